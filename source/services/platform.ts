@@ -1,0 +1,42 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Everything that differs between macOS, Linux and Windows lives here, so a test can set it.
+ */
+export type Platform = {
+	os: NodeJS.Platform;
+	arch: string;
+	env: NodeJS.ProcessEnv;
+	home: string;
+};
+
+export const currentPlatform = (env: NodeJS.ProcessEnv = process.env): Platform => ({
+	os: process.platform,
+	arch: process.arch,
+	env,
+	home: os.homedir(),
+});
+
+/** gcloud is a .cmd script on Windows. */
+export const executable = (platform: Platform, name: 'gcloud' | 'docker' | 'docker-credential-gcloud'): string =>
+	platform.os === 'win32' && name !== 'docker' ? `${name}.cmd` : name;
+
+/** gcloud's state folder: CLOUDSDK_CONFIG, else ~/.config/gcloud, else %APPDATA%\gcloud. */
+export const gcloudConfigDir = (platform: Platform): string => {
+	if (platform.env.CLOUDSDK_CONFIG) return platform.env.CLOUDSDK_CONFIG;
+	if (platform.os === 'win32') return path.join(platform.env.APPDATA ?? path.join(platform.home, 'AppData', 'Roaming'), 'gcloud');
+	return path.join(platform.home, '.config', 'gcloud');
+};
+
+/** Where the Node client looks for Application Default Credentials first. */
+export const adcPath = (platform: Platform): string =>
+	platform.env.GOOGLE_APPLICATION_CREDENTIALS ?? path.join(gcloudConfigDir(platform), 'application_default_credentials.json');
+
+/** docker's config.json: DOCKER_CONFIG, else ~/.docker. */
+export const dockerConfigPath = (platform: Platform): string =>
+	path.join(platform.env.DOCKER_CONFIG ?? path.join(platform.home, '.docker'), 'config.json');
+
+/** Images run on amd64 nodes; building them on arm64 is emulated. */
+export const isEmulatedBuild = (platform: Platform, target: string): boolean =>
+	target === 'linux/amd64' && platform.arch === 'arm64';
