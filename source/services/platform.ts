@@ -15,7 +15,8 @@ export const currentPlatform = (env: NodeJS.ProcessEnv = process.env): Platform 
 	os: process.platform,
 	arch: process.arch,
 	env,
-	home: os.homedir(),
+	// HOME first: tests and users may point it elsewhere for one run.
+	home: (process.platform === 'win32' ? env.USERPROFILE : env.HOME) ?? os.homedir(),
 });
 
 /** gcloud is a .cmd script on Windows. */

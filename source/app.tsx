@@ -1,0 +1,79 @@
+import {useSyncExternalStore} from 'react';
+import {Box, Static, Text, useInput, useStdin} from 'ink';
+import {currentStep, type TranscriptItem} from './flow/state.js';
+import type {InkSession} from './present/ink-session.js';
+import {BuildProgress} from './ui/build-progress.js';
+import {CheckList} from './ui/check-list.js';
+import {QuestionView} from './ui/question.js';
+import {StatusLine} from './ui/status.js';
+import {Summary} from './ui/summary.js';
+
+/**
+ * The Ink root. It only draws the session's state and passes answers back; the journey runs
+ * outside React. Finished steps go to <Static> so the live area stays short.
+ */
+export function App({session, onCancel}: {readonly session: InkSession; readonly onCancel: () => void}) {
+	const {flow, question} = useSyncExternalStore(session.subscribe, session.getSnapshot);
+	const {isRawModeSupported} = useStdin();
+	useInput(
+		(input, key) => {
+			if (key.ctrl && input === 'c') onCancel();
+		},
+		{isActive: isRawModeSupported === true},
+	);
+	const running = currentStep(flow);
+	const total = flow.steps.length;
+	const index = running ? flow.steps.indexOf(running) + 1 : 0;
+
+	return (
+		<>
+			<Static items={[{kind: 'header'} as const, ...flow.transcript]}>
+				{(item, key) => <TranscriptLine key={key} item={item} />}
+			</Static>
+			<Box flexDirection="column">
+				{running ? <StatusLine status="running" title={`${running.title}`} detail={`step ${index}/${total}`} /> : null}
+				{running?.id === 'checks' ? <CheckList checks={flow.checks} /> : null}
+				{running?.id === 'build' ? <BuildProgress flow={flow} /> : null}
+				{question ? <QuestionView key={`${question.flag}:${question.message}`} question={question} onAnswer={session.answer} /> : null}
+				{flow.result ? <Summary result={flow.result} /> : null}
+			</Box>
+		</>
+	);
+}
+
+function TranscriptLine({item}: {readonly item: TranscriptItem | {kind: 'header'}}) {
+	switch (item.kind) {
+		case 'header': {
+			return (
+				<Text>
+					<Text bold color="cyan">imagespec-gar</Text>
+					<Text dimColor> · Artifact Registry for your ImageSpec images · Ctrl-C to stop</Text>
+				</Text>
+			);
+		}
+
+		case 'step': {
+			return (
+				<Box flexDirection="column">
+					<StatusLine status={item.step.status} title={item.step.title} detail={item.step.detail} fix={item.step.fix} />
+					{item.checks ? <CheckList checks={item.checks} /> : null}
+				</Box>
+			);
+		}
+
+		case 'note': {
+			return <Text color={item.level === 'warn' ? 'yellow' : undefined}>{item.level === 'warn' ? '⚠ ' : 'ℹ '}{item.text}</Text>;
+		}
+
+		case 'code': {
+			return (
+				<Box flexDirection="column" marginY={1}>
+					<Text bold>{item.title}</Text>
+					<Box borderStyle="single" borderColor="gray" paddingX={1} flexDirection="column">
+						<Text>{item.code.trimEnd()}</Text>
+					</Box>
+				</Box>
+			);
+		}
+	}
+}

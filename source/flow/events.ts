@@ -1,0 +1,52 @@
+import type {Check} from '../services/checks.js';
+
+/** The wizard's steps, in the order of the user's journey. */
+export const STEPS = [
+	{id: 'checks', title: 'Prerequisites'},
+	{id: 'project', title: 'Project and location'},
+	{id: 'repository', title: 'Repository'},
+	{id: 'docker-auth', title: 'Docker authentication'},
+	{id: 'imagespec', title: 'ImageSpec'},
+	{id: 'build', title: 'Build and push'},
+] as const;
+
+export type StepId = (typeof STEPS)[number]['id'];
+export type StepStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
+
+/** The result document: `--json` prints it, the summary view draws it. */
+export type JourneyResult = {
+	ok: boolean;
+	project?: string;
+	location?: string;
+	repository?: string;
+	registry?: string;
+	image?: string;
+	tag?: string;
+	imageUri?: string;
+	specFile?: string;
+	pushed: boolean;
+	digest?: string;
+	repositoryCreated?: boolean;
+	buildSkipped?: string;
+	logFile?: string;
+	nextCommand?: string;
+	error?: {message: string; fix?: string; reason?: string};
+	checks?: Check[];
+};
+
+/**
+ * One stream of events feeds every presenter (Ink view, plain lines, JSON), so no step
+ * is written three times.
+ */
+export type JourneyEvent =
+	| {type: 'step'; step: StepId; status: StepStatus; detail?: string; fix?: string}
+	| {type: 'check'; check: Check}
+	| {type: 'checks-started'; ids: Array<Check['id']>}
+	| {type: 'note'; level: 'info' | 'warn'; text: string}
+	| {type: 'code'; title: string; code: string}
+	| {type: 'log'; line: string}
+	| {type: 'build-step'; text: string}
+	| {type: 'layer'; id: string; status: string; current?: number; total?: number}
+	| {type: 'done'; result: JourneyResult};
+
+export type Reporter = (event: JourneyEvent) => void;

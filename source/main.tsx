@@ -1,0 +1,233 @@
+import meow from 'meow';
+import {createAsker, type Prompter} from './flow/ask.js';
+import type {JourneyResult, Reporter} from './flow/events.js';
+import {runJourney} from './flow/journey.js';
+import {initialState, isFinished, reduce, type FlowState} from './flow/state.js';
+import {defaultFlags, splitList, type Flags} from './flags.js';
+import {runChecks} from './services/checks.js';
+import {CancelledError, StepError, UsageError, isAbort} from './services/errors.js';
+import {currentPlatform} from './services/platform.js';
+import {openStore, projectFolder} from './services/store.js';
+import {createPlainReporter} from './present/plain.js';
+
+export const EXIT = {ok: 0, failed: 1, usage: 2, cancelled: 130} as const;
+
+const HELP = `
+  Usage
+    $ imagespec-gar [options]          set up Artifact Registry and push an ImageSpec image
+    $ imagespec-gar doctor [--json]    check gcloud, credentials and docker, and say how to fix them
+
+  Where the image goes
+    --project P              GCP project id (default: saved answer, then gcloud's project)
+    --location L             Artifact Registry location, e.g. us-central1 (same region as the Union data plane)
+    --repository R           Docker repository; created when it does not exist
+
+  The ImageSpec
+    --image NAME             image name, e.g. trainer or team/trainer
+    --base-image REF         base image (default: ghcr.io/flyteorg/flytekit:py<version>-latest)
+    --python-version X.Y     Python version, 3.9-3.13 (default 3.12)
+    --packages a,b           Python packages
+    --requirements FILE      a requirements file instead of --packages
+    --apt-packages a,b       Debian packages
+    --env K=V                environment variable (repeatable)
+    --commands CMD           a command run in the image (repeatable)
+    --pip-index URL          pip index URL
+    --pip-extra-index-url U  extra pip index (repeatable)
+    --platform P             target platform (default linux/amd64: what Union nodes run)
+    --tag-format FMT         tag format, e.g. "{spec_hash}-dev"
+    --builder local|union    build here with docker (default) or let Union build it at registration
+    --output FILE            the Python module to write (default image_specs.py in the project folder)
+
+  Behaviour
+    --no-build               author the spec and compute the tag, but do not build or push
+    --yes                    do not ask: flags, then saved answers, then defaults
+    --json                   print the result as one JSON document on stdout (progress on stderr)
+    --plain                  line-by-line prompts, no animation (also TERM=dumb, INK_SCREEN_READER=true)
+    --help, --version
+
+  Runs non-interactively (every answer from flags, saved answers or defaults) when stdin or
+  stdout is not a terminal, when CI is set, or with --yes / --json. Answers are saved per
+  project folder, so a rerun only asks for the new image.
+
+  Exit codes: 0 done, 1 a step failed (its fix is printed), 2 bad usage or invalid input, 130 cancelled.
+
+  Environment
+    IMAGESPEC_GAR_API_ENDPOINT=host:port    Artifact Registry API over insecure gRPC (tests, private setups)
+    IMAGESPEC_GAR_REGISTRY_HOST=host:port   docker host instead of <location>-docker.pkg.dev
+    CLOUDSDK_CONFIG, DOCKER_CONFIG, DOCKER_HOST, XDG_CONFIG_HOME, NO_COLOR are honoured.
+
+  Examples
+    $ imagespec-gar
+    $ imagespec-gar --project acme-ml --location us-east1 --repository union-images \\
+        --image trainer --packages pandas,union --yes
+    $ imagespec-gar doctor
+`;
+
+const parseCli = (argv: string[]) =>
+	meow(HELP, {
+		importMeta: import.meta,
+		argv,
+		allowUnknownFlags: false,
+		booleanDefault: undefined,
+		flags: {
+			project: {type: 'string'},
+			location: {type: 'string'},
+			repository: {type: 'string'},
+			image: {type: 'string'},
+			baseImage: {type: 'string'},
+			pythonVersion: {type: 'string'},
+			packages: {type: 'string'},
+			requirements: {type: 'string'},
+			aptPackages: {type: 'string'},
+			env: {type: 'string', isMultiple: true},
+			commands: {type: 'string', isMultiple: true},
+			pipIndex: {type: 'string'},
+			pipExtraIndexUrl: {type: 'string', isMultiple: true},
+			platform: {type: 'string'},
+			tagFormat: {type: 'string'},
+			builder: {type: 'string'},
+			output: {type: 'string'},
+			build: {type: 'boolean', default: true},
+			yes: {type: 'boolean', default: false},
+			json: {type: 'boolean', default: false},
+			plain: {type: 'boolean', default: false},
+		},
+	});
+
+export async function main(argv: string[]): Promise<number> {
+	const cli = parseCli(argv);
+	const [command, ...extra] = cli.input;
+	if ((command !== undefined && command !== 'doctor') || extra.length > 0) {
+		process.stderr.write(`Unknown command: ${cli.input.join(' ')}\nRun imagespec-gar --help for usage.\n`);
+		return EXIT.usage;
+	}
+
+	const raw = cli.flags;
+	const flags: Flags = {
+		...defaultFlags(),
+		...Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined)),
+		packages: splitList(raw.packages),
+		aptPackages: splitList(raw.aptPackages),
+		env: raw.env ?? [],
+		commands: raw.commands ?? [],
+		pipExtraIndexUrl: raw.pipExtraIndexUrl ?? [],
+	};
+
+	const env = process.env;
+	const platform = currentPlatform(env);
+	const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+	const interactive = tty && !isCi(env) && !flags.yes && !flags.json;
+	const plain = flags.plain || env.TERM === 'dumb' || env.INK_SCREEN_READER === 'true';
+
+	const controller = new AbortController();
+	const cancel = () => controller.abort(new CancelledError());
+	process.once('SIGINT', cancel);
+	process.once('SIGTERM', cancel);
+
+	try {
+		if (command === 'doctor') return await doctor({flags, platform, signal: controller.signal});
+
+		const store = await openStore({folder: projectFolder(process.cwd()), platform});
+		let flow: FlowState = initialState();
+		const track = (present: Reporter): Reporter => event => {
+			flow = reduce(flow, event);
+			present(event);
+		};
+
+		const writeErr = (line: string) => process.stderr.write(`${line}\n`);
+		const journey = async (prompter: Prompter | undefined, report: Reporter) =>
+			runJourney({flags, cwd: process.cwd(), ctx: {platform, signal: controller.signal}, ask: createAsker(prompter, controller.signal), report, store});
+
+		if (!interactive || plain) {
+			const {createInquirerPrompter} = await import('./present/inquirer.js');
+			const report = track(createPlainReporter(writeErr));
+			try {
+				const result = await journey(interactive ? createInquirerPrompter() : undefined, report);
+				report({type: 'done', result});
+				if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+				else printPlainSummary(result, writeErr);
+				return EXIT.ok;
+			} catch (error) {
+				return finish(error, flow, flags, writeErr);
+			}
+		}
+
+		// Interactive: the Ink view draws the session; the journey feeds it.
+		const [{render}, {App}, {createInkSession}] = await Promise.all([import('ink'), import('./app.js'), import('./present/ink-session.js')]);
+		const session = createInkSession();
+		const instance = render(<App session={session} onCancel={cancel} />, {exitOnCtrlC: false});
+		let failure: {error: unknown} | undefined;
+		try {
+			const result = await journey(session.prompter, track(session.report));
+			session.report({type: 'done', result});
+		} catch (error) {
+			failure = {error};
+		}
+
+		instance.unmount();
+		await instance.waitUntilExit();
+		// A failed step is already on screen with its fix; anything else is printed once the view is gone.
+		return failure ? finish(failure.error, flow, flags, writeErr) : EXIT.ok;
+	} finally {
+		process.off('SIGINT', cancel);
+		process.off('SIGTERM', cancel);
+	}
+}
+
+const isCi = (env: NodeJS.ProcessEnv) => env.CI !== undefined && env.CI !== '' && env.CI !== '0' && env.CI.toLowerCase() !== 'false';
+
+/** Turn an error into its message, its fix, and the exit code the contract promises. */
+function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: string) => void): number {
+	const json = (result: JourneyResult) => {
+		if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+	};
+
+	if (isAbort(error)) {
+		const completed = flow.steps.filter(step => isFinished(step.status) && step.status !== 'failed').map(step => step.title);
+		write(`Cancelled. ${completed.length > 0 ? `Completed: ${completed.join(', ')}.` : 'Nothing was changed.'} Your answers so far are saved: rerun imagespec-gar to resume.`);
+		json({ok: false, pushed: false, error: {message: 'cancelled', reason: 'CANCELLED'}});
+		return EXIT.cancelled;
+	}
+
+	if (error instanceof UsageError) {
+		write(`Error: ${error.message}`);
+		write('Run imagespec-gar --help for usage.');
+		json({ok: false, pushed: false, error: {message: error.message, reason: 'USAGE'}});
+		return EXIT.usage;
+	}
+
+	if (error instanceof StepError) {
+		// The failed step already printed its message and fix through the reporter.
+		json({...flow.result, ok: false, pushed: false, error: {message: error.message, fix: error.fix, reason: error.reason}});
+		return EXIT.failed;
+	}
+
+	write(`Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+	json({ok: false, pushed: false, error: {message: String(error)}});
+	return EXIT.failed;
+}
+
+function printPlainSummary(result: JourneyResult, write: (line: string) => void) {
+	write('');
+	write(result.pushed ? 'Done: the image is in Artifact Registry.' : result.buildSkipped ? 'Done: the image was already in Artifact Registry.' : 'Done: the ImageSpec is ready.');
+	if (result.imageUri) write(`  image:     ${result.imageUri}`);
+	if (result.digest) write(`  digest:    ${result.digest}`);
+	if (result.specFile) write(`  spec file: ${result.specFile}`);
+	if (result.nextCommand) write(`  next:      ${result.nextCommand}`);
+}
+
+async function doctor(options: {flags: Flags; platform: ReturnType<typeof currentPlatform>; signal: AbortSignal}): Promise<number> {
+	const {flags, platform, signal} = options;
+	const report = createPlainReporter(line => process.stderr.write(`${line}\n`));
+	const {checks} = await runChecks(
+		{platform, signal},
+		{project: flags.project, needDocker: true, needAdc: !platform.env.IMAGESPEC_GAR_API_ENDPOINT},
+		check => {
+			if (!flags.json) report({type: 'check', check});
+		},
+	);
+	const ok = checks.every(check => !check.required || check.status !== 'fail');
+	if (flags.json) process.stdout.write(`${JSON.stringify({ok, checks}, null, 2)}\n`);
+	else process.stderr.write(ok ? '\nReady: nothing required is missing.\n' : '\nSome required checks failed: run the fixes above, then imagespec-gar doctor again.\n');
+	return ok ? EXIT.ok : EXIT.failed;
+}

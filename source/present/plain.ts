@@ -1,0 +1,59 @@
+import {STEPS, type JourneyEvent, type Reporter} from '../flow/events.js';
+
+const STATUS_WORD = {ok: 'ok', warn: 'warning', fail: 'FAILED'} as const;
+const title = (id: string) => STEPS.find(step => step.id === id)?.title ?? id;
+
+/**
+ * Line-by-line progress in words: for --plain, screen readers, dumb terminals, CI logs and
+ * the stderr of --json. No animation, no colour, every status spelled out.
+ */
+export const createPlainReporter = (write: (line: string) => void): Reporter => {
+	const layerStatus = new Map<string, string>();
+	return (event: JourneyEvent) => {
+		const lines = plainLines(event, layerStatus);
+		for (const line of lines) write(line);
+	};
+};
+
+const plainLines = (event: JourneyEvent, layerStatus: Map<string, string>): string[] => {
+	switch (event.type) {
+		case 'step': {
+			const head = `${title(event.step)}: ${event.status === 'running' ? 'started' : event.status === 'failed' ? 'FAILED' : event.status}`;
+			const lines = [event.detail ? `${head} — ${event.detail}` : head];
+			if (event.fix) lines.push(...event.fix.split('\n').map(line => `  fix: ${line}`));
+			return lines;
+		}
+
+		case 'check': {
+			const {check} = event;
+			const lines = [`  [${STATUS_WORD[check.status]}] ${check.title}: ${check.detail}`];
+			if (check.fix && check.status !== 'ok') lines.push(`      fix: ${check.fix}`);
+			return lines;
+		}
+
+		case 'note': {
+			return [event.level === 'warn' ? `warning: ${event.text}` : event.text];
+		}
+
+		case 'code': {
+			return [`${event.title}:`, ...event.code.trimEnd().split('\n').map(line => `  | ${line}`)];
+		}
+
+		case 'build-step': {
+			return [`  ${event.text}`];
+		}
+
+		case 'layer': {
+			// Byte counts change many times a second: in a log, only the status changes are news.
+			if (layerStatus.get(event.id) === event.status) return [];
+			layerStatus.set(event.id, event.status);
+			return [`  layer ${event.id}: ${event.status}`];
+		}
+
+		case 'log':
+		case 'checks-started':
+		case 'done': {
+			return [];
+		}
+	}
+};

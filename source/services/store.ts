@@ -1,0 +1,100 @@
+import {existsSync} from 'node:fs';
+import path from 'node:path';
+import type {Platform} from './platform.js';
+
+/**
+ * Per-project answers, kept in a `conf` store keyed by the user's project folder.
+ * Only names are stored: never a token, key or credential.
+ */
+export type SavedImage = {
+	name: string;
+	tag: string;
+	imageUri: string;
+	specFile: string;
+	baseImage?: string;
+	pythonVersion?: string;
+	packages?: string[];
+	requirements?: string;
+	platform?: string;
+	builder?: string;
+	updatedAt: string;
+};
+
+export type ProjectAnswers = {
+	project?: string;
+	location?: string;
+	repository?: string;
+	output?: string;
+	/** Images authored in this project folder, by image name; insertion order = authoring order. */
+	images?: Record<string, SavedImage>;
+};
+
+export const SCHEMA_VERSION = 1;
+
+type StoreShape = {schemaVersion?: number; projects?: Record<string, ProjectAnswers>};
+
+export type AnswerStore = {
+	/** The store file, for messages. */
+	path: string;
+	/** Set when the file could not be read: the wizard goes on from defaults and never writes it. */
+	problem?: string;
+	load(): ProjectAnswers;
+	save(update: (answers: ProjectAnswers) => ProjectAnswers): void;
+};
+
+/** The folder answers belong to: the git root above cwd, else cwd itself. No git process needed. */
+export const projectFolder = (cwd: string): string => {
+	for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+		if (existsSync(path.join(dir, '.git'))) return dir;
+		if (path.dirname(dir) === dir) return path.resolve(cwd);
+	}
+};
+
+export const openStore = async (options: {folder: string; platform: Platform; cwd?: string}): Promise<AnswerStore> => {
+	const {default: Conf} = await import('conf');
+	const key = options.folder;
+	let conf: InstanceType<typeof Conf<StoreShape>> | undefined;
+	let problem: string | undefined;
+	let file: string;
+	try {
+		conf = new Conf<StoreShape>({
+			projectName: 'imagespec-gar',
+			cwd: options.cwd ?? configDir(options.platform),
+			// Paths contain dots; they are keys, not property paths.
+			accessPropertiesByDotNotation: false,
+			configFileMode: 0o600,
+			clearInvalidConfig: false,
+		});
+		file = conf.path;
+		const version = conf.get('schemaVersion');
+		if (version === undefined) conf.set('schemaVersion', SCHEMA_VERSION);
+		else if (version > SCHEMA_VERSION) problem = `it was written by a newer imagespec-gar (schemaVersion ${version})`;
+	} catch (error) {
+		conf = undefined;
+		file = path.join(options.cwd ?? configDir(options.platform), 'config.json');
+		problem = error instanceof Error ? error.message.split('\n')[0] : String(error);
+	}
+
+	const projects = (): Record<string, ProjectAnswers> => {
+		const value = conf?.get('projects');
+		return value && typeof value === 'object' ? value : {};
+	};
+
+	return {
+		path: file,
+		problem,
+		load: () => structuredClone(projects()[key] ?? {}),
+		save(update) {
+			if (!conf || problem) return;
+			const all = projects();
+			conf.set('projects', {...all, [key]: update(structuredClone(all[key] ?? {}))});
+		},
+	};
+};
+
+/** conf's own location, but honouring the env we were given (tests pass XDG_CONFIG_HOME). */
+const configDir = ({os, env, home}: Platform): string => {
+	if (os === 'darwin' && !env.XDG_CONFIG_HOME) return path.join(home, 'Library', 'Preferences', 'imagespec-gar-nodejs');
+	if (os === 'win32') return path.join(env.APPDATA ?? path.join(home, 'AppData', 'Roaming'), 'imagespec-gar-nodejs', 'Config');
+	return path.join(env.XDG_CONFIG_HOME ?? path.join(home, '.config'), 'imagespec-gar-nodejs');
+};

@@ -1,0 +1,30 @@
+import {Box, Text} from 'ink';
+import type {FlowState} from '../flow/state.js';
+
+const formatBytes = (bytes: number): string => {
+	if (bytes < 1024) return `${bytes} B`;
+	if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} kB`;
+	if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+	return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+};
+
+/** The live part of a build: the current Dockerfile step, per-layer push progress, a short log tail. */
+export function BuildProgress({flow}: {readonly flow: Pick<FlowState, 'buildStep' | 'layers' | 'logTail'>}) {
+	return (
+		<Box flexDirection="column" marginLeft={2}>
+			{flow.buildStep ? <Text>{flow.buildStep}</Text> : null}
+			{flow.layers.map(layer => (
+				<Text key={layer.id}>
+					<Text dimColor>{layer.id}</Text> {layer.status}
+					{layer.total ? <Text dimColor> {formatBytes(layer.current ?? 0)} / {formatBytes(layer.total)}</Text> : null}
+				</Text>
+			))}
+			{flow.logTail.map((line, index) => (
+				// eslint-disable-next-line react/no-array-index-key -- a tail: position is identity
+				<Text key={index} dimColor wrap="truncate-end">
+					{line}
+				</Text>
+			))}
+		</Box>
+	);
+}

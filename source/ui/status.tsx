@@ -1,0 +1,48 @@
+import {Box, Text} from 'ink';
+import {Spinner} from '@inkjs/ui';
+import type {StepStatus} from '../flow/events.js';
+import type {Check} from '../services/checks.js';
+
+/** Symbols carry the status; words follow for screen readers (Ink reads the text). */
+const ICON: Record<Exclude<StepStatus, 'running'> | Check['status'], {symbol: string; color: string}> = {
+	pending: {symbol: '·', color: 'gray'},
+	done: {symbol: '✔', color: 'green'},
+	ok: {symbol: '✔', color: 'green'},
+	skipped: {symbol: '↷', color: 'cyan'},
+	warn: {symbol: '⚠', color: 'yellow'},
+	failed: {symbol: '✖', color: 'red'},
+	fail: {symbol: '✖', color: 'red'},
+};
+
+export function StatusIcon({status}: {readonly status: StepStatus | Check['status']}) {
+	if (status === 'running') return <Spinner />;
+	const {symbol, color} = ICON[status];
+	return <Text color={color}>{symbol}</Text>;
+}
+
+export function Fix({fix}: {readonly fix?: string}) {
+	if (!fix) return null;
+	return (
+		<Box flexDirection="column" marginLeft={4}>
+			{fix.split('\n').map(line => (
+				<Text key={line} color="yellow">
+					→ {line}
+				</Text>
+			))}
+		</Box>
+	);
+}
+
+/** One line: icon, title, detail; the fix under it. */
+export function StatusLine({status, title, detail, fix, indent = 0}: {readonly status: StepStatus | Check['status']; readonly title: string; readonly detail?: string; readonly fix?: string; readonly indent?: number}) {
+	return (
+		<Box flexDirection="column" marginLeft={indent}>
+			<Box gap={1}>
+				<StatusIcon status={status} />
+				<Text bold={indent === 0}>{title}</Text>
+				{detail ? <Text dimColor>{detail}</Text> : null}
+			</Box>
+			<Fix fix={status === 'ok' || status === 'done' ? undefined : fix} />
+		</Box>
+	);
+}

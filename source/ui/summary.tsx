@@ -1,0 +1,38 @@
+import {Box, Text} from 'ink';
+import type {JourneyResult} from '../flow/events.js';
+
+/** The end of the journey: what exists now and the next command to run. */
+export function Summary({result}: {readonly result: JourneyResult}) {
+	if (!result.ok) return null;
+	const rows: Array<[string, string | undefined]> = [
+		['Repository', result.repository && `${result.project}/${result.location}/${result.repository}${result.repositoryCreated ? ' (created)' : ''}`],
+		['Registry', result.registry],
+		['Image', result.imageUri],
+		['Digest', result.digest],
+		['Spec file', result.specFile],
+		['Build log', result.logFile],
+	];
+	return (
+		<Box flexDirection="column" marginTop={1} borderStyle="round" borderColor="green" paddingX={1}>
+			<Text bold color="green">
+				{result.pushed ? 'Your image is in Artifact Registry' : result.buildSkipped ? 'Your image was already in Artifact Registry' : 'Your ImageSpec is ready'}
+			</Text>
+			{rows
+				.filter((row): row is [string, string] => Boolean(row[1]))
+				.map(([label, value]) => (
+					<Box key={label}>
+						<Box width={11} flexShrink={0}>
+							<Text dimColor>{label}</Text>
+						</Box>
+						<Text wrap="wrap">{value}</Text>
+					</Box>
+				))}
+			{result.nextCommand ? (
+				<Box marginTop={1} flexDirection="column">
+					<Text>Next: use the image in a task (container_image=...) and register:</Text>
+					<Text color="cyan">  {result.nextCommand}</Text>
+				</Box>
+			) : null}
+		</Box>
+	);
+}

@@ -1,0 +1,53 @@
+import {mkdtemp, readFile, stat, writeFile, mkdir} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {openStore, projectFolder, SCHEMA_VERSION} from '../../source/services/store.js';
+import {currentPlatform} from '../../source/services/platform.js';
+
+const sandbox = async () => {
+	const root = await mkdtemp(path.join(os.tmpdir(), 'isg-store-'));
+	const platform = {...currentPlatform({XDG_CONFIG_HOME: path.join(root, 'xdg'), HOME: path.join(root, 'home')}), os: 'linux' as const};
+	return {root, platform};
+};
+
+describe('saved answers', () => {
+	it('keys answers by the project folder, dots and all, in a 0600 file', async () => {
+		const {root, platform} = await sandbox();
+		const store = await openStore({folder: '/home/me/my.app', platform});
+		store.save(answers => ({...answers, project: 'acme-ml', location: 'us-east1'}));
+		const other = await openStore({folder: '/home/me/other', platform});
+		expect(other.load()).toEqual({});
+		expect((await openStore({folder: '/home/me/my.app', platform})).load()).toEqual({project: 'acme-ml', location: 'us-east1'});
+
+		expect(store.path).toBe(path.join(root, 'xdg', 'imagespec-gar-nodejs', 'config.json'));
+		const saved = JSON.parse(await readFile(store.path, 'utf8'));
+		expect(saved.schemaVersion).toBe(SCHEMA_VERSION);
+		expect(Object.keys(saved.projects)).toEqual(['/home/me/my.app']);
+		expect((await stat(store.path)).mode & 0o777).toBe(0o600);
+	});
+
+	it('reports a corrupt file with its path, goes on from defaults and never rewrites it', async () => {
+		const {root, platform} = await sandbox();
+		const file = path.join(root, 'xdg', 'imagespec-gar-nodejs', 'config.json');
+		await mkdir(path.dirname(file), {recursive: true});
+		await writeFile(file, '{"projects": {oops');
+		const store = await openStore({folder: '/p', platform});
+		expect(store.path).toBe(file);
+		expect(store.problem).toBeTruthy();
+		expect(store.load()).toEqual({});
+		store.save(answers => ({...answers, project: 'acme-ml'}));
+		expect(await readFile(file, 'utf8')).toBe('{"projects": {oops');
+	});
+
+	it('finds the git root above the current folder, else uses the folder itself', async () => {
+		const {root} = await sandbox();
+		const repo = path.join(root, 'repo');
+		await mkdir(path.join(repo, '.git'), {recursive: true});
+		await mkdir(path.join(repo, 'a', 'b'), {recursive: true});
+		expect(projectFolder(path.join(repo, 'a', 'b'))).toBe(repo);
+		const loose = path.join(root, 'loose');
+		await mkdir(loose);
+		expect(projectFolder(loose)).toBe(loose);
+	});
+});

@@ -1,0 +1,132 @@
+import {afterEach, describe, expect, it} from 'vitest';
+import {cleanup, render} from 'ink-testing-library';
+import {App} from '../../source/app.js';
+import {createInkSession} from '../../source/present/ink-session.js';
+import {QuestionView} from '../../source/ui/question.js';
+
+const KEY = {down: '\u001B[B', enter: '\r', ctrlC: '\u0003', backspace: '\u007F'};
+const tick = async (ms = 30) => new Promise(resolve => setTimeout(resolve, ms));
+const type = async (stdin: {write: (data: string) => void}, ...keys: string[]) => {
+	for (const key of keys) {
+		stdin.write(key);
+		// eslint-disable-next-line no-await-in-loop -- Ink reads keys one at a time
+		await tick();
+	}
+};
+
+afterEach(() => {
+	cleanup();
+});
+
+describe('QuestionView', () => {
+	it('keeps an invalid text answer on screen with the reason, then submits a valid one', async () => {
+		const answers: unknown[] = [];
+		const {stdin, lastFrame} = render(
+			<QuestionView
+				question={{kind: 'text', flag: 'repository', message: 'New repository name:', default: 'Bad_Name', validate: value => (/^[a-z][a-z\d-]*$/.test(value) ? undefined : 'lowercase letters, numbers and hyphens')}}
+				onAnswer={value => answers.push(value)}
+			/>,
+		);
+		await tick();
+		expect(lastFrame()).toContain('New repository name:');
+		expect(lastFrame()).toContain('Bad_Name');
+		await type(stdin, KEY.enter);
+		expect(lastFrame()).toContain('✖ lowercase letters, numbers and hyphens');
+		expect(answers).toEqual([]);
+		await type(stdin, ...Array.from({length: 8}, () => KEY.backspace), 'g', 'o', 'o', 'd', KEY.enter);
+		expect(answers).toEqual(['good']);
+	});
+
+	it('submits the default choice with one Enter and another after moving down', async () => {
+		const answers: unknown[] = [];
+		const question = {
+			kind: 'select' as const,
+			flag: 'location',
+			message: 'Location:',
+			choices: [
+				{label: 'asia', value: 'asia'},
+				{label: 'us-east1', value: 'us-east1'},
+				{label: 'maven-repo', value: 'maven-repo', hint: 'MAVEN, not Docker', disabled: true},
+			],
+			default: 'us-east1',
+		};
+		const first = render(<QuestionView question={question} onAnswer={value => answers.push(value)} />);
+		await tick();
+		expect(first.lastFrame()).toContain('1 more not shown: maven-repo (MAVEN, not Docker)');
+		await type(first.stdin, KEY.enter);
+		expect(answers).toEqual(['us-east1']);
+		first.unmount();
+
+		const second = render(<QuestionView question={question} onAnswer={value => answers.push(value)} />);
+		await tick();
+		await type(second.stdin, KEY.down, KEY.enter);
+		expect(answers).toEqual(['us-east1', 'asia']);
+	});
+
+	it('confirms with Enter on the default and declines with n', async () => {
+		const answers: unknown[] = [];
+		const yes = render(<QuestionView question={{kind: 'confirm', flag: 'output', message: 'Write image_specs.py?', default: true}} onAnswer={value => answers.push(value)} />);
+		await tick();
+		await type(yes.stdin, KEY.enter);
+		yes.unmount();
+		const no = render(<QuestionView question={{kind: 'confirm', flag: 'output', message: 'Write image_specs.py?', default: true}} onAnswer={value => answers.push(value)} />);
+		await tick();
+		await type(no.stdin, 'n');
+		expect(answers).toEqual([true, false]);
+	});
+});
+
+describe('App', () => {
+	it('draws running checks with their outcome and fix, then the finished step', async () => {
+		const session = createInkSession();
+		const {lastFrame, frames} = render(<App session={session} onCancel={() => undefined} />);
+		session.report({type: 'step', step: 'checks', status: 'running'});
+		session.report({type: 'checks-started', ids: ['gcloud', 'account']});
+		session.report({type: 'check', check: {id: 'account', title: 'gcloud account', status: 'fail', detail: 'no active account', fix: 'gcloud auth login', required: true}});
+		await tick();
+		expect(lastFrame()).toContain('Prerequisites');
+		expect(lastFrame()).toContain('✖ gcloud account no active account');
+		expect(lastFrame()).toContain('→ gcloud auth login');
+		session.report({type: 'step', step: 'checks', status: 'failed', detail: '1 required prerequisite failed', fix: 'gcloud auth login'});
+		await tick();
+		expect(frames.join('\n')).toContain('✖ Prerequisites 1 required prerequisite failed');
+	});
+
+	it('shows a question from the journey and resolves it with the keys typed', async () => {
+		const session = createInkSession();
+		const {stdin, lastFrame} = render(<App session={session} onCancel={() => undefined} />);
+		const answer = session.prompter.text({kind: 'text', flag: 'image', message: 'Image name:', default: 'trainer'}, new AbortController().signal);
+		await tick();
+		expect(lastFrame()).toContain('? Image name:');
+		await type(stdin, KEY.enter);
+		expect(await answer).toBe('trainer');
+		await tick();
+		expect(lastFrame()).not.toContain('Image name:');
+	});
+
+	it('turns Ctrl-C into a cancel, and a cancel into a rejected question', async () => {
+		const session = createInkSession();
+		const controller = new AbortController();
+		const {stdin} = render(<App session={session} onCancel={() => controller.abort()} />);
+		const answer = session.prompter.confirm({kind: 'confirm', flag: 'repository', message: 'Create?', default: true}, controller.signal);
+		const rejected = expect(answer).rejects.toThrow('Cancelled');
+		await tick();
+		await type(stdin, KEY.ctrlC);
+		await rejected;
+	});
+
+	it('shows the summary with the image, the spec file and the next command', async () => {
+		const session = createInkSession();
+		const {lastFrame} = render(<App session={session} onCancel={() => undefined} />);
+		session.report({
+			type: 'done',
+			result: {ok: true, pushed: true, project: 'acme-ml', location: 'us-east1', repository: 'union-images', imageUri: 'us-east1-docker.pkg.dev/acme-ml/union-images/trainer:abc', digest: 'sha256:1234', specFile: '/p/image_specs.py', nextCommand: 'union register .'},
+		});
+		await tick();
+		const frame = lastFrame() ?? '';
+		expect(frame).toContain('Your image is in Artifact Registry');
+		expect(frame).toContain('us-east1-docker.pkg.dev/acme-ml/union-images/trainer:abc');
+		expect(frame).toContain('sha256:1234');
+		expect(frame).toContain('union register .');
+	});
+});
