@@ -89,6 +89,16 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	if (flags.requirements !== undefined && flags.packages !== undefined) throw new UsageError('--packages and --requirements cannot be used together: list the packages in the requirements file', 'requirements');
 	if (flags.requirements !== undefined && !existsSync(path.resolve(options.cwd, flags.requirements))) throw new UsageError(`--requirements ${JSON.stringify(flags.requirements)}: no such file`, 'requirements');
 
+	// Non-interactive runs fail fast on what no flag, saved answer or default can supply.
+	if (!ask.interactive) {
+		const missing = [
+			['location', flags.location ?? saved.location],
+			['repository', flags.repository ?? saved.repository],
+			['image', flags.image ?? Object.values(saved.images ?? {}).at(-1)?.name],
+		].find(([, value]) => value === undefined);
+		if (missing) throw new UsageError(`Missing --${missing[0]}: nothing saved for this project folder either`, missing[0]);
+	}
+
 	// 1. Prerequisites
 	const {checks, gcloud} = await step('checks', async () => {
 		report({type: 'checks-started', ids: ['gcloud', 'account', 'project', 'adc', 'docker-cli', 'docker-engine', 'credential-helper']});

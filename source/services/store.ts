@@ -67,8 +67,7 @@ export const openStore = async (options: {folder: string; platform: Platform; cw
 		});
 		file = conf.path;
 		const version = conf.get('schemaVersion');
-		if (version === undefined) conf.set('schemaVersion', SCHEMA_VERSION);
-		else if (version > SCHEMA_VERSION) problem = `it was written by a newer imagespec-gar (schemaVersion ${version})`;
+		if (version !== undefined && version > SCHEMA_VERSION) problem = `it was written by a newer imagespec-gar (schemaVersion ${version})`;
 	} catch (error) {
 		conf = undefined;
 		file = path.join(options.cwd ?? configDir(options.platform), 'config.json');
@@ -87,7 +86,8 @@ export const openStore = async (options: {folder: string; platform: Platform; cw
 		save(update) {
 			if (!conf || problem) return;
 			const all = projects();
-			conf.set('projects', {...all, [key]: update(structuredClone(all[key] ?? {}))});
+			// One write: opening the store (or a run that fails on usage) leaves no file behind.
+			conf.set({schemaVersion: SCHEMA_VERSION, projects: {...all, [key]: update(structuredClone(all[key] ?? {}))}});
 		},
 	};
 };

@@ -51,3 +51,12 @@ describe('saved answers', () => {
 		expect(projectFolder(loose)).toBe(loose);
 	});
 });
+
+describe('opening the store', () => {
+	it('writes no file until there is an answer to save', async () => {
+		const {root, platform} = await sandbox();
+		const store = await openStore({folder: '/p', platform});
+		expect(store.load()).toEqual({});
+		await expect(stat(path.join(root, 'xdg', 'imagespec-gar-nodejs', 'config.json'))).rejects.toThrow();
+	});
+});

@@ -1,0 +1,157 @@
+import {execFile} from 'node:child_process';
+import {readFile, writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {promisify} from 'node:util';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {computeTag, type ImageSpec} from '../../source/services/imagespec.js';
+import {makeSandbox, type Sandbox} from '../support/environment.js';
+import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
+import {loginOffline} from '../support/gcloud.js';
+import {dockerEngine, makeBaseImage, startRegistry} from '../support/docker.js';
+
+const run = promisify(execFile);
+const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+type CliRun = {code: number; stdout: string; stderr: string};
+const imagespecGar = async (args: string[], options: {cwd: string; env: NodeJS.ProcessEnv}): Promise<CliRun> => {
+	try {
+		const {stdout, stderr} = await run(process.execPath, [cli, ...args], {...options, timeout: 120_000});
+		return {code: 0, stdout, stderr};
+	} catch (error) {
+		const failure = error as {code?: number; stdout: string; stderr: string};
+		return {code: typeof failure.code === 'number' ? failure.code : -1, stdout: failure.stdout, stderr: failure.stderr};
+	}
+};
+
+describe('imagespec-gar --help', () => {
+	it('prints the usage with every flag of the contract and exits 0', async () => {
+		const {code, stdout} = await imagespecGar(['--help'], {cwd: process.cwd(), env: process.env});
+		expect(code).toBe(0);
+		for (const flag of ['--project', '--location', '--repository', '--image', '--base-image', '--python-version', '--packages', '--requirements', '--apt-packages', '--env', '--commands', '--pip-index', '--pip-extra-index-url', '--platform', '--tag-format', '--builder', '--output', '--no-build', '--yes', '--json', '--plain', 'doctor']) {
+			expect(stdout).toContain(flag);
+		}
+	});
+});
+
+const engine = await dockerEngine();
+
+describe.skipIf(!engine)('the whole journey, non-interactively, on real parts', () => {
+	let sandbox: Sandbox;
+	let fake: FakeArtifactRegistry;
+	let registry: {host: string; stop: () => Promise<void>};
+	let baseImage: string;
+	let env: NodeJS.ProcessEnv;
+	const args = () => ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', 'trainer', '--base-image', baseImage, '--python-version', '3.11', '--env', 'MODE=train', '--json'];
+
+	beforeAll(async () => {
+		sandbox = await makeSandbox({ci: 'true'});
+		fake = await startFakeArtifactRegistry();
+		registry = await startRegistry();
+		baseImage = await makeBaseImage(engine!.dockerHost, registry.host);
+		await loginOffline(sandbox);
+		env = {...sandbox.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host};
+		// The user's own docker config: none of it may be lost.
+		await writeFile(
+			path.join(sandbox.dockerConfig, 'config.json'),
+			JSON.stringify({auths: {'ghcr.io': {auth: 'dXNlcjpwYXNz'}}, credHelpers: {'europe-docker.pkg.dev': 'gcloud'}, detachKeys: 'ctrl-q'}, null, '\t'),
+		);
+	});
+
+	afterAll(async () => {
+		await fake?.stop();
+		await registry?.stop();
+		await sandbox?.cleanup();
+	});
+
+	it('creates the repository, configures docker, writes the module, builds and pushes the tagged image', async () => {
+		const first = await imagespecGar(args(), {cwd: sandbox.project, env});
+		expect(first.stderr).not.toMatch(/Unexpected error/);
+		expect(first.code, first.stderr).toBe(0);
+		const result = JSON.parse(first.stdout);
+
+		// The repository exists in the fake, as Docker.
+		const repository = fake.repositories.get('projects/acme-ml/locations/us-east1/repositories/union-images') as {format: unknown} | undefined;
+		expect(repository).toBeDefined();
+		expect(String(repository?.format)).toMatch(/DOCKER|^1$/);
+		expect(fake.calls.filter(call => call.method === 'CreateRepository')).toHaveLength(1);
+
+		// docker's config has the helper for the host and kept everything that was there.
+		const config = JSON.parse(await readFile(path.join(sandbox.dockerConfig, 'config.json'), 'utf8'));
+		expect(config.credHelpers).toEqual({'europe-docker.pkg.dev': 'gcloud', [registry.host]: 'gcloud'});
+		expect(config.auths).toEqual({'ghcr.io': {auth: 'dXNlcjpwYXNz'}});
+		expect(config.detachKeys).toBe('ctrl-q');
+
+		// The module parses as Python and declares the registry and the name.
+		const registryString = `${registry.host}/acme-ml/union-images`;
+		const moduleFile = path.join(sandbox.project, 'image_specs.py');
+		const parsed = await run('python3', [
+			'-c',
+			'import ast, json, sys; tree = ast.parse(open(sys.argv[1]).read()); print(json.dumps([{k.arg: ast.literal_eval(k.value) for k in n.value.keywords} for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)]))',
+			moduleFile,
+		]);
+		const [declared] = JSON.parse(parsed.stdout) as Array<Record<string, unknown>>;
+		expect(declared).toMatchObject({name: 'trainer', registry: registryString, python_version: '3.11', base_image: baseImage, env: {MODE: 'train'}});
+
+		// The tag is flytekit's for exactly that declaration.
+		const tag = await computeTag(declared as ImageSpec, {baseDir: sandbox.project});
+		expect(result).toMatchObject({
+			ok: true,
+			project: 'acme-ml',
+			location: 'us-east1',
+			repository: 'union-images',
+			registry: registryString,
+			image: 'trainer',
+			tag,
+			imageUri: `${registryString}/trainer:${tag}`,
+			specFile: moduleFile,
+			pushed: true,
+		});
+		expect(result.digest).toMatch(/^sha256:[a-f\d]{64}$/);
+
+		// The registry has that tag, with that digest.
+		const manifest = await fetch(`http://${registry.host}/v2/acme-ml/union-images/trainer/manifests/${tag}`, {
+			method: 'HEAD',
+			headers: {accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json'},
+		});
+		expect(manifest.status).toBe(200);
+		expect(manifest.headers.get('docker-content-digest')).toBe(result.digest);
+	});
+
+	it('run again, creates no second repository and rebuilds nothing', async () => {
+		const moduleBefore = await readFile(path.join(sandbox.project, 'image_specs.py'), 'utf8');
+		const second = await imagespecGar(args(), {cwd: sandbox.project, env});
+		expect(second.code, second.stderr).toBe(0);
+		const result = JSON.parse(second.stdout);
+		expect(result).toMatchObject({ok: true, pushed: false, buildSkipped: 'already in the repository'});
+		expect(fake.calls.filter(call => call.method === 'CreateRepository')).toHaveLength(1);
+		expect(second.stderr).not.toMatch(/Step \d+\/\d+/);
+		expect(second.stderr).toMatch(/already uses the gcloud credential helper/);
+		expect(await readFile(path.join(sandbox.project, 'image_specs.py'), 'utf8')).toBe(moduleBefore);
+	});
+
+	it('a rerun from saved answers needs no flags for the setup', async () => {
+		const rerun = await imagespecGar(['--yes', '--json', '--no-build'], {cwd: sandbox.project, env});
+		expect(rerun.code, rerun.stderr).toBe(0);
+		expect(JSON.parse(rerun.stdout)).toMatchObject({ok: true, project: 'acme-ml', location: 'us-east1', repository: 'union-images', image: 'trainer'});
+	});
+});
+
+describe('usage errors', () => {
+	it('names the missing flag, exits 2 and writes nothing', async () => {
+		const sandbox = await makeSandbox({ci: 'true'});
+		try {
+			const missing = await imagespecGar(['--project', 'acme-ml', '--repository', 'r1', '--image', 'x'], {cwd: sandbox.project, env: sandbox.env});
+			expect(missing.code).toBe(2);
+			expect(missing.stderr).toContain('Missing --location');
+			const invalid = await imagespecGar(['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'Bad_Repo', '--image', 'x'], {cwd: sandbox.project, env: sandbox.env});
+			expect(invalid.code).toBe(2);
+			expect(invalid.stderr).toContain('--repository "Bad_Repo" is invalid');
+			const unknown = await imagespecGar(['--projekt', 'acme-ml'], {cwd: sandbox.project, env: sandbox.env});
+			expect(unknown.code).toBe(2);
+			expect(await readFile(path.join(sandbox.project, 'image_specs.py'), 'utf8').catch(() => 'absent')).toBe('absent');
+		} finally {
+			await sandbox.cleanup();
+		}
+	});
+});
