@@ -1,0 +1,601 @@
+import fs from 'node:fs';
+import {createRequire} from 'node:module';
+import type {ArtifactRegistryClient, protos as ArtifactRegistryProtos} from '@google-cloud/artifact-registry';
+import type {ServiceContext} from './context.js';
+import {CancelledError, StepError, isAbort} from './errors.js';
+import {KNOWN_LOCATIONS, sortLocations} from './locations.js';
+import {adcPath} from './platform.js';
+
+export {KNOWN_LOCATIONS, validateLocation} from './locations.js';
+
+/** `host:port` of a plaintext gRPC Artifact Registry (tests, local fakes). */
+export const ENDPOINT_ENV = 'IMAGESPEC_GAR_API_ENDPOINT';
+
+export const MANAGED_BY_LABELS: Readonly<Record<string, string>> = Object.freeze({'managed-by': 'imagespec-gar'});
+
+export type Repository = {
+	/** Full resource name: projects/P/locations/L/repositories/ID. */
+	name: string;
+	id: string;
+	project: string;
+	location: string;
+	/** 'DOCKER', 'MAVEN', ... */
+	format: string;
+	description: string;
+	sizeBytes?: number;
+	/** ISO 8601. */
+	createTime?: string;
+	/** e.g. us-central1-docker.pkg.dev/P/ID, when the server reports it. */
+	registryUri?: string;
+	labels: Record<string, string>;
+};
+
+export type ArtifactRegistry = {
+	/** One array per API page, fetched only when the previous one has been consumed. */
+	listRepositoryPages(
+		project: string,
+		location: string,
+		options?: {pageSize?: number; prefix?: string; signal?: AbortSignal},
+	): AsyncIterable<Repository[]>;
+	/** undefined when the repository does not exist (NOT_FOUND). */
+	getRepository(project: string, location: string, id: string, signal?: AbortSignal): Promise<Repository | undefined>;
+	/** created:false when a Docker repository of that name was already there. */
+	createDockerRepository(
+		project: string,
+		location: string,
+		id: string,
+		options?: {description?: string; signal?: AbortSignal},
+	): Promise<{repository: Repository; created: boolean}>;
+	/** Live location ids, or KNOWN_LOCATIONS when the API cannot tell. Multi-regions first. */
+	listLocations(project: string, signal?: AbortSignal): Promise<string[]>;
+	close(): Promise<void>;
+};
+
+export type OpenArtifactRegistryOptions = {
+	/** Waits before each retry of UNAVAILABLE / DEADLINE_EXCEEDED; its length is the retry count. */
+	retryDelaysMs?: readonly number[];
+};
+
+const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [300, 1000, 2500];
+const LIST_LOCATIONS_TIMEOUT_MS = 15_000;
+
+/** gRPC status codes used here. */
+export const GrpcCode = {
+	CANCELLED: 1,
+	UNKNOWN: 2,
+	INVALID_ARGUMENT: 3,
+	DEADLINE_EXCEEDED: 4,
+	NOT_FOUND: 5,
+	ALREADY_EXISTS: 6,
+	PERMISSION_DENIED: 7,
+	RESOURCE_EXHAUSTED: 8,
+	FAILED_PRECONDITION: 9,
+	ABORTED: 10,
+	UNIMPLEMENTED: 12,
+	INTERNAL: 13,
+	UNAVAILABLE: 14,
+	UNAUTHENTICATED: 16,
+} as const;
+
+const codeNames = new Map<number, string>(Object.entries(GrpcCode).map(([name, code]) => [code, name]));
+
+export const repositoryParent = (project: string, location: string): string => `projects/${project}/locations/${location}`;
+
+export const repositoryName = (project: string, location: string, id: string): string =>
+	`${repositoryParent(project, location)}/repositories/${id}`;
+
+const repositoryNamePattern = /^projects\/([^/]+)\/locations\/([^/]+)\/repositories\/([^/]+)$/;
+
+export function parseRepositoryName(name: string): {project: string; location: string; id: string} | undefined {
+	const match = repositoryNamePattern.exec(name);
+	if (!match) return undefined;
+	return {project: match[1]!, location: match[2]!, id: match[3]!};
+}
+
+const repositoryIdPattern = /^[a-z]([a-z0-9-]*[a-z0-9])?$/;
+const REPOSITORY_ID_MAX = 63;
+
+/** Why `id` cannot name a repository (gcloud's own check), or undefined; the server has the last word. */
+export function validateRepositoryId(id: string): string | undefined {
+	if (id === '') return 'A repository name is required.';
+	if (id.length > REPOSITORY_ID_MAX) return `Repository names must be at most ${REPOSITORY_ID_MAX} characters (this one has ${id.length}).`;
+	if (!repositoryIdPattern.test(id)) {
+		return 'Names may only contain lowercase letters, numbers, and hyphens, and must begin with a letter and end with a letter or number.';
+	}
+	return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** What gax puts on a failed call (GoogleError), read defensively. */
+type ApiError = {
+	code?: unknown;
+	details?: unknown;
+	message?: unknown;
+	reason?: unknown;
+	errorInfoMetadata?: unknown;
+};
+
+const apiCode = (error: unknown): number | undefined => {
+	const code = (error as ApiError | undefined)?.code;
+	return typeof code === 'number' ? code : undefined;
+};
+
+const apiDetails = (error: unknown): string => {
+	const {details, message} = (error ?? {}) as ApiError;
+	if (typeof details === 'string' && details !== '') return details;
+	if (typeof message === 'string') return message;
+	return String(error);
+};
+
+const apiReason = (error: unknown): string | undefined => {
+	const reason = (error as ApiError | undefined)?.reason;
+	return typeof reason === 'string' ? reason : undefined;
+};
+
+const apiMetadata = (error: unknown): Record<string, string> => {
+	const metadata = (error as ApiError | undefined)?.errorInfoMetadata;
+	return metadata && typeof metadata === 'object' ? (metadata as Record<string, string>) : {};
+};
+
+const ADC_FIX = 'gcloud auth application-default login';
+const NO_ADC_PATTERN = /Could not load the default credentials/i;
+// Token refresh failures reach gRPC through the auth plugin and arrive as UNAVAILABLE.
+const EXPIRED_LOGIN_PATTERN = /invalid_grant|invalid_rapt|reauth related error|Getting metadata from plugin failed/i;
+
+const ROLES = {
+	admin: 'Artifact Registry Administrator (roles/artifactregistry.admin)',
+	repoAdmin: 'Artifact Registry Repository Administrator (roles/artifactregistry.repoAdmin)',
+	writer: 'Artifact Registry Writer (roles/artifactregistry.writer)',
+	reader: 'Artifact Registry Reader (roles/artifactregistry.reader)',
+} as const;
+
+/** The smallest predefined role that holds `permission`, for the fix line. */
+export function roleForPermission(permission: string): string | undefined {
+	if (/^artifactregistry\.repositories\.(create|update|delete|setIamPolicy|getIamPolicy)$/.test(permission)) return ROLES.admin;
+	if (/^artifactregistry\.repositories\.deleteArtifacts$|^artifactregistry\.(tags|versions|packages)\.delete$/.test(permission)) {
+		return ROLES.repoAdmin;
+	}
+	if (/^artifactregistry\.repositories\.uploadArtifacts$|^artifactregistry\.tags\.(create|update)$/.test(permission)) return ROLES.writer;
+	if (/^artifactregistry\.repositories\.downloadArtifacts$|^artifactregistry\.[a-zA-Z]+\.(get|list)$/.test(permission)) return ROLES.reader;
+	return undefined;
+}
+
+const permissionInText = /[Pp]ermission\s+['"]?([a-z]+(?:\.[a-zA-Z]+)+)['"]?\s+denied/;
+
+const projectFromConsumer = (consumer: string | undefined): string | undefined => consumer?.replace(/^projects\//, '') || undefined;
+
+/**
+ * Turns an Artifact Registry API failure into something the user can act on.
+ * `action` completes "Could not …", e.g. 'create repository acme'.
+ */
+export function toStepError(error: unknown, action: string, project?: string): StepError {
+	if (error instanceof StepError) return error;
+	const code = apiCode(error);
+	const reason = apiReason(error);
+	const metadata = apiMetadata(error);
+	const details = apiDetails(error);
+	const where = project ?? projectFromConsumer(metadata.consumer);
+	const inProject = where ? ` in project ${where}` : '';
+	const cause = error;
+
+	if (reason === 'SERVICE_DISABLED') {
+		const fix = [
+			`gcloud services enable artifactregistry.googleapis.com${where ? ` --project ${where}` : ''}`,
+			metadata.activationUrl ? `or enable it at ${metadata.activationUrl}` : undefined,
+		].filter(Boolean).join('\n');
+		return new StepError(`Artifact Registry API is disabled${inProject}.`, {fix, reason, cause});
+	}
+
+	if (reason === 'IAM_PERMISSION_DENIED' || (code === GrpcCode.PERMISSION_DENIED && permissionInText.test(details) && !/may not exist/.test(details))) {
+		const permission = metadata.permission ?? permissionInText.exec(details)?.[1];
+		const role = permission ? roleForPermission(permission) : undefined;
+		const message = permission
+			? `You do not have permission ${permission}${inProject}, which is needed to ${action}.`
+			: `Permission denied${inProject}: cannot ${action}. ${details}`;
+		const grant = role ? `Ask a project owner to grant you ${role}${where ? ` on project ${where}` : ''}` : 'Ask a project owner for access';
+		const fix = permission === 'artifactregistry.repositories.create' ? `${grant}, or pick an existing repository.` : `${grant}.`;
+		return new StepError(message, {fix, reason: 'IAM_PERMISSION_DENIED', cause});
+	}
+
+	if (code === GrpcCode.NOT_FOUND || (code === GrpcCode.PERMISSION_DENIED && (/^get\b/i.test(action) || /may not exist/i.test(details)))) {
+		return new StepError(`Cannot ${action}: it does not exist or you cannot see it${inProject}.`, {
+			fix: where ? `Check the name and that project ${where} is the one you mean (gcloud config get project).` : 'Check the name and project.',
+			reason: 'NOT_FOUND',
+			cause,
+		});
+	}
+
+	if (NO_ADC_PATTERN.test(details)) {
+		return new StepError('No Google Cloud Application Default Credentials were found.', {fix: ADC_FIX, reason: 'NO_ADC', cause});
+	}
+
+	if (code === GrpcCode.UNAUTHENTICATED || EXPIRED_LOGIN_PATTERN.test(details)) {
+		return new StepError(`Google Cloud did not accept your credentials, so the wizard could not ${action}: ${details}`, {
+			fix: ADC_FIX,
+			reason: 'UNAUTHENTICATED',
+			cause,
+		});
+	}
+
+	if (code === GrpcCode.UNAVAILABLE || code === GrpcCode.DEADLINE_EXCEEDED) {
+		return new StepError(`Could not reach Artifact Registry to ${action} (${codeNames.get(code)}): ${details}`, {
+			fix: 'Check your network connection, proxy (HTTPS_PROXY) or VPN, then try again.',
+			reason: codeNames.get(code),
+			cause,
+		});
+	}
+
+	if (code === GrpcCode.PERMISSION_DENIED) {
+		return new StepError(`Permission denied${inProject}: cannot ${action}. ${details}`, {
+			fix: 'Check the active account (gcloud auth list) and your roles in the project.',
+			reason: 'PERMISSION_DENIED',
+			cause,
+		});
+	}
+
+	if (code === GrpcCode.RESOURCE_EXHAUSTED) {
+		return new StepError(`Artifact Registry quota exceeded while trying to ${action}: ${details}`, {
+			fix: 'Wait a minute and try again.',
+			reason: 'RESOURCE_EXHAUSTED',
+			cause,
+		});
+	}
+
+	return new StepError(`Could not ${action}: ${details}`, {reason: reason ?? (code === undefined ? undefined : codeNames.get(code)), cause});
+}
+
+const isTransient = (error: unknown): boolean => {
+	const code = apiCode(error);
+	return (code === GrpcCode.UNAVAILABLE || code === GrpcCode.DEADLINE_EXCEEDED) && !EXPIRED_LOGIN_PATTERN.test(apiDetails(error));
+};
+
+// ---------------------------------------------------------------------------------------------
+// Cancellation and retries
+
+const throwIfAborted = (signal?: AbortSignal): void => {
+	if (signal?.aborted) throw new CancelledError();
+};
+
+/** Rejects with CancelledError as soon as `signal` aborts; cancels the gax call when it can. */
+function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+	if (!signal) return promise;
+	const cancel = () => (promise as {cancel?: () => void}).cancel?.();
+	if (signal.aborted) {
+		cancel();
+		promise.catch(() => {});
+		return Promise.reject(new CancelledError());
+	}
+	return new Promise<T>((resolve, reject) => {
+		const onAbort = () => {
+			cancel();
+			reject(new CancelledError());
+		};
+		signal.addEventListener('abort', onAbort, {once: true});
+		promise.then(
+			value => {
+				signal.removeEventListener('abort', onAbort);
+				resolve(value);
+			},
+			(error: unknown) => {
+				signal.removeEventListener('abort', onAbort);
+				reject(error);
+			},
+		);
+	});
+}
+
+const sleep = async (ms: number, signal?: AbortSignal): Promise<void> =>
+	abortable(new Promise<void>(resolve => setTimeout(resolve, ms)), signal);
+
+async function withRetry<T>(attempt: () => Promise<T>, delays: readonly number[], signal?: AbortSignal): Promise<T> {
+	for (let retry = 0; ; retry++) {
+		throwIfAborted(signal);
+		try {
+			return await attempt();
+		} catch (error) {
+			const delay = delays[retry];
+			if (delay === undefined || !isTransient(error) || signal?.aborted) throw error;
+			await sleep(delay, signal);
+		}
+	}
+}
+
+const combine = (...signals: Array<AbortSignal | undefined>): AbortSignal | undefined => {
+	const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
+	if (present.length <= 1) return present[0];
+	return AbortSignal.any(present);
+};
+
+/** A CancelledError when the call was cancelled, else the StepError for it. */
+const failure = (error: unknown, signal: AbortSignal | undefined, action: string, project?: string): Error =>
+	signal?.aborted || isAbort(error) ? new CancelledError() : toStepError(error, action, project);
+
+// ---------------------------------------------------------------------------------------------
+// Messages to Repository
+
+type Timestamp = {seconds?: unknown; nanos?: unknown};
+type RepositoryMessage = {
+	name?: string | null;
+	format?: unknown;
+	description?: string | null;
+	labels?: Record<string, string> | null;
+	sizeBytes?: unknown;
+	createTime?: Timestamp | null;
+	registryUri?: string | null;
+};
+
+// Only for enums that arrive as numbers (op.promise() messages not yet normalised).
+const formatNames: Record<number, string> = {
+	0: 'FORMAT_UNSPECIFIED',
+	1: 'DOCKER',
+	2: 'MAVEN',
+	3: 'NPM',
+	5: 'APT',
+	6: 'YUM',
+	8: 'PYTHON',
+	9: 'KFP',
+	10: 'GO',
+	11: 'GENERIC',
+	12: 'RUBY',
+};
+
+const toNumber = (value: unknown): number | undefined => {
+	if (value === undefined || value === null || value === '') return undefined;
+	const number = Number(typeof value === 'object' ? String(value) : value);
+	return Number.isFinite(number) ? number : undefined;
+};
+
+const toIso = (timestamp: Timestamp | null | undefined): string | undefined => {
+	const seconds = toNumber(timestamp?.seconds);
+	if (seconds === undefined) return undefined;
+	return new Date(seconds * 1000 + Math.floor((toNumber(timestamp?.nanos) ?? 0) / 1e6)).toISOString();
+};
+
+export function toRepository(message: RepositoryMessage): Repository {
+	const name = message.name ?? '';
+	const parts = parseRepositoryName(name);
+	const format = typeof message.format === 'number' ? (formatNames[message.format] ?? String(message.format)) : String(message.format ?? 'FORMAT_UNSPECIFIED');
+	const repository: Repository = {
+		name,
+		id: parts?.id ?? name.split('/').pop() ?? '',
+		project: parts?.project ?? '',
+		location: parts?.location ?? '',
+		format,
+		description: message.description ?? '',
+		labels: {...message.labels},
+	};
+	const sizeBytes = toNumber(message.sizeBytes);
+	if (sizeBytes !== undefined) repository.sizeBytes = sizeBytes;
+	const createTime = toIso(message.createTime);
+	if (createTime) repository.createTime = createTime;
+	if (message.registryUri) repository.registryUri = message.registryUri;
+	return repository;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+
+type ArtifactRegistryModule = typeof import('@google-cloud/artifact-registry');
+
+// gax warnings (AutopaginateTrueWarning, MetadataLookupWarning) go to stderr and garble an Ink
+// screen. The calls below avoid triggering them; this drops any that slip through.
+const LIBRARY_WARNINGS = new Set(['AutopaginateTrueWarning', 'MetadataLookupWarning']);
+let warningFilterInstalled = false;
+
+function silenceLibraryWarnings(): void {
+	if (warningFilterInstalled) return;
+	warningFilterInstalled = true;
+	const original = process.emitWarning;
+	const filtered = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
+		const option = rest[0];
+		const type =
+			warning instanceof Error ? warning.name : typeof option === 'string' ? option : (option as {type?: string} | undefined)?.type;
+		if (type && LIBRARY_WARNINGS.has(type)) return;
+		return (original as (...args: unknown[]) => void).call(process, warning, ...rest);
+	};
+	process.emitWarning = filtered as typeof process.emitWarning;
+}
+
+function parseEndpoint(value: string): {host: string; port: number} {
+	const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(value.trim());
+	const port = Number(match?.[2]);
+	if (!match || !Number.isInteger(port) || port <= 0 || port > 65_535) {
+		throw new StepError(`${ENDPOINT_ENV} must be host:port, got "${value}".`, {
+			fix: `export ${ENDPOINT_ENV}=127.0.0.1:8080 (or unset it)`,
+			reason: 'BAD_ENDPOINT',
+		});
+	}
+	return {host: match[1]!, port};
+}
+
+/** gRPC from the google-gax the client itself loads, so the credentials object is one it accepts. */
+function insecureChannelCredentials(): unknown {
+	const requireFromClient = createRequire(createRequire(import.meta.url).resolve('@google-cloud/artifact-registry'));
+	const gax = requireFromClient('google-gax') as typeof import('google-gax');
+	return gax.grpc.credentials.createInsecure();
+}
+
+async function createClient(module: ArtifactRegistryModule, ctx: ServiceContext): Promise<ArtifactRegistryClient> {
+	const {env} = ctx.platform;
+	const endpoint = env[ENDPOINT_ENV]?.trim();
+	if (endpoint) {
+		const {host, port} = parseEndpoint(endpoint);
+		// universeDomain stops the metadata-server probe (and its warning); no token is fetched.
+		return new module.ArtifactRegistryClient({
+			apiEndpoint: host,
+			port,
+			sslCreds: insecureChannelCredentials() as never,
+			universeDomain: 'googleapis.com',
+		});
+	}
+
+	// Honour the platform's env/home for where ADC lives; the library would only read process.env.
+	const credentials = adcPath(ctx.platform);
+	const hasFile = fs.existsSync(credentials);
+	if (env.GOOGLE_APPLICATION_CREDENTIALS && !hasFile) {
+		throw new StepError(`GOOGLE_APPLICATION_CREDENTIALS points at ${credentials}, which does not exist.`, {
+			fix: `Unset GOOGLE_APPLICATION_CREDENTIALS or point it at a key file, then run: ${ADC_FIX}`,
+			reason: 'NO_ADC',
+		});
+	}
+	return new module.ArtifactRegistryClient({
+		universeDomain: env.GOOGLE_CLOUD_UNIVERSE_DOMAIN || 'googleapis.com',
+		...(hasFile ? {keyFilename: credentials} : {}),
+	});
+}
+
+/**
+ * Opens the Artifact Registry API. Loads the client library on first use (it costs ~0.5 s).
+ * Throws StepError reason NO_ADC when no credentials can be found.
+ */
+export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArtifactRegistryOptions = {}): Promise<ArtifactRegistry> {
+	throwIfAborted(ctx.signal);
+	silenceLibraryWarnings();
+	const module = await abortable(import('@google-cloud/artifact-registry'), ctx.signal);
+	const client = await createClient(module, ctx);
+
+	// Without ADC the library's own initialize() rejects unhandled inside every API method (the
+	// process exits even in try/catch), so settle it here first and never call the API after.
+	try {
+		await abortable(client.initialize(), ctx.signal);
+	} catch (error) {
+		client.close().catch(() => {});
+		if (ctx.signal?.aborted || isAbort(error)) throw new CancelledError();
+		const mapped = toStepError(error, 'load Google Cloud credentials');
+		throw new StepError(
+			mapped.reason === 'NO_ADC' ? mapped.message : `Could not load Google Cloud credentials: ${apiDetails(error)}`,
+			{fix: ADC_FIX, reason: 'NO_ADC', cause: error},
+		);
+	}
+
+	const retryDelays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+	const RepositoryProto: typeof ArtifactRegistryProtos.google.devtools.artifactregistry.v1.Repository =
+		module.protos.google.devtools.artifactregistry.v1.Repository;
+	// op.promise() yields a protobuf message (numeric enums, Long int64); make it like get/list's.
+	// It comes from gax's own reflection root, so `instanceof RepositoryProto` is false: test $type.
+	const normalise = (message: unknown): Repository =>
+		toRepository(
+			typeof message === 'object' && message !== null && '$type' in message
+				? (RepositoryProto.toObject(message as unknown as ArtifactRegistryProtos.google.devtools.artifactregistry.v1.Repository, {
+						enums: String,
+						longs: String,
+					}) as RepositoryMessage)
+				: (message as RepositoryMessage),
+		);
+
+	const getRepository = async (project: string, location: string, id: string, signal?: AbortSignal): Promise<Repository | undefined> => {
+		const active = combine(ctx.signal, signal);
+		try {
+			const [message] = await withRetry(
+				async () => abortable(client.getRepository({name: repositoryName(project, location, id)}), active),
+				retryDelays,
+				active,
+			);
+			return toRepository(message as RepositoryMessage);
+		} catch (error) {
+			if (apiCode(error) === GrpcCode.NOT_FOUND && !active?.aborted) return undefined;
+			throw failure(error, active, `get repository ${id} in ${location}`, project);
+		}
+	};
+
+	return {
+		async *listRepositoryPages(project, location, pageOptions = {}) {
+			const active = combine(ctx.signal, pageOptions.signal);
+			const parent = repositoryParent(project, location);
+			const filter = pageOptions.prefix ? `name="${parent}/repositories/${pageOptions.prefix}*"` : undefined;
+			let pageToken = '';
+			do {
+				const request = {parent, pageSize: pageOptions.pageSize ?? 100, pageToken, ...(filter ? {filter} : {})};
+				let page;
+				try {
+					// One call per page (autoPaginate:false): the async iterator would hide page boundaries.
+					page = await withRetry(async () => abortable(client.listRepositories(request, {autoPaginate: false}), active), retryDelays, active);
+				} catch (error) {
+					throw failure(error, active, `list repositories in ${location}`, project);
+				}
+				const [repositories, , response] = page;
+				yield repositories.map(message => toRepository(message as RepositoryMessage));
+				pageToken = response?.nextPageToken ?? '';
+			} while (pageToken !== '');
+		},
+
+		getRepository,
+
+		async createDockerRepository(project, location, id, createOptions = {}) {
+			const active = combine(ctx.signal, createOptions.signal);
+			const action = `create repository ${id} in ${location}`;
+			const invalid = validateRepositoryId(id);
+			if (invalid) throw new StepError(`Cannot ${action}: ${invalid}`, {reason: 'INVALID_ARGUMENT'});
+			const request = {
+				parent: repositoryParent(project, location),
+				repositoryId: id,
+				repository: {
+					format: 'DOCKER' as const,
+					mode: 'STANDARD_REPOSITORY' as const,
+					description: createOptions.description ?? '',
+					labels: {...MANAGED_BY_LABELS},
+				},
+			};
+			try {
+				const message = await withRetry(
+					async () => {
+						const [operation] = await abortable(client.createRepository(request), active);
+						const [result] = await abortable(operation.promise(), active);
+						return result;
+					},
+					retryDelays,
+					active,
+				);
+				return {repository: normalise(message), created: true};
+			} catch (error) {
+				if (apiCode(error) !== GrpcCode.ALREADY_EXISTS || active?.aborted) throw failure(error, active, action, project);
+			}
+
+			// ALREADY_EXISTS: fine if it is a Docker repository (a rerun, or a teammate made it).
+			const existing = await getRepository(project, location, id, createOptions.signal);
+			if (!existing) {
+				throw new StepError(`Cannot ${action}: the name is taken, but the repository cannot be read.`, {
+					fix: 'Choose another repository name.',
+					reason: 'ALREADY_EXISTS',
+				});
+			}
+			if (existing.format !== 'DOCKER') {
+				throw new StepError(`Repository ${id} already exists in ${location} with format ${existing.format}, not DOCKER.`, {
+					fix: 'Choose another repository name, or pick an existing Docker repository.',
+					reason: 'WRONG_FORMAT',
+				});
+			}
+			return {repository: existing, created: false};
+		},
+
+		async listLocations(project, signal) {
+			const active = combine(ctx.signal, signal);
+			throwIfAborted(active);
+			try {
+				const iterable = client.listLocationsAsync({name: `projects/${project}`}, {autoPaginate: false, timeout: LIST_LOCATIONS_TIMEOUT_MS});
+				const iterator = iterable[Symbol.asyncIterator]();
+				const found: string[] = [];
+				for (;;) {
+					const next = await abortable(iterator.next(), active);
+					if (next.done) break;
+					if (next.value.locationId) found.push(next.value.locationId);
+				}
+				return found.length > 0 ? sortLocations(found) : [...KNOWN_LOCATIONS];
+			} catch (error) {
+				if (active?.aborted || isAbort(error)) throw new CancelledError();
+				// The list is a convenience: any failure falls back to the known locations.
+				return [...KNOWN_LOCATIONS];
+			}
+		},
+
+		async close() {
+			try {
+				await client.close();
+			} catch {
+				// Closing a half-open channel must not hide the real result.
+			}
+		},
+	};
+}

@@ -1,0 +1,602 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {afterAll, afterEach, beforeAll, describe, expect, it, vi} from 'vitest';
+import {
+	ENDPOINT_ENV,
+	KNOWN_LOCATIONS,
+	openArtifactRegistry,
+	repositoryParent,
+	toStepError,
+	validateLocation,
+	validateRepositoryId,
+	type ArtifactRegistry,
+	type Repository,
+} from '../../source/services/artifact-registry.js';
+import type {ServiceContext} from '../../source/services/context.js';
+import {CancelledError, StepError} from '../../source/services/errors.js';
+import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
+
+const PROJECT = 'acme-dev';
+const LOCATION = 'us-central1';
+const FAST_RETRIES = [1, 1, 1];
+
+const tempDirs: string[] = [];
+const tempDir = (): string => {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gar-test-'));
+	tempDirs.push(dir);
+	return dir;
+};
+
+const contextFor = (env: NodeJS.ProcessEnv, signal?: AbortSignal): ServiceContext => ({
+	platform: {os: 'linux', arch: 'x64', env, home: tempDir()},
+	...(signal ? {signal} : {}),
+});
+
+let fake: FakeArtifactRegistry;
+const open = async (signal?: AbortSignal): Promise<ArtifactRegistry> =>
+	openArtifactRegistry(contextFor({[ENDPOINT_ENV]: fake.endpoint}, signal), {retryDelaysMs: FAST_RETRIES});
+
+const methods = () => fake.calls.map(call => call.method);
+
+const caught = async (promise: Promise<unknown>): Promise<unknown> =>
+	promise.then(
+		value => {
+			throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+		},
+		(error: unknown) => error,
+	);
+
+const collect = async (pages: AsyncIterable<Repository[]>): Promise<Repository[][]> => {
+	const all: Repository[][] = [];
+	for await (const page of pages) all.push(page);
+	return all;
+};
+
+// Every warning or stderr write while this file runs, to prove the library stays quiet. Plain
+// wrappers, not vi.spyOn: vitest 5 clears mock calls before each test (clearMocks defaults on).
+const emitted: unknown[][] = [];
+const written: string[] = [];
+const warningEvents: Error[] = [];
+const onWarning = (warning: Error) => warningEvents.push(warning);
+const DELIBERATE = 'imagespec-gar deliberate test warning';
+let muteStderr = false;
+let unwrap = () => {};
+
+beforeAll(async () => {
+	fake = await startFakeArtifactRegistry();
+	// Opening once installs our warning filter; wrapping after it sees what the library emits raw.
+	await (await open()).close();
+	const emitWarning = process.emitWarning;
+	const write = process.stderr.write;
+	process.emitWarning = function (this: unknown, ...args: unknown[]) {
+		emitted.push(args);
+		return (emitWarning as (...args: unknown[]) => void).apply(process, args);
+	} as typeof process.emitWarning;
+	process.stderr.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+		written.push(String(chunk));
+		if (muteStderr) return true;
+		return (write as (...args: unknown[]) => boolean).apply(this, [chunk, ...rest]);
+	} as typeof process.stderr.write;
+	process.on('warning', onWarning);
+	unwrap = () => {
+		process.emitWarning = emitWarning;
+		process.stderr.write = write;
+		process.off('warning', onWarning);
+	};
+});
+
+afterAll(async () => {
+	unwrap();
+	await fake.stop();
+	for (const dir of tempDirs) fs.rmSync(dir, {recursive: true, force: true});
+	// Failing here fails the file: nothing from the library may reach stderr in any test.
+	expect(emitted.filter(([warning]) => !String(warning).includes(DELIBERATE))).toEqual([]);
+	expect(written.filter(chunk => !chunk.includes(DELIBERATE) && !chunk.includes('--trace-warnings'))).toEqual([]);
+	expect(warningEvents).toEqual([]);
+});
+
+afterEach(() => {
+	fake.repositories.clear();
+	fake.calls.length = 0;
+});
+
+describe('listRepositoryPages', () => {
+	it('pages lazily: 250 repositories at pageSize 100 arrive as 100, 100, 50, one call per page', async () => {
+		for (let index = 0; index < 250; index++) fake.addRepository(PROJECT, LOCATION, `repo-${String(index).padStart(3, '0')}`);
+		fake.addRepository(PROJECT, 'europe-west1', 'elsewhere');
+		fake.addRepository('other-project', LOCATION, 'not-mine');
+		const registry = await open();
+		try {
+			const iterator = registry.listRepositoryPages(PROJECT, LOCATION, {pageSize: 100})[Symbol.asyncIterator]();
+			const first = await iterator.next();
+			expect(first.done).toBe(false);
+			expect(first.value).toHaveLength(100);
+			// The first page is in hand before the second is even asked for.
+			expect(methods()).toEqual(['ListRepositories']);
+
+			const rest: Repository[][] = [];
+			for (let next = await iterator.next(); !next.done; next = await iterator.next()) rest.push(next.value);
+			expect(rest.map(page => page.length)).toEqual([100, 50]);
+			expect(methods()).toEqual(['ListRepositories', 'ListRepositories', 'ListRepositories']);
+
+			const requests = fake.calls.map(call => call.request as {parent: string; pageSize: number; pageToken?: string});
+			expect(requests.map(request => request.parent)).toEqual(Array(3).fill(repositoryParent(PROJECT, LOCATION)));
+			expect(requests.map(request => request.pageSize)).toEqual([100, 100, 100]);
+			expect(requests[0]!.pageToken ?? '').toBe('');
+			expect(requests[1]!.pageToken).not.toBe('');
+
+			const ids = [first.value as Repository[], ...rest].flat().map(repository => repository.id);
+			expect(new Set(ids).size).toBe(250);
+			expect(ids).not.toContain('elsewhere');
+			expect(ids).not.toContain('not-mine');
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('maps each repository to a plain Repository', async () => {
+		fake.addRepository(PROJECT, LOCATION, 'images', {description: 'team images', sizeBytes: 123_456_789});
+		fake.addRepository(PROJECT, LOCATION, 'jars', {format: 'MAVEN'});
+		const registry = await open();
+		try {
+			const [page] = await collect(registry.listRepositoryPages(PROJECT, LOCATION));
+			expect(page).toHaveLength(2);
+			const images = page!.find(repository => repository.id === 'images');
+			expect(images).toMatchObject({
+				name: `projects/${PROJECT}/locations/${LOCATION}/repositories/images`,
+				id: 'images',
+				project: PROJECT,
+				location: LOCATION,
+				format: 'DOCKER',
+				description: 'team images',
+				sizeBytes: 123_456_789,
+				registryUri: `${LOCATION}-docker.pkg.dev/${PROJECT}/images`,
+				labels: {},
+			});
+			expect(images!.createTime).toMatch(/^\d{4}-\d\d-\d\dT/);
+			expect(page!.find(repository => repository.id === 'jars')?.format).toBe('MAVEN');
+			// Without a page size it asks for 100 at a time.
+			expect((fake.calls[0]!.request as {pageSize: number}).pageSize).toBe(100);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('filters by name prefix on the server', async () => {
+		for (const id of ['team-a-base', 'team-a-gpu', 'team-b-base']) fake.addRepository(PROJECT, LOCATION, id);
+		const registry = await open();
+		try {
+			const pages = await collect(registry.listRepositoryPages(PROJECT, LOCATION, {prefix: 'team-a'}));
+			expect(pages.flat().map(repository => repository.id)).toEqual(['team-a-base', 'team-a-gpu']);
+			expect((fake.calls[0]!.request as {filter: string}).filter).toBe(
+				`name="projects/${PROJECT}/locations/${LOCATION}/repositories/team-a*"`,
+			);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('yields one empty page when there is nothing', async () => {
+		const registry = await open();
+		try {
+			expect(await collect(registry.listRepositoryPages(PROJECT, LOCATION))).toEqual([[]]);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('retries UNAVAILABLE and then succeeds', async () => {
+		fake.addRepository(PROJECT, LOCATION, 'images');
+		fake.failNext('ListRepositories', {code: 14, message: 'Connection reset by peer'}, 2);
+		const registry = await open();
+		try {
+			const pages = await collect(registry.listRepositoryPages(PROJECT, LOCATION));
+			expect(pages.flat().map(repository => repository.id)).toEqual(['images']);
+			expect(methods()).toEqual(['ListRepositories', 'ListRepositories', 'ListRepositories']);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('gives up after the retries with a network StepError', async () => {
+		fake.failNext('ListRepositories', {code: 4, message: 'Deadline exceeded'}, 10);
+		const registry = await open();
+		try {
+			const error = await caught(collect(registry.listRepositoryPages(PROJECT, LOCATION)));
+			expect(error).toBeInstanceOf(StepError);
+			expect(error).toMatchObject({reason: 'DEADLINE_EXCEEDED'});
+			expect((error as StepError).message).toMatch(/Could not reach Artifact Registry to list repositories in us-central1/);
+			expect((error as StepError).fix).toMatch(/network/);
+			// One try plus one per retry delay.
+			expect(methods()).toHaveLength(1 + FAST_RETRIES.length);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('is cancelled by its AbortSignal while waiting to retry', async () => {
+		fake.failNext('ListRepositories', {code: 14, message: 'unavailable'}, 5);
+		const registry = await openArtifactRegistry(contextFor({[ENDPOINT_ENV]: fake.endpoint}), {retryDelaysMs: [30_000]});
+		try {
+			const controller = new AbortController();
+			const started = Date.now();
+			const pending = caught(collect(registry.listRepositoryPages(PROJECT, LOCATION, {signal: controller.signal})));
+			await vi.waitFor(() => expect(methods()).toEqual(['ListRepositories']));
+			controller.abort();
+			expect(await pending).toBeInstanceOf(CancelledError);
+			expect(Date.now() - started).toBeLessThan(10_000);
+		} finally {
+			await registry.close();
+		}
+	});
+});
+
+describe('getRepository', () => {
+	it('returns the repository when it exists', async () => {
+		fake.addRepository(PROJECT, LOCATION, 'images', {description: 'x'});
+		const registry = await open();
+		try {
+			const repository = await registry.getRepository(PROJECT, LOCATION, 'images');
+			expect(repository).toMatchObject({id: 'images', format: 'DOCKER', description: 'x', project: PROJECT, location: LOCATION});
+			expect(fake.calls).toEqual([{method: 'GetRepository', request: {name: `projects/${PROJECT}/locations/${LOCATION}/repositories/images`}}]);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('returns undefined on NOT_FOUND', async () => {
+		const registry = await open();
+		try {
+			expect(await registry.getRepository(PROJECT, LOCATION, 'missing')).toBeUndefined();
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('says "does not exist or you cannot see it" on PERMISSION_DENIED', async () => {
+		fake.failNext('GetRepository', {
+			code: 7,
+			message: `Permission 'artifactregistry.repositories.get' denied on resource '//artifactregistry.googleapis.com/projects/${PROJECT}/locations/${LOCATION}/repositories/hidden' (or it may not exist).`,
+		});
+		const registry = await open();
+		try {
+			const error = await caught(registry.getRepository(PROJECT, LOCATION, 'hidden'));
+			expect(error).toBeInstanceOf(StepError);
+			expect((error as StepError).message).toMatch(/does not exist or you cannot see it/);
+			expect((error as StepError).reason).toBe('NOT_FOUND');
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('throws CancelledError when the signal is already aborted, without calling the API', async () => {
+		const registry = await open();
+		try {
+			const error = await caught(registry.getRepository(PROJECT, LOCATION, 'images', AbortSignal.abort()));
+			expect(error).toBeInstanceOf(CancelledError);
+			expect(fake.calls).toEqual([]);
+		} finally {
+			await registry.close();
+		}
+	});
+});
+
+describe('createDockerRepository', () => {
+	it('creates a Docker repository labelled managed-by imagespec-gar and waits for it', async () => {
+		const registry = await open();
+		try {
+			const result = await registry.createDockerRepository(PROJECT, LOCATION, 'images', {description: 'ImageSpec images'});
+			expect(result.created).toBe(true);
+			expect(result.repository).toMatchObject({
+				name: `projects/${PROJECT}/locations/${LOCATION}/repositories/images`,
+				id: 'images',
+				format: 'DOCKER',
+				description: 'ImageSpec images',
+				labels: {'managed-by': 'imagespec-gar'},
+				sizeBytes: 0,
+			});
+			expect(result.repository.createTime).toMatch(/^\d{4}-\d\d-\d\dT/);
+
+			const stored = fake.repositories.get(`projects/${PROJECT}/locations/${LOCATION}/repositories/images`);
+			expect(stored).toMatchObject({format: 'DOCKER', mode: 'STANDARD_REPOSITORY', labels: {'managed-by': 'imagespec-gar'}});
+			expect(fake.calls).toEqual([
+				{
+					method: 'CreateRepository',
+					request: expect.objectContaining({
+						parent: `projects/${PROJECT}/locations/${LOCATION}`,
+						repositoryId: 'images',
+						repository: expect.objectContaining({format: 'DOCKER', mode: 'STANDARD_REPOSITORY'}),
+					}),
+				},
+			]);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('treats an existing Docker repository as success (created: false)', async () => {
+		fake.addRepository(PROJECT, LOCATION, 'images', {description: 'made by a teammate'});
+		const registry = await open();
+		try {
+			const result = await registry.createDockerRepository(PROJECT, LOCATION, 'images');
+			expect(result.created).toBe(false);
+			expect(result.repository).toMatchObject({id: 'images', format: 'DOCKER', description: 'made by a teammate'});
+			expect(methods()).toEqual(['CreateRepository', 'GetRepository']);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('refuses an existing repository of another format', async () => {
+		fake.addRepository(PROJECT, LOCATION, 'images', {format: 'MAVEN'});
+		const registry = await open();
+		try {
+			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			expect(error).toBeInstanceOf(StepError);
+			expect((error as StepError).message).toMatch(/already exists.*format MAVEN/);
+			expect((error as StepError).reason).toBe('WRONG_FORMAT');
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('rejects an invalid id before calling the API', async () => {
+		const registry = await open();
+		try {
+			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'My_Repo'));
+			expect(error).toBeInstanceOf(StepError);
+			expect((error as StepError).message).toMatch(/lowercase letters, numbers, and hyphens/);
+			expect(fake.calls).toEqual([]);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('maps SERVICE_DISABLED to the enable command and the activation URL', async () => {
+		const activationUrl = 'https://console.developers.google.com/apis/api/artifactregistry.googleapis.com/overview?project=123456';
+		fake.failNext('CreateRepository', {
+			code: 7,
+			message:
+				'Artifact Registry API has not been used in project 123456 before or it is disabled. Enable it by visiting ' +
+				`${activationUrl} then retry.`,
+			reason: 'SERVICE_DISABLED',
+			domain: 'googleapis.com',
+			metadata: {activationUrl, consumer: 'projects/123456', service: 'artifactregistry.googleapis.com'},
+		});
+		const registry = await open();
+		try {
+			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			expect(error).toBeInstanceOf(StepError);
+			expect(error).toMatchObject({reason: 'SERVICE_DISABLED', message: `Artifact Registry API is disabled in project ${PROJECT}.`});
+			expect((error as StepError).fix).toContain(`gcloud services enable artifactregistry.googleapis.com --project ${PROJECT}`);
+			expect((error as StepError).fix).toContain(activationUrl);
+			expect(fake.repositories.size).toBe(0);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('maps IAM_PERMISSION_DENIED to the permission and the Administrator role', async () => {
+		fake.failNext('CreateRepository', {
+			code: 7,
+			message: `Permission 'artifactregistry.repositories.create' denied on resource '//artifactregistry.googleapis.com/projects/${PROJECT}/locations/${LOCATION}' (or it may not exist).`,
+			reason: 'IAM_PERMISSION_DENIED',
+			domain: 'artifactregistry.googleapis.com',
+			metadata: {permission: 'artifactregistry.repositories.create', resource: `projects/${PROJECT}/locations/${LOCATION}`},
+		});
+		const registry = await open();
+		try {
+			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			expect(error).toBeInstanceOf(StepError);
+			expect((error as StepError).reason).toBe('IAM_PERMISSION_DENIED');
+			expect((error as StepError).message).toContain('artifactregistry.repositories.create');
+			expect((error as StepError).message).toContain(`project ${PROJECT}`);
+			expect((error as StepError).fix).toContain('Artifact Registry Administrator (roles/artifactregistry.admin)');
+			expect((error as StepError).fix).toMatch(/pick an existing repository/);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('retries UNAVAILABLE and then creates', async () => {
+		fake.failNext('CreateRepository', {code: 14, message: 'upstream connect error'});
+		const registry = await open();
+		try {
+			const result = await registry.createDockerRepository(PROJECT, LOCATION, 'images');
+			expect(result.created).toBe(true);
+			expect(methods()).toEqual(['CreateRepository', 'CreateRepository']);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('does not retry errors that are not transient', async () => {
+		fake.failNext('CreateRepository', {code: 16, message: 'Request had invalid authentication credentials.'}, 3);
+		const registry = await open();
+		try {
+			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			expect(error).toMatchObject({reason: 'UNAUTHENTICATED', fix: 'gcloud auth application-default login'});
+			expect(methods()).toEqual(['CreateRepository']);
+		} finally {
+			await registry.close();
+		}
+	});
+});
+
+describe('listLocations', () => {
+	it('returns the live list, multi-regions first', async () => {
+		const registry = await open();
+		try {
+			expect(await registry.listLocations(PROJECT)).toEqual(['asia', 'europe', 'us', 'europe-west1', 'us-central1', 'us-east1']);
+			expect(fake.calls).toEqual([{method: 'ListLocations', request: expect.objectContaining({name: `projects/${PROJECT}`})}]);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('falls back to the known locations when the API fails', async () => {
+		fake.failNext('ListLocations', {code: 7, message: 'denied', reason: 'SERVICE_DISABLED'});
+		const registry = await open();
+		try {
+			expect(await registry.listLocations(PROJECT)).toEqual([...KNOWN_LOCATIONS]);
+			expect(methods()).toEqual(['ListLocations']);
+		} finally {
+			await registry.close();
+		}
+	});
+});
+
+describe('openArtifactRegistry without the endpoint override', () => {
+	const noAdcEnv = (withKeyVariable: boolean): NodeJS.ProcessEnv => {
+		const home = tempDir();
+		return {
+			HOME: home,
+			CLOUDSDK_CONFIG: tempDir(),
+			METADATA_SERVER_DETECTION: 'none',
+			...(withKeyVariable ? {GOOGLE_APPLICATION_CREDENTIALS: path.join(home, 'missing-key.json')} : {}),
+		};
+	};
+
+	// The library reads process.env itself, so both the platform and the process get the same env.
+	const expectNoAdc = async (env: NodeJS.ProcessEnv) => {
+		for (const name of ['GOOGLE_APPLICATION_CREDENTIALS', 'GCE_METADATA_HOST', 'GCE_METADATA_IP', ENDPOINT_ENV]) vi.stubEnv(name, undefined);
+		for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+		const rejections: unknown[] = [];
+		const onRejection = (reason: unknown) => rejections.push(reason);
+		process.on('unhandledRejection', onRejection);
+		try {
+			const started = Date.now();
+			const result = await Promise.race([
+				caught(openArtifactRegistry({platform: {os: 'linux', arch: 'x64', env, home: env.HOME!}}, {retryDelaysMs: FAST_RETRIES})),
+				new Promise(resolve => setTimeout(() => resolve('hung'), 10_000)),
+			]);
+			expect(result).toBeInstanceOf(StepError);
+			expect(result).toMatchObject({reason: 'NO_ADC', fix: expect.stringContaining('gcloud auth application-default login')});
+			expect(Date.now() - started).toBeLessThan(5000);
+			// Give a stray rejection from the library's own initialize() time to surface.
+			await new Promise(resolve => setTimeout(resolve, 200));
+			expect(rejections).toEqual([]);
+			return result as StepError;
+		} finally {
+			process.off('unhandledRejection', onRejection);
+			vi.unstubAllEnvs();
+		}
+	};
+
+	it('names GOOGLE_APPLICATION_CREDENTIALS when it points at a missing file', async () => {
+		const error = await expectNoAdc(noAdcEnv(true));
+		expect(error.message).toContain('missing-key.json');
+	});
+
+	it('turns "Could not load the default credentials" into NO_ADC, not an unhandled rejection', async () => {
+		const error = await expectNoAdc(noAdcEnv(false));
+		expect(error.message).toMatch(/Application Default Credentials/);
+		expect((error.cause as Error).message).toMatch(/Could not load the default credentials/);
+	});
+
+	it('rejects a malformed endpoint override', async () => {
+		const error = await caught(openArtifactRegistry(contextFor({[ENDPOINT_ENV]: 'localhost'})));
+		expect(error).toMatchObject({reason: 'BAD_ENDPOINT'});
+	});
+});
+
+describe('toStepError', () => {
+	const apiError = (fields: object) => Object.assign(new Error('x'), fields);
+
+	it('names the Writer role for uploadArtifacts and the Reader role for list', () => {
+		const upload = toStepError(
+			apiError({code: 7, reason: 'IAM_PERMISSION_DENIED', errorInfoMetadata: {permission: 'artifactregistry.repositories.uploadArtifacts'}}),
+			'push images',
+			PROJECT,
+		);
+		expect(upload.fix).toContain('Artifact Registry Writer (roles/artifactregistry.writer)');
+		const list = toStepError(
+			apiError({code: 7, reason: 'IAM_PERMISSION_DENIED', errorInfoMetadata: {permission: 'artifactregistry.repositories.list'}}),
+			'list repositories',
+			PROJECT,
+		);
+		expect(list.fix).toContain('Artifact Registry Reader (roles/artifactregistry.reader)');
+		expect(list.fix).not.toMatch(/existing repository/);
+	});
+
+	it('finds the permission in the message when ErrorInfo is missing', () => {
+		const error = toStepError(
+			apiError({code: 7, details: "Permission 'artifactregistry.repositories.create' denied on resource 'projects/p/locations/us'"}),
+			'create repository images',
+			PROJECT,
+		);
+		expect(error.reason).toBe('IAM_PERMISSION_DENIED');
+		expect(error.fix).toContain('roles/artifactregistry.admin');
+	});
+
+	it('takes the project from ErrorInfo when the caller did not name one', () => {
+		const error = toStepError(apiError({code: 7, reason: 'SERVICE_DISABLED', errorInfoMetadata: {consumer: 'projects/987'}}), 'list repositories');
+		expect(error.fix).toBe('gcloud services enable artifactregistry.googleapis.com --project 987');
+	});
+
+	it('treats an expired login arriving as UNAVAILABLE as an auth problem', () => {
+		const error = toStepError(
+			apiError({code: 14, details: 'Getting metadata from plugin failed with error: invalid_grant'}),
+			'list repositories',
+			PROJECT,
+		);
+		expect(error.reason).toBe('UNAUTHENTICATED');
+		expect(error.fix).toBe('gcloud auth application-default login');
+	});
+
+	it('keeps the message of anything else', () => {
+		const error = toStepError(apiError({code: 3, details: 'Invalid cleanup policy'}), 'create repository images', PROJECT);
+		expect(error.message).toBe('Could not create repository images: Invalid cleanup policy');
+		expect(error.reason).toBe('INVALID_ARGUMENT');
+	});
+});
+
+describe('validateRepositoryId', () => {
+	it.each(['images', 'a', 'my-repo-1', 'a'.repeat(63)])('accepts %s', id => {
+		expect(validateRepositoryId(id)).toBeUndefined();
+	});
+
+	it.each(['Images', '1images', 'images-', 'my_repo', 'my.repo', '-images', 'imäges'])('rejects %s with gcloud’s wording', id => {
+		expect(validateRepositoryId(id)).toBe(
+			'Names may only contain lowercase letters, numbers, and hyphens, and must begin with a letter and end with a letter or number.',
+		);
+	});
+
+	it('requires a name and caps it at 63 characters', () => {
+		expect(validateRepositoryId('')).toMatch(/is required/);
+		expect(validateRepositoryId('a'.repeat(64))).toMatch(/at most 63 characters/);
+	});
+});
+
+describe('validateLocation', () => {
+	it('accepts regions and multi-regions, rejects the rest', () => {
+		for (const location of ['us', 'europe', 'asia', 'us-central1', 'europe-west12', 'northamerica-south1']) expect(validateLocation(location)).toBeUndefined();
+		for (const location of ['', 'US', 'us-central', 'uscentral1', 'us-central1-a', 'eu']) expect(validateLocation(location)).toBeTypeOf('string');
+	});
+
+	it('lists multi-regions first', () => {
+		expect(KNOWN_LOCATIONS.slice(0, 3)).toEqual(['asia', 'europe', 'us']);
+		expect(KNOWN_LOCATIONS).toContain('us-central1');
+		expect(new Set(KNOWN_LOCATIONS).size).toBe(KNOWN_LOCATIONS.length);
+	});
+});
+
+describe('quiet library', () => {
+	it('drops a MetadataLookupWarning before Node prints it', async () => {
+		// Keep the unrelated warning Node does print out of the test output.
+		muteStderr = true;
+		try {
+			process.emitWarning(DELIBERATE, 'MetadataLookupWarning');
+			process.emitWarning(`${DELIBERATE} (kept)`, 'SomeOtherWarning');
+			expect(emitted.map(([warning]) => warning)).toContain(DELIBERATE);
+			// Node emits 'warning' on the next tick; only the unrelated one may get there.
+			await new Promise(resolve => setImmediate(resolve));
+			await new Promise(resolve => setImmediate(resolve));
+		} finally {
+			muteStderr = false;
+		}
+		expect(warningEvents.map(warning => warning.name)).toEqual(['SomeOtherWarning']);
+		warningEvents.length = 0;
+	});
+});
