@@ -1,0 +1,480 @@
+import {createHash} from 'node:crypto';
+import {readFile} from 'node:fs/promises';
+import path from 'node:path';
+import {StepError, UsageError} from './errors.js';
+
+/** flytekit's ImageSpec field names; only the fields the wizard authors. */
+export type ImageSpec = {
+	name: string;
+	python_version?: string;
+	builder?: string;
+	env?: Record<string, string>;
+	registry?: string;
+	packages?: string[];
+	/** A path relative to the folder `union`/`pyflyte` runs in (flytekit resolves it against the cwd). */
+	requirements?: string;
+	apt_packages?: string[];
+	base_image?: string;
+	platform?: string;
+	pip_index?: string;
+	pip_extra_index_url?: string[];
+	commands?: string[];
+	tag_format?: string;
+};
+
+export type SpecField = keyof ImageSpec;
+
+/** flytekit's declaration order: the hash input and the rendered module follow it. */
+export const FLYTEKIT_FIELD_ORDER = [
+	'name',
+	'python_version',
+	'builder',
+	'source_root',
+	'env',
+	'registry',
+	'packages',
+	'conda_packages',
+	'conda_channels',
+	'requirements',
+	'apt_packages',
+	'cuda',
+	'cudnn',
+	'base_image',
+	'platform',
+	'pip_index',
+	'pip_extra_index_url',
+	'pip_secret_mounts',
+	'pip_extra_args',
+	'registry_config',
+	'entrypoint',
+	'commands',
+	'tag_format',
+	'source_copy_mode',
+	'copy',
+	'python_exec',
+	'runtime_packages',
+	'builder_options',
+	'builder_config',
+] as const;
+
+/** The subset the wizard authors, in flytekit order. */
+export const SPEC_FIELDS: readonly SpecField[] = FLYTEKIT_FIELD_ORDER.filter((field): field is SpecField =>
+	(
+		[
+			'name',
+			'python_version',
+			'builder',
+			'env',
+			'registry',
+			'packages',
+			'requirements',
+			'apt_packages',
+			'base_image',
+			'platform',
+			'pip_index',
+			'pip_extra_index_url',
+			'commands',
+			'tag_format',
+		] as string[]
+	).includes(field),
+);
+
+/** Fields flytekit leaves out of the tag. */
+const UNHASHED_FIELDS = new Set<string>(['builder', 'pip_secret_mounts', 'runtime_packages']);
+
+export const DEFAULT_PLATFORM = 'linux/amd64';
+export const SUPPORTED_PYTHON_VERSIONS = ['3.9', '3.10', '3.11', '3.12', '3.13'] as const;
+
+export const defaultBaseImage = (pythonVersion: string): string => `ghcr.io/flyteorg/flytekit:py${pythonVersion}-latest`;
+
+export const registryHost = (location: string, hostOverride?: string): string =>
+	hostOverride ? hostOverride.toLowerCase() : `${location.toLowerCase()}-docker.pkg.dev`;
+
+/** Domain-scoped projects (`example.com:proj`) appear in image paths as `example.com/proj`. */
+export const projectPath = (project: string): string => project.toLowerCase().replace(':', '/');
+
+export const composeRegistry = (parts: {location: string; project: string; repository: string; hostOverride?: string}): string =>
+	`${registryHost(parts.location, parts.hostOverride)}/${projectPath(parts.project)}/${parts.repository.toLowerCase()}`;
+
+/** The inverse of composeRegistry for `*-docker.pkg.dev` registries; extra path segments are kept in `rest`. */
+export const parseGarRegistry = (
+	registry: string,
+): {location: string; project: string; repository: string; rest?: string} | undefined => {
+	const match = /^([a-z0-9-]+)-docker\.pkg\.dev\/(?:([a-z0-9.-]+\.[a-z]{2,})\/)?([a-z0-9-]+)\/([a-z0-9-]+)(?:\/(.+))?$/.exec(
+		registry.toLowerCase(),
+	);
+	if (!match) return undefined;
+	const [, location = '', domain, project = '', repository = '', rest] = match;
+	return {location, project: domain ? `${domain}:${project}` : project, repository, ...(rest ? {rest} : {})};
+};
+
+// Docker reference grammar (distribution/reference).
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
+const NAME_TOTAL_MAX = 255;
+// flytekit's validate_container_registry_name (Python's \w is wider, but docker rejects those names anyway).
+const FLYTEKIT_REGISTRY = /^(localhost:\d{1,5}|([a-z\d._-]+)(:\d{1,5})?)(\/[\w.-]+)*$/;
+
+const validDomain = (domain: string): boolean => {
+	const [host = '', port, ...more] = domain.split(':');
+	if (more.length > 0 || (port !== undefined && !/^\d{1,5}$/.test(port))) return false;
+	return host.split('.').every(part => DOMAIN_COMPONENT.test(part));
+};
+
+/** Why a registry string is unusable, or undefined when flytekit and docker accept it. */
+export const validateRegistry = (registry: string): string | undefined => {
+	if (registry.trim() === '') return 'must not be empty: host/project/repository, e.g. us-central1-docker.pkg.dev/my-project/my-repo';
+	if (/^[a-z][a-z0-9+.-]*:\/\//i.test(registry)) return 'no scheme: drop the https:// (flytekit: "Invalid container registry name")';
+	if (/\s/.test(registry)) return 'no spaces';
+	if (registry.endsWith('/')) return 'no trailing slash';
+	if (registry !== registry.toLowerCase()) return 'must be lowercase';
+	if (registry.includes('@')) return 'no digest: the registry is host/project/repository only';
+	const [domain = '', ...segments] = registry.split('/');
+	if (segments.some(segment => segment.includes(':'))) return 'no tag: the tag is computed from the spec, the registry is host/project/repository only';
+	if (segments.some(segment => segment === '')) return 'no empty path segment (//)';
+	if (!FLYTEKIT_REGISTRY.test(registry)) return 'host[:port]/path: only lowercase letters, digits, ".", "_" and "-" (flytekit: "Invalid container registry name")';
+	if (!validDomain(domain)) return `"${domain}" is not a valid host: letters, digits and "-" between dots, optional :port`;
+	const bad = segments.find(segment => !PATH_COMPONENT.test(segment));
+	if (bad !== undefined) return `path segment "${bad}" must be lowercase letters and digits, separated by ".", "_", "__" or "-"`;
+	return undefined;
+};
+
+/** Why an image name is unusable: docker path components, nested a/b allowed. */
+export const validateImageName = (name: string): string | undefined => {
+	if (name.trim() === '') return 'must not be empty';
+	if (/\s/.test(name)) return 'no spaces';
+	if (name !== name.toLowerCase()) return 'must be lowercase';
+	if (name.includes(':') || name.includes('@')) return 'no tag or digest: the tag is computed from the spec';
+	if (name.startsWith('/') || name.endsWith('/') || name.includes('//')) return 'no leading, trailing or double "/"';
+	if (name.length > NAME_TOTAL_MAX) return `at most ${NAME_TOTAL_MAX} characters`;
+	const bad = name.split('/').find(component => !PATH_COMPONENT.test(component));
+	if (bad !== undefined) return `"${bad}": lowercase letters and digits, separated by ".", "_", "__" or "-" (each "/" part starts and ends with a letter or digit)`;
+	return undefined;
+};
+
+export const validatePythonVersion = (v: string): string | undefined => {
+	if (!/^\d+\.\d+$/.test(v)) return 'major.minor, e.g. 3.11';
+	if (!(SUPPORTED_PYTHON_VERSIONS as readonly string[]).includes(v)) return `one of ${SUPPORTED_PYTHON_VERSIONS.join(', ')}`;
+	return undefined;
+};
+
+const PLATFORM = /^linux\/(?:amd64|arm64(?:\/v8)?|arm\/v[67]|386|ppc64le|s390x|riscv64)$/;
+
+export const validatePlatform = (platform: string): string | undefined => {
+	if (/\s/.test(platform)) return 'no spaces: a comma list like linux/amd64,linux/arm64';
+	const items = platform.split(',');
+	const bad = items.find(item => !PLATFORM.test(item));
+	if (bad !== undefined) return `"${bad}" is not a build platform: use linux/amd64 (cluster nodes) or linux/arm64, comma-separated`;
+	if (new Set(items).size !== items.length) return 'duplicate platform';
+	return undefined;
+};
+
+/** Validates a docker reference such as a base image: [host[:port]/]path[:tag][@digest]. */
+export const validateImageReference = (reference: string): string | undefined => {
+	if (reference.trim() === '') return 'must not be empty';
+	if (/^[a-z][a-z0-9+.-]*:\/\//i.test(reference)) return 'no scheme: drop the https://';
+	if (/\s/.test(reference)) return 'no spaces';
+	let rest = reference;
+	const at = rest.indexOf('@');
+	if (at !== -1) {
+		if (!DIGEST.test(rest.slice(at + 1))) return 'digest must look like sha256:<64 hex>';
+		rest = rest.slice(0, at);
+	}
+	const slash = rest.lastIndexOf('/');
+	const colon = rest.lastIndexOf(':');
+	if (colon > slash) {
+		if (!TAG.test(rest.slice(colon + 1))) return 'tag: letters, digits, "_", "." and "-", at most 128, not starting with "." or "-"';
+		rest = rest.slice(0, colon);
+	}
+	if (rest.length > NAME_TOTAL_MAX) return `name at most ${NAME_TOTAL_MAX} characters`;
+	const parts = rest.split('/');
+	const first = parts[0] ?? '';
+	if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+		if (!validDomain(first)) return `"${first}" is not a valid host`;
+		parts.shift();
+	}
+	const bad = parts.find(component => !PATH_COMPONENT.test(component));
+	if (bad !== undefined) return `"${bad}": lowercase letters and digits, separated by ".", "_", "__" or "-"`;
+	return undefined;
+};
+
+// PEP 508 name, then what may follow it: extras, version specifiers, a marker or a direct URL.
+const PACKAGE_NAME = /^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])(?=$|[\s[(<>=!~;@])/;
+
+export const normalizePackageName = (name: string): string => name.toLowerCase().replace(/[-_.]+/g, '-');
+
+/** The PEP 503 normalized project name of a requirement, or undefined for a bare URL/path. */
+export const packageName = (requirement: string): string | undefined => {
+	const match = PACKAGE_NAME.exec(requirement.trim());
+	return match?.[1] === undefined ? undefined : normalizePackageName(match[1]);
+};
+
+export const validatePackage = (requirement: string): string | undefined => {
+	const spec = requirement.trim();
+	if (spec === '') return 'must not be empty';
+	if (/[\r\n]/.test(requirement)) return 'one requirement per entry, no line breaks';
+	if (spec.startsWith('-')) return 'pip options are not packages: use pip_index / pip_extra_index_url';
+	// Direct references pip and uv accept without a name.
+	if (/^(?:git\+|hg\+|svn\+|bzr\+)?(?:https?|file|ssh):\/\//.test(spec)) return undefined;
+	const match = PACKAGE_NAME.exec(spec);
+	if (!match) return 'not a requirement pip accepts: start with a project name (letters, digits, ".", "_", "-"), e.g. pandas>=2.2';
+	const rest = spec.slice(match[0].length).trim();
+	if (rest.startsWith('[')) {
+		const close = rest.indexOf(']');
+		if (close === -1 || !/^\[\s*(?:[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:,\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*)*)?\]/.test(rest)) {
+			return 'extras must look like name[extra1,extra2]';
+		}
+	}
+	if (/^[<>=!~]/.test(rest.replace(/^\[[^\]]*\]\s*/, '')) && /[<>=!~]=?\s*$/.test(rest.split(';')[0] ?? '')) {
+		return 'version specifier has no version, e.g. pandas>=2.2';
+	}
+	return undefined;
+};
+
+const APT_PACKAGE = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?(?:=[A-Za-z0-9.+~:-]+)?$/;
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export type SpecProblem = {field: string; value: string; rule: string};
+
+const duplicates = (values: string[], key: (value: string) => string = value => value): string[] => {
+	const seen = new Set<string>();
+	const repeated: string[] = [];
+	for (const value of values) {
+		const k = key(value);
+		if (seen.has(k)) repeated.push(value);
+		seen.add(k);
+	}
+	return repeated;
+};
+
+/** Parses a Python str.format template that may only use {spec_hash}; throws on anything else. */
+const formatTag = (tagFormat: string, specHashValue: string): string =>
+	tagFormat.replace(/\{\{|\}\}|\{([^{}]*)\}|[{}]/g, (token, field: string | undefined) => {
+		if (token === '{{') return '{';
+		if (token === '}}') return '}';
+		if (field === 'spec_hash') return specHashValue;
+		throw new UsageError(
+			field === undefined
+				? `tag_format "${tagFormat}" has an unmatched "${token}" (write {{ or }} for a literal brace)`
+				: `tag_format "${tagFormat}" may only use {spec_hash}, not {${field}}`,
+			'tag_format',
+		);
+	});
+
+const validateTagFormat = (tagFormat: string): string | undefined => {
+	if (!tagFormat.includes('{spec_hash}')) return 'must contain {spec_hash}: without it every change reuses one tag and flytekit skips the build';
+	let tag: string;
+	try {
+		tag = formatTag(tagFormat, 'x'.repeat(22));
+	} catch (error) {
+		return (error as Error).message;
+	}
+	if (!TAG.test(tag)) return 'the tag it gives must be letters, digits, "_", "." and "-", at most 128 characters, not starting with "." or "-"';
+	return undefined;
+};
+
+const validateUrl = (url: string): string | undefined =>
+	/^https?:\/\/[^\s/]+(?:\/\S*)?$/.test(url) ? undefined : 'an http(s) URL, e.g. https://pypi.org/simple';
+
+/** Every problem in a spec the wizard is about to write, one entry per offending value. */
+export const validateSpec = (spec: ImageSpec): SpecProblem[] => {
+	const problems: SpecProblem[] = [];
+	const add = (field: string, value: string, rule: string | undefined) => {
+		if (rule !== undefined) problems.push({field, value, rule});
+	};
+
+	add('name', spec.name, validateImageName(spec.name));
+	if (spec.python_version === undefined) {
+		add('python_version', '', 'set it: without it the build uses the builder machine\'s Python, which the tag does not capture');
+	} else {
+		add('python_version', spec.python_version, validatePythonVersion(spec.python_version));
+	}
+	if (spec.builder !== undefined) add('builder', spec.builder, /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(spec.builder) ? undefined : 'a builder name such as default or union');
+	for (const [key, value] of Object.entries(spec.env ?? {})) {
+		add('env', key, ENV_KEY.test(key) ? undefined : 'environment variable names are letters, digits and "_", not starting with a digit');
+		add('env', `${key}=${value}`, /[\r\n\0]/.test(value) ? 'no line breaks or NUL in environment values' : undefined);
+	}
+	if (spec.registry !== undefined) {
+		add('registry', spec.registry, validateRegistry(spec.registry));
+		const full = `${spec.registry}/${spec.name}`;
+		add('name', full, full.length > NAME_TOTAL_MAX ? `registry/name at most ${NAME_TOTAL_MAX} characters` : undefined);
+	}
+	for (const requirement of spec.packages ?? []) add('packages', requirement, validatePackage(requirement));
+	for (const repeated of duplicates(spec.packages ?? [], value => packageName(value) ?? value.trim())) {
+		add('packages', repeated, 'listed twice');
+	}
+	if (spec.requirements !== undefined) {
+		const file = spec.requirements;
+		add(
+			'requirements',
+			file,
+			file.trim() === ''
+				? 'a path to requirements.txt, uv.lock or poetry.lock'
+				: path.isAbsolute(file) || /^[A-Za-z]:[\\/]/.test(file)
+					? 'a relative path, so the module works for everyone who clones the project'
+					: file.includes('\\')
+						? 'use "/" in the path'
+						: undefined,
+		);
+	}
+	for (const pkg of spec.apt_packages ?? []) add('apt_packages', pkg, APT_PACKAGE.test(pkg) ? undefined : 'a Debian package name like git or libgomp1 (optionally =version)');
+	for (const repeated of duplicates(spec.apt_packages ?? [], value => value.split('=')[0] ?? value)) add('apt_packages', repeated, 'listed twice');
+	if (spec.base_image !== undefined) add('base_image', spec.base_image, validateImageReference(spec.base_image));
+	if (spec.platform !== undefined) add('platform', spec.platform, validatePlatform(spec.platform));
+	if (spec.pip_index !== undefined) add('pip_index', spec.pip_index, validateUrl(spec.pip_index));
+	for (const url of spec.pip_extra_index_url ?? []) add('pip_extra_index_url', url, validateUrl(url));
+	for (const repeated of duplicates(spec.pip_extra_index_url ?? [])) add('pip_extra_index_url', repeated, 'listed twice');
+	for (const command of spec.commands ?? []) {
+		add('commands', command, command.trim() === '' ? 'must not be empty' : /[\r\n]/.test(command) ? 'one command per entry, no line breaks (join with &&)' : undefined);
+	}
+	if (spec.tag_format !== undefined) add('tag_format', spec.tag_format, validateTagFormat(spec.tag_format));
+	return problems;
+};
+
+// Python's str.isprintable(): categories Cc Cf Cs Co Cn Zl Zp Zs are not printable, except ' '.
+// Node's Unicode tables are newer than Python's, so characters assigned after Unicode 14 may differ.
+const NOT_PRINTABLE = /^[\p{C}\p{Z}]$/u;
+
+const hex = (code: number, width: number): string => code.toString(16).padStart(width, '0');
+
+/** Python's repr() of a str. `preferDouble` switches to black's quote choice for source code. */
+export const pyStr = (value: string, options: {preferDouble?: boolean} = {}): string => {
+	let quote: string;
+	if (options.preferDouble) {
+		// black: double quotes unless that needs more escapes than single quotes.
+		const doubles = value.split('"').length - 1;
+		const singles = value.split("'").length - 1;
+		quote = doubles > singles ? "'" : '"';
+	} else {
+		quote = value.includes("'") && !value.includes('"') ? '"' : "'";
+	}
+	let out = quote;
+	for (const ch of value) {
+		const code = ch.codePointAt(0) ?? 0;
+		if (ch === quote || ch === '\\') out += `\\${ch}`;
+		else if (ch === '\t') out += '\\t';
+		else if (ch === '\n') out += '\\n';
+		else if (ch === '\r') out += '\\r';
+		else if (code < 0x20 || code === 0x7f) out += `\\x${hex(code, 2)}`;
+		else if (code < 0x7f || ch === ' ') out += ch;
+		else if (!NOT_PRINTABLE.test(ch)) out += ch;
+		else if (code <= 0xff) out += `\\x${hex(code, 2)}`;
+		else if (code <= 0xffff) out += `\\u${hex(code, 4)}`;
+		else out += `\\U${hex(code, 8)}`;
+	}
+	return out + quote;
+};
+
+const pyFloat = (n: number): string => {
+	if (Number.isNaN(n)) return 'nan';
+	if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf';
+	// Both languages print the shortest round-trip digits; only the layout differs.
+	const [mantissa = '', exponentText = '0'] = n.toExponential().split('e');
+	const exponent = Number(exponentText);
+	const negative = mantissa.startsWith('-');
+	const digits = mantissa.replace('-', '').replace('.', '');
+	const sign = negative ? '-' : '';
+	if (exponent < -4 || exponent >= 16) {
+		const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+		return `${sign}${m}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`;
+	}
+	if (exponent < 0) return `${sign}0.${'0'.repeat(-exponent - 1)}${digits}`;
+	const whole = digits.slice(0, exponent + 1).padEnd(exponent + 1, '0');
+	const fraction = digits.slice(exponent + 1);
+	return `${sign}${whole}.${fraction || '0'}`;
+};
+
+/**
+ * Python repr / str(dict) rendering. Integral numbers render as ints; a Map keeps any key order
+ * (plain objects put integer-like keys first, Python dicts do not).
+ */
+export const pyRepr = (value: unknown): string => {
+	if (value === null || value === undefined) return 'None';
+	if (value === true) return 'True';
+	if (value === false) return 'False';
+	if (typeof value === 'string') return pyStr(value);
+	if (typeof value === 'bigint') return value.toString();
+	if (typeof value === 'number') {
+		if (Number.isInteger(value)) return Math.abs(value) < 1e21 ? String(value) : BigInt(value).toString();
+		return pyFloat(value);
+	}
+	if (Array.isArray(value)) return `[${value.map(item => pyRepr(item)).join(', ')}]`;
+	const entries = value instanceof Map ? [...value.entries()] : Object.entries(value as Record<string, unknown>);
+	return `{${entries.map(([key, item]) => `${pyRepr(key)}: ${pyRepr(item)}`).join(', ')}}`;
+};
+
+/** The hash input as ordered entries (Python dict order), with flytekit's replacements applied. */
+export const hashEntries = (spec: ImageSpec, requirementsSha1?: string): Array<[string, unknown]> => {
+	const values: Record<string, unknown> = {
+		...spec,
+		name: spec.name.toLowerCase(),
+		// flytekit lowercases only a truthy registry.
+		registry: spec.registry ? spec.registry.toLowerCase() : spec.registry,
+		platform: spec.platform ?? DEFAULT_PLATFORM,
+	};
+	if (spec.requirements) {
+		if (requirementsSha1 === undefined) throw new Error('hashInput: requirements is set, pass the SHA-1 of its stripped content');
+		values.requirements = requirementsSha1;
+	}
+	const entries: Array<[string, unknown]> = [];
+	for (const field of FLYTEKIT_FIELD_ORDER) {
+		const value = values[field];
+		if (value === undefined || value === null || UNHASHED_FIELDS.has(field)) continue;
+		entries.push([field, value]);
+	}
+	return entries;
+};
+
+/** The exact str(dict) flytekit hashes for this spec. */
+export const hashInput = (spec: ImageSpec, requirementsSha1?: string): string => pyRepr(new Map(hashEntries(spec, requirementsSha1)));
+
+/** flytekit's spec hash of a str(dict): MD5, URL-safe base64 without '=', '-' -> '_'. */
+export const specHash = (hashInputString: string): string =>
+	createHash('md5').update(hashInputString, 'utf8').digest('base64url').replaceAll('-', '_');
+
+/** Python bytes.strip(): ASCII whitespace only. */
+const stripBytes = (bytes: Buffer): Buffer => {
+	const isSpace = (byte: number) => byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
+	let start = 0;
+	let end = bytes.length;
+	while (start < end && isSpace(bytes[start]!)) start++;
+	while (end > start && isSpace(bytes[end - 1]!)) end--;
+	return bytes.subarray(start, end);
+};
+
+export const requirementsDigest = (content: Buffer | string): string =>
+	createHash('sha1').update(stripBytes(Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8'))).digest('hex');
+
+/** The tag for a hash, with tag_format applied the way Python's str.format does. */
+export const tagFromHash = (hash: string, tagFormat?: string): string => (tagFormat ? formatTag(tagFormat, hash) : hash);
+
+/**
+ * The tag flytekit will compute. `baseDir` is where `requirements` is resolved: flytekit reads it
+ * relative to the folder `union register`/`pyflyte` runs in.
+ */
+export const computeTag = async (spec: ImageSpec, options: {baseDir: string}): Promise<string> => {
+	let digest: string | undefined;
+	if (spec.requirements) {
+		const file = path.resolve(options.baseDir, spec.requirements);
+		let content: Buffer;
+		try {
+			content = await readFile(file);
+		} catch (error) {
+			throw new StepError(`Cannot read the requirements file ${file}: ${(error as Error).message}`, {
+				fix: `Create ${spec.requirements} next to the ImageSpec module, or change requirements= to its path.`,
+				reason: 'REQUIREMENTS_UNREADABLE',
+				cause: error,
+			});
+		}
+		digest = requirementsDigest(content);
+	}
+	return tagFromHash(specHash(hashInput(spec, digest)), spec.tag_format);
+};
+
+/** The image the cluster will pull: `${registry}/${name}:${tag}`, or `name:tag` without a registry. */
+export const imageUri = (spec: ImageSpec, tag: string): string => {
+	const name = spec.name.toLowerCase();
+	return spec.registry ? `${spec.registry.toLowerCase()}/${name}:${tag}` : `${name}:${tag}`;
+};

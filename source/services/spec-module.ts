@@ -1,0 +1,492 @@
+import {randomBytes} from 'node:crypto';
+import {chmod, realpath, rename, stat, unlink, writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {FLYTEKIT_FIELD_ORDER, SPEC_FIELDS, pyStr, type ImageSpec, type SpecField} from './imagespec.js';
+
+export type SpecModuleOptions = {sdk: 'union' | 'flytekit'};
+
+/**
+ * How a declaration calls ImageSpec: `union.ImageSpec(`, `flytekit.ImageSpec(` or a bare
+ * `ImageSpec(` (after `from union import ImageSpec`, written by hand).
+ */
+export type Callee = 'union.ImageSpec' | 'flytekit.ImageSpec' | 'ImageSpec';
+
+/** Recognises a module this tool manages. */
+export const MODULE_MARKER = 'Managed by imagespec-gar';
+
+const INDENT = '    ';
+// black's default line length.
+const LINE_LENGTH = 88;
+
+const PYTHON_KEYWORDS = new Set(
+	'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield match case type _'.split(
+		' ',
+	),
+);
+
+/** 'trainer' -> 'trainer_image', 'team/my-img' -> 'team_my_img_image'. */
+export const variableName = (imageName: string): string => {
+	let base = imageName
+		.toLowerCase()
+		.replace(/[^a-z0-9]+/g, '_')
+		.replace(/^_+|_+$/g, '');
+	if (base === '') base = 'custom';
+	if (/^\d/.test(base)) base = `img_${base}`;
+	const name = base === 'image' || base.endsWith('_image') ? base : `${base}_image`;
+	return PYTHON_KEYWORDS.has(name) ? `${name}_` : name;
+};
+
+const calleeFor = (options: SpecModuleOptions): Callee => (options.sdk === 'union' ? 'union.ImageSpec' : 'flytekit.ImageSpec');
+
+export const importLine = (callee: Callee, options: SpecModuleOptions): string =>
+	callee === 'union.ImageSpec' ? 'import union' : callee === 'flytekit.ImageSpec' ? 'import flytekit' : `from ${options.sdk} import ImageSpec`;
+
+/** A Python source literal, black style: double quotes unless that needs more escapes. */
+const literal = (value: string): string => pyStr(value, {preferDouble: true});
+
+/** `key=value,` lines for one field; lists and dicts with more than one entry go one per line. */
+const renderField = (key: string, value: unknown): string => {
+	const prefix = `${INDENT}${key}=`;
+	if (typeof value === 'string') return `${prefix}${literal(value)},`;
+	if (Array.isArray(value)) {
+		const items = value.map(item => literal(String(item)));
+		const inline = `${prefix}[${items.join(', ')}],`;
+		if (items.length <= 1 && inline.length <= LINE_LENGTH) return inline;
+		return `${prefix}[\n${items.map(item => `${INDENT}${INDENT}${item},\n`).join('')}${INDENT}],`;
+	}
+	const entries = Object.entries(value as Record<string, string>).map(([k, v]) => `${literal(k)}: ${literal(String(v))}`);
+	const inline = `${prefix}{${entries.join(', ')}},`;
+	if (entries.length <= 1 && inline.length <= LINE_LENGTH) return inline;
+	return `${prefix}{\n${entries.map(entry => `${INDENT}${INDENT}${entry},\n`).join('')}${INDENT}},`;
+};
+
+/** A kwarg carried over verbatim from an existing declaration (see planModuleUpdate). */
+export type RawField = {key: string; text: string};
+
+const fieldRank = (key: string): number => {
+	const index = (FLYTEKIT_FIELD_ORDER as readonly string[]).indexOf(key);
+	return index === -1 ? FLYTEKIT_FIELD_ORDER.length : index;
+};
+
+/**
+ * One declaration, black style: `trainer_image = union.ImageSpec(`, one field per line in
+ * flytekit's order, trailing commas, and a closing line that is exactly `)`.
+ */
+export const renderDeclaration = (
+	spec: ImageSpec,
+	options: SpecModuleOptions,
+	extra: {variable?: string; callee?: Callee; rawFields?: RawField[]} = {},
+): string => {
+	const lines: Array<{rank: number; text: string}> = [];
+	for (const field of SPEC_FIELDS) {
+		const value = spec[field];
+		if (value === undefined) continue;
+		lines.push({rank: fieldRank(field), text: renderField(field, value)});
+	}
+	for (const raw of extra.rawFields ?? []) {
+		if (spec[raw.key as SpecField] !== undefined) continue;
+		lines.push({rank: fieldRank(raw.key), text: `${INDENT}${raw.text},`});
+	}
+	// Stable sort keeps unknown fields in their original order after the known ones.
+	lines.sort((a, b) => a.rank - b.rank);
+	const head = `${extra.variable ?? variableName(spec.name)} = ${extra.callee ?? calleeFor(options)}(`;
+	return `${head}\n${lines.map(line => `${line.text}\n`).join('')})\n`;
+};
+
+const header = (callee: string): string =>
+	[
+		`# ${MODULE_MARKER}: ImageSpec declarations for Google Artifact Registry.`,
+		'# To add or change an image, rerun `npx imagespec-gar`. It rewrites only its own',
+		`# declarations (from \`name_image = ${callee}(\` to the closing \`)\` line)`,
+		'# and keeps every other line of this file as you wrote it.',
+	].join('\n') + '\n';
+
+const uniqueVariable = (wanted: string, taken: Set<string>): string => {
+	if (!taken.has(wanted)) return wanted;
+	let n = 2;
+	while (taken.has(`${wanted}_${n}`)) n++;
+	return `${wanted}_${n}`;
+};
+
+export const renderModule = (specs: ImageSpec[], options: SpecModuleOptions): string => {
+	const callee = calleeFor(options);
+	const taken = new Set<string>();
+	const declarations = specs.map(spec => {
+		const variable = uniqueVariable(variableName(spec.name), taken);
+		taken.add(variable);
+		return renderDeclaration(spec, options, {variable, callee});
+	});
+	return `${header(callee)}${importLine(callee, options)}\n${declarations.map(d => `\n${d}`).join('')}`;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Reading declarations back: a small parser for the Python literals the tool writes.
+
+type Parsed = {ok: true; value: unknown; end: number} | {ok: false};
+
+const isSpace = (ch: string | undefined) => ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || ch === '\f';
+
+/** Skips whitespace, comments and line continuations (inside brackets, newlines are whitespace). */
+const skip = (src: string, i: number): number => {
+	for (;;) {
+		const ch = src[i];
+		if (ch === '#') {
+			while (i < src.length && src[i] !== '\n') i++;
+		} else if (ch === '\\' && (src[i + 1] === '\n' || (src[i + 1] === '\r' && src[i + 2] === '\n'))) {
+			i += src[i + 1] === '\n' ? 2 : 3;
+		} else if (isSpace(ch)) {
+			i++;
+		} else {
+			return i;
+		}
+	}
+};
+
+const SIMPLE_ESCAPES: Record<string, string> = {'\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v'};
+
+/** One string literal (with r/u prefixes, single or triple quoted); f/b strings are not literals here. */
+const parseString = (src: string, start: number): Parsed => {
+	const prefix = /^([rRuU]?)('''|"""|'|")/.exec(src.slice(start, start + 4));
+	if (!prefix) return {ok: false};
+	const raw = prefix[1]!.toLowerCase() === 'r';
+	const quote = prefix[2]!;
+	let i = start + prefix[0].length;
+	let out = '';
+	while (i < src.length) {
+		if (src.startsWith(quote, i)) return {ok: true, value: out, end: i + quote.length};
+		const ch = src[i]!;
+		if (ch === '\n' && quote.length === 1) return {ok: false};
+		if (ch !== '\\') {
+			out += ch;
+			i++;
+			continue;
+		}
+		const next = src[i + 1];
+		if (next === undefined) return {ok: false};
+		if (raw) {
+			out += ch + next;
+			i += 2;
+			continue;
+		}
+		if (next === '\n') {
+			i += 2;
+			continue;
+		}
+		if (next in SIMPLE_ESCAPES) {
+			out += SIMPLE_ESCAPES[next];
+			i += 2;
+			continue;
+		}
+		const sized = {x: 2, u: 4, U: 8}[next as 'x' | 'u' | 'U'];
+		if (sized !== undefined) {
+			const digits = src.slice(i + 2, i + 2 + sized);
+			if (!new RegExp(`^[0-9a-fA-F]{${sized}}$`).test(digits)) return {ok: false};
+			out += String.fromCodePoint(Number.parseInt(digits, 16));
+			i += 2 + sized;
+			continue;
+		}
+		const octal = /^[0-7]{1,3}/.exec(src.slice(i + 1, i + 4));
+		if (octal) {
+			out += String.fromCodePoint(Number.parseInt(octal[0], 8));
+			i += 1 + octal[0].length;
+			continue;
+		}
+		if (next === 'N') return {ok: false};
+		// Python keeps unknown escapes as written.
+		out += ch + next;
+		i += 2;
+	}
+	return {ok: false};
+};
+
+const parseSequence = (src: string, start: number, close: string, item: (i: number) => Parsed): Parsed & {items?: unknown[]} => {
+	const items: unknown[] = [];
+	let i = skip(src, start);
+	for (;;) {
+		if (src[i] === close) return {ok: true, value: items, end: i + 1};
+		const parsed = item(i);
+		if (!parsed.ok) return {ok: false};
+		items.push(parsed.value);
+		i = skip(src, parsed.end);
+		if (src[i] === ',') i = skip(src, i + 1);
+		else if (src[i] !== close) return {ok: false};
+	}
+};
+
+/** A Python literal: strings (adjacent ones joined), numbers, True/False/None, lists, tuples, dicts. */
+const parseLiteral = (src: string, start: number): Parsed => {
+	const i = skip(src, start);
+	const ch = src[i];
+	if (ch === undefined) return {ok: false};
+	if (/[rRuU'"]/.test(ch)) {
+		const first = parseString(src, i);
+		if (!first.ok) return first;
+		let value = first.value as string;
+		let end = first.end;
+		for (;;) {
+			const next = parseString(src, skip(src, end));
+			if (!next.ok) break;
+			value += next.value as string;
+			end = next.end;
+		}
+		return {ok: true, value, end};
+	}
+	if (ch === '[' || ch === '(') {
+		const result = parseSequence(src, i + 1, ch === '[' ? ']' : ')', j => parseLiteral(src, j));
+		return result.ok ? {ok: true, value: result.value, end: result.end} : result;
+	}
+	if (ch === '{') {
+		const entries: Array<[unknown, unknown]> = [];
+		const result = parseSequence(src, i + 1, '}', j => {
+			const key = parseLiteral(src, j);
+			if (!key.ok) return key;
+			const colon = skip(src, key.end);
+			if (src[colon] !== ':') return {ok: false};
+			const value = parseLiteral(src, colon + 1);
+			if (!value.ok) return value;
+			entries.push([key.value, value.value]);
+			return {ok: true, value: undefined, end: value.end};
+		});
+		return result.ok ? {ok: true, value: new Map(entries), end: result.end} : result;
+	}
+	const word = /^(?:True|False|None|-?\d[\d_]*(?:\.\d+)?)(?![\w.])/.exec(src.slice(i));
+	if (word) {
+		const text = word[0];
+		const value = text === 'True' ? true : text === 'False' ? false : text === 'None' ? null : Number(text.replaceAll('_', ''));
+		return {ok: true, value, end: i + text.length};
+	}
+	return {ok: false};
+};
+
+/** Skips any expression up to a top-level ',' or the end, minding strings and brackets. */
+const skipExpression = (src: string, start: number): number => {
+	let depth = 0;
+	let i = start;
+	while (i < src.length) {
+		const ch = src[i]!;
+		if (/[rRuUbBfF'"]/.test(ch)) {
+			const quoted = /^[rRuUbBfF]{0,2}('''|"""|'|")/.exec(src.slice(i, i + 5));
+			if (quoted && (i === start || !/\w/.test(src[i - 1]!))) {
+				const q = quoted[1]!;
+				let j = i + quoted[0].length;
+				while (j < src.length && !src.startsWith(q, j)) j += src[j] === '\\' ? 2 : 1;
+				i = j + q.length;
+				continue;
+			}
+		}
+		if (ch === '#') {
+			while (i < src.length && src[i] !== '\n') i++;
+			continue;
+		}
+		if ('([{'.includes(ch)) depth++;
+		else if (')]}'.includes(ch)) depth--;
+		else if (ch === ',' && depth === 0) return i;
+		i++;
+	}
+	return i;
+};
+
+const toPlain = (value: unknown): unknown => {
+	if (value instanceof Map) return Object.fromEntries([...value.entries()].map(([k, v]) => [String(k), toPlain(v)]));
+	if (Array.isArray(value)) return value.map(item => toPlain(item));
+	return value;
+};
+
+const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every(item => typeof item === 'string');
+const isStringMap = (value: unknown): value is Map<string, string> =>
+	value instanceof Map && [...value.entries()].every(([k, v]) => typeof k === 'string' && typeof v === 'string');
+
+const LIST_FIELDS = new Set<string>(['packages', 'apt_packages', 'pip_extra_index_url', 'commands']);
+
+/** A typed value for one of the wizard's fields, or undefined when it is not what the wizard writes. */
+const specValue = (field: SpecField, value: unknown): unknown => {
+	if (field === 'env') return isStringMap(value) ? toPlain(value) : undefined;
+	if (LIST_FIELDS.has(field)) return isStringList(value) ? value : undefined;
+	return typeof value === 'string' ? value : undefined;
+};
+
+export type Declaration = {
+	variable: string;
+	callee: Callee;
+	spec: ImageSpec;
+	/** Character offsets in the file: from the start of `VAR = ...ImageSpec(` to after the `)` line. */
+	start: number;
+	end: number;
+	text: string;
+	/** Fields that are not the wizard's or whose value is not a plain literal; carried over verbatim on update. */
+	rawFields: RawField[];
+	/** Names of the wizard's fields that were not plain literals (e.g. base_image=other_image). */
+	unparsed: string[];
+};
+
+const START_LINE = /^([A-Za-z_]\w*)[ \t]*=[ \t]*((?:union\.|flytekit\.)?ImageSpec)\([ \t]*(?:#[^\n]*)?$/;
+
+/**
+ * The tool's declarations: a line at column 0 `VAR = union.ImageSpec(` (or flytekit./bare), then
+ * only indented or blank lines, up to the first line that is exactly `)`. Anything else is the user's.
+ */
+export const readDeclarations = (content: string): Declaration[] => {
+	const declarations: Declaration[] = [];
+	const lines: Array<{start: number; body: string; end: number}> = [];
+	for (let offset = 0; offset < content.length; ) {
+		const newline = content.indexOf('\n', offset);
+		const end = newline === -1 ? content.length : newline + 1;
+		lines.push({start: offset, body: content.slice(offset, end).replace(/\r?\n$/, ''), end});
+		offset = end;
+	}
+	for (let index = 0; index < lines.length; index++) {
+		const head = START_LINE.exec(lines[index]!.body);
+		if (!head) continue;
+		let close = -1;
+		for (let j = index + 1; j < lines.length; j++) {
+			const body = lines[j]!.body;
+			if (body === ')') {
+				close = j;
+				break;
+			}
+			if (body.trim() !== '' && !/^[ \t]/.test(body)) break;
+		}
+		if (close === -1) continue;
+		const start = lines[index]!.start;
+		const end = lines[close]!.end;
+		const inner = content.slice(lines[index + 1]?.start ?? end, lines[close]!.start);
+		const parsed = parseArguments(inner);
+		// Without a literal name it cannot be matched safely: leave it to the user.
+		if (!parsed || parsed.unparsed.includes('name')) continue;
+		declarations.push({
+			variable: head[1]!,
+			callee: head[2] as Callee,
+			start,
+			end,
+			text: content.slice(start, end),
+			...parsed,
+		});
+		index = close;
+	}
+	return declarations;
+};
+
+/** `key=value, ...` inside the call; undefined when it is not keyword arguments only. */
+const parseArguments = (src: string): Pick<Declaration, 'spec' | 'rawFields' | 'unparsed'> | undefined => {
+	const spec: Record<string, unknown> = {};
+	const rawFields: RawField[] = [];
+	const unparsed: string[] = [];
+	let i = skip(src, 0);
+	while (i < src.length) {
+		const key = /^([A-Za-z_]\w*)[ \t]*=(?!=)/.exec(src.slice(i));
+		if (!key) return undefined;
+		const field = key[1]!;
+		const valueStart = i + key[0].length;
+		const parsed = parseLiteral(src, valueStart);
+		let end: number;
+		const known = (SPEC_FIELDS as readonly string[]).includes(field);
+		const typed = parsed.ok && known ? specValue(field as SpecField, parsed.value) : undefined;
+		if (parsed.ok && [',', undefined].includes(src[skip(src, parsed.end)]) && typed !== undefined) {
+			spec[field] = typed;
+			end = parsed.end;
+		} else {
+			end = skipExpression(src, valueStart);
+			// Trim trailing whitespace and comments so the raw text ends at the value.
+			const text = src.slice(i, end).replace(/(?:[ \t]*#[^\n]*)?\s*$/, '');
+			rawFields.push({key: field, text});
+			if (known) unparsed.push(field);
+		}
+		i = skip(src, end);
+		if (src[i] === ',') i = skip(src, i + 1);
+		else if (i < src.length) return undefined;
+	}
+	// flytekit's default name.
+	if (typeof spec.name !== 'string') spec.name = 'flytekit';
+	return {spec: spec as ImageSpec, rawFields, unparsed};
+};
+
+/** The specs of the tool's own declarations, in file order. */
+export const readDeclaredSpecs = (content: string): ImageSpec[] => readDeclarations(content).map(declaration => declaration.spec);
+
+export const isManagedModule = (content: string): boolean =>
+	content.split(/\r?\n/).some(line => line.startsWith('#') && line.includes(MODULE_MARKER));
+
+export type ModulePlan =
+	| {kind: 'create' | 'add' | 'update' | 'unchanged'; content: string; previous?: string; variable: string}
+	/** `importLine` is what the snippet needs; `hasImport` says whether the file already has it. */
+	| {kind: 'unmanaged'; snippet: string; importLine: string; hasImport: boolean; variable: string};
+
+/** Which callee new declarations in an existing file should use: the file's own habit first. */
+const detectCallee = (content: string, declarations: Declaration[], options: SpecModuleOptions): Callee => {
+	const last = declarations.at(-1);
+	if (last) return last.callee;
+	if (/^import union\b/m.test(content)) return 'union.ImageSpec';
+	if (/^import flytekit\b/m.test(content)) return 'flytekit.ImageSpec';
+	if (/^from (?:union|flytekit) import\b[^\n]*\bImageSpec\b/m.test(content)) return 'ImageSpec';
+	return calleeFor(options);
+};
+
+const topLevelNames = (content: string): Set<string> =>
+	new Set([...content.matchAll(/^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)/gm)].map(match => match[1]!));
+
+/**
+ * How to put `spec` into the module. A managed file (with the marker) gets the declaration whose
+ * name= matches replaced, or a new one after the last declaration; every other byte is kept.
+ * A file without the marker is never written: the caller shows the snippet.
+ */
+export const planModuleUpdate = (existing: string | undefined, spec: ImageSpec, options: SpecModuleOptions): ModulePlan => {
+	if (existing === undefined) {
+		return {kind: 'create', content: renderModule([spec], options), variable: variableName(spec.name)};
+	}
+	const declarations = readDeclarations(existing);
+	const callee = detectCallee(existing, declarations, options);
+	if (!isManagedModule(existing)) {
+		const variable = uniqueVariable(variableName(spec.name), topLevelNames(existing));
+		// A bare ImageSpec comes from whichever SDK the file imports it from.
+		const source = /^from (union|flytekit) import\b[^\n]*\bImageSpec\b/m.exec(existing)?.[1] as SpecModuleOptions['sdk'] | undefined;
+		const line = importLine(callee, source ? {sdk: source} : options);
+		const hasImport = callee === 'ImageSpec' ? source !== undefined : new RegExp(`^${line}\\b`, 'm').test(existing);
+		return {kind: 'unmanaged', snippet: renderDeclaration(spec, options, {variable, callee}), importLine: line, hasImport, variable};
+	}
+	const eol = /\r\n/.test(existing) ? '\r\n' : '\n';
+	const withEol = (text: string) => (eol === '\n' ? text : text.replaceAll('\n', eol));
+	const wanted = spec.name.toLowerCase();
+	const match = declarations.find(declaration => declaration.spec.name.toLowerCase() === wanted);
+	if (match) {
+		const text = withEol(
+			renderDeclaration(spec, options, {variable: match.variable, callee: match.callee, rawFields: match.rawFields}),
+		);
+		if (text === match.text) return {kind: 'unchanged', content: existing, previous: existing, variable: match.variable};
+		const content = existing.slice(0, match.start) + text + existing.slice(match.end);
+		return {kind: 'update', content, previous: existing, variable: match.variable};
+	}
+	const variable = uniqueVariable(variableName(spec.name), topLevelNames(existing));
+	const declaration = withEol(renderDeclaration(spec, options, {variable, callee}));
+	const last = declarations.at(-1);
+	let content: string;
+	if (last) {
+		content = `${existing.slice(0, last.end)}${eol}${declaration}${existing.slice(last.end)}`;
+	} else {
+		const ending = existing === '' || existing.endsWith('\n') ? '' : eol;
+		content = `${existing}${ending}${eol}${declaration}`;
+	}
+	return {kind: 'add', content, previous: existing, variable};
+};
+
+/** Write via a temp file in the same folder and rename, so a reader never sees half a file. */
+export const writeFileAtomic = async (file: string, content: string): Promise<void> => {
+	// Write through a symlink to its target instead of replacing the link.
+	let target = file;
+	try {
+		target = await realpath(file);
+	} catch {}
+	let mode: number | undefined;
+	try {
+		mode = (await stat(target)).mode & 0o7777;
+	} catch {}
+	const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+	try {
+		await writeFile(temp, content, {encoding: 'utf8', flag: 'wx', ...(mode === undefined ? {} : {mode})});
+		// writeFile's mode is filtered by the umask; the existing file's mode must survive as is.
+		if (mode !== undefined) await chmod(temp, mode);
+		await rename(temp, target);
+	} catch (error) {
+		await unlink(temp).catch(() => undefined);
+		throw error;
+	}
+};
