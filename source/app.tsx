@@ -31,7 +31,7 @@ export function App({session, onCancel}: {readonly session: InkSession; readonly
 				{(item, key) => <TranscriptLine key={key} item={item} />}
 			</Static>
 			<Box flexDirection="column">
-				{running ? <StatusLine status="running" title={`${running.title}`} detail={`step ${index}/${total}`} /> : null}
+				{running ? <StatusLine status="running" waiting={question !== undefined} title={running.title} detail={`step ${index} of ${total}`} /> : null}
 				{running?.id === 'checks' ? <CheckList checks={flow.checks} /> : null}
 				{running?.id === 'build' ? <BuildProgress flow={flow} /> : null}
 				{question ? <QuestionView key={`${question.flag}:${question.message}`} question={question} onAnswer={session.answer} /> : null}

@@ -114,6 +114,9 @@ export async function main(argv: string[]): Promise<number> {
 	};
 
 	const env = process.env;
+	// A private registry host (IMAGESPEC_GAR_REGISTRY_HOST) is one gcloud does not know: let both
+	// `configure-docker` and the credential helper docker runs for the push accept it.
+	if (env.IMAGESPEC_GAR_REGISTRY_HOST) env.CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY ??= 'true';
 	const platform = currentPlatform(env);
 	const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
 	const interactive = tty && !isCi(env) && !flags.yes && !flags.json;

@@ -19,6 +19,7 @@ import {
 	validatePythonVersion,
 	validateSpec,
 	DEFAULT_PLATFORM,
+	SUPPORTED_PYTHON_VERSIONS,
 	type ImageSpec,
 } from '../services/imagespec.js';
 import {KNOWN_LOCATIONS, validateLocation} from '../services/locations.js';
@@ -215,8 +216,13 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 			flags.image,
 		);
 		const previous = saved.images?.[name];
-		const pythonVersion = await ask.text(
-			{flag: 'python-version', message: 'Python version:', default: previous?.pythonVersion ?? DEFAULT_PYTHON_VERSION, validate: validatePythonVersion},
+		const pythonVersion = await ask.select(
+			{
+				flag: 'python-version',
+				message: 'Python version (always written into the spec, so the tag pins it):',
+				choices: [...SUPPORTED_PYTHON_VERSIONS].reverse().map(value => ({label: value, value})),
+				default: previous?.pythonVersion ?? DEFAULT_PYTHON_VERSION,
+			},
 			flags.pythonVersion,
 		);
 		const baseImage = await ask.text(
@@ -224,7 +230,6 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 			flags.baseImage,
 		);
 		const moduleFile = path.resolve(options.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
-		const moduleDir = path.dirname(moduleFile);
 
 		let requirements = flags.requirements ?? (flags.packages ? undefined : previous?.requirements);
 		let packages = flags.packages ?? (requirements ? undefined : previous?.packages);
@@ -234,8 +239,8 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		}
 
 		if (requirements !== undefined && flags.requirements !== undefined) {
-			// The spec refers to the file relative to the module, the way flytekit resolves it from the caller.
-			requirements = path.relative(moduleDir, path.resolve(options.cwd, requirements)).split(path.sep).join('/');
+			// flytekit opens the file relative to where `union register` runs: the project folder.
+			requirements = path.relative(folder, path.resolve(options.cwd, requirements)).split(path.sep).join('/');
 		}
 
 		const spec: ImageSpec = {
@@ -260,7 +265,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 			throw new UsageError(problems.map(p => `${p.field} ${JSON.stringify(p.value)}: ${p.rule}`).join('\n'), first && flagFor(first.field));
 		}
 
-		const tag = await computeTag(spec, {baseDir: moduleDir});
+		const tag = await computeTag(spec, {baseDir: folder});
 		const uri = composeImageUri(spec, tag);
 		const existing = await readFile(moduleFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
 			if (error.code === 'ENOENT') return undefined;
@@ -332,7 +337,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 			report({type: 'note', level: 'info', text: `Full build log: ${logFile}`});
 			const pushed = await buildAndPush(
 				ctx,
-				{imageRef: authored.uri, spec: authored.spec, contextDir: path.dirname(authored.moduleFile), platform: authored.spec.platform ?? DEFAULT_PLATFORM, logFile},
+				{imageRef: authored.uri, spec: authored.spec, contextDir: folder, platform: authored.spec.platform ?? DEFAULT_PLATFORM, logFile},
 				event => {
 					if (event.type === 'log') report({type: 'log', line: event.line});
 					else if (event.type === 'step') report({type: 'build-step', text: event.text});

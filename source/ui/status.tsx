@@ -33,14 +33,18 @@ export function Fix({fix}: {readonly fix?: string}) {
 	);
 }
 
-/** One line: icon, title, detail; the fix under it. */
-export function StatusLine({status, title, detail, fix, indent = 0}: {readonly status: StepStatus | Check['status']; readonly title: string; readonly detail?: string; readonly fix?: string; readonly indent?: number}) {
+/** One line: icon, title, detail (wrapping under the title, not under the icon); the fix under it. */
+export function StatusLine({status, title, detail, fix, indent = 0, waiting = false}: {readonly status: StepStatus | Check['status']; readonly title: string; readonly detail?: string; readonly fix?: string; readonly indent?: number; readonly waiting?: boolean}) {
 	return (
 		<Box flexDirection="column" marginLeft={indent}>
-			<Box gap={1}>
-				<StatusIcon status={status} />
-				<Text bold={indent === 0}>{title}</Text>
-				{detail ? <Text dimColor>{detail}</Text> : null}
+			<Box>
+				<Box width={2} flexShrink={0}>
+					{waiting ? <Text color="cyan">›</Text> : <StatusIcon status={status} />}
+				</Box>
+				<Text>
+					<Text bold={indent === 0}>{title}</Text>
+					{detail ? <Text dimColor>{` — ${detail}`}</Text> : null}
+				</Text>
 			</Box>
 			<Fix fix={status === 'ok' || status === 'done' ? undefined : fix} />
 		</Box>

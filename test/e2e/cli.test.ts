@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {computeTag, type ImageSpec} from '../../source/services/imagespec.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
-import {loginOffline} from '../support/gcloud.js';
+import {FAKE_TOKEN, loginOffline} from '../support/gcloud.js';
 import {dockerEngine, makeBaseImage, startRegistry} from '../support/docker.js';
 
 const run = promisify(execFile);
@@ -40,6 +40,9 @@ describe.skipIf(!engine)('the whole journey, non-interactively, on real parts', 
 	let sandbox: Sandbox;
 	let fake: FakeArtifactRegistry;
 	let registry: {host: string; stop: () => Promise<void>};
+	let baseRegistry: {host: string; stop: () => Promise<void>};
+	// What docker-credential-gcloud answers for a logged-in gcloud: the registry accepts nothing else.
+	const basicAuth = `Basic ${Buffer.from(`_dcgcloud_token:${FAKE_TOKEN}`).toString('base64')}`;
 	let baseImage: string;
 	let env: NodeJS.ProcessEnv;
 	const args = () => ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', 'trainer', '--base-image', baseImage, '--python-version', '3.11', '--env', 'MODE=train', '--json'];
@@ -47,8 +50,9 @@ describe.skipIf(!engine)('the whole journey, non-interactively, on real parts', 
 	beforeAll(async () => {
 		sandbox = await makeSandbox({ci: 'true'});
 		fake = await startFakeArtifactRegistry();
-		registry = await startRegistry();
-		baseImage = await makeBaseImage(engine!.dockerHost, registry.host);
+		registry = await startRegistry({auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}});
+		baseRegistry = await startRegistry();
+		baseImage = await makeBaseImage(engine!.dockerHost, baseRegistry.host);
 		await loginOffline(sandbox);
 		env = {...sandbox.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host};
 		// The user's own docker config: none of it may be lost.
@@ -61,10 +65,14 @@ describe.skipIf(!engine)('the whole journey, non-interactively, on real parts', 
 	afterAll(async () => {
 		await fake?.stop();
 		await registry?.stop();
+		await baseRegistry?.stop();
 		await sandbox?.cleanup();
 	});
 
 	it('creates the repository, configures docker, writes the module, builds and pushes the tagged image', async () => {
+		const anonymous = await fetch(`http://${registry.host}/v2/`);
+		expect(anonymous.status).toBe(401);
+
 		const first = await imagespecGar(args(), {cwd: sandbox.project, env});
 		expect(first.stderr).not.toMatch(/Unexpected error/);
 		expect(first.code, first.stderr).toBe(0);
@@ -109,10 +117,10 @@ describe.skipIf(!engine)('the whole journey, non-interactively, on real parts', 
 		});
 		expect(result.digest).toMatch(/^sha256:[a-f\d]{64}$/);
 
-		// The registry has that tag, with that digest.
+		// The registry (which only accepts gcloud's token, through docker-credential-gcloud) has that tag, with that digest.
 		const manifest = await fetch(`http://${registry.host}/v2/acme-ml/union-images/trainer/manifests/${tag}`, {
 			method: 'HEAD',
-			headers: {accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json'},
+			headers: {authorization: basicAuth, accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json'},
 		});
 		expect(manifest.status).toBe(200);
 		expect(manifest.headers.get('docker-content-digest')).toBe(result.digest);

@@ -1,0 +1,385 @@
+import {createWriteStream} from 'node:fs';
+import {copyFile, mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type {ServiceContext} from './context.js';
+import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
+import {StepError, isAbort} from './errors.js';
+import {findExecutable, runTool, streamTool} from './exec.js';
+import {executable, type Platform} from './platform.js';
+
+export type DockerInfo = {
+	cliInstalled: boolean;
+	cliVersion?: string;
+	engineReachable: boolean;
+	engineVersion?: string;
+	/** Why the engine (or CLI) could not be used, in docker's words. */
+	error?: string;
+};
+
+type VersionJson = {Client?: {Version?: string} | null; Server?: {Version?: string} | null};
+
+/** One `docker version`: tells a missing CLI from a stopped engine. */
+export const dockerInfo = async (ctx: ServiceContext): Promise<DockerInfo> => {
+	let result;
+	try {
+		// A hung engine must not hang the checks.
+		result = await runTool(ctx, executable(ctx.platform, 'docker'), ['version', '--format', '{{json .}}'], {timeout: 20_000});
+	} catch (error) {
+		if (error instanceof StepError && error.reason === 'TOOL_NOT_FOUND') {
+			return {cliInstalled: false, engineReachable: false, error: error.message};
+		}
+		if (error instanceof StepError && error.reason === 'TIMEOUT') {
+			return {cliInstalled: true, engineReachable: false, error: 'The Docker engine did not answer within 20 s.'};
+		}
+		throw error;
+	}
+	let parsed: VersionJson = {};
+	try {
+		// The engine-down case still prints the client half, with "Server": null.
+		parsed = JSON.parse(result.stdout.trim().split('\n')[0] ?? '{}') as VersionJson;
+	} catch {
+		// Old clients print nothing useful when the engine is down; stderr says why.
+	}
+	const engineVersion = parsed.Server?.Version;
+	const reachable = result.exitCode === 0 && Boolean(engineVersion);
+	return {
+		cliInstalled: true,
+		cliVersion: parsed.Client?.Version,
+		engineReachable: reachable,
+		engineVersion: reachable ? engineVersion : undefined,
+		error: reachable ? undefined : result.stderr.trim() || `docker version exited with ${result.exitCode}`,
+	};
+};
+
+/** docker runs docker-credential-gcloud from PATH; returns where it is, or undefined. */
+export const credentialHelperOnPath = async (platform: Platform): Promise<string | undefined> =>
+	// Bare name: on Windows docker finds it through PATHEXT, as we do.
+	findExecutable(platform, 'docker-credential-gcloud');
+
+/** Registry host of an image reference (docker's rule: a first part with '.', ':' or 'localhost'). */
+export const registryHost = (imageRef: string): string => {
+	const first = imageRef.split('/')[0] ?? '';
+	return imageRef.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
+};
+
+/** Plain-HTTP registries docker itself trusts: loopback only. */
+const isLoopbackHost = (host: string): boolean => /^(localhost|127(\.\d+){3}|\[::1\])(:\d+)?$/.test(host);
+
+export type ImageExistence = {state: 'present' | 'absent' | 'unknown'; digest?: string; detail?: string};
+
+/**
+ * Whether imageRef is in its registry, without pulling. 'unknown' (auth, network) is kept apart
+ * from 'absent' on purpose: flytekit treats any failure as "exists" and skips the build.
+ */
+export const imageExists = async (ctx: ServiceContext, imageRef: string): Promise<ImageExistence> => {
+	const args = ['manifest', 'inspect', '--verbose'];
+	// Without --insecure the CLI tries HTTPS only and reports a loopback image as missing.
+	if (isLoopbackHost(registryHost(imageRef))) args.push('--insecure');
+	args.push(imageRef);
+	const result = await runTool(ctx, executable(ctx.platform, 'docker'), args, {
+		// Clients before 20.10 hide `manifest` behind this.
+		env: {DOCKER_CLI_EXPERIMENTAL: 'enabled'},
+		timeout: 60_000,
+	});
+	if (result.exitCode === 0) return {state: 'present', digest: manifestDigest(result.stdout)};
+	const detail = result.stderr.trim() || result.stdout.trim();
+	const credentialTrouble = /credential|unauthori[sz]ed|denied|authentication/i.test(detail);
+	if (!credentialTrouble && /no such manifest|manifest unknown|name unknown|not found/i.test(detail)) {
+		return {state: 'absent', detail};
+	}
+	return {state: 'unknown', detail};
+};
+
+const manifestDigest = (stdout: string): string | undefined => {
+	try {
+		const parsed = JSON.parse(stdout) as {Descriptor?: {digest?: string}} | Array<{Descriptor?: {digest?: string}}>;
+		// A manifest list prints one entry per platform; the list's own digest is not there.
+		return Array.isArray(parsed) ? undefined : parsed.Descriptor?.digest;
+	} catch {
+		return undefined;
+	}
+};
+
+/** The ImageSpec fields a local build uses (flytekit's names). */
+export type BuildSpec = {
+	name: string;
+	python_version?: string;
+	env?: Record<string, string>;
+	packages?: string[];
+	/** A requirements.txt path, relative to the project folder. */
+	requirements?: string;
+	apt_packages?: string[];
+	base_image?: string;
+	platform?: string;
+	pip_index?: string;
+	pip_extra_index_url?: string[] | string;
+	commands?: string[];
+};
+
+/** Where renderDockerfile expects the requirements file inside the build context. */
+export const REQUIREMENTS_IN_CONTEXT = 'requirements.txt';
+
+const defaultBase = (spec: BuildSpec): string => `python:${spec.python_version ?? '3.12'}-slim`;
+
+// Quoted Dockerfile values: backslash and quote escaped, `$` kept literal.
+const dockerfileQuote = (value: string): string => `"${value.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
+
+const shellQuote = (value: string): string => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * A Dockerfile for spec that the classic builder accepts as well as BuildKit: no heredocs,
+ * no --mount, exec-form JSON where shell quoting would be fragile.
+ */
+export const renderDockerfile = (spec: BuildSpec): string => {
+	const lines = [`FROM ${spec.base_image ?? defaultBase(spec)}`];
+	const env = Object.entries(spec.env ?? {});
+	for (const [key] of env) {
+		if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new StepError(`"${key}" is not a valid environment variable name.`, {reason: 'BAD_SPEC'});
+	}
+	if (env.length > 0) lines.push(`ENV ${env.map(([key, value]) => `${key}=${dockerfileQuote(value.replace(/\r?\n/g, ' '))}`).join(' ')}`);
+	const apt = spec.apt_packages ?? [];
+	if (apt.length > 0) {
+		lines.push(
+			`RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${apt.map(shellQuote).join(' ')} && rm -rf /var/lib/apt/lists/*`,
+		);
+	}
+	const packages = spec.packages ?? [];
+	if (spec.requirements || packages.length > 0) {
+		const pip = ['python', '-m', 'pip', 'install', '--no-cache-dir'];
+		if (spec.pip_index) pip.push('--index-url', spec.pip_index);
+		const extra = typeof spec.pip_extra_index_url === 'string' ? [spec.pip_extra_index_url] : (spec.pip_extra_index_url ?? []);
+		for (const url of extra) pip.push('--extra-index-url', url);
+		if (spec.requirements) {
+			lines.push(`COPY ${REQUIREMENTS_IN_CONTEXT} /tmp/imagespec/${REQUIREMENTS_IN_CONTEXT}`);
+			pip.push('-r', `/tmp/imagespec/${REQUIREMENTS_IN_CONTEXT}`);
+		}
+		pip.push(...packages);
+		lines.push(`RUN ${JSON.stringify(pip)}`);
+	}
+	for (const command of spec.commands ?? []) {
+		// A multi-line command would break the Dockerfile; exec form keeps it whole.
+		lines.push(/[\r\n]/.test(command) ? `RUN ${JSON.stringify(['/bin/sh', '-c', command])}` : `RUN ${command}`);
+	}
+	return `${lines.join('\n')}\n`;
+};
+
+export type BuildEvent =
+	| {type: 'phase'; phase: 'build' | 'push'}
+	| {type: 'log'; line: string}
+	| {type: 'step'; text: string; index?: number; total?: number}
+	| {type: 'layer'; id: string; status: string; current?: number; total?: number};
+
+export type BuildOptions = {
+	imageRef: string;
+	spec: BuildSpec;
+	/** The project folder: spec.requirements is relative to it. */
+	contextDir: string;
+	/** Target platform; defaults to spec.platform, then linux/amd64. */
+	platform?: string;
+	/** The full build and push output goes here. */
+	logFile: string;
+};
+
+export type BuildResult = {imageRef: string; digest: string; size?: number};
+
+const sizeUnits: Record<string, number> = {B: 1, kB: 1e3, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12};
+
+const parseSize = (text: string): number | undefined => {
+	const match = /^([\d.]+)\s*([kKMGT]?B)$/.exec(text.trim());
+	if (!match) return undefined;
+	return Math.round(Number(match[1]) * (sizeUnits[match[2] ?? 'B'] ?? 1));
+};
+
+/** Turns one build output line into a step event, for the classic builder and BuildKit's plain output. */
+export const parseBuildLine = (line: string): Extract<BuildEvent, {type: 'step'}> | undefined => {
+	const classic = /^Step (\d+)\/(\d+) : (.*)$/.exec(line);
+	if (classic) return {type: 'step', text: line, index: Number(classic[1]), total: Number(classic[2])};
+	const buildkit = /^#\d+ \[(?:[^\]\s]+ )?(\d+)\/(\d+)\] (.*)$/.exec(line);
+	if (buildkit) return {type: 'step', text: `Step ${buildkit[1]}/${buildkit[2]} : ${buildkit[3]}`, index: Number(buildkit[1]), total: Number(buildkit[2])};
+	return undefined;
+};
+
+/** Turns one `docker push` line into a layer event ("3d362a67dfbb: Pushing [==>  ] 1.2MB/3MB"). */
+export const parsePushLine = (line: string): Extract<BuildEvent, {type: 'layer'}> | undefined => {
+	const match = /^([0-9a-f]{12,64}): (.+?)\s*$/.exec(line);
+	if (!match) return undefined;
+	const id = match[1] ?? '';
+	let status = match[2] ?? '';
+	const progress = /^(\S+)\s+\[[=> ]*\]\s+([\d.]+\s*[kKMGT]?B)\/([\d.]+\s*[kKMGT]?B)/.exec(status);
+	if (progress) {
+		status = progress[1] ?? status;
+		return {type: 'layer', id, status, current: parseSize(progress[2] ?? ''), total: parseSize(progress[3] ?? '')};
+	}
+	return {type: 'layer', id, status};
+};
+
+const digestLine = /^\S+: digest: (sha256:[0-9a-f]{64}) size: (\d+)/;
+
+/**
+ * Docker's failure text → what the user should do. Exported so each mapping can be tested
+ * with the exact lines docker and GAR print.
+ */
+export const mapDockerFailure = (
+	phase: 'build' | 'push',
+	output: string,
+	imageRef: string,
+	context: {
+		/** The Dockerfile instruction that was running ("FROM ..."). */
+		failingStep?: string;
+		/** Whether docker's config sends this host's credentials through gcloud. */
+		gcloudHelper?: boolean;
+		/** gcloud is the helper but docker-credential-gcloud is not on PATH. */
+		helperMissing?: boolean;
+	} = {},
+): StepError => {
+	const host = registryHost(imageRef);
+	const last = output.trim().split('\n').filter(Boolean).slice(-3).join(' ').trim();
+	const gar = host.endsWith('-docker.pkg.dev');
+	if (/Cannot connect to the Docker daemon|error during connect|docker daemon is not running|connection refused.*docker\.sock/i.test(output)) {
+		return new StepError('The Docker engine is not running.', {fix: 'Start Docker (Docker Desktop, or `sudo systemctl start docker`), then retry.', reason: 'DOCKER_DOWN'});
+	}
+	// A push without its helper only says "no basic auth credentials": docker goes on anonymously.
+	const anonymous = /no basic auth credentials|authentication required|unauthorized/i.test(output);
+	if (
+		/docker-credential-gcloud.*(not found|executable file not found)|executable file not found.*docker-credential-gcloud/i.test(output) ||
+		(context.helperMissing && anonymous)
+	) {
+		return new StepError('docker cannot find docker-credential-gcloud, the helper that hands it your gcloud login.', {
+			fix: "Put the Google Cloud SDK's bin folder on PATH for docker (a Snap-installed docker cannot see it), then retry.",
+			reason: 'CREDENTIAL_HELPER_MISSING',
+		});
+	}
+	if (/no space left on device/i.test(output)) {
+		return new StepError('The Docker engine ran out of disk space.', {
+			fix: 'Free space with `docker system prune` (or raise Docker Desktop\'s disk limit), then retry.',
+			reason: 'NO_SPACE',
+		});
+	}
+	if (phase === 'build') {
+		const fromStep = /^FROM\b/i.test(context.failingStep ?? '');
+		if (fromStep || /pull access denied|failed to resolve source metadata|manifest for \S+ not found/i.test(output)) {
+			return new StepError(`The base image could not be pulled: ${last}`, {
+				fix: 'Check the base_image name and tag, and that you can pull it (`docker pull BASE_IMAGE`; `docker login` or `gcloud auth configure-docker HOST` for a private registry).',
+				reason: 'BASE_IMAGE_UNAVAILABLE',
+			});
+		}
+		return new StepError(`docker build failed: ${last}`, {fix: 'Read the build log for the failing step, fix the spec, then retry.', reason: 'BUILD_FAILED'});
+	}
+	if (/Unauthenticated request|no basic auth credentials|authentication required|unauthorized|active account/i.test(output)) {
+		return new StepError(`${host} did not accept your credentials: ${last}`, {
+			fix: gar || host.endsWith('gcr.io') || context.gcloudHelper ? `Run \`gcloud auth configure-docker ${host}\` and \`gcloud auth login\`, then retry.` : `Log in to ${host} (\`docker login ${host}\`), then retry.`,
+			reason: 'PUSH_UNAUTHENTICATED',
+		});
+	}
+	if (/uploadArtifacts|denied: Permission/i.test(output)) {
+		return new StepError(`Artifact Registry refused the push to ${host}: ${last}`, {
+			fix: `Check that the repository exists in ${host} (the region must match) and that your account has Artifact Registry Writer (roles/artifactregistry.writer) on it.`,
+			reason: 'PUSH_DENIED',
+		});
+	}
+	if (/name unknown|repository .* not found/i.test(output)) {
+		return new StepError(`The repository for ${imageRef} does not exist: ${last}`, {
+			fix: 'Create the Artifact Registry repository first (this wizard can), then retry.',
+			reason: 'REPOSITORY_MISSING',
+		});
+	}
+	return new StepError(`docker push failed: ${last}`, {fix: 'Read the push log, then retry.', reason: 'PUSH_FAILED'});
+};
+
+/**
+ * Builds spec into imageRef in a scratch build context and pushes it, streaming events.
+ * Abort kills the docker child and throws CancelledError.
+ */
+export const buildAndPush = async (
+	ctx: ServiceContext,
+	options: BuildOptions,
+	onEvent: (event: BuildEvent) => void,
+): Promise<BuildResult> => {
+	const {imageRef, spec} = options;
+	const platform = options.platform ?? spec.platform ?? 'linux/amd64';
+	const dockerfile = renderDockerfile(spec);
+	const buildDir = await mkdtemp(path.join(os.tmpdir(), 'imagespec-gar-build-'));
+	await mkdir(path.dirname(options.logFile), {recursive: true});
+	const log = createWriteStream(options.logFile, {flags: 'w'});
+	const record = (line: string) => {
+		log.write(`${line}\n`);
+	};
+	try {
+		await writeFile(path.join(buildDir, 'Dockerfile'), dockerfile);
+		if (spec.requirements) {
+			const source = path.resolve(options.contextDir, spec.requirements);
+			await copyFile(source, path.join(buildDir, REQUIREMENTS_IN_CONTEXT)).catch((error: unknown) => {
+				throw new StepError(`Cannot read the requirements file ${source}.`, {
+					fix: 'Create it, or fix the requirements path in the spec.',
+					reason: 'REQUIREMENTS_MISSING',
+					cause: error,
+				});
+			});
+		}
+		const docker = executable(ctx.platform, 'docker');
+		const env = {BUILDKIT_PROGRESS: 'plain'};
+		const emitLine = (line: string) => {
+			record(line);
+			onEvent({type: 'log', line});
+		};
+
+		onEvent({type: 'phase', phase: 'build'});
+		let currentStep: string | undefined;
+		const buildArgs = ['build', '--platform', platform, '-t', imageRef, buildDir];
+		record(`$ docker ${buildArgs.join(' ')}`);
+		for (const line of dockerfile.trimEnd().split('\n')) record(`# ${line}`);
+		const build = await streamTool(
+			ctx,
+			docker,
+			buildArgs,
+			(line) => {
+				emitLine(line);
+				const step = parseBuildLine(line);
+				if (step) {
+					currentStep = /^Step \d+\/\d+ : (.*)$/.exec(step.text)?.[1];
+					onEvent(step);
+				}
+			},
+			{env},
+		);
+		if (build.exitCode !== 0) throw mapDockerFailure('build', build.tail.join('\n'), imageRef, {failingStep: currentStep});
+
+		onEvent({type: 'phase', phase: 'push'});
+		record(`$ docker push ${imageRef}`);
+		let digest: string | undefined;
+		let size: number | undefined;
+		const push = await streamTool(ctx, docker, ['push', imageRef], (line) => {
+			emitLine(line);
+			const done = digestLine.exec(line);
+			if (done) {
+				digest = done[1];
+				size = Number(done[2]);
+				return;
+			}
+			const layer = parsePushLine(line);
+			if (layer) onEvent(layer);
+		});
+		if (push.exitCode !== 0) {
+			const config = await readDockerConfig(ctx.platform).catch(() => undefined);
+			const gcloudHelper = isGcloudHelperRegistered(config, registryHost(imageRef));
+			const helperMissing = gcloudHelper && !(await credentialHelperOnPath(ctx.platform));
+			throw mapDockerFailure('push', push.tail.join('\n'), imageRef, {gcloudHelper, helperMissing});
+		}
+		if (!digest) {
+			throw new StepError(`docker push ${imageRef} finished without printing a digest.`, {
+				fix: `Check the log at ${options.logFile}.`,
+				reason: 'NO_DIGEST',
+			});
+		}
+		return {imageRef, digest, size};
+	} catch (error) {
+		if (!isAbort(error)) record(`! ${(error as Error).message}`);
+		throw error;
+	} finally {
+		await new Promise<void>((resolve) => {
+			log.end(resolve);
+		});
+		await rm(buildDir, {recursive: true, force: true});
+	}
+};

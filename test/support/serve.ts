@@ -1,0 +1,61 @@
+/**
+ * Every real part of the test setup, started once and left running, for trying the wizard by
+ * hand (tmux), pty journeys and benchmarks:
+ *
+ *   npx tsc -p tsconfig.json --outDir .tmp/build && node .tmp/build/test/support/serve.js [--repositories N]
+ *
+ * It prints the path of an env file to `source` in the shell that runs imagespec-gar.
+ */
+import {writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {parseArgs} from 'node:util';
+import {makeSandbox} from './environment.js';
+import {startFakeArtifactRegistry} from './fake-artifact-registry.js';
+import {loginOffline} from './gcloud.js';
+import {dockerEngine, makeBaseImage, startRegistry} from './docker.js';
+
+const {values} = parseArgs({options: {repositories: {type: 'string', default: '3'}, project: {type: 'string', default: 'acme-ml'}}});
+const count = Number(values.repositories);
+const project = values.project;
+
+const sandbox = await makeSandbox();
+const [fake, registry, engine] = await Promise.all([startFakeArtifactRegistry(), startRegistry(), dockerEngine()]);
+await loginOffline(sandbox);
+for (let index = 0; index < count; index++) {
+	fake.addRepository(project, 'us-east1', `team-${String(index).padStart(4, '0')}`, {description: `Images of team ${index}`, sizeBytes: index * 1_048_576});
+}
+
+fake.addRepository(project, 'us-east1', 'maven-libs', {format: 'MAVEN', description: 'Java libraries'});
+const baseImage = engine ? await makeBaseImage(engine.dockerHost, registry.host) : undefined;
+
+const exports: Record<string, string | undefined> = {
+	CLOUDSDK_CONFIG: sandbox.env.CLOUDSDK_CONFIG,
+	CLOUDSDK_AUTH_TOKEN_HOST: sandbox.env.CLOUDSDK_AUTH_TOKEN_HOST,
+	CLOUDSDK_CORE_PROJECT: project,
+	DOCKER_CONFIG: sandbox.env.DOCKER_CONFIG,
+	XDG_CONFIG_HOME: sandbox.env.XDG_CONFIG_HOME,
+	METADATA_SERVER_DETECTION: 'none',
+	DOCKER_HOST: engine?.dockerHost,
+	IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint,
+	IMAGESPEC_GAR_REGISTRY_HOST: registry.host,
+	ISG_BASE_IMAGE: baseImage,
+	ISG_PROJECT_DIR: sandbox.project,
+};
+const file = path.join(sandbox.root, 'env.sh');
+await writeFile(
+	file,
+	Object.entries(exports)
+		.filter((entry): entry is [string, string] => entry[1] !== undefined)
+		.map(([key, value]) => `export ${key}='${value}'\n`)
+		.join(''),
+);
+process.stdout.write(`${file}\n`);
+
+const stop = async () => {
+	await Promise.all([fake.stop(), registry.stop()]);
+	await sandbox.cleanup();
+	process.exit(0);
+};
+
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
