@@ -1,3 +1,4 @@
+import {stripVTControlCharacters} from 'node:util';
 import {afterEach, describe, expect, it} from 'vitest';
 import {cleanup, render} from 'ink-testing-library';
 import {App} from '../../source/app.js';
@@ -79,17 +80,18 @@ describe('QuestionView', () => {
 describe('App', () => {
 	it('draws running checks with their outcome and fix, then the finished step', async () => {
 		const session = createInkSession();
-		const {lastFrame, frames} = render(<App session={session} onCancel={() => undefined} />);
+		const view = render(<App session={session} onCancel={() => undefined} />);
+		const lastFrame = () => stripVTControlCharacters(view.lastFrame() ?? '');
 		session.report({type: 'step', step: 'checks', status: 'running'});
 		session.report({type: 'checks-started', ids: ['gcloud', 'account']});
 		session.report({type: 'check', check: {id: 'account', title: 'gcloud account', status: 'fail', detail: 'no active account', fix: 'gcloud auth login', required: true}});
 		await tick();
 		expect(lastFrame()).toContain('Prerequisites');
-		expect(lastFrame()).toContain('✖ gcloud account no active account');
+		expect(lastFrame()).toContain('✖ gcloud account — no active account');
 		expect(lastFrame()).toContain('→ gcloud auth login');
 		session.report({type: 'step', step: 'checks', status: 'failed', detail: '1 required prerequisite failed', fix: 'gcloud auth login'});
 		await tick();
-		expect(frames.join('\n')).toContain('✖ Prerequisites 1 required prerequisite failed');
+		expect(stripVTControlCharacters(view.frames.join('\n'))).toContain('✖ Prerequisites — 1 required prerequisite failed');
 	});
 
 	it('shows a question from the journey and resolves it with the keys typed', async () => {

@@ -1,0 +1,153 @@
+import {readFile} from 'node:fs/promises';
+import path from 'node:path';
+import {splitList} from '../flags.js';
+import {UsageError} from '../services/errors.js';
+import {
+	composeRegistry,
+	computeTag,
+	defaultBaseImage,
+	imageUri,
+	validateSpec,
+	DEFAULT_PLATFORM,
+	SUPPORTED_PYTHON_VERSIONS,
+	type ImageSpec,
+} from '../services/imagespec.js';
+import {planModuleUpdate, renderDeclaration, writeFileAtomic} from '../services/spec-module.js';
+import {validateImageName} from '../services/imagespec.js';
+import type {StepContext} from './context.js';
+
+export const DEFAULT_PYTHON_VERSION = '3.12';
+export const DEFAULT_MODULE = 'image_specs.py';
+
+export type AuthoredSpec = {
+	spec: ImageSpec;
+	tag: string;
+	uri: string;
+	/** The module holding the declaration; undefined when it was not written (unmanaged or declined). */
+	specFile?: string;
+	moduleFile: string;
+};
+
+/**
+ * Step 5: the image answers, validated as flytekit would; the module previewed and written
+ * atomically; the tag computed exactly as flytekit computes it.
+ */
+export async function authorImageSpec(
+	c: StepContext,
+	where: {project: string; location: string; repository: string; builder: 'local' | 'union'},
+): Promise<AuthoredSpec> {
+	const {ask, flags, saved, report, folder} = c;
+	const env = c.ctx.platform.env;
+	const name = await ask.text(
+		{
+			flag: 'image',
+			message: 'Image name (e.g. trainer, team/trainer):',
+			default: ask.interactive ? undefined : Object.values(saved.images ?? {}).at(-1)?.name,
+			validate: validateImageName,
+		},
+		flags.image,
+	);
+	const previous = saved.images?.[name];
+	const pythonVersion = await ask.select(
+		{
+			flag: 'python-version',
+			message: 'Python version (always written into the spec, so the tag pins it):',
+			choices: [...SUPPORTED_PYTHON_VERSIONS].reverse().map(value => ({label: value, value})),
+			default: previous?.pythonVersion ?? DEFAULT_PYTHON_VERSION,
+		},
+		flags.pythonVersion,
+	);
+	const baseImage = await ask.text(
+		{
+			flag: 'base-image',
+			message: 'Base image:',
+			default: previous?.baseImage ?? defaultBaseImage(pythonVersion),
+			validate: value => (value ? undefined : 'a base image is required'),
+		},
+		flags.baseImage,
+	);
+	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
+
+	let requirements = flags.requirements ?? (flags.packages ? undefined : previous?.requirements);
+	let packages = flags.packages ?? (requirements ? undefined : previous?.packages);
+	if (requirements === undefined && packages === undefined && ask.interactive) {
+		const answer = await ask.text({flag: 'packages', message: 'Python packages (comma-separated; empty for none):', default: '', placeholder: 'pandas, union'});
+		packages = splitList(answer);
+	}
+
+	if (requirements !== undefined && flags.requirements !== undefined) {
+		// flytekit opens the file relative to where `union register` runs: the project folder.
+		requirements = path.relative(folder, path.resolve(c.cwd, requirements)).split(path.sep).join('/');
+	}
+
+	const spec: ImageSpec = {
+		name,
+		python_version: pythonVersion,
+		builder: where.builder === 'union' ? 'union' : undefined,
+		env: parseEnv(flags.env),
+		registry: composeRegistry({location: where.location, project: where.project, repository: where.repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST}),
+		packages: packages?.length ? packages : undefined,
+		requirements,
+		apt_packages: flags.aptPackages?.length ? flags.aptPackages : undefined,
+		base_image: baseImage,
+		platform: flags.platform ?? previous?.platform ?? DEFAULT_PLATFORM,
+		pip_index: flags.pipIndex,
+		pip_extra_index_url: flags.pipExtraIndexUrl.length > 0 ? flags.pipExtraIndexUrl : undefined,
+		commands: flags.commands.length > 0 ? flags.commands : undefined,
+		tag_format: flags.tagFormat,
+	};
+	const problems = validateSpec(spec);
+	const [first] = problems;
+	if (first) throw new UsageError(problems.map(p => `${p.field} ${JSON.stringify(p.value)}: ${p.rule}`).join('\n'), flagFor(first.field));
+
+	const tag = await computeTag(spec, {baseDir: folder});
+	const uri = imageUri(spec, tag);
+	const existing = await readFile(moduleFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+		if (error.code === 'ENOENT') return undefined;
+		throw error;
+	});
+	const plan = planModuleUpdate(existing, spec, {sdk: 'union'});
+	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
+	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile};
+	switch (plan.kind) {
+		case 'unmanaged': {
+			report({type: 'code', title: `${relative} is not managed by imagespec-gar: add this yourself`, code: plan.snippet});
+			report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Paste the declaration above into it, or use --output to write another file.`});
+			return {...authored, specFile: undefined};
+		}
+
+		case 'unchanged': {
+			report({type: 'note', level: 'info', text: `${relative} already declares ${name} this way`});
+			return authored;
+		}
+
+		default: {
+			const verb = {create: 'Create', add: 'Add to', update: 'Update'}[plan.kind];
+			// On add/update the preview is the declaration that changes, not the whole module.
+			report({type: 'code', title: `${verb} ${relative}`, code: plan.kind === 'create' ? plan.content : renderDeclaration(spec, {sdk: 'union'})});
+			if (!(await ask.confirm({flag: 'output', message: `Write ${relative}?`, default: true}))) {
+				report({type: 'note', level: 'warn', text: `${relative} was not written; the declaration is shown above.`});
+				return {...authored, specFile: undefined};
+			}
+
+			await writeFileAtomic(moduleFile, plan.content);
+			return authored;
+		}
+	}
+}
+
+const parseEnv = (pairs: string[]): Record<string, string> | undefined => {
+	if (pairs.length === 0) return undefined;
+	const env: Record<string, string> = {};
+	for (const pair of pairs) {
+		const index = pair.indexOf('=');
+		if (index <= 0) throw new UsageError(`--env ${JSON.stringify(pair)} is invalid: use KEY=VALUE`, 'env');
+		env[pair.slice(0, index)] = pair.slice(index + 1);
+	}
+
+	return env;
+};
+
+/** The flag a user changes to fix a spec field. */
+const flagFor = (field: string): string =>
+	({name: 'image', python_version: 'python-version', base_image: 'base-image', apt_packages: 'apt-packages', pip_index: 'pip-index', pip_extra_index_url: 'pip-extra-index-url', tag_format: 'tag-format'})[field] ?? field;

@@ -1,0 +1,41 @@
+import type {ArtifactRegistry} from '../services/artifact-registry.js';
+import {KNOWN_LOCATIONS} from '../services/locations.js';
+import type {StepContext} from './context.js';
+
+/** GCP project ids (and the legacy domain-scoped form `example.com:proj`). */
+export const validateProjectId = (id: string): string | undefined =>
+	/^(?:[a-z\d.-]+\.[a-z]{2,}:)?[a-z][a-z\d-]{4,28}[a-z\d]$/.test(id)
+		? undefined
+		: 'project ids are 6-30 lowercase letters, digits and hyphens, start with a letter and do not end with a hyphen';
+
+/** Step 2: the project (saved, else gcloud's) and the location (saved, else asked). */
+export async function chooseProjectAndLocation(
+	c: StepContext,
+	options: {gcloudProject?: string; registry: Promise<ArtifactRegistry>},
+): Promise<{project: string; location: string}> {
+	const {ask, flags, saved} = c;
+	const project = await ask.text(
+		{flag: 'project', message: 'GCP project id:', default: saved.project ?? options.gcloudProject, validate: validateProjectId},
+		flags.project,
+	);
+	// Only an interactive choice needs the list; prefer the live one, the known one is a fine fallback.
+	const locations = flags.location === undefined && ask.interactive ? await liveLocations(c, options.registry, project) : KNOWN_LOCATIONS;
+	const location = await ask.select(
+		{
+			flag: 'location',
+			message: 'Artifact Registry location (the same region as your Union data plane):',
+			choices: locations.map(value => ({label: value, value})),
+			default: saved.location ?? (ask.interactive ? 'us-central1' : undefined),
+		},
+		flags.location,
+	);
+	return {project, location};
+}
+
+const liveLocations = async (c: StepContext, registry: Promise<ArtifactRegistry>, project: string): Promise<readonly string[]> => {
+	try {
+		return await (await registry).listLocations(project, c.ctx.signal);
+	} catch {
+		return KNOWN_LOCATIONS;
+	}
+};
