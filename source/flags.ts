@@ -18,12 +18,14 @@ export type Flags = {
 	builder?: string;
 	output?: string;
 	build: boolean;
+	/** Build and push even when the tag is already in the repository. */
+	force: boolean;
 	yes: boolean;
 	json: boolean;
 	plain: boolean;
 };
 
-export const defaultFlags = (): Flags => ({env: [], commands: [], pipExtraIndexUrl: [], build: true, yes: false, json: false, plain: false});
+export const defaultFlags = (): Flags => ({env: [], commands: [], pipExtraIndexUrl: [], build: true, force: false, yes: false, json: false, plain: false});
 
 /** `a, b,,c` → ['a', 'b', 'c'] */
 export const splitList = (value: string | undefined): string[] | undefined =>

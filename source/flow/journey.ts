@@ -5,15 +5,16 @@ import {validateRepositoryId} from '../services/artifact-registry.js';
 import {configureDocker} from '../services/gcloud.js';
 import {CancelledError, StepError, UsageError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
-import {registryHost, validateImageName, validatePythonVersion} from '../services/imagespec.js';
-import {validateLocation} from '../services/locations.js';
-import {projectFolder, type AnswerStore, type ProjectAnswers} from '../services/store.js';
+import {registryHost} from '../services/imagespec.js';
+import {KNOWN_LOCATIONS, validateLocation} from '../services/locations.js';
+import {projectFolder, type AnswerStore} from '../services/store.js';
 import {buildImage} from '../steps/build.js';
 import type {StepContext} from '../steps/context.js';
-import {authorImageSpec} from '../steps/imagespec.js';
+import {authorImageSpec, validateImageFlags} from '../steps/imagespec.js';
 import {checkPrerequisites} from '../steps/prerequisites.js';
 import {chooseProjectAndLocation, validateProjectId} from '../steps/project.js';
 import {chooseRepository} from '../steps/repository.js';
+import {asSavedAnswers, chooseRerunAction, findKnownSetup, flagsForRebuild, type KnownSetup, type RerunChoice} from '../steps/setup.js';
 import type {Asker} from './ask.js';
 import type {JourneyResult, Reporter, StepId} from './events.js';
 
@@ -31,8 +32,6 @@ const FLAG_RULES: Array<[keyof Flags, string, (value: string) => string | undefi
 	['project', 'project', validateProjectId],
 	['location', 'location', validateLocation],
 	['repository', 'repository', validateRepositoryId],
-	['image', 'image', validateImageName],
-	['pythonVersion', 'python-version', validatePythonVersion],
 	['builder', 'builder', value => (value === 'local' || value === 'union' ? undefined : 'use local or union')],
 ];
 
@@ -41,15 +40,21 @@ const FLAG_RULES: Array<[keyof Flags, string, (value: string) => string | undefi
  * saved answer or default), every status through `report`, and answers are saved after each step.
  */
 export async function runJourney(options: JourneyOptions): Promise<JourneyResult> {
-	const {flags, ctx, ask, report, store} = options;
+	const {ctx, ask, report, store} = options;
+	const {flags} = options;
 	const env = ctx.platform.env;
-	const saved: ProjectAnswers = store.load();
-	const c: StepContext = {flags, cwd: options.cwd, folder: projectFolder(options.cwd), ctx, ask, report, saved};
+	const c: StepContext = {flags, cwd: options.cwd, folder: projectFolder(options.cwd), ctx, ask, report, saved: store.load()};
 	const result: JourneyResult = {ok: false, pushed: false};
-	const builder = flags.builder === 'union' ? 'union' : 'local';
+	const builderOf = (given: Flags) => (given.builder === 'union' ? 'union' : 'local');
 
-	validateFlags(c);
+	// A rerun starts from the saved answers; a new team member from the team's module.
+	const known = await findKnownSetup(c);
+	if (known?.source === 'module') c.saved = asSavedAnswers(known, c.saved);
+	await validateFlags(c);
 	if (store.problem) report({type: 'note', level: 'warn', text: `Saved answers in ${store.path} could not be read (${store.problem}); going on from defaults, and the file is left as it is.`});
+	if (known?.source === 'module') {
+		report({type: 'note', level: 'info', text: `Found your team's setup in ${path.relative(options.cwd, known.moduleFile) || known.moduleFile}: ${known.project} · ${known.location} · ${known.repository}. Checking this machine and your access to it.`});
+	}
 
 	const step = async <T>(id: StepId, work: () => Promise<T>): Promise<T> => {
 		report({type: 'step', step: id, status: 'running'});
@@ -69,7 +74,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
 	// 1. Prerequisites
 	const {checks, gcloud} = await step('checks', async () =>
-		checkPrerequisites(c, {docker: flags.build && builder === 'local', adc: !env.IMAGESPEC_GAR_API_ENDPOINT}),
+		checkPrerequisites(c, {docker: flags.build && builderOf(flags) === 'local', adc: !env.IMAGESPEC_GAR_API_ENDPOINT}),
 	);
 	result.checks = checks;
 	finished('checks', 'done', `${checks.filter(check => check.status === 'ok').length} of ${checks.length} ok`);
@@ -78,8 +83,12 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	const registry = import('../services/artifact-registry.js').then(async ({openArtifactRegistry}) => openArtifactRegistry(ctx));
 	registry.catch(() => undefined); // Awaited, and its failure reported, in the steps that use it.
 
-	// 2. Project and location
-	const {project, location} = await step('project', async () => chooseProjectAndLocation(c, {gcloudProject: gcloud.project, registry}));
+	// 2. Project and location (a rerun first offers the saved setup: adding an image is one Enter away)
+	const {project, location} = await step('project', async () => {
+		const setupGiven = [flags.project, flags.location, flags.repository, flags.image].some(value => value !== undefined);
+		if (known && ask.interactive && !setupGiven) applyRerunChoice(c, known, await chooseRerunAction(c, known));
+		return chooseProjectAndLocation(c, {gcloudProject: gcloud.project, registry});
+	});
 	Object.assign(result, {project, location});
 	store.save(answers => ({...answers, project, location}));
 	finished('project', 'done', `${project} · ${location}`);
@@ -97,11 +106,12 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	else finished('docker-auth', 'skipped', `${host} already uses the gcloud credential helper`);
 
 	// 5. The ImageSpec module and the tag flytekit will compute
+	const builder = builderOf(c.flags);
 	const authored = await step('imagespec', async () => authorImageSpec(c, {project, location, repository, builder}));
 	Object.assign(result, {registry: authored.spec.registry, image: authored.spec.name, tag: authored.tag, imageUri: authored.uri, specFile: authored.specFile});
 	store.save(answers => ({
 		...answers,
-		output: flags.output ? authored.moduleFile : answers.output,
+		output: c.flags.output ? authored.moduleFile : answers.output,
 		images: {
 			...answers.images,
 			[authored.spec.name]: {
@@ -122,7 +132,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	finished('imagespec', 'done', authored.uri);
 
 	// 6. Build and push, then proof
-	if (!flags.build) finished('build', 'skipped', '--no-build: not built');
+	if (!c.flags.build) finished('build', 'skipped', '--no-build: not built');
 	else if (builder === 'union') finished('build', 'skipped', 'builder="union": Union builds the image when you register');
 	else {
 		const built = await step('build', async () => buildImage(c, authored));
@@ -137,13 +147,22 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 }
 
 /** Invalid or missing flags fail before any work, with the flag named (exit 2). */
-function validateFlags({flags, saved, ask, cwd}: StepContext) {
+async function validateFlags(c: StepContext) {
+	const {flags, saved, ask, cwd} = c;
 	for (const [key, flag, validate] of FLAG_RULES) {
 		const value = flags[key];
 		const problem = typeof value === 'string' ? validate(value) : undefined;
 		if (problem) throw new UsageError(`--${flag} ${JSON.stringify(value)} is invalid: ${problem}`, flag);
 	}
 
+	for (const [a, b] of [['json', 'plain'], ['force', 'build']] as const) {
+		// --force with --no-build: build is false when --no-build was given.
+		const clash = a === 'force' ? flags.force && !flags.build : flags[a] && flags[b];
+		if (clash) throw new UsageError(`--${a} and --${b === 'build' ? 'no-build' : b} cannot be used together`, a);
+	}
+
+	validateImageFlags(flags);
+	if (flags.location !== undefined) await rejectUnknownLocation(c, flags.location);
 	if (flags.requirements !== undefined && flags.packages !== undefined) {
 		throw new UsageError('--packages and --requirements cannot be used together: list the packages in the requirements file', 'requirements');
 	}
@@ -163,4 +182,50 @@ function validateFlags({flags, saved, ask, cwd}: StepContext) {
 		).find(([, value]) => value === undefined);
 		if (missing) throw new UsageError(`Missing --${missing[0]}: nothing saved for this project folder either`, missing[0]);
 	}
+}
+
+/** The rerun menu's answer, as the flags and saved answers the remaining steps read. */
+function applyRerunChoice(c: StepContext, known: KnownSetup, choice: RerunChoice) {
+	const setup = {project: known.project, location: known.location, repository: known.repository};
+	switch (choice.action) {
+		case 'add': {
+			c.flags = {...c.flags, ...setup};
+			break;
+		}
+
+		case 'rebuild': {
+			c.flags = {...flagsForRebuild(c.flags, known.declared.get(choice.image), c.saved.images?.[choice.image]), ...setup};
+			break;
+		}
+
+		case 'change': {
+			break;
+		}
+
+		case 'start-over': {
+			c.saved = {};
+			break;
+		}
+	}
+}
+
+/**
+ * `us-east99` has the shape of a region but is none: catch it before anything is created.
+ * A location newer than our list is accepted when the live list (the API) knows it.
+ */
+async function rejectUnknownLocation(c: StepContext, location: string) {
+	if (KNOWN_LOCATIONS.includes(location)) return;
+	const project = c.flags.project ?? c.saved.project;
+	const live = project
+		? await import('../services/artifact-registry.js')
+				.then(async ({openArtifactRegistry}) => (await openArtifactRegistry(c.ctx)).listLocations(project, c.ctx.signal))
+				.catch(() => KNOWN_LOCATIONS)
+		: KNOWN_LOCATIONS;
+	if (live.includes(location)) return;
+	const family = location.replace(/\d+$/, '');
+	const near = live.filter(known => known.startsWith(family));
+	throw new UsageError(
+		`--location ${JSON.stringify(location)} is not an Artifact Registry location${near.length > 0 ? `; did you mean ${near.join(', ')}?` : ` (e.g. ${KNOWN_LOCATIONS.slice(3, 6).join(', ')})`}`,
+		'location',
+	);
 }

@@ -53,25 +53,31 @@ export const projectFolder = (cwd: string): string => {
 export const openStore = async (options: {folder: string; platform: Platform; cwd?: string}): Promise<AnswerStore> => {
 	const {default: Conf} = await import('conf');
 	const key = options.folder;
+	const dir = options.cwd ?? configDir(options.platform);
+	const file = path.join(dir, 'config.json');
 	let conf: InstanceType<typeof Conf<StoreShape>> | undefined;
 	let problem: string | undefined;
-	let file: string;
-	try {
-		conf = new Conf<StoreShape>({
+	const open = () =>
+		new Conf<StoreShape>({
 			projectName: 'imagespec-gar',
-			cwd: options.cwd ?? configDir(options.platform),
+			cwd: dir,
 			// Paths contain dots; they are keys, not property paths.
 			accessPropertiesByDotNotation: false,
 			configFileMode: 0o600,
 			clearInvalidConfig: false,
 		});
-		file = conf.path;
-		const version = conf.get('schemaVersion');
-		if (version !== undefined && version > SCHEMA_VERSION) problem = `it was written by a newer imagespec-gar (schemaVersion ${version})`;
-	} catch (error) {
-		conf = undefined;
-		file = path.join(options.cwd ?? configDir(options.platform), 'config.json');
-		problem = error instanceof Error ? error.message.split('\n')[0] : String(error);
+
+	// conf creates its folder when constructed: wait for the first save unless there is a file to read.
+	if (existsSync(file)) {
+		try {
+			conf = open();
+			const version = conf.get('schemaVersion') ?? (conf.size > 0 ? 0 : SCHEMA_VERSION);
+			if (version < SCHEMA_VERSION) conf.store = migrate(conf.store, version);
+			else if (version > SCHEMA_VERSION) problem = `it was written by a newer imagespec-gar (schemaVersion ${version})`;
+		} catch (error) {
+			conf = undefined;
+			problem = error instanceof Error ? error.message.split('\n')[0] : String(error);
+		}
 	}
 
 	const projects = (): Record<string, ProjectAnswers> => {
@@ -84,12 +90,32 @@ export const openStore = async (options: {folder: string; platform: Platform; cw
 		problem,
 		load: () => structuredClone(projects()[key] ?? {}),
 		save(update) {
-			if (!conf || problem) return;
+			if (problem) return;
+			conf ??= open();
 			const all = projects();
 			// One write: opening the store (or a run that fails on usage) leaves no file behind.
 			conf.set({schemaVersion: SCHEMA_VERSION, projects: {...all, [key]: update(structuredClone(all[key] ?? {}))}});
 		},
 	};
+};
+
+/**
+ * Our own migrations (conf's are marked unsupported by its author). v0, before schemaVersion
+ * existed, kept each project's images as a list.
+ */
+export const migrate = (data: StoreShape, from: number): StoreShape => {
+	let next = structuredClone(data) as StoreShape & {projects?: Record<string, ProjectAnswers & {images?: unknown}>};
+	if (from < 1) {
+		const projects = Object.fromEntries(
+			Object.entries(next.projects ?? {}).map(([folder, answers]) => {
+				const images = Array.isArray(answers.images) ? Object.fromEntries((answers.images as SavedImage[]).map(image => [image.name, image])) : answers.images;
+				return [folder, {...answers, images}];
+			}),
+		);
+		next = {...next, projects, schemaVersion: 1};
+	}
+
+	return next;
 };
 
 /** conf's own location, but honouring the env we were given (tests pass XDG_CONFIG_HOME). */

@@ -11,9 +11,9 @@ export type BuildOutcome = {pushed: boolean; digest?: string; skipped?: string; 
 /** Step 6: skip when the tag is already there; else build, push, and prove the registry has it. */
 export async function buildImage(c: StepContext, authored: AuthoredSpec): Promise<BuildOutcome> {
 	const {ctx, report} = c;
-	const before = await imageExists(ctx, authored.uri);
-	if (before.state === 'present') return {pushed: false, digest: before.digest, skipped: 'already in the repository'};
-	if (before.state === 'unknown' && before.detail) report({type: 'note', level: 'warn', text: `Could not tell whether ${authored.uri} exists (${before.detail}); building it.`});
+	const before = c.flags.force ? undefined : await imageExists(ctx, authored.uri);
+	if (before?.state === 'present') return {pushed: false, digest: before.digest, skipped: 'already in the repository'};
+	if (before?.state === 'unknown' && before.detail) report({type: 'note', level: 'warn', text: `Could not tell whether ${authored.uri} exists (${before.detail}); building it.`});
 
 	const logFile = path.join(os.tmpdir(), 'imagespec-gar', `${authored.spec.name.replaceAll('/', '_')}-${authored.tag}.log`);
 	report({type: 'note', level: 'info', text: `Full build log: ${logFile}`});

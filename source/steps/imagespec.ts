@@ -1,6 +1,6 @@
 import {readFile} from 'node:fs/promises';
 import path from 'node:path';
-import {splitList} from '../flags.js';
+import {splitList, type Flags} from '../flags.js';
 import {UsageError} from '../services/errors.js';
 import {
 	composeRegistry,
@@ -96,9 +96,7 @@ export async function authorImageSpec(
 		commands: flags.commands.length > 0 ? flags.commands : undefined,
 		tag_format: flags.tagFormat,
 	};
-	const problems = validateSpec(spec);
-	const [first] = problems;
-	if (first) throw new UsageError(problems.map(p => `${p.field} ${JSON.stringify(p.value)}: ${p.rule}`).join('\n'), flagFor(first.field));
+	rejectProblems(spec);
 
 	const tag = await computeTag(spec, {baseDir: folder});
 	const uri = imageUri(spec, tag);
@@ -135,6 +133,33 @@ export async function authorImageSpec(
 		}
 	}
 }
+
+/**
+ * The image flags judged before any work starts (nothing is saved or written on a bad value):
+ * the spec they would make, with placeholders where no flag was given.
+ */
+export const validateImageFlags = (flags: Flags): void => {
+	rejectProblems({
+		name: flags.image ?? 'image',
+		python_version: flags.pythonVersion ?? DEFAULT_PYTHON_VERSION,
+		registry: 'us-docker.pkg.dev/project/repository',
+		env: parseEnv(flags.env),
+		packages: flags.packages,
+		apt_packages: flags.aptPackages,
+		base_image: flags.baseImage,
+		platform: flags.platform,
+		pip_index: flags.pipIndex,
+		pip_extra_index_url: flags.pipExtraIndexUrl.length > 0 ? flags.pipExtraIndexUrl : undefined,
+		commands: flags.commands.length > 0 ? flags.commands : undefined,
+		tag_format: flags.tagFormat,
+	});
+};
+
+const rejectProblems = (spec: ImageSpec) => {
+	const problems = validateSpec(spec);
+	const [first] = problems;
+	if (first) throw new UsageError(problems.map(p => `--${flagFor(p.field)} ${JSON.stringify(p.value)}: ${p.rule}`).join('\n'), flagFor(first.field));
+};
 
 const parseEnv = (pairs: string[]): Record<string, string> | undefined => {
 	if (pairs.length === 0) return undefined;

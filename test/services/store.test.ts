@@ -60,3 +60,29 @@ describe('opening the store', () => {
 		await expect(stat(path.join(root, 'xdg', 'imagespec-gar-nodejs', 'config.json'))).rejects.toThrow();
 	});
 });
+
+describe('schema versions', () => {
+	it('migrates a v0 file (images as a list) to v1 and keeps every answer', async () => {
+		const {root, platform} = await sandbox();
+		const file = path.join(root, 'xdg', 'imagespec-gar-nodejs', 'config.json');
+		await mkdir(path.dirname(file), {recursive: true});
+		const image = {name: 'trainer', tag: 't1', imageUri: 'u', specFile: '/p/image_specs.py', updatedAt: 'x'};
+		await writeFile(file, JSON.stringify({projects: {'/p': {project: 'acme-ml', location: 'us-east1', repository: 'r', images: [image]}}}));
+		const store = await openStore({folder: '/p', platform});
+		expect(store.problem).toBeUndefined();
+		expect(store.load()).toEqual({project: 'acme-ml', location: 'us-east1', repository: 'r', images: {trainer: image}});
+		expect(JSON.parse(await readFile(file, 'utf8')).schemaVersion).toBe(SCHEMA_VERSION);
+	});
+
+	it('refuses to write over a file from a newer version', async () => {
+		const {root, platform} = await sandbox();
+		const file = path.join(root, 'xdg', 'imagespec-gar-nodejs', 'config.json');
+		await mkdir(path.dirname(file), {recursive: true});
+		const newer = JSON.stringify({schemaVersion: SCHEMA_VERSION + 1, projects: {'/p': {project: 'acme-ml'}}});
+		await writeFile(file, newer);
+		const store = await openStore({folder: '/p', platform});
+		expect(store.problem).toContain(`schemaVersion ${SCHEMA_VERSION + 1}`);
+		store.save(answers => ({...answers, project: 'other'}));
+		expect(await readFile(file, 'utf8')).toBe(newer);
+	});
+});
