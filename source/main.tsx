@@ -40,6 +40,7 @@ const HELP = `
 
   Behaviour
     --no-build               author the spec and compute the tag, but do not build or push
+    --force                  build and push even when the tag is already in the repository
     --yes                    do not ask: flags, then saved answers, then defaults
     --json                   print the result as one JSON document on stdout (progress on stderr)
     --plain                  line-by-line prompts, no animation (also TERM=dumb, INK_SCREEN_READER=true)
@@ -88,6 +89,7 @@ const parseCli = (argv: string[]) =>
 			builder: {type: 'string'},
 			output: {type: 'string'},
 			build: {type: 'boolean', default: true},
+			force: {type: 'boolean', default: false},
 			yes: {type: 'boolean', default: false},
 			json: {type: 'boolean', default: false},
 			plain: {type: 'boolean', default: false},
