@@ -259,8 +259,11 @@ export const mapDockerFailure = (
 	if (phase === 'build') {
 		const fromStep = /^FROM\b/i.test(context.failingStep ?? '');
 		if (fromStep || /pull access denied|failed to resolve source metadata|manifest for \S+ not found/i.test(output)) {
+			const base = /^FROM\s+(?:--platform=\S+\s+)?(\S+)/i.exec(context.failingStep ?? '')?.[1] ?? 'BASE_IMAGE';
+			const baseHost = base === 'BASE_IMAGE' ? 'HOST' : registryHost(base);
+			const login = baseHost.endsWith('-docker.pkg.dev') || baseHost.endsWith('gcr.io') ? `gcloud auth configure-docker ${baseHost}` : `docker login ${baseHost}`;
 			return new StepError(`The base image could not be pulled: ${last}`, {
-				fix: 'Check the base_image name and tag, and that you can pull it (`docker pull BASE_IMAGE`; `docker login` or `gcloud auth configure-docker HOST` for a private registry).',
+				fix: `Check the base_image name and tag, and that you can pull it (\`docker pull ${base}\`; \`${login}\` if it is private).`,
 				reason: 'BASE_IMAGE_UNAVAILABLE',
 			});
 		}
