@@ -126,8 +126,10 @@ export async function main(argv: string[]): Promise<number> {
 
 	const controller = new AbortController();
 	const cancel = () => controller.abort(new CancelledError());
-	process.once('SIGINT', cancel);
-	process.once('SIGTERM', cancel);
+	// `on`, not `once`: conf's atomic writer (when-exit) re-sends the signal to the process after
+	// its own cleanup, and that second delivery must not kill us before we report and exit 130.
+	process.on('SIGINT', cancel);
+	process.on('SIGTERM', cancel);
 
 	try {
 		if (command === 'doctor') return await doctor({flags, platform, signal: controller.signal});

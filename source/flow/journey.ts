@@ -57,9 +57,13 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	}
 
 	const step = async <T>(id: StepId, work: () => Promise<T>): Promise<T> => {
+		if (ctx.signal.aborted) throw new CancelledError();
 		report({type: 'step', step: id, status: 'running'});
 		try {
-			return await work();
+			const value = await work();
+			// A service may finish (or swallow the abort) after Ctrl-C: never start the next step.
+			if (ctx.signal.aborted) throw new CancelledError();
+			return value;
 		} catch (error) {
 			if (ctx.signal.aborted) throw new CancelledError();
 			if (!(error instanceof CancelledError)) {

@@ -1,0 +1,120 @@
+import {spawn} from 'node:child_process';
+import {readdir, readFile} from 'node:fs/promises';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {execa} from 'execa';
+import {afterAll, beforeAll, expect, it} from 'vitest';
+import {makeSandbox, type Sandbox} from '../support/environment.js';
+import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
+import {loginOffline} from '../support/gcloud.js';
+import {dockerEngine, makeBaseImage, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+
+const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const engine = await dockerEngine();
+const describeDocker = requireDocker((await import('vitest')).describe, engine);
+
+/** Processes whose environment points into the sandbox: the CLI's children, wherever they were reparented. */
+const processesOf = async (sandbox: Sandbox): Promise<string[]> => {
+	const found: string[] = [];
+	for (const pid of await readdir('/proc')) {
+		if (!/^\d+$/.test(pid)) continue;
+		// eslint-disable-next-line no-await-in-loop -- a scan of /proc
+		const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+		if (environ.includes(`CLOUDSDK_CONFIG=${sandbox.cloudsdkConfig}\0`)) {
+			// eslint-disable-next-line no-await-in-loop
+			found.push(`${pid} ${(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ')}`);
+		}
+	}
+
+	return found;
+};
+
+const sleep = async (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
+	let fake: FakeArtifactRegistry;
+	let registry: Registry;
+	let baseImage: string;
+	const sandboxes: Sandbox[] = [];
+
+	beforeAll(async () => {
+		fake = await startFakeArtifactRegistry();
+		registry = await startRegistry();
+		baseImage = await makeBaseImage(engine!.dockerHost, registry.host);
+	});
+
+	afterAll(async () => {
+		await fake?.stop();
+		await registry?.stop();
+		await Promise.all(sandboxes.map(async sandbox => sandbox.cleanup()));
+	});
+
+	/** Starts a run, waits for `when` on stderr, sends the signal; resolves with what was left behind. */
+	const interrupt = async (when: RegExp, signal: NodeJS.Signals, image: string) => {
+		const sandbox = await makeSandbox({ci: 'true'});
+		sandboxes.push(sandbox);
+		await loginOffline(sandbox);
+		const env = {...sandbox.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host};
+		// A build step that takes long enough to be interrupted (busybox sleep; no network needed).
+		const args = ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'cancel-me', '--image', image, '--base-image', baseImage, '--python-version', '3.11', '--commands', 'sleep 60', '--json'];
+		const child = spawn(process.execPath, [cli, ...args], {cwd: sandbox.project, env, stdio: ['ignore', 'pipe', 'pipe']});
+		let stderr = '';
+		let stdout = '';
+		child.stdout.on('data', (chunk: Buffer) => {
+			stdout += chunk.toString();
+		});
+		const exited = new Promise<number | null>(resolve => {
+			child.on('exit', code => resolve(code));
+		});
+		await new Promise<void>((resolve, reject) => {
+			child.stderr.on('data', (chunk: Buffer) => {
+				stderr += chunk.toString();
+				if (when.test(stderr)) resolve();
+			});
+			void exited.then(() => reject(new Error(`exited before ${String(when)}:\n${stderr}`)));
+		});
+		// Let the step's child process get going.
+		await sleep(300);
+		child.kill(signal);
+		const code = await exited;
+		await sleep(500);
+		return {code, stderr, stdout, sandbox, left: await processesOf(sandbox)};
+	};
+
+	const expectCleanCancel = async ({code, stderr, stdout, sandbox, left}: Awaited<ReturnType<typeof interrupt>>) => {
+		expect(code, stderr).toBe(130);
+		expect(stderr).toMatch(/Cancelled\. .* rerun imagespec-gar to resume/);
+		expect(JSON.parse(stdout)).toMatchObject({ok: false, error: {reason: 'CANCELLED'}});
+		expect(left).toEqual([]);
+		// No partial file: only whole files (or nothing) in the project folder.
+		expect((await readdir(sandbox.project)).filter(name => name !== 'image_specs.py')).toEqual([]);
+		const saved = await readFile(path.join(sandbox.xdgConfig, 'imagespec-gar-nodejs', 'config.json'), 'utf8').catch(() => '{}');
+		expect(() => JSON.parse(saved)).not.toThrow();
+	};
+
+	it('while the prerequisites run (gcloud children)', async () => {
+		const outcome = await interrupt(/Prerequisites: started/, 'SIGINT', 'during-checks');
+		await expectCleanCancel(outcome);
+		expect(outcome.stderr).toContain('Nothing was changed');
+	});
+
+	it('while docker authentication runs (gcloud configure-docker)', async () => {
+		const outcome = await interrupt(/Docker authentication: started/, 'SIGTERM', 'during-auth');
+		await expectCleanCancel(outcome);
+		expect(outcome.stderr).toMatch(/Completed: .*Repository/);
+	});
+
+	it('during the build: the docker child is stopped and no build container keeps running', async () => {
+		const outcome = await interrupt(/Step \d+\/\d+ : RUN sleep 60/, 'SIGINT', 'during-build');
+		await expectCleanCancel(outcome);
+		expect(outcome.stderr).toMatch(/Completed: .*ImageSpec/);
+		// The module was written whole before the build began.
+		const module = await readFile(path.join(outcome.sandbox.project, 'image_specs.py'), 'utf8');
+		expect(module).toContain('name="during-build"');
+		const running = await execa('docker', ['ps', '--format', '{{.Command}}'], {env: {...process.env, DOCKER_HOST: engine!.dockerHost}});
+		expect(running.stdout).not.toContain('sleep 60');
+		// Answers saved up to the last finished step, and nothing claims a push.
+		const saved = JSON.parse(await readFile(path.join(outcome.sandbox.xdgConfig, 'imagespec-gar-nodejs', 'config.json'), 'utf8'));
+		expect(saved.projects[outcome.sandbox.project]).toMatchObject({project: 'acme-ml', location: 'us-east1', repository: 'cancel-me'});
+	});
+});
