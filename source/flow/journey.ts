@@ -13,9 +13,9 @@ import type {StepContext} from '../steps/context.js';
 import {authorImageSpec, validateImageFlags} from '../steps/imagespec.js';
 import {checkPrerequisites} from '../steps/prerequisites.js';
 import {chooseProjectAndLocation, validateProjectId} from '../steps/project.js';
-import {chooseRepository} from '../steps/repository.js';
-import {asSavedAnswers, chooseRerunAction, findKnownSetup, flagsForRebuild, type KnownSetup, type RerunChoice} from '../steps/setup.js';
-import type {Asker} from './ask.js';
+import {checkPushPermission, chooseRepository, validateRepositoryFlags} from '../steps/repository.js';
+import {asSavedAnswers, chooseRerunAction, findKnownSetup, type KnownSetup, type RerunChoice} from '../steps/setup.js';
+import {createAsker, type Asker} from './ask.js';
 import type {JourneyResult, Reporter, StepId} from './events.js';
 
 export type JourneyOptions = {
@@ -43,12 +43,13 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	const {ctx, ask, report, store} = options;
 	const {flags} = options;
 	const env = ctx.platform.env;
-	const c: StepContext = {flags, cwd: options.cwd, folder: projectFolder(options.cwd), ctx, ask, report, saved: store.load()};
+	const c: StepContext = {flags, cwd: options.cwd, folder: projectFolder(options.cwd), ctx, ask, report, saved: store.load(), declared: new Map()};
 	const result: JourneyResult = {ok: false, pushed: false};
 	const builderOf = (given: Flags) => (given.builder === 'union' ? 'union' : 'local');
 
 	// A rerun starts from the saved answers; a new team member from the team's module.
 	const known = await findKnownSetup(c);
+	c.declared = known?.declared ?? new Map();
 	if (known?.source === 'module') c.saved = asSavedAnswers(known, c.saved);
 	await validateFlags(c);
 	if (store.problem) report({type: 'note', level: 'warn', text: `Saved answers in ${store.path} could not be read (${store.problem}); going on from defaults, and the file is left as it is.`});
@@ -89,8 +90,9 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
 	// 2. Project and location (a rerun first offers the saved setup: adding an image is one Enter away)
 	const {project, location} = await step('project', async () => {
-		const setupGiven = [flags.project, flags.location, flags.repository, flags.image].some(value => value !== undefined);
-		if (known && ask.interactive && !setupGiven) applyRerunChoice(c, known, await chooseRerunAction(c, known));
+		// Flags that say something else than the known setup mean the person already chose.
+		const chosen = known && (flags.image !== undefined || (['project', 'location', 'repository'] as const).some(key => flags[key] !== undefined && flags[key] !== known[key]));
+		if (known && ask.interactive && !chosen) applyRerunChoice(c, known, await chooseRerunAction(c, known));
 		return chooseProjectAndLocation(c, {gcloudProject: gcloud.project, registry});
 	});
 	Object.assign(result, {project, location});
@@ -139,7 +141,11 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	if (!c.flags.build) finished('build', 'skipped', '--no-build: not built');
 	else if (builder === 'union') finished('build', 'skipped', 'builder="union": Union builds the image when you register');
 	else {
-		const built = await step('build', async () => buildImage(c, authored));
+		const built = await step('build', async () => {
+			// Before any build: a push that cannot succeed is said now, not after minutes of building.
+			await checkPushPermission(c, await registry, {project, location, repository, account: gcloud.account, imageUri: authored.uri});
+			return buildImage(c, authored);
+		});
 		Object.assign(result, {pushed: built.pushed, digest: built.digest, buildSkipped: built.skipped, logFile: built.logFile});
 		if (built.skipped) finished('build', 'skipped', `${authored.uri} is ${built.skipped}`);
 		else finished('build', 'done', `pushed ${built.digest ?? ''}`.trim());
@@ -166,6 +172,7 @@ async function validateFlags(c: StepContext) {
 	}
 
 	validateImageFlags(flags);
+	validateRepositoryFlags(flags);
 	if (flags.location !== undefined) await rejectUnknownLocation(c, flags.location);
 	if (flags.requirements !== undefined && flags.packages !== undefined) {
 		throw new UsageError('--packages and --requirements cannot be used together: list the packages in the requirements file', 'requirements');
@@ -198,7 +205,9 @@ function applyRerunChoice(c: StepContext, known: KnownSetup, choice: RerunChoice
 		}
 
 		case 'rebuild': {
-			c.flags = {...flagsForRebuild(c.flags, known.declared.get(choice.image), c.saved.images?.[choice.image]), ...setup};
+			// Every image answer from its declaration or saved answers: asked of no one.
+			c.flags = {...c.flags, ...setup, image: choice.image, force: true};
+			c.ask = createAsker(undefined, c.ctx.signal);
 			break;
 		}
 

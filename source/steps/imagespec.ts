@@ -47,13 +47,15 @@ export async function authorImageSpec(
 		},
 		flags.image,
 	);
+	// Answers not given now come from the image's declaration (the team's truth), else saved answers.
+	const declared = c.declared.get(name);
 	const previous = saved.images?.[name];
 	const pythonVersion = await ask.select(
 		{
 			flag: 'python-version',
 			message: 'Python version (always written into the spec, so the tag pins it):',
 			choices: [...SUPPORTED_PYTHON_VERSIONS].reverse().map(value => ({label: value, value})),
-			default: previous?.pythonVersion ?? DEFAULT_PYTHON_VERSION,
+			default: declared?.python_version ?? previous?.pythonVersion ?? DEFAULT_PYTHON_VERSION,
 		},
 		flags.pythonVersion,
 	);
@@ -61,15 +63,15 @@ export async function authorImageSpec(
 		{
 			flag: 'base-image',
 			message: 'Base image:',
-			default: previous?.baseImage ?? defaultBaseImage(pythonVersion),
+			default: declared?.base_image ?? previous?.baseImage ?? defaultBaseImage(pythonVersion),
 			validate: value => (value ? undefined : 'a base image is required'),
 		},
 		flags.baseImage,
 	);
 	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
 
-	let requirements = flags.requirements ?? (flags.packages ? undefined : previous?.requirements);
-	let packages = flags.packages ?? (requirements ? undefined : previous?.packages);
+	let requirements = flags.requirements ?? (flags.packages ? undefined : (declared?.requirements ?? previous?.requirements));
+	let packages = flags.packages ?? (requirements ? undefined : (declared?.packages ?? previous?.packages));
 	if (requirements === undefined && packages === undefined && ask.interactive) {
 		const answer = await ask.text({flag: 'packages', message: 'Python packages (comma-separated; empty for none):', default: '', placeholder: 'pandas, union'});
 		packages = splitList(answer);
@@ -84,17 +86,17 @@ export async function authorImageSpec(
 		name,
 		python_version: pythonVersion,
 		builder: where.builder === 'union' ? 'union' : undefined,
-		env: parseEnv(flags.env),
+		env: flags.env.length > 0 ? parseEnv(flags.env) : declared?.env,
 		registry: composeRegistry({location: where.location, project: where.project, repository: where.repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST}),
 		packages: packages?.length ? packages : undefined,
 		requirements,
-		apt_packages: flags.aptPackages?.length ? flags.aptPackages : undefined,
+		apt_packages: flags.aptPackages?.length ? flags.aptPackages : declared?.apt_packages,
 		base_image: baseImage,
-		platform: flags.platform ?? previous?.platform ?? DEFAULT_PLATFORM,
-		pip_index: flags.pipIndex,
-		pip_extra_index_url: flags.pipExtraIndexUrl.length > 0 ? flags.pipExtraIndexUrl : undefined,
-		commands: flags.commands.length > 0 ? flags.commands : undefined,
-		tag_format: flags.tagFormat,
+		platform: flags.platform ?? declared?.platform ?? previous?.platform ?? DEFAULT_PLATFORM,
+		pip_index: flags.pipIndex ?? declared?.pip_index,
+		pip_extra_index_url: flags.pipExtraIndexUrl.length > 0 ? flags.pipExtraIndexUrl : declared?.pip_extra_index_url,
+		commands: flags.commands.length > 0 ? flags.commands : declared?.commands,
+		tag_format: flags.tagFormat ?? declared?.tag_format,
 	};
 	rejectProblems(spec);
 

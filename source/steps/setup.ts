@@ -1,6 +1,5 @@
 import {readFile} from 'node:fs/promises';
 import path from 'node:path';
-import type {Flags} from '../flags.js';
 import {computeTag, imageUri, parseGarRegistry, type ImageSpec} from '../services/imagespec.js';
 import {isManagedModule, readDeclaredSpecs} from '../services/spec-module.js';
 import type {ProjectAnswers, SavedImage} from '../services/store.js';
@@ -116,22 +115,3 @@ export async function chooseRerunAction(c: StepContext, known: KnownSetup): Prom
 	if (choice.startsWith('rebuild:')) return {action: 'rebuild', image: choice.slice('rebuild:'.length)};
 	return {action: choice as 'add' | 'change' | 'start-over'};
 }
-
-/** A rebuild asks nothing: every image answer comes from the declaration (or the saved answers). */
-export const flagsForRebuild = (flags: Flags, spec: ImageSpec | undefined, saved: SavedImage | undefined): Flags => ({
-	...flags,
-	image: spec?.name ?? saved?.name,
-	pythonVersion: spec?.python_version ?? saved?.pythonVersion,
-	baseImage: spec?.base_image ?? saved?.baseImage,
-	packages: spec?.packages ?? saved?.packages ?? (spec?.requirements ?? saved?.requirements ? undefined : []),
-	requirements: spec?.requirements ?? saved?.requirements,
-	aptPackages: spec?.apt_packages,
-	env: spec?.env ? Object.entries(spec.env).map(([key, value]) => `${key}=${value}`) : flags.env,
-	commands: spec?.commands ?? flags.commands,
-	pipIndex: spec?.pip_index,
-	pipExtraIndexUrl: spec?.pip_extra_index_url ?? flags.pipExtraIndexUrl,
-	platform: spec?.platform ?? saved?.platform,
-	tagFormat: spec?.tag_format,
-	builder: spec?.builder ?? saved?.builder ?? flags.builder,
-	force: true,
-});

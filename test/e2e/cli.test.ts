@@ -8,7 +8,7 @@ import {computeTag, type ImageSpec} from '../../source/services/imagespec.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {FAKE_TOKEN, loginOffline} from '../support/gcloud.js';
-import {dockerEngine, makeBaseImage, startRegistry} from '../support/docker.js';
+import {dockerEngine, makeBaseImage, requireDocker, startRegistry} from '../support/docker.js';
 
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -36,7 +36,7 @@ describe('imagespec-gar --help', () => {
 
 const engine = await dockerEngine();
 
-describe.skipIf(!engine)('the whole journey, non-interactively, on real parts', () => {
+requireDocker(describe, engine)('the whole journey, non-interactively, on real parts', () => {
 	let sandbox: Sandbox;
 	let fake: FakeArtifactRegistry;
 	let registry: {host: string; stop: () => Promise<void>};
@@ -136,6 +136,27 @@ describe.skipIf(!engine)('the whole journey, non-interactively, on real parts', 
 		expect(second.stderr).not.toMatch(/Step \d+\/\d+/);
 		expect(second.stderr).toMatch(/already uses the gcloud credential helper/);
 		expect(await readFile(path.join(sandbox.project, 'image_specs.py'), 'utf8')).toBe(moduleBefore);
+	});
+
+	it('a new team member with only the module answers no setup question and pushes nothing twice', async () => {
+		const member = await makeSandbox({ci: 'true'});
+		try {
+			await loginOffline(member);
+			const moduleText = await readFile(path.join(sandbox.project, 'image_specs.py'), 'utf8');
+			await writeFile(path.join(member.project, 'image_specs.py'), moduleText);
+			const memberEnv = {...member.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host};
+			// The loopback host carries no location: that one flag stands in for `<location>-docker.pkg.dev`.
+			const run = await imagespecGar(['--yes', '--json', '--location', 'us-east1'], {cwd: member.project, env: memberEnv});
+			expect(run.code, run.stderr).toBe(0);
+			expect(run.stderr).toContain("Found your team's setup in image_specs.py: acme-ml · us-east1 · union-images");
+			expect(JSON.parse(run.stdout)).toMatchObject({ok: true, project: 'acme-ml', repository: 'union-images', image: 'trainer', pushed: false, buildSkipped: 'already in the repository'});
+			const config = JSON.parse(await readFile(path.join(member.dockerConfig, 'config.json'), 'utf8'));
+			expect(config.credHelpers).toEqual({[registry.host]: 'gcloud'});
+			expect(fake.calls.filter(call => call.method === 'CreateRepository')).toHaveLength(1);
+			expect(await readFile(path.join(member.project, 'image_specs.py'), 'utf8')).toBe(moduleText);
+		} finally {
+			await member.cleanup();
+		}
 	});
 
 	it('a rerun from saved answers needs no flags for the setup', async () => {
