@@ -8,6 +8,7 @@ import {computeTag, type ImageSpec} from '../../source/services/imagespec.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {FAKE_TOKEN, loginOffline} from '../support/gcloud.js';
+import {schemaErrors} from '../support/schema.js';
 import {dockerEngine, makeBaseImage, requireDocker, startRegistry} from '../support/docker.js';
 
 const run = promisify(execFile);
@@ -116,6 +117,7 @@ requireDocker(describe, engine)('the whole journey, non-interactively, on real p
 			pushed: true,
 		});
 		expect(result.digest).toMatch(/^sha256:[a-f\d]{64}$/);
+		expect(schemaErrors('result.schema.json', result)).toEqual([]);
 
 		// The registry (which only accepts gcloud's token, through docker-credential-gcloud) has that tag, with that digest.
 		const manifest = await fetch(`http://${registry.host}/v2/acme-ml/union-images/trainer/manifests/${tag}`, {
@@ -132,6 +134,7 @@ requireDocker(describe, engine)('the whole journey, non-interactively, on real p
 		expect(second.code, second.stderr).toBe(0);
 		const result = JSON.parse(second.stdout);
 		expect(result).toMatchObject({ok: true, pushed: false, buildSkipped: 'already in the repository'});
+		expect(schemaErrors('result.schema.json', result)).toEqual([]);
 		expect(fake.calls.filter(call => call.method === 'CreateRepository')).toHaveLength(1);
 		expect(second.stderr).not.toMatch(/Step \d+\/\d+/);
 		expect(second.stderr).toMatch(/already uses the gcloud credential helper/);
@@ -179,6 +182,29 @@ describe('usage errors', () => {
 			const unknown = await imagespecGar(['--projekt', 'acme-ml'], {cwd: sandbox.project, env: sandbox.env});
 			expect(unknown.code).toBe(2);
 			expect(await readFile(path.join(sandbox.project, 'image_specs.py'), 'utf8').catch(() => 'absent')).toBe('absent');
+		} finally {
+			await sandbox.cleanup();
+		}
+	});
+});
+
+describe('the published JSON Schemas', () => {
+	it('describe failures too, and reject what they do not document', async () => {
+		const sandbox = await makeSandbox({ci: 'true'});
+		try {
+			const usage = await imagespecGar(['--project', 'acme-ml', '--repository', 'r1', '--image', 'x', '--json'], {cwd: sandbox.project, env: sandbox.env});
+			expect(usage.code).toBe(2);
+			const failure = JSON.parse(usage.stdout);
+			expect(failure).toMatchObject({ok: false, error: {reason: 'USAGE'}});
+			expect(schemaErrors('result.schema.json', failure)).toEqual([]);
+			expect(schemaErrors('result.schema.json', {...failure, surprise: 1})).not.toEqual([]);
+
+			const doctor = await imagespecGar(['doctor', '--json'], {cwd: sandbox.project, env: {...sandbox.env, DOCKER_HOST: 'unix:///nonexistent.sock'}});
+			expect(doctor.code).toBe(1);
+			const report = JSON.parse(doctor.stdout);
+			expect(report.ok).toBe(false);
+			expect(schemaErrors('doctor.schema.json', report)).toEqual([]);
+			expect(schemaErrors('doctor.schema.json', {ok: true, checks: [{id: 'x', status: 'fine'}]})).not.toEqual([]);
 		} finally {
 			await sandbox.cleanup();
 		}
