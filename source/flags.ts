@@ -3,6 +3,14 @@ export type Flags = {
 	project?: string;
 	location?: string;
 	repository?: string;
+	/** false (--no-create): a missing repository is an error, never created. */
+	create: boolean;
+	/** A new repository's settings (asked when interactive). */
+	description?: string;
+	label: string[];
+	immutableTags?: boolean;
+	/** none | keep:N | delete-untagged:Dd */
+	cleanup?: string;
 	image?: string;
 	baseImage?: string;
 	pythonVersion?: string;
@@ -17,6 +25,7 @@ export type Flags = {
 	tagFormat?: string;
 	builder?: string;
 	output?: string;
+	sdk?: 'union' | 'flytekit';
 	build: boolean;
 	/** Build and push even when the tag is already in the repository. */
 	force: boolean;
@@ -25,7 +34,7 @@ export type Flags = {
 	plain: boolean;
 };
 
-export const defaultFlags = (): Flags => ({env: [], commands: [], pipExtraIndexUrl: [], build: true, force: false, yes: false, json: false, plain: false});
+export const defaultFlags = (): Flags => ({create: true, label: [], env: [], commands: [], pipExtraIndexUrl: [], build: true, force: false, yes: false, json: false, plain: false});
 
 /** `a, b,,c` → ['a', 'b', 'c'] */
 export const splitList = (value: string | undefined): string[] | undefined =>

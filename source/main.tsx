@@ -21,13 +21,21 @@ const HELP = `
     --project P              GCP project id (default: saved answer, then gcloud's project)
     --location L             Artifact Registry location, e.g. us-central1 (same region as the Union data plane)
     --repository R           Docker repository; created when it does not exist
+    --no-create              never create a repository: a missing one is an error (exit 1)
+
+  A new repository (asked when interactive)
+    --description TEXT       its description
+    --label K=V              a label (repeatable); managed-by=imagespec-gar is always added
+    --immutable-tags         tags cannot be moved to another image once pushed
+    --cleanup POLICY         none (default), keep:N (keep the N most recent versions)
+                             or delete-untagged:Dd (delete untagged versions older than D days)
 
   The ImageSpec
     --image NAME             image name, e.g. trainer or team/trainer
     --base-image REF         base image (default: ghcr.io/flyteorg/flytekit:py<version>-latest)
     --python-version X.Y     Python version, 3.9-3.13 (default 3.12)
     --packages a,b           Python packages
-    --requirements FILE      a requirements file instead of --packages
+    --requirements FILE      a requirements file (with --packages: created from them when missing)
     --apt-packages a,b       Debian packages
     --env K=V                environment variable (repeatable)
     --commands CMD           a command run in the image (repeatable)
@@ -37,6 +45,7 @@ const HELP = `
     --tag-format FMT         tag format, e.g. "{spec_hash}-dev"
     --builder local|union    build here with docker (default) or let Union build it at registration
     --output FILE            the Python module to write (default image_specs.py in the project folder)
+    --sdk union|flytekit     what the module imports (default: flytekit when the project uses it without union)
 
   Behaviour
     --no-build               author the spec and compute the tag, but do not build or push
@@ -74,6 +83,11 @@ const parseCli = (argv: string[]) =>
 			project: {type: 'string'},
 			location: {type: 'string'},
 			repository: {type: 'string'},
+			create: {type: 'boolean', default: true},
+			description: {type: 'string'},
+			label: {type: 'string', isMultiple: true},
+			immutableTags: {type: 'boolean'},
+			cleanup: {type: 'string'},
 			image: {type: 'string'},
 			baseImage: {type: 'string'},
 			pythonVersion: {type: 'string'},
@@ -88,6 +102,7 @@ const parseCli = (argv: string[]) =>
 			tagFormat: {type: 'string'},
 			builder: {type: 'string'},
 			output: {type: 'string'},
+			sdk: {type: 'string'},
 			build: {type: 'boolean', default: true},
 			force: {type: 'boolean', default: false},
 			yes: {type: 'boolean', default: false},
@@ -110,6 +125,7 @@ export async function main(argv: string[]): Promise<number> {
 		...Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined)),
 		packages: splitList(raw.packages),
 		aptPackages: splitList(raw.aptPackages),
+		label: raw.label ?? [],
 		env: raw.env ?? [],
 		commands: raw.commands ?? [],
 		pipExtraIndexUrl: raw.pipExtraIndexUrl ?? [],
@@ -171,6 +187,8 @@ export async function main(argv: string[]): Promise<number> {
 			failure = {error};
 		}
 
+		// Let the last frame (the summary, or the failed step) reach the screen: unmount skips it.
+		await instance.waitUntilRenderFlush();
 		instance.unmount();
 		await instance.waitUntilExit();
 		// A failed step is already on screen with its fix; anything else is printed once the view is gone.

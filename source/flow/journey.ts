@@ -1,4 +1,4 @@
-import {existsSync} from 'node:fs';
+import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import type {Flags} from '../flags.js';
 import {validateRepositoryId} from '../services/artifact-registry.js';
@@ -6,6 +6,7 @@ import {configureDocker} from '../services/gcloud.js';
 import {CancelledError, StepError, UsageError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
 import {registryHost} from '../services/imagespec.js';
+import {planRequirementsFile} from '../services/requirements.js';
 import {KNOWN_LOCATIONS, validateLocation} from '../services/locations.js';
 import {projectFolder, type AnswerStore} from '../services/store.js';
 import {buildImage} from '../steps/build.js';
@@ -33,6 +34,7 @@ const FLAG_RULES: Array<[keyof Flags, string, (value: string) => string | undefi
 	['location', 'location', validateLocation],
 	['repository', 'repository', validateRepositoryId],
 	['builder', 'builder', value => (value === 'local' || value === 'union' ? undefined : 'use local or union')],
+	['sdk', 'sdk', value => (value === 'union' || value === 'flytekit' ? undefined : 'use union or flytekit')],
 ];
 
 /**
@@ -78,15 +80,16 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	const finished = (id: StepId, status: 'done' | 'skipped', detail: string) => report({type: 'step', step: id, status, detail});
 
 	// 1. Prerequisites
-	const {checks, gcloud} = await step('checks', async () =>
+	const checking = step('checks', async () =>
 		checkPrerequisites(c, {docker: flags.build && builderOf(flags) === 'local', adc: !env.IMAGESPEC_GAR_API_ENDPOINT}),
 	);
-	result.checks = checks;
-	finished('checks', 'done', `${checks.filter(check => check.status === 'ok').length} of ${checks.length} ok`);
-
-	// The client costs ~0.5 s to load: start it now, while the person answers.
+	// Loading the client blocks the event loop ~0.5 s: do it while gcloud runs the checks, not once
+	// a question is up (keys typed meanwhile arrive as one chunk, and Enter is lost as a paste).
 	const registry = import('../services/artifact-registry.js').then(async ({openArtifactRegistry}) => openArtifactRegistry(ctx));
 	registry.catch(() => undefined); // Awaited, and its failure reported, in the steps that use it.
+	const {checks, gcloud} = await checking;
+	result.checks = checks;
+	finished('checks', 'done', `${checks.filter(check => check.status === 'ok').length} of ${checks.length} ok`);
 
 	// 2. Project and location (a rerun first offers the saved setup: adding an image is one Enter away)
 	const {project, location} = await step('project', async () => {
@@ -112,8 +115,8 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	else finished('docker-auth', 'skipped', `${host} already uses the gcloud credential helper`);
 
 	// 5. The ImageSpec module and the tag flytekit will compute
-	const builder = builderOf(c.flags);
-	const authored = await step('imagespec', async () => authorImageSpec(c, {project, location, repository, builder}));
+	const authored = await step('imagespec', async () => authorImageSpec(c, {project, location, repository, builder: builderOf(c.flags)}));
+	const builder = authored.spec.builder === 'union' ? 'union' : 'local';
 	Object.assign(result, {registry: authored.spec.registry, image: authored.spec.name, tag: authored.tag, imageUri: authored.uri, specFile: authored.specFile});
 	store.save(answers => ({
 		...answers,
@@ -174,12 +177,15 @@ async function validateFlags(c: StepContext) {
 	validateImageFlags(flags);
 	validateRepositoryFlags(flags);
 	if (flags.location !== undefined) await rejectUnknownLocation(c, flags.location);
-	if (flags.requirements !== undefined && flags.packages !== undefined) {
-		throw new UsageError('--packages and --requirements cannot be used together: list the packages in the requirements file', 'requirements');
-	}
+	if (flags.requirements !== undefined) {
+		const file = path.resolve(cwd, flags.requirements);
+		const existing = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+		// With --packages the file is created (or must already say the same); without, it must exist.
+		if (flags.packages !== undefined && planRequirementsFile(existing, flags.packages).kind === 'keep') {
+			throw new UsageError(`--requirements ${JSON.stringify(flags.requirements)} already lists other packages than --packages: leave out --packages to use the file as it is`, 'requirements');
+		}
 
-	if (flags.requirements !== undefined && !existsSync(path.resolve(cwd, flags.requirements))) {
-		throw new UsageError(`--requirements ${JSON.stringify(flags.requirements)}: no such file`, 'requirements');
+		if (flags.packages === undefined && existing === undefined) throw new UsageError(`--requirements ${JSON.stringify(flags.requirements)}: no such file`, 'requirements');
 	}
 
 	// Non-interactive runs fail fast on what no flag, saved answer or default can supply.

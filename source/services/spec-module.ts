@@ -96,7 +96,7 @@ export const renderDeclaration = (
 const header = (callee: string): string =>
 	[
 		`# ${MODULE_MARKER}: ImageSpec declarations for Google Artifact Registry.`,
-		'# To add or change an image, rerun `npx imagespec-gar`. It rewrites only its own',
+		'# To add or change an image, rerun `imagespec-gar`. It rewrites only its own',
 		`# declarations (from \`name_image = ${callee}(\` to the closing \`)\` line)`,
 		'# and keeps every other line of this file as you wrote it.',
 	].join('\n') + '\n';

@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs';
 import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {splitList, type Flags} from '../flags.js';
@@ -12,7 +13,10 @@ import {
 	SUPPORTED_PYTHON_VERSIONS,
 	type ImageSpec,
 } from '../services/imagespec.js';
-import {planModuleUpdate, renderDeclaration, writeFileAtomic} from '../services/spec-module.js';
+import {lineDiff} from '../services/diff.js';
+import {planRequirementsFile} from '../services/requirements.js';
+import {detectSdk} from '../services/sdk.js';
+import {planModuleUpdate, writeFileAtomic} from '../services/spec-module.js';
 import {validateImageName} from '../services/imagespec.js';
 import type {StepContext} from './context.js';
 
@@ -70,33 +74,28 @@ export async function authorImageSpec(
 	);
 	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
 
-	let requirements = flags.requirements ?? (flags.packages ? undefined : (declared?.requirements ?? previous?.requirements));
-	let packages = flags.packages ?? (requirements ? undefined : (declared?.packages ?? previous?.packages));
-	if (requirements === undefined && packages === undefined && ask.interactive) {
-		const answer = await ask.text({flag: 'packages', message: 'Python packages (comma-separated; empty for none):', default: '', placeholder: 'pandas, union'});
-		packages = splitList(answer);
-	}
-
-	if (requirements !== undefined && flags.requirements !== undefined) {
-		// flytekit opens the file relative to where `union register` runs: the project folder.
-		requirements = path.relative(folder, path.resolve(c.cwd, requirements)).split(path.sep).join('/');
-	}
+	const {packages, requirements} = await choosePackages(c, declared?.requirements ?? previous?.requirements, declared?.packages ?? previous?.packages);
+	const more = ask.interactive && (await ask.confirm({flag: 'apt-packages', message: 'Set more options (apt packages, env, commands, pip index, platform, builder, tag format)?', default: false}));
+	const option = async (flag: string, message: string, given: string | undefined, fallback: string | undefined) =>
+		more ? (await ask.text({flag, message, default: fallback ?? ''})) || undefined : (given ?? fallback);
+	const list = async (flag: string, message: string, given: string[] | undefined, fallback: string[] | undefined) =>
+		more ? splitList(await ask.text({flag, message, default: (given ?? fallback ?? []).join(', ')})) : (given ?? fallback);
 
 	const spec: ImageSpec = {
 		name,
 		python_version: pythonVersion,
-		builder: where.builder === 'union' ? 'union' : undefined,
-		env: flags.env.length > 0 ? parseEnv(flags.env) : declared?.env,
+		builder: (await option('builder', 'Builder (local, or union to build at registration):', flags.builder, declared?.builder ?? where.builder)) === 'union' ? 'union' : undefined,
+		env: more ? parseEnv(splitList(await ask.text({flag: 'env', message: 'Environment (KEY=VALUE, comma-separated):', default: Object.entries(declared?.env ?? {}).map(([key, value]) => `${key}=${value}`).join(', ')})) ?? []) : flags.env.length > 0 ? parseEnv(flags.env) : declared?.env,
 		registry: composeRegistry({location: where.location, project: where.project, repository: where.repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST}),
 		packages: packages?.length ? packages : undefined,
 		requirements,
-		apt_packages: flags.aptPackages?.length ? flags.aptPackages : declared?.apt_packages,
+		apt_packages: nonEmpty(await list('apt-packages', 'Debian (apt) packages, comma-separated:', flags.aptPackages, declared?.apt_packages)),
 		base_image: baseImage,
-		platform: flags.platform ?? declared?.platform ?? previous?.platform ?? DEFAULT_PLATFORM,
-		pip_index: flags.pipIndex ?? declared?.pip_index,
-		pip_extra_index_url: flags.pipExtraIndexUrl.length > 0 ? flags.pipExtraIndexUrl : declared?.pip_extra_index_url,
-		commands: flags.commands.length > 0 ? flags.commands : declared?.commands,
-		tag_format: flags.tagFormat ?? declared?.tag_format,
+		platform: await option('platform', 'Platform (linux/amd64 is what Union nodes run):', flags.platform, declared?.platform ?? previous?.platform ?? DEFAULT_PLATFORM),
+		pip_index: await option('pip-index', 'pip index URL (empty for PyPI):', flags.pipIndex, declared?.pip_index),
+		pip_extra_index_url: nonEmpty(await list('pip-extra-index-url', 'Extra pip index URLs, comma-separated:', nonEmpty(flags.pipExtraIndexUrl), declared?.pip_extra_index_url)),
+		commands: nonEmpty(more ? await ask.text({flag: 'commands', message: 'A command to run in the image (empty for none):', default: (declared?.commands ?? []).join(' && ')}).then(command => (command ? [command] : [])) : (nonEmpty(flags.commands) ?? declared?.commands)),
+		tag_format: await option('tag-format', 'Tag format ({spec_hash} is the hash; empty for the plain hash):', flags.tagFormat, declared?.tag_format),
 	};
 	rejectProblems(spec);
 
@@ -106,7 +105,7 @@ export async function authorImageSpec(
 		if (error.code === 'ENOENT') return undefined;
 		throw error;
 	});
-	const plan = planModuleUpdate(existing, spec, {sdk: 'union'});
+	const plan = planModuleUpdate(existing, spec, {sdk: flags.sdk ?? (await detectSdk(folder))});
 	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
 	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile};
 	switch (plan.kind) {
@@ -123,8 +122,8 @@ export async function authorImageSpec(
 
 		default: {
 			const verb = {create: 'Create', add: 'Add to', update: 'Update'}[plan.kind];
-			// On add/update the preview is the declaration that changes, not the whole module.
-			report({type: 'code', title: `${verb} ${relative}`, code: plan.kind === 'create' ? plan.content : renderDeclaration(spec, {sdk: 'union'})});
+			// On add/update the preview is what changes (a diff), not the whole module.
+			report({type: 'code', title: `${verb} ${relative}`, code: plan.kind === 'create' ? plan.content : lineDiff(plan.previous ?? '', plan.content)});
 			if (!(await ask.confirm({flag: 'output', message: `Write ${relative}?`, default: true}))) {
 				report({type: 'note', level: 'warn', text: `${relative} was not written; the declaration is shown above.`});
 				return {...authored, specFile: undefined};
@@ -135,6 +134,51 @@ export async function authorImageSpec(
 		}
 	}
 }
+
+/**
+ * Packages inline (`packages=[...]`) or a requirements file, reused when the project has one,
+ * created from --packages when --requirements names a file that does not exist yet.
+ */
+async function choosePackages(c: StepContext, savedRequirements: string | undefined, savedPackages: string[] | undefined): Promise<{packages?: string[]; requirements?: string}> {
+	const {flags, ask, folder} = c;
+	// flytekit opens the file relative to where `union register` runs: the project folder.
+	const fromFolder = (file: string) => path.relative(folder, path.resolve(c.cwd, file)).split(path.sep).join('/');
+	if (flags.requirements !== undefined) {
+		const file = path.resolve(c.cwd, flags.requirements);
+		if (flags.packages !== undefined) {
+			const plan = planRequirementsFile(await readFile(file, 'utf8').catch(() => undefined), flags.packages);
+			if (plan.kind === 'keep') throw new UsageError(`--requirements ${JSON.stringify(flags.requirements)} already lists other packages (${plan.extra.join(', ') || 'other versions'}): leave out --packages to use it as it is`, 'requirements');
+			if (plan.kind === 'create') {
+				c.report({type: 'note', level: 'info', text: `Created ${flags.requirements} with ${flags.packages.join(', ')}`});
+				await writeFileAtomic(file, plan.content);
+			}
+		}
+
+		return {requirements: fromFolder(flags.requirements)};
+	}
+
+	if (flags.packages !== undefined) return {packages: flags.packages};
+	if (savedRequirements !== undefined || savedPackages !== undefined || !ask.interactive) return {requirements: savedRequirements, packages: savedPackages};
+
+	const existing = ['requirements.txt', 'requirements.in'].find(file => existsSync(path.join(folder, file)));
+	if (existing) {
+		const choice = await ask.select({
+			flag: 'requirements',
+			message: 'Python packages:',
+			choices: [
+				{label: `From ${existing} (the file is hashed into the tag)`, value: existing},
+				{label: 'List packages instead', value: ''},
+			],
+			default: existing,
+		});
+		if (choice) return {requirements: fromFolder(path.join(folder, choice))};
+	}
+
+	const answer = await ask.text({flag: 'packages', message: 'Python packages (comma-separated; empty for none):', default: '', placeholder: 'pandas, union'});
+	return {packages: splitList(answer)};
+}
+
+const nonEmpty = <T>(items: T[] | undefined): T[] | undefined => (items && items.length > 0 ? items : undefined);
 
 /**
  * The image flags judged before any work starts (nothing is saved or written on a bad value):

@@ -1,5 +1,5 @@
 import {execFile} from 'node:child_process';
-import {readdir} from 'node:fs/promises';
+import {readdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
@@ -41,7 +41,8 @@ const BAD_INPUTS: Array<[string, string[], string]> = [
 	['package pip would reject', [...base, '--packages', 'pandas==,numpy'], '--packages'],
 	['tag format without the hash', [...base, '--tag-format', 'latest'], '--tag-format'],
 	['builder that does not exist', [...base, '--builder', 'kaniko'], '--builder'],
-	['packages and requirements together', [...base, '--packages', 'pandas', '--requirements', 'requirements.txt'], '--requirements'],
+	['packages that the requirements file does not list', [...base, '--packages', 'pandas', '--requirements', '../other-requirements.txt'], '--requirements'],
+	['sdk that does not exist', [...base, '--sdk', 'pyflyte'], '--sdk'],
 	['requirements file that does not exist', [...base, '--requirements', 'nope.txt'], '--requirements'],
 	['json and plain together', [...base, '--json', '--plain'], '--json'],
 	['force with no-build', [...base, '--force', '--no-build'], '--force'],
@@ -63,6 +64,7 @@ describe('bad input: exit 2, the flag named, nothing written', () => {
 
 	beforeAll(async () => {
 		sandbox = await makeSandbox({ci: 'true'});
+		await writeFile(path.join(sandbox.root, 'other-requirements.txt'), 'numpy\n');
 		// Four at a time: each is a whole CLI start.
 		for (let index = 0; index < BAD_INPUTS.length; index += 4) {
 			// eslint-disable-next-line no-await-in-loop -- batches

@@ -108,6 +108,8 @@ describe('rerun in a configured folder', () => {
 		await run.type(KEY.enter);
 		await run.waitFor('Python packages');
 		await run.type(...'pandas', KEY.enter);
+		await run.waitFor('Set more options');
+		await run.type(KEY.enter);
 		await run.waitFor('Write image_specs.py?');
 		await run.type(KEY.enter);
 		const result = await run.journey;

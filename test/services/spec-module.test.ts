@@ -180,7 +180,7 @@ describe('the generated module runs in Python', () => {
 	it('the header says it is managed and how to add images', () => {
 		const module = renderModule([trainer], union);
 		expect(module.split('\n')[0]).toContain(MODULE_MARKER);
-		expect(module).toContain('npx imagespec-gar');
+		expect(module).toContain('rerun `imagespec-gar`');
 		expect(module).toContain('\nimport union\n');
 		expect(renderModule([trainer], flytekit)).toContain('\nimport flytekit\n');
 	});
