@@ -234,8 +234,8 @@ function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: str
 
 function printPlainSummary(result: JourneyResult, write: (line: string) => void) {
 	write('');
-	write(result.pushed ? 'Done: the image is in Artifact Registry.' : result.buildSkipped ? 'Done: the image was already in Artifact Registry.' : 'Done: the ImageSpec is ready.');
-	if (result.imageUri) write(`  image:     ${result.imageUri}`);
+	write(result.pushed ? 'Done: the image is in Artifact Registry.' : result.inRepository ? 'Done: the image was already in Artifact Registry.' : 'Done: the ImageSpec is ready.');
+	if (result.imageUri) write(`  image:     ${result.imageUri}${result.inRepository === false ? ' (not in the repository yet)' : ''}`);
 	if (result.digest) write(`  digest:    ${result.digest}`);
 	if (result.specFile) write(`  spec file: ${result.specFile}`);
 	if (result.nextCommand) write(`  next:      ${result.nextCommand}`);

@@ -25,6 +25,8 @@ export type JourneyResult = {
 	imageUri?: string;
 	specFile?: string;
 	pushed: boolean;
+	/** Whether the repository has the image now (undefined: could not tell). */
+	inRepository?: boolean;
 	digest?: string;
 	repositoryCreated?: boolean;
 	buildSkipped?: string;

@@ -10,6 +10,7 @@ import {planRequirementsFile} from '../services/requirements.js';
 import {KNOWN_LOCATIONS, validateLocation} from '../services/locations.js';
 import {projectFolder, type AnswerStore} from '../services/store.js';
 import {buildImage} from '../steps/build.js';
+import {imageExists} from '../services/docker.js';
 import type {StepContext} from '../steps/context.js';
 import {authorImageSpec, validateImageFlags} from '../steps/imagespec.js';
 import {checkPrerequisites} from '../steps/prerequisites.js';
@@ -141,15 +142,19 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	finished('imagespec', 'done', authored.uri);
 
 	// 6. Build and push, then proof
-	if (!c.flags.build) finished('build', 'skipped', '--no-build: not built');
-	else if (builder === 'union') finished('build', 'skipped', 'builder="union": Union builds the image when you register');
-	else {
+	if (!c.flags.build || builder === 'union') {
+		// Not building now: still tell whether the cluster would find the image today.
+		const there = await imageExists(ctx, authored.uri).catch(() => undefined);
+		result.inRepository = there?.state === 'present' ? true : there?.state === 'absent' ? false : undefined;
+		const now = result.inRepository ? 'already in the repository' : result.inRepository === false ? 'not in the repository yet' : 'not checked';
+		finished('build', 'skipped', builder === 'union' ? `builder="union": Union builds the image when you register (${now})` : `--no-build: not built (${now})`);
+	} else {
 		const built = await step('build', async () => {
 			// Before any build: a push that cannot succeed is said now, not after minutes of building.
 			await checkPushPermission(c, await registry, {project, location, repository, account: gcloud.account, imageUri: authored.uri});
 			return buildImage(c, authored);
 		});
-		Object.assign(result, {pushed: built.pushed, digest: built.digest, buildSkipped: built.skipped, logFile: built.logFile});
+		Object.assign(result, {pushed: built.pushed, digest: built.digest, buildSkipped: built.skipped, logFile: built.logFile, inRepository: true});
 		if (built.skipped) finished('build', 'skipped', `${authored.uri} is ${built.skipped}`);
 		else finished('build', 'done', `pushed ${built.digest ?? ''}`.trim());
 	}

@@ -7,7 +7,7 @@ export function Summary({result}: {readonly result: JourneyResult}) {
 	const rows: Array<[string, string | undefined]> = [
 		['Repository', result.repository && `${result.project}/${result.location}/${result.repository}${result.repositoryCreated ? ' (created)' : ''}`],
 		['Registry', result.registry],
-		['Image', result.imageUri],
+		['Image', result.imageUri && `${result.imageUri}${result.inRepository === false ? '  (not in the repository yet)' : ''}`],
 		['Digest', result.digest],
 		['Spec file', result.specFile],
 		['Build log', result.logFile],
@@ -15,7 +15,7 @@ export function Summary({result}: {readonly result: JourneyResult}) {
 	return (
 		<Box flexDirection="column" marginTop={1} borderStyle="round" borderColor="green" paddingX={1}>
 			<Text bold color="green">
-				{result.pushed ? 'Your image is in Artifact Registry' : result.buildSkipped ? 'Your image was already in Artifact Registry' : 'Your ImageSpec is ready'}
+				{result.pushed ? 'Your image is in Artifact Registry' : result.inRepository ? 'Your image was already in Artifact Registry' : 'Your ImageSpec is ready'}
 			</Text>
 			{rows
 				.filter((row): row is [string, string] => Boolean(row[1]))

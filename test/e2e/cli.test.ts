@@ -165,7 +165,11 @@ requireDocker(describe, engine)('the whole journey, non-interactively, on real p
 	it('a rerun from saved answers needs no flags for the setup', async () => {
 		const rerun = await imagespecGar(['--yes', '--json', '--no-build'], {cwd: sandbox.project, env});
 		expect(rerun.code, rerun.stderr).toBe(0);
-		expect(JSON.parse(rerun.stdout)).toMatchObject({ok: true, project: 'acme-ml', location: 'us-east1', repository: 'union-images', image: 'trainer'});
+		expect(JSON.parse(rerun.stdout)).toMatchObject({ok: true, project: 'acme-ml', location: 'us-east1', repository: 'union-images', image: 'trainer', pushed: false, inRepository: true});
+		expect(rerun.stderr).toContain('--no-build: not built (already in the repository)');
+		const other = await imagespecGar(['--yes', '--json', '--no-build', '--image', 'not-pushed', '--base-image', baseImage], {cwd: sandbox.project, env});
+		expect(other.code, other.stderr).toBe(0);
+		expect(JSON.parse(other.stdout)).toMatchObject({ok: true, image: 'not-pushed', pushed: false, inRepository: false});
 	});
 });
 
