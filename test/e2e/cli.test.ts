@@ -1,7 +1,6 @@
 import {execFile} from 'node:child_process';
 import {readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {promisify} from 'node:util';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {computeTag, type ImageSpec} from '../../source/services/imagespec.js';
@@ -9,21 +8,10 @@ import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {FAKE_TOKEN, loginOffline} from '../support/gcloud.js';
 import {schemaErrors} from '../support/schema.js';
+import {imagespecGar} from '../support/cli.js';
 import {dockerEngine, makeBaseImage, requireDocker, startRegistry} from '../support/docker.js';
 
 const run = promisify(execFile);
-const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-
-type CliRun = {code: number; stdout: string; stderr: string};
-const imagespecGar = async (args: string[], options: {cwd: string; env: NodeJS.ProcessEnv}): Promise<CliRun> => {
-	try {
-		const {stdout, stderr} = await run(process.execPath, [cli, ...args], {...options, timeout: 120_000});
-		return {code: 0, stdout, stderr};
-	} catch (error) {
-		const failure = error as {code?: number; stdout: string; stderr: string};
-		return {code: typeof failure.code === 'number' ? failure.code : -1, stdout: failure.stdout, stderr: failure.stderr};
-	}
-};
 
 describe('imagespec-gar --help', () => {
 	it('prints the usage with every flag of the contract and exits 0', async () => {

@@ -1,11 +1,9 @@
-import {execFile} from 'node:child_process';
 import {readdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {imagespecGar, type CliRun} from '../support/cli.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 
-const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const base = ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', 'trainer'];
 const without = (flag: string) => {
 	const index = base.indexOf(flag);
@@ -50,17 +48,9 @@ const BAD_INPUTS: Array<[string, string[], string]> = [
 	['unknown command', ['deploy', ...base], 'deploy'],
 ];
 
-type Outcome = {code: number; stderr: string};
-const runCli = async (args: string[], sandbox: Sandbox): Promise<Outcome> =>
-	new Promise(resolve => {
-		execFile(process.execPath, [cli, ...args], {cwd: sandbox.project, env: sandbox.env, timeout: 60_000}, (error, _stdout, stderr) => {
-			resolve({code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stderr});
-		});
-	});
-
 describe('bad input: exit 2, the flag named, nothing written', () => {
 	let sandbox: Sandbox;
-	const outcomes = new Map<string, Outcome>();
+	const outcomes = new Map<string, CliRun>();
 
 	beforeAll(async () => {
 		sandbox = await makeSandbox({ci: 'true'});
@@ -68,7 +58,7 @@ describe('bad input: exit 2, the flag named, nothing written', () => {
 		// Four at a time: each is a whole CLI start.
 		for (let index = 0; index < BAD_INPUTS.length; index += 4) {
 			// eslint-disable-next-line no-await-in-loop -- batches
-			await Promise.all(BAD_INPUTS.slice(index, index + 4).map(async ([name, args]) => outcomes.set(name, await runCli(args, sandbox))));
+			await Promise.all(BAD_INPUTS.slice(index, index + 4).map(async ([name, args]) => outcomes.set(name, await imagespecGar(args, {cwd: sandbox.project, env: sandbox.env}))));
 		}
 	});
 
