@@ -1,17 +1,16 @@
 import {spawn} from 'node:child_process';
 import {readdir, readFile} from 'node:fs/promises';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
-import {afterAll, beforeAll, expect, it} from 'vitest';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {CLI_PATH} from '../support/cli.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {loginOffline} from '../support/gcloud.js';
 import {dockerEngine, makeBaseImage, requireDocker, startRegistry, type Registry} from '../support/docker.js';
 
-const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const engine = await dockerEngine();
-const describeDocker = requireDocker((await import('vitest')).describe, engine);
+const describeDocker = requireDocker(describe, engine);
 
 /** Processes whose environment points into the sandbox: the CLI's children, wherever they were reparented. */
 const processesOf = async (sandbox: Sandbox): Promise<string[]> => {
@@ -57,7 +56,7 @@ describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 		const env = {...sandbox.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host};
 		// A build step that takes long enough to be interrupted (busybox sleep; no network needed).
 		const args = ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'cancel-me', '--image', image, '--base-image', baseImage, '--python-version', '3.11', '--commands', 'sleep 60', '--json'];
-		const child = spawn(process.execPath, [cli, ...args], {cwd: sandbox.project, env, stdio: ['ignore', 'pipe', 'pipe']});
+		const child = spawn(process.execPath, [CLI_PATH, ...args], {cwd: sandbox.project, env, stdio: ['ignore', 'pipe', 'pipe']});
 		let stderr = '';
 		let stdout = '';
 		child.stdout.on('data', (chunk: Buffer) => {
