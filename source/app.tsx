@@ -1,5 +1,5 @@
-import {useSyncExternalStore} from 'react';
-import {Box, Static, Text, useInput, useStdin} from 'ink';
+import {useEffect, useSyncExternalStore} from 'react';
+import {Box, Static, Text, useApp, useInput, useStdin, useWindowSize} from 'ink';
 import {currentStep, type TranscriptItem} from './flow/state.js';
 import type {InkSession} from './present/ink-session.js';
 import {BuildProgress} from './ui/build-progress.js';
@@ -15,6 +15,11 @@ import {Summary} from './ui/summary.js';
 export function App({session, onCancel}: {readonly session: InkSession; readonly onCancel: () => void}) {
 	const {flow, question} = useSyncExternalStore(session.subscribe, session.getSnapshot);
 	const {isRawModeSupported} = useStdin();
+	// The journey hands the terminal to `gcloud auth login` through the session.
+	const {suspendTerminal} = useApp();
+	useEffect(() => session.attachTerminal(async work => suspendTerminal(work)), [session, suspendTerminal]);
+	// <Static> is absolutely positioned: without a width its rows lay out wider than the terminal.
+	const {columns} = useWindowSize();
 	useInput(
 		(input, key) => {
 			if (key.ctrl && input === 'c') onCancel();
@@ -27,11 +32,11 @@ export function App({session, onCancel}: {readonly session: InkSession; readonly
 
 	return (
 		<>
-			<Static items={[{kind: 'header'} as const, ...flow.transcript]}>
+			<Static items={[{kind: 'header'} as const, ...flow.transcript]} style={{width: columns}}>
 				{(item, key) => <TranscriptLine key={key} item={item} />}
 			</Static>
 			<Box flexDirection="column">
-				{running ? <StatusLine status="running" waiting={question !== undefined} title={running.title} detail={`step ${index} of ${total}`} /> : null}
+				{running ? <StatusLine status="running" waiting={question !== undefined} title={running.title} detail={running.detail ? `${running.detail} · step ${index} of ${total}` : `step ${index} of ${total}`} /> : null}
 				{running?.id === 'checks' ? <CheckList checks={flow.checks} /> : null}
 				{running?.id === 'build' ? <BuildProgress flow={flow} /> : null}
 				{question ? <QuestionView key={`${question.flag}:${question.message}`} question={question} onAnswer={session.answer} /> : null}

@@ -11,6 +11,10 @@ export type Flags = {
 	immutableTags?: boolean;
 	/** none | keep:N | delete-untagged:Dd */
 	cleanup?: string;
+	/** The Union data plane's worker service account, granted Reader on the repository. */
+	dataPlaneSa?: string;
+	/** Show the IAM policy change for the data plane without sending it. */
+	dryRun: boolean;
 	image?: string;
 	baseImage?: string;
 	pythonVersion?: string;
@@ -34,7 +38,7 @@ export type Flags = {
 	plain: boolean;
 };
 
-export const defaultFlags = (): Flags => ({create: true, label: [], env: [], commands: [], pipExtraIndexUrl: [], build: true, force: false, yes: false, json: false, plain: false});
+export const defaultFlags = (): Flags => ({create: true, label: [], dryRun: false, env: [], commands: [], pipExtraIndexUrl: [], build: true, force: false, yes: false, json: false, plain: false});
 
 /** `a, b,,c` → ['a', 'b', 'c'] */
 export const splitList = (value: string | undefined): string[] | undefined =>

@@ -4,7 +4,6 @@ import type {JourneyResult, Reporter} from './flow/events.js';
 import {runJourney} from './flow/journey.js';
 import {initialState, isFinished, reduce, type FlowState} from './flow/state.js';
 import {defaultFlags, splitList, type Flags} from './flags.js';
-import {runChecks} from './services/checks.js';
 import {CancelledError, StepError, UsageError, isAbort} from './services/errors.js';
 import {currentPlatform} from './services/platform.js';
 import {openStore, projectFolder} from './services/store.js';
@@ -29,6 +28,10 @@ const HELP = `
     --immutable-tags         tags cannot be moved to another image once pushed
     --cleanup POLICY         none (default), keep:N (keep the N most recent versions)
                              or delete-untagged:Dd (delete untagged versions older than D days)
+
+  A Union data plane in another project
+    --data-plane-sa EMAIL    its worker service account, granted Artifact Registry Reader on the repository
+    --dry-run                show that IAM policy change without sending it
 
   The ImageSpec
     --image NAME             image name, e.g. trainer or team/trainer
@@ -88,6 +91,8 @@ const parseCli = (argv: string[]) =>
 			label: {type: 'string', isMultiple: true},
 			immutableTags: {type: 'boolean'},
 			cleanup: {type: 'string'},
+			dataPlaneSa: {type: 'string'},
+			dryRun: {type: 'boolean', default: false},
 			image: {type: 'string'},
 			baseImage: {type: 'string'},
 			pythonVersion: {type: 'string'},
@@ -148,7 +153,18 @@ export async function main(argv: string[]): Promise<number> {
 	process.on('SIGTERM', cancel);
 
 	try {
-		if (command === 'doctor') return await doctor({flags, platform, signal: controller.signal});
+		if (command === 'doctor') {
+			const {runDoctor} = await import('./steps/doctor.js');
+			return await runDoctor({
+				flags,
+				cwd: process.cwd(),
+				platform,
+				signal: controller.signal,
+				ink: interactive && !plain,
+				stdout: text => process.stdout.write(text),
+				stderr: text => process.stderr.write(text),
+			});
+		}
 
 		const store = await openStore({folder: projectFolder(process.cwd()), platform});
 		let flow: FlowState = initialState();
@@ -239,20 +255,4 @@ function printPlainSummary(result: JourneyResult, write: (line: string) => void)
 	if (result.digest) write(`  digest:    ${result.digest}`);
 	if (result.specFile) write(`  spec file: ${result.specFile}`);
 	if (result.nextCommand) write(`  next:      ${result.nextCommand}`);
-}
-
-async function doctor(options: {flags: Flags; platform: ReturnType<typeof currentPlatform>; signal: AbortSignal}): Promise<number> {
-	const {flags, platform, signal} = options;
-	const report = createPlainReporter(line => process.stderr.write(`${line}\n`));
-	const {checks} = await runChecks(
-		{platform, signal},
-		{project: flags.project, needDocker: true, needAdc: !platform.env.IMAGESPEC_GAR_API_ENDPOINT},
-		check => {
-			if (!flags.json) report({type: 'check', check});
-		},
-	);
-	const ok = checks.every(check => !check.required || check.status !== 'fail');
-	if (flags.json) process.stdout.write(`${JSON.stringify({ok, checks}, null, 2)}\n`);
-	else process.stderr.write(ok ? '\nReady: nothing required is missing.\n' : '\nSome required checks failed: run the fixes above, then imagespec-gar doctor again.\n');
-	return ok ? EXIT.ok : EXIT.failed;
 }

@@ -1,6 +1,13 @@
 import {UsageError} from '../services/errors.js';
 
-export type Choice = {label: string; value: string; hint?: string; disabled?: boolean};
+export type Choice = {
+	label: string;
+	value: string;
+	hint?: string;
+	disabled?: boolean;
+	/** More text a filter matches besides the label (e.g. a description); the hint is not matched. */
+	keywords?: string;
+};
 
 type Base = {
 	/** The flag that answers this question without asking (named when it is missing). */
@@ -17,7 +24,21 @@ export type TextQuestion = Base & {
 	validate?: (value: string) => string | undefined;
 };
 export type ConfirmQuestion = Base & {kind: 'confirm'; default: boolean};
-export type Question = SelectQuestion | TextQuestion | ConfirmQuestion;
+export type Noun = {one: string; other: string};
+
+/**
+ * A select over many choices, with type-to-filter. The choices arrive page by page, so the view
+ * shows the first page while later ones load; `pinned` ones (e.g. "create new") always show.
+ */
+export type SearchQuestion = Base & {
+	kind: 'search';
+	pages: AsyncIterable<Choice[]>;
+	pinned?: Choice[];
+	default?: string;
+	/** What the list holds, for counts ("1 repository", "5,000 repositories"). */
+	noun?: Noun;
+};
+export type Question = SelectQuestion | TextQuestion | ConfirmQuestion | SearchQuestion;
 
 /**
  * Prompts are functions that return promises; the Ink view and @inquirer/prompts both
@@ -27,6 +48,13 @@ export type Prompter = {
 	select(question: SelectQuestion, signal: AbortSignal): Promise<string>;
 	text(question: TextQuestion, signal: AbortSignal): Promise<string>;
 	confirm(question: ConfirmQuestion, signal: AbortSignal): Promise<boolean>;
+	/** Optional: a prompter without it gets a plain select once every page has loaded. */
+	search?(question: SearchQuestion, signal: AbortSignal): Promise<string>;
+	/**
+	 * Gives the terminal to `work` (e.g. `gcloud auth login` with inherited stdio) and takes it
+	 * back afterwards. Optional: without it the wizard never runs an interactive tool.
+	 */
+	handOverTerminal?<T>(work: () => Promise<T>, signal: AbortSignal): Promise<T>;
 };
 
 /**
@@ -64,10 +92,31 @@ export const createAsker = (prompter: Prompter | undefined, signal: AbortSignal)
 			throw new UsageError(`Missing --${question.flag}: ${question.message.replace(/[?:]\s*$/, '')}`, question.flag);
 		},
 
+		/** Like select; non-interactive runs never read the pages. */
+		async search(question: Omit<SearchQuestion, 'kind'>, given?: string): Promise<string> {
+			if (given !== undefined) return given;
+			if (prompter?.search) return prompter.search({...question, kind: 'search'}, signal);
+			if (prompter) {
+				const choices: Choice[] = [...(question.pinned ?? [])];
+				for await (const page of question.pages) choices.push(...page);
+				return prompter.select({flag: question.flag, message: question.message, choices, default: question.default, kind: 'select'}, signal);
+			}
+			if (question.default !== undefined) return question.default;
+			throw new UsageError(`Missing --${question.flag}: ${question.message.replace(/[?:]\s*$/, '')}`, question.flag);
+		},
+
 		/** Non-interactive runs take the default: scripts must not block on a question. */
 		async confirm(question: Omit<ConfirmQuestion, 'kind'>): Promise<boolean> {
 			if (prompter) return prompter.confirm({...question, kind: 'confirm'}, signal);
 			return question.default;
+		},
+
+		/** Whether a person is there to use an interactive tool (never in non-interactive runs). */
+		canHandOverTerminal: prompter?.handOverTerminal !== undefined,
+
+		async handOverTerminal<T>(work: () => Promise<T>): Promise<T> {
+			if (!prompter?.handOverTerminal) throw new Error('No terminal to hand over: check canHandOverTerminal first');
+			return prompter.handOverTerminal(work, signal);
 		},
 	};
 };

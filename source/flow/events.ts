@@ -5,6 +5,7 @@ export const STEPS = [
 	{id: 'checks', title: 'Prerequisites'},
 	{id: 'project', title: 'Project and location'},
 	{id: 'repository', title: 'Repository'},
+	{id: 'access', title: 'Data plane access'},
 	{id: 'docker-auth', title: 'Docker authentication'},
 	{id: 'imagespec', title: 'ImageSpec'},
 	{id: 'build', title: 'Build and push'},
@@ -29,6 +30,8 @@ export type JourneyResult = {
 	inRepository?: boolean;
 	digest?: string;
 	repositoryCreated?: boolean;
+	/** Whether the Union data plane (another project's worker service account) may pull from the repository. */
+	dataPlaneAccess?: {status: string; serviceAccount?: string; fix?: string};
 	buildSkipped?: string;
 	logFile?: string;
 	nextCommand?: string;

@@ -16,6 +16,8 @@ import {authorImageSpec, validateImageFlags} from '../steps/imagespec.js';
 import {checkPrerequisites} from '../steps/prerequisites.js';
 import {chooseProjectAndLocation, validateProjectId} from '../steps/project.js';
 import {checkPushPermission, chooseRepository, validateRepositoryFlags} from '../steps/repository.js';
+import {grantDataPlaneAccess} from '../steps/access.js';
+import {validateServiceAccount} from '../services/repository-iam.js';
 import {asSavedAnswers, chooseRerunAction, findKnownSetup, type KnownSetup, type RerunChoice} from '../steps/setup.js';
 import {createAsker, type Asker} from './ask.js';
 import type {JourneyResult, Reporter, StepId} from './events.js';
@@ -35,6 +37,7 @@ const FLAG_RULES: Array<[keyof Flags, string, (value: string) => string | undefi
 	['location', 'location', validateLocation],
 	['repository', 'repository', validateRepositoryId],
 	['builder', 'builder', value => (value === 'local' || value === 'union' ? undefined : 'use local or union')],
+	['dataPlaneSa', 'data-plane-sa', validateServiceAccount],
 	['sdk', 'sdk', value => (value === 'union' || value === 'flytekit' ? undefined : 'use union or flytekit')],
 ];
 
@@ -108,6 +111,12 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	Object.assign(result, {repository, repositoryCreated: created});
 	store.save(answers => ({...answers, repository}));
 	finished('repository', 'done', created ? `${repository} (created)` : repository);
+
+	// 3b. A Union data plane in another project may pull from the repository
+	const access = await step('access', async () => grantDataPlaneAccess(c, {project, location, repository, registry: await registry}));
+	result.dataPlaneAccess = {status: access.status, serviceAccount: access.serviceAccount, fix: access.fix};
+	if (access.saved) store.save(answers => ({...answers, dataPlane: access.saved}));
+	finished('access', access.done ? 'done' : 'skipped', access.detail);
 
 	// 4. Docker authentication for the repository's host
 	const host = registryHost(location, env.IMAGESPEC_GAR_REGISTRY_HOST);

@@ -13,6 +13,8 @@ export const createInkSession = () => {
 	let snapshot: InkSnapshot = {flow: initialState()};
 	let pending: ((value: string | boolean) => void) | undefined;
 	const listeners = new Set<() => void>();
+	// Ink's useApp().suspendTerminal, attached by the view once it is mounted.
+	let suspend: ((work: () => Promise<void>) => Promise<void>) | undefined;
 	const publish = (next: InkSnapshot) => {
 		snapshot = next;
 		for (const listener of listeners) listener();
@@ -48,6 +50,21 @@ export const createInkSession = () => {
 		select: async (question, signal) => ask<string>(question, signal),
 		text: async (question, signal) => ask<string>(question, signal),
 		confirm: async (question, signal) => ask<boolean>(question, signal),
+		search: async (question, signal) => ask<string>(question, signal),
+		async handOverTerminal<T>(work: () => Promise<T>): Promise<T> {
+			if (!suspend) return work();
+			let outcome: {value: T} | {error: unknown} | undefined;
+			// Ink erases its frame, releases raw mode, and repaints once work is done.
+			await suspend(async () => {
+				try {
+					outcome = {value: await work()};
+				} catch (error) {
+					outcome = {error};
+				}
+			});
+			if (!outcome || 'error' in outcome) throw outcome ? outcome.error : new Error('the terminal was not handed over');
+			return outcome.value;
+		},
 	};
 
 	return {
@@ -58,6 +75,13 @@ export const createInkSession = () => {
 			return () => listeners.delete(listener);
 		},
 		getSnapshot: () => snapshot,
+		/** Called by the view with Ink's suspendTerminal; returns the detach function. */
+		attachTerminal(suspendTerminal: (work: () => Promise<void>) => Promise<void>) {
+			suspend = suspendTerminal;
+			return () => {
+				if (suspend === suspendTerminal) suspend = undefined;
+			};
+		},
 		/** Called by the view when the person answers the current question. */
 		answer(value: string | boolean) {
 			const resolve = pending;

@@ -3,8 +3,9 @@ import {createRequire} from 'node:module';
 import type {ArtifactRegistryClient, protos as ArtifactRegistryProtos} from '@google-cloud/artifact-registry';
 import type {ServiceContext} from './context.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
+import {runTool} from './exec.js';
 import {KNOWN_LOCATIONS, sortLocations} from './locations.js';
-import {adcPath} from './platform.js';
+import {adcPath, executable} from './platform.js';
 
 export {KNOWN_LOCATIONS, validateLocation} from './locations.js';
 
@@ -12,6 +13,13 @@ export {KNOWN_LOCATIONS, validateLocation} from './locations.js';
 export const ENDPOINT_ENV = 'IMAGESPEC_GAR_API_ENDPOINT';
 
 export const MANAGED_BY_LABELS: Readonly<Record<string, string>> = Object.freeze({'managed-by': 'imagespec-gar'});
+
+/** What a docker push needs on the repository (Artifact Registry Writer has it). */
+export const PUSH_PERMISSION = 'artifactregistry.repositories.uploadArtifacts';
+
+/** An IAM member for a gcloud account: service accounts and people are named differently. */
+export const iamMember = (account: string | undefined): string =>
+	account ? (account.endsWith('.gserviceaccount.com') ? `serviceAccount:${account}` : `user:${account}`) : 'user:YOUR_EMAIL';
 
 export type Repository = {
 	/** Full resource name: projects/P/locations/L/repositories/ID. */
@@ -35,28 +43,45 @@ export type ArtifactRegistry = {
 	listRepositoryPages(
 		project: string,
 		location: string,
-		options?: {pageSize?: number; prefix?: string; signal?: AbortSignal},
+		options?: {pageSize?: number; firstPageSize?: number; prefix?: string; signal?: AbortSignal},
 	): AsyncIterable<Repository[]>;
 	/** undefined when the repository does not exist (NOT_FOUND). */
 	getRepository(project: string, location: string, id: string, signal?: AbortSignal): Promise<Repository | undefined>;
-	/** created:false when a Docker repository of that name was already there. */
+	/**
+	 * Creates a DOCKER repository and waits for its long-running operation (polling GetOperation
+	 * while it is pending). created:false when a Docker repository of that name was already there.
+	 */
 	createDockerRepository(
 		project: string,
 		location: string,
 		id: string,
-		options?: {description?: string; signal?: AbortSignal},
+		options?: RepositorySettings & {signal?: AbortSignal; onPending?: (operation: string) => void},
 	): Promise<{repository: Repository; created: boolean}>;
+	/** Which of `permissions` the caller holds on the repository (none when it cannot see it). */
+	testIamPermissions(project: string, location: string, id: string, permissions: readonly string[], signal?: AbortSignal): Promise<string[]>;
+	getIamPolicy(project: string, location: string, id: string, signal?: AbortSignal): Promise<IamPolicy>;
+	/** Sends the policy with its etag; a concurrent change fails with reason ABORTED or FAILED_PRECONDITION. */
+	setIamPolicy(project: string, location: string, id: string, policy: IamPolicy, signal?: AbortSignal): Promise<IamPolicy>;
 	/** Live location ids, or KNOWN_LOCATIONS when the API cannot tell. Multi-regions first. */
 	listLocations(project: string, signal?: AbortSignal): Promise<string[]>;
 	close(): Promise<void>;
 };
 
+export type IamBinding = {role: string; members: string[]; condition?: {expression?: string; title?: string; description?: string; location?: string}};
+export type IamPolicy = {version?: number; bindings: IamBinding[]; etag?: Uint8Array};
+
 export type OpenArtifactRegistryOptions = {
 	/** Waits before each retry of UNAVAILABLE / DEADLINE_EXCEEDED; its length is the retry count. */
 	retryDelaysMs?: readonly number[];
+	/** Waits between GetOperation polls of a pending create; the last one repeats. */
+	operationPollDelaysMs?: readonly number[];
+	/** How long a create may stay pending before the wizard stops waiting (the operation goes on). */
+	operationTimeoutMs?: number;
 };
 
 const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [300, 1000, 2500];
+const DEFAULT_OPERATION_POLL_DELAYS_MS: readonly number[] = [500, 1000, 2000, 3000, 5000];
+const DEFAULT_OPERATION_TIMEOUT_MS = 5 * 60_000;
 const LIST_LOCATIONS_TIMEOUT_MS = 15_000;
 
 /** gRPC status codes used here. */
@@ -106,6 +131,105 @@ export function validateRepositoryId(id: string): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------
+// What a new repository gets
+
+/** A cleanup policy preset: nothing, keep the N most recent versions, or delete untagged versions after D days. */
+export type CleanupPreset = {kind: 'none'} | {kind: 'keep'; count: number} | {kind: 'delete-untagged'; days: number};
+
+export type RepositorySettings = {
+	description?: string;
+	/** Added to managed-by=imagespec-gar, which is always set. */
+	labels?: Record<string, string>;
+	immutableTags?: boolean;
+	cleanup?: CleanupPreset;
+};
+
+export const CLEANUP_SYNTAX = 'none, keep:N (keep the N most recent versions) or delete-untagged:Dd (delete untagged versions older than D days)';
+
+/** `none` | `keep:N` | `delete-untagged:Dd` → the preset, or a reason it is not one. */
+export function parseCleanupPreset(text: string): CleanupPreset | string {
+	const value = text.trim().toLowerCase();
+	if (value === 'none' || value === '') return {kind: 'none'};
+	const keep = /^keep:(\d+)$/.exec(value);
+	if (keep) {
+		const count = Number(keep[1]);
+		return count >= 1 && count <= 10_000 ? {kind: 'keep', count} : 'keep:N needs N between 1 and 10000';
+	}
+	const untagged = /^delete-untagged:(\d+)d?$/.exec(value);
+	if (untagged) {
+		const days = Number(untagged[1]);
+		return days >= 1 && days <= 3650 ? {kind: 'delete-untagged', days} : 'delete-untagged:Dd needs D between 1 and 3650 days';
+	}
+	return `use ${CLEANUP_SYNTAX}`;
+}
+
+export const formatCleanupPreset = (preset: CleanupPreset): string =>
+	preset.kind === 'none' ? 'none' : preset.kind === 'keep' ? `keep:${preset.count}` : `delete-untagged:${preset.days}d`;
+
+export function describeCleanup(preset: CleanupPreset): string {
+	switch (preset.kind) {
+		case 'none': {
+			return 'none (every version is kept)';
+		}
+		case 'keep': {
+			return `keep the ${preset.count} most recent versions of each image, delete older ones`;
+		}
+		case 'delete-untagged': {
+			return `delete untagged versions older than ${preset.days} day${preset.days === 1 ? '' : 's'}`;
+		}
+	}
+}
+
+const DAY_SECONDS = 86_400;
+
+/**
+ * The repository's cleanupPolicies map. A keep policy only exempts versions from delete policies,
+ * so "keep the N most recent" is a delete-everything policy plus a keep-N exemption.
+ */
+export function cleanupPolicies(preset: CleanupPreset): Record<string, object> {
+	switch (preset.kind) {
+		case 'none': {
+			return {};
+		}
+		case 'keep': {
+			return {
+				'imagespec-gar-delete-old': {id: 'imagespec-gar-delete-old', action: 'DELETE', condition: {tagState: 'ANY'}},
+				'imagespec-gar-keep-recent': {id: 'imagespec-gar-keep-recent', action: 'KEEP', mostRecentVersions: {keepCount: preset.count}},
+			};
+		}
+		case 'delete-untagged': {
+			return {
+				'imagespec-gar-delete-untagged': {
+					id: 'imagespec-gar-delete-untagged',
+					action: 'DELETE',
+					condition: {tagState: 'UNTAGGED', olderThan: {seconds: preset.days * DAY_SECONDS}},
+				},
+			};
+		}
+	}
+}
+
+const labelKeyPattern = /^[a-z][a-z0-9_-]{0,62}$/;
+const labelValuePattern = /^[a-z0-9_-]{0,63}$/;
+
+/** `k=v` pairs → labels, or the reason one is invalid (Google's label rules). managed-by is ours. */
+export function parseLabels(pairs: readonly string[]): Record<string, string> | string {
+	const labels: Record<string, string> = {};
+	for (const pair of pairs) {
+		const index = pair.indexOf('=');
+		if (index <= 0) return `${JSON.stringify(pair)}: use key=value`;
+		const key = pair.slice(0, index).trim();
+		const value = pair.slice(index + 1).trim();
+		if (!labelKeyPattern.test(key)) return `${JSON.stringify(key)}: label keys are 1-63 lowercase letters, digits, _ or -, starting with a letter`;
+		if (!labelValuePattern.test(value)) return `${JSON.stringify(value)}: label values are at most 63 lowercase letters, digits, _ or -`;
+		if (key in MANAGED_BY_LABELS) return `${key} is always ${MANAGED_BY_LABELS[key]}: imagespec-gar sets it`;
+		labels[key] = value;
+	}
+	if (Object.keys(labels).length + Object.keys(MANAGED_BY_LABELS).length > 64) return 'a repository has at most 64 labels';
+	return labels;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Errors
 
 /** What gax puts on a failed call (GoogleError), read defensively. */
@@ -140,6 +264,7 @@ const apiMetadata = (error: unknown): Record<string, string> => {
 };
 
 const ADC_FIX = 'gcloud auth application-default login';
+export const enableApiCommand = (project: string): string => `gcloud services enable artifactregistry.googleapis.com --project ${project}`;
 const NO_ADC_PATTERN = /Could not load the default credentials/i;
 // Token refresh failures reach gRPC through the auth plugin and arrive as UNAVAILABLE.
 const EXPIRED_LOGIN_PATTERN = /invalid_grant|invalid_rapt|reauth related error|Getting metadata from plugin failed/i;
@@ -182,14 +307,28 @@ export function toStepError(error: unknown, action: string, project?: string): S
 
 	if (reason === 'SERVICE_DISABLED') {
 		const fix = [
-			`gcloud services enable artifactregistry.googleapis.com${where ? ` --project ${where}` : ''}`,
+			where ? enableApiCommand(where) : 'gcloud services enable artifactregistry.googleapis.com',
 			metadata.activationUrl ? `or enable it at ${metadata.activationUrl}` : undefined,
 		].filter(Boolean).join('\n');
 		return new StepError(`Artifact Registry API is disabled${inProject}.`, {fix, reason, cause});
 	}
 
+	const permission = metadata.permission ?? permissionInText.exec(details)?.[1];
+	// Google answers a read of something missing and of something hidden alike: name both fixes.
+	const hidden = code === GrpcCode.NOT_FOUND || (code === GrpcCode.PERMISSION_DENIED && (/^get\b/i.test(action) || /\.get$/.test(permission ?? '')));
+	if (hidden && /^get repository\b/i.test(action)) {
+		const check = where ? `check that project ${where} is the one you mean (gcloud config get project)` : 'check the project';
+		return new StepError(`Cannot ${action}: it does not exist or you cannot see it${inProject}.`, {
+			fix: [
+				`If it exists: ask for ${ROLES.reader} on it, and ${check}.`,
+				`If it does not: choose another repository, or create it (needs ${ROLES.admin}).`,
+			].join('\n'),
+			reason: 'NOT_FOUND',
+			cause,
+		});
+	}
+
 	if (reason === 'IAM_PERMISSION_DENIED' || (code === GrpcCode.PERMISSION_DENIED && permissionInText.test(details) && !/may not exist/.test(details))) {
-		const permission = metadata.permission ?? permissionInText.exec(details)?.[1];
 		const role = permission ? roleForPermission(permission) : undefined;
 		const message = permission
 			? `You do not have permission ${permission}${inProject}, which is needed to ${action}.`
@@ -251,6 +390,20 @@ const isTransient = (error: unknown): boolean => {
 	return (code === GrpcCode.UNAVAILABLE || code === GrpcCode.DEADLINE_EXCEEDED) && !EXPIRED_LOGIN_PATTERN.test(apiDetails(error));
 };
 
+/** Turns the Artifact Registry API on in `project` with gcloud (the person's own login). */
+export async function enableArtifactRegistryApi(ctx: ServiceContext, project: string): Promise<void> {
+	const result = await runTool(ctx, executable(ctx.platform, 'gcloud'), ['services', 'enable', 'artifactregistry.googleapis.com', '--project', project], {
+		timeout: 180_000,
+	});
+	if (result.exitCode !== 0) {
+		const said = result.stderr.trim().split('\n').slice(-3).join(' ') || `exit ${result.exitCode}`;
+		throw new StepError(`Could not enable the Artifact Registry API in project ${project}: ${said}`, {
+			fix: `Enabling an API needs Service Usage Admin (roles/serviceusage.serviceUsageAdmin) or Owner on the project; ask for it, or ask an owner to run: ${enableApiCommand(project)}`,
+			reason: 'SERVICE_DISABLED',
+		});
+	}
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cancellation and retries
 
@@ -286,7 +439,8 @@ function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
 	});
 }
 
-const sleep = async (ms: number, signal?: AbortSignal): Promise<void> =>
+/** Waits ms, or rejects with CancelledError as soon as signal aborts. */
+export const sleep = async (ms: number, signal?: AbortSignal): Promise<void> =>
 	abortable(new Promise<void>(resolve => setTimeout(resolve, ms)), signal);
 
 async function withRetry<T>(attempt: () => Promise<T>, delays: readonly number[], signal?: AbortSignal): Promise<T> {
@@ -373,6 +527,54 @@ export function toRepository(message: RepositoryMessage): Repository {
 	if (message.registryUri) repository.registryUri = message.registryUri;
 	return repository;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Long-running operations and IAM policies
+
+type OperationLike = {name?: string | null; done?: boolean | null; error?: unknown; result?: unknown};
+
+/**
+ * Waits for a long-running operation by polling GetOperation ourselves (not op.promise()): our
+ * polls stop on abort, while gax's would keep the process alive after Ctrl-C.
+ */
+async function waitForOperation(
+	first: OperationLike,
+	check: (name: string) => Promise<OperationLike>,
+	options: {signal?: AbortSignal; onPending?: (operation: string) => void; pollDelaysMs: readonly number[]; timeoutMs: number; retryDelaysMs: readonly number[]},
+): Promise<unknown> {
+	const started = Date.now();
+	let operation = first;
+	for (let poll = 0; !operation.done; poll++) {
+		const name = operation.name ?? '';
+		if (poll === 0) options.onPending?.(name);
+		if (Date.now() - started >= options.timeoutMs) {
+			throw new StepError(`The repository is still being created after ${Math.round(options.timeoutMs / 1000)} s (operation ${name}).`, {
+				fix: 'Artifact Registry goes on creating it: rerun imagespec-gar in a minute, and it finds the repository.',
+				reason: 'OPERATION_PENDING',
+			});
+		}
+		await sleep(options.pollDelaysMs[Math.min(poll, options.pollDelaysMs.length - 1)] ?? 1000, options.signal);
+		operation = await withRetry(async () => abortable(check(name), options.signal), options.retryDelaysMs, options.signal);
+	}
+	// A failed operation carries a google.rpc.Status (code, message), like a failed call.
+	if (operation.error) throw Object.assign(new Error(apiDetails(operation.error)), {code: apiCode(operation.error), details: apiDetails(operation.error)});
+	return operation.result;
+}
+
+type PolicyMessage = {version?: number | null; bindings?: Array<{role?: string | null; members?: string[] | null; condition?: object | null}> | null; etag?: Uint8Array | string | null};
+
+// The client fills unset strings with '' (proto3 defaults): drop them, so a binding goes back as it came.
+const nonEmpty = (object: object) => Object.fromEntries(Object.entries(object).filter(([, value]) => value !== '' && value !== null && value !== undefined));
+
+const toPolicy = (message: PolicyMessage): IamPolicy => ({
+	...(message.version ? {version: message.version} : {}),
+	bindings: (message.bindings ?? []).map(binding => ({
+		role: binding.role ?? '',
+		members: [...(binding.members ?? [])],
+		...(binding.condition ? {condition: nonEmpty(binding.condition) as IamBinding['condition']} : {}),
+	})),
+	...(message.etag ? {etag: typeof message.etag === 'string' ? Buffer.from(message.etag, 'base64') : message.etag} : {}),
+});
 
 // ---------------------------------------------------------------------------------------------
 // The client
@@ -471,6 +673,11 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 	}
 
 	const retryDelays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+	const operationTimings = {
+		pollDelaysMs: options.operationPollDelaysMs ?? DEFAULT_OPERATION_POLL_DELAYS_MS,
+		timeoutMs: options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS,
+		retryDelaysMs: retryDelays,
+	};
 	const RepositoryProto: typeof ArtifactRegistryProtos.google.devtools.artifactregistry.v1.Repository =
 		module.protos.google.devtools.artifactregistry.v1.Repository;
 	// op.promise() yields a protobuf message (numeric enums, Long int64); make it like get/list's.
@@ -507,7 +714,9 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 			const filter = pageOptions.prefix ? `name="${parent}/repositories/${pageOptions.prefix}*"` : undefined;
 			let pageToken = '';
 			do {
-				const request = {parent, pageSize: pageOptions.pageSize ?? 100, pageToken, ...(filter ? {filter} : {})};
+				// A small first page reaches the screen sooner; bigger later pages mean fewer calls.
+				const pageSize = (pageToken === '' ? pageOptions.firstPageSize : undefined) ?? pageOptions.pageSize ?? 100;
+				const request = {parent, pageSize, pageToken, ...(filter ? {filter} : {})};
 				let page;
 				try {
 					// One call per page (autoPaginate:false): the async iterator would hide page boundaries.
@@ -528,6 +737,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 			const action = `create repository ${id} in ${location}`;
 			const invalid = validateRepositoryId(id);
 			if (invalid) throw new StepError(`Cannot ${action}: ${invalid}`, {reason: 'INVALID_ARGUMENT'});
+			const cleanup = cleanupPolicies(createOptions.cleanup ?? {kind: 'none'});
 			const request = {
 				parent: repositoryParent(project, location),
 				repositoryId: id,
@@ -535,18 +745,16 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 					format: 'DOCKER' as const,
 					mode: 'STANDARD_REPOSITORY' as const,
 					description: createOptions.description ?? '',
-					labels: {...MANAGED_BY_LABELS},
+					labels: {...createOptions.labels, ...MANAGED_BY_LABELS},
+					dockerConfig: {immutableTags: createOptions.immutableTags ?? false},
+					...(Object.keys(cleanup).length > 0 ? {cleanupPolicies: cleanup, cleanupPolicyDryRun: false} : {}),
 				},
 			};
 			try {
-				const message = await withRetry(
-					async () => {
-						const [operation] = await abortable(client.createRepository(request), active);
-						const [result] = await abortable(operation.promise(), active);
-						return result;
-					},
-					retryDelays,
-					active,
+				const message = await waitForOperation(
+					await withRetry(async () => (await abortable(client.createRepository(request), active))[0], retryDelays, active),
+					name => client.checkCreateRepositoryProgress(name),
+					{...operationTimings, signal: active, onPending: createOptions.onPending},
 				);
 				return {repository: normalise(message), created: true};
 			} catch (error) {
@@ -568,6 +776,50 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 				});
 			}
 			return {repository: existing, created: false};
+		},
+
+		async testIamPermissions(project, location, id, permissions, signal) {
+			const active = combine(ctx.signal, signal);
+			const resource = repositoryName(project, location, id);
+			try {
+				const [response] = await withRetry(
+					async () => abortable(client.testIamPermissions({resource, permissions: [...permissions]}), active),
+					retryDelays,
+					active,
+				);
+				return response.permissions ?? [];
+			} catch (error) {
+				throw failure(error, active, `check your permissions on repository ${id}`, project);
+			}
+		},
+
+		async getIamPolicy(project, location, id, signal) {
+			const active = combine(ctx.signal, signal);
+			try {
+				const [policy] = await withRetry(
+					// Version 3 shows conditional bindings, which a write must then keep.
+					async () => abortable(client.getIamPolicy({resource: repositoryName(project, location, id), options: {requestedPolicyVersion: 3}}), active),
+					retryDelays,
+					active,
+				);
+				return toPolicy(policy);
+			} catch (error) {
+				throw failure(error, active, `read the IAM policy of repository ${id}`, project);
+			}
+		},
+
+		async setIamPolicy(project, location, id, policy, signal) {
+			const active = combine(ctx.signal, signal);
+			try {
+				// Not retried here: after a lost answer only a fresh read tells whether it was applied.
+				const [written] = await abortable(
+					client.setIamPolicy({resource: repositoryName(project, location, id), policy: {version: policy.version, bindings: policy.bindings, etag: policy.etag}}),
+					active,
+				);
+				return toPolicy(written);
+			} catch (error) {
+				throw failure(error, active, `change the IAM policy of repository ${id}`, project);
+			}
 		},
 
 		async listLocations(project, signal) {

@@ -1,10 +1,25 @@
+import type {ArtifactRegistry} from './artifact-registry.js';
 import type {ServiceContext} from './context.js';
 import {credentialHelperOnPath, dockerInfo, type DockerInfo} from './docker.js';
-import {StepError, isAbort} from './errors.js';
+import {credentialSourceFor, readDockerConfig} from './docker-config.js';
+import {CancelledError, StepError, isAbort} from './errors.js';
 import {hasApplicationDefaultCredentials, readGcloudState, type AdcState, type GcloudState} from './gcloud.js';
-import {executable} from './platform.js';
+import {registryHost as garHost} from './imagespec.js';
+import {dockerConfigPath, executable} from './platform.js';
+import {detectPython, type PythonInfo} from './python.js';
 
-export type CheckId = 'gcloud' | 'account' | 'project' | 'adc' | 'docker-cli' | 'docker-engine' | 'credential-helper';
+export type CheckId =
+	| 'gcloud'
+	| 'account'
+	| 'project'
+	| 'adc'
+	| 'docker-cli'
+	| 'docker-engine'
+	| 'credential-helper'
+	| 'docker-auth'
+	| 'repository'
+	| 'arch'
+	| 'python';
 
 export type Check = {
 	id: CheckId;
@@ -16,6 +31,9 @@ export type Check = {
 	required: boolean;
 };
 
+/** The repository this folder pushes to (saved answers or the team's module). */
+export type KnownRepository = {project: string; location: string; repository: string};
+
 export type CheckOptions = {
 	/** Given by --project or saved answers; wins over gcloud's core/project. */
 	project?: string;
@@ -23,18 +41,42 @@ export type CheckOptions = {
 	needDocker: boolean;
 	/** The Artifact Registry client authenticates with Application Default Credentials. */
 	needAdc: boolean;
+	/** When known: docker auth for its host, whether it still exists and whether you may push to it. */
+	repository?: KnownRepository;
+	/**
+	 * 'wizard': its own later steps run configure-docker and choose or create the repository, so
+	 * problems there only warn. 'doctor' (default): they are required like the rest.
+	 */
+	mode?: 'wizard' | 'doctor';
+	/** A client the caller is opening anyway; otherwise one is loaded (lazily) for the repository check. */
+	registry?: Promise<ArtifactRegistry>;
+	/** Ask Python whether flytekit / union import (default true). */
+	python?: boolean;
 };
 
 export type ChecksOutcome = {
-	/** Always all seven, in CHECK_ORDER. */
+	/** The checks plannedChecks() named, in CHECK_ORDER. */
 	checks: Check[];
 	/** The one gcloud read the checks came from, for later steps (defaults, account). */
 	gcloud: GcloudState;
 	adc: AdcState;
 	docker: DockerInfo;
+	python?: PythonInfo;
 };
 
-export const CHECK_ORDER: readonly CheckId[] = ['gcloud', 'account', 'project', 'adc', 'docker-cli', 'docker-engine', 'credential-helper'];
+export const CHECK_ORDER: readonly CheckId[] = [
+	'gcloud',
+	'account',
+	'project',
+	'adc',
+	'docker-cli',
+	'docker-engine',
+	'credential-helper',
+	'docker-auth',
+	'repository',
+	'arch',
+	'python',
+];
 
 export const CHECK_TITLES: Record<CheckId, string> = {
 	gcloud: 'Google Cloud SDK (gcloud)',
@@ -44,11 +86,41 @@ export const CHECK_TITLES: Record<CheckId, string> = {
 	'docker-cli': 'Docker CLI',
 	'docker-engine': 'Docker engine',
 	'credential-helper': 'docker-credential-gcloud on PATH',
+	'docker-auth': 'Docker auth for the registry host',
+	repository: 'Repository access',
+	arch: 'Build architecture',
+	python: 'Python with union or flytekit',
 };
+
+/** The checks runChecks reports for these options: the repository ones only when one is known. */
+export const plannedChecks = (options: Pick<CheckOptions, 'repository' | 'python'>): CheckId[] =>
+	CHECK_ORDER.filter(id => {
+		if (id === 'docker-auth' || id === 'repository') return options.repository !== undefined;
+		if (id === 'python') return options.python !== false;
+		return true;
+	});
+
+export const PUSH_PERMISSION = 'artifactregistry.repositories.uploadArtifacts';
+const REPOSITORY_CHECK_TIMEOUT_MS = 15_000;
 
 const INSTALL_GCLOUD = 'Install the Google Cloud SDK: https://cloud.google.com/sdk/docs/install';
 const INSTALL_DOCKER = 'Install Docker: https://docs.docker.com/get-docker/';
 const START_DOCKER = 'Start Docker (open Docker Desktop, or `sudo systemctl start docker`), then run this again.';
+const LOGIN = 'gcloud auth login';
+const ADC_LOGIN = 'gcloud auth application-default login';
+
+/** Fixes the wizard can run for the person, with the terminal handed over. */
+export const RUNNABLE_FIXES: Readonly<Record<string, readonly string[]>> = {
+	[LOGIN]: ['auth', 'login'],
+	[ADC_LOGIN]: ['auth', 'application-default', 'login'],
+};
+
+/** The gcloud arguments of a check's fix when the wizard can run it itself. */
+export const runnableFix = (check: Check): {command: string; args: readonly string[]} | undefined => {
+	if (check.status === 'ok' || !check.fix) return undefined;
+	const args = RUNNABLE_FIXES[check.fix];
+	return args ? {command: check.fix, args} : undefined;
+};
 
 const make = (id: CheckId, required: boolean, status: Check['status'], detail: string, fix?: string): Check => ({
 	id,
@@ -63,20 +135,22 @@ const make = (id: CheckId, required: boolean, status: Check['status'], detail: s
 const pathHint = (platform: ServiceContext['platform'], dir: string): string =>
 	platform.os === 'win32' ? `add ${dir} to Path` : `export PATH="${dir}:$PATH"`;
 
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
 /**
  * The prerequisites, each reported through onCheck as soon as it is known. gcloud is read once
- * (config + auth concurrently), docker and the ADC file in parallel with it.
+ * (config + auth concurrently); docker, the ADC file, Python and the repository in parallel with it.
  */
-export const runChecks = async (
-	ctx: ServiceContext,
-	options: CheckOptions,
-	onCheck?: (check: Check) => void,
-): Promise<ChecksOutcome> => {
+export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCheck?: (check: Check) => void): Promise<ChecksOutcome> => {
+	const planned = new Set(plannedChecks(options));
 	const results = new Map<CheckId, Check>();
 	const emit = (check: Check) => {
+		if (!planned.has(check.id)) return;
 		results.set(check.id, check);
 		onCheck?.(check);
 	};
+
+	const wizard = options.mode === 'wizard';
 
 	const gcloudPart = (async (): Promise<GcloudState> => {
 		let state: GcloudState;
@@ -84,24 +158,21 @@ export const runChecks = async (
 			state = await readGcloudState(ctx);
 		} catch (error) {
 			if (isAbort(error)) throw error;
-			const message = error instanceof Error ? error.message : String(error);
 			const fix = error instanceof StepError ? error.fix : undefined;
-			emit(make('gcloud', true, 'fail', message, fix));
+			emit(make('gcloud', true, 'fail', message(error), fix));
 			emit(make('account', true, 'fail', 'Unknown: gcloud could not be read.', fix));
 			emit(projectCheck(options.project, undefined));
 			return {installed: true, accounts: []};
 		}
-		if (!state.installed) {
+
+		if (state.installed) {
+			emit(make('gcloud', true, 'ok', [state.version ? `Google Cloud SDK ${state.version}` : 'gcloud', state.path ? `at ${state.path}` : ''].filter(Boolean).join(' ')));
+			emit(state.account ? make('account', true, 'ok', state.account) : make('account', true, 'fail', 'No active gcloud account: not logged in.', LOGIN));
+		} else {
 			emit(make('gcloud', true, 'fail', 'gcloud was not found on PATH.', INSTALL_GCLOUD));
 			emit(make('account', true, 'fail', 'Needs gcloud.', INSTALL_GCLOUD));
-		} else {
-			emit(make('gcloud', true, 'ok', [state.version ? `Google Cloud SDK ${state.version}` : 'gcloud', state.path ? `at ${state.path}` : ''].filter(Boolean).join(' ')));
-			emit(
-				state.account
-					? make('account', true, 'ok', state.account)
-					: make('account', true, 'fail', 'No active gcloud account: not logged in.', 'gcloud auth login'),
-			);
 		}
+
 		emit(projectCheck(options.project, state));
 		return state;
 	})();
@@ -109,74 +180,179 @@ export const runChecks = async (
 	const adcPart = (async (): Promise<AdcState> => {
 		const adc = await hasApplicationDefaultCredentials(ctx);
 		if (adc.present) {
-			emit(make('adc', options.needAdc, 'ok', `${adc.type ?? 'credentials'}${adc.account ? ` (${adc.account})` : ''} at ${adc.path}`));
+			const who = adc.account ?? (adc.type === 'authorized_user' ? 'your user account; the file does not name it' : undefined);
+			emit(make('adc', options.needAdc, 'ok', `${adc.type ?? 'credentials'}${who ? ` (${who})` : ''} at ${adc.path}`));
 		} else {
-			emit(
-				make(
-					'adc',
-					options.needAdc,
-					'fail',
-					adc.detail ?? `No usable credentials at ${adc.path}`,
-					adc.reason === 'ADC_MISSING'
-						? 'gcloud auth application-default login'
-						: `Repair or remove ${adc.path}, then run: gcloud auth application-default login`,
-				),
-			);
+			const fix = adc.reason === 'ADC_MISSING' ? ADC_LOGIN : `Repair or remove ${adc.path}, then run: ${ADC_LOGIN}`;
+			emit(make('adc', options.needAdc, 'fail', adc.detail ?? `No usable credentials at ${adc.path}`, fix));
 		}
+
 		return adc;
 	})();
 
 	const dockerPart = (async (): Promise<DockerInfo> => {
 		const [info, helper] = await Promise.all([dockerInfo(ctx), credentialHelperOnPath(ctx.platform)]);
 		const need = options.needDocker;
-		if (!info.cliInstalled) {
-			emit(make('docker-cli', need, 'fail', 'docker was not found on PATH.', INSTALL_DOCKER));
-			emit(make('docker-engine', need, 'fail', 'Needs the Docker CLI.', INSTALL_DOCKER));
-		} else {
+		if (info.cliInstalled) {
 			emit(make('docker-cli', need, 'ok', `Docker ${info.cliVersion ?? ''}`.trim()));
 			emit(
 				info.engineReachable
 					? make('docker-engine', need, 'ok', `Engine ${info.engineVersion ?? ''}`.trim())
 					: make('docker-engine', need, 'fail', info.error ?? 'The Docker engine does not answer.', START_DOCKER),
 			);
+		} else {
+			emit(make('docker-cli', need, 'fail', 'docker was not found on PATH.', INSTALL_DOCKER));
+			emit(make('docker-engine', need, 'fail', 'Needs the Docker CLI.', INSTALL_DOCKER));
 		}
-		// The fix can name the SDK's bin folder only once gcloud is located.
-		const gcloud = await gcloudPart.catch(() => undefined);
+
 		if (helper) {
 			emit(make('credential-helper', need, 'ok', helper));
 		} else {
-			const sdkBin = gcloud?.sdkBin;
+			// The fix can name the SDK's bin folder only once gcloud is located.
+			const sdkBin = (await gcloudPart.catch(() => undefined))?.sdkBin;
 			const helperName = executable(ctx.platform, 'docker-credential-gcloud');
 			const fix = sdkBin
 				? `Put the Google Cloud SDK's bin folder on PATH (${pathHint(ctx.platform, sdkBin)}), where ${helperName} lives.`
 				: `${INSTALL_GCLOUD}, then put its bin folder on PATH.`;
-			emit(
-				make(
-					'credential-helper',
-					need,
-					'fail',
-					`${helperName} is not on PATH: docker cannot get your gcloud credentials.${sdkBin ? ` gcloud is in ${sdkBin}.` : ''}`,
-					fix,
-				),
-			);
+			emit(make('credential-helper', need, 'fail', `${helperName} is not on PATH: docker cannot get your gcloud credentials.${sdkBin ? ` gcloud is in ${sdkBin}.` : ''}`, fix));
 		}
+
 		return info;
 	})();
 
-	const [gcloud, adc, docker] = await Promise.all([gcloudPart, adcPart, dockerPart]);
-	const checks = CHECK_ORDER.map((id) => results.get(id)).filter((check): check is Check => check !== undefined);
-	return {checks, gcloud, adc, docker};
+	const dockerAuthPart = (async () => {
+		if (!options.repository) return;
+		emit(await dockerAuthCheck(ctx, options.repository, options.needDocker && !wizard, wizard));
+	})();
+
+	const repositoryPart = (async () => {
+		if (!options.repository) return;
+		emit(await repositoryCheck(ctx, options, gcloudPart));
+	})();
+
+	const pythonPart = (async (): Promise<PythonInfo | undefined> => {
+		if (options.python === false) return undefined;
+		const python = await detectPython(ctx);
+		emit(pythonCheck(python));
+		return python;
+	})();
+
+	emit(archCheck(ctx.platform.arch, options.needDocker));
+
+	const [gcloud, adc, docker, , , python] = await Promise.all([gcloudPart, adcPart, dockerPart, dockerAuthPart, repositoryPart, pythonPart]);
+	const checks = CHECK_ORDER.map(id => results.get(id)).filter((check): check is Check => check !== undefined);
+	return {checks, gcloud, adc, docker, python};
 };
 
 const projectCheck = (given: string | undefined, state: GcloudState | undefined): Check => {
 	if (given) return make('project', true, 'ok', `${given} (given)`);
 	if (state?.project) return make('project', true, 'ok', `${state.project} (gcloud config)`);
 	// The wizard can still ask for it, so this only warns.
+	return make('project', false, 'warn', 'No project set in gcloud and none given.', 'gcloud config set project PROJECT, or pass --project PROJECT');
+};
+
+/** Does docker ask gcloud for the repository host's credentials? Read from config.json, no process. */
+const dockerAuthCheck = async (ctx: ServiceContext, where: KnownRepository, required: boolean, wizard: boolean): Promise<Check> => {
+	const host = garHost(where.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST);
+	const file = dockerConfigPath(ctx.platform);
+	const command = `gcloud auth configure-docker ${host}`;
+	const later = wizard ? ' (the wizard registers it in the Docker authentication step)' : '';
+	let source;
+	try {
+		source = credentialSourceFor(await readDockerConfig(ctx.platform), host);
+	} catch (error) {
+		return make('docker-auth', required, 'fail', message(error), error instanceof StepError ? error.fix : undefined);
+	}
+
+	if (source?.mechanism === 'credHelpers' && source.helper === 'gcloud') return make('docker-auth', required, 'ok', `${host} → gcloud credential helper`);
+	const uses =
+		source === undefined
+			? `docker has no credentials for ${host} in ${file}`
+			: source.mechanism === 'auths'
+				? `docker uses a stored \`docker login\` for ${host}, which expires within the hour`
+				: `docker asks docker-credential-${source.helper} (${source.mechanism}) for ${host}, not gcloud`;
+	return make('docker-auth', required, 'fail', `${uses}: pushes would be refused${later}.`, command);
+};
+
+/** Does the saved repository still exist, as Docker, and may this account push to it? */
+const repositoryCheck = async (ctx: ServiceContext, options: CheckOptions, gcloud: Promise<GcloudState>): Promise<Check> => {
+	const where = options.repository!;
+	const {project, location, repository} = where;
+	const wizard = options.mode === 'wizard';
+	const label = `${repository} in ${project} · ${location}`;
+	// Existence matters for any build; push access only when this machine pushes.
+	const required = !wizard;
+	const pushRequired = !wizard && options.needDocker;
+	const timeout = AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);
+	const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
+	const unknown = (why: string, fix?: string) => make('repository', false, 'warn', `Could not check ${label}: ${why}`, fix);
+
+	let registry: ArtifactRegistry | undefined;
+	const owned = options.registry === undefined;
+	try {
+		const client = await (options.registry ?? import('./artifact-registry.js').then(async ({openArtifactRegistry}) => openArtifactRegistry({...ctx, signal})));
+		registry = client;
+		const found = await client.getRepository(project, location, repository, signal);
+		if (!found) {
+			return make('repository', required, 'fail', `${label} does not exist (any more).`, `Run imagespec-gar and choose or create a repository (it was saved for this folder as ${repository}).`);
+		}
+
+		if (found.format !== 'DOCKER') {
+			return make('repository', required, 'fail', `${label} is a ${found.format} repository, not Docker.`, 'Run imagespec-gar and choose a Docker repository.');
+		}
+
+		let granted: string[];
+		try {
+			granted = await client.testIamPermissions(project, location, repository, [PUSH_PERMISSION], signal);
+		} catch (error) {
+			if (ctx.signal?.aborted) throw new CancelledError();
+			return make('repository', false, 'warn', `${label} exists; could not check push permission (${timeout.aborted ? 'no answer in time' : message(error)}).`);
+		}
+
+		if (granted.includes(PUSH_PERMISSION)) return make('repository', required, 'ok', `${label} exists; you may push to it`);
+		const account = (await gcloud.catch(() => undefined))?.account;
+		const member = account ? (account.endsWith('.gserviceaccount.com') ? `serviceAccount:${account}` : `user:${account}`) : 'user:YOUR_EMAIL';
+		return make(
+			'repository',
+			pushRequired,
+			'fail',
+			`${label} exists, but you may not push to it (no ${PUSH_PERMISSION}; checked with your Application Default Credentials).`,
+			`Ask an admin of the repository for Artifact Registry Writer: gcloud artifacts repositories add-iam-policy-binding ${repository} --project ${project} --location ${location} --member ${member} --role roles/artifactregistry.writer`,
+		);
+	} catch (error) {
+		if (ctx.signal?.aborted) throw new CancelledError();
+		if (timeout.aborted) return unknown(`Artifact Registry did not answer within ${REPOSITORY_CHECK_TIMEOUT_MS / 1000} s.`);
+		if (error instanceof StepError && (error.reason === 'NOT_FOUND' || error.reason === 'IAM_PERMISSION_DENIED' || error.reason === 'SERVICE_DISABLED')) {
+			return make('repository', required, 'fail', error.message, error.fix);
+		}
+
+		return unknown(message(error), error instanceof StepError ? error.fix : undefined);
+	} finally {
+		if (owned) await registry?.close();
+	}
+};
+
+/** linux/amd64 images build natively only on amd64; elsewhere docker emulates every instruction. */
+const archCheck = (arch: string, needDocker: boolean): Check => {
+	if (arch === 'x64') return make('arch', false, 'ok', 'amd64: linux/amd64 images build natively');
+	const name = arch === 'arm64' ? 'arm64 (Apple Silicon or ARM Linux)' : arch;
+	if (!needDocker) return make('arch', false, 'ok', `${name}: no local build planned, so no emulation`);
 	return make(
-		'project',
+		'arch',
 		false,
 		'warn',
-		'No project set in gcloud and none given.',
-		'gcloud config set project PROJECT, or pass --project PROJECT',
+		`${name}: linux/amd64 images (what Union nodes run) are built under emulation, often 5-20x slower.`,
+		'Let Union build the image at registration: imagespec-gar --builder union',
 	);
+};
+
+const pythonCheck = (python: PythonInfo): Check => {
+	const install = 'pip install union (in the environment you run `union register` from)';
+	if (!python.found) return make('python', false, 'warn', 'No python3 or python on PATH: needed to register workflows (union register), not for this wizard.', `Install Python 3.9+, then ${install}`);
+	const where = `Python ${python.version ?? '?'} (${python.executable})`;
+	if (python.error) return make('python', false, 'warn', `${where}: ${python.error}`, install);
+	const sdks = [python.union ? `union ${python.union}` : undefined, python.flytekit ? `flytekit ${python.flytekit}` : undefined].filter(Boolean);
+	if (sdks.length > 0) return make('python', false, 'ok', `${where} with ${sdks.join(', ')}`);
+	if (python.broken) return make('python', false, 'warn', `${where}: installed but does not import (${python.broken}).`, `Repair the install: ${install.replace('pip install', 'pip install --force-reinstall')}`);
+	return make('python', false, 'warn', `${where} has neither union nor flytekit: needed to register workflows, not for this wizard.`, install);
 };

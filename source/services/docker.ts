@@ -52,6 +52,16 @@ export const dockerInfo = async (ctx: ServiceContext): Promise<DockerInfo> => {
 	};
 };
 
+/** Whether this docker has the buildx plugin (BuildKit builds). */
+export const hasBuildx = async (ctx: ServiceContext): Promise<boolean> => {
+	try {
+		return (await runTool(ctx, executable(ctx.platform, 'docker'), ['buildx', 'version'], {timeout: 10_000})).exitCode === 0;
+	} catch (error) {
+		if (isAbort(error)) throw error;
+		return false;
+	}
+};
+
 /** docker runs docker-credential-gcloud from PATH; returns where it is, or undefined. */
 export const credentialHelperOnPath = async (platform: Platform): Promise<string | undefined> =>
 	// Bare name: on Windows docker finds it through PATHEXT, as we do.
@@ -127,6 +137,21 @@ const dockerfileQuote = (value: string): string => `"${value.replace(/[\\"$]/g, 
 
 const shellQuote = (value: string): string => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`);
 
+/** Printed by the install step when the base image has no Python (mapDockerFailure knows it). */
+export const NO_PYTHON_MARKER = 'imagespec-gar: the base image has no Python';
+
+/**
+ * Installs into the base image's own Python: with uv when the image has it (much faster), else
+ * pip; an image without Python stops the build with a line saying so.
+ */
+const pythonInstall = (args: string): string =>
+	[
+		'PY="$(command -v python3 || command -v python)";',
+		`if [ -z "$PY" ]; then echo "${NO_PYTHON_MARKER} (no python3 or python on its PATH)" >&2; exit 1;`,
+		`elif command -v uv >/dev/null 2>&1; then uv pip install --python "$PY" --no-cache ${args};`,
+		`else "$PY" -m pip install --no-cache-dir ${args}; fi`,
+	].join(' ');
+
 /**
  * A Dockerfile for spec that the classic builder accepts as well as BuildKit: no heredocs,
  * no --mount, exec-form JSON where shell quoting would be fragile.
@@ -146,16 +171,16 @@ export const renderDockerfile = (spec: BuildSpec): string => {
 	}
 	const packages = spec.packages ?? [];
 	if (spec.requirements || packages.length > 0) {
-		const pip = ['python', '-m', 'pip', 'install', '--no-cache-dir'];
-		if (spec.pip_index) pip.push('--index-url', spec.pip_index);
+		const args: string[] = [];
+		if (spec.pip_index) args.push('--index-url', spec.pip_index);
 		const extra = typeof spec.pip_extra_index_url === 'string' ? [spec.pip_extra_index_url] : (spec.pip_extra_index_url ?? []);
-		for (const url of extra) pip.push('--extra-index-url', url);
+		for (const url of extra) args.push('--extra-index-url', url);
 		if (spec.requirements) {
 			lines.push(`COPY ${REQUIREMENTS_IN_CONTEXT} /tmp/imagespec/${REQUIREMENTS_IN_CONTEXT}`);
-			pip.push('-r', `/tmp/imagespec/${REQUIREMENTS_IN_CONTEXT}`);
+			args.push('-r', `/tmp/imagespec/${REQUIREMENTS_IN_CONTEXT}`);
 		}
-		pip.push(...packages);
-		lines.push(`RUN ${JSON.stringify(pip)}`);
+		args.push(...packages);
+		lines.push(`RUN ${pythonInstall(args.map(shellQuote).join(' '))}`);
 	}
 	for (const command of spec.commands ?? []) {
 		// A multi-line command would break the Dockerfile; exec form keeps it whole.
@@ -257,6 +282,12 @@ export const mapDockerFailure = (
 		});
 	}
 	if (phase === 'build') {
+		if (output.includes(NO_PYTHON_MARKER)) {
+			return new StepError('The base image has no Python, so the packages cannot be installed into it.', {
+				fix: 'Use a base image with Python (e.g. --base-image ghcr.io/flyteorg/flytekit:py3.12-latest), or leave out the packages.',
+				reason: 'NO_PYTHON_IN_BASE',
+			});
+		}
 		const fromStep = /^FROM\b/i.test(context.failingStep ?? '');
 		if (fromStep || /pull access denied|failed to resolve source metadata|manifest for \S+ not found/i.test(output)) {
 			const base = /^FROM\s+(?:--platform=\S+\s+)?(\S+)/i.exec(context.failingStep ?? '')?.[1] ?? 'BASE_IMAGE';
@@ -277,7 +308,7 @@ export const mapDockerFailure = (
 	}
 	if (/uploadArtifacts|denied: Permission/i.test(output)) {
 		return new StepError(`Artifact Registry refused the push to ${host}: ${last}`, {
-			fix: `Check that the repository exists in ${host} (the region must match) and that your account has Artifact Registry Writer (roles/artifactregistry.writer) on it.`,
+			fix: `Your account needs Artifact Registry Writer (roles/artifactregistry.writer) on the repository, and the repository must exist at ${host}; if you ran configure-docker for another region's host, run \`gcloud auth configure-docker ${host}\`.`,
 			reason: 'PUSH_DENIED',
 		});
 	}
@@ -321,7 +352,10 @@ export const buildAndPush = async (
 			});
 		}
 		const docker = executable(ctx.platform, 'docker');
-		const env = {BUILDKIT_PROGRESS: 'plain'};
+		// BuildKit when this docker has buildx; else the classic builder, said explicitly (a docker
+		// 23+ CLI without buildx otherwise prints a deprecation notice first).
+		const buildkit = await hasBuildx(ctx);
+		const env = {BUILDKIT_PROGRESS: 'plain', DOCKER_BUILDKIT: buildkit ? '1' : '0'};
 		const emitLine = (line: string) => {
 			record(line);
 			onEvent({type: 'log', line});
@@ -330,7 +364,7 @@ export const buildAndPush = async (
 		onEvent({type: 'phase', phase: 'build'});
 		let currentStep: string | undefined;
 		const buildArgs = ['build', '--platform', platform, '-t', imageRef, buildDir];
-		record(`$ docker ${buildArgs.join(' ')}`);
+		record(`$ DOCKER_BUILDKIT=${env.DOCKER_BUILDKIT} docker ${buildArgs.join(' ')}`);
 		for (const line of dockerfile.trimEnd().split('\n')) record(`# ${line}`);
 		const build = await streamTool(
 			ctx,

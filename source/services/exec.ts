@@ -79,6 +79,25 @@ export const runTool = async (ctx: ServiceContext, file: string, args: readonly 
 	return {stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? ''), exitCode: result.exitCode ?? 1};
 };
 
+/**
+ * Runs an interactive tool (`gcloud auth login`) on our terminal: stdin, stdout and stderr are
+ * the person's. Only call it while the terminal is handed over (Ink suspended). Returns the exit code.
+ */
+export const runInTerminal = async (ctx: ServiceContext, file: string, args: readonly string[]): Promise<number> => {
+	if (ctx.signal?.aborted) throw new CancelledError();
+	const result = await execa(file, args, {
+		env: childEnv(ctx),
+		extendEnv: false,
+		stdio: 'inherit',
+		cancelSignal: ctx.signal,
+		forceKillAfterDelay: 2000,
+		reject: false,
+	});
+	const error = failure(file, result);
+	if (error) throw error;
+	return result.exitCode ?? 1;
+};
+
 export type StreamResult = {exitCode: number; /** The last lines of stdout+stderr, for mapping failures. */ tail: string[]};
 
 /**

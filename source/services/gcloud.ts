@@ -106,6 +106,10 @@ const requiredFields: Record<string, string[]> = {
 	service_account: ['client_email', 'private_key'],
 };
 
+/** The service account an impersonating or workload-identity credential acts as (named in its URL). */
+const impersonated = (url: unknown): string | undefined =>
+	typeof url === 'string' ? /serviceAccounts\/([^/:]+):generateAccessToken/.exec(url)?.[1] : undefined;
+
 /** Application Default Credentials, as the Node client finds them (GOOGLE_APPLICATION_CREDENTIALS, then gcloud's file). */
 export const hasApplicationDefaultCredentials = async (ctx: ServiceContext): Promise<AdcState> => {
 	const file = adcPath(ctx.platform);
@@ -136,7 +140,11 @@ export const hasApplicationDefaultCredentials = async (ctx: ServiceContext): Pro
 		return {present: false, path: file, type, reason: 'ADC_INVALID', detail: `${file} lacks ${missing.join(', ')}`};
 	}
 	const account =
-		typeof parsed.client_email === 'string' ? parsed.client_email : typeof parsed.account === 'string' && parsed.account ? parsed.account : undefined;
+		typeof parsed.client_email === 'string'
+			? parsed.client_email
+			: typeof parsed.account === 'string' && parsed.account
+				? parsed.account
+				: impersonated(parsed.service_account_impersonation_url);
 	const quotaProject = typeof parsed.quota_project_id === 'string' ? parsed.quota_project_id : undefined;
 	return {present: true, path: file, type, account, quotaProject};
 };

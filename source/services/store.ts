@@ -20,10 +20,14 @@ export type SavedImage = {
 	updatedAt: string;
 };
 
+export type SavedDataPlane = {sameProject: boolean; serviceAccount?: string; project?: string};
+
 export type ProjectAnswers = {
 	project?: string;
 	location?: string;
 	repository?: string;
+	/** Where the Union data plane runs: the same project, or the worker service account (an email, never a key). */
+	dataPlane?: SavedDataPlane;
 	output?: string;
 	/** Images authored in this project folder, by image name; insertion order = authoring order. */
 	images?: Record<string, SavedImage>;

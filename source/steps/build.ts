@@ -1,37 +1,192 @@
 import os from 'node:os';
 import path from 'node:path';
-import {buildAndPush, imageExists} from '../services/docker.js';
-import {StepError} from '../services/errors.js';
-import {DEFAULT_PLATFORM} from '../services/imagespec.js';
+import type {Choice} from '../flow/ask.js';
+import {buildAndPush, dockerInfo, imageExists, type BuildEvent, type DockerInfo} from '../services/docker.js';
+import {openDockerImages, type RepositoryImage, type RepositoryWhere} from '../services/docker-images.js';
+import {CancelledError, StepError, isAbort} from '../services/errors.js';
+import {buildWithFlytekit} from '../services/flytekit-build.js';
+import {DEFAULT_PLATFORM, parseGarRegistry} from '../services/imagespec.js';
+import {detectPython, type PythonInfo} from '../services/python.js';
 import type {StepContext} from './context.js';
 import type {AuthoredSpec} from './imagespec.js';
 
-export type BuildOutcome = {pushed: boolean; digest?: string; skipped?: string; logFile?: string};
+export type Builder = 'local' | 'union';
+export type BuildEngine = 'docker' | 'flytekit';
 
-/** Step 6: skip when the tag is already there; else build, push, and prove the registry has it. */
-export async function buildImage(c: StepContext, authored: AuthoredSpec): Promise<BuildOutcome> {
-	const {ctx, report} = c;
-	const before = c.flags.force ? undefined : await imageExists(ctx, authored.uri);
-	if (before?.state === 'present') return {pushed: false, digest: before.digest, skipped: 'already in the repository'};
-	if (before?.state === 'unknown' && before.detail) report({type: 'note', level: 'warn', text: `Could not tell whether ${authored.uri} exists (${before.detail}); building it.`});
+export type BuildOutcome = {pushed: boolean; digest?: string; skipped?: string; logFile?: string; engine?: BuildEngine};
 
-	const logFile = path.join(os.tmpdir(), 'imagespec-gar', `${authored.spec.name.replaceAll('/', '_')}-${authored.tag}.log`);
-	report({type: 'note', level: 'info', text: `Full build log: ${logFile}`});
-	const pushed = await buildAndPush(
-		ctx,
-		{imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: authored.spec.platform ?? DEFAULT_PLATFORM, logFile},
-		event => {
-			if (event.type === 'log') report({type: 'log', line: event.line});
-			else if (event.type === 'step') report({type: 'build-step', text: event.text});
-			else if (event.type === 'layer') report({type: 'layer', id: event.id, status: event.status, current: event.current, total: event.total});
-		},
-	);
-	const after = await imageExists(ctx, authored.uri);
-	if (after.state !== 'present') {
-		throw new StepError(`Pushed ${authored.uri}, but the registry does not list it${after.detail ? ` (${after.detail})` : ''}`, {
-			fix: `Check the repository: gcloud artifacts docker images list ${authored.spec.registry}`,
-		});
+/** Where the tag was looked for, and what was found there. */
+export type Presence = {
+	state: 'present' | 'absent' | 'unknown';
+	digest?: string;
+	/** Every tag on that digest (Artifact Registry's answer). */
+	tags?: string[];
+	via?: 'artifact-registry' | 'registry';
+	detail?: string;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Which builder
+
+/**
+ * Build here with docker, or let Union build at registration (builder="union", written into the
+ * spec). Asked when interactive and --builder was not given; Union comes first (and is the
+ * default) where a local build is slow or impossible: arm64 hosts, no usable docker.
+ */
+export async function chooseBuilder(c: StepContext, options: {docker?: DockerInfo} = {}): Promise<Builder> {
+	const given = c.flags.builder;
+	if (given === 'local' || given === 'union') return given;
+	const saved = Object.values(c.saved.images ?? {}).at(-1)?.builder;
+	const previous: Builder | undefined = saved === 'union' || saved === 'local' ? saved : undefined;
+	if (!c.ask.interactive || !c.flags.build) return previous ?? 'local';
+
+	const docker = options.docker ?? (await dockerInfo(c.ctx));
+	const emulated = c.ctx.platform.arch === 'arm64' && (c.flags.platform ?? DEFAULT_PLATFORM) === 'linux/amd64';
+	const local: Choice = {
+		label: 'Build here with Docker, then push',
+		value: 'local',
+		hint: !docker.cliInstalled
+			? 'docker is not installed'
+			: !docker.engineReachable
+				? 'the Docker engine is not running: start it first'
+				: emulated
+					? 'linux/amd64 on arm64 runs emulated: slow'
+					: 'a few minutes; you see every step',
+		disabled: !docker.cliInstalled,
+	};
+	const union: Choice = {label: 'Let Union build it when you register (builder="union")', value: 'union', hint: 'nothing to build here; the image appears at union register'};
+	const preferUnion = emulated || !docker.engineReachable;
+	const answer = await c.ask.select({
+		flag: 'builder',
+		message: 'How should the image be built?',
+		choices: preferUnion ? [union, local] : [local, union],
+		default: previous ?? (preferUnion ? 'union' : 'local'),
+	});
+	return answer === 'union' ? 'union' : 'local';
+}
+
+/** Whether step 1 must require docker: only when a local build is already certain. */
+export const localBuildCertain = (c: Pick<StepContext, 'flags' | 'ask' | 'saved'>): boolean => {
+	if (!c.flags.build) return false;
+	if (c.flags.builder !== undefined) return c.flags.builder === 'local';
+	// A person is asked later (and offered Union when docker is missing); a script builds locally.
+	return !c.ask.interactive && Object.values(c.saved.images ?? {}).at(-1)?.builder !== 'union';
+};
+
+// ---------------------------------------------------------------------------------------------
+// Is it there?
+
+/** project / location / repository of the spec's registry (GAR host, or a private host with the saved location). */
+const whereOf = (c: StepContext, authored: AuthoredSpec, given?: RepositoryWhere): RepositoryWhere | undefined => {
+	if (given) return given;
+	const registry = authored.spec.registry ?? '';
+	const gar = parseGarRegistry(registry);
+	if (gar) return {project: gar.project, location: gar.location, repository: gar.repository};
+	const location = c.flags.location ?? c.saved.location;
+	const [, project, repository] = registry.split('/');
+	return location && project && repository ? {project, location, repository} : undefined;
+};
+
+/**
+ * Whether the repository has the image's tag. Artifact Registry's own listing first (what the
+ * cluster pulls from); the registry's manifest endpoint (through docker's credentials) when the
+ * API cannot answer. 'unknown' is never taken for 'absent'.
+ */
+export async function findInRepository(c: Pick<StepContext, 'ctx' | 'flags' | 'saved'>, authored: AuthoredSpec, given?: RepositoryWhere): Promise<Presence> {
+	const where = whereOf(c as StepContext, authored, given);
+	let apiProblem: string | undefined;
+	if (where) {
+		try {
+			const images = await openDockerImages(c.ctx);
+			try {
+				const found: RepositoryImage | undefined = await images.findTag(where, authored.spec.name, authored.tag, c.ctx.signal);
+				return found ? {state: 'present', digest: found.digest, tags: found.tags, via: 'artifact-registry'} : {state: 'absent', via: 'artifact-registry'};
+			} finally {
+				await images.close();
+			}
+		} catch (error) {
+			if (isAbort(error) || c.ctx.signal.aborted) throw new CancelledError();
+			apiProblem = error instanceof Error ? error.message : String(error);
+		}
 	}
 
-	return {pushed: true, digest: pushed.digest, logFile};
+	const manifest = await imageExists(c.ctx, authored.uri);
+	return {state: manifest.state, digest: manifest.digest, via: 'registry', detail: [manifest.detail, apiProblem && `Artifact Registry: ${apiProblem}`].filter(Boolean).join('; ') || undefined};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Build, push, prove
+
+/**
+ * Step 6: skip when the tag is already there (unless --force); else build and push (docker, or
+ * flytekit's own engine when the person picks it), then prove the repository lists the tag.
+ */
+export async function buildImage(c: StepContext, authored: AuthoredSpec, where?: RepositoryWhere): Promise<BuildOutcome> {
+	const {ctx, report} = c;
+	const before = c.flags.force ? undefined : await findInRepository(c, authored, where);
+	if (before?.state === 'present') {
+		report({type: 'note', level: 'info', text: `${authored.uri} is already in the repository${before.digest ? ` (${before.digest})` : ''}: nothing to build or push. --force rebuilds it.`});
+		return {pushed: false, digest: before.digest, skipped: 'already in the repository'};
+	}
+
+	if (before?.state === 'unknown') report({type: 'note', level: 'warn', text: `Could not tell whether ${authored.uri} exists (${before.detail ?? 'no answer'}); building it.`});
+
+	const logFile = path.join(os.tmpdir(), 'imagespec-gar', `${authored.spec.name.replaceAll('/', '_')}-${authored.tag}.log`);
+	const engine = await chooseEngine(c, authored);
+	report({type: 'note', level: 'info', text: `Full build log: ${logFile}`});
+	const onEvent = (event: BuildEvent) => {
+		if (event.type === 'log') report({type: 'log', line: event.line});
+		else if (event.type === 'step') report({type: 'build-step', text: event.text});
+		else if (event.type === 'layer') report({type: 'layer', id: event.id, status: event.status, current: event.current, total: event.total});
+		else report({type: 'step', step: 'build', status: 'running', detail: event.phase === 'build' ? `building ${authored.spec.name}` : `pushing ${authored.spec.name}`});
+	};
+
+	let pushedDigest: string | undefined;
+	if (engine.kind === 'flytekit') {
+		await buildWithFlytekit(
+			ctx,
+			{python: engine.python, moduleFile: authored.moduleFile, name: authored.spec.name, imageUri: authored.uri, force: c.flags.force, logFile},
+			onEvent,
+		);
+	} else {
+		const pushed = await buildAndPush(ctx, {imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: authored.spec.platform ?? DEFAULT_PLATFORM, logFile}, onEvent);
+		pushedDigest = pushed.digest;
+	}
+
+	// The proof: the repository itself lists the tag, on the digest that was pushed.
+	const after = await findInRepository(c, authored, where);
+	if (after.state !== 'present' || (pushedDigest && after.digest && after.digest !== pushedDigest)) {
+		throw new StepError(
+			after.state === 'present'
+				? `Pushed ${authored.uri} as ${pushedDigest}, but the repository lists the tag on ${after.digest}.`
+				: `Pushed ${authored.uri}, but the repository does not list it${after.detail ? ` (${after.detail})` : ''}.`,
+			{fix: `Check the repository: gcloud artifacts docker images list ${authored.spec.registry} --include-tags`, reason: 'NOT_LISTED'},
+		);
+	}
+
+	const listed = after.via === 'artifact-registry' ? `Artifact Registry lists ${authored.spec.name}:${authored.tag}` : `The registry has ${authored.spec.name}:${authored.tag}`;
+	report({type: 'note', level: 'info', text: `${listed} → ${after.digest ?? pushedDigest ?? 'digest unknown'}${after.tags && after.tags.length > 1 ? ` (tags: ${after.tags.join(', ')})` : ''}.`});
+	return {pushed: true, digest: pushedDigest ?? after.digest, logFile, engine: engine.kind};
+}
+
+type Engine = {kind: 'docker'} | {kind: 'flytekit'; python: string};
+
+/**
+ * flytekit's ImageBuildEngine builds byte for byte what `union register` would; offered when a
+ * Python here imports flytekit and the module was written. Scripts always build with docker.
+ */
+async function chooseEngine(c: StepContext, authored: AuthoredSpec, known?: PythonInfo): Promise<Engine> {
+	if (!c.ask.interactive || !authored.specFile) return {kind: 'docker'};
+	const python = known ?? (await detectPython(c.ctx));
+	if (!python.executable || !python.flytekit) return {kind: 'docker'};
+	const answer = await c.ask.select({
+		flag: 'builder',
+		message: 'Build with:',
+		choices: [
+			{label: 'Docker, from the spec (imagespec-gar\'s Dockerfile)', value: 'docker', hint: 'works with any docker'},
+			{label: `flytekit ${python.flytekit}'s ImageBuildEngine`, value: 'flytekit', hint: 'exactly what union register builds; needs BuildKit (docker buildx)'},
+		],
+		default: 'docker',
+	});
+	return answer === 'flytekit' ? {kind: 'flytekit', python: python.executable} : {kind: 'docker'};
 }

@@ -1,25 +1,87 @@
-import {CHECK_ORDER, runChecks, type ChecksOutcome} from '../services/checks.js';
+import type {ArtifactRegistry} from '../services/artifact-registry.js';
+import {plannedChecks, runChecks, runnableFix, type Check, type CheckOptions, type ChecksOutcome, type KnownRepository} from '../services/checks.js';
 import {StepError} from '../services/errors.js';
+import {runInTerminal} from '../services/exec.js';
+import {executable} from '../services/platform.js';
 import type {StepContext} from './context.js';
 
-/** Step 1: every prerequisite at once; a failed required one stops the run with its fix. */
-export async function checkPrerequisites(c: StepContext, needs: {docker: boolean; adc: boolean}): Promise<ChecksOutcome> {
-	c.report({type: 'checks-started', ids: [...CHECK_ORDER]});
-	const outcome = await runChecks(
-		c.ctx,
-		{project: c.flags.project ?? c.saved.project, needDocker: needs.docker, needAdc: needs.adc},
-		check => c.report({type: 'check', check}),
-	);
-	const failed = outcome.checks.filter(check => check.required && check.status === 'fail');
-	if (failed.length > 0) {
-		throw new StepError(`${failed.length} required prerequisite${failed.length === 1 ? '' : 's'} failed: ${failed.map(check => check.title).join(', ')}`, {
-			fix: failed
-				.map(check => check.fix)
-				.filter(Boolean)
-				.join('\n'),
-			reason: 'PREREQUISITES',
-		});
+export type PrerequisiteNeeds = {
+	docker: boolean;
+	adc: boolean;
+	/** The client the journey is opening anyway: the repository check reuses it. */
+	registry?: Promise<ArtifactRegistry>;
+};
+
+/** How often one fix is offered before the wizard gives up and prints it. */
+const MAX_OFFERS = 2;
+
+/** The repository flags or saved answers point at, when all three parts are known. */
+export const knownRepository = (c: Pick<StepContext, 'flags' | 'saved'>): KnownRepository | undefined => {
+	const project = c.flags.project ?? c.saved.project;
+	const location = c.flags.location ?? c.saved.location;
+	const repository = c.flags.repository ?? c.saved.repository;
+	return project && location && repository ? {project, location, repository} : undefined;
+};
+
+/**
+ * Step 1: every prerequisite at once. A failed required one whose fix is a login the wizard can
+ * run (`gcloud auth login`, `gcloud auth application-default login`) is offered to an
+ * interactive person, run on their terminal, and the checks run again; otherwise the run stops
+ * with the fixes.
+ */
+export async function checkPrerequisites(c: StepContext, needs: PrerequisiteNeeds): Promise<ChecksOutcome> {
+	const options: CheckOptions = {
+		project: c.flags.project ?? c.saved.project,
+		needDocker: needs.docker,
+		needAdc: needs.adc,
+		repository: knownRepository(c),
+		mode: 'wizard',
+		registry: needs.registry,
+	};
+	const offered = new Map<string, number>();
+	for (;;) {
+		c.report({type: 'checks-started', ids: plannedChecks(options)});
+		// eslint-disable-next-line no-await-in-loop -- checks again after each fix
+		const outcome = await runChecks(c.ctx, options, check => c.report({type: 'check', check}));
+		const failed = outcome.checks.filter(check => check.required && check.status === 'fail');
+		if (failed.length === 0) return outcome;
+		// eslint-disable-next-line no-await-in-loop
+		if (!(await offerFixes(c, failed, offered))) throw prerequisitesFailed(failed);
+	}
+}
+
+/** Offers each runnable fix; true when at least one ran (so checking again can tell something new). */
+async function offerFixes(c: StepContext, failed: Check[], offered: Map<string, number>): Promise<boolean> {
+	if (!c.ask.canHandOverTerminal) return false;
+	const fixes = [...new Map(failed.flatMap(check => {
+		const fix = runnableFix(check);
+		return fix ? [[fix.command, fix] as const] : [];
+	})).values()].filter(fix => (offered.get(fix.command) ?? 0) < MAX_OFFERS);
+	let ran = false;
+	for (const fix of fixes) {
+		offered.set(fix.command, (offered.get(fix.command) ?? 0) + 1);
+		// eslint-disable-next-line no-await-in-loop -- one question, then one login, at a time
+		const yes = await c.ask.confirm({flag: 'yes', message: `Run \`${fix.command}\` now? It opens your browser to sign in; the checks run again afterwards.`, default: true});
+		if (!yes) {
+			// Declined: never asked again in this run.
+			offered.set(fix.command, MAX_OFFERS);
+			continue;
+		}
+
+		// eslint-disable-next-line no-await-in-loop
+		const code = await c.ask.handOverTerminal(async () => runInTerminal(c.ctx, executable(c.ctx.platform, 'gcloud'), fix.args));
+		if (code !== 0) c.report({type: 'note', level: 'warn', text: `\`${fix.command}\` exited with code ${code}.`});
+		ran = true;
 	}
 
-	return outcome;
+	return ran;
 }
+
+const prerequisitesFailed = (failed: Check[]) =>
+	new StepError(`${failed.length} required prerequisite${failed.length === 1 ? '' : 's'} failed: ${failed.map(check => check.title).join(', ')}`, {
+		fix: failed
+			.map(check => check.fix)
+			.filter(Boolean)
+			.join('\n'),
+		reason: 'PREREQUISITES',
+	});

@@ -6,8 +6,10 @@ import {
 	describeCleanup,
 	enableApiCommand,
 	enableArtifactRegistryApi,
+	iamMember,
 	parseCleanupPreset,
 	parseLabels,
+	PUSH_PERMISSION,
 	repositoryName,
 	sleep,
 	validateRepositoryId,
@@ -23,17 +25,17 @@ import type {StepContext} from './context.js';
 export const NEW_REPOSITORY = '\u0000new';
 export const DEFAULT_NEW_REPOSITORY = 'union-images';
 export const DEFAULT_DESCRIPTION = 'Union / Flyte ImageSpec images (created by imagespec-gar)';
-export const PUSH_PERMISSION = 'artifactregistry.repositories.uploadArtifacts';
 
 export type RepositoryTimings = {
 	/** Waits between retries after enabling the API (it takes a while to be active everywhere). */
 	enableRetryDelaysMs?: readonly number[];
-	/** Repositories per list call. */
+	/** Repositories per list call (every call, the first one too). */
 	pageSize?: number;
 };
 
 const ENABLE_RETRY_DELAYS_MS: readonly number[] = [2000, 5000, 10_000, 15_000, 30_000];
-const PAGE_SIZE = 500;
+const FIRST_PAGE_SIZE = 100;
+const PAGE_SIZE = 1000;
 
 type Where = {project: string; location: string; registry: ArtifactRegistry; timings?: RepositoryTimings};
 export type RepositoryOutcome = {repository: string; created: boolean};
@@ -123,13 +125,14 @@ function lister(c: StepContext, where: Where): Lister {
 	const open = async () => {
 		const savedId = c.saved.repository;
 		const signal = c.ctx.signal;
-		// The saved repository goes first even when it is on the last page: ask for it directly.
-		const savedLookup = savedId ? registry.getRepository(project, location, savedId, signal).catch(() => undefined) : Promise.resolve(undefined);
-		const {iterator, first} = await withApiEnabled(c, where, async () => {
-			const iterator = registry.listRepositoryPages(project, location, {signal, pageSize: where.timings?.pageSize ?? PAGE_SIZE})[Symbol.asyncIterator]();
-			return {iterator, first: await iterator.next()};
+		const {iterator, first, savedRepository} = await withApiEnabled(c, where, async () => {
+			// The saved repository goes first even when it is on the last page: ask for it directly.
+			const savedLookup = savedId ? registry.getRepository(project, location, savedId, signal).catch(() => undefined) : undefined;
+			const iterator = registry
+				.listRepositoryPages(project, location, {signal, firstPageSize: where.timings?.pageSize ?? FIRST_PAGE_SIZE, pageSize: where.timings?.pageSize ?? PAGE_SIZE})
+				[Symbol.asyncIterator]();
+			return {iterator, first: await iterator.next(), savedRepository: await savedLookup};
 		});
-		const savedRepository = await savedLookup;
 		const head = [...(savedRepository ? [savedRepository] : []), ...(first.done ? [] : first.value.filter(repository => repository.id !== savedId))];
 		empty = head.length === 0;
 		preferred = head.find(repository => repository.format === 'DOCKER')?.id;
@@ -165,7 +168,7 @@ function lister(c: StepContext, where: Where): Lister {
 				pages: pages!,
 				pinned: [{label: '+ Create a new repository', value: NEW_REPOSITORY}],
 				default: preferred ?? NEW_REPOSITORY,
-				noun: 'repositories',
+				noun: {one: 'repository', other: 'repositories'},
 			});
 		},
 
@@ -378,9 +381,6 @@ const isServiceDisabled = (error: unknown) => error instanceof StepError && erro
 // ---------------------------------------------------------------------------------------------
 // Before the build
 
-const memberFor = (account: string | undefined) =>
-	account ? (account.endsWith('.gserviceaccount.com') ? `serviceAccount:${account}` : `user:${account}`) : 'user:YOUR_EMAIL';
-
 /**
  * Before any build: may this account push to the repository (uploadArtifacts)? A definite no is
  * a StepError with the grant an admin can run; a check that cannot run only warns, and the push
@@ -407,7 +407,7 @@ export async function checkPushPermission(
 	throw new StepError(`You may not push to repository ${repository} in ${project} · ${location}: you lack ${PUSH_PERMISSION}, so the push would fail. Nothing was built.`, {
 		fix: [
 			'Ask an admin of the repository for Artifact Registry Writer (roles/artifactregistry.writer):',
-			`gcloud artifacts repositories add-iam-policy-binding ${repository} --project ${project} --location ${location} --member ${memberFor(where.account)} --role roles/artifactregistry.writer`,
+			`gcloud artifacts repositories add-iam-policy-binding ${repository} --project ${project} --location ${location} --member ${iamMember(where.account)} --role roles/artifactregistry.writer`,
 		].join('\n'),
 		reason: 'NO_PUSH_PERMISSION',
 	});

@@ -2,6 +2,7 @@ import {useState} from 'react';
 import {Box, Text} from 'ink';
 import {ConfirmInput, Select, TextInput} from '@inkjs/ui';
 import type {Question} from '../flow/ask.js';
+import {FilterSelect} from './filter-select.js';
 
 /**
  * Draws one question and hands the answer back. Validation errors stay on screen under the
@@ -17,6 +18,7 @@ export function QuestionView({question, onAnswer}: {readonly question: Question;
 			</Text>
 			<Box marginLeft={2} flexDirection="column">
 				{question.kind === 'select' ? <SelectAnswer question={question} onAnswer={onAnswer} /> : null}
+				{question.kind === 'search' ? <FilterSelect question={question} onAnswer={onAnswer} /> : null}
 				{question.kind === 'text' ? (
 					<TextInput
 						defaultValue={question.default}

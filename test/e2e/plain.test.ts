@@ -31,6 +31,9 @@ describe('--plain, for screen readers and dumb terminals', () => {
 		try {
 			await run.waitFor('Docker repository in', {timeout: 30_000});
 			await choose(run, 'union-images');
+			// Same project as the repository (the default): nothing to grant.
+			await run.waitFor('? Does your Union data plane run in project acme-ml too?');
+			await run.press(KEY.enter);
 			await run.waitFor('? Image name');
 			await run.type('trainer');
 			await run.press(KEY.enter);

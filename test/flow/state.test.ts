@@ -10,6 +10,7 @@ describe('flow state', () => {
 			['checks', 'pending'],
 			['project', 'pending'],
 			['repository', 'pending'],
+			['access', 'pending'],
 			['docker-auth', 'pending'],
 			['imagespec', 'pending'],
 			['build', 'pending'],

@@ -5,12 +5,17 @@ import {afterAll, afterEach, beforeAll, describe, expect, it, vi} from 'vitest';
 import {
 	ENDPOINT_ENV,
 	KNOWN_LOCATIONS,
+	cleanupPolicies,
 	openArtifactRegistry,
+	parseCleanupPreset,
+	parseLabels,
+	repositoryName,
 	repositoryParent,
 	toStepError,
 	validateLocation,
 	validateRepositoryId,
 	type ArtifactRegistry,
+	type OpenArtifactRegistryOptions,
 	type Repository,
 } from '../../source/services/artifact-registry.js';
 import type {ServiceContext} from '../../source/services/context.js';
@@ -34,8 +39,9 @@ const contextFor = (env: NodeJS.ProcessEnv, signal?: AbortSignal): ServiceContex
 });
 
 let fake: FakeArtifactRegistry;
-const open = async (signal?: AbortSignal): Promise<ArtifactRegistry> =>
-	openArtifactRegistry(contextFor({[ENDPOINT_ENV]: fake.endpoint}, signal), {retryDelaysMs: FAST_RETRIES});
+const FAST_POLLS = [5, 10, 20];
+const open = async (signal?: AbortSignal, options: OpenArtifactRegistryOptions = {}): Promise<ArtifactRegistry> =>
+	openArtifactRegistry(contextFor({[ENDPOINT_ENV]: fake.endpoint}, signal), {retryDelaysMs: FAST_RETRIES, operationPollDelaysMs: FAST_POLLS, ...options});
 
 const methods = () => fake.calls.map(call => call.method);
 
@@ -97,8 +103,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-	fake.repositories.clear();
-	fake.calls.length = 0;
+	fake.reset();
 });
 
 describe('listRepositoryPages', () => {
@@ -130,6 +135,19 @@ describe('listRepositoryPages', () => {
 			expect(new Set(ids).size).toBe(250);
 			expect(ids).not.toContain('elsewhere');
 			expect(ids).not.toContain('not-mine');
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('asks for a small first page, then bigger ones', async () => {
+		for (let index = 0; index < 350; index++) fake.addRepository(PROJECT, LOCATION, `repo-${String(index).padStart(3, '0')}`);
+		const registry = await open();
+		try {
+			const pages = await collect(registry.listRepositoryPages(PROJECT, LOCATION, {firstPageSize: 50, pageSize: 200}));
+			expect(pages.map(page => page.length)).toEqual([50, 200, 100]);
+			expect(fake.calls.map(call => (call.request as {pageSize: number}).pageSize)).toEqual([50, 200, 200]);
+			expect(new Set(pages.flat().map(repository => repository.id)).size).toBe(350);
 		} finally {
 			await registry.close();
 		}
@@ -598,5 +616,249 @@ describe('quiet library', () => {
 		}
 		expect(warningEvents.map(warning => warning.name)).toEqual(['SomeOtherWarning']);
 		warningEvents.length = 0;
+	});
+});
+
+describe('createDockerRepository settings and its long-running operation', () => {
+	const NAME = `projects/${PROJECT}/locations/${LOCATION}/repositories/images`;
+
+	it('sends description, labels (managed-by always), immutable tags and a keep-N cleanup policy', async () => {
+		const registry = await open();
+		try {
+			const result = await registry.createDockerRepository(PROJECT, LOCATION, 'images', {
+				description: 'team images',
+				labels: {team: 'ml'},
+				immutableTags: true,
+				cleanup: {kind: 'keep', count: 5},
+			});
+			expect(result.created).toBe(true);
+			expect(result.repository.labels).toEqual({team: 'ml', 'managed-by': 'imagespec-gar'});
+			const stored = fake.repositories.get(NAME)!;
+			expect(stored).toMatchObject({format: 'DOCKER', description: 'team images', labels: {team: 'ml', 'managed-by': 'imagespec-gar'}, dockerConfig: {immutableTags: true}});
+			// A keep policy only exempts versions from a delete policy: both are sent.
+			// toMatchObject: proto-loader adds its oneof markers (conditionType, _keepCount) to what it decodes.
+			expect(Object.keys(stored.cleanupPolicies as object).sort()).toEqual(['imagespec-gar-delete-old', 'imagespec-gar-keep-recent']);
+			expect(stored.cleanupPolicies).toMatchObject({
+				'imagespec-gar-delete-old': {id: 'imagespec-gar-delete-old', action: 'DELETE', condition: {tagState: 'ANY'}},
+				'imagespec-gar-keep-recent': {id: 'imagespec-gar-keep-recent', action: 'KEEP', mostRecentVersions: {keepCount: 5}},
+			});
+			expect(stored.cleanupPolicyDryRun).toBeFalsy();
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('sends delete-untagged:Dd as an UNTAGGED delete policy older than D days, and no policy for none', async () => {
+		const registry = await open();
+		try {
+			await registry.createDockerRepository(PROJECT, LOCATION, 'images', {cleanup: {kind: 'delete-untagged', days: 30}});
+			expect(Object.keys(fake.repositories.get(NAME)!.cleanupPolicies as object)).toEqual(['imagespec-gar-delete-untagged']);
+			expect(fake.repositories.get(NAME)!.cleanupPolicies).toMatchObject({
+				'imagespec-gar-delete-untagged': {id: 'imagespec-gar-delete-untagged', action: 'DELETE', condition: {tagState: 'UNTAGGED', olderThan: {seconds: String(30 * 86_400)}}},
+			});
+			await registry.createDockerRepository(PROJECT, LOCATION, 'plain', {cleanup: {kind: 'none'}});
+			const plain = fake.repositories.get(`projects/${PROJECT}/locations/${LOCATION}/repositories/plain`)!;
+			expect(plain.cleanupPolicies ?? {}).toEqual({});
+			expect((plain.dockerConfig as {immutableTags?: boolean} | undefined)?.immutableTags ?? false).toBe(false);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('polls GetOperation while the operation is pending, then returns the repository', async () => {
+		fake.createOperation = {polls: 3};
+		const registry = await open();
+		try {
+			const pending: string[] = [];
+			const result = await registry.createDockerRepository(PROJECT, LOCATION, 'images', {onPending: name => pending.push(name)});
+			expect(result).toMatchObject({created: true, repository: {id: 'images', format: 'DOCKER', labels: {'managed-by': 'imagespec-gar'}}});
+			expect(methods()).toEqual(['CreateRepository', 'GetOperation', 'GetOperation', 'GetOperation']);
+			expect(pending).toHaveLength(1);
+			expect(pending[0]).toMatch(new RegExp(`^${repositoryParent(PROJECT, LOCATION)}/operations/`));
+			expect(fake.calls[1]!.request).toEqual({name: pending[0]});
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('turns an operation that fails into a StepError, and leaves no repository', async () => {
+		fake.createOperation = {polls: 1, error: {code: 9, message: 'Cleanup policy is invalid for this repository'}};
+		const registry = await open();
+		try {
+			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			expect(error).toBeInstanceOf(StepError);
+			expect(error).toMatchObject({reason: 'FAILED_PRECONDITION', message: 'Could not create repository images in us-central1: Cleanup policy is invalid for this repository'});
+			expect(fake.repositories.has(NAME)).toBe(false);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('stops waiting after its time limit and says a rerun finds the repository', async () => {
+		fake.createOperation = {polls: 1_000_000};
+		const registry = await open(undefined, {operationTimeoutMs: 60});
+		try {
+			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			expect(error).toMatchObject({reason: 'OPERATION_PENDING'});
+			expect((error as StepError).fix).toMatch(/rerun imagespec-gar.*finds the repository/);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('is cancelled while the operation is pending, and polls no more afterwards', async () => {
+		fake.createOperation = {polls: 1_000_000};
+		const registry = await open(undefined, {operationPollDelaysMs: [20]});
+		try {
+			const controller = new AbortController();
+			const pending = caught(registry.createDockerRepository(PROJECT, LOCATION, 'images', {signal: controller.signal}));
+			await vi.waitFor(() => expect(methods().filter(method => method === 'GetOperation').length).toBeGreaterThanOrEqual(2));
+			controller.abort();
+			expect(await pending).toBeInstanceOf(CancelledError);
+			const polls = methods().length;
+			await new Promise(resolve => setTimeout(resolve, 150));
+			expect(methods()).toHaveLength(polls);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('retries an UNAVAILABLE poll', async () => {
+		fake.createOperation = {polls: 1};
+		fake.failNext('GetOperation', {code: 14, message: 'connection reset'});
+		const registry = await open();
+		try {
+			expect((await registry.createDockerRepository(PROJECT, LOCATION, 'images')).created).toBe(true);
+			expect(methods()).toEqual(['CreateRepository', 'GetOperation', 'GetOperation']);
+		} finally {
+			await registry.close();
+		}
+	});
+});
+
+describe('errors as the fake server answers them', () => {
+	it('SERVICE_DISABLED in the project: the enable command with the project id, and the activation URL', async () => {
+		fake.disabledProjects.add(PROJECT);
+		const registry = await open();
+		try {
+			const error = await caught(collect(registry.listRepositoryPages(PROJECT, LOCATION)));
+			expect(error).toMatchObject({reason: 'SERVICE_DISABLED', message: `Artifact Registry API is disabled in project ${PROJECT}.`});
+			expect((error as StepError).fix).toMatch(
+				new RegExp(`^gcloud services enable artifactregistry\\.googleapis\\.com --project ${PROJECT}\\nor enable it at https://console\\.developers\\.google\\.com/apis/api/artifactregistry\\.googleapis\\.com/overview\\?project=\\d+$`),
+			);
+			// Not a transient error: asked once.
+			expect(methods()).toEqual(['ListRepositories']);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('IAM_PERMISSION_DENIED on get: "does not exist or you cannot see it", with both fixes', async () => {
+		fake.deniedPermissions.add('artifactregistry.repositories.get');
+		const registry = await open();
+		try {
+			const error = await caught(registry.getRepository(PROJECT, LOCATION, 'hidden'));
+			expect(error).toBeInstanceOf(StepError);
+			expect(error).toMatchObject({reason: 'NOT_FOUND', message: `Cannot get repository hidden in ${LOCATION}: it does not exist or you cannot see it in project ${PROJECT}.`});
+			const fix = (error as StepError).fix!.split('\n');
+			expect(fix).toEqual([
+				`If it exists: ask for Artifact Registry Reader (roles/artifactregistry.reader) on it, and check that project ${PROJECT} is the one you mean (gcloud config get project).`,
+				'If it does not: choose another repository, or create it (needs Artifact Registry Administrator (roles/artifactregistry.admin)).',
+			]);
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('IAM_PERMISSION_DENIED on create names the permission, the role, and the way out', async () => {
+		fake.deniedPermissions.add('artifactregistry.repositories.create');
+		const registry = await open();
+		try {
+			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			expect(error).toMatchObject({
+				reason: 'IAM_PERMISSION_DENIED',
+				message: `You do not have permission artifactregistry.repositories.create in project ${PROJECT}, which is needed to create repository images in ${LOCATION}.`,
+				fix: `Ask a project owner to grant you Artifact Registry Administrator (roles/artifactregistry.admin) on project ${PROJECT}, or pick an existing repository.`,
+			});
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('retries UNAVAILABLE on get, then gives a clear message', async () => {
+		fake.addRepository(PROJECT, LOCATION, 'images');
+		fake.failNext('GetRepository', {code: 14, message: 'upstream connect error'}, 2);
+		const registry = await open();
+		try {
+			expect(await registry.getRepository(PROJECT, LOCATION, 'images')).toMatchObject({id: 'images'});
+			expect(methods()).toEqual(['GetRepository', 'GetRepository', 'GetRepository']);
+			fake.failNext('GetRepository', {code: 14, message: 'upstream connect error'}, 10);
+			const error = await caught(registry.getRepository(PROJECT, LOCATION, 'images'));
+			expect(error).toMatchObject({reason: 'UNAVAILABLE', message: 'Could not reach Artifact Registry to get repository images in us-central1 (UNAVAILABLE): upstream connect error'});
+		} finally {
+			await registry.close();
+		}
+	});
+});
+
+describe('IAM on a repository', () => {
+	const UPLOAD = 'artifactregistry.repositories.uploadArtifacts';
+
+	it('testIamPermissions answers which permissions the caller holds', async () => {
+		fake.addRepository(PROJECT, LOCATION, 'images');
+		const registry = await open();
+		try {
+			expect(await registry.testIamPermissions(PROJECT, LOCATION, 'images', [UPLOAD, 'artifactregistry.repositories.downloadArtifacts'])).toEqual([
+				UPLOAD,
+				'artifactregistry.repositories.downloadArtifacts',
+			]);
+			fake.deniedPermissions.add(UPLOAD);
+			expect(await registry.testIamPermissions(PROJECT, LOCATION, 'images', [UPLOAD])).toEqual([]);
+			expect(fake.calls.at(-1)).toEqual({method: 'TestIamPermissions', request: {resource: repositoryName(PROJECT, LOCATION, 'images'), permissions: [UPLOAD]}});
+		} finally {
+			await registry.close();
+		}
+	});
+
+	it('reads a policy with its etag and writes it back; a stale etag is ABORTED', async () => {
+		fake.addRepository(PROJECT, LOCATION, 'images');
+		const resource = repositoryName(PROJECT, LOCATION, 'images');
+		fake.setPolicy(resource, [{role: 'roles/artifactregistry.writer', members: ['user:ana@example.com']}]);
+		const registry = await open();
+		try {
+			const policy = await registry.getIamPolicy(PROJECT, LOCATION, 'images');
+			expect(policy.bindings).toEqual([{role: 'roles/artifactregistry.writer', members: ['user:ana@example.com']}]);
+			expect(Buffer.from(policy.etag!).equals(fake.policies.get(resource)!.etag)).toBe(true);
+			const written = await registry.setIamPolicy(PROJECT, LOCATION, 'images', {...policy, bindings: [...policy.bindings, {role: 'roles/artifactregistry.reader', members: ['serviceAccount:x@y.iam.gserviceaccount.com']}]});
+			expect(fake.policies.get(resource)!.bindings).toHaveLength(2);
+			expect(Buffer.from(written.etag!).equals(Buffer.from(policy.etag!))).toBe(false);
+			// The old etag is stale now.
+			const error = await caught(registry.setIamPolicy(PROJECT, LOCATION, 'images', policy));
+			expect(error).toMatchObject({reason: 'ABORTED'});
+			expect(fake.policies.get(resource)!.bindings).toHaveLength(2);
+		} finally {
+			await registry.close();
+		}
+	});
+});
+
+describe('settings parsing', () => {
+	it('reads cleanup presets and says what is wrong with the rest', () => {
+		expect(parseCleanupPreset('none')).toEqual({kind: 'none'});
+		expect(parseCleanupPreset('keep:10')).toEqual({kind: 'keep', count: 10});
+		expect(parseCleanupPreset('delete-untagged:30d')).toEqual({kind: 'delete-untagged', days: 30});
+		expect(parseCleanupPreset('delete-untagged:7')).toEqual({kind: 'delete-untagged', days: 7});
+		expect(parseCleanupPreset('keep:0')).toBe('keep:N needs N between 1 and 10000');
+		expect(parseCleanupPreset('delete-untagged:0d')).toBe('delete-untagged:Dd needs D between 1 and 3650 days');
+		expect(parseCleanupPreset('weekly')).toMatch(/^use none, keep:N .* or delete-untagged:Dd/);
+		expect(cleanupPolicies({kind: 'none'})).toEqual({});
+	});
+
+	it('reads labels by Google’s rules and keeps managed-by for itself', () => {
+		expect(parseLabels(['team=ml', 'cost-center=42', 'empty='])).toEqual({team: 'ml', 'cost-center': '42', empty: ''});
+		expect(parseLabels(['team'])).toBe('"team": use key=value');
+		expect(parseLabels(['Team=ml'])).toMatch(/^"Team": label keys are/);
+		expect(parseLabels(['team=ML'])).toMatch(/^"ML": label values are/);
+		expect(parseLabels(['managed-by=me'])).toBe('managed-by is always imagespec-gar: imagespec-gar sets it');
 	});
 });

@@ -8,7 +8,9 @@ import {
 	credentialHelperOnPath,
 	dockerInfo,
 	imageExists,
+	hasBuildx,
 	mapDockerFailure,
+	NO_PYTHON_MARKER,
 	parseBuildLine,
 	parsePushLine,
 	renderDockerfile,
@@ -18,7 +20,7 @@ import {CancelledError, StepError} from '../../source/services/errors.js';
 import {configureDocker} from '../../source/services/gcloud.js';
 import {dockerEngine, makeBaseImage, requireDocker, startRegistry, testRegistry, type Registry} from '../support/docker.js';
 import {makeSandbox, pathHiding, withEnv, type Sandbox} from '../support/environment.js';
-import {FAKE_TOKEN, loginOffline} from '../support/gcloud.js';
+import {FAKE_TOKEN, loginOffline, shimTool} from '../support/gcloud.js';
 
 const engine = await dockerEngine();
 
@@ -32,6 +34,7 @@ const unique = () => randomBytes(4).toString('hex');
 
 describe('renderDockerfile', () => {
 	it('writes a classic-builder Dockerfile in flytekit field order', () => {
+		const args = "--index-url https://pypi.example/simple --extra-index-url https://extra.example/simple -r /tmp/imagespec/requirements.txt pandas==2.2.2 'union>=0.1'";
 		expect(
 			renderDockerfile({
 				name: 'my-image',
@@ -50,7 +53,7 @@ describe('renderDockerfile', () => {
 				'ENV MODE="prod" QUOTED="say \\"hi\\" to \\$USER"',
 				'RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git libgomp1 && rm -rf /var/lib/apt/lists/*',
 				'COPY requirements.txt /tmp/imagespec/requirements.txt',
-				'RUN ["python","-m","pip","install","--no-cache-dir","--index-url","https://pypi.example/simple","--extra-index-url","https://extra.example/simple","-r","/tmp/imagespec/requirements.txt","pandas==2.2.2","union>=0.1"]',
+				`RUN PY="$(command -v python3 || command -v python)"; if [ -z "$PY" ]; then echo "${NO_PYTHON_MARKER} (no python3 or python on its PATH)" >&2; exit 1; elif command -v uv >/dev/null 2>&1; then uv pip install --python "$PY" --no-cache ${args}; else "$PY" -m pip install --no-cache-dir ${args}; fi`,
 				'RUN echo done',
 				'RUN ["/bin/sh","-c","echo one\\necho two"]',
 				'',
@@ -171,6 +174,55 @@ describeDocker('with the Docker engine', () => {
 	beforeAll(async () => {
 		registry = await testRegistry();
 		baseImage = await makeBaseImage(engine!.dockerHost, registry.host);
+	});
+
+	/** A local image FROM the busybox base with stand-in tools at /usr/local/bin that log their arguments. */
+	const baseWith = async (box: Sandbox, tools: string[]) => {
+		const tag = `isg-tools-base:${unique()}`;
+		const dockerfile = [
+			`FROM ${baseImage}`,
+			...tools.map((tool) => `RUN mkdir -p /usr/local/bin && printf '#!/bin/sh\\necho "${tool} $*" >> /installs.log\\n' > /usr/local/bin/${tool} && chmod +x /usr/local/bin/${tool}`),
+		].join('\n');
+		await execa('docker', ['build', '-t', tag, '-'], {env: {...box.env, DOCKER_BUILDKIT: '0'}, extendEnv: false, input: dockerfile});
+		return tag;
+	};
+
+	const installs = async (box: Sandbox, imageRef: string) =>
+		(await execa('docker', ['run', '--rm', '--network', 'none', imageRef, 'cat', '/installs.log'], {env: box.env, extendEnv: false})).stdout;
+
+	it('installs packages with the base image\'s own pip, with uv when it has uv, and says when it has no Python', async (context) => {
+		const box = await sandbox(context);
+		const spec = {name: 'py', packages: ['pandas==2.2.2', 'union>=0.1']};
+		const build = async (base: string, name: string) => {
+			const imageRef = `${registry.host}/test/${name}-${unique()}:1`;
+			await buildAndPush(box.context(), {imageRef, spec: {...spec, base_image: base}, contextDir: box.project, logFile: path.join(box.root, `${name}.log`)}, () => undefined);
+			return imageRef;
+		};
+
+		const [pip, uv] = await Promise.all([baseWith(box, ['python3']), baseWith(box, ['python3', 'uv'])]);
+		expect(await installs(box, await build(pip, 'pip'))).toBe('python3 -m pip install --no-cache-dir pandas==2.2.2 union>=0.1');
+		expect(await installs(box, await build(uv, 'uv'))).toBe('uv pip install --python /usr/local/bin/python3 --no-cache pandas==2.2.2 union>=0.1');
+		const error = await build(baseImage, 'no-python').catch((error_: unknown) => error_);
+		expect(error).toMatchObject({reason: 'NO_PYTHON_IN_BASE'});
+		expect((error as StepError).fix).toContain('--base-image');
+	});
+
+	it('uses BuildKit only where docker has buildx; the classic builder otherwise', async (context) => {
+		const box = await sandbox(context);
+		expect(await hasBuildx(box.context())).toBe(false);
+		const log = path.join(box.root, 'builds.log');
+		const real = (await execa('sh', ['-c', 'command -v docker'], {env: box.env, extendEnv: false})).stdout.trim();
+		const build = async () => {
+			await buildAndPush(box.context(), {imageRef: `${registry.host}/test/bk-${unique()}:1`, spec: {name: 'bk', base_image: baseImage}, contextDir: box.project, logFile: path.join(box.root, 'bk.log')}, () => undefined);
+			return (await readFile(log, 'utf8')).trim().split('\n').at(-1);
+		};
+
+		// A docker whose buildx answers (this engine still builds classically underneath).
+		await shimTool(box, 'docker', [`[ "$1" = buildx ] && { echo "github.com/docker/buildx v0.17.1"; exit 0; }`, `[ "$1" = build ] && echo "DOCKER_BUILDKIT=$DOCKER_BUILDKIT" >> '${log}'`, `DOCKER_BUILDKIT=0 exec '${real}' "$@"`].join('\n'));
+		expect(await hasBuildx(box.context())).toBe(true);
+		expect(await build()).toBe('DOCKER_BUILDKIT=1');
+		await shimTool(box, 'docker', [`[ "$1" = build ] && echo "DOCKER_BUILDKIT=$DOCKER_BUILDKIT" >> '${log}'`, `exec '${real}' "$@"`].join('\n'));
+		expect(await build()).toBe('DOCKER_BUILDKIT=0');
 	});
 
 	it('reports the engine version', async (context) => {

@@ -2,14 +2,23 @@
  * A loopback Artifact Registry (gRPC, plaintext) that the real @google-cloud/artifact-registry
  * client talks to. Point openArtifactRegistry (or a CLI child) at it with
  * IMAGESPEC_GAR_API_ENDPOINT=<endpoint>.
+ *
+ * Scenario switches (per test): failNext (one-off errors, with ErrorInfo), disabledProjects
+ * (SERVICE_DISABLED until `gcloud services enable` reaches serviceUsageUrl), deniedPermissions
+ * (IAM_PERMISSION_DENIED, and left out of TestIamPermissions), createOperation (a pending or
+ * failing long-running operation), policies (per-repository IAM policies with etags) and
+ * beforeSetIamPolicy (a concurrent change between a read and a write).
  */
-import {randomUUID} from 'node:crypto';
+import {randomBytes, randomUUID} from 'node:crypto';
 import fs from 'node:fs';
+import {createServer, type Server} from 'node:http';
+import type {AddressInfo} from 'node:net';
 import {createRequire} from 'node:module';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type * as Protobuf from 'protobufjs';
+import {dockerImageMethods, type DockerImagesSource} from './fake-docker-images.js';
 
 export type FakeError = {
 	code: number;
@@ -19,6 +28,10 @@ export type FakeError = {
 	metadata?: Record<string, string>;
 };
 
+export type FakeBinding = {role: string; members: string[]; condition?: {expression: string; title?: string}};
+/** etag as the client sees it: bytes. */
+export type FakePolicy = {version?: number; bindings: FakeBinding[]; etag: Buffer};
+
 export type FakeArtifactRegistry = {
 	/** '127.0.0.1:PORT' */
 	endpoint: string;
@@ -27,9 +40,27 @@ export type FakeArtifactRegistry = {
 	/** Location ids ListLocations answers with. */
 	locations: string[];
 	calls: Array<{method: string; request: any}>;
+	/** Projects (ids) whose Artifact Registry API is disabled: every call answers SERVICE_DISABLED. */
+	disabledProjects: Set<string>;
+	/** Permissions the caller lacks: the call that needs one fails with IAM_PERMISSION_DENIED. */
+	deniedPermissions: Set<string>;
+	/** How CreateRepository's operation ends: at once (default), after `polls` GetOperation calls, or with `error`. */
+	createOperation: {polls?: number; error?: FakeError};
+	/** Repository name → its IAM policy; a repository without one has an empty policy. */
+	policies: Map<string, FakePolicy>;
+	/** Runs after a GetIamPolicy has answered and before the next SetIamPolicy is judged (a concurrent writer). */
+	beforeSetIamPolicy?: (resource: string) => void;
+	/** http://127.0.0.1:PORT/ — a Service Usage API for CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE. */
+	serviceUsageUrl: string;
+	/** `services enable` calls that reached serviceUsageUrl, as 'project/service'. */
+	enabled: string[];
 	addRepository(project: string, location: string, id: string, fields?: {format?: string; description?: string; sizeBytes?: number}): void;
+	/** Replaces a repository's policy and gives it a new etag. */
+	setPolicy(resource: string, bindings: FakeBinding[]): FakePolicy;
 	/** The next `times` calls of `method` (e.g. 'CreateRepository') fail with `error`. */
 	failNext(method: string, error: FakeError, times?: number): void;
+	/** Every switch back to its default, every record cleared (repositories, policies, calls). */
+	reset(): void;
 	stop(): Promise<void>;
 };
 
@@ -46,18 +77,18 @@ export type RepositoryObject = {
 	[field: string]: unknown;
 };
 
-const Status = {INVALID_ARGUMENT: 3, NOT_FOUND: 5, ALREADY_EXISTS: 6, INTERNAL: 13} as const;
+const Status = {INVALID_ARGUMENT: 3, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7, ABORTED: 10, INTERNAL: 13} as const;
 
 /** What a handler returns to answer with an error. */
 class Failure {
 	constructor(readonly error: FakeError) {}
 }
 
-const fail = (code: number, message: string) => new Failure({code, message});
+const fail = (code: number, message: string, extra: Omit<FakeError, 'code' | 'message'> = {}) => new Failure({code, message, ...extra});
 
 const require = createRequire(import.meta.url);
 
-/** The protos the client ships with: AR's own, and the shared ones (rpc, longrunning, location) in google-gax. */
+/** The protos the client ships with: AR's own, and the shared ones (rpc, longrunning, location, iam) in google-gax. */
 function protoDirectories(): string[] {
 	const clientMain = require.resolve('@google-cloud/artifact-registry');
 	const clientProtos = path.resolve(path.dirname(clientMain), '..', 'protos');
@@ -106,7 +137,22 @@ const parentPattern = /^projects\/[^/]+\/locations\/[^/]+$/;
 
 const now = () => ({seconds: String(Math.floor(Date.now() / 1000)), nanos: 0});
 
-export async function startFakeArtifactRegistry(): Promise<FakeArtifactRegistry> {
+/** A stable fake project number: SERVICE_DISABLED names projects by number, as Google does. */
+const projectNumber = (project: string) => String(100_000_000_000 + ([...project].reduce((sum, char) => (sum * 31 + char.charCodeAt(0)) % 899_999_999_999, 7)));
+
+/** The permission each method needs, and the resource it is checked on. */
+const PERMISSIONS: Record<string, {permission: string; resource: (request: any) => string}> = {
+	ListRepositories: {permission: 'artifactregistry.repositories.list', resource: request => request.parent ?? ''},
+	GetRepository: {permission: 'artifactregistry.repositories.get', resource: request => request.name ?? ''},
+	CreateRepository: {permission: 'artifactregistry.repositories.create', resource: request => request.parent ?? ''},
+	GetIamPolicy: {permission: 'artifactregistry.repositories.getIamPolicy', resource: request => request.resource ?? ''},
+	SetIamPolicy: {permission: 'artifactregistry.repositories.setIamPolicy', resource: request => request.resource ?? ''},
+};
+
+const projectOf = (resource: string) => /^projects\/([^/]+)/.exec(resource)?.[1];
+
+/** dockerImages: answer ListDockerImages / GetDockerImage / GetTag from that real registry. */
+export async function startFakeArtifactRegistry(options: {dockerImages?: DockerImagesSource} = {}): Promise<FakeArtifactRegistry> {
 	const {definition, root} = loadProtos();
 	const encode = (typeName: string, object: object): Buffer => {
 		const type = root.lookupType(typeName);
@@ -118,10 +164,12 @@ export async function startFakeArtifactRegistry(): Promise<FakeArtifactRegistry>
 	const any = (typeName: string, object: object) => ({[typeUrlField]: TYPE_PREFIX + typeName, value: encode(typeName, object)});
 
 	const repositories = new Map<string, RepositoryObject>();
-	const operations = new Map<string, object>();
+	const operations = new Map<string, {operation: object; pollsLeft: number; finish: () => object}>();
 	const failures = new Map<string, FakeError[]>();
 	const calls: FakeArtifactRegistry['calls'] = [];
 	const locations = ['asia', 'europe', 'us', 'europe-west1', 'us-central1', 'us-east1'];
+	const policies = new Map<string, FakePolicy>();
+	const newEtag = () => randomBytes(8);
 
 	/** A gRPC error the client turns into a GoogleError with reason/domain/errorInfoMetadata. */
 	const toServiceError = (error: FakeError): grpc.ServerErrorResponse => {
@@ -133,7 +181,45 @@ export async function startFakeArtifactRegistry(): Promise<FakeArtifactRegistry>
 		return Object.assign(new Error(error.message), {code: error.code, details: error.message, metadata});
 	};
 
-	/** Records the call, then answers with a queued failure or the handler's result. */
+	/** What Google answers when the API is off in the caller's project (text and ErrorInfo as observed). */
+	const serviceDisabled = (project: string): Failure => {
+		const number = projectNumber(project);
+		const activationUrl = `https://console.developers.google.com/apis/api/artifactregistry.googleapis.com/overview?project=${number}`;
+		return fail(
+			Status.PERMISSION_DENIED,
+			`Artifact Registry API has not been used in project ${number} before or it is disabled. Enable it by visiting ${activationUrl} then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.`,
+			{
+				reason: 'SERVICE_DISABLED',
+				domain: 'googleapis.com',
+				metadata: {activationUrl, consumer: `projects/${number}`, service: 'artifactregistry.googleapis.com', serviceTitle: 'Artifact Registry API', containerInfo: number},
+			},
+		);
+	};
+
+	const state = {
+		disabledProjects: new Set<string>(),
+		deniedPermissions: new Set<string>(),
+		createOperation: {} as FakeArtifactRegistry['createOperation'],
+		beforeSetIamPolicy: undefined as FakeArtifactRegistry['beforeSetIamPolicy'],
+	};
+
+	/** The checks a real server makes before the method itself: API enabled, caller allowed. */
+	const gate = (method: string, request: any): Failure | undefined => {
+		const needs = PERMISSIONS[method];
+		const resource = needs?.resource(request) ?? request?.name ?? request?.parent ?? request?.resource ?? '';
+		const project = projectOf(resource);
+		if (project && state.disabledProjects.has(project)) return serviceDisabled(project);
+		if (needs && state.deniedPermissions.has(needs.permission)) {
+			return fail(Status.PERMISSION_DENIED, `Permission '${needs.permission}' denied on resource '//artifactregistry.googleapis.com/${resource}' (or it may not exist).`, {
+				reason: 'IAM_PERMISSION_DENIED',
+				domain: 'artifactregistry.googleapis.com',
+				metadata: {permission: needs.permission, resource},
+			});
+		}
+		return undefined;
+	};
+
+	/** Records the call, then answers with a queued failure, a gate failure or the handler's result. */
 	const unary =
 		<Request, Response>(method: string, handle: (request: Request) => Response | Failure) =>
 		(call: grpc.ServerUnaryCall<Request, Response>, callback: grpc.sendUnaryData<Response>): void => {
@@ -145,7 +231,7 @@ export async function startFakeArtifactRegistry(): Promise<FakeArtifactRegistry>
 			}
 			let result: Response | Failure;
 			try {
-				result = handle(call.request);
+				result = gate(method, call.request) ?? handle(call.request);
 			} catch (error) {
 				result = fail(Status.INTERNAL, String(error));
 			}
@@ -180,11 +266,33 @@ export async function startFakeArtifactRegistry(): Promise<FakeArtifactRegistry>
 		return {project, location};
 	};
 
+	// Sorted once per change, not once per page: 5,000 repositories page in 50 calls.
+	let sorted: RepositoryObject[] | undefined;
+	const sortedRepositories = () => (sorted ??= [...repositories.values()].sort((a, b) => a.name.localeCompare(b.name)));
+	const originalSet = repositories.set.bind(repositories);
+	const originalDelete = repositories.delete.bind(repositories);
+	const originalClear = repositories.clear.bind(repositories);
+	repositories.set = (key, value) => {
+		sorted = undefined;
+		return originalSet(key, value);
+	};
+	repositories.delete = key => {
+		sorted = undefined;
+		return originalDelete(key);
+	};
+	repositories.clear = () => {
+		sorted = undefined;
+		originalClear();
+	};
+
+	const policyOf = (resource: string): FakePolicy => policies.get(resource) ?? {version: 1, bindings: [], etag: Buffer.from('ACAB', 'base64')};
+
 	const artifactRegistry = {
 		ListRepositories: unary('ListRepositories', (request: {parent?: string; pageSize?: number; pageToken?: string; filter?: string}) => {
 			const parent = request.parent ?? '';
 			if (!parentPattern.test(parent)) return fail(Status.INVALID_ARGUMENT, `invalid parent "${parent}"`);
-			let match = (name: string) => name.startsWith(`${parent}/repositories/`);
+			const prefix = `${parent}/repositories/`;
+			let match = (name: string) => name.startsWith(prefix);
 			if (request.filter) {
 				// The one filter form the wizard sends: name="<parent>/repositories/<prefix>*".
 				const filter = /^name="([^"*]+)(\*?)"$/.exec(request.filter);
@@ -193,7 +301,7 @@ export async function startFakeArtifactRegistry(): Promise<FakeArtifactRegistry>
 				const inParent = match;
 				match = star ? name => inParent(name) && name.startsWith(value) : name => inParent(name) && name === value;
 			}
-			const all = [...repositories.values()].filter(repository => match(repository.name)).sort((a, b) => a.name.localeCompare(b.name));
+			const all = sortedRepositories().filter(repository => match(repository.name));
 			const offset = request.pageToken ? Number(Buffer.from(request.pageToken, 'base64url').toString()) : 0;
 			if (!Number.isInteger(offset) || offset < 0) return fail(Status.INVALID_ARGUMENT, 'invalid page token');
 			const size = request.pageSize && request.pageSize > 0 ? Math.min(request.pageSize, 1000) : 100;
@@ -221,13 +329,50 @@ export async function startFakeArtifactRegistry(): Promise<FakeArtifactRegistry>
 				const {project, location} = splitParent(parent);
 				const {name: _ignored, createTime: _c, updateTime: _u, sizeBytes: _s, registryUri: _r, ...fields} = request.repository ?? {};
 				const repository = makeRepository(project, location, id, {...fields, format: fields.format ?? 'FORMAT_UNSPECIFIED'});
-				repositories.set(name, repository);
+				const operationName = `${parent}/operations/${randomUUID()}`;
+				const {polls = 0, error} = state.createOperation;
+				// The repository exists once the operation is done (a failed one leaves nothing).
+				const finish = () => {
+					if (error) return {name: operationName, done: true, error: {code: error.code, message: error.message}};
+					repositories.set(name, repository);
+					return {name: operationName, done: true, response: any(REPOSITORY_TYPE, repository)};
+				};
 				// done:true with the Repository inline: the client never polls GetOperation.
-				const operation = {name: `${parent}/operations/${randomUUID()}`, done: true, response: any(REPOSITORY_TYPE, repository)};
-				operations.set(operation.name, operation);
+				const operation = polls > 0 ? {name: operationName, done: false} : finish();
+				operations.set(operationName, {operation, pollsLeft: polls, finish});
 				return operation;
 			},
 		),
+
+		GetIamPolicy: unary('GetIamPolicy', (request: {resource?: string}) => {
+			const resource = request.resource ?? '';
+			if (!repositories.has(resource)) return fail(Status.NOT_FOUND, 'Requested entity was not found.');
+			return policyOf(resource);
+		}),
+
+		SetIamPolicy: unary('SetIamPolicy', (request: {resource?: string; policy?: Partial<FakePolicy>}) => {
+			const resource = request.resource ?? '';
+			if (!repositories.has(resource)) return fail(Status.NOT_FOUND, 'Requested entity was not found.');
+			state.beforeSetIamPolicy?.(resource);
+			const current = policyOf(resource);
+			const sent = request.policy?.etag;
+			// Read-modify-write: a stale etag means someone else wrote in between.
+			if (sent && sent.length > 0 && !Buffer.from(sent).equals(current.etag)) {
+				return fail(Status.ABORTED, 'There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.');
+			}
+			const bindings = (request.policy?.bindings ?? []).map(binding => ({
+				role: binding.role,
+				members: [...(binding.members ?? [])],
+				...(binding.condition ? {condition: binding.condition} : {}),
+			}));
+			const policy: FakePolicy = {version: request.policy?.version ?? 1, bindings, etag: newEtag()};
+			policies.set(resource, policy);
+			return policy;
+		}),
+
+		TestIamPermissions: unary('TestIamPermissions', (request: {resource?: string; permissions?: string[]}) => ({
+			permissions: (request.permissions ?? []).filter(permission => !state.deniedPermissions.has(permission)),
+		})),
 	};
 
 	const locationsService = {
@@ -238,12 +383,17 @@ export async function startFakeArtifactRegistry(): Promise<FakeArtifactRegistry>
 	};
 
 	const operationsService = {
-		GetOperation: unary('GetOperation', (request: {name?: string}) => operations.get(request.name ?? '') ?? fail(Status.NOT_FOUND, 'operation not found')),
+		GetOperation: unary('GetOperation', (request: {name?: string}) => {
+			const entry = operations.get(request.name ?? '');
+			if (!entry) return fail(Status.NOT_FOUND, 'operation not found');
+			if (entry.pollsLeft > 0 && --entry.pollsLeft === 0) entry.operation = entry.finish();
+			return entry.operation;
+		}),
 	};
 
 	const service = (name: string) => definition[name] as grpc.ServiceDefinition;
 	const server = new grpc.Server();
-	server.addService(service('google.devtools.artifactregistry.v1.ArtifactRegistry'), artifactRegistry);
+	server.addService(service('google.devtools.artifactregistry.v1.ArtifactRegistry'), {...artifactRegistry, ...(options.dockerImages ? dockerImageMethods(options.dockerImages, calls) : {})});
 	server.addService(service('google.cloud.location.Locations'), locationsService);
 	server.addService(service('google.longrunning.Operations'), operationsService);
 
@@ -251,22 +401,85 @@ export async function startFakeArtifactRegistry(): Promise<FakeArtifactRegistry>
 		server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort)));
 	});
 
-	return {
+	// Service Usage over REST, as `gcloud services enable` calls it (done at once: no polling).
+	const enabled: string[] = [];
+	const serviceUsage: Server = createServer((request, response) => {
+		request.resume();
+		request.on('end', () => {
+			const match = /^\/v1\/projects\/([^/]+)\/services\/([^/:?]+):enable/.exec(request.url ?? '');
+			if (request.method !== 'POST' || !match) {
+				response.writeHead(404, {'content-type': 'application/json'}).end(JSON.stringify({error: {code: 404, message: `no route ${request.method} ${request.url}`, status: 'NOT_FOUND'}}));
+				return;
+			}
+			const [, project = '', serviceName = ''] = match;
+			enabled.push(`${project}/${serviceName}`);
+			if (serviceName === 'artifactregistry.googleapis.com') state.disabledProjects.delete(project);
+			response.writeHead(200, {'content-type': 'application/json'});
+			response.end(
+				JSON.stringify({
+					name: `operations/acf.p2-${projectNumber(project)}-${randomUUID()}`,
+					done: true,
+					response: {'@type': 'type.googleapis.com/google.api.serviceusage.v1.EnableServiceResponse', service: {name: `projects/${projectNumber(project)}/services/${serviceName}`, state: 'ENABLED'}},
+				}),
+			);
+		});
+	});
+	await new Promise<void>(resolve => {
+		serviceUsage.listen(0, '127.0.0.1', resolve);
+	});
+	serviceUsage.unref();
+
+	const fake: FakeArtifactRegistry = {
 		endpoint: `127.0.0.1:${port}`,
 		repositories,
 		locations,
 		calls,
+		disabledProjects: state.disabledProjects,
+		deniedPermissions: state.deniedPermissions,
+		get createOperation() {
+			return state.createOperation;
+		},
+		set createOperation(value) {
+			state.createOperation = value;
+		},
+		policies,
+		get beforeSetIamPolicy() {
+			return state.beforeSetIamPolicy;
+		},
+		set beforeSetIamPolicy(value) {
+			state.beforeSetIamPolicy = value;
+		},
+		serviceUsageUrl: `http://127.0.0.1:${(serviceUsage.address() as AddressInfo).port}/`,
+		enabled,
 		addRepository(project, location, id, fields = {}) {
 			const {sizeBytes, ...rest} = fields;
 			const repository = makeRepository(project, location, id, {...rest, ...(sizeBytes === undefined ? {} : {sizeBytes: String(sizeBytes)})});
 			repositories.set(repository.name, repository);
+		},
+		setPolicy(resource, bindings) {
+			const policy: FakePolicy = {version: bindings.some(binding => binding.condition) ? 3 : 1, bindings: structuredClone(bindings), etag: newEtag()};
+			policies.set(resource, policy);
+			return policy;
 		},
 		failNext(method, error, times = 1) {
 			const queue = failures.get(method) ?? [];
 			for (let index = 0; index < times; index++) queue.push(error);
 			failures.set(method, queue);
 		},
+		reset() {
+			repositories.clear();
+			policies.clear();
+			operations.clear();
+			failures.clear();
+			calls.length = 0;
+			enabled.length = 0;
+			state.disabledProjects.clear();
+			state.deniedPermissions.clear();
+			state.createOperation = {};
+			state.beforeSetIamPolicy = undefined;
+		},
 		async stop() {
+			serviceUsage.close();
 			await new Promise<void>(resolve => {
 				// A client that was never closed keeps calls open; do not wait on it for long.
 				const force = setTimeout(() => {
@@ -280,5 +493,5 @@ export async function startFakeArtifactRegistry(): Promise<FakeArtifactRegistry>
 			});
 		},
 	};
+	return fake;
 }
-

@@ -1,0 +1,61 @@
+import type {ServiceContext} from './context.js';
+import {StepError} from './errors.js';
+import {findExecutable, runTool} from './exec.js';
+
+/** The Python `union register` would run with, and which SDKs it can import. */
+export type PythonInfo = {
+	found: boolean;
+	/** What PATH resolved (python3, else python). */
+	executable?: string;
+	version?: string;
+	/** Versions of the SDKs that imported; 'unknown' when one has no __version__. */
+	flytekit?: string;
+	union?: string;
+	/** An SDK that is installed but fails to import (a broken dependency), in Python's words. */
+	broken?: string;
+	error?: string;
+};
+
+// Imports for real (not find_spec): a flytekit that is installed but cannot import would fail
+// `union register` just the same.
+const PROBE = `
+import json, sys
+found = {"version": sys.version.split()[0]}
+for name in ("flytekit", "union"):
+    try:
+        module = __import__(name)
+        found[name] = str(getattr(module, "__version__", "") or "unknown")
+    except ModuleNotFoundError as error:
+        if error.name != name:
+            found["broken"] = "%s: %s" % (name, error)
+    except Exception as error:
+        found["broken"] = "%s: %s: %s" % (name, type(error).__name__, error)
+print(json.dumps(found))
+`;
+
+/** python3, else python (Windows installs python.exe); undefined when neither is on PATH. */
+export const findPython = async (ctx: ServiceContext): Promise<string | undefined> =>
+	(await findExecutable(ctx.platform, 'python3')) ?? (await findExecutable(ctx.platform, 'python'));
+
+/** One Python process: its version and whether flytekit / union import. Never throws but on abort. */
+export const detectPython = async (ctx: ServiceContext): Promise<PythonInfo> => {
+	const executable = await findPython(ctx);
+	if (!executable) return {found: false};
+	let result;
+	try {
+		// Importing flytekit takes 1-3 s; a hung import must not hang the checks.
+		result = await runTool(ctx, executable, ['-c', PROBE], {timeout: 30_000});
+	} catch (error) {
+		if (error instanceof StepError) return {found: true, executable, error: error.message};
+		throw error;
+	}
+
+	const line = result.stdout.trim().split('\n').at(-1) ?? '';
+	try {
+		const parsed = JSON.parse(line) as Omit<PythonInfo, 'found' | 'executable'>;
+		return {found: true, executable, ...parsed};
+	} catch {
+		const why = result.stderr.trim().split('\n').at(-1) || `exit ${result.exitCode}`;
+		return {found: true, executable, error: `${executable} could not run: ${why}`};
+	}
+};

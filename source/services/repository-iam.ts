@@ -1,0 +1,158 @@
+import {GrpcCode, sleep, type ArtifactRegistry, type IamBinding, type IamPolicy} from './artifact-registry.js';
+import {CancelledError, StepError} from './errors.js';
+
+/** What the Union data plane needs to pull images from the repository. */
+export const READER_ROLE = 'roles/artifactregistry.reader';
+
+/** Roles granted on a repository that include downloadArtifacts (a pull). */
+const ROLES_THAT_READ = new Set([
+	READER_ROLE,
+	'roles/artifactregistry.writer',
+	'roles/artifactregistry.repoAdmin',
+	'roles/artifactregistry.admin',
+	'roles/artifactregistry.createOnPushWriter',
+	'roles/artifactregistry.createOnPushRepoAdmin',
+]);
+
+export type RepositoryRef = {project: string; location: string; repository: string};
+
+const serviceAccountPattern = /^[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.:-]*\.iam\.gserviceaccount\.com$/;
+
+/** Why `email` is not a service account email, or undefined. */
+export function validateServiceAccount(email: string): string | undefined {
+	if (email === '') return 'a service account email is required';
+	if (email !== email.toLowerCase()) return 'service account emails are lowercase';
+	if (!serviceAccountPattern.test(email)) {
+		return 'a service account email ends with .iam.gserviceaccount.com, e.g. acme-flyteworker-prod@acme-gcp-dataplane.iam.gserviceaccount.com';
+	}
+	return undefined;
+}
+
+export const serviceAccountMember = (email: string) => `serviceAccount:${email}`;
+
+/** The command an admin runs to grant what the wizard could not. */
+export const grantCommand = ({project, location, repository}: RepositoryRef, member: string, role = READER_ROLE): string =>
+	`gcloud artifacts repositories add-iam-policy-binding ${repository} --project ${project} --location ${location} --member ${member} --role ${role}`;
+
+/**
+ * `policy` with `member` in the unconditional binding of `role` (created when there is none).
+ * Every other binding and member is kept exactly, in order; conditional bindings are not touched.
+ */
+export function withMember(policy: IamPolicy, role: string, member: string): {policy: IamPolicy; changed: boolean} {
+	const index = policy.bindings.findIndex(binding => binding.role === role && !binding.condition);
+	if (index !== -1 && policy.bindings[index]!.members.includes(member)) return {policy, changed: false};
+	const bindings: IamBinding[] =
+		index === -1
+			? [...policy.bindings, {role, members: [member]}]
+			: policy.bindings.map((binding, at) => (at === index ? {...binding, members: [...binding.members, member]} : binding));
+	return {policy: {...policy, bindings}, changed: true};
+}
+
+/** The change, as a person reads it: the bindings of `role` before and after. */
+export function describeChange(before: IamPolicy, after: IamPolicy, role: string): string {
+	const members = (policy: IamPolicy) => policy.bindings.filter(binding => binding.role === role && !binding.condition).flatMap(binding => binding.members);
+	const old = new Set(members(before));
+	const lines = members(after).map(member => `${old.has(member) ? '  ' : '+ '}${member}`);
+	const others = before.bindings.length - before.bindings.filter(binding => binding.role === role && !binding.condition).length;
+	return [`${role}:`, ...lines, `(${others} other binding${others === 1 ? '' : 's'} unchanged)`].join('\n');
+}
+
+export type GrantOutcome =
+	| {status: 'granted'; change: string; attempts: number}
+	| {status: 'already'}
+	| {status: 'dry-run'; change: string}
+	| {status: 'declined'; change: string};
+
+const CONFLICT_RETRY_DELAYS_MS: readonly number[] = [100, 300, 1000, 2000];
+
+const isConflict = (error: unknown) => error instanceof StepError && (error.reason === 'ABORTED' || error.reason === 'FAILED_PRECONDITION');
+
+/**
+ * Grants `role` on the repository to `member` by read-modify-write of its IAM policy: read (with
+ * its etag), add the member, write back with the etag. A concurrent change (ABORTED or
+ * FAILED_PRECONDITION) is read again and retried. Already there: nothing is sent.
+ */
+export async function grantOnRepository(
+	registry: ArtifactRegistry,
+	where: RepositoryRef,
+	member: string,
+	options: {
+		role?: string;
+		dryRun?: boolean;
+		/** Asked once, with the change, before the first write. */
+		approve?: (change: string) => Promise<boolean>;
+		signal?: AbortSignal;
+		conflictRetryDelaysMs?: readonly number[];
+	} = {},
+): Promise<GrantOutcome> {
+	const role = options.role ?? READER_ROLE;
+	const delays = options.conflictRetryDelaysMs ?? CONFLICT_RETRY_DELAYS_MS;
+	const {project, location, repository} = where;
+	for (let attempt = 0; ; attempt++) {
+		try {
+			const before = await registry.getIamPolicy(project, location, repository, options.signal);
+			const {policy, changed} = withMember(before, role, member);
+			if (!changed) return {status: 'already'};
+			const change = describeChange(before, policy, role);
+			if (options.dryRun) return {status: 'dry-run', change};
+			if (attempt === 0 && options.approve && !(await options.approve(change))) return {status: 'declined', change};
+			await registry.setIamPolicy(project, location, repository, policy, options.signal);
+			return {status: 'granted', change, attempts: attempt + 1};
+		} catch (error) {
+			const delay = delays[attempt];
+			if (!isConflict(error) || delay === undefined) throw asGrantError(error, where, member, role);
+			await sleep(delay, options.signal);
+		}
+	}
+}
+
+/** A denied read or write of the policy says which role would do, and what an admin runs. */
+function asGrantError(error: unknown, where: RepositoryRef, member: string, role: string): unknown {
+	if (error instanceof CancelledError || !(error instanceof StepError)) return error;
+	const denied = error.reason === 'IAM_PERMISSION_DENIED' || error.reason === 'PERMISSION_DENIED' || (error.cause as {code?: unknown} | undefined)?.code === GrpcCode.PERMISSION_DENIED;
+	if (!denied) return error;
+	return new StepError(`You may not change who can read repository ${where.repository}: that needs artifactregistry.repositories.setIamPolicy on it.`, {
+		fix: [
+			'A role with that permission, e.g. Artifact Registry Administrator (roles/artifactregistry.admin) on the repository or project, or Project IAM Admin (roles/resourcemanager.projectIamAdmin); or an admin runs:',
+			grantCommand(where, member, role),
+		].join('\n'),
+		reason: 'NEEDS_ADMIN',
+		cause: error,
+	});
+}
+
+export type DataPlaneAccess = {
+	/** ok: a reading role holds the account; missing: none does on the repository; unknown: the policy could not be read. */
+	status: 'ok' | 'missing' | 'unknown';
+	detail: string;
+	fix?: string;
+	/** The role that grants it, when ok. */
+	role?: string;
+};
+
+/**
+ * Can the data plane's service account pull from the repository, by the repository's own IAM
+ * policy? (A grant on the whole project does not show here: 'missing' says so.)
+ */
+export async function dataPlaneAccess(registry: ArtifactRegistry, where: RepositoryRef, serviceAccount: string, signal?: AbortSignal): Promise<DataPlaneAccess> {
+	const member = serviceAccountMember(serviceAccount);
+	let policy: IamPolicy;
+	try {
+		policy = await registry.getIamPolicy(where.project, where.location, where.repository, signal);
+	} catch (error) {
+		if (error instanceof CancelledError) throw error;
+		return {
+			status: 'unknown',
+			detail: `Could not read the IAM policy of ${where.repository}: ${error instanceof Error ? error.message : String(error)}`,
+			fix: error instanceof StepError ? error.fix : undefined,
+		};
+	}
+
+	const binding = policy.bindings.find(binding => ROLES_THAT_READ.has(binding.role) && !binding.condition && binding.members.includes(member));
+	if (binding) return {status: 'ok', role: binding.role, detail: `${serviceAccount} may pull from ${where.repository} (${binding.role})`};
+	return {
+		status: 'missing',
+		detail: `${serviceAccount} has no reading role on repository ${where.repository} (a grant on the whole project would not show here).`,
+		fix: grantCommand(where, member),
+	};
+}

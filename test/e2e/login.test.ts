@@ -1,0 +1,99 @@
+import {generateKeyPairSync, randomBytes} from 'node:crypto';
+import {mkdir, readFile, writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {execa} from 'execa';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {makeSandbox, type Sandbox} from '../support/environment.js';
+import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
+import {DEFAULT_ACCOUNT, sharedTokenEndpoint, shimTool} from '../support/gcloud.js';
+import {KEY, spawnCli} from '../support/pty.js';
+
+/**
+ * The wizard hands the terminal to `gcloud auth login` (Ink's suspendTerminal) and takes it back.
+ * The gcloud here asks for an authorization code on its stdin, as `gcloud auth login
+ * --no-launch-browser` does, then logs in for real (offline): the code only reaches it if Ink
+ * really let go of the keyboard.
+ */
+describe('a failed login check, fixed from inside the wizard', () => {
+	let fake: FakeArtifactRegistry;
+	let sandbox: Sandbox;
+	let codes: string;
+
+	beforeAll(async () => {
+		fake = await startFakeArtifactRegistry();
+		sandbox = await makeSandbox({env: {DOCKER_HOST: 'unix:///nonexistent.sock', IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint}});
+		const endpoint = await sharedTokenEndpoint();
+		sandbox.env.CLOUDSDK_AUTH_TOKEN_HOST = endpoint.url;
+		const key = path.join(sandbox.root, 'key.json');
+		const privateKey = generateKeyPairSync('rsa', {modulusLength: 2048, privateKeyEncoding: {type: 'pkcs8', format: 'pem'}, publicKeyEncoding: {type: 'spki', format: 'pem'}}).privateKey;
+		await writeFile(key, JSON.stringify({type: 'service_account', project_id: 'acme-ml', private_key_id: randomBytes(20).toString('hex'), private_key: privateKey, client_email: DEFAULT_ACCOUNT, client_id: '1', token_uri: endpoint.url}));
+		const real = (await execa('sh', ['-c', 'command -v gcloud'], {env: sandbox.env, extendEnv: false})).stdout.trim();
+		codes = path.join(sandbox.root, 'codes.log');
+		await shimTool(
+			sandbox,
+			'gcloud',
+			[
+				'if [ "$1 $2" = "auth login" ]; then',
+				'  printf "Go to the following link in your browser:\\n\\n    https://accounts.google.com/o/oauth2/auth?fake\\n\\nEnter authorization code: "',
+				`  read code; echo "$code" >> '${codes}'`,
+				`  exec '${real}' auth activate-service-account --key-file='${key}'`,
+				'fi',
+				`exec '${real}' "$@"`,
+			].join('\n'),
+		);
+	});
+
+	afterAll(async () => {
+		await fake?.stop();
+		await sandbox?.cleanup();
+	});
+
+	/** A logged-out gcloud config of the test's own. */
+	const freshEnv = async (name: string) => {
+		const config = path.join(sandbox.root, `gcloud-${name}`);
+		await mkdir(config);
+		return {...sandbox.env, CLOUDSDK_CONFIG: config};
+	};
+
+	it('offers `gcloud auth login`, gives it the terminal, checks again and goes on to the next question', async () => {
+		const run = spawnCli(['--no-build'], {cwd: sandbox.project, env: await freshEnv('ink'), cols: 100, rows: 40});
+		try {
+			await run.waitFor('Run `gcloud auth login` now?');
+			expect(await run.screen()).toContainEqual(expect.stringMatching(/✖ gcloud account — No active gcloud account/));
+			await run.press(KEY.enter);
+			await run.waitFor('Enter authorization code:');
+			await run.type('4/fake-code');
+			await run.press(KEY.enter);
+			// Ink has the terminal back: the checks ran again, green, and the journey went on.
+			const next = await run.waitFor('GCP project id:', {timeout: 30_000});
+			expect(next).toMatch(/✔ Prerequisites/);
+			expect(await readFile(codes, 'utf8')).toContain('4/fake-code\n');
+			const history = (await run.history()).join('\n');
+			expect(history).toMatch(/✔ gcloud account — ci-bot@acme-ml\.iam\.gserviceaccount\.com/);
+			await run.press(KEY.ctrlC);
+			expect((await run.waitForExit()).exitCode).toBe(130);
+		} finally {
+			if (!run.exit) run.kill('SIGKILL');
+		}
+	});
+
+	it('--plain: the line prompt asks, the login reads the terminal, the checks run again', async () => {
+		const run = spawnCli(['--no-build', '--plain'], {cwd: sandbox.project, env: await freshEnv('plain'), cols: 100, rows: 40});
+		try {
+			await run.waitFor(/Run `gcloud auth login` now\?/, {where: 'history'});
+			await run.press(KEY.enter);
+			await run.waitFor('Enter authorization code:', {where: 'history'});
+			await run.type('4/plain-code');
+			await run.press(KEY.enter);
+			await run.waitFor('GCP project id:', {where: 'history'});
+			const history = (await run.history()).join('\n');
+			expect(history).toMatch(/\[FAILED\] gcloud account: No active gcloud account/);
+			expect(history).toMatch(/\[ok\] gcloud account: ci-bot@acme-ml\.iam\.gserviceaccount\.com/);
+			expect(await readFile(codes, 'utf8')).toContain('4/plain-code\n');
+			await run.press(KEY.ctrlC);
+			expect((await run.waitForExit()).exitCode).toBe(130);
+		} finally {
+			if (!run.exit) run.kill('SIGKILL');
+		}
+	});
+});
