@@ -134,7 +134,8 @@ describe('the repository step, non-interactively, through the CLI', () => {
 		expect(rerun.stderr).toContain(`Data plane access: done — ${sa} can already pull from images`);
 		expect(fake.calls.map(call => call.method)).not.toContain('SetIamPolicy');
 		expectNoLibraryNoise(rerun.stderr);
-	});
+		// Three whole runs: on a loaded 2-core machine each can take 20 s.
+	}, 180_000);
 
 	it('without permission to change the policy: exit 0, with the role and the command an admin runs', async () => {
 		const sa = 'worker@other-dataplane.iam.gserviceaccount.com';

