@@ -1,3 +1,4 @@
+import {formatBytes} from '../format.js';
 import type {Flags} from '../flags.js';
 import type {Choice} from '../flow/ask.js';
 import {replayable} from '../flow/choices.js';
@@ -192,17 +193,6 @@ export function repositoryChoice(repository: Repository, saved = false): Choice 
 		.filter(Boolean)
 		.join(' · ');
 	return {label: repository.id, value: repository.id, hint, keywords: repository.description, ...(docker ? {} : {disabled: true})};
-}
-
-export function formatBytes(bytes: number): string {
-	const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
-	let value = bytes;
-	let unit = 0;
-	while (value >= 1024 && unit < units.length - 1) {
-		value /= 1024;
-		unit++;
-	}
-	return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,12 +1,6 @@
 import {Box, Text} from 'ink';
 import type {FlowState} from '../flow/state.js';
-
-const formatBytes = (bytes: number): string => {
-	if (bytes < 1024) return `${bytes} B`;
-	if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} kB`;
-	if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
-	return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
-};
+import {formatBytes} from '../format.js';
 
 /** The live part of a build: the current Dockerfile step, per-layer push progress, a short log tail. */
 export function BuildProgress({flow}: {readonly flow: Pick<FlowState, 'buildStep' | 'layers' | 'logTail'>}) {

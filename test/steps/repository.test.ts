@@ -6,7 +6,8 @@ import {ENDPOINT_ENV, openArtifactRegistry, repositoryName, type ArtifactRegistr
 import {CancelledError, StepError, UsageError} from '../../source/services/errors.js';
 import type {ProjectAnswers} from '../../source/services/store.js';
 import type {StepContext} from '../../source/steps/context.js';
-import {NEW_REPOSITORY, checkPushPermission, chooseRepository, formatBytes, validateRepositoryFlags} from '../../source/steps/repository.js';
+import {NEW_REPOSITORY, checkPushPermission, chooseRepository, validateRepositoryFlags} from '../../source/steps/repository.js';
+import {formatBytes} from '../../source/format.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {loginOffline} from '../support/gcloud.js';
