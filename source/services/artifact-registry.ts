@@ -412,7 +412,7 @@ const throwIfAborted = (signal?: AbortSignal): void => {
 };
 
 /** Rejects with CancelledError as soon as `signal` aborts; cancels the gax call when it can. */
-function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
 	if (!signal) return promise;
 	const cancel = () => (promise as {cancel?: () => void}).cancel?.();
 	if (signal.aborted) {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import {createRequire} from 'node:module';
 import type {ArtifactRegistryClient} from '@google-cloud/artifact-registry';
-import {ENDPOINT_ENV, GrpcCode, repositoryName, toStepError} from './artifact-registry.js';
+import {ENDPOINT_ENV, GrpcCode, abortable, repositoryName, toStepError} from './artifact-registry.js';
 import type {ServiceContext} from './context.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
 import {adcPath} from './platform.js';
@@ -31,34 +31,6 @@ export type DockerImages = {
 
 type ApiError = {code?: unknown; details?: unknown; message?: unknown};
 const codeOf = (error: unknown) => (error as ApiError | undefined)?.code;
-
-const abortable = async <T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> => {
-	if (!signal) return promise;
-	if (signal.aborted) {
-		(promise as {cancel?: () => void}).cancel?.();
-		promise.catch(() => undefined);
-		throw new CancelledError();
-	}
-
-	return new Promise<T>((resolve, reject) => {
-		const onAbort = () => {
-			(promise as {cancel?: () => void}).cancel?.();
-			reject(new CancelledError());
-		};
-
-		signal.addEventListener('abort', onAbort, {once: true});
-		promise.then(
-			value => {
-				signal.removeEventListener('abort', onAbort);
-				resolve(value);
-			},
-			(error: unknown) => {
-				signal.removeEventListener('abort', onAbort);
-				reject(error);
-			},
-		);
-	});
-};
 
 const createClient = async (ctx: ServiceContext): Promise<ArtifactRegistryClient> => {
 	const module = await import('@google-cloud/artifact-registry');
