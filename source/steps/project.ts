@@ -18,14 +18,18 @@ export async function chooseProjectAndLocation(
 		{flag: 'project', message: 'GCP project id:', default: saved.project ?? options.gcloudProject, validate: validateProjectId},
 		flags.project,
 	);
-	// Only an interactive choice needs the list; prefer the live one, the known one is a fine fallback.
-	const locations = flags.location === undefined && ask.interactive ? await liveLocations(c, options.registry, project) : KNOWN_LOCATIONS;
-	const location = await ask.select(
+	// A filterable list (50 locations): type "east" and Enter. The live list, else the known one.
+	const pages = async function * () {
+		yield (await liveLocations(c, options.registry, project)).map(value => ({label: value, value}));
+	};
+
+	const location = await ask.search(
 		{
 			flag: 'location',
 			message: 'Artifact Registry location (the same region as your Union data plane):',
-			choices: locations.map(value => ({label: value, value})),
+			pages: pages(),
 			default: saved.location ?? (ask.interactive ? 'us-central1' : undefined),
+			noun: {one: 'location', other: 'locations'},
 		},
 		flags.location,
 	);
