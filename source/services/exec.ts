@@ -109,9 +109,17 @@ export const streamTool = async (
 	file: string,
 	args: readonly string[],
 	onLine: (line: string) => void,
-	options?: ToolOptions & {tailLines?: number},
+	options?: ToolOptions & {
+		tailLines?: number;
+		/**
+		 * The tool starts tools of its own (python running docker): give it a process group and
+		 * stop the whole group on abort, so no grandchild keeps building. Not on Windows.
+		 */
+		killGroup?: boolean;
+	},
 ): Promise<StreamResult> => {
 	if (ctx.signal?.aborted) throw new CancelledError();
+	const group = options?.killGroup === true && ctx.platform.os !== 'win32';
 	const subprocess = execa(file, args, {
 		env: childEnv(ctx, options?.env),
 		extendEnv: false,
@@ -123,7 +131,22 @@ export const streamTool = async (
 		all: true,
 		buffer: false,
 		reject: false,
+		detached: group,
 	});
+	const killGroup = (signal: NodeJS.Signals) => {
+		try {
+			if (subprocess.pid !== undefined) process.kill(-subprocess.pid, signal);
+		} catch {
+			// The group is gone already.
+		}
+	};
+
+	const onAbort = () => {
+		killGroup('SIGTERM');
+		setTimeout(() => killGroup('SIGKILL'), 2000).unref();
+	};
+
+	if (group) ctx.signal?.addEventListener('abort', onAbort, {once: true});
 	const tail: string[] = [];
 	const max = options?.tailLines ?? 200;
 	try {
@@ -138,11 +161,14 @@ export const streamTool = async (
 		}
 	} catch (error) {
 		// A throwing onLine must not leave the child behind.
+		ctx.signal?.removeEventListener('abort', onAbort);
+		if (group) killGroup('SIGTERM');
 		subprocess.kill();
 		await subprocess;
 		throw error;
 	}
 	const result = await subprocess;
+	ctx.signal?.removeEventListener('abort', onAbort);
 	const error = failure(file, result, options);
 	if (error) throw error;
 	return {exitCode: result.exitCode ?? 1, tail};

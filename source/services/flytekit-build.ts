@@ -74,7 +74,7 @@ export const buildWithFlytekit = async (ctx: ServiceContext, options: FlytekitBu
 				const layer = parsePushLine(line);
 				if (layer) onEvent(layer);
 			},
-			{cwd: path.dirname(options.moduleFile), env: {PYTHONUNBUFFERED: '1'}},
+			{cwd: path.dirname(options.moduleFile), env: {PYTHONUNBUFFERED: '1'}, killGroup: true},
 		);
 		if (announced !== undefined && announced !== options.imageUri) {
 			throw new StepError(`flytekit names the image ${announced}, but imagespec-gar computed ${options.imageUri}.`, {

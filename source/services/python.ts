@@ -37,8 +37,26 @@ print(json.dumps(found))
 export const findPython = async (ctx: ServiceContext): Promise<string | undefined> =>
 	(await findExecutable(ctx.platform, 'python3')) ?? (await findExecutable(ctx.platform, 'python'));
 
+// One probe per environment: the checks and the build step both ask, and importing flytekit costs seconds.
+const probes = new WeakMap<NodeJS.ProcessEnv, Map<string, Promise<PythonInfo>>>();
+
 /** One Python process: its version and whether flytekit / union import. Never throws but on abort. */
 export const detectPython = async (ctx: ServiceContext): Promise<PythonInfo> => {
+	const {env} = ctx.platform;
+	const byEnv = probes.get(env) ?? new Map<string, Promise<PythonInfo>>();
+	probes.set(env, byEnv);
+	// What decides which Python runs and what it imports.
+	const key = [env.PATH, env.PYTHONPATH, env.VIRTUAL_ENV, env.PYTHONHOME].join('\0');
+	const known = byEnv.get(key);
+	if (known) return known;
+	const probe = probePython(ctx);
+	byEnv.set(key, probe);
+	// A cancelled probe is not an answer: the next caller probes again.
+	probe.catch(() => byEnv.delete(key));
+	return probe;
+};
+
+const probePython = async (ctx: ServiceContext): Promise<PythonInfo> => {
 	const executable = await findPython(ctx);
 	if (!executable) return {found: false};
 	let result;

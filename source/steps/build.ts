@@ -62,7 +62,16 @@ export async function chooseBuilder(c: StepContext, options: {docker?: DockerInf
 		choices: preferUnion ? [union, local] : [local, union],
 		default: previous ?? (preferUnion ? 'union' : 'local'),
 	});
-	return answer === 'union' ? 'union' : 'local';
+	if (answer === 'union') return 'union';
+	// Docker may have been started while the question was up; if not, say so before authoring.
+	if (!docker.engineReachable && !(await dockerInfo(c.ctx)).engineReachable) {
+		throw new StepError('A local build needs the Docker engine, and it is not running.', {
+			fix: 'Start Docker (open Docker Desktop, or `sudo systemctl start docker`) and run imagespec-gar again, or choose to let Union build it (--builder union).',
+			reason: 'DOCKER_DOWN',
+		});
+	}
+
+	return 'local';
 }
 
 /** Whether step 1 must require docker: only when a local build is already certain. */
@@ -123,6 +132,9 @@ export async function findInRepository(c: Pick<StepContext, 'ctx' | 'flags' | 's
  */
 export async function buildImage(c: StepContext, authored: AuthoredSpec, where?: RepositoryWhere): Promise<BuildOutcome> {
 	const {ctx, report} = c;
+	const progress = (detail: string) => report({type: 'step', step: 'build', status: 'running', detail});
+	const tagged = `${authored.spec.name}:${authored.tag}`;
+	if (!c.flags.force) progress(`is ${tagged} already in the repository?`);
 	const before = c.flags.force ? undefined : await findInRepository(c, authored, where);
 	if (before?.state === 'present') {
 		report({type: 'note', level: 'info', text: `${authored.uri} is already in the repository${before.digest ? ` (${before.digest})` : ''}: nothing to build or push. --force rebuilds it.`});
@@ -138,7 +150,7 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 		if (event.type === 'log') report({type: 'log', line: event.line});
 		else if (event.type === 'step') report({type: 'build-step', text: event.text});
 		else if (event.type === 'layer') report({type: 'layer', id: event.id, status: event.status, current: event.current, total: event.total});
-		else report({type: 'step', step: 'build', status: 'running', detail: event.phase === 'build' ? `building ${authored.spec.name}` : `pushing ${authored.spec.name}`});
+		else progress(event.phase === 'build' ? `building ${tagged}` : `pushing ${tagged}`);
 	};
 
 	let pushedDigest: string | undefined;
@@ -154,6 +166,7 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 	}
 
 	// The proof: the repository itself lists the tag, on the digest that was pushed.
+	progress(`checking that the repository lists ${tagged}`);
 	const after = await findInRepository(c, authored, where);
 	if (after.state !== 'present' || (pushedDigest && after.digest && after.digest !== pushedDigest)) {
 		throw new StepError(
@@ -164,7 +177,7 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 		);
 	}
 
-	const listed = after.via === 'artifact-registry' ? `Artifact Registry lists ${authored.spec.name}:${authored.tag}` : `The registry has ${authored.spec.name}:${authored.tag}`;
+	const listed = after.via === 'artifact-registry' ? `Artifact Registry lists ${tagged}` : `The registry has ${tagged}`;
 	report({type: 'note', level: 'info', text: `${listed} → ${after.digest ?? pushedDigest ?? 'digest unknown'}${after.tags && after.tags.length > 1 ? ` (tags: ${after.tags.join(', ')})` : ''}.`});
 	return {pushed: true, digest: pushedDigest ?? after.digest, logFile, engine: engine.kind};
 }

@@ -37,6 +37,8 @@ export async function checkPrerequisites(c: StepContext, needs: PrerequisiteNeed
 		repository: knownRepository(c),
 		mode: 'wizard',
 		registry: needs.registry,
+		// Only a person is offered flytekit's engine; a script skips the Python probe (~0.3-3 s).
+		python: c.ask.interactive,
 	};
 	const offered = new Map<string, number>();
 	for (;;) {

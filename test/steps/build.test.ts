@@ -8,7 +8,7 @@ import {defaultFlags, type Flags} from '../../source/flags.js';
 import {createAsker, type Prompter} from '../../source/flow/ask.js';
 import type {JourneyEvent} from '../../source/flow/events.js';
 import type {DockerInfo} from '../../source/services/docker.js';
-import {StepError} from '../../source/services/errors.js';
+import {CancelledError, StepError} from '../../source/services/errors.js';
 import {configureDocker} from '../../source/services/gcloud.js';
 import {computeTag, imageUri, type ImageSpec} from '../../source/services/imagespec.js';
 import {renderModule} from '../../source/services/spec-module.js';
@@ -83,6 +83,13 @@ describe('chooseBuilder', () => {
 	it('the engine down: Union first; docker not installed: the local build cannot be chosen', async () => {
 		expect(await ask(down)).toMatchObject({answer: 'union', order: ['union', 'local'], disabled: []});
 		expect(await ask(missing)).toMatchObject({answer: 'union', order: ['union', 'local'], disabled: ['local']});
+	});
+
+	it('choosing the local build while the engine is still down stops with the fix, before anything is written', async () => {
+		const person = scriptedPerson([[/How should the image be built\?/, 'local']]);
+		const platform = withEnv(box.platform, {DOCKER_HOST: 'unix:///nonexistent.sock'});
+		const error = await chooseBuilder(harness(box, {person: person.prompter, platform}), {docker: down}).catch((error_: unknown) => error_);
+		expect(error).toMatchObject({reason: 'DOCKER_DOWN', fix: expect.stringContaining('--builder union')});
 	});
 
 	it('--builder, --no-build and scripts are never asked; scripts keep the saved builder', async () => {
@@ -185,7 +192,8 @@ requireDocker(describe, engine)('buildImage on the real engine, registry and a f
 
 	it('without a reachable Artifact Registry API: the registry\'s manifest answers instead', async context => {
 		const {box} = await personBox(context, {IMAGESPEC_GAR_API_ENDPOINT: '127.0.0.1:1'});
-		const image = await authored(box);
+		// The open registry: docker's manifest lookups there need no credential helper (each run of it costs seconds).
+		const image = await authored(box, {registry: `${open.host}/acme-ml/union-images`});
 		expect(await findInRepository(harness(box), image, where)).toMatchObject({state: 'absent', via: 'registry'});
 		const built = await buildImage(harness(box), image, where);
 		expect(await findInRepository(harness(box), image, where)).toMatchObject({state: 'present', via: 'registry', digest: built.digest});
@@ -236,6 +244,35 @@ requireDocker(describe, engine)('buildImage on the real engine, registry and a f
 			const error = await buildImage(harness(box, {person: person.prompter}), await authored(box, {}, true), where).catch((error_: unknown) => error_);
 			expect(error).toMatchObject({reason: 'NO_SPACE'});
 			expect((error as StepError).message).toMatch(/^flytekit's ImageBuildEngine failed: /);
+		});
+
+		it('Ctrl-C half-way: python, its docker child and the build container are all gone', async context => {
+			const token = `isg-flytekit-${unique()}`;
+			const {box} = await personBox(context, {PYTHONPATH: FLYTEKIT_PATH, IMAGESPEC_STUB_SLEEP: `60 # ${token}`});
+			const person = scriptedPerson([[/^Build with:/, 'flytekit']]);
+			const c = harness(box, {person: person.prompter});
+			const controller = new AbortController();
+			c.ctx = {...c.ctx, signal: controller.signal};
+			c.ask = createAsker(person.prompter, controller.signal);
+			c.report = event => {
+				if (event.type === 'build-step' && event.text.includes(token)) setTimeout(() => controller.abort(), 300);
+			};
+			const started = Date.now();
+			await expect(buildImage(c, await authored(box, {}, true), where)).rejects.toBeInstanceOf(CancelledError);
+			expect(Date.now() - started).toBeLessThan(30_000);
+			// Nothing that runs with this sandbox's config is left: no python, no docker CLI.
+			const left = await execa('sh', ['-c', `grep -l '${box.cloudsdkConfig}' /proc/[0-9]*/environ 2>/dev/null || true`]);
+			expect(left.stdout.trim()).toBe('');
+			let containers = '';
+			for (let attempt = 0; attempt < 40; attempt++) {
+				// eslint-disable-next-line no-await-in-loop -- polling the engine
+				containers = (await execa('docker', ['ps', '--no-trunc', '--format', '{{.Command}}'], {env: {...process.env, DOCKER_HOST: engine!.dockerHost}})).stdout;
+				if (!containers.includes(token)) break;
+				// eslint-disable-next-line no-await-in-loop
+				await new Promise(resolve => setTimeout(resolve, 250));
+			}
+
+			expect(containers).not.toContain(token);
 		});
 
 		it('not offered without flytekit (the real Python here), nor to scripts', async context => {

@@ -1,0 +1,128 @@
+import {execFile} from 'node:child_process';
+import {readFile} from 'node:fs/promises';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {execa} from 'execa';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {dockerEngine, makeBaseImage, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+import {makeSandbox, type Sandbox} from '../support/environment.js';
+import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
+import {FAKE_TOKEN, loginOffline, shimTool} from '../support/gcloud.js';
+import {schemaErrors} from '../support/schema.js';
+
+const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const engine = await dockerEngine();
+
+type Run = {code: number; stdout: string; stderr: string};
+const imagespecGar = async (args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> =>
+	new Promise(resolve => {
+		execFile(process.execPath, [cli, ...args], {cwd, env, timeout: 120_000}, (error, stdout, stderr) => {
+			resolve({code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr});
+		});
+	});
+
+/**
+ * `imagespec-gar --json` end to end, as a script runs it: the real engine builds, the real
+ * registry (which only takes gcloud's token) receives the push, and the fake Artifact Registry
+ * answers "is the tag there" from that registry. Every docker command is recorded.
+ */
+requireDocker(describe, engine)('build and push a user can trust (CLI, real engine and registry)', () => {
+	let registry: Registry;
+	let open: Registry;
+	let fake: FakeArtifactRegistry;
+	let sandbox: Sandbox;
+	let env: NodeJS.ProcessEnv;
+	let baseImage: string;
+	let dockerLog: string;
+	const auth = {user: '_dcgcloud_token', password: FAKE_TOKEN};
+	const args = (image = 'scorer') => ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', image, '--base-image', baseImage, '--python-version', '3.12', '--commands', 'echo scored > /scored', '--json'];
+	// `docker version` (the prerequisites) is no build or push: left out.
+	const dockerCommands = async () => (await readFile(dockerLog, 'utf8').catch(() => '')).trim().split('\n').filter(command => command !== '' && command !== 'version');
+
+	beforeAll(async () => {
+		[registry, open] = await Promise.all([startRegistry({auth}), startRegistry()]);
+		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host, auth}});
+		baseImage = await makeBaseImage(engine!.dockerHost, open.host);
+		sandbox = await makeSandbox({ci: 'true'});
+		await loginOffline(sandbox);
+		dockerLog = path.join(sandbox.root, 'docker.log');
+		const real = (await execa('sh', ['-c', 'command -v docker'], {env: sandbox.env, extendEnv: false})).stdout.trim();
+		await shimTool(sandbox, 'docker', `echo "$1" >> '${dockerLog}'\nexec '${real}' "$@"`);
+		env = {...sandbox.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host};
+	});
+
+	afterAll(async () => {
+		await fake?.stop();
+		await registry?.stop();
+		await open?.stop();
+		await sandbox?.cleanup();
+	});
+
+	it('builds, pushes, prints the digest and that Artifact Registry lists the tag', async () => {
+		const run = await imagespecGar(args(), sandbox.project, env);
+		expect(run.code, run.stderr).toBe(0);
+		const result = JSON.parse(run.stdout);
+		expect(schemaErrors('result.schema.json', result)).toEqual([]);
+		expect(result).toMatchObject({ok: true, pushed: true});
+		expect(result.digest).toMatch(/^sha256:[a-f\d]{64}$/);
+		expect(await dockerCommands()).toEqual(['buildx', 'build', 'push']);
+		// Progress on stderr: the steps, the log file, and the proof.
+		expect(run.stderr).toContain(`Step 2/2 : RUN echo scored > /scored`);
+		expect(run.stderr).toContain(`Full build log: ${result.logFile}`);
+		expect(run.stderr).toContain(`Artifact Registry lists scorer:${result.tag} → ${result.digest}.`);
+		expect(fake.calls.map(call => call.method)).toEqual(expect.arrayContaining(['GetTag', 'GetDockerImage']));
+	});
+
+	it('a rerun builds nothing and pushes nothing', async () => {
+		const before = (await dockerCommands()).length;
+		const run = await imagespecGar(args(), sandbox.project, env);
+		expect(run.code, run.stderr).toBe(0);
+		expect(JSON.parse(run.stdout)).toMatchObject({ok: true, pushed: false, buildSkipped: 'already in the repository'});
+		expect((await dockerCommands()).slice(before).filter(command => command === 'build' || command === 'push')).toEqual([]);
+		expect(run.stderr).not.toMatch(/Step \d+\/\d+/);
+	});
+
+	it('--force builds and pushes again', async () => {
+		const before = (await dockerCommands()).length;
+		const run = await imagespecGar([...args(), '--force'], sandbox.project, env);
+		expect(run.code, run.stderr).toBe(0);
+		expect(JSON.parse(run.stdout)).toMatchObject({ok: true, pushed: true});
+		expect((await dockerCommands()).slice(before)).toEqual(['buildx', 'build', 'push']);
+	});
+
+	it('a push without credentials fails with the mapped message and fix, exit 1', async () => {
+		const loggedOut = await makeSandbox({ci: 'true'});
+		try {
+			const run = await imagespecGar(args('refused'), loggedOut.project, {
+				...loggedOut.env,
+				DOCKER_HOST: engine!.dockerHost,
+				IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint,
+				IMAGESPEC_GAR_REGISTRY_HOST: registry.host,
+			});
+			// Not logged in: stopped at the prerequisites, nothing built.
+			expect(run.code, run.stderr).toBe(1);
+			const result = JSON.parse(run.stdout);
+			expect(schemaErrors('result.schema.json', result)).toEqual([]);
+			expect(result.error).toMatchObject({reason: 'PREREQUISITES', fix: expect.stringContaining('gcloud auth login')});
+		} finally {
+			await loggedOut.cleanup();
+		}
+
+		// Logged in, but the registry takes another token than the one gcloud hands docker.
+		const strict = await startRegistry({auth: {user: '_dcgcloud_token', password: 'not-your-token'}});
+		const strictFake = await startFakeArtifactRegistry({dockerImages: {host: strict.host, auth: {user: '_dcgcloud_token', password: 'not-your-token'}}});
+		try {
+			const before = (await dockerCommands()).length;
+			const run = await imagespecGar(args('refused'), sandbox.project, {...env, IMAGESPEC_GAR_API_ENDPOINT: strictFake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: strict.host});
+			expect(run.code, run.stderr).toBe(1);
+			const result = JSON.parse(run.stdout);
+			expect(schemaErrors('result.schema.json', result)).toEqual([]);
+			expect(result).toMatchObject({ok: false, pushed: false, error: {reason: 'PUSH_UNAUTHENTICATED', fix: `Run \`gcloud auth configure-docker ${strict.host}\` and \`gcloud auth login\`, then retry.`}});
+			expect(result.error.message).toContain(`${strict.host} did not accept your credentials`);
+			expect((await dockerCommands()).slice(before)).toEqual(['buildx', 'build', 'push']);
+		} finally {
+			await strictFake.stop();
+			await strict.stop();
+		}
+	});
+});
