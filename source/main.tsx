@@ -117,7 +117,15 @@ const parseCli = (argv: string[]) =>
 	});
 
 export async function main(argv: string[]): Promise<number> {
-	const cli = parseCli(argv);
+	let cli: ReturnType<typeof parseCli>;
+	try {
+		cli = parseCli(argv);
+	} catch (error) {
+		// meow throws (rather than exits) for a flag given twice.
+		process.stderr.write(`Error: ${error instanceof Error ? error.message : String(error)}\nRun imagespec-gar --help for usage.\n`);
+		return EXIT.usage;
+	}
+
 	const [command, ...extra] = cli.input;
 	if ((command !== undefined && command !== 'doctor') || extra.length > 0) {
 		process.stderr.write(`Unknown command: ${cli.input.join(' ')}\nRun imagespec-gar --help for usage.\n`);
@@ -147,72 +155,67 @@ export async function main(argv: string[]): Promise<number> {
 
 	const controller = new AbortController();
 	const cancel = () => controller.abort(new CancelledError());
-	// `on`, not `once`: conf's atomic writer (when-exit) re-sends the signal to the process after
-	// its own cleanup, and that second delivery must not kill us before we report and exit 130.
+	// `on`, not `once`, and never removed: conf's atomic writer (when-exit) re-sends the signal to
+	// the process after its own cleanup, and that must not kill us before we report and exit 130.
 	process.on('SIGINT', cancel);
 	process.on('SIGTERM', cancel);
 
-	try {
-		if (command === 'doctor') {
-			const {runDoctor} = await import('./steps/doctor.js');
-			return await runDoctor({
-				flags,
-				cwd: process.cwd(),
-				platform,
-				signal: controller.signal,
-				ink: interactive && !plain,
-				stdout: text => process.stdout.write(text),
-				stderr: text => process.stderr.write(text),
-			});
-		}
-
-		const store = await openStore({folder: projectFolder(process.cwd()), platform});
-		let flow: FlowState = initialState();
-		const track = (present: Reporter): Reporter => event => {
-			flow = reduce(flow, event);
-			present(event);
-		};
-
-		const writeErr = (line: string) => process.stderr.write(`${line}\n`);
-		const journey = async (prompter: Prompter | undefined, report: Reporter) =>
-			runJourney({flags, cwd: process.cwd(), ctx: {platform, signal: controller.signal}, ask: createAsker(prompter, controller.signal), report, store});
-
-		if (!interactive || plain) {
-			const {createInquirerPrompter} = await import('./present/inquirer.js');
-			const report = track(createPlainReporter(writeErr));
-			try {
-				const result = await journey(interactive ? createInquirerPrompter() : undefined, report);
-				report({type: 'done', result});
-				if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-				else printPlainSummary(result, writeErr);
-				return EXIT.ok;
-			} catch (error) {
-				return finish(error, flow, flags, writeErr);
-			}
-		}
-
-		// Interactive: the Ink view draws the session; the journey feeds it.
-		const [{render}, {App}, {createInkSession}] = await Promise.all([import('ink'), import('./app.js'), import('./present/ink-session.js')]);
-		const session = createInkSession();
-		const instance = render(<App session={session} onCancel={cancel} />, {exitOnCtrlC: false});
-		let failure: {error: unknown} | undefined;
-		try {
-			const result = await journey(session.prompter, track(session.report));
-			session.report({type: 'done', result});
-		} catch (error) {
-			failure = {error};
-		}
-
-		// Let the last frame (the summary, or the failed step) reach the screen: unmount skips it.
-		await instance.waitUntilRenderFlush();
-		instance.unmount();
-		await instance.waitUntilExit();
-		// A failed step is already on screen with its fix; anything else is printed once the view is gone.
-		return failure ? finish(failure.error, flow, flags, writeErr) : EXIT.ok;
-	} finally {
-		process.off('SIGINT', cancel);
-		process.off('SIGTERM', cancel);
+	if (command === 'doctor') {
+		const {runDoctor} = await import('./steps/doctor.js');
+		return await runDoctor({
+			flags,
+			cwd: process.cwd(),
+			platform,
+			signal: controller.signal,
+			ink: interactive && !plain,
+			stdout: text => process.stdout.write(text),
+			stderr: text => process.stderr.write(text),
+		});
 	}
+
+	const store = await openStore({folder: projectFolder(process.cwd()), platform});
+	let flow: FlowState = initialState();
+	const track = (present: Reporter): Reporter => event => {
+		flow = reduce(flow, event);
+		present(event);
+	};
+
+	const writeErr = (line: string) => process.stderr.write(`${line}\n`);
+	const journey = async (prompter: Prompter | undefined, report: Reporter) =>
+		runJourney({flags, cwd: process.cwd(), ctx: {platform, signal: controller.signal}, ask: createAsker(prompter, controller.signal), report, store});
+
+	if (!interactive || plain) {
+		const {createInquirerPrompter} = await import('./present/inquirer.js');
+		const report = track(createPlainReporter(writeErr));
+		try {
+			const result = await journey(interactive ? createInquirerPrompter() : undefined, report);
+			report({type: 'done', result});
+			if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+			else printPlainSummary(result, writeErr);
+			return EXIT.ok;
+		} catch (error) {
+			return finish(error, flow, flags, writeErr);
+		}
+	}
+
+	// Interactive: the Ink view draws the session; the journey feeds it.
+	const [{render}, {App}, {createInkSession}] = await Promise.all([import('ink'), import('./app.js'), import('./present/ink-session.js')]);
+	const session = createInkSession();
+	const instance = render(<App session={session} onCancel={cancel} />, {exitOnCtrlC: false});
+	let failure: {error: unknown} | undefined;
+	try {
+		const result = await journey(session.prompter, track(session.report));
+		session.report({type: 'done', result});
+	} catch (error) {
+		failure = {error};
+	}
+
+	// Let the last frame (the summary, or the failed step) reach the screen: unmount skips it.
+	await instance.waitUntilRenderFlush();
+	instance.unmount();
+	await instance.waitUntilExit();
+	// A failed step is already on screen with its fix; anything else is printed once the view is gone.
+	return failure ? finish(failure.error, flow, flags, writeErr) : EXIT.ok;
 }
 
 const isCi = (env: NodeJS.ProcessEnv) => env.CI !== undefined && env.CI !== '' && env.CI !== '0' && env.CI.toLowerCase() !== 'false';

@@ -9,8 +9,7 @@ import {registryHost} from '../services/imagespec.js';
 import {planRequirementsFile} from '../services/requirements.js';
 import {KNOWN_LOCATIONS, validateLocation} from '../services/locations.js';
 import {projectFolder, type AnswerStore} from '../services/store.js';
-import {buildImage} from '../steps/build.js';
-import {imageExists} from '../services/docker.js';
+import {buildImage, chooseBuilder, findInRepository, localBuildCertain} from '../steps/build.js';
 import type {StepContext} from '../steps/context.js';
 import {authorImageSpec, validateImageFlags} from '../steps/imagespec.js';
 import {checkPrerequisites} from '../steps/prerequisites.js';
@@ -51,7 +50,6 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	const env = ctx.platform.env;
 	const c: StepContext = {flags, cwd: options.cwd, folder: projectFolder(options.cwd), ctx, ask, report, saved: store.load(), declared: new Map()};
 	const result: JourneyResult = {ok: false, pushed: false};
-	const builderOf = (given: Flags) => (given.builder === 'union' ? 'union' : 'local');
 
 	// A rerun starts from the saved answers; a new team member from the team's module.
 	const known = await findKnownSetup(c);
@@ -83,15 +81,16 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
 	const finished = (id: StepId, status: 'done' | 'skipped', detail: string) => report({type: 'step', step: id, status, detail});
 
-	// 1. Prerequisites
-	const checking = step('checks', async () =>
-		checkPrerequisites(c, {docker: flags.build && builderOf(flags) === 'local', adc: !env.IMAGESPEC_GAR_API_ENDPOINT}),
-	);
 	// Loading the client blocks the event loop ~0.5 s: do it while gcloud runs the checks, not once
 	// a question is up (keys typed meanwhile arrive as one chunk, and Enter is lost as a paste).
 	const registry = import('../services/artifact-registry.js').then(async ({openArtifactRegistry}) => openArtifactRegistry(ctx));
 	registry.catch(() => undefined); // Awaited, and its failure reported, in the steps that use it.
-	const {checks, gcloud} = await checking;
+
+	// 1. Prerequisites (docker is required only when a local build is certain: a person without
+	// docker is offered Union's builder instead)
+	const {checks, gcloud, docker} = await step('checks', async () =>
+		checkPrerequisites(c, {docker: localBuildCertain(c), adc: !env.IMAGESPEC_GAR_API_ENDPOINT, registry}),
+	);
 	result.checks = checks;
 	finished('checks', 'done', `${checks.filter(check => check.status === 'ok').length} of ${checks.length} ok`);
 
@@ -124,8 +123,11 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	if (auth.changed) finished('docker-auth', 'done', `${host} → gcloud credential helper`);
 	else finished('docker-auth', 'skipped', `${host} already uses the gcloud credential helper`);
 
-	// 5. The ImageSpec module and the tag flytekit will compute
-	const authored = await step('imagespec', async () => authorImageSpec(c, {project, location, repository, builder: builderOf(c.flags)}));
+	// 5. The ImageSpec module and the tag flytekit will compute (the builder is part of the spec)
+	const authored = await step('imagespec', async () => {
+		c.flags = {...c.flags, builder: await chooseBuilder(c, {docker})};
+		return authorImageSpec(c, {project, location, repository, builder: c.flags.builder === 'union' ? 'union' : 'local'});
+	});
 	const builder = authored.spec.builder === 'union' ? 'union' : 'local';
 	Object.assign(result, {registry: authored.spec.registry, image: authored.spec.name, tag: authored.tag, imageUri: authored.uri, specFile: authored.specFile});
 	store.save(answers => ({
@@ -153,7 +155,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	// 6. Build and push, then proof
 	if (!c.flags.build || builder === 'union') {
 		// Not building now: still tell whether the cluster would find the image today.
-		const there = await imageExists(ctx, authored.uri).catch(() => undefined);
+		const there = await findInRepository(c, authored, {project, location, repository}).catch(() => undefined);
 		result.inRepository = there?.state === 'present' ? true : there?.state === 'absent' ? false : undefined;
 		const now = result.inRepository ? 'already in the repository' : result.inRepository === false ? 'not in the repository yet' : 'not checked';
 		finished('build', 'skipped', builder === 'union' ? `builder="union": Union builds the image when you register (${now})` : `--no-build: not built (${now})`);
@@ -161,7 +163,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		const built = await step('build', async () => {
 			// Before any build: a push that cannot succeed is said now, not after minutes of building.
 			await checkPushPermission(c, await registry, {project, location, repository, account: gcloud.account, imageUri: authored.uri});
-			return buildImage(c, authored);
+			return buildImage(c, authored, {project, location, repository});
 		});
 		Object.assign(result, {pushed: built.pushed, digest: built.digest, buildSkipped: built.skipped, logFile: built.logFile, inRepository: true});
 		if (built.skipped) finished('build', 'skipped', `${authored.uri} is ${built.skipped}`);

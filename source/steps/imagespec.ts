@@ -75,7 +75,7 @@ export async function authorImageSpec(
 	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
 
 	const {packages, requirements} = await choosePackages(c, declared?.requirements ?? previous?.requirements, declared?.packages ?? previous?.packages);
-	const more = ask.interactive && (await ask.confirm({flag: 'apt-packages', message: 'Set more options (apt packages, env, commands, pip index, platform, builder, tag format)?', default: false}));
+	const more = ask.interactive && (await ask.confirm({flag: 'apt-packages', message: 'Set more options (apt packages, env, commands, pip index, platform, tag format)?', default: false}));
 	const option = async (flag: string, message: string, given: string | undefined, fallback: string | undefined) =>
 		more ? (await ask.text({flag, message, default: fallback ?? ''})) || undefined : (given ?? fallback);
 	const list = async (flag: string, message: string, given: string[] | undefined, fallback: string[] | undefined) =>
@@ -84,7 +84,8 @@ export async function authorImageSpec(
 	const spec: ImageSpec = {
 		name,
 		python_version: pythonVersion,
-		builder: (await option('builder', 'Builder (local, or union to build at registration):', flags.builder, declared?.builder ?? where.builder)) === 'union' ? 'union' : undefined,
+		// Chosen before this step (Union is offered first where a local build is slow or impossible).
+		builder: where.builder === 'union' ? 'union' : undefined,
 		env: more ? parseEnv(splitList(await ask.text({flag: 'env', message: 'Environment (KEY=VALUE, comma-separated):', default: Object.entries(declared?.env ?? {}).map(([key, value]) => `${key}=${value}`).join(', ')})) ?? []) : flags.env.length > 0 ? parseEnv(flags.env) : declared?.env,
 		registry: composeRegistry({location: where.location, project: where.project, repository: where.repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST}),
 		packages: packages?.length ? packages : undefined,

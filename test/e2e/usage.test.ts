@@ -46,6 +46,7 @@ const BAD_INPUTS: Array<[string, string[], string]> = [
 	['force with no-build', [...base, '--force', '--no-build'], '--force'],
 	['base image with a scheme', [...base, '--base-image', 'https://ghcr.io/flyteorg/flytekit:py3.12'], '--base-image'],
 	['unknown command', ['deploy', ...base], 'deploy'],
+	['a single-value flag given twice', [...base, '--image', 'other'], '--image'],
 ];
 
 describe('bad input: exit 2, the flag named, nothing written', () => {

@@ -40,7 +40,6 @@ describe('authoring the ImageSpec', () => {
 				[/Base image/, 'ghcr.io/flyteorg/flytekit:py3.11-latest'],
 				[/Python packages/, 'pandas, scikit-learn>=1.4'],
 				[/Set more options/, true],
-				[/Builder/, 'local'],
 				[/Environment/, 'MODE=train, LOG_LEVEL=debug'],
 				[/Debian \(apt\) packages/, 'git, curl'],
 				[/Platform/, 'linux/amd64'],
