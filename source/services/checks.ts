@@ -18,6 +18,7 @@ export type CheckId =
 	| 'credential-helper'
 	| 'docker-auth'
 	| 'repository'
+	| 'data-plane'
 	| 'arch'
 	| 'python';
 
@@ -52,6 +53,8 @@ export type CheckOptions = {
 	registry?: Promise<ArtifactRegistry>;
 	/** Ask Python whether flytekit / union import (default true). */
 	python?: boolean;
+	/** The Union data plane's worker service account (another project): may it pull from the repository? */
+	dataPlaneServiceAccount?: string;
 };
 
 export type ChecksOutcome = {
@@ -74,6 +77,7 @@ export const CHECK_ORDER: readonly CheckId[] = [
 	'credential-helper',
 	'docker-auth',
 	'repository',
+	'data-plane',
 	'arch',
 	'python',
 ];
@@ -88,14 +92,16 @@ export const CHECK_TITLES: Record<CheckId, string> = {
 	'credential-helper': 'docker-credential-gcloud on PATH',
 	'docker-auth': 'Docker auth for the registry host',
 	repository: 'Repository access',
+	'data-plane': 'Data plane can pull',
 	arch: 'Build architecture',
 	python: 'Python with union or flytekit',
 };
 
 /** The checks runChecks reports for these options: the repository ones only when one is known. */
-export const plannedChecks = (options: Pick<CheckOptions, 'repository' | 'python'>): CheckId[] =>
+export const plannedChecks = (options: Pick<CheckOptions, 'repository' | 'python' | 'dataPlaneServiceAccount'>): CheckId[] =>
 	CHECK_ORDER.filter(id => {
 		if (id === 'docker-auth' || id === 'repository') return options.repository !== undefined;
+		if (id === 'data-plane') return options.repository !== undefined && options.dataPlaneServiceAccount !== undefined;
 		if (id === 'python') return options.python !== false;
 		return true;
 	});
@@ -230,6 +236,11 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 		emit(await repositoryCheck(ctx, options, gcloudPart));
 	})();
 
+	const dataPlanePart = (async () => {
+		if (!options.repository || !options.dataPlaneServiceAccount) return;
+		emit(await dataPlaneCheck(ctx, options.repository, options.dataPlaneServiceAccount, options.registry));
+	})();
+
 	const pythonPart = (async (): Promise<PythonInfo | undefined> => {
 		if (options.python === false) return undefined;
 		const python = await detectPython(ctx);
@@ -239,7 +250,7 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 
 	emit(archCheck(ctx.platform.arch, options.needDocker));
 
-	const [gcloud, adc, docker, , , python] = await Promise.all([gcloudPart, adcPart, dockerPart, dockerAuthPart, repositoryPart, pythonPart]);
+	const [gcloud, adc, docker, , , , python] = await Promise.all([gcloudPart, adcPart, dockerPart, dockerAuthPart, repositoryPart, dataPlanePart, pythonPart]);
 	const checks = CHECK_ORDER.map(id => results.get(id)).filter((check): check is Check => check !== undefined);
 	return {checks, gcloud, adc, docker, python};
 };
@@ -329,6 +340,23 @@ const repositoryCheck = async (ctx: ServiceContext, options: CheckOptions, gclou
 		return unknown(message(error), error instanceof StepError ? error.fix : undefined);
 	} finally {
 		if (owned) await registry?.close();
+	}
+};
+
+/** Reads the repository's policy: does a reading role hold the data plane's worker account? Warns only. */
+const dataPlaneCheck = async (ctx: ServiceContext, where: KnownRepository, serviceAccount: string, given?: Promise<ArtifactRegistry>): Promise<Check> => {
+	const signal = ctx.signal ? AbortSignal.any([ctx.signal, AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS)]) : AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);
+	const [{openArtifactRegistry}, {dataPlaneAccess}] = await Promise.all([import('./artifact-registry.js'), import('./repository-iam.js')]);
+	let registry: ArtifactRegistry | undefined;
+	try {
+		registry = await (given ?? openArtifactRegistry({...ctx, signal}));
+		const access = await dataPlaneAccess(registry, where, serviceAccount, signal);
+		return make('data-plane', false, access.status === 'ok' ? 'ok' : 'warn', access.detail, access.fix);
+	} catch (error) {
+		if (ctx.signal?.aborted) throw new CancelledError();
+		return make('data-plane', false, 'warn', `Could not read who may pull from ${where.repository}: ${message(error)}`, error instanceof StepError ? error.fix : undefined);
+	} finally {
+		if (!given) await registry?.close();
 	}
 };
 
