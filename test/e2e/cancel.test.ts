@@ -1,6 +1,7 @@
 import {spawn} from 'node:child_process';
 import {readdir, readFile} from 'node:fs/promises';
 import path from 'node:path';
+import {stripVTControlCharacters} from 'node:util';
 import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {CLI_PATH} from '../support/cli.js';
@@ -8,6 +9,7 @@ import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {loginOffline} from '../support/gcloud.js';
 import {dockerEngine, makeBaseImage, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+import {KEY, spawnCli} from '../support/pty.js';
 
 const engine = await dockerEngine();
 const describeDocker = requireDocker(describe, engine);
@@ -115,5 +117,50 @@ describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 		// Answers saved up to the last finished step, and nothing claims a push.
 		const saved = JSON.parse(await readFile(path.join(outcome.sandbox.xdgConfig, 'imagespec-gar-nodejs', 'config.json'), 'utf8'));
 		expect(saved.projects[outcome.sandbox.project]).toMatchObject({project: 'acme-ml', location: 'us-east1', repository: 'cancel-me'});
+	});
+});
+
+describe('Ctrl-C at each question of an interactive run (a real terminal)', () => {
+	let fake: FakeArtifactRegistry;
+	let sandbox: Sandbox;
+
+	beforeAll(async () => {
+		fake = await startFakeArtifactRegistry();
+		fake.addRepository('acme-ml', 'us-east1', 'union-images');
+		sandbox = await makeSandbox({env: {IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: '127.0.0.1:9'}});
+		await loginOffline(sandbox);
+	});
+
+	afterAll(async () => {
+		await fake?.stop();
+		await sandbox?.cleanup();
+	});
+
+	// Each run is given the answers before the question (as flags), then Ctrl-C is pressed there.
+	const questions: Array<[string, string[]]> = [
+		['GCP project id', []],
+		['Artifact Registry location', ['acme-ml']],
+		['Docker repository in', ['acme-ml', 'us-east1']],
+		['Image name', ['acme-ml', 'us-east1', 'union-images']],
+	];
+
+	it.each(questions)('at "%s": exit 130, the resume line, nothing left running or half-written', async (question, answers) => {
+		const flags = ['--project', '--location', '--repository'].flatMap((flag, index) => (answers[index] ? [flag, answers[index]] : []));
+		const run = spawnCli(['--no-build', ...flags], {cwd: sandbox.project, env: sandbox.env});
+		try {
+			if (question === 'Image name') {
+				await run.waitFor('? Does your Union data plane run in project acme-ml', {timeout: 60_000});
+				await run.press(KEY.enter);
+			}
+
+			await run.waitFor(`? ${question}`, {timeout: 60_000});
+			await run.press(KEY.ctrlC);
+			expect(await run.waitForExit(30_000)).toMatchObject({exitCode: 130});
+			expect(stripVTControlCharacters(run.output())).toMatch(/Cancelled\. .*Your answers so far are saved: rerun imagespec-gar to resume\./);
+			expect(await processesOf(sandbox)).toEqual([]);
+			expect(await readdir(sandbox.project)).toEqual([]);
+		} finally {
+			run.kill();
+		}
 	});
 });
