@@ -37,7 +37,7 @@ export function App({session, onCancel}: {readonly session: InkSession; readonly
 			</Static>
 			<Box flexDirection="column">
 				{running ? <StatusLine status="running" waiting={question !== undefined} title={running.title} detail={running.detail ? `${running.detail} · step ${index} of ${total}` : `step ${index} of ${total}`} /> : null}
-				{running?.id === 'checks' ? <CheckList checks={flow.checks} /> : null}
+				{running?.id === 'checks' ? <CheckList compact checks={flow.checks} /> : null}
 				{running?.id === 'build' ? <BuildProgress flow={flow} /> : null}
 				{question ? <QuestionView key={`${question.flag}:${question.message}`} question={question} onAnswer={session.answer} /> : null}
 				{flow.result ? <Summary result={flow.result} /> : null}

@@ -34,19 +34,20 @@ export function Fix({fix}: {readonly fix?: string}) {
 }
 
 /** One line: icon, title, detail (wrapping under the title, not under the icon); the fix under it. */
-export function StatusLine({status, title, detail, fix, indent = 0, waiting = false}: {readonly status: StepStatus | Check['status']; readonly title: string; readonly detail?: string; readonly fix?: string; readonly indent?: number; readonly waiting?: boolean}) {
+/** compact: one row, detail cut at the edge, no fix (a live list must fit the terminal's height). */
+export function StatusLine({status, title, detail, fix, indent = 0, waiting = false, compact = false}: {readonly status: StepStatus | Check['status']; readonly title: string; readonly detail?: string; readonly fix?: string; readonly indent?: number; readonly waiting?: boolean; readonly compact?: boolean}) {
 	return (
 		<Box flexDirection="column" marginLeft={indent}>
 			<Box>
 				<Box width={2} flexShrink={0}>
 					{waiting ? <Text color="cyan">›</Text> : <StatusIcon status={status} />}
 				</Box>
-				<Text>
+				<Text wrap={compact ? 'truncate-end' : 'wrap'}>
 					<Text bold={indent === 0}>{title}</Text>
 					{detail ? <Text dimColor>{` — ${detail}`}</Text> : null}
 				</Text>
 			</Box>
-			<Fix fix={status === 'ok' || status === 'done' ? undefined : fix} />
+			{compact ? null : <Fix fix={status === 'ok' || status === 'done' ? undefined : fix} />}
 		</Box>
 	);
 }

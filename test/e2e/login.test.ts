@@ -33,12 +33,17 @@ describe('a failed login check, fixed from inside the wizard', () => {
 			sandbox,
 			'gcloud',
 			[
+				// Each gcloud start and end, for the failure message: where a slow run spent its time.
+				`echo "start $$ $(date +%s.%N) $*" >> '${codes}.trace'`,
 				'if [ "$1 $2" = "auth login" ]; then',
 				'  printf "Go to the following link in your browser:\\n\\n    https://accounts.google.com/o/oauth2/auth?fake\\n\\nEnter authorization code: "',
 				`  read code; echo "$code" >> '${codes}'`,
-				`  exec '${real}' auth activate-service-account --key-file='${key}'`,
+				`  '${real}' auth activate-service-account --key-file='${key}'; rc=$?`,
+				'else',
+				`  '${real}' "$@"; rc=$?`,
 				'fi',
-				`exec '${real}' "$@"`,
+				`echo "end $$ $(date +%s.%N) rc=$rc" >> '${codes}.trace'`,
+				'exit $rc',
 			].join('\n'),
 		);
 	});
@@ -55,7 +60,7 @@ describe('a failed login check, fixed from inside the wizard', () => {
 		return {...sandbox.env, CLOUDSDK_CONFIG: config};
 	};
 
-	it('offers `gcloud auth login`, gives it the terminal, checks again and goes on to the next question', async () => {
+	it('offers `gcloud auth login`, gives it the terminal, checks again and goes on to the next question', {timeout: 120_000}, async () => {
 		const run = spawnCli(['--no-build'], {cwd: sandbox.project, env: await freshEnv('ink'), cols: 100, rows: 40});
 		try {
 			await run.waitFor('Run `gcloud auth login` now?');
@@ -65,7 +70,10 @@ describe('a failed login check, fixed from inside the wizard', () => {
 			await run.type('4/fake-code');
 			await run.press(KEY.enter);
 			// Ink has the terminal back: the checks ran again, green, and the journey went on.
-			const next = await run.waitFor('GCP project id:', {timeout: 30_000});
+			// A loaded machine makes gcloud slow: generous, and on failure say which gcloud was running.
+			const next = await run.waitFor('GCP project id:', {timeout: 60_000}).catch(async (error: unknown) => {
+				throw new Error(`${String(error)}\ngcloud runs:\n${await readFile(`${codes}.trace`, 'utf8')}\nlast output:\n${JSON.stringify(run.chunks.slice(-8).map(chunk => ({at: chunk.at - run.startedAt, data: chunk.data.slice(0, 300)})), null, 1)}`);
+			});
 			expect(next).toMatch(/✔ Prerequisites/);
 			expect(await readFile(codes, 'utf8')).toContain('4/fake-code\n');
 			const history = (await run.history()).join('\n');

@@ -24,7 +24,8 @@ const engine = await dockerEngine();
 const PROJECT = 'acme-ml';
 const LOCATION = 'us-east1';
 const REPOSITORY = 'union-images';
-const JOURNEY_TIMEOUT = 90_000;
+// Generous for a loaded CI machine; alone, each journey takes 5-20 s.
+const JOURNEY_TIMEOUT = 180_000;
 // The questions of the setup steps (project, location, repository): a rerun or a newcomer is asked none.
 const SETUP_QUESTION = /^GCP project id|^Artifact Registry location|^Docker repository|^New repository name|^Create Docker repository/;
 
@@ -79,6 +80,23 @@ requireDocker(describe, engine)('imagespec-gar in a terminal, as a person uses i
 	/** The screen's rows joined without their margins and box borders: what wrapping split is whole again. */
 	const joinRows = (lines: string[]) => lines.map(line => line.replace(/^[\s│╭╰╮╯─┌┐└┘]+|[\s│╭╰╮╯─┌┐└┘]+$/g, '')).join('');
 	const tagOnScreen = (lines: string[], name: string) => new RegExp(`${registryString().replaceAll('.', '\\.')}/${name}:([\\w-]{22})`).exec(joinRows(lines))?.[1];
+
+	/**
+	 * The terminal after a narrow NO_COLOR run: no colour, nothing wider than the terminal, and no
+	 * frame left behind (a live area taller than the terminal leaves copies in the scrollback).
+	 */
+	const cleanScreen = async (cli: PtyRun): Promise<string[]> => {
+		expect(sgrCodes(cli.output())).toEqual([]);
+		expect(await cli.softWrapped()).toEqual([]);
+		const lines = await cli.history();
+		expect(lines.filter(line => line.includes('imagespec-gar · Artifact Registry'))).toHaveLength(1);
+		expect(lines.filter(line => /^[✔↷⚠✖] Prerequisites —/.test(line))).toHaveLength(1);
+		expect(lines.filter(line => line.includes('Google Cloud SDK (gcloud)'))).toHaveLength(1);
+		expect(lines.filter(line => /^\s*[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏›] |step \d+ of \d+/.test(line))).toEqual([]);
+		expect(lines.filter(line => /^\? /.test(line))).toEqual([]);
+		expect(lines.join('\n')).not.toContain('…');
+		return lines;
+	};
 
 	/** The image questions, answered the same way by everyone. */
 	const imageAnswers = (name: string, python?: string): Array<[RegExp, Answer]> => [
@@ -311,17 +329,12 @@ requireDocker(describe, engine)('imagespec-gar in a terminal, as a person uses i
 			});
 			expect(await cli.waitForExit()).toEqual({exitCode: 0});
 
-			expect(sgrCodes(cli.output())).toEqual([]);
-			expect(await cli.softWrapped()).toEqual([]);
-			const lines = await cli.history();
-			const text = lines.join('\n');
-			// Garbled: a frame left behind (a header, a finished step or a question drawn twice).
-			expect(lines.filter(line => line.includes('imagespec-gar · Artifact Registry'))).toHaveLength(1);
-			for (const step of ['Prerequisites', 'Project and location', 'Repository', 'Docker authentication', 'ImageSpec', 'Build and push']) {
+			const lines = await cleanScreen(cli);
+			for (const step of ['Project and location', 'Repository', 'Docker authentication', 'ImageSpec', 'Build and push']) {
 				expect(lines.filter(line => new RegExp(`^[✔↷] ${step} —`).test(line)), step).toHaveLength(1);
 			}
 
-			expect(lines.filter(line => /^\? /.test(line))).toEqual([]);
+			const text = lines.join('\n');
 			// Cut: an ellipsis, or a value that is not whole once the wrapped rows are joined.
 			expect(text).not.toContain('…');
 			const joined = joinRows(lines);
@@ -331,6 +344,13 @@ requireDocker(describe, engine)('imagespec-gar in a terminal, as a person uses i
 			expect(joined).toContain(path.join(narrow.project, 'image_specs.py'));
 			expect(joined).toMatch(/sha256:[a-f\d]{64}/);
 			expect((await manifest('team/narrow-trainer', tag!)).status).toBe(200);
+
+			// Again, now with a saved setup: the longest list of checks (the repository's too).
+			const again = start(['--no-build'], {cwd: narrow.project, env, cols: 60, rows: 24});
+			await drive(again, {answers: [[/^What next/, {choose: /^Add another image/}], ...imageAnswers('team/narrow-second')], until: /Your ImageSpec is ready/});
+			expect(await again.waitForExit()).toEqual({exitCode: 0});
+			const second = await cleanScreen(again);
+			expect(joinRows(second)).toContain(`${registryString()}/team/narrow-second:`);
 		},
 		JOURNEY_TIMEOUT,
 	);

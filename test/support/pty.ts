@@ -268,7 +268,8 @@ export const choose = async (run: PtyRun, pattern: string | RegExp, maxMoves = 6
 		}
 
 		await run.press(direction);
-		const moved = await until(async () => (await focusNow(run)) !== focused, 600);
+		// Generous: a loaded CI machine may take a while to draw; only the list's end never moves.
+		const moved = await until(async () => (await focusNow(run)) !== focused, 3000);
 		if (!moved && direction === KEY.down) direction = KEY.up;
 		else if (!moved) break;
 	}
@@ -289,11 +290,11 @@ export const replaceText = async (run: PtyRun, text: string): Promise<void> => {
 	const shown = await inputText(run);
 	if (shown !== '') {
 		await run.press(...Array.from({length: shown.length + 2}, () => KEY.backspace));
-		await until(async () => (await inputText(run)) !== shown, 3000);
+		await until(async () => (await inputText(run)) !== shown, 10_000);
 	}
 
 	await run.type(text);
-	await until(async () => (await inputText(run)).includes(text), 3000);
+	await until(async () => (await inputText(run)).includes(text), 10_000);
 	await run.press(KEY.enter);
 };
 
@@ -314,7 +315,7 @@ export type DriveOptions = {
  * in order, and which were answered by default for lack of a rule.
  */
 export const drive = async (run: PtyRun, options: DriveOptions): Promise<{asked: string[]; unknown: string[]}> => {
-	const deadline = Date.now() + (options.timeout ?? 60_000);
+	const deadline = Date.now() + (options.timeout ?? 150_000);
 	const asked: string[] = [];
 	const unknown: string[] = [];
 	let answered: string | undefined;
@@ -335,8 +336,15 @@ export const drive = async (run: PtyRun, options: DriveOptions): Promise<{asked:
 			continue;
 		}
 
-		// Let the question finish drawing (a select's options come with it, but a frame may split).
-		await sleep(40);
+		// Let the question finish drawing: the same screen twice, 50 ms apart (at most 2 s).
+		let previous = text;
+		for (let wait = 0; wait < 40; wait++) {
+			await sleep(50);
+			const now = (await run.screen()).join('\n');
+			if (now === previous) break;
+			previous = now;
+		}
+
 		const settled = currentQuestion(await run.screen()) ?? question;
 		asked.push(settled.message);
 		await options.onQuestion?.({...settled, screen: await run.screen()});
