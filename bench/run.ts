@@ -137,7 +137,9 @@ const loadAtStart = os.loadavg()[0]!;
 if (loadAtStart > os.cpus().length / 2) log(`load average ${loadAtStart.toFixed(1)} on ${os.cpus().length} CPUs: figures will be inflated; run on a quiet machine`);
 const engine = await dockerEngine();
 const sandbox: Sandbox = await makeSandbox();
-const fake = await startFakeArtifactRegistry();
+const registry: Registry | undefined = engine ? await startRegistry({auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}}) : undefined;
+// Like the real service, the fake knows the images pushed to its repositories.
+const fake = await startFakeArtifactRegistry(registry ? {dockerImages: {host: registry.host, auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}}} : {});
 // When each API call arrived, to time the list from its first call.
 const apiCalls: Array<{method: string; at: number}> = [];
 const pushCall = fake.calls.push.bind(fake.calls);
@@ -148,7 +150,6 @@ fake.calls.push = (...items) => {
 
 for (let index = 0; index < REPOSITORIES; index++) fake.addRepository(PROJECT, LOCATION, `team-${String(index).padStart(4, '0')}`, {description: `Images of team ${index}`});
 fake.addRepository(PROJECT, LOCATION, REPOSITORY, {description: 'Union images'});
-const registry: Registry | undefined = engine ? await startRegistry({auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}}) : undefined;
 const baseRegistry: Registry | undefined = engine ? await startRegistry() : undefined;
 const baseImage = engine && baseRegistry ? await makeBaseImage(engine.dockerHost, baseRegistry.host) : 'busybox:1';
 await loginOffline(sandbox);

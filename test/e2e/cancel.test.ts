@@ -39,8 +39,8 @@ describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 	const sandboxes: Sandbox[] = [];
 
 	beforeAll(async () => {
-		fake = await startFakeArtifactRegistry();
 		registry = await startRegistry();
+		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host}});
 		baseImage = await makeBaseImage(engine!.dockerHost, registry.host);
 	});
 

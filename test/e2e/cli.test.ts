@@ -38,8 +38,9 @@ requireDocker(describe, engine)('the whole journey, non-interactively, on real p
 
 	beforeAll(async () => {
 		sandbox = await makeSandbox({ci: 'true'});
-		fake = await startFakeArtifactRegistry();
 		registry = await startRegistry({auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}});
+		// Like the real service, the fake knows the images pushed to its repositories.
+		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host, auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}}});
 		baseRegistry = await startRegistry();
 		baseImage = await makeBaseImage(engine!.dockerHost, baseRegistry.host);
 		await loginOffline(sandbox);

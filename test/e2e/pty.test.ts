@@ -109,7 +109,9 @@ requireDocker(describe, engine)('imagespec-gar in a terminal, as a person uses i
 
 	beforeAll(async () => {
 		expect(existsSync(CLI), 'npm run build first').toBe(true);
-		[fake, registry, baseRegistry] = await Promise.all([startFakeArtifactRegistry(), startRegistry({auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}}), startRegistry()]);
+		[registry, baseRegistry] = await Promise.all([startRegistry({auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}}), startRegistry()]);
+		// Like the real service, the fake knows the images pushed to its repositories.
+		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host, auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}}});
 		fake.addRepository(PROJECT, LOCATION, 'team-data', {description: 'Data team images'});
 		fake.addRepository(PROJECT, LOCATION, 'maven-libs', {format: 'MAVEN', description: 'Java libraries'});
 		baseImage = await makeBaseImage(engine!.dockerHost, baseRegistry.host);

@@ -19,7 +19,9 @@ const count = Number(values.repositories);
 const project = values.project;
 
 const sandbox = await makeSandbox();
-const [fake, registry, engine] = await Promise.all([startFakeArtifactRegistry(), startRegistry(), dockerEngine()]);
+const [registry, engine] = await Promise.all([startRegistry(), dockerEngine()]);
+// Like the real service, the fake knows the images pushed to its repositories.
+const fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host}});
 await loginOffline(sandbox);
 for (let index = 0; index < count; index++) {
 	fake.addRepository(project, 'us-east1', `team-${String(index).padStart(4, '0')}`, {description: `Images of team ${index}`, sizeBytes: index * 1_048_576});
