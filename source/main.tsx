@@ -2,7 +2,7 @@ import meow from 'meow';
 import {createAsker, type Prompter} from './flow/ask.js';
 import type {JourneyResult, Reporter} from './flow/events.js';
 import {runJourney} from './flow/journey.js';
-import {initialState, isFinished, reduce, type FlowState} from './flow/state.js';
+import {initialState, isCompleted, reduce, type FlowState} from './flow/state.js';
 import {defaultFlags, splitList, type Flags} from './flags.js';
 import {CancelledError, StepError, UsageError, isAbort} from './services/errors.js';
 import {currentPlatform} from './services/platform.js';
@@ -227,7 +227,7 @@ function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: str
 	};
 
 	if (isAbort(error)) {
-		const completed = flow.steps.filter(step => isFinished(step.status) && step.status !== 'failed').map(step => step.title);
+		const completed = flow.steps.filter(step => isCompleted(step.status)).map(step => step.title);
 		write(`Cancelled. ${completed.length > 0 ? `Completed: ${completed.join(', ')}.` : 'Nothing was changed.'} Your answers so far are saved: rerun imagespec-gar to resume.`);
 		json({ok: false, pushed: false, error: {message: 'cancelled', reason: 'CANCELLED'}});
 		return EXIT.cancelled;

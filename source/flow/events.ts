@@ -12,7 +12,7 @@ export const STEPS = [
 ] as const;
 
 export type StepId = (typeof STEPS)[number]['id'];
-export type StepStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
+export type StepStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed' | 'cancelled';
 
 /** The result document: `--json` prints it, the summary view draws it. */
 export type JourneyResult = {

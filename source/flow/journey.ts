@@ -70,11 +70,13 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 			if (ctx.signal.aborted) throw new CancelledError();
 			return value;
 		} catch (error) {
-			if (ctx.signal.aborted) throw new CancelledError();
-			if (!(error instanceof CancelledError)) {
-				report({type: 'step', step: id, status: 'failed', detail: error instanceof Error ? error.message : String(error), fix: error instanceof StepError ? error.fix : undefined});
+			// The step ends on screen as cancelled, not as a spinner left turning above the resume line.
+			if (ctx.signal.aborted || error instanceof CancelledError) {
+				report({type: 'step', step: id, status: 'cancelled'});
+				throw new CancelledError();
 			}
 
+			report({type: 'step', step: id, status: 'failed', detail: error instanceof Error ? error.message : String(error), fix: error instanceof StepError ? error.fix : undefined});
 			throw error;
 		}
 	};

@@ -33,7 +33,9 @@ export const initialState = (): FlowState => ({
 });
 
 export const isPending = (check: Check | PendingCheck): check is PendingCheck => 'pending' in check;
-export const isFinished = (status: StepStatus) => status === 'done' || status === 'skipped' || status === 'failed';
+export const isFinished = (status: StepStatus) => status !== 'pending' && status !== 'running';
+/** Finished and its work stands: what a cancel line lists as completed. */
+export const isCompleted = (status: StepStatus) => status === 'done' || status === 'skipped';
 export const currentStep = (state: FlowState): StepState | undefined => state.steps.find(step => step.status === 'running');
 
 export const reduce = (state: FlowState, event: JourneyEvent): FlowState => {

@@ -363,7 +363,8 @@ export const buildAndPush = async (
 
 		onEvent({type: 'phase', phase: 'build'});
 		let currentStep: string | undefined;
-		const buildArgs = ['build', '--platform', platform, '-t', imageRef, buildDir];
+		// --force-rm: a failed or cancelled step leaves no stopped container behind.
+		const buildArgs = ['build', '--force-rm', '--platform', platform, '-t', imageRef, buildDir];
 		record(`$ DOCKER_BUILDKIT=${env.DOCKER_BUILDKIT} docker ${buildArgs.join(' ')}`);
 		for (const line of dockerfile.trimEnd().split('\n')) record(`# ${line}`);
 		const build = await streamTool(

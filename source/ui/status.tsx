@@ -11,6 +11,7 @@ const ICON: Record<Exclude<StepStatus, 'running'> | Check['status'], {symbol: st
 	skipped: {symbol: '↷', color: 'cyan'},
 	warn: {symbol: '⚠', color: 'yellow'},
 	failed: {symbol: '✖', color: 'red'},
+	cancelled: {symbol: '■', color: 'gray'},
 	fail: {symbol: '✖', color: 'red'},
 };
 

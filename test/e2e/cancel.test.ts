@@ -109,6 +109,9 @@ describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 		const outcome = await interrupt(/Step \d+\/\d+ : RUN sleep 60/, 'SIGINT', 'during-build');
 		await expectCleanCancel(outcome);
 		expect(outcome.stderr).toMatch(/Completed: .*ImageSpec/);
+		// The interrupted step says so; it is not listed as completed.
+		expect(outcome.stderr).toContain('Build and push: cancelled');
+		expect(outcome.stderr).not.toMatch(/Completed: .*Build and push/);
 		// The module was written whole before the build began.
 		const module = await readFile(path.join(outcome.sandbox.project, 'image_specs.py'), 'utf8');
 		expect(module).toContain('name="during-build"');

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {initialState, reduce, LOG_TAIL_LINES, currentStep} from '../../source/flow/state.js';
+import {initialState, isCompleted, reduce, LOG_TAIL_LINES, currentStep} from '../../source/flow/state.js';
 import type {JourneyEvent} from '../../source/flow/events.js';
 
 const run = (...events: JourneyEvent[]) => events.reduce(reduce, initialState());
@@ -59,5 +59,13 @@ describe('flow state', () => {
 			{id: 'abc', status: 'Pushed', current: undefined, total: undefined},
 			{id: 'def', status: 'Preparing', current: undefined, total: undefined},
 		]);
+	});
+
+	it('ends a cancelled step in the transcript, and does not count it as completed', () => {
+		const state = run({type: 'step', step: 'build', status: 'running'}, {type: 'step', step: 'build', status: 'cancelled'});
+		expect(currentStep(state)).toBeUndefined();
+		expect(state.transcript).toMatchObject([{kind: 'step', step: {id: 'build', status: 'cancelled'}}]);
+		expect(isCompleted('cancelled')).toBe(false);
+		expect(isCompleted('skipped')).toBe(true);
 	});
 });
