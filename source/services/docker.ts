@@ -7,6 +7,7 @@ import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {StepError, isAbort} from './errors.js';
 import {findExecutable, runTool, streamTool} from './exec.js';
 import {executable, type Platform} from './platform.js';
+import type {ImageSpec} from './imagespec.js';
 
 export type DockerInfo = {
 	cliInstalled: boolean;
@@ -112,20 +113,10 @@ const manifestDigest = (stdout: string): string | undefined => {
 };
 
 /** The ImageSpec fields a local build uses (flytekit's names). */
-export type BuildSpec = {
-	name: string;
-	python_version?: string;
-	env?: Record<string, string>;
-	packages?: string[];
-	/** A requirements.txt path, relative to the project folder. */
-	requirements?: string;
-	apt_packages?: string[];
-	base_image?: string;
-	platform?: string;
-	pip_index?: string;
-	pip_extra_index_url?: string[] | string;
-	commands?: string[];
-};
+export type BuildSpec = Pick<
+	ImageSpec,
+	'name' | 'python_version' | 'env' | 'packages' | 'requirements' | 'apt_packages' | 'base_image' | 'platform' | 'pip_index' | 'pip_extra_index_url' | 'commands'
+>;
 
 /** Where renderDockerfile expects the requirements file inside the build context. */
 export const REQUIREMENTS_IN_CONTEXT = 'requirements.txt';
@@ -173,7 +164,7 @@ export const renderDockerfile = (spec: BuildSpec): string => {
 	if (spec.requirements || packages.length > 0) {
 		const args: string[] = [];
 		if (spec.pip_index) args.push('--index-url', spec.pip_index);
-		const extra = typeof spec.pip_extra_index_url === 'string' ? [spec.pip_extra_index_url] : (spec.pip_extra_index_url ?? []);
+		const extra = spec.pip_extra_index_url ?? [];
 		for (const url of extra) args.push('--extra-index-url', url);
 		if (spec.requirements) {
 			lines.push(`COPY ${REQUIREMENTS_IN_CONTEXT} /tmp/imagespec/${REQUIREMENTS_IN_CONTEXT}`);

@@ -57,6 +57,17 @@ const failure = (file: string, result: Result & {code?: string; originalMessage?
 	return undefined;
 };
 
+/** What every child gets: only the platform's env, its folder and time limit, and our cancel. */
+const commonOptions = (ctx: ServiceContext, options?: Pick<ToolOptions, 'env' | 'cwd' | 'timeout'>) =>
+	({
+		env: childEnv(ctx, options?.env),
+		extendEnv: false,
+		cwd: options?.cwd,
+		timeout: options?.timeout,
+		cancelSignal: ctx.signal,
+		forceKillAfterDelay: 2000,
+	}) as const;
+
 /**
  * Runs a tool to completion. A non-zero exit is returned, not thrown: callers know what it means.
  * Missing tool → StepError (reason TOOL_NOT_FOUND), abort → CancelledError.
@@ -64,12 +75,7 @@ const failure = (file: string, result: Result & {code?: string; originalMessage?
 export const runTool = async (ctx: ServiceContext, file: string, args: readonly string[], options?: ToolOptions): Promise<ToolResult> => {
 	if (ctx.signal?.aborted) throw new CancelledError();
 	const result = await execa(file, args, {
-		env: childEnv(ctx, options?.env),
-		extendEnv: false,
-		cwd: options?.cwd,
-		timeout: options?.timeout,
-		cancelSignal: ctx.signal,
-		forceKillAfterDelay: 2000,
+		...commonOptions(ctx, options),
 		...(options?.input === undefined ? {stdin: 'ignore' as const} : {input: options.input}),
 		reject: false,
 		stripFinalNewline: true,
@@ -121,12 +127,7 @@ export const streamTool = async (
 	if (ctx.signal?.aborted) throw new CancelledError();
 	const group = options?.killGroup === true && ctx.platform.os !== 'win32';
 	const subprocess = execa(file, args, {
-		env: childEnv(ctx, options?.env),
-		extendEnv: false,
-		cwd: options?.cwd,
-		timeout: options?.timeout,
-		cancelSignal: ctx.signal,
-		forceKillAfterDelay: 2000,
+		...commonOptions(ctx, options),
 		stdin: 'ignore',
 		all: true,
 		buffer: false,
