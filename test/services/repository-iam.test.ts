@@ -1,5 +1,5 @@
-import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest';
-import {ENDPOINT_ENV, openArtifactRegistry, repositoryName, type ArtifactRegistry} from '../../source/services/artifact-registry.js';
+import {describe, expect, it} from 'vitest';
+import {repositoryName, type ArtifactRegistry} from '../../source/services/artifact-registry.js';
 import {StepError} from '../../source/services/errors.js';
 import {
 	dataPlaneAccess,
@@ -7,7 +7,8 @@ import {
 	validateServiceAccount,
 	withMember,
 } from '../../source/services/repository-iam.js';
-import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
+import type {FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
+import {withFakeArtifactRegistry} from '../support/fake-client.js';
 
 const PROJECT = 'acme-ml';
 const LOCATION = 'us-east1';
@@ -21,18 +22,9 @@ const FAST = {conflictRetryDelaysMs: [1, 1, 1]};
 let fake: FakeArtifactRegistry;
 let registry: ArtifactRegistry;
 
-beforeAll(async () => {
-	fake = await startFakeArtifactRegistry();
-	registry = await openArtifactRegistry({platform: {os: 'linux', arch: 'x64', env: {[ENDPOINT_ENV]: fake.endpoint}, home: '/nonexistent'}}, {retryDelaysMs: [1]});
-});
-
-afterAll(async () => {
-	await registry?.close();
-	await fake?.stop();
-});
-
-afterEach(() => {
-	fake.reset();
+withFakeArtifactRegistry((started, client) => {
+	fake = started;
+	registry = client;
 });
 
 const methods = () => fake.calls.map(call => call.method);

@@ -1,13 +1,14 @@
-import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest';
+import {describe, expect, it} from 'vitest';
 import {defaultFlags, type Flags} from '../../source/flags.js';
 import {createAsker, type Prompter, type TextQuestion} from '../../source/flow/ask.js';
 import type {JourneyEvent} from '../../source/flow/events.js';
-import {ENDPOINT_ENV, openArtifactRegistry, repositoryName, type ArtifactRegistry} from '../../source/services/artifact-registry.js';
+import {repositoryName, type ArtifactRegistry} from '../../source/services/artifact-registry.js';
 import {UsageError} from '../../source/services/errors.js';
 import type {ProjectAnswers} from '../../source/services/store.js';
 import {grantDataPlaneAccess} from '../../source/steps/access.js';
 import type {StepContext} from '../../source/steps/context.js';
-import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
+import type {FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
+import {withFakeArtifactRegistry} from '../support/fake-client.js';
 import {scriptedPerson} from '../support/scripted-person.js';
 
 const PROJECT = 'acme-ml';
@@ -19,18 +20,9 @@ const READER = 'roles/artifactregistry.reader';
 let fake: FakeArtifactRegistry;
 let registry: ArtifactRegistry;
 
-beforeAll(async () => {
-	fake = await startFakeArtifactRegistry();
-	registry = await openArtifactRegistry({platform: {os: 'linux', arch: 'x64', env: {[ENDPOINT_ENV]: fake.endpoint}, home: '/nonexistent'}}, {retryDelaysMs: [1]});
-});
-
-afterAll(async () => {
-	await registry?.close();
-	await fake?.stop();
-});
-
-afterEach(() => {
-	fake.reset();
+withFakeArtifactRegistry((started, client) => {
+	fake = started;
+	registry = client;
 });
 
 const run = async (options: {flags?: Partial<Flags>; saved?: ProjectAnswers; person?: Prompter} = {}) => {
