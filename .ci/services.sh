@@ -26,6 +26,23 @@ isg_docker_up() {
 	DOCKER_HOST="unix://$1/docker.sock" timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1
 }
 
+# isg_wait_for LABEL CHECK DIR PIDFILE TRIES DELAY LOG: polls `CHECK DIR` until it answers, while
+# the process in PIDFILE lives; on failure shows the end of LOG.
+isg_wait_for() {
+	local label=$1 check=$2 dir=$3 pidfile=$4 tries=$5 delay=$6 logfile=$7 i
+	for i in $(seq 1 "$tries"); do
+		if "$check" "$dir"; then
+			isg_log "$label: up"
+			return 0
+		fi
+		isg_alive "$(cat "$pidfile")" || break
+		sleep "$delay"
+	done
+	isg_log "$label did not answer; last lines of $logfile:"
+	tail -n 20 "$logfile" >&2
+	return 1
+}
+
 isg_start_docker() {
 	local dir=$1
 	mkdir -p "$dir"
@@ -47,18 +64,7 @@ isg_start_docker() {
 		--bridge=none --iptables=false --ip6tables=false \
 		</dev/null >"$dir/dockerd.log" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
 	echo $! >"$dir/dockerd.spawn"
-	local i
-	for i in $(seq 1 120); do
-		if isg_docker_up "$dir"; then
-			isg_log "dockerd up at unix://$dir/docker.sock"
-			return 0
-		fi
-		isg_alive "$(cat "$dir/dockerd.spawn")" || break
-		sleep 0.5
-	done
-	isg_log "dockerd did not answer; last lines of $dir/dockerd.log:"
-	tail -n 20 "$dir/dockerd.log" >&2
-	return 1
+	isg_wait_for "dockerd at unix://$dir/docker.sock" isg_docker_up "$dir" "$dir/dockerd.spawn" 120 0.5 "$dir/dockerd.log"
 }
 
 isg_registry_up() {
@@ -96,18 +102,7 @@ YML
 	setsid docker-registry serve "$dir/registry.yml" </dev/null >"$dir/registry.log" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
 	echo $! >"$dir/registry.pid"
 	echo "$port" >"$dir/registry.port"
-	local i
-	for i in $(seq 1 50); do
-		if isg_registry_up "$dir"; then
-			isg_log "registry up at 127.0.0.1:$port"
-			return 0
-		fi
-		isg_alive "$(cat "$dir/registry.pid")" || break
-		sleep 0.2
-	done
-	isg_log "registry did not start; $dir/registry.log:"
-	tail -n 20 "$dir/registry.log" >&2
-	return 1
+	isg_wait_for "registry at 127.0.0.1:$port" isg_registry_up "$dir" "$dir/registry.pid" 50 0.2 "$dir/registry.log"
 }
 
 isg_env() {
