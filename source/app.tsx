@@ -32,7 +32,7 @@ export function App({session, onCancel}: {readonly session: InkSession; readonly
 
 	return (
 		<>
-			<Static items={[{kind: 'header'} as const, ...flow.transcript]} style={{width: columns}}>
+			<Static items={flow.transcript} style={{width: columns}}>
 				{(item, key) => <TranscriptLine key={key} item={item} />}
 			</Static>
 			<Box flexDirection="column">
@@ -46,17 +46,8 @@ export function App({session, onCancel}: {readonly session: InkSession; readonly
 	);
 }
 
-function TranscriptLine({item}: {readonly item: TranscriptItem | {kind: 'header'}}) {
+function TranscriptLine({item}: {readonly item: TranscriptItem}) {
 	switch (item.kind) {
-		case 'header': {
-			return (
-				<Text>
-					<Text bold color="cyan">imagespec-gar</Text>
-					<Text dimColor> · Artifact Registry for your ImageSpec images · Ctrl-C to stop</Text>
-				</Text>
-			);
-		}
-
 		case 'step': {
 			return (
 				<Box flexDirection="column">

@@ -1,7 +1,15 @@
 #!/usr/bin/env node
-// A tiny entry: colour must be settled before chalk (inside Ink) is first imported.
+import {surelyInk} from './mode.js';
+import {writeHeader} from './present/header.js';
+
+// Colour must be settled before chalk (inside Ink) is first imported.
 // Ink's colours ignore NO_COLOR on their own; FORCE_COLOR=0 is what turns them off.
 if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') process.env.FORCE_COLOR = '0';
 
+const argv = process.argv.slice(2);
+// The header first, before main's modules load (~0.1 s): the wizard is seen to start at once.
+const headerWritten = surelyInk(argv, process.env);
+if (headerWritten) writeHeader();
+
 const {main} = await import('./main.js');
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await main(argv, {headerWritten});

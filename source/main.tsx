@@ -7,6 +7,9 @@ import {defaultFlags, splitList, type Flags} from './flags.js';
 import {CancelledError, StepError, UsageError, isAbort} from './services/errors.js';
 import {currentPlatform} from './services/platform.js';
 import {openStore, projectFolder} from './services/store.js';
+import {hasTerminal, isCi, plainByEnv} from './mode.js';
+import {writeHeader} from './present/header.js';
+import {createInkSession} from './present/ink-session.js';
 import {createPlainReporter} from './present/plain.js';
 
 export const EXIT = {ok: 0, failed: 1, usage: 2, cancelled: 130} as const;
@@ -116,7 +119,8 @@ const parseCli = (argv: string[]) =>
 		},
 	});
 
-export async function main(argv: string[]): Promise<number> {
+/** headerWritten: the entry drew the header already (see surelyInk). */
+export async function main(argv: string[], options: {headerWritten?: boolean} = {}): Promise<number> {
 	let cli: ReturnType<typeof parseCli>;
 	try {
 		cli = parseCli(argv);
@@ -149,9 +153,9 @@ export async function main(argv: string[]): Promise<number> {
 	// `configure-docker` and the credential helper docker runs for the push accept it.
 	if (env.IMAGESPEC_GAR_REGISTRY_HOST) env.CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY ??= 'true';
 	const platform = currentPlatform(env);
-	const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
-	const interactive = tty && !isCi(env) && !flags.yes && !flags.json;
-	const plain = flags.plain || env.TERM === 'dumb' || env.INK_SCREEN_READER === 'true';
+	const interactive = hasTerminal() && !isCi(env) && !flags.yes && !flags.json;
+	const plain = flags.plain || plainByEnv(env);
+	const ink = interactive && !plain;
 
 	const controller = new AbortController();
 	const cancel = () => controller.abort(new CancelledError());
@@ -167,12 +171,14 @@ export async function main(argv: string[]): Promise<number> {
 			cwd: process.cwd(),
 			platform,
 			signal: controller.signal,
-			ink: interactive && !plain,
+			ink,
 			stdout: text => process.stdout.write(text),
 			stderr: text => process.stderr.write(text),
 		});
 	}
 
+	// Before anything loads (the store's modules, Ink): the person sees the wizard start at once.
+	if (ink && !options.headerWritten) writeHeader();
 	const store = await openStore({folder: projectFolder(process.cwd()), platform});
 	let flow: FlowState = initialState();
 	const track = (present: Reporter): Reporter => event => {
@@ -181,10 +187,10 @@ export async function main(argv: string[]): Promise<number> {
 	};
 
 	const writeErr = (line: string) => process.stderr.write(`${line}\n`);
-	const journey = async (prompter: Prompter | undefined, report: Reporter) =>
-		runJourney({flags, cwd: process.cwd(), ctx: {platform, signal: controller.signal}, ask: createAsker(prompter, controller.signal), report, store});
+	const journey = async (prompter: Prompter | undefined, report: Reporter, viewReady?: Promise<void>) =>
+		runJourney({flags, cwd: process.cwd(), ctx: {platform, signal: controller.signal}, ask: createAsker(prompter, controller.signal), report, store, viewReady});
 
-	if (!interactive || plain) {
+	if (!ink) {
 		const {createInquirerPrompter} = await import('./present/inquirer.js');
 		const report = track(createPlainReporter(writeErr));
 		try {
@@ -198,17 +204,25 @@ export async function main(argv: string[]): Promise<number> {
 		}
 	}
 
-	// Interactive: the Ink view draws the session; the journey feeds it.
-	const [{render}, {App}, {createInkSession}] = await Promise.all([import('ink'), import('./app.js'), import('./present/ink-session.js')]);
+	// Interactive: the Ink view draws the session; the journey feeds it. The journey (its checks
+	// spawn gcloud, docker, python) starts before Ink and React load: the view picks up the
+	// session's state whenever it mounts.
 	const session = createInkSession();
+	let drawn!: () => void;
+	const viewReady = new Promise<void>(resolve => {
+		drawn = resolve;
+	});
+	const outcome = journey(session.prompter, track(session.report), viewReady).then(
+		result => ({result}),
+		(error: unknown) => ({error}),
+	);
+	const [{render}, {App}] = await Promise.all([import('ink'), import('./app.js')]);
 	const instance = render(<App session={session} onCancel={cancel} />, {exitOnCtrlC: false});
-	let failure: {error: unknown} | undefined;
-	try {
-		const result = await journey(session.prompter, track(session.report));
-		session.report({type: 'done', result});
-	} catch (error) {
-		failure = {error};
-	}
+	await instance.waitUntilRenderFlush();
+	drawn();
+	const ended = await outcome;
+	if ('result' in ended) session.report({type: 'done', result: ended.result});
+	const failure = 'error' in ended ? ended : undefined;
 
 	// Let the last frame (the summary, or the failed step) reach the screen: unmount skips it.
 	await instance.waitUntilRenderFlush();
@@ -218,7 +232,6 @@ export async function main(argv: string[]): Promise<number> {
 	return failure ? finish(failure.error, flow, flags, writeErr) : EXIT.ok;
 }
 
-const isCi = (env: NodeJS.ProcessEnv) => env.CI !== undefined && env.CI !== '' && env.CI !== '0' && env.CI.toLowerCase() !== 'false';
 
 /** Turn an error into its message, its fix, and the exit code the contract promises. */
 function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: string) => void): number {

@@ -144,6 +144,10 @@ requireDocker(describe, engine)('imagespec-gar in a terminal, as a person uses i
 				},
 			});
 
+			// The header comes out on its own, before Ink (and its ~0.2 s of modules) draws anything.
+			const header = cli.chunks.findIndex(chunk => chunk.data.includes('imagespec-gar'));
+			expect(header).toBeGreaterThanOrEqual(0);
+			expect(cli.chunks.slice(0, header + 1).some(chunk => chunk.data.includes('Prerequisites'))).toBe(false);
 			// Every prerequisite, with its result, before the first question.
 			const [firstScreen = ''] = Object.values(screens);
 			expect(firstScreen).toContain('imagespec-gar · Artifact Registry for your ImageSpec images');
