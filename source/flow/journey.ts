@@ -1,7 +1,7 @@
 import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import type {Flags} from '../flags.js';
-import {validateRepositoryId} from '../services/artifact-registry.js';
+import {validateRepositoryId, type ArtifactRegistry} from '../services/artifact-registry.js';
 import {configureDocker} from '../services/gcloud.js';
 import {CancelledError, StepError, UsageError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
@@ -28,6 +28,8 @@ export type JourneyOptions = {
 	ask: Asker;
 	report: Reporter;
 	store: AnswerStore;
+	/** The view's first frame: the client's load (it blocks the event loop) waits for it. */
+	viewReady?: Promise<unknown>;
 };
 
 /** Flags whose values can be judged before any work starts. */
@@ -83,15 +85,25 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
 	const finished = (id: StepId, status: 'done' | 'skipped', detail: string) => report({type: 'step', step: id, status, detail});
 
-	// Loading the client blocks the event loop ~0.5 s: do it while gcloud runs the checks, not once
-	// a question is up (keys typed meanwhile arrive as one chunk, and Enter is lost as a paste).
-	const registry = import('../services/artifact-registry.js').then(async ({openArtifactRegistry}) => openArtifactRegistry(ctx));
-	registry.catch(() => undefined); // Awaited, and its failure reported, in the steps that use it.
+	// Loading the client blocks the event loop ~0.2-0.5 s: the checks open it once their processes
+	// run and after the view's first frame, not once a question is up (keys typed meanwhile arrive
+	// as one chunk, and Enter is lost as a paste).
+	let opening: Promise<ArtifactRegistry> | undefined;
+	const openRegistry = async (): Promise<ArtifactRegistry> => {
+		if (!opening) {
+			opening = Promise.resolve(options.viewReady)
+				.then(async () => import('../services/artifact-registry.js'))
+				.then(async ({openArtifactRegistry}) => openArtifactRegistry(ctx));
+			opening.catch(() => undefined); // Awaited, and its failure reported, in the steps that use it.
+		}
+
+		return opening;
+	};
 
 	// 1. Prerequisites (docker is required only when a local build is certain: a person without
 	// docker is offered Union's builder instead)
 	const {checks, gcloud, docker} = await step('checks', async () =>
-		checkPrerequisites(c, {docker: localBuildCertain(c), adc: !env.IMAGESPEC_GAR_API_ENDPOINT, registry}),
+		checkPrerequisites(c, {docker: localBuildCertain(c), adc: !env.IMAGESPEC_GAR_API_ENDPOINT, registry: openRegistry}),
 	);
 	result.checks = checks;
 	finished('checks', 'done', `${checks.filter(check => check.status === 'ok').length} of ${checks.length} ok`);
@@ -101,20 +113,20 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		// Flags that say something else than the known setup mean the person already chose.
 		const chosen = known && (flags.image !== undefined || (['project', 'location', 'repository'] as const).some(key => flags[key] !== undefined && flags[key] !== known[key]));
 		if (known && ask.interactive && !chosen) applyRerunChoice(c, known, await chooseRerunAction(c, known));
-		return chooseProjectAndLocation(c, {gcloudProject: gcloud.project, registry});
+		return chooseProjectAndLocation(c, {gcloudProject: gcloud.project, registry: openRegistry()});
 	});
 	Object.assign(result, {project, location});
 	store.save(answers => ({...answers, project, location}));
 	finished('project', 'done', `${project} · ${location}`);
 
 	// 3. Repository
-	const {repository, created} = await step('repository', async () => chooseRepository(c, {project, location, registry: await registry}));
+	const {repository, created} = await step('repository', async () => chooseRepository(c, {project, location, registry: await openRegistry()}));
 	Object.assign(result, {repository, repositoryCreated: created});
 	store.save(answers => ({...answers, repository}));
 	finished('repository', 'done', created ? `${repository} (created)` : repository);
 
 	// 3b. A Union data plane in another project may pull from the repository
-	const access = await step('access', async () => grantDataPlaneAccess(c, {project, location, repository, registry: await registry}));
+	const access = await step('access', async () => grantDataPlaneAccess(c, {project, location, repository, registry: await openRegistry()}));
 	result.dataPlaneAccess = {status: access.status, serviceAccount: access.serviceAccount, fix: access.fix};
 	if (access.saved) store.save(answers => ({...answers, dataPlane: access.saved}));
 	finished('access', access.done ? 'done' : 'skipped', access.detail);
@@ -164,7 +176,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	} else {
 		const built = await step('build', async () => {
 			// Before any build: a push that cannot succeed is said now, not after minutes of building.
-			await checkPushPermission(c, await registry, {project, location, repository, account: gcloud.account, imageUri: authored.uri});
+			await checkPushPermission(c, await openRegistry(), {project, location, repository, account: gcloud.account, imageUri: authored.uri});
 			return buildImage(c, authored, {project, location, repository});
 		});
 		Object.assign(result, {pushed: built.pushed, digest: built.digest, buildSkipped: built.skipped, logFile: built.logFile, inRepository: true});

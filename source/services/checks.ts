@@ -49,8 +49,11 @@ export type CheckOptions = {
 	 * problems there only warn. 'doctor' (default): they are required like the rest.
 	 */
 	mode?: 'wizard' | 'doctor';
-	/** A client the caller is opening anyway; otherwise one is loaded (lazily) for the repository check. */
-	registry?: Promise<ArtifactRegistry>;
+	/**
+	 * Opens (once) the client the caller needs anyway: called as soon as the checks' processes run,
+	 * and reused by the repository checks. Otherwise they load one of their own.
+	 */
+	registry?: () => Promise<ArtifactRegistry>;
 	/** Ask Python whether flytekit / union import (default true). */
 	python?: boolean;
 	/** The Union data plane's worker service account (another project): may it pull from the repository? */
@@ -157,11 +160,26 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 	};
 
 	const wizard = options.mode === 'wizard';
+	// Loading the Artifact Registry client blocks the event loop (~0.2 s): the processes the checks
+	// wait on (docker, python, gcloud when its files do not answer) are started first and run meanwhile.
+	const gates = {gcloud: spawnGate(ctx), docker: spawnGate(ctx), python: spawnGate(ctx)};
+	const childrenStarted = Promise.all(Object.values(gates).map(async gate => gate.opened));
+	// One client for the repository and data-plane checks: the caller's, or one of our own closed at the end.
+	let own: Promise<ArtifactRegistry> | undefined;
+	const openClient = async (): Promise<ArtifactRegistry> => {
+		await childrenStarted;
+		if (options.registry) return options.registry();
+		own ??= import('./artifact-registry.js').then(async ({openArtifactRegistry}) => openArtifactRegistry(ctx));
+		return own;
+	};
+
+	// The wizard needs its client right after the checks: open it while they run.
+	if (options.registry) void childrenStarted.then(options.registry).catch(() => undefined);
 
 	const gcloudPart = (async (): Promise<GcloudState> => {
 		let state: GcloudState;
 		try {
-			state = await readGcloudState(ctx);
+			state = await readGcloudState(gates.gcloud.ctx);
 		} catch (error) {
 			if (isAbort(error)) throw error;
 			const fix = error instanceof StepError ? error.fix : undefined;
@@ -181,7 +199,7 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 
 		emit(projectCheck(options.project, state));
 		return state;
-	})();
+	})().finally(gates.gcloud.open);
 
 	const adcPart = (async (): Promise<AdcState> => {
 		const adc = await hasApplicationDefaultCredentials(ctx);
@@ -197,7 +215,7 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 	})();
 
 	const dockerPart = (async (): Promise<DockerInfo> => {
-		const [info, helper] = await Promise.all([dockerInfo(ctx), credentialHelperOnPath(ctx.platform)]);
+		const [info, helper] = await Promise.all([dockerInfo(gates.docker.ctx).finally(gates.docker.open), credentialHelperOnPath(ctx.platform)]);
 		const need = options.needDocker;
 		if (info.cliInstalled) {
 			emit(make('docker-cli', need, 'ok', `Docker ${info.cliVersion ?? ''}`.trim()));
@@ -233,24 +251,31 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 
 	const repositoryPart = (async () => {
 		if (!options.repository) return;
-		emit(await repositoryCheck(ctx, options, gcloudPart));
+		emit(await repositoryCheck(ctx, options, gcloudPart, openClient));
 	})();
 
 	const dataPlanePart = (async () => {
 		if (!options.repository || !options.dataPlaneServiceAccount) return;
-		emit(await dataPlaneCheck(ctx, options.repository, options.dataPlaneServiceAccount, options.registry));
+		emit(await dataPlaneCheck(ctx, options.repository, options.dataPlaneServiceAccount, openClient));
 	})();
 
 	const pythonPart = (async (): Promise<PythonInfo | undefined> => {
 		if (options.python === false) return undefined;
-		const python = await detectPython(ctx);
+		const python = await detectPython(gates.python.ctx);
 		emit(pythonCheck(python));
 		return python;
-	})();
+	})().finally(gates.python.open);
 
 	emit(archCheck(ctx.platform.arch, options.needDocker));
 
-	const [gcloud, adc, docker, , , , python] = await Promise.all([gcloudPart, adcPart, dockerPart, dockerAuthPart, repositoryPart, dataPlanePart, pythonPart]);
+	let outcomes;
+	try {
+		outcomes = await Promise.all([gcloudPart, adcPart, dockerPart, dockerAuthPart, repositoryPart, dataPlanePart, pythonPart]);
+	} finally {
+		await (await own?.catch(() => undefined))?.close();
+	}
+
+	const [gcloud, adc, docker, , , , python] = outcomes;
 	const checks = CHECK_ORDER.map(id => results.get(id)).filter((check): check is Check => check !== undefined);
 	return {checks, gcloud, adc, docker, python};
 };
@@ -286,7 +311,7 @@ const dockerAuthCheck = async (ctx: ServiceContext, where: KnownRepository, requ
 };
 
 /** Does the saved repository still exist, as Docker, and may this account push to it? */
-const repositoryCheck = async (ctx: ServiceContext, options: CheckOptions, gcloud: Promise<GcloudState>): Promise<Check> => {
+const repositoryCheck = async (ctx: ServiceContext, options: CheckOptions, gcloud: Promise<GcloudState>, openClient: () => Promise<ArtifactRegistry>): Promise<Check> => {
 	const where = options.repository!;
 	const {project, location, repository} = where;
 	const wizard = options.mode === 'wizard';
@@ -298,11 +323,8 @@ const repositoryCheck = async (ctx: ServiceContext, options: CheckOptions, gclou
 	const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
 	const unknown = (why: string, fix?: string) => make('repository', false, 'warn', `Could not check ${label}: ${why}`, fix);
 
-	let registry: ArtifactRegistry | undefined;
-	const owned = options.registry === undefined;
 	try {
-		const client = await (options.registry ?? import('./artifact-registry.js').then(async ({openArtifactRegistry}) => openArtifactRegistry({...ctx, signal})));
-		registry = client;
+		const client = await openClient();
 		const found = await client.getRepository(project, location, repository, signal);
 		if (!found) {
 			return make('repository', required, 'fail', `${label} does not exist (any more).`, `Run imagespec-gar and choose or create a repository (it was saved for this folder as ${repository}).`);
@@ -338,25 +360,19 @@ const repositoryCheck = async (ctx: ServiceContext, options: CheckOptions, gclou
 		}
 
 		return unknown(message(error), error instanceof StepError ? error.fix : undefined);
-	} finally {
-		if (owned) await registry?.close();
 	}
 };
 
 /** Reads the repository's policy: does a reading role hold the data plane's worker account? Warns only. */
-const dataPlaneCheck = async (ctx: ServiceContext, where: KnownRepository, serviceAccount: string, given?: Promise<ArtifactRegistry>): Promise<Check> => {
+const dataPlaneCheck = async (ctx: ServiceContext, where: KnownRepository, serviceAccount: string, openClient: () => Promise<ArtifactRegistry>): Promise<Check> => {
 	const signal = ctx.signal ? AbortSignal.any([ctx.signal, AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS)]) : AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);
-	const [{openArtifactRegistry}, {dataPlaneAccess}] = await Promise.all([import('./artifact-registry.js'), import('./repository-iam.js')]);
-	let registry: ArtifactRegistry | undefined;
 	try {
-		registry = await (given ?? openArtifactRegistry({...ctx, signal}));
+		const [registry, {dataPlaneAccess}] = await Promise.all([openClient(), import('./repository-iam.js')]);
 		const access = await dataPlaneAccess(registry, where, serviceAccount, signal);
 		return make('data-plane', false, access.status === 'ok' ? 'ok' : 'warn', access.detail, access.fix);
 	} catch (error) {
 		if (ctx.signal?.aborted) throw new CancelledError();
 		return make('data-plane', false, 'warn', `Could not read who may pull from ${where.repository}: ${message(error)}`, error instanceof StepError ? error.fix : undefined);
-	} finally {
-		if (!given) await registry?.close();
 	}
 };
 
@@ -383,4 +399,17 @@ const pythonCheck = (python: PythonInfo): Check => {
 	if (sdks.length > 0) return make('python', false, 'ok', `${where} with ${sdks.join(', ')}`);
 	if (python.broken) return make('python', false, 'warn', `${where}: installed but does not import (${python.broken}).`, `Repair the install: ${install.replace('pip install', 'pip install --force-reinstall')}`);
 	return make('python', false, 'warn', `${where} has neither union nor flytekit: needed to register workflows, not for this wizard.`, install);
+};
+
+/** A context for one part of the checks that says when that part has started its child process. */
+const spawnGate = (ctx: ServiceContext) => {
+	let open!: () => void;
+	const opened = new Promise<void>(resolve => {
+		open = resolve;
+	});
+	const onSpawn = () => {
+		open();
+		ctx.onSpawn?.();
+	};
+	return {ctx: {...ctx, onSpawn}, opened, open};
 };

@@ -4,4 +4,6 @@ import type {Platform} from './platform.js';
 export type ServiceContext = {
 	platform: Platform;
 	signal?: AbortSignal;
+	/** Called as soon as a child process has been started (runTool): lets a caller time heavy work after it. */
+	onSpawn?: () => void;
 };

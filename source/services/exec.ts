@@ -74,12 +74,15 @@ const commonOptions = (ctx: ServiceContext, options?: Pick<ToolOptions, 'env' | 
  */
 export const runTool = async (ctx: ServiceContext, file: string, args: readonly string[], options?: ToolOptions): Promise<ToolResult> => {
 	if (ctx.signal?.aborted) throw new CancelledError();
-	const result = await execa(file, args, {
+	const child = execa(file, args, {
 		...commonOptions(ctx, options),
 		...(options?.input === undefined ? {stdin: 'ignore' as const} : {input: options.input}),
 		reject: false,
 		stripFinalNewline: true,
 	});
+	// execa has spawned (or failed to spawn) the process by now.
+	ctx.onSpawn?.();
+	const result = await child;
 	const error = failure(file, result, options);
 	if (error) throw error;
 	return {stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? ''), exitCode: result.exitCode ?? 1};

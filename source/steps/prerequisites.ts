@@ -8,8 +8,8 @@ import type {StepContext} from './context.js';
 export type PrerequisiteNeeds = {
 	docker: boolean;
 	adc: boolean;
-	/** The client the journey is opening anyway: the repository check reuses it. */
-	registry?: Promise<ArtifactRegistry>;
+	/** Opens the client the journey needs anyway: the checks start it early and reuse it. */
+	registry?: () => Promise<ArtifactRegistry>;
 };
 
 /** How often one fix is offered before the wizard gives up and prints it. */
