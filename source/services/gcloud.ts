@@ -2,9 +2,9 @@ import {readFile, realpath} from 'node:fs/promises';
 import path from 'node:path';
 import type {ServiceContext} from './context.js';
 import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
-import {StepError} from './errors.js';
+import {CancelledError, StepError} from './errors.js';
 import {findExecutable, runTool} from './exec.js';
-import {adcPath, dockerConfigPath, executable, type Platform} from './platform.js';
+import {adcPath, dockerConfigPath, executable, gcloudConfigDir, type Platform} from './platform.js';
 
 export type GcloudState = {
 	installed: boolean;
@@ -57,18 +57,158 @@ export const locateGcloud = async (platform: Platform): Promise<{path: string; s
 	return {path: found, sdkBin: path.dirname(real)};
 };
 
+/** A missing file reads as undefined; any other failure to read throws. */
+const readIfPresent = async (file: string): Promise<string | undefined> =>
+	readFile(file, 'utf8').catch((error: unknown) => {
+		if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+		throw error;
+	});
+
+type Properties = Map<string, Map<string, string>>;
+
 /**
- * Who is logged in and which project is set: one `config list` and one `auth list`, concurrently
- * (each gcloud start costs ~1.6 s).
+ * A gcloud properties file, read the way Python's configparser reads it; undefined for anything
+ * configparser might read differently or reject (indented continuations, duplicates, [DEFAULT],
+ * `%` interpolation, lines that are neither section, option nor comment).
+ */
+const parseProperties = (text: string): Properties | undefined => {
+	if (text.includes('%')) return undefined;
+	const sections: Properties = new Map();
+	let current: Map<string, string> | undefined;
+	for (const line of text.split(/\r\n|\r|\n/)) {
+		const trimmed = line.trim();
+		if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) continue;
+		if (/^\s/.test(line)) return undefined;
+		const header = /^\[([^\]]+)\]\s*$/.exec(line)?.[1];
+		if (header !== undefined) {
+			if (header === 'DEFAULT' || sections.has(header)) return undefined;
+			current = new Map();
+			sections.set(header, current);
+			continue;
+		}
+		const option = /^(.*?)\s*[=:]\s*(.*)$/.exec(line);
+		const key = option?.[1]?.toLowerCase();
+		if (!current || !key || current.has(key)) return undefined;
+		current.set(key, option![2]!.trim());
+	}
+	return sections;
+};
+
+const CONFIG_NAME = /^[a-z][-a-z0-9]*$/;
+
+/** The active configuration's name as gcloud picks it; undefined when gcloud might pick otherwise. */
+const activeConfigName = async (platform: Platform, dir: string): Promise<string | undefined> => {
+	const name = platform.env.CLOUDSDK_ACTIVE_CONFIG_NAME || (await readIfPresent(path.join(dir, 'active_config')));
+	if (name) return CONFIG_NAME.test(name) ? name : undefined;
+	// No pointer yet: gcloud would create `default` from a legacy properties file if there is one.
+	if (name === undefined && (await readIfPresent(path.join(dir, 'properties'))) !== undefined) return undefined;
+	return 'default';
+};
+
+type SqliteModule = typeof import('node:sqlite');
+let sqliteModule: Promise<SqliteModule | undefined> | undefined;
+
+/**
+ * node:sqlite, or undefined where Node lacks it (before 22.13 it needs a flag). Loading it prints
+ * an ExperimentalWarning on stderr: that one warning is dropped, every other passes through.
+ */
+const loadSqlite = async (): Promise<SqliteModule | undefined> => {
+	sqliteModule ??= (async () => {
+		const emitWarning = process.emitWarning;
+		process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+			const message = typeof warning === 'string' ? warning : warning.message;
+			const options = rest[0];
+			const type =
+				typeof options === 'string' ? options : (options as {type?: string} | undefined)?.type ?? (typeof warning === 'string' ? undefined : warning.name);
+			if (type === 'ExperimentalWarning' && message.startsWith('SQLite is an experimental feature')) return;
+			Reflect.apply(emitWarning, process, [warning, ...rest]);
+		}) as typeof process.emitWarning;
+		try {
+			return await import('node:sqlite');
+		} catch {
+			return undefined;
+		} finally {
+			process.emitWarning = emitWarning;
+		}
+	})();
+	return sqliteModule;
+};
+
+/** The account ids in gcloud's credentials.db, or undefined if it cannot be read (missing, corrupt, locked). */
+const credentialedAccounts = async (dir: string): Promise<string[] | undefined> => {
+	const sqlite = await loadSqlite();
+	if (!sqlite) return undefined;
+	try {
+		const database = new sqlite.DatabaseSync(path.join(dir, 'credentials.db'), {readOnly: true});
+		try {
+			const ids = database.prepare('SELECT account_id FROM credentials').all().map((row) => row.account_id);
+			return ids.every((id): id is string => typeof id === 'string' && id !== '') ? ids : undefined;
+		} finally {
+			database.close();
+		}
+	} catch {
+		return undefined;
+	}
+};
+
+/**
+ * The account, project and credentialed accounts from gcloud's own files, when they answer
+ * clearly: an account with credentials and a project are set. Undefined otherwise, never a throw.
+ */
+const readGcloudFiles = async (
+	platform: Platform,
+	sdkBin: string,
+): Promise<Pick<GcloudState, 'account' | 'project' | 'accounts'> | undefined> => {
+	try {
+		const dir = gcloudConfigDir(platform);
+		const name = await activeConfigName(platform, dir);
+		if (!name) return undefined;
+		const [userText, installationText, gce, ids] = await Promise.all([
+			readIfPresent(path.join(dir, 'configurations', `config_${name}`)),
+			readIfPresent(path.join(sdkBin, '..', 'properties')),
+			readIfPresent(path.join(dir, 'gce')),
+			credentialedAccounts(dir),
+		]);
+		const userFile = parseProperties(userText ?? '');
+		const installation = parseProperties(installationText ?? '');
+		if (!userFile || !installation) return undefined;
+		const user = userFile.get('core') ?? new Map<string, string>();
+		// A universe domain changes which account `auth list` marks active.
+		const universe = [platform.env.CLOUDSDK_CORE_UNIVERSE_DOMAIN, user.get('universe_domain'), installation.get('core')?.get('universe_domain')];
+		if (universe.some((value) => value !== undefined)) return undefined;
+		// gcloud's cached "on GCE" answer: there `auth list` adds the VM's service accounts.
+		if (gce !== undefined && gce !== 'False') return undefined;
+		const env = platform.env;
+		const account = env.CLOUDSDK_CORE_ACCOUNT ?? user.get('account');
+		const project = env.CLOUDSDK_CORE_PROJECT ?? user.get('project');
+		// `account#universe` ids belong to other universes: gcloud's own reading is needed.
+		if (!account || !project || !ids?.includes(account) || ids.some((id) => id.includes('#'))) return undefined;
+		return {account, project, accounts: ids.sort()};
+	} catch {
+		return undefined;
+	}
+};
+
+/**
+ * Who is logged in and which project is set. Each gcloud start costs ~0.5-1.6 s, so gcloud's own
+ * files answer first: the active configuration's properties and credentials.db cover the common
+ * case (a credentialed account and a project set) without starting gcloud. Whenever they do not
+ * answer clearly (nobody logged in, no project, GCE metadata credentials, installation-wide
+ * properties, odd or unreadable files, no node:sqlite), gcloud stays the authority: one
+ * `config list` and one `auth list`, concurrently.
  */
 export const readGcloudState = async (ctx: ServiceContext): Promise<GcloudState> => {
 	const located = await locateGcloud(ctx.platform);
 	if (!located) return {installed: false, accounts: []};
+	if (ctx.signal?.aborted) throw new CancelledError();
+	const versionRead = sdkVersion(located.sdkBin);
+	const files = await readGcloudFiles(ctx.platform, located.sdkBin);
+	if (files) return {installed: true, path: located.path, sdkBin: located.sdkBin, version: await versionRead, ...files};
 	const gcloud = executable(ctx.platform, 'gcloud');
 	const [config, auth, version] = await Promise.all([
 		runTool(ctx, gcloud, ['config', 'list', '--format=json']),
 		runTool(ctx, gcloud, ['auth', 'list', '--format=json']),
-		sdkVersion(located.sdkBin),
+		versionRead,
 	]);
 	if (config.exitCode !== 0) throw gcloudFailure('config list', config.stderr, config.exitCode);
 	if (auth.exitCode !== 0) throw gcloudFailure('auth list', auth.stderr, auth.exitCode);

@@ -1,4 +1,4 @@
-import {mkdir, readFile, realpath, writeFile} from 'node:fs/promises';
+import {appendFile, copyFile, mkdir, readFile, realpath, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it, type TestContext} from 'vitest';
@@ -6,6 +6,8 @@ import {StepError} from '../../source/services/errors.js';
 import {configureDocker, hasApplicationDefaultCredentials, isKnownGoogleRegistry, readGcloudState} from '../../source/services/gcloud.js';
 import {makeSandbox, pathHiding, withEnv, type Sandbox} from '../support/environment.js';
 import {DEFAULT_ACCOUNT, loginOffline, recordGcloudCalls, shimTool, writeAdc} from '../support/gcloud.js';
+
+const OTHER_ACCOUNT = 'deploy@acme-ml.iam.gserviceaccount.com';
 
 // Tests run concurrently: each removes only its own sandbox.
 const sandbox = async (context: TestContext) => {
@@ -21,6 +23,32 @@ const setProjectInFile = async (box: Sandbox, project: string) => {
 	await writeFile(path.join(box.cloudsdkConfig, 'configurations', 'config_default'), `[core]\nproject = ${project}\n`);
 };
 
+// First and alone: no concurrent read may be loading node:sqlite while process.emitWarning is watched.
+describe('readGcloudState and process warnings', () => {
+	it('drops only node:sqlite\'s ExperimentalWarning: process.emitWarning is restored and passes others on', async (context) => {
+		const box = await sandbox(context);
+		await setProjectInFile(box, 'acme-ml');
+		await loginOffline(box);
+		const calls = await recordGcloudCalls(box);
+		const seen: string[] = [];
+		const original = process.emitWarning;
+		const recorder = ((warning: string | Error) => {
+			seen.push(typeof warning === 'string' ? warning : warning.message);
+		}) as typeof process.emitWarning;
+		process.emitWarning = recorder;
+		try {
+			expect(await readGcloudState(box.context())).toMatchObject({account: DEFAULT_ACCOUNT, project: 'acme-ml'});
+			expect(process.emitWarning).toBe(recorder);
+			process.emitWarning('not ours to drop', 'ExperimentalWarning');
+		} finally {
+			process.emitWarning = original;
+		}
+		expect(seen).toEqual(['not ours to drop']);
+		// The files answered: node:sqlite was loaded, not gcloud started.
+		expect(await calls()).toEqual([]);
+	});
+});
+
 // Each gcloud start costs ~1.6 s: the gcloud-reading tests run side by side.
 describe.concurrent('readGcloudState', () => {
 	it('reports a fresh config: installed, version, nobody logged in, no project', async (context) => {
@@ -34,7 +62,7 @@ describe.concurrent('readGcloudState', () => {
 		expect(state.project).toBeUndefined();
 	});
 
-	it('reads the account and project of a logged-in config, with one config list and one auth list run together', async (context) => {
+	it('reads the account and project of a logged-in config from its files, starting no gcloud', async (context) => {
 		const box = await sandbox(context);
 		// Project first: login adds core/account to the same file.
 		await setProjectInFile(box, 'acme-ml');
@@ -43,12 +71,88 @@ describe.concurrent('readGcloudState', () => {
 		const state = await readGcloudState(box.context());
 		expect(state).toMatchObject({installed: true, account: DEFAULT_ACCOUNT, project: 'acme-ml'});
 		expect(state.accounts).toEqual([account]);
-		const recorded = await calls();
-		expect(recorded.map((call) => call.args).sort()).toEqual(['auth list --format=json', 'config list --format=json']);
-		// Concurrent: each started before the other ended.
-		const [first, second] = recorded;
-		expect(first!.start).toBeLessThan(second!.end!);
-		expect(second!.start).toBeLessThan(first!.end!);
+		expect(await calls()).toEqual([]);
+	});
+
+	it('on the files too, CLOUDSDK_CORE_ACCOUNT and CLOUDSDK_CORE_PROJECT override the config file, as gcloud agrees', async (context) => {
+		const box = await sandbox(context);
+		await setProjectInFile(box, 'from-file');
+		// The last login becomes core/account in the file; the other is only credentialed.
+		await loginOffline(box, {account: OTHER_ACCOUNT});
+		await loginOffline(box);
+		const calls = await recordGcloudCalls(box);
+		const platform = withEnv(box.platform, {CLOUDSDK_CORE_ACCOUNT: OTHER_ACCOUNT, CLOUDSDK_CORE_PROJECT: 'from-env'});
+		const state = await readGcloudState({platform});
+		expect(state).toMatchObject({account: OTHER_ACCOUNT, project: 'from-env', accounts: [DEFAULT_ACCOUNT, OTHER_ACCOUNT]});
+		expect(await calls()).toEqual([]);
+		// gcloud itself says the same under that env.
+		const listed = await execa('gcloud', ['auth', 'list', '--format=json'], {env: platform.env, extendEnv: false});
+		expect(JSON.parse(listed.stdout)).toEqual([
+			{account: DEFAULT_ACCOUNT, status: ''},
+			{account: OTHER_ACCOUNT, status: 'ACTIVE'},
+		]);
+	});
+
+	it('CLOUDSDK_ACTIVE_CONFIG_NAME selects another configurations/config_<name>, starting no gcloud', async (context) => {
+		const box = await sandbox(context);
+		await setProjectInFile(box, 'acme-ml');
+		await loginOffline(box);
+		await writeFile(path.join(box.cloudsdkConfig, 'configurations', 'config_ci'), `[core]\naccount = ${DEFAULT_ACCOUNT}\nproject = ci-project\n`);
+		const calls = await recordGcloudCalls(box);
+		expect((await readGcloudState(box.context())).project).toBe('acme-ml');
+		const state = await readGcloudState({platform: withEnv(box.platform, {CLOUDSDK_ACTIVE_CONFIG_NAME: 'ci'})});
+		expect(state).toMatchObject({account: DEFAULT_ACCOUNT, project: 'ci-project', accounts: [DEFAULT_ACCOUNT]});
+		expect(await calls()).toEqual([]);
+	});
+
+	it('logged in without a project: asks gcloud (project unset); once a project is set, the files answer', async (context) => {
+		const box = await sandbox(context);
+		await loginOffline(box);
+		const calls = await recordGcloudCalls(box);
+		const state = await readGcloudState(box.context());
+		expect(state).toMatchObject({account: DEFAULT_ACCOUNT, accounts: [DEFAULT_ACCOUNT]});
+		expect(state.project).toBeUndefined();
+		expect((await calls()).map((call) => call.args).sort()).toEqual(['auth list --format=json', 'config list --format=json']);
+
+		// The login wrote [core] with the account last: the project joins that section.
+		await appendFile(path.join(box.cloudsdkConfig, 'configurations', 'config_default'), 'project = acme-ml\n');
+		expect(await readGcloudState(box.context())).toMatchObject({account: DEFAULT_ACCOUNT, project: 'acme-ml'});
+		expect(await calls()).toHaveLength(2);
+	});
+
+	it('an account in the config without credentials: asks gcloud, which marks nobody active', async (context) => {
+		const box = await sandbox(context);
+		await loginOffline(box);
+		const file = path.join(box.cloudsdkConfig, 'configurations', 'config_default');
+		await writeFile(file, '[core]\naccount = someone@x.com\nproject = acme-ml\n');
+		const calls = await recordGcloudCalls(box);
+		const state = await readGcloudState(box.context());
+		expect(state).toMatchObject({project: 'acme-ml', accounts: [DEFAULT_ACCOUNT]});
+		expect(state.account).toBeUndefined();
+		expect(await calls()).toHaveLength(2);
+
+		await writeFile(file, `[core]\naccount = ${DEFAULT_ACCOUNT}\nproject = acme-ml\n`);
+		expect((await readGcloudState(box.context())).account).toBe(DEFAULT_ACCOUNT);
+		expect(await calls()).toHaveLength(2);
+	});
+
+	it('a corrupt credentials.db: asks gcloud, whose own failure is reported; restored, the files answer', async (context) => {
+		const box = await sandbox(context);
+		await setProjectInFile(box, 'acme-ml');
+		await loginOffline(box);
+		const database = path.join(box.cloudsdkConfig, 'credentials.db');
+		await copyFile(database, `${database}.good`);
+		await writeFile(database, 'garbage bytes, not a database');
+		const calls = await recordGcloudCalls(box);
+		// `gcloud auth list` crashes on the file itself ("file is not a database"): the gcloud path throws as it always has.
+		const error = await readGcloudState(box.context()).catch((error_: unknown) => error_);
+		expect(error).toBeInstanceOf(StepError);
+		expect(error).toMatchObject({reason: 'GCLOUD_FAILED', message: expect.stringMatching(/^gcloud auth list failed \(exit 1\)/)});
+		expect((await calls()).map((call) => call.args).sort()).toEqual(['auth list --format=json', 'config list --format=json']);
+
+		await copyFile(`${database}.good`, database);
+		expect(await readGcloudState(box.context())).toMatchObject({account: DEFAULT_ACCOUNT, project: 'acme-ml'});
+		expect(await calls()).toHaveLength(2);
 	});
 
 	it('honours CLOUDSDK_CORE_PROJECT over the config file', async (context) => {
