@@ -153,7 +153,8 @@ const credentialedAccounts = async (dir: string): Promise<string[] | undefined> 
 
 /**
  * The account, project and credentialed accounts from gcloud's own files, when they answer
- * clearly: an account with credentials and a project are set. Undefined otherwise, never a throw.
+ * clearly: an account with credentials is set, and a project is set or surely unset (not on GCE).
+ * Undefined otherwise, never a throw.
  */
 const readGcloudFiles = async (
 	platform: Platform,
@@ -182,7 +183,9 @@ const readGcloudFiles = async (
 		const account = env.CLOUDSDK_CORE_ACCOUNT ?? user.get('account');
 		const project = env.CLOUDSDK_CORE_PROJECT ?? user.get('project');
 		// `account#universe` ids belong to other universes: gcloud's own reading is needed.
-		if (!account || !project || !ids?.includes(account) || ids.some((id) => id.includes('#'))) return undefined;
+		if (!account || !ids?.includes(account) || ids.some((id) => id.includes('#'))) return undefined;
+		// No project set: gcloud would ask a GCE metadata server for one, unless its cache says there is none.
+		if (project === '' || (project === undefined && gce !== 'False')) return undefined;
 		return {account, project, accounts: ids.sort()};
 	} catch {
 		return undefined;
@@ -192,8 +195,8 @@ const readGcloudFiles = async (
 /**
  * Who is logged in and which project is set. Each gcloud start costs ~0.5-1.6 s, so gcloud's own
  * files answer first: the active configuration's properties and credentials.db cover the common
- * case (a credentialed account and a project set) without starting gcloud. Whenever they do not
- * answer clearly (nobody logged in, no project, GCE metadata credentials, installation-wide
+ * case (a credentialed account, with or without a project) without starting gcloud. Whenever they
+ * do not answer clearly (nobody logged in, GCE metadata credentials, installation-wide
  * properties, odd or unreadable files, no node:sqlite), gcloud stays the authority: one
  * `config list` and one `auth list`, concurrently.
  */

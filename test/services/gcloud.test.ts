@@ -1,4 +1,4 @@
-import {appendFile, copyFile, mkdir, readFile, realpath, writeFile} from 'node:fs/promises';
+import {appendFile, copyFile, mkdir, readFile, realpath, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it, type TestContext} from 'vitest';
@@ -105,13 +105,22 @@ describe.concurrent('readGcloudState', () => {
 		expect(await calls()).toEqual([]);
 	});
 
-	it('logged in without a project: asks gcloud (project unset); once a project is set, the files answer', async (context) => {
+	it('logged in without a project: the files answer (project unset, as gcloud says) unless gcloud might ask a GCE metadata server', async (context) => {
 		const box = await sandbox(context);
 		await loginOffline(box);
+		// gcloud agrees there is no project.
+		const listed = await execa('gcloud', ['config', 'list', '--format=json'], {env: box.env, extendEnv: false});
+		expect(JSON.parse(listed.stdout).core?.project).toBeUndefined();
+		expect(await readFile(path.join(box.cloudsdkConfig, 'gce'), 'utf8')).toBe('False');
 		const calls = await recordGcloudCalls(box);
 		const state = await readGcloudState(box.context());
 		expect(state).toMatchObject({account: DEFAULT_ACCOUNT, accounts: [DEFAULT_ACCOUNT]});
 		expect(state.project).toBeUndefined();
+		expect(await calls()).toEqual([]);
+
+		// Not known to be off GCE: gcloud is asked.
+		await rm(path.join(box.cloudsdkConfig, 'gce'));
+		expect((await readGcloudState(box.context())).project).toBeUndefined();
 		expect((await calls()).map((call) => call.args).sort()).toEqual(['auth list --format=json', 'config list --format=json']);
 
 		// The login wrote [core] with the account last: the project joins that section.
