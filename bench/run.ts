@@ -263,23 +263,29 @@ if (wanted('doctor')) {
 	const singles: Record<string, number[]> = {};
 	const ownInRow: number[] = [];
 	const personInRow: number[] = [];
-	// What doctor itself runs, concurrently: its processes, and its one API check (a node process
-	// here, as doctor pays node's start too).
-	const services = path.join(path.dirname(CLI), 'services', 'artifact-registry.js');
-	const apiCheck = `const {openArtifactRegistry} = await import(${JSON.stringify(new URL(`file://${services}`).href)});
-const ctx = {platform: {os: process.platform, arch: process.arch, env: process.env, home: process.env.HOME}, signal: new AbortController().signal};
+	// What doctor itself runs, concurrently: its processes, its read of gcloud's files and its one
+	// API check (node processes here, as doctor pays node's start too). The modules are the bench's
+	// own tsc build of source/ (dist/ is one bundle).
+	const servicesUrl = (name: string) => JSON.stringify(new URL(`../source/services/${name}.js`, import.meta.url).href);
+	const ctxLine = 'const ctx = {platform: {os: process.platform, arch: process.arch, env: process.env, home: process.env.HOME}, signal: new AbortController().signal};';
+	const gcloudCheck = `const {readGcloudState} = await import(${servicesUrl('gcloud')});
+${ctxLine}
+const state = await readGcloudState(ctx);
+if (!state.account) process.exit(1);`;
+	const apiCheck = `const {openArtifactRegistry} = await import(${servicesUrl('artifact-registry')});
+${ctxLine}
 const registry = await openArtifactRegistry(ctx);
 await registry.getRepository('${PROJECT}', '${LOCATION}', '${REPOSITORY}');
 await registry.testIamPermissions('${PROJECT}', '${LOCATION}', '${REPOSITORY}', ['artifactregistry.repositories.uploadArtifacts']).catch(() => []);
 process.exit(0);`;
 	const own: Array<[string, string[]]> = [
-		['gcloud', ['config', 'list', '--format=json']],
-		['gcloud', ['auth', 'list', '--format=json']],
+		[node, ['--input-type=module', '-e', gcloudCheck]],
 		['docker', ['version', '--format', '{{json .}}']],
 		['python3', ['-c', "import importlib.util as u; print(u.find_spec('union'), u.find_spec('flytekit'))"]],
 		[node, ['--input-type=module', '-e', apiCheck]],
 	];
-	const ownName = (file: string, args: string[]) => (file === node ? 'node: AR getRepository + testIamPermissions' : `${file} ${args.join(' ')}`.slice(0, 48));
+	const ownName = (file: string, args: string[]) =>
+		file === node ? (args.at(-1) === apiCheck ? 'node: AR getRepository + testIamPermissions' : "node: gcloud's account and project from its files") : `${file} ${args.join(' ')}`.slice(0, 48);
 	// What a person types to learn the same seven things.
 	const adcFile = path.join(sandbox.cloudsdkConfig, 'application_default_credentials.json');
 	const person: Array<[string, string[]]> = [
