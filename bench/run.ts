@@ -234,8 +234,9 @@ if (wanted('startup')) {
 	for (let index = 0; index < Math.min(3, RUNS); index++) {
 		const probe = await makeProbe(sandbox.root, true);
 		const run = spawnCli([], {cwd: sandbox.project, env: {...env, ...probe.env}});
-		await run.waitFor('imagespec-gar ·', {timeout: 15_000});
-		const frame = run.chunks.find(chunk => chunk.data.includes('imagespec-gar'))!;
+		// Ink's first frame, not the header: the client must not hold up what Ink draws.
+		await run.waitFor('Prerequisites', {timeout: 15_000});
+		const frame = run.chunks.find(chunk => chunk.data.includes('Prerequisites'))!;
 		for (let wait = 0; wait < 100 && !(await probe.read()).some(record => record.event === 'ar-load'); wait++) await sleep(100);
 		await stopRun(run);
 		const load = (await probe.read()).find(record => record.event === 'ar-load');
@@ -244,10 +245,10 @@ if (wanted('startup')) {
 
 	rows.push({
 		id: 'startup-ar-import',
-		label: 'AR client first loaded, after the first frame',
+		label: "AR client first loaded, after Ink's first frame",
 		value: after.length > 0 ? median(after) : null,
 		unit: 'ms',
-		target: '> 0 (not before the first frame)',
+		target: "> 0 (not before Ink's first frame)",
 		met: after.length > 0 && after.every(ms => ms > 0),
 		samples: after,
 	});
