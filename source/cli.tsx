@@ -2,6 +2,15 @@
 import {setFlagsFromString} from 'node:v8';
 import {surelyInk} from './mode.js';
 import {writeHeader} from './present/header.js';
+import {CancelledError} from './services/errors.js';
+
+// Ctrl-C and SIGTERM cancel the run from the first moment (the header invites a key before main
+// has loaded). `on`, not `once`, and never removed: conf's atomic writer (when-exit) re-sends the
+// signal after its own cleanup, and that must not kill us before we report and exit 130.
+const controller = new AbortController();
+const cancel = () => controller.abort(new CancelledError());
+process.on('SIGINT', cancel);
+process.on('SIGTERM', cancel);
 
 // Colour must be settled before chalk (inside Ink) is first imported.
 // Ink's colours ignore NO_COLOR on their own; FORCE_COLOR=0 is what turns them off.
@@ -17,4 +26,4 @@ const headerWritten = surelyInk(argv, process.env);
 if (headerWritten) writeHeader();
 
 const {main} = await import('./main.js');
-process.exitCode = await main(argv, {headerWritten});
+process.exitCode = await main(argv, {controller, headerWritten});

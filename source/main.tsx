@@ -119,8 +119,11 @@ const parseCli = (argv: string[]) =>
 		},
 	});
 
-/** headerWritten: the entry drew the header already (see surelyInk). */
-export async function main(argv: string[], options: {headerWritten?: boolean} = {}): Promise<number> {
+/**
+ * controller: aborted by Ctrl-C / SIGTERM (the entry listens from its first line).
+ * headerWritten: the entry drew the header already (see surelyInk).
+ */
+export async function main(argv: string[], options: {controller: AbortController; headerWritten?: boolean}): Promise<number> {
 	let cli: ReturnType<typeof parseCli>;
 	try {
 		cli = parseCli(argv);
@@ -157,12 +160,8 @@ export async function main(argv: string[], options: {headerWritten?: boolean} = 
 	const plain = flags.plain || plainByEnv(env);
 	const ink = interactive && !plain;
 
-	const controller = new AbortController();
+	const {controller} = options;
 	const cancel = () => controller.abort(new CancelledError());
-	// `on`, not `once`, and never removed: conf's atomic writer (when-exit) re-sends the signal to
-	// the process after its own cleanup, and that must not kill us before we report and exit 130.
-	process.on('SIGINT', cancel);
-	process.on('SIGTERM', cancel);
 
 	if (command === 'doctor') {
 		const {runDoctor} = await import('./steps/doctor.js');

@@ -93,7 +93,7 @@ describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 		expect(() => JSON.parse(saved)).not.toThrow();
 	};
 
-	it('while the prerequisites run (gcloud children)', async () => {
+	it('while the prerequisites run (their child processes)', async () => {
 		const outcome = await interrupt(/Prerequisites: started/, 'SIGINT', 'during-checks');
 		await expectCleanCancel(outcome);
 		expect(outcome.stderr).toContain('Nothing was changed');
@@ -146,6 +146,20 @@ describe('Ctrl-C at each question of an interactive run (a real terminal)', () =
 		['Docker repository in', ['acme-ml', 'us-east1']],
 		['Image name', ['acme-ml', 'us-east1', 'union-images']],
 	];
+
+	it('as soon as the header is up, before Ink has loaded: exit 130 and the resume line', async () => {
+		const run = spawnCli(['--no-build'], {cwd: sandbox.project, env: sandbox.env});
+		try {
+			await run.waitFor('imagespec-gar ·', {timeout: 60_000});
+			await run.press(KEY.ctrlC);
+			expect(await run.waitForExit(30_000)).toMatchObject({exitCode: 130});
+			expect(stripVTControlCharacters(run.output())).toMatch(/Cancelled\. Nothing was changed\./);
+			expect(await processesOf(sandbox)).toEqual([]);
+			expect(await readdir(sandbox.project)).toEqual([]);
+		} finally {
+			run.kill();
+		}
+	});
 
 	it.each(questions)('at "%s": exit 130, the resume line, nothing left running or half-written', async (question, answers) => {
 		const flags = ['--project', '--location', '--repository'].flatMap((flag, index) => (answers[index] ? [flag, answers[index]] : []));
