@@ -231,7 +231,6 @@ export async function main(argv: string[], options: {controller: AbortController
 	return failure ? finish(failure.error, flow, flags, writeErr) : EXIT.ok;
 }
 
-
 /** Turn an error into its message, its fix, and the exit code the contract promises. */
 function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: string) => void): number {
 	const json = (result: JourneyResult) => {
