@@ -169,7 +169,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	// 6. Build and push, then proof
 	if (!c.flags.build || builder === 'union') {
 		// Not building now: still tell whether the cluster would find the image today.
-		const there = await findInRepository(c, authored, {project, location, repository}).catch(() => undefined);
+		const there = await findInRepository(c, authored, {project, location, repository}, openRegistry).catch(() => undefined);
 		result.inRepository = there?.state === 'present' ? true : there?.state === 'absent' ? false : undefined;
 		const now = result.inRepository ? 'already in the repository' : result.inRepository === false ? 'not in the repository yet' : 'not checked';
 		finished('build', 'skipped', builder === 'union' ? `builder="union": Union builds the image when you register (${now})` : `--no-build: not built (${now})`);
@@ -177,7 +177,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		const built = await step('build', async () => {
 			// Before any build: a push that cannot succeed is said now, not after minutes of building.
 			await checkPushPermission(c, await openRegistry(), {project, location, repository, account: gcloud.account, imageUri: authored.uri});
-			return buildImage(c, authored, {project, location, repository});
+			return buildImage(c, authored, {project, location, repository}, openRegistry);
 		});
 		Object.assign(result, {pushed: built.pushed, digest: built.digest, buildSkipped: built.skipped, logFile: built.logFile, inRepository: true});
 		if (built.skipped) finished('build', 'skipped', `${authored.uri} is ${built.skipped}`);

@@ -64,7 +64,23 @@ export type ArtifactRegistry = {
 	setIamPolicy(project: string, location: string, id: string, policy: IamPolicy, signal?: AbortSignal): Promise<IamPolicy>;
 	/** Live location ids, or KNOWN_LOCATIONS when the API cannot tell. Multi-regions first. */
 	listLocations(project: string, signal?: AbortSignal): Promise<string[]>;
+	/**
+	 * The Docker image `tag` points at, as Artifact Registry lists it (what the cluster pulls
+	 * from), or undefined when the repository has no such tag.
+	 */
+	findTag(where: RepositoryWhere, image: string, tag: string, signal?: AbortSignal): Promise<RepositoryImage | undefined>;
 	close(): Promise<void>;
+};
+
+export type RepositoryWhere = {project: string; location: string; repository: string};
+
+export type RepositoryImage = {
+	/** sha256:... */
+	digest: string;
+	/** HOST/PROJECT/REPOSITORY/IMAGE@sha256:... as Artifact Registry reports it. */
+	uri: string;
+	/** Every tag on that digest, as the repository lists them. */
+	tags: string[];
 };
 
 export type IamBinding = {role: string; members: string[]; condition?: {expression?: string; title?: string; description?: string; location?: string}};
@@ -839,6 +855,30 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 				if (active?.aborted || isAbort(error)) throw new CancelledError();
 				// The list is a convenience: any failure falls back to the known locations.
 				return [...KNOWN_LOCATIONS];
+			}
+		},
+
+		async findTag(where, image, tag, signal) {
+			const active = combine(ctx.signal, signal);
+			const repository = repositoryName(where.project, where.location, where.repository);
+			// Docker image paths are URL-encoded package ids (team/trainer → team%2Ftrainer).
+			const pkg = encodeURIComponent(image);
+			let version: string;
+			try {
+				// Not retried: the caller asks the registry itself when the API cannot answer.
+				const [found] = await abortable(client.getTag({name: `${repository}/packages/${pkg}/tags/${tag}`}), active);
+				version = found.version ?? '';
+			} catch (error) {
+				if (apiCode(error) === GrpcCode.NOT_FOUND && !active?.aborted) return undefined;
+				throw failure(error, active, `look up tag ${tag} of ${image} in repository ${where.repository}`, where.project);
+			}
+
+			const digest = version.split('/versions/').at(-1) ?? '';
+			try {
+				const [docker] = await abortable(client.getDockerImage({name: `${repository}/dockerImages/${pkg}@${digest}`}), active);
+				return {digest, uri: docker.uri ?? '', tags: [...(docker.tags ?? [])]};
+			} catch (error) {
+				throw failure(error, active, `read image ${image}@${digest} in repository ${where.repository}`, where.project);
 			}
 		},
 

@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type {Choice} from '../flow/ask.js';
 import {buildAndPush, dockerInfo, imageExists, type BuildEvent, type DockerInfo} from '../services/docker.js';
-import {openDockerImages, type RepositoryImage, type RepositoryWhere} from '../services/docker-images.js';
+import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
 import {CancelledError, StepError, isAbort} from '../services/errors.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
 import {DEFAULT_PLATFORM, parseGarRegistry} from '../services/imagespec.js';
@@ -98,24 +98,36 @@ const whereOf = (c: StepContext, authored: AuthoredSpec, given?: RepositoryWhere
 
 /**
  * Whether the repository has the image's tag. Artifact Registry's own listing first (what the
- * cluster pulls from); the registry's manifest endpoint (through docker's credentials) when the
- * API cannot answer. 'unknown' is never taken for 'absent'.
+ * cluster pulls from), through `registry` (the journey's client) or a client opened for this;
+ * the registry's manifest endpoint (through docker's credentials) when the API cannot answer.
+ * 'unknown' is never taken for 'absent'.
  */
-export async function findInRepository(c: Pick<StepContext, 'ctx' | 'flags' | 'saved'>, authored: AuthoredSpec, given?: RepositoryWhere): Promise<Presence> {
+export async function findInRepository(
+	c: Pick<StepContext, 'ctx' | 'flags' | 'saved'>,
+	authored: AuthoredSpec,
+	given?: RepositoryWhere,
+	registry?: () => Promise<ArtifactRegistry>,
+): Promise<Presence> {
 	const where = whereOf(c as StepContext, authored, given);
 	let apiProblem: string | undefined;
 	if (where) {
+		let own: ArtifactRegistry | undefined;
+		const openOwn = async () => {
+			const {openArtifactRegistry} = await import('../services/artifact-registry.js');
+			const opened = await openArtifactRegistry(c.ctx);
+			own = opened;
+			return opened;
+		};
+
 		try {
-			const images = await openDockerImages(c.ctx);
-			try {
-				const found: RepositoryImage | undefined = await images.findTag(where, authored.spec.name, authored.tag, c.ctx.signal);
-				return found ? {state: 'present', digest: found.digest, tags: found.tags, via: 'artifact-registry'} : {state: 'absent', via: 'artifact-registry'};
-			} finally {
-				await images.close();
-			}
+			const client = await (registry ?? openOwn)();
+			const found = await client.findTag(where, authored.spec.name, authored.tag, c.ctx.signal);
+			return found ? {state: 'present', digest: found.digest, tags: found.tags, via: 'artifact-registry'} : {state: 'absent', via: 'artifact-registry'};
 		} catch (error) {
 			if (isAbort(error) || c.ctx.signal.aborted) throw new CancelledError();
 			apiProblem = error instanceof Error ? error.message : String(error);
+		} finally {
+			await own?.close();
 		}
 	}
 
@@ -130,12 +142,12 @@ export async function findInRepository(c: Pick<StepContext, 'ctx' | 'flags' | 's
  * Step 6: skip when the tag is already there (unless --force); else build and push (docker, or
  * flytekit's own engine when the person picks it), then prove the repository lists the tag.
  */
-export async function buildImage(c: StepContext, authored: AuthoredSpec, where?: RepositoryWhere): Promise<BuildOutcome> {
+export async function buildImage(c: StepContext, authored: AuthoredSpec, where?: RepositoryWhere, registry?: () => Promise<ArtifactRegistry>): Promise<BuildOutcome> {
 	const {ctx, report} = c;
 	const progress = (detail: string) => report({type: 'step', step: 'build', status: 'running', detail});
 	const tagged = `${authored.spec.name}:${authored.tag}`;
 	if (!c.flags.force) progress(`is ${tagged} already in the repository?`);
-	const before = c.flags.force ? undefined : await findInRepository(c, authored, where);
+	const before = c.flags.force ? undefined : await findInRepository(c, authored, where, registry);
 	if (before?.state === 'present') {
 		report({type: 'note', level: 'info', text: `${authored.uri} is already in the repository${before.digest ? ` (${before.digest})` : ''}: nothing to build or push. --force rebuilds it.`});
 		return {pushed: false, digest: before.digest, skipped: 'already in the repository'};
@@ -167,7 +179,7 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 
 	// The proof: the repository itself lists the tag, on the digest that was pushed.
 	progress(`checking that the repository lists ${tagged}`);
-	const after = await findInRepository(c, authored, where);
+	const after = await findInRepository(c, authored, where, registry);
 	if (after.state !== 'present' || (pushedDigest && after.digest && after.digest !== pushedDigest)) {
 		throw new StepError(
 			after.state === 'present'

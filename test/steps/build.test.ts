@@ -8,6 +8,7 @@ import {defaultFlags, type Flags} from '../../source/flags.js';
 import {createAsker, type Prompter} from '../../source/flow/ask.js';
 import type {JourneyEvent} from '../../source/flow/events.js';
 import type {DockerInfo} from '../../source/services/docker.js';
+import {openArtifactRegistry} from '../../source/services/artifact-registry.js';
 import {CancelledError, StepError} from '../../source/services/errors.js';
 import {configureDocker} from '../../source/services/gcloud.js';
 import {computeTag, imageUri, type ImageSpec} from '../../source/services/imagespec.js';
@@ -172,8 +173,18 @@ requireDocker(describe, engine)('buildImage on the real engine, registry and a f
 		expect(asked).toEqual(['GetTag', 'GetTag', 'GetDockerImage']);
 		expect(fake.calls.at(-1)!.request.name).toBe(`projects/acme-ml/locations/us-east1/repositories/union-images/dockerImages/${image.spec.name}@${built.digest}`);
 
+		// The journey lends its own client: the lookup goes through it, no second client is opened.
+		const client = await openArtifactRegistry(box.context());
+		context.onTestFinished(async () => client.close());
+		let lent = 0;
+		const journeyClient = async () => {
+			lent++;
+			return client;
+		};
+
 		const rerun = harness(box);
-		expect(await buildImage(rerun, image, where)).toEqual({pushed: false, digest: built.digest, skipped: 'already in the repository'});
+		expect(await buildImage(rerun, image, where, journeyClient)).toEqual({pushed: false, digest: built.digest, skipped: 'already in the repository'});
+		expect(lent).toBe(1);
 		expect(await dockerCalls()).toEqual(['buildx', 'build', 'push']);
 		expect(rerun.notes()[0]).toMatch(/is already in the repository .*--force rebuilds it/);
 
