@@ -70,7 +70,9 @@ const HELP = `
   Environment
     IMAGESPEC_GAR_API_ENDPOINT=host:port    Artifact Registry API over insecure gRPC (tests, private setups)
     IMAGESPEC_GAR_REGISTRY_HOST=host:port   docker host instead of <location>-docker.pkg.dev
-    CLOUDSDK_CONFIG, DOCKER_CONFIG, DOCKER_HOST, XDG_CONFIG_HOME, NO_COLOR are honoured.
+    CLOUDSDK_CONFIG, DOCKER_CONFIG, DOCKER_HOST, XDG_CONFIG_HOME, NO_COLOR are honoured. The gcloud
+    account and project are read from gcloud's own files (CLOUDSDK_ACTIVE_CONFIG_NAME,
+    CLOUDSDK_CORE_ACCOUNT and CLOUDSDK_CORE_PROJECT count); gcloud runs only when they do not answer.
 
   Examples
     $ imagespec-gar
