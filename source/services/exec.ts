@@ -1,7 +1,7 @@
 import {constants} from 'node:fs';
 import {access, stat} from 'node:fs/promises';
 import path from 'node:path';
-import {execa, type Result} from 'execa';
+import {execa, execaSync, type Result} from 'execa';
 import type {ServiceContext} from './context.js';
 import {CancelledError, StepError} from './errors.js';
 import type {Platform} from './platform.js';
@@ -91,17 +91,15 @@ export const runTool = async (ctx: ServiceContext, file: string, args: readonly 
 /**
  * Runs an interactive tool (`gcloud auth login`) on our terminal: stdin, stdout and stderr are
  * the person's. Only call it while the terminal is handed over (Ink suspended). Returns the exit code.
+ *
+ * Synchronous on purpose: while the child owns the terminal, Node's event loop must not read
+ * stdin. A paused stream still reads (Node stops only once its buffer is full), so Node and the
+ * child would race for each line typed, and Node's read blocks for good once the child turns the
+ * shared terminal to blocking mode. Ctrl-C reaches the child and us alike: the run is then cancelled.
  */
 export const runInTerminal = async (ctx: ServiceContext, file: string, args: readonly string[]): Promise<number> => {
 	if (ctx.signal?.aborted) throw new CancelledError();
-	const result = await execa(file, args, {
-		env: childEnv(ctx),
-		extendEnv: false,
-		stdio: 'inherit',
-		cancelSignal: ctx.signal,
-		forceKillAfterDelay: 2000,
-		reject: false,
-	});
+	const result = execaSync(file, args, {env: childEnv(ctx), extendEnv: false, stdio: 'inherit', reject: false});
 	const error = failure(file, result);
 	if (error) throw error;
 	return result.exitCode ?? 1;

@@ -37,6 +37,9 @@ describe('a failed login check, fixed from inside the wizard', () => {
 				`echo "start $$ $(date +%s.%N) $*" >> '${codes}.trace'`,
 				'if [ "$1 $2" = "auth login" ]; then',
 				'  printf "Go to the following link in your browser:\\n\\n    https://accounts.google.com/o/oauth2/auth?fake\\n\\nEnter authorization code: "',
+				// The code is typed before gcloud reads it (a person types ahead): it must wait in the
+				// terminal for gcloud, not be taken by the wizard's own stdin.
+				'  sleep 1',
 				`  read code; echo "$code" >> '${codes}'`,
 				`  '${real}' auth activate-service-account --key-file='${key}'; rc=$?`,
 				'else',
