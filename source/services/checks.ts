@@ -174,7 +174,8 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 	};
 
 	// The wizard needs its client right after the checks: open it while they run.
-	if (options.registry) void childrenStarted.then(options.registry).catch(() => undefined);
+	const {registry} = options;
+	if (registry) void childrenStarted.then(async () => registry()).catch(() => undefined);
 
 	const gcloudPart = (async (): Promise<GcloudState> => {
 		let state: GcloudState;
