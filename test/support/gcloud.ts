@@ -1,7 +1,6 @@
+import {spawn} from 'node:child_process';
 import {generateKeyPairSync, randomBytes} from 'node:crypto';
 import {mkdir, readFile, writeFile} from 'node:fs/promises';
-import {createServer, type Server} from 'node:http';
-import type {AddressInfo} from 'node:net';
 import path from 'node:path';
 import {execa} from 'execa';
 import type {Sandbox} from './environment.js';
@@ -9,39 +8,48 @@ import type {Sandbox} from './environment.js';
 export const FAKE_TOKEN = 'ya29.fake-token';
 export const DEFAULT_ACCOUNT = 'ci-bot@acme-ml.iam.gserviceaccount.com';
 
-export type TokenEndpoint = {url: string; requests: number; stop: () => Promise<void>};
+export type TokenEndpoint = {url: string; stop: () => Promise<void>};
+
+// Any POST gets a fixed access token. (No "id_token": null in the answer: gcloud fails on it.)
+const TOKEN_SERVER = `
+const server = require('node:http').createServer((request, response) => {
+	request.resume();
+	request.on('end', () => {
+		if (request.method !== 'POST') return response.writeHead(405).end();
+		response.writeHead(200, {'content-type': 'application/json'});
+		response.end(JSON.stringify({access_token: ${JSON.stringify(FAKE_TOKEN)}, expires_in: 3600, token_type: 'Bearer'}));
+	});
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+// Ends with the test process that started it.
+process.stdin.on('end', () => process.exit(0)).resume();
+`;
 
 /**
- * Google's OAuth token endpoint, faked on loopback: any POST gets a fixed access token.
- * (No "id_token": null in the answer: gcloud fails on it.)
+ * Google's OAuth token endpoint, faked on loopback, in a process of its own: the wizard runs
+ * `gcloud auth login` synchronously (it owns the terminal meanwhile), which blocks the test
+ * process that calls the step while gcloud asks this endpoint for a token.
  */
 export const startTokenEndpoint = async (): Promise<TokenEndpoint> => {
-	const endpoint: TokenEndpoint = {url: '', requests: 0, stop: async () => undefined};
-	const server: Server = createServer((request, response) => {
-		request.resume();
-		request.on('end', () => {
-			endpoint.requests++;
-			if (request.method !== 'POST') {
-				response.writeHead(405).end();
-				return;
-			}
-			response.writeHead(200, {'content-type': 'application/json'});
-			response.end(JSON.stringify({access_token: FAKE_TOKEN, expires_in: 3600, token_type: 'Bearer'}));
+	const server = spawn(process.execPath, ['-e', TOKEN_SERVER], {stdio: ['pipe', 'pipe', 'inherit']});
+	const port = await new Promise<string>((resolve, reject) => {
+		server.stdout.once('data', (data: Buffer) => {
+			resolve(String(data).trim());
 		});
-	});
-	await new Promise<void>((resolve) => {
-		server.listen(0, '127.0.0.1', resolve);
+		server.once('error', reject);
+		server.once('exit', (code) => {
+			reject(new Error(`the token endpoint exited (${code})`));
+		});
 	});
 	// Never the reason a test process stays alive.
 	server.unref();
-	endpoint.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`;
-	endpoint.stop = async () =>
-		new Promise<void>((resolve) => {
-			server.close(() => {
-				resolve();
-			});
-		});
-	return endpoint;
+	for (const stream of [server.stdin, server.stdout]) (stream as unknown as {unref?: () => void}).unref?.();
+	return {
+		url: `http://127.0.0.1:${port}/token`,
+		async stop() {
+			server.kill();
+		},
+	};
 };
 
 let shared: Promise<TokenEndpoint> | undefined;
