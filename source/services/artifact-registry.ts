@@ -6,6 +6,7 @@ import {CancelledError, StepError, isAbort} from './errors.js';
 import {runTool} from './exec.js';
 import {KNOWN_LOCATIONS, sortLocations} from './locations.js';
 import {adcPath, executable} from './platform.js';
+import {filterWarnings} from './warnings.js';
 
 export {KNOWN_LOCATIONS, validateLocation} from './locations.js';
 
@@ -605,15 +606,7 @@ let warningFilterInstalled = false;
 function silenceLibraryWarnings(): void {
 	if (warningFilterInstalled) return;
 	warningFilterInstalled = true;
-	const original = process.emitWarning;
-	const filtered = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
-		const option = rest[0];
-		const type =
-			warning instanceof Error ? warning.name : typeof option === 'string' ? option : (option as {type?: string} | undefined)?.type;
-		if (type && LIBRARY_WARNINGS.has(type)) return;
-		return (original as (...args: unknown[]) => void).call(process, warning, ...rest);
-	};
-	process.emitWarning = filtered as typeof process.emitWarning;
+	filterWarnings(type => type !== undefined && LIBRARY_WARNINGS.has(type));
 }
 
 function parseEndpoint(value: string): {host: string; port: number} {

@@ -5,6 +5,7 @@ import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {CancelledError, StepError} from './errors.js';
 import {findExecutable, runTool} from './exec.js';
 import {adcPath, dockerConfigPath, executable, gcloudConfigDir, type Platform} from './platform.js';
+import {filterWarnings} from './warnings.js';
 
 export type GcloudState = {
 	installed: boolean;
@@ -114,21 +115,13 @@ let sqliteModule: Promise<SqliteModule | undefined> | undefined;
  */
 const loadSqlite = async (): Promise<SqliteModule | undefined> => {
 	sqliteModule ??= (async () => {
-		const emitWarning = process.emitWarning;
-		process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-			const message = typeof warning === 'string' ? warning : warning.message;
-			const options = rest[0];
-			const type =
-				typeof options === 'string' ? options : (options as {type?: string} | undefined)?.type ?? (typeof warning === 'string' ? undefined : warning.name);
-			if (type === 'ExperimentalWarning' && message.startsWith('SQLite is an experimental feature')) return;
-			Reflect.apply(emitWarning, process, [warning, ...rest]);
-		}) as typeof process.emitWarning;
+		const restore = filterWarnings((type, message) => type === 'ExperimentalWarning' && message.startsWith('SQLite is an experimental feature'));
 		try {
 			return await import('node:sqlite');
 		} catch {
 			return undefined;
 		} finally {
-			process.emitWarning = emitWarning;
+			restore();
 		}
 	})();
 	return sqliteModule;
