@@ -26,4 +26,4 @@ const headerWritten = surelyInk(argv, process.env);
 if (headerWritten) writeHeader();
 
 const {main} = await import('./main.js');
-process.exitCode = await main(argv, {controller, headerWritten});
+process.exitCode = await main(argv, {signal: controller.signal, cancel, headerWritten});

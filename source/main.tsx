@@ -4,7 +4,7 @@ import type {JourneyResult, Reporter} from './flow/events.js';
 import {runJourney} from './flow/journey.js';
 import {initialState, isCompleted, reduce, type FlowState} from './flow/state.js';
 import {defaultFlags, splitList, type Flags} from './flags.js';
-import {CancelledError, StepError, UsageError, isAbort} from './services/errors.js';
+import {StepError, UsageError, isAbort} from './services/errors.js';
 import {currentPlatform} from './services/platform.js';
 import {openStore, projectFolder} from './services/store.js';
 import {hasTerminal, isCi, plainByEnv} from './mode.js';
@@ -122,10 +122,11 @@ const parseCli = (argv: string[]) =>
 	});
 
 /**
- * controller: aborted by Ctrl-C / SIGTERM (the entry listens from its first line).
+ * signal / cancel: the run's cancellation, which Ctrl-C and SIGTERM trigger (the entry listens
+ * from its first line); the Ink view calls cancel for Ctrl-C in raw mode.
  * headerWritten: the entry drew the header already (see surelyInk).
  */
-export async function main(argv: string[], options: {controller: AbortController; headerWritten?: boolean}): Promise<number> {
+export async function main(argv: string[], options: {signal: AbortSignal; cancel: () => void; headerWritten?: boolean}): Promise<number> {
 	let cli: ReturnType<typeof parseCli>;
 	try {
 		cli = parseCli(argv);
@@ -162,8 +163,7 @@ export async function main(argv: string[], options: {controller: AbortController
 	const plain = flags.plain || plainByEnv(env);
 	const ink = interactive && !plain;
 
-	const {controller} = options;
-	const cancel = () => controller.abort(new CancelledError());
+	const {signal, cancel} = options;
 
 	if (command === 'doctor') {
 		const {runDoctor} = await import('./steps/doctor.js');
@@ -171,7 +171,7 @@ export async function main(argv: string[], options: {controller: AbortController
 			flags,
 			cwd: process.cwd(),
 			platform,
-			signal: controller.signal,
+			signal,
 			ink,
 			stdout: text => process.stdout.write(text),
 			stderr: text => process.stderr.write(text),
@@ -189,7 +189,7 @@ export async function main(argv: string[], options: {controller: AbortController
 
 	const writeErr = (line: string) => process.stderr.write(`${line}\n`);
 	const journey = async (prompter: Prompter | undefined, report: Reporter, viewReady?: Promise<void>) =>
-		runJourney({flags, cwd: process.cwd(), ctx: {platform, signal: controller.signal}, ask: createAsker(prompter, controller.signal), report, store, viewReady});
+		runJourney({flags, cwd: process.cwd(), ctx: {platform, signal}, ask: createAsker(prompter, signal), report, store, viewReady});
 
 	if (!ink) {
 		const {createInquirerPrompter} = await import('./present/inquirer.js');
