@@ -154,7 +154,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 				tag: authored.tag,
 				imageUri: authored.uri,
 				specFile: authored.moduleFile,
-				baseImage: authored.spec.base_image,
+				baseImage: typeof authored.spec.base_image === 'string' ? authored.spec.base_image : undefined,
 				pythonVersion: authored.spec.python_version,
 				packages: authored.spec.packages,
 				requirements: authored.spec.requirements,

@@ -3,23 +3,54 @@ import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {StepError, UsageError} from './errors.js';
 
-/** flytekit's ImageSpec field names; only the fields the wizard authors. */
+/**
+ * A value whose Python repr is known as text: what the Python reader saw for values JSON cannot
+ * carry (an enum member, a tuple, a float). pyRepr renders it verbatim.
+ */
+export class PyLiteral {
+	constructor(readonly repr: string) {}
+}
+
+/** flytekit's CopyFileDetection members (source_copy_mode). */
+export type CopyMode = 'LOADED_MODULES' | 'ALL' | 'NO_COPY';
+
+/**
+ * Every field of flytekit's ImageSpec dataclass (v1.16), flytekit's names. The wizard authors a
+ * subset (AUTHORED_FIELDS); the rest are read from a team's module and must survive untouched.
+ */
 export type ImageSpec = {
 	name: string;
 	python_version?: string;
 	builder?: string;
+	source_root?: string;
 	env?: Record<string, string>;
 	registry?: string;
 	packages?: string[];
+	conda_packages?: string[];
+	conda_channels?: string[];
 	/** A path relative to the folder `union`/`pyflyte` runs in (flytekit resolves it against the cwd). */
 	requirements?: string;
 	apt_packages?: string[];
-	base_image?: string;
+	cuda?: string;
+	cudnn?: string;
+	/** A reference, or another ImageSpec (layered images): hashed as that spec's full image name. */
+	base_image?: string | ImageSpec;
 	platform?: string;
 	pip_index?: string;
 	pip_extra_index_url?: string[];
+	pip_secret_mounts?: Array<[string, string]>;
+	pip_extra_args?: string;
+	registry_config?: string;
+	entrypoint?: string[];
 	commands?: string[];
 	tag_format?: string;
+	source_copy_mode?: CopyMode;
+	copy?: string[];
+	python_exec?: string;
+	runtime_packages?: string[];
+	/** Builder-specific values, any Python value (PyLiteral where JSON cannot say it). */
+	builder_options?: Record<string, unknown>;
+	builder_config?: Record<string, unknown>;
 };
 
 export type SpecField = keyof ImageSpec;
@@ -321,7 +352,7 @@ export const validateSpec = (spec: ImageSpec): SpecProblem[] => {
 	}
 	for (const pkg of spec.apt_packages ?? []) add('apt_packages', pkg, APT_PACKAGE.test(pkg) ? undefined : 'a Debian package name like git or libgomp1 (optionally =version)');
 	for (const repeated of duplicates(spec.apt_packages ?? [], value => value.split('=')[0] ?? value)) add('apt_packages', repeated, 'listed twice');
-	if (spec.base_image !== undefined) add('base_image', spec.base_image, validateImageReference(spec.base_image));
+	if (typeof spec.base_image === 'string') add('base_image', spec.base_image, validateImageReference(spec.base_image));
 	if (spec.platform !== undefined) add('platform', spec.platform, validatePlatform(spec.platform));
 	if (spec.pip_index !== undefined) add('pip_index', spec.pip_index, validateUrl(spec.pip_index));
 	for (const url of spec.pip_extra_index_url ?? []) add('pip_extra_index_url', url, validateUrl(url));
@@ -392,6 +423,7 @@ const pyFloat = (n: number): string => {
  */
 export const pyRepr = (value: unknown): string => {
 	if (value === null || value === undefined) return 'None';
+	if (value instanceof PyLiteral) return value.repr;
 	if (value === true) return 'True';
 	if (value === false) return 'False';
 	if (typeof value === 'string') return pyStr(value);

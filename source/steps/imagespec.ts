@@ -67,7 +67,7 @@ export async function authorImageSpec(
 		{
 			flag: 'base-image',
 			message: 'Base image:',
-			default: declared?.base_image ?? previous?.baseImage ?? defaultBaseImage(pythonVersion),
+			default: (typeof declared?.base_image === 'string' ? declared.base_image : undefined) ?? previous?.baseImage ?? defaultBaseImage(pythonVersion),
 			validate: value => (value ? undefined : 'a base image is required'),
 		},
 		flags.baseImage,

@@ -50,7 +50,7 @@ export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'fl
 						tag: tag ?? '',
 						imageUri: tag ? imageUri(other, tag) : '',
 						specFile: moduleFile,
-						baseImage: other.base_image,
+						baseImage: typeof other.base_image === 'string' ? other.base_image : undefined,
 						pythonVersion: other.python_version,
 						packages: other.packages,
 						requirements: other.requirements,
