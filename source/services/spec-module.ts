@@ -1,6 +1,7 @@
 import {randomBytes} from 'node:crypto';
-import {chmod, realpath, rename, stat, unlink, writeFile} from 'node:fs/promises';
+import {chmod, readFile, realpath, rename, stat, unlink, writeFile} from 'node:fs/promises';
 import path from 'node:path';
+import {StepError} from './errors.js';
 import {FLYTEKIT_FIELD_ORDER, SPEC_FIELDS, pyStr, type ImageSpec, type SpecField} from './imagespec.js';
 
 export type SpecModuleOptions = {sdk: 'union' | 'flytekit'};
@@ -249,6 +250,20 @@ const parseLiteral = (src: string, start: number): Parsed => {
 		});
 		return result.ok ? {ok: true, value: new Map(entries), end: result.end} : result;
 	}
+	// dict(KEY="value", ...): the keyword form of a dict literal, the same value to Python.
+	if (/^dict\s*\(/.test(src.slice(i))) {
+		const entries: Array<[unknown, unknown]> = [];
+		const result = parseSequence(src, src.indexOf('(', i) + 1, ')', j => {
+			const key = /^([A-Za-z_]\w*)\s*=(?!=)/.exec(src.slice(j));
+			if (!key) return {ok: false};
+			const value = parseLiteral(src, j + key[0].length);
+			if (!value.ok) return value;
+			entries.push([key[1], value.value]);
+			return {ok: true, value: undefined, end: value.end};
+		});
+		return result.ok ? {ok: true, value: new Map(entries), end: result.end} : result;
+	}
+
 	const word = /^(?:True|False|None|-?\d[\d_]*(?:\.\d+)?)(?![\w.])/.exec(src.slice(i));
 	if (word) {
 		const text = word[0];
@@ -496,4 +511,46 @@ export const writeFileAtomic = async (file: string, content: string): Promise<vo
 		await unlink(temp).catch(() => undefined);
 		throw error;
 	}
+};
+
+/**
+ * The module's text, or undefined when there is none yet. A file that is not UTF-8 is refused:
+ * decoding it would turn its bytes into U+FFFD, and writing it back would lose them.
+ */
+export const readModuleFile = async (file: string): Promise<string | undefined> => {
+	let bytes: Buffer;
+	try {
+		bytes = await readFile(file);
+	} catch (error) {
+		const code = (error as NodeJS.ErrnoException).code;
+		if (code === 'ENOENT') return undefined;
+		const why = code === 'EISDIR' ? 'is a folder, not a Python file' : `cannot be read (${(error as Error).message})`;
+		throw new StepError(`${file} ${why}.`, {fix: 'Point --output at the ImageSpec module (a .py file), or fix the file, then rerun.', reason: 'MODULE_UNREADABLE', cause: error});
+	}
+
+	try {
+		// ignoreBOM keeps a byte-order mark in the text, so it is written back as it was.
+		return new TextDecoder('utf-8', {fatal: true, ignoreBOM: true}).decode(bytes);
+	} catch {
+		throw new StepError(`${file} is not UTF-8 text: imagespec-gar would change bytes it cannot read.`, {
+			fix: 'Save it as UTF-8 (Python 3\'s default source encoding), or use --output to write another module.',
+			reason: 'MODULE_NOT_UTF8',
+		});
+	}
+};
+
+/**
+ * Where the module declares `name` in a form the tool does not edit (a one-line call, a derived
+ * spec...): the line, so a second declaration for the same image is never added beside it.
+ */
+export const otherDeclarationLine = (content: string, name: string, handled: Declaration[]): number | undefined => {
+	const wanted = name.toLowerCase();
+	const pattern = /\bname\s*=\s*(?:[rRuU]?)(["'])([^"'\n]*)\1/g;
+	for (const match of content.matchAll(pattern)) {
+		if (match[2]!.toLowerCase() !== wanted) continue;
+		if (handled.some(declaration => match.index >= declaration.start && match.index < declaration.end)) continue;
+		return content.slice(0, match.index).split('\n').length;
+	}
+
+	return undefined;
 };
