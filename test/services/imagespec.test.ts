@@ -69,7 +69,7 @@ describe('computeTag reproduces flytekit (facts/imagespec.md)', () => {
 		await writeFile(path.join(dir, 'requirements.txt'), 'pandas==2.2.2\nunion\n');
 		const spec: ImageSpec = {name: 'my-image', registry: GAR, python_version: '3.11', requirements: 'requirements.txt'};
 		expect(requirementsDigest('pandas==2.2.2\nunion\n')).toBe('313a8a6250d18f1377674848fffcaf480fd0f9dd');
-		expect(hashInput(spec, '313a8a6250d18f1377674848fffcaf480fd0f9dd')).toContain("'requirements': '313a8a6250d18f1377674848fffcaf480fd0f9dd'");
+		expect(hashInput(spec, {requirements: '313a8a6250d18f1377674848fffcaf480fd0f9dd'})).toContain("'requirements': '313a8a6250d18f1377674848fffcaf480fd0f9dd'");
 		expect(await tag(spec)).toBe('NZ6Y8WZoI5gDs3SsBFUppQ');
 	});
 
