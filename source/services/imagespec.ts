@@ -398,7 +398,8 @@ export const pyStr = (value: string, options: {preferDouble?: boolean} = {}): st
 	return out + quote;
 };
 
-const pyFloat = (n: number): string => {
+/** Python's repr() of a float (1.0, 1e+20, 0.0001): what str(dict) prints for it. */
+export const pyFloat = (n: number): string => {
 	if (Number.isNaN(n)) return 'nan';
 	if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf';
 	// Both languages print the shortest round-trip digits; only the layout differs.
