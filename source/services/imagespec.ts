@@ -601,7 +601,8 @@ export const computeTag = async (spec: ImageSpec, options: TagOptions): Promise<
 	const mode = effectiveCopyMode(spec);
 	if (mode === 'LOADED_MODULES') {
 		throw new StepError(
-			`The tag of ${spec.name} depends on the Python files \`union register\` loads (source_copy_mode LOADED_MODULES${spec.source_copy_mode ? '' : ', the default with source_root'}); it cannot be known before registering.`,
+			`The tag of ${spec.name} depends on the Python files \`union register\` loads ` +
+				`(source_copy_mode LOADED_MODULES${spec.source_copy_mode ? '' : ', the default with source_root'}); it cannot be known before registering.`,
 			{
 				fix: 'Set source_copy_mode=CopyFileDetection.NO_COPY (code ships with fast registration), or let `union register` build this image.',
 				reason: 'TAG_DEPENDS_ON_REGISTER',

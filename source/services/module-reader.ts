@@ -91,7 +91,9 @@ const decode = (value: Encoded, field: string, specs: (index: number) => ImageSp
 	if (Array.isArray(value)) return value.map(item => decode(item, field, specs));
 	if ('$repr' in value) return new PyLiteral(String(value.$repr));
 	if ('$spec' in value) return specs(Number(value.$spec));
-	if ('$enum' in value) return field === 'source_copy_mode' && value.$enum === 'CopyFileDetection' ? (value.member as CopyMode) : new PyLiteral(String(value.repr));
+	if ('$enum' in value) {
+		return field === 'source_copy_mode' && value.$enum === 'CopyFileDetection' ? (value.member as CopyMode) : new PyLiteral(String(value.repr));
+	}
 	// flytekit opens requirements and copy entries; elsewhere a path is hashed by its repr.
 	if ('$path' in value) return field === 'requirements' || field === 'copy' ? String(value.$path) : new PyLiteral(String(value.repr));
 	const entries = (value.$dict as Array<[Encoded, Encoded]>).map(([key, item]) => [decode(key, field, specs), decode(item, field, specs)] as const);
@@ -223,9 +225,12 @@ const readLiterals = async (ctx: ServiceContext, options: ReadModuleOptions): Pr
 			const what =
 				first?.field === ''
 					? `${literal.variable} = ${short(first.text)} is derived from another spec`
-					: `${literal.unreadable.map(({field, text}) => `${field}=${short(text)}`).join(', ')} ${literal.unreadable.length > 1 ? 'are not literals' : 'is not a literal'} the tool can read`;
+					: `${literal.unreadable.map(({field, text}) => `${field}=${short(text)}`).join(', ')} ` +
+						`${literal.unreadable.length > 1 ? 'are not literals' : 'is not a literal'} the tool can read`;
 			entry.problem = new StepError(`Cannot read ${literal.variable} without Python: ${what}.`, {
-				fix: 'Install a Python 3 (python3 on PATH) so the tool runs the module as `union register` does; with flytekit (or union) installed in it the tag is flytekit\'s own.',
+				fix:
+					'Install a Python 3 (python3 on PATH) so the tool runs the module as `union register` does; ' +
+					"with flytekit (or union) installed in it the tag is flytekit's own.",
 				reason: 'FIELD_UNREADABLE',
 			});
 		} else {

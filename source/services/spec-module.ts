@@ -438,7 +438,17 @@ const pythonValue = (value: unknown): unknown => {
 };
 
 const COPY_MODE = /^(?:[A-Za-z_][\w.]*\.)?CopyFileDetection\.(LOADED_MODULES|ALL|NO_COPY)$/;
-const STRING_LIST_FIELDS = new Set(['packages', 'conda_channels', 'conda_packages', 'apt_packages', 'pip_extra_index_url', 'entrypoint', 'commands', 'runtime_packages']);
+// flytekit's __post_init__ requires a list of strings here.
+const STRING_LIST_FIELDS = new Set([
+	'packages',
+	'conda_channels',
+	'conda_packages',
+	'apt_packages',
+	'pip_extra_index_url',
+	'entrypoint',
+	'commands',
+	'runtime_packages',
+]);
 const SPEC_CALL = /^((?:union\.|flytekit\.)?ImageSpec)\(/;
 const trimValue = (text: string): string => text.replace(/(?:[ \t]*#[^\n]*)?\s*$/, '').trim();
 

@@ -236,7 +236,7 @@ describe('a module that fails gets one line', () => {
 
 	it('flytekit checks the stand-in repeats: an invalid registry, a tuple for packages', async () => {
 		const registry = await project({'image_specs.py': 'from union import ImageSpec\nimg = ImageSpec(name="x", registry="https://gcr.io/x")\n'});
-		expect((await failure(readModuleSpecs(ctx, registry))).message).toMatch(/^image_specs\.py:2: ValueError: Invalid container registry name: 'https:\/\/gcr.io\/x'/);
+		expect((await failure(readModuleSpecs(ctx, registry))).message).toBe("image_specs.py:2: ValueError: Invalid container registry name: 'https://gcr.io/x'.");
 		const tuple = await project({'image_specs.py': 'from union import ImageSpec\nimg = ImageSpec(name="x", packages=("a",))\n'});
 		expect((await failure(readModuleSpecs(ctx, tuple))).message).toBe('image_specs.py:2: ValueError: packages must be a list of strings or None');
 	});
