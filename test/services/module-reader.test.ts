@@ -7,6 +7,7 @@ import {CancelledError, StepError} from '../../source/services/errors.js';
 import {PyLiteral} from '../../source/services/imagespec.js';
 import {readModuleSpecs, type ModuleSpecs, type ReadSpec} from '../../source/services/module-reader.js';
 import {currentPlatform, type Platform} from '../../source/services/platform.js';
+import {STAND_IN} from '../../source/services/python-stand-in.js';
 import {pathHiding, withEnv} from '../support/environment.js';
 import {BASE_PYTHON, TAG_VECTORS} from '../fixtures/tag-vectors.js';
 
@@ -267,7 +268,9 @@ describe('a module that fails gets one line', () => {
 });
 
 describe('with flytekit importable, its image_name() is the reference', () => {
-	const answers = (value: string) => ({platform: withEnv(platform, {PYTHONPATH: path.join(FIXTURES, 'flytekit-answers'), FAKE_FLYTEKIT_IMAGE_NAME: value})});
+	const answers = (value: string) => ({
+		platform: withEnv(platform, {PYTHONPATH: path.join(FIXTURES, 'flytekit-answers'), IMAGESPEC_GAR_STAND_IN: STAND_IN, FAKE_FLYTEKIT_IMAGE_NAME: value}),
+	});
 	const module = {'image_specs.py': 'from flytekit import ImageSpec, task\nimg = ImageSpec(name="x", registry="ghcr.io/org", packages=["pandas"])\n'};
 	// flytekit's tag for that spec (the same recipe as the vectors: `ImageSpec(name="x", registry="ghcr.io/org", packages=["pandas"]).image_name()`).
 	const right = 'ghcr.io/org/x:2p337E8eUGV9XUB_F4psDg';
