@@ -20,6 +20,9 @@
  * A spec whose tag cannot be told carries `problem` (a StepError: TAG_DEPENDS_ON_REGISTER,
  * TAG_NEEDS_FLYTEKIT, REQUIREMENTS_UNREADABLE, FIELD_UNREADABLE...) so one odd spec does not hide
  * the others. A module that raises is one StepError (reason MODULE_FAILED): `file:line: Error: msg`.
+ * With the stand-in, a third-party module the team's module imports but this Python lacks (pandas
+ * for a task signature) is replaced by a placeholder and listed in `missing`; a spec field built
+ * from one gets a problem (FIELD_FROM_MISSING_MODULE), never a tag.
  *
  * The Python side encodes each field value as JSON, tagged where JSON cannot say it: str, int,
  * bool, None and list as themselves; dict as {"$dict": [[k, v], ...]} (key order kept); a nested
@@ -50,7 +53,13 @@ export type ReadSpec = {
 	problem?: StepError;
 };
 
-export type ModuleSpecs = {via: 'flytekit' | 'stand-in' | 'literal'; sdkVersion?: string; specs: ReadSpec[]};
+export type ModuleSpecs = {
+	via: 'flytekit' | 'stand-in' | 'literal';
+	sdkVersion?: string;
+	/** Modules the team's module imports that this Python lacks (stand-in only): placeholders stood in. */
+	missing?: string[];
+	specs: ReadSpec[];
+};
 
 export type ReadModuleOptions = {
 	moduleFile: string;
@@ -72,11 +81,13 @@ type Record_ = {
 	image_name?: string;
 	source_root_digest?: string;
 	sdk_error?: Where;
+	/** Fields holding a value from a module this Python lacks (a stand-in placeholder). */
+	placeholders?: string[];
 };
 type ReaderOutput =
 	| {broken: string}
 	| {error: Where}
-	| {via: 'flytekit' | 'stand-in'; sdk_version: string | null; specs: Record_[]};
+	| {via: 'flytekit' | 'stand-in'; sdk_version: string | null; missing: string[]; specs: Record_[]};
 
 const describe = (where: Where, folder: string): string => {
 	const file = path.isAbsolute(where.file) ? path.relative(folder, where.file) || where.file : where.file;
@@ -173,6 +184,15 @@ export const readModuleSpecs = async (ctx: ServiceContext, options: ReadModuleOp
 		const parent = output.specs.findIndex(other => other.fields.some(([field, value]) => field === 'base_image' && (value as {$spec?: number})?.$spec === index));
 		const variable = record.variables[0] ?? `${read[parent]?.variable ?? output.specs[parent]?.variables[0] ?? 'spec'}.base_image`;
 		const entry: ReadSpec = {variable, variables: record.variables, spec, ...(await tagOf(ctx, spec, options.folder, record.source_root_digest))};
+		if (record.placeholders) {
+			entry.problem = new StepError(
+				`${variable}: ${record.placeholders.join(', ')} ${record.placeholders.length > 1 ? 'come' : 'comes'} from a module this Python cannot import ` +
+					`(${output.missing.join(', ') || 'flytekit'}).`,
+				{fix: `Run the tool with the Python environment of the project (the one \`union register\` uses).`, reason: 'FIELD_FROM_MISSING_MODULE'},
+			);
+			delete entry.tag;
+			delete entry.uri;
+		}
 		if (output.via === 'flytekit') {
 			if (record.sdk_error) {
 				// flytekit could not name it either (a missing requirements file...): union register fails the same way.
@@ -205,7 +225,12 @@ export const readModuleSpecs = async (ctx: ServiceContext, options: ReadModuleOp
 		}
 		read.push(entry);
 	}
-	return {via: output.via, ...(output.sdk_version ? {sdkVersion: output.sdk_version} : {}), specs: read};
+	return {
+		via: output.via,
+		...(output.sdk_version ? {sdkVersion: output.sdk_version} : {}),
+		...(output.missing.length > 0 ? {missing: output.missing} : {}),
+		specs: read,
+	};
 };
 
 /** Without Python: the literal declarations, and a plain message for anything else. */

@@ -31,7 +31,7 @@ import re
 import sys
 import typing
 
-ROOTS = ("flytekit", "union", "flytekitplugins")
+ROOTS = {"flytekit", "union", "flytekitplugins"}
 
 
 class CopyFileDetection(enum.Enum):
@@ -215,10 +215,10 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module):
         module.__dict__.update(_EXPORTS.get(module.__name__, {}))
-        module.__version__ = "0+imagespec-gar-stand-in"
 
         def __getattr__(name):
-            if name.startswith("__"):
+            # __version__ too is a placeholder: a spec built from it must not look like a real value.
+            if name.startswith("__") and name != "__version__":
                 raise AttributeError(name)
             return _placeholder(name)
 
@@ -301,16 +301,42 @@ while os.path.exists(os.path.join(folder, "__init__.py")):
     parts.insert(0, os.path.basename(folder))
     folder = os.path.dirname(folder)
 sys.path.insert(0, folder)
-try:
+project = os.path.abspath(folder) + os.sep
+before = set(sys.modules)
+
+
+def load():
     if len(parts) > 1:
-        module = importlib.import_module(".".join(parts))
-    else:
-        loaded = importlib.util.spec_from_file_location(parts[-1], module_file)
-        module = importlib.util.module_from_spec(loaded)
-        sys.modules[parts[-1]] = module
-        loaded.loader.exec_module(module)
-except BaseException as error:
-    emit({"error": failure(error)})
+        return importlib.import_module(".".join(parts))
+    loaded = importlib.util.spec_from_file_location(parts[-1], module_file)
+    module = importlib.util.module_from_spec(loaded)
+    sys.modules[parts[-1]] = module
+    loaded.loader.exec_module(module)
+    return module
+
+
+# Without flytekit this Python is not the team's environment: a third-party import it lacks
+# (pandas for a task's signature) becomes a placeholder module and the load starts again; a
+# spec field made from one is reported, not hashed.
+missing = []
+while True:
+    try:
+        module = load()
+        break
+    except ModuleNotFoundError as error:
+        top = (error.name or "").split(".")[0]
+        ours = any(os.path.exists(os.path.join(folder, top + suffix)) for suffix in ("", ".py"))
+        if via != "stand-in" or not top or ours or top in missing or len(missing) >= 50:
+            emit({"error": failure(error)})
+        missing.append(top)
+        stand_in.ROOTS.add(top)
+        # Forget the team's half-loaded modules (only theirs: an extension module cannot load twice).
+        for name in set(sys.modules) - before:
+            file = getattr(sys.modules[name], "__file__", None) or ""
+            if os.path.abspath(file).startswith(project) or name == ".".join(parts) or name == parts[-1]:
+                del sys.modules[name]
+    except BaseException as error:
+        emit({"error": failure(error)})
 
 is_spec = lambda value: isinstance(value, SpecClass)
 specs, names, index = [], [], {}
@@ -339,8 +365,15 @@ while position < len(specs):
     position += 1
 
 
+placeholder = getattr(stand_in, "_Placeholder", None) if via == "stand-in" else None
+from_missing = set()
+
+
 def encode(value):
     kind = type(value)
+    if placeholder is not None and isinstance(value, placeholder):
+        from_missing.add(value.__name__)
+        return {"$repr": repr(value)}
     if value is None or kind in (bool, str):
         return value
     if kind is int:
@@ -360,7 +393,15 @@ def encode(value):
 
 records = []
 for position, spec in enumerate(specs):
-    record = {"variables": names[position], "fields": [[f.name, encode(getattr(spec, f.name))] for f in dataclasses.fields(spec)]}
+    fields, placeholders = [], []
+    for field in dataclasses.fields(spec):
+        from_missing.clear()
+        fields.append([field.name, encode(getattr(spec, field.name))])
+        if from_missing:
+            placeholders.append(field.name)
+    record = {"variables": names[position], "fields": fields}
+    if placeholders:
+        record["placeholders"] = placeholders
     if via == "flytekit":
         mode = getattr(spec, "source_copy_mode", None)
         mode = getattr(mode, "name", None)
@@ -377,5 +418,5 @@ for position, spec in enumerate(specs):
         except Exception as error:
             record["sdk_error"] = failure(error)
     records.append(record)
-emit({"via": via, "sdk_version": sdk_version, "specs": records})
+emit({"via": via, "sdk_version": sdk_version, "missing": missing, "specs": records})
 `;

@@ -331,3 +331,38 @@ describe('without any Python on PATH', () => {
 		expect(other.problem?.fix).toMatch(/Install a Python 3/);
 	});
 });
+
+describe('imports this Python lacks (no flytekit: not the team environment)', () => {
+	it('a task signature using pandas does not stop the read; a spec field made from it is named', async () => {
+		const box = await project({
+			'image_specs.py': [
+				'import pandas as pd',
+				'from sklearn.linear_model import LinearRegression',
+				'from flytekit import ImageSpec, task',
+				'',
+				'img = ImageSpec(name="x", packages=["pandas"])',
+				'odd = ImageSpec(name="odd", python_version=pd.__version__)',
+				'',
+				'@task(container_image=img)',
+				'def t(df: pd.DataFrame) -> LinearRegression:',
+				'    return LinearRegression()',
+				'',
+			].join('\n'),
+		});
+		const result = await readModuleSpecs(ctx, box);
+		expect(result.missing).toEqual(['pandas', 'sklearn']);
+		// flytekit v1.16.24: ImageSpec(name="x", packages=["pandas"]).tag (computed as the vectors were).
+		expect(byVariable(result, 'img').tag).toBe('wCFCigjTu0uUdmlG5EwIoQ');
+		const odd = byVariable(result, 'odd');
+		expect(odd.tag).toBeUndefined();
+		expect(odd.problem?.reason).toBe('FIELD_FROM_MISSING_MODULE');
+		expect(odd.problem?.message).toBe('odd: python_version comes from a module this Python cannot import (pandas, sklearn).');
+	});
+
+	it('with flytekit importable (the team environment) a missing import fails as union register would', async () => {
+		const box = await project({'image_specs.py': 'import pandas\nfrom flytekit import ImageSpec\nimg = ImageSpec(name="x")\n'});
+		const withFlytekit = {platform: withEnv(platform, {PYTHONPATH: path.join(FIXTURES, 'flytekit-answers'), IMAGESPEC_GAR_STAND_IN: STAND_IN})};
+		const error = await failure(readModuleSpecs(withFlytekit, box));
+		expect(error.message).toBe("image_specs.py:1: ModuleNotFoundError: No module named 'pandas'");
+	});
+});
