@@ -4,7 +4,7 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {CancelledError, StepError} from '../../source/services/errors.js';
-import {PyLiteral} from '../../source/services/imagespec.js';
+import {PyLiteral, computeTag} from '../../source/services/imagespec.js';
 import {readModuleSpecs, type ModuleSpecs, type ReadSpec} from '../../source/services/module-reader.js';
 import {currentPlatform, type Platform} from '../../source/services/platform.js';
 import {STAND_IN} from '../../source/services/python-stand-in.js';
@@ -280,6 +280,20 @@ describe('with flytekit importable, its image_name() is the reference', () => {
 		expect(result.via).toBe('flytekit');
 		expect(result.sdkVersion).toBe('1.16.24+answers');
 		expect(byVariable(result, 'img')).toMatchObject({uri: right, sdkUri: right});
+	});
+
+	it("source_copy_mode ALL: the files' digest is flytekit's own (ls_files), the rest of the tag the tool's", async () => {
+		const all = {
+			'image_specs.py': 'from flytekit import ImageSpec\nfrom flytekit.constants import CopyFileDetection\n' +
+				'img = ImageSpec(name="x", source_root="src", source_copy_mode=CopyFileDetection.ALL)\n',
+		};
+		const expected = `x:${await computeTag({name: 'x', source_root: 'src', source_copy_mode: 'ALL'}, {baseDir: root, sourceRootDigest: 'f00d'})}`;
+		const context = {platform: withEnv(answers(expected).platform, {FAKE_FLYTEKIT_LS_DIGEST: 'f00d'})};
+		const result = await readModuleSpecs(context, await project(all));
+		expect(byVariable(result, 'img')).toMatchObject({uri: expected, sdkUri: expected});
+		// Without flytekit the same spec has no tag, and says why.
+		const standIn = await readModuleSpecs(ctx, await project(all));
+		expect(byVariable(standIn, 'img').problem?.reason).toBe('TAG_NEEDS_FLYTEKIT');
 	});
 
 	it('disagreeing: TAG_MISMATCH with both values', async () => {
