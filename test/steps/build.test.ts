@@ -19,6 +19,7 @@ import type {StepContext} from '../../source/steps/context.js';
 import type {AuthoredSpec} from '../../source/steps/imagespec.js';
 import {dockerEngine, requireDocker, startRegistry, type Registry} from '../support/docker.js';
 import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
+import {standInFlytekit, startPythonIndex} from '../support/python-index.js';
 import {makeSandbox, pathHiding, withEnv, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {FAKE_TOKEN, loginOffline, shimTool} from '../support/gcloud.js';
@@ -297,7 +298,13 @@ requirePythonBase(requireDocker(describe, engine))('buildImage on the real engin
 			expect(await buildImage(harness(box, {person: nobody.prompter}), await authored(box, {}, true), where)).toMatchObject({engine: 'docker'});
 			expect(nobody.asked).toEqual([]);
 			box.env.PYTHONPATH = FLYTEKIT_PATH;
-			expect(await buildImage(harness(box), await authored(box, {}, true), where)).toMatchObject({engine: 'docker'});
+			// flytekit's rule: the flytekit it appends is pinned to the one here, which the index serves.
+			const index = await startPythonIndex(standInFlytekit.map(project => (project.name === 'flytekit' ? {...project, version: '1.16.24+stub'} : project)));
+			context.onTestFinished(async () => index.stop());
+			const pinned = await buildImage(harness(box), await authored(box, {pip_index: index.url}, true), where);
+			expect(pinned).toMatchObject({engine: 'docker'});
+			expect(await readFile(pinned.logFile!, 'utf8')).toContain('# requirements_uv.txt: flytekit==1.16.24+stub\n');
+			expect(index.requests).toContain('/simple/flytekit/');
 			expect((await dockerCalls()).filter(call => call === 'build')).toHaveLength(2);
 		});
 	});

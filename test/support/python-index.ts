@@ -68,7 +68,7 @@ export const startPythonIndex = async (projects: TestProject[]): Promise<PythonI
 	const wheels = projects.map(project => ({project, ...wheel(project)}));
 	const requests: string[] = [];
 	const server: Server = createServer((request, response) => {
-		const url = request.url ?? '/';
+		const url = decodeURIComponent(request.url ?? '/');
 		requests.push(url);
 		const page = (html: string) => {
 			response.writeHead(200, {'content-type': 'text/html'});
