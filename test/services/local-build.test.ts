@@ -1,3 +1,4 @@
+import {readFile} from 'node:fs/promises';
 import {describe, expect, it} from 'vitest';
 import {StepError} from '../../source/services/errors.js';
 import {FLYTEKIT_FIELD_ORDER, type ImageSpec} from '../../source/services/imagespec.js';
@@ -35,6 +36,12 @@ describe('the local build field table', () => {
 			expect(refusal?.message, field).toContain(`cannot honour ${field === 'source_root' ? 'source_copy_mode' : field} (`);
 			expect(refusal?.reason).toBe('FIELD_NOT_BUILT_LOCALLY');
 		}
+	});
+
+	it('is the table the README shows, row for row', async () => {
+		const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+		const rows = readme.split('\n').filter(line => /^\| `\w+` \| (?:built|checked|tag|ignored|refused) \|/.test(line));
+		expect(rows).toEqual(FLYTEKIT_FIELD_ORDER.map(field => `| \`${field}\` | ${LOCAL_BUILD[field].support} | ${LOCAL_BUILD[field].how} |`));
 	});
 
 	it('names the field and the fix, and refuses only the values it cannot build', () => {
