@@ -45,7 +45,7 @@ export const importLine = (callee: Callee, options: SpecModuleOptions): string =
 const literal = (value: string): string => pyStr(value, {preferDouble: true});
 
 /** `key=value,` lines for one field; lists and dicts with more than one entry go one per line. */
-const renderField = (key: string, value: unknown): string => {
+export const renderField = (key: string, value: unknown): string => {
 	const prefix = `${INDENT}${key}=`;
 	if (typeof value === 'string') return `${prefix}${literal(value)},`;
 	if (Array.isArray(value)) {
@@ -63,7 +63,7 @@ const renderField = (key: string, value: unknown): string => {
 /** A kwarg carried over verbatim from an existing declaration (see planModuleUpdate). */
 export type RawField = {key: string; text: string};
 
-const fieldRank = (key: string): number => {
+export const fieldRank = (key: string): number => {
 	const index = (FLYTEKIT_FIELD_ORDER as readonly string[]).indexOf(key);
 	return index === -1 ? FLYTEKIT_FIELD_ORDER.length : index;
 };
@@ -317,7 +317,11 @@ export type Declaration = {
 	rawFields: RawField[];
 	/** Names of the wizard's fields that were not plain literals (e.g. base_image=other_image). */
 	unparsed: string[];
+	/** Where each `key=value` stands in the file (offsets, without its comma): edits touch only these. */
+	fields: FieldSpan[];
 };
+
+export type FieldSpan = {key: string; start: number; end: number};
 
 const START_LINE = /^([A-Za-z_]\w*)[ \t]*=[ \t]*((?:union\.|flytekit\.)?ImageSpec)\([ \t]*(?:#[^\n]*)?$/;
 
@@ -349,8 +353,9 @@ export const readDeclarations = (content: string): Declaration[] => {
 		if (close === -1) continue;
 		const start = lines[index]!.start;
 		const end = lines[close]!.end;
-		const inner = content.slice(lines[index + 1]?.start ?? end, lines[close]!.start);
-		const parsed = parseArguments(inner);
+		const innerStart = lines[index + 1]?.start ?? end;
+		const inner = content.slice(innerStart, lines[close]!.start);
+		const parsed = parseArguments(inner, innerStart);
 		// Without a literal name it cannot be matched safely: leave it to the user.
 		if (!parsed || parsed.unparsed.includes('name')) continue;
 		declarations.push({
@@ -367,10 +372,11 @@ export const readDeclarations = (content: string): Declaration[] => {
 };
 
 /** `key=value, ...` inside the call; undefined when it is not keyword arguments only. */
-const parseArguments = (src: string): Pick<Declaration, 'spec' | 'rawFields' | 'unparsed'> | undefined => {
+const parseArguments = (src: string, offset: number): Pick<Declaration, 'spec' | 'rawFields' | 'unparsed' | 'fields'> | undefined => {
 	const spec: Record<string, unknown> = {};
 	const rawFields: RawField[] = [];
 	const unparsed: string[] = [];
+	const fields: FieldSpan[] = [];
 	let i = skip(src, 0);
 	while (i < src.length) {
 		const key = /^([A-Za-z_]\w*)[ \t]*=(?!=)/.exec(src.slice(i));
@@ -391,13 +397,14 @@ const parseArguments = (src: string): Pick<Declaration, 'spec' | 'rawFields' | '
 			rawFields.push({key: field, text});
 			if (known) unparsed.push(field);
 		}
+		fields.push({key: field, start: offset + i, end: offset + i + src.slice(i, end).replace(/(?:[ \t]*#[^\n]*)?\s*$/, '').length});
 		i = skip(src, end);
 		if (src[i] === ',') i = skip(src, i + 1);
 		else if (i < src.length) return undefined;
 	}
 	// flytekit's default name.
 	if (typeof spec.name !== 'string') spec.name = 'flytekit';
-	return {spec: spec as ImageSpec, rawFields, unparsed};
+	return {spec: spec as ImageSpec, rawFields, unparsed, fields};
 };
 
 /** The specs of the tool's own declarations, in file order. */
