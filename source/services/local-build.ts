@@ -33,6 +33,15 @@ const lockFile = (spec: ImageSpec): string | undefined => {
 	return base === 'uv.lock' || base === 'poetry.lock' ? base : undefined;
 };
 
+/** A refusal for any value but an empty one (None, [], {}): flytekit's builders test truthiness. */
+const whenSet =
+	(field: SpecField, why: string) =>
+	(spec: ImageSpec): string | undefined => {
+		const value = spec[field];
+		const empty = value === undefined || value === null || (typeof value === 'object' && Object.keys(value).length === 0);
+		return empty ? undefined : why;
+	};
+
 export const LOCAL_BUILD: Record<SpecField, FieldRule> = {
 	name: {support: 'tag', how: 'the image name'},
 	python_version: {
@@ -47,8 +56,8 @@ export const LOCAL_BUILD: Record<SpecField, FieldRule> = {
 	env: {support: 'built', how: 'ENV after PYTHONPATH=/root, as flytekit writes it'},
 	registry: {support: 'tag', how: 'where the image is pushed'},
 	packages: {support: 'built', how: 'installed with the requirements file\'s lines; flytekit is appended when none of them is flytekit'},
-	conda_packages: {support: 'refused', how: 'needs micromamba and conda-forge', refuses: spec => (spec.conda_packages?.length ? 'conda packages need micromamba' : undefined)},
-	conda_channels: {support: 'refused', how: 'needs micromamba and conda-forge', refuses: spec => (spec.conda_channels?.length ? 'conda channels need micromamba' : undefined)},
+	conda_packages: {support: 'refused', how: 'needs micromamba and conda-forge', refuses: whenSet('conda_packages', 'conda packages need micromamba')},
+	conda_channels: {support: 'refused', how: 'needs micromamba and conda-forge', refuses: whenSet('conda_channels', 'conda channels need micromamba')},
 	requirements: {
 		support: 'built',
 		how: 'a requirements file\'s lines are installed like flytekit\'s requirements_uv.txt; uv.lock and poetry.lock are refused (uv sync / poetry install)',
@@ -61,12 +70,12 @@ export const LOCAL_BUILD: Record<SpecField, FieldRule> = {
 	cuda: {
 		support: 'refused',
 		how: 'flytekit\'s default builder refuses it too',
-		refuses: spec => (spec.cuda === undefined ? undefined : 'flytekit\'s own builder refuses cuda as well'),
+		refuses: whenSet('cuda', 'flytekit\'s own builder refuses cuda as well'),
 	},
 	cudnn: {
 		support: 'refused',
 		how: 'flytekit\'s default builder refuses it too',
-		refuses: spec => (spec.cudnn === undefined ? undefined : 'flytekit\'s own builder refuses cudnn as well'),
+		refuses: whenSet('cudnn', 'flytekit\'s own builder refuses cudnn as well'),
 	},
 	base_image: {support: 'built', how: 'FROM; a nested ImageSpec is built and pushed first when its registry lacks it, as flytekit does'},
 	platform: {
@@ -79,7 +88,7 @@ export const LOCAL_BUILD: Record<SpecField, FieldRule> = {
 	pip_secret_mounts: {
 		support: 'refused',
 		how: 'needs BuildKit secret mounts',
-		refuses: spec => (spec.pip_secret_mounts?.length ? 'secret mounts need BuildKit' : undefined),
+		refuses: whenSet('pip_secret_mounts', 'secret mounts need BuildKit'),
 	},
 	pip_extra_args: {support: 'built', how: 'passed as written to the installer (uv when the image has it, else pip)'},
 	registry_config: {support: 'ignored', how: 'flytekit\'s default builder ignores it too'},
@@ -98,7 +107,7 @@ export const LOCAL_BUILD: Record<SpecField, FieldRule> = {
 	builder_config: {
 		support: 'refused',
 		how: 'picks flytekit\'s uv and micromamba images, which the local build does not use',
-		refuses: spec => (spec.builder_config && Object.keys(spec.builder_config).length > 0 ? 'it picks the uv and micromamba images of flytekit\'s builder' : undefined),
+		refuses: whenSet('builder_config', 'it picks the uv and micromamba images of flytekit\'s builder'),
 	},
 };
 

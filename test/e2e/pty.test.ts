@@ -195,7 +195,7 @@ requirePythonBase(requireDocker(describe, engine))('imagespec-gar in a terminal,
 			const before: Array<{message: string; screen: string; offered?: string}> = [];
 			let imageAsked = false;
 			await drive(cli, {
-				answers: [[/^What next/, {choose: /^Add another image/}], ...imageAnswers('evaluator')],
+				answers: [[/^What next/, {choose: /^Add another image/}], ...imageAnswers('evaluator', '3.11')],
 				until: /Your image is in Artifact Registry/,
 				onQuestion({message, body, screen}) {
 					if (/^Image name/.test(message)) imageAsked = true;
@@ -326,7 +326,7 @@ requirePythonBase(requireDocker(describe, engine))('imagespec-gar in a terminal,
 					[/^GCP project id/, {text: PROJECT}],
 					[/location/, {choose: LOCATION}],
 					[/^Docker repository in/, {choose: new RegExp(`^${REPOSITORY}\\b`)}],
-					...imageAnswers('team/narrow-trainer'),
+					...imageAnswers('team/narrow-trainer', '3.11'),
 				],
 				until: /Your image is in Artifact Registry/,
 				onQuestion({screen}) {
