@@ -334,7 +334,8 @@ const resolveBase = async (ctx: ServiceContext, options: BuildOptions, onEvent: 
 	}
 	onEvent({type: 'phase', phase: 'base'});
 	out.record(`# building the base ImageSpec first: ${baseRef}`);
-	await buildCheckPush(ctx, {...options, imageRef: baseRef, spec: base, platform: options.platform}, onEvent, out, Boolean(base.registry));
+	// The base on its own platform, as flytekit builds it.
+	await buildCheckPush(ctx, {...options, imageRef: baseRef, spec: base, platform: undefined}, onEvent, out, Boolean(base.registry));
 	return baseRef;
 };
 
