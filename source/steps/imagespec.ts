@@ -19,7 +19,8 @@ import {lineDiff} from '../services/diff.js';
 import {planRequirementsFile} from '../services/requirements.js';
 import {splitRequirements} from '../services/pep508.js';
 import {detectSdk} from '../services/sdk.js';
-import {isManagedModule, planModuleUpdate, readDeclarations, writeFileAtomic, type Declaration} from '../services/spec-module.js';
+import {isManagedModule, otherDeclarationLine, planModuleUpdate, readDeclarations, readModuleFile, writeFileAtomic, type Declaration} from '../services/spec-module.js';
+import {pythonSyntaxError} from '../services/python.js';
 import {validateImageName} from '../services/imagespec.js';
 import type {StepContext} from './context.js';
 
@@ -43,7 +44,7 @@ export type AuthoredSpec = {
  */
 export async function authorImageSpec(
 	c: StepContext,
-	where: {project: string; location: string; repository: string; builder: 'local' | 'union'},
+	where: {project: string; location: string; repository: string; builder: 'local' | 'union'; builderChosen?: boolean},
 ): Promise<AuthoredSpec> {
 	const {ask, flags, saved, report, folder} = c;
 	const env = c.ctx.platform.env;
@@ -57,16 +58,14 @@ export async function authorImageSpec(
 		flags.image,
 	);
 	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
-	const existing = await readFile(moduleFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
-		if (error.code === 'ENOENT') return undefined;
-		throw error;
-	});
-	const declaration = existing === undefined ? undefined : findDeclaration(existing, name);
+	const existing = await readModuleFile(moduleFile);
+	const declarations = existing === undefined ? [] : readDeclarations(existing);
+	const declaration = declarations.find(found => found.spec.name.toLowerCase() === name.toLowerCase());
 	const registry = composeRegistry({location: where.location, project: where.project, repository: where.repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST});
 	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
 
 	if (declaration) {
-		const {spec, edits} = await reviseDeclared(c, declaration.spec, {registry, builder: where.builder});
+		const {spec, edits} = await reviseDeclared(c, declaration.spec, {registry, builder: where.builder, builderChosen: where.builderChosen ?? c.flags.builder !== undefined});
 		rejectProblems(spec, Object.keys(edits));
 		refuseUnreadable(declaration, edits, relative);
 		const tag = await computeTag(spec, {baseDir: folder});
@@ -87,6 +86,14 @@ export async function authorImageSpec(
 		}
 
 		return writeModule(c, {file: moduleFile, relative, verb: 'Update', preview: lineDiff(existing!, updated), content: updated, authored});
+	}
+
+	const elsewhere = existing === undefined ? undefined : otherDeclarationLine(existing, name, declarations);
+	if (elsewhere !== undefined) {
+		throw new StepError(`${relative} already declares ${name} (line ${elsewhere}) in a form imagespec-gar does not edit.`, {
+			fix: `Change that declaration in ${relative} yourself, or choose another image name: a second declaration of ${name} would not be the image union register builds.`,
+			reason: 'DECLARED_ELSEWHERE',
+		});
 	}
 
 	const spec = await answerNewSpec(c, name, {registry, builder: where.builder});
@@ -117,6 +124,17 @@ async function writeModule(
 	change: {file: string; relative: string; verb: string; preview: string; content: string; authored: AuthoredSpec},
 ): Promise<AuthoredSpec> {
 	const {relative} = change;
+	// What is written must still import for `union register` (Python judges, when it is here).
+	const broken = await pythonSyntaxError(c.ctx, change.content, change.file);
+	if (broken !== undefined) {
+		const before = (await readModuleFile(change.file)) ?? '';
+		const theirs = before === '' ? undefined : await pythonSyntaxError(c.ctx, before, change.file);
+		throw new StepError(theirs ? `${relative} does not compile: ${theirs}. Nothing was written.` : `The change to ${relative} would not compile: ${broken}. Nothing was written.`, {
+			fix: theirs ? `Fix ${relative} (python3 -m py_compile ${relative}), then rerun.` : 'Please report this to imagespec-gar with the module; the declaration above can be added by hand.',
+			reason: 'MODULE_SYNTAX',
+		});
+	}
+
 	c.report({type: 'code', title: `${change.verb} ${relative}`, code: change.preview});
 	if (!(await c.ask.confirm({flag: 'output', message: `Write ${relative}?`, default: true}))) {
 		c.report({type: 'note', level: 'warn', text: `${relative} was not written; the declaration is shown above.`});
@@ -126,10 +144,6 @@ async function writeModule(
 	await writeFileAtomic(change.file, change.content);
 	return change.authored;
 }
-
-/** The declaration of `name` in the module (flytekit lowercases names, so the match does too). */
-const findDeclaration = (content: string, name: string): Declaration | undefined =>
-	readDeclarations(content).find(declaration => declaration.spec.name.toLowerCase() === name.toLowerCase());
 
 /** A new declaration: flags, then saved answers, then the wizard's defaults (python_version always). */
 async function answerNewSpec(c: StepContext, name: string, fixed: {registry: string; builder: 'local' | 'union'}): Promise<ImageSpec> {
@@ -206,7 +220,7 @@ async function moreOptions(c: StepContext, basis: MoreOptions): Promise<MoreOpti
 async function reviseDeclared(
 	c: StepContext,
 	declared: ImageSpec,
-	fixed: {registry: string; builder: 'local' | 'union'},
+	fixed: {registry: string; builder: 'local' | 'union'; builderChosen: boolean},
 ): Promise<{spec: ImageSpec; edits: FieldEdits}> {
 	const {ask, flags} = c;
 	const answers: FieldEdits = {};
@@ -236,8 +250,7 @@ async function reviseDeclared(
 	Object.assign(answers, await moreOptions(c, declared));
 	// The registry follows the repository chosen in this run; the builder, a choice made in it.
 	answers.registry = fixed.registry;
-	// chooseBuilder asks a person only when the run builds.
-	if (flags.builder !== undefined || (ask.interactive && flags.build)) answers.builder = fixed.builder === 'union' ? 'union' : declared.builder === 'union' ? undefined : declared.builder;
+	if (fixed.builderChosen) answers.builder = fixed.builder === 'union' ? 'union' : declared.builder === 'union' ? undefined : declared.builder;
 
 	const edits: FieldEdits = {};
 	for (const [key, value] of Object.entries(answers) as Array<[keyof ImageSpec, unknown]>) {

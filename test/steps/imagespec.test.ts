@@ -186,6 +186,17 @@ describe('an image the module already declares: read as written, changed only wh
 		expect(await asked.module()).toBe(plain.replace('/union-images"', '/other-repo"'));
 	});
 
+	it('a declared builder="union" stays unless a builder was chosen in this run', async () => {
+		const union = TEAM_MODULE.replace('    pip_extra_args="--no-cache-dir",\n', '').replace('    name="trainer",\n', '    name="trainer",\n    builder="union",\n');
+		const kept = await context({flags: {image: 'trainer', yes: true}, files: {'image_specs.py': union}});
+		expect((await authorImageSpec(kept.c, {...where, builder: 'local', builderChosen: false})).spec.builder).toBe('union');
+		expect(await kept.module()).toBe(union);
+
+		const chosen = await context({flags: {image: 'trainer', yes: true, builder: 'local'}, files: {'image_specs.py': union}});
+		expect((await authorImageSpec(chosen.c, {...where, builder: 'local', builderChosen: true})).spec.builder).toBeUndefined();
+		expect(await chosen.module()).toBe(union.replace('    builder="union",\n', ''));
+	});
+
 	it('a person who accepts every default changes nothing, and is not asked to write', async () => {
 		const plain = TEAM_MODULE.replace('    pip_extra_args="--no-cache-dir",\n', '');
 		const {c, module, person} = await context({
@@ -212,5 +223,43 @@ describe('an image the module already declares: read as written, changed only wh
 		expect(await module()).toBe(unmanaged);
 		const shown = events.find(event => event.type === 'code');
 		expect(shown?.type === 'code' && shown.code).toContain('+     python_version="3.11",');
+	});
+});
+
+describe('the module is kept whole: what cannot be edited safely is refused, with the file untouched', () => {
+	const withPython = (c: StepContext) => {
+		c.ctx = {...c.ctx, platform: currentPlatform({HOME: c.folder, PATH: process.env.PATH})};
+	};
+
+	it('a module that is not UTF-8 is refused, its bytes unchanged', async () => {
+		const {c, folder} = await context({flags: {image: 'trainer', yes: true}});
+		const latin1 = Buffer.concat([Buffer.from(TEAM_MODULE.replace('# notes kept as written', '# caf')), Buffer.from([0xe9, 0x0a])]);
+		await writeFile(path.join(folder, 'image_specs.py'), latin1);
+		await expect(authorImageSpec(c, where)).rejects.toMatchObject({reason: 'MODULE_NOT_UTF8'});
+		expect(await readFile(path.join(folder, 'image_specs.py'))).toEqual(latin1);
+	});
+
+	it('a module with a syntax error is not rewritten (Python judges), and its declarations stay', async () => {
+		const broken = TEAM_MODULE.replace('    pip_extra_args="--no-cache-dir",\n', '') + 'def oops(:\n';
+		const {c, module} = await context({flags: {image: 'other', yes: true}, files: {'image_specs.py': broken}});
+		withPython(c);
+		await expect(authorImageSpec(c, where)).rejects.toThrow(/does not compile: invalid syntax \(line 11\)/);
+		expect(await module()).toBe(broken);
+	});
+
+	it('env=dict(A="1") is read as the dict it is: the image is not declared a second time', async () => {
+		const dictEnv = TEAM_MODULE.replace('    pip_extra_args="--no-cache-dir",\n', '    env=dict(MODE="train"),\n');
+		const {c, module} = await context({flags: {image: 'trainer', yes: true}, files: {'image_specs.py': dictEnv}});
+		withPython(c);
+		const authored = await authorImageSpec(c, where);
+		expect(authored.spec.env).toEqual({MODE: 'train'});
+		expect(await module()).toBe(dictEnv);
+	});
+
+	it('an image declared in a form the tool does not edit is never declared twice', async () => {
+		const oneLine = `${TEAM_MODULE}\nserving_image = union.ImageSpec(name="serving", packages=["fastapi"])\n`;
+		const {c, module} = await context({flags: {image: 'serving', yes: true}, files: {'image_specs.py': oneLine}});
+		await expect(authorImageSpec(c, where)).rejects.toMatchObject({reason: 'DECLARED_ELSEWHERE', message: expect.stringContaining('(line 13)')});
+		expect(await module()).toBe(oneLine);
 	});
 });
