@@ -7,7 +7,7 @@ import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {StepError, isAbort} from './errors.js';
 import {findExecutable, runTool, streamTool} from './exec.js';
 import {executable, type Platform} from './platform.js';
-import {computeTag, imageUri, type ImageSpec} from './imagespec.js';
+import {computeTag, effectivePlatform, imageUri, type ImageSpec} from './imagespec.js';
 import {NO_PYTHON_MARKER, REQUIREMENTS_IN_CONTEXT, SDK_CHECK_MARKER, SDK_CHECK_SCRIPT, localBuildRefusal, planLocalBuild, type LocalBuildPlan, type PlanOptions} from './local-build.js';
 
 export {NO_PYTHON_MARKER, REQUIREMENTS_IN_CONTEXT} from './local-build.js';
@@ -133,7 +133,7 @@ export type BuildOptions = {
 	spec: BuildSpec;
 	/** The project folder: spec.requirements is relative to it. */
 	contextDir: string;
-	/** Target platform; defaults to spec.platform, then linux/amd64. */
+	/** Target platform; defaults to the one flytekit settles on for spec. */
 	platform?: string;
 	/** The full build and push output goes here. */
 	logFile: string;
@@ -327,7 +327,7 @@ const writeContext = async (options: BuildOptions, buildDir: string, planOptions
 const resolveBase = async (ctx: ServiceContext, options: BuildOptions, onEvent: (event: BuildEvent) => void, out: Recorder): Promise<string | undefined> => {
 	const base = options.spec.base_image;
 	if (typeof base !== 'object') return undefined;
-	const baseRef = imageUri(base, await computeTag(base, {baseDir: options.contextDir}));
+	const baseRef = imageUri(base, await computeTag(base, {baseDir: options.contextDir, arch: ctx.platform.arch}));
 	if (base.registry && (await imageExists(ctx, baseRef)).state === 'present') {
 		out.record(`# base ImageSpec ${baseRef} is in its registry`);
 		return baseRef;
@@ -341,14 +341,14 @@ const resolveBase = async (ctx: ServiceContext, options: BuildOptions, onEvent: 
 
 const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEvent: (event: BuildEvent) => void, out: Recorder, push = true): Promise<BuildResult> => {
 	const {imageRef, spec} = options;
-	const platform = options.platform ?? spec.platform ?? 'linux/amd64';
+	const platform = options.platform ?? effectivePlatform(spec, ctx.platform.arch);
 	// Before anything runs: a field this build cannot honour would give an image unlike its tag.
 	const refusal = localBuildRefusal(spec);
 	if (refusal) throw refusal;
 	const baseImage = await resolveBase(ctx, options, onEvent, out);
 	const buildDir = await mkdtemp(path.join(os.tmpdir(), 'imagespec-gar-build-'));
 	try {
-		const plan = await writeContext(options, buildDir, {baseImage, localFlytekit: options.localFlytekit});
+		const plan = await writeContext(options, buildDir, {baseImage, localFlytekit: options.localFlytekit, arch: ctx.platform.arch});
 		const docker = executable(ctx.platform, 'docker');
 		// BuildKit when this docker has buildx; else the classic builder, said explicitly (a docker
 		// 23+ CLI without buildx otherwise prints a deprecation notice first).

@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto';
 import path from 'node:path';
 import {StepError} from './errors.js';
-import {DEFAULT_PLATFORM, FLYTEKIT_FIELD_ORDER, pyRepr, UNHASHED_FIELDS, type ImageSpec, type SpecField} from './imagespec.js';
+import {copyModeLiteral, effectiveCopyMode, effectivePlatform, FLYTEKIT_FIELD_ORDER, pyRepr, UNHASHED_FIELDS, type ImageSpec, type SpecField} from './imagespec.js';
 
 /**
  * How imagespec-gar's local docker build treats each ImageSpec field, measured against flytekit's
@@ -26,7 +26,8 @@ type FieldRule = {
 export const ELSEWHERE_FIX =
 	'Set builder="union" (or pass --builder union) so Union builds it at registration, or build with flytekit\'s own engine: run imagespec-gar interactively where a Python imports flytekit and choose "flytekit\'s ImageBuildEngine".';
 
-const copiesSource = (spec: ImageSpec): boolean => spec.source_copy_mode === 'LOADED_MODULES' || spec.source_copy_mode === 'ALL';
+// flytekit's __post_init__ turns a bare source_root into LOADED_MODULES.
+const copiesSource = (spec: ImageSpec): boolean => ['LOADED_MODULES', 'ALL'].includes(effectiveCopyMode(spec) ?? 'NO_COPY');
 
 const lockFile = (spec: ImageSpec): string | undefined => {
 	const base = spec.requirements ? path.posix.basename(spec.requirements.replaceAll('\\', '/')) : undefined;
@@ -98,7 +99,7 @@ export const LOCAL_BUILD: Record<SpecField, FieldRule> = {
 	source_copy_mode: {
 		support: 'refused',
 		how: 'refused when it copies the source (LOADED_MODULES or ALL: which files ship depends on what union register loads); NO_COPY builds',
-		refuses: spec => (copiesSource(spec) ? `source_copy_mode=${spec.source_copy_mode} copies ${spec.source_root ?? 'the source'} into the image` : undefined),
+		refuses: spec => (copiesSource(spec) ? `source_copy_mode=${effectiveCopyMode(spec)} copies ${spec.source_root ?? 'the source'} into the image` : undefined),
 	},
 	copy: {support: 'built', how: 'COPY --chown=flytekit into /root, folders as folders; absolute paths and ".." refused as flytekit does'},
 	python_exec: {support: 'built', how: 'a venv at /root/.venv from that Python with system site packages; packages go there'},
@@ -148,12 +149,14 @@ export const requirementLines = (spec: ImageSpec, fileContent: string | undefine
  * it): like the tag's hash but over the fields as written (requirements as its path, copy as its
  * list), with '-' kept. A nested base counts as its image name.
  */
-export const imageSpecId = (spec: ImageSpec, baseImage?: string): string => {
+export const imageSpecId = (spec: ImageSpec, baseImage?: string, arch: string = process.arch): string => {
+	const mode = effectiveCopyMode(spec);
 	const values: Record<string, unknown> = {
 		...spec,
 		name: spec.name.toLowerCase(),
 		registry: spec.registry ? spec.registry.toLowerCase() : spec.registry,
-		platform: spec.platform ?? DEFAULT_PLATFORM,
+		platform: effectivePlatform(spec, arch),
+		source_copy_mode: mode === undefined ? undefined : copyModeLiteral(mode),
 		base_image: typeof spec.base_image === 'object' ? baseImage : spec.base_image,
 	};
 	const entries = FLYTEKIT_FIELD_ORDER.filter(field => values[field] !== undefined && values[field] !== null && !UNHASHED_FIELDS.has(field)).map(
@@ -205,6 +208,8 @@ export type PlanOptions = {
 	localFlytekit?: string;
 	/** A nested base ImageSpec's image name. */
 	baseImage?: string;
+	/** This machine's architecture (process.arch naming): flytekit's default platform depends on it. */
+	arch?: string;
 };
 
 const defaultBase = (spec: ImageSpec): string => `python:${spec.python_version ?? '3.12'}-slim`;
@@ -282,7 +287,7 @@ export const planLocalBuild = (spec: ImageSpec, options: PlanOptions = {}, isDir
 	if (commands) lines.push(/[\r\n]/.test(commands) ? `RUN ${JSON.stringify(['/bin/sh', '-c', commands])}` : `RUN ${commands}`);
 	lines.push('WORKDIR /root', 'SHELL ["/bin/bash", "-c"]', 'USER flytekit', 'RUN mkdir -p $HOME && echo "export PATH=$PATH" >> $HOME/.profile');
 	// Last, as flytekit does: the id changes with every spec and would void the layer cache.
-	lines.push(`ENV _F_IMG_ID=${imageSpecId(spec, options.baseImage)}`);
+	lines.push(`ENV _F_IMG_ID=${imageSpecId(spec, options.baseImage, options.arch)}`);
 	return {
 		dockerfile: `${lines.join('\n')}\n`,
 		requirements: `${requirementLines(spec, options.requirementsText, options.localFlytekit).join('\n')}\n`,

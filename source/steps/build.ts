@@ -5,7 +5,7 @@ import {buildAndPush, dockerInfo, imageExists, type BuildEvent, type DockerInfo}
 import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
 import {CancelledError, StepError, isAbort} from '../services/errors.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
-import {DEFAULT_PLATFORM, parseGarRegistry} from '../services/imagespec.js';
+import {DEFAULT_PLATFORM, effectivePlatform, parseGarRegistry} from '../services/imagespec.js';
 import {detectPython, type PythonInfo} from '../services/python.js';
 import type {StepContext} from './context.js';
 import type {AuthoredSpec} from './imagespec.js';
@@ -177,7 +177,7 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 		const localFlytekit = (await detectPython(ctx)).flytekit;
 		const pushed = await buildAndPush(
 			ctx,
-			{imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: authored.spec.platform ?? DEFAULT_PLATFORM, logFile, localFlytekit},
+			{imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: effectivePlatform(authored.spec, ctx.platform.arch), logFile, localFlytekit},
 			onEvent,
 		);
 		pushedDigest = pushed.digest;

@@ -90,10 +90,20 @@ describe('imageSpecId (_F_IMG_ID)', () => {
 		[{name: 'flytekit'}, 'fv8aVGdGU6GT1t5W98ZQPA'],
 		[{name: 'my-image', registry: 'us-central1-docker.pkg.dev/my-project/my-repo', python_version: '3.11', packages: ['pandas', 'union']}, '_bwqv2mCpygzPK4M5b1_Vg'],
 		[{name: 'my-image', registry: 'us-central1-docker.pkg.dev/my-project/my-repo', python_version: '3.11', packages: ['pandas', 'union'], platform: 'linux/arm64'}, 'rxKKFhRq_Xi7LoLMPMGquw'],
+		[{name: 'x', packages: ["it's"], env: {Q: 'say "hi"'}, source_copy_mode: 'NO_COPY', builder_options: {flag: true, n: 1}}, '1JVo_Ca0_XD06xhHWwKJdw'],
 	] as Array<[ImageSpec, string]>)('%o', (spec, tag) => {
 		const id = imageSpecId(spec);
 		expect(id).toMatch(/^[\w-]{22}$/);
 		expect(id.replaceAll('-', '_')).toBe(tag);
+	});
+
+	it('settles platform and copy mode as flytekit\'s __post_init__ does', () => {
+		const local = {name: 'x', registry: 'localhost:5000/t'};
+		expect(imageSpecId(local, undefined, 'arm64')).toBe(imageSpecId({...local, platform: 'linux/arm64'}, undefined, 'x64'));
+		expect(imageSpecId(local, undefined, 'x64')).toBe(imageSpecId({...local, platform: 'linux/amd64'}, undefined, 'arm64'));
+		// A bare source_root means LOADED_MODULES: hashed so, and refused by the local build.
+		expect(imageSpecId({name: 'x', source_root: '.'})).toBe(imageSpecId({name: 'x', source_root: '.', source_copy_mode: 'LOADED_MODULES'}));
+		expect(localBuildRefusal({name: 'x', source_root: '.'})?.message).toContain('cannot honour source_copy_mode (source_copy_mode=LOADED_MODULES copies . into the image)');
 	});
 
 	it('hashes requirements as its path and a nested base as its image name', () => {
