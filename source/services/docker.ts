@@ -8,7 +8,16 @@ import {StepError, isAbort} from './errors.js';
 import {findExecutable, runTool, streamTool} from './exec.js';
 import {executable, type Platform} from './platform.js';
 import {computeTag, effectivePlatform, imageUri, type ImageSpec} from './imagespec.js';
-import {NO_PYTHON_MARKER, REQUIREMENTS_IN_CONTEXT, SDK_CHECK_MARKER, SDK_CHECK_SCRIPT, localBuildRefusal, planLocalBuild, type LocalBuildPlan, type PlanOptions} from './local-build.js';
+import {
+	NO_PYTHON_MARKER,
+	REQUIREMENTS_IN_CONTEXT,
+	SDK_CHECK_MARKER,
+	SDK_CHECK_SCRIPT,
+	localBuildRefusal,
+	planLocalBuild,
+	type LocalBuildPlan,
+	type PlanOptions,
+} from './local-build.js';
 
 export {NO_PYTHON_MARKER, REQUIREMENTS_IN_CONTEXT} from './local-build.js';
 
@@ -264,6 +273,8 @@ export const mapDockerFailure = (
 	return new StepError(`docker push failed: ${last}`, {fix: 'Read the push log, then retry.', reason: 'PUSH_FAILED'});
 };
 
+type OnEvent = (event: BuildEvent) => void;
+
 type Recorder = {record: (line: string) => void; emit: (line: string) => void};
 
 /** One line for the check's failure: the last thing the image's Python said. */
@@ -283,7 +294,10 @@ const checkCanRunTasks = async (ctx: ServiceContext, imageRef: string, platform:
 	if (result.exitCode !== 0 || !said) {
 		const why = lastLine(result.stderr) || lastLine(result.stdout) || `exit ${result.exitCode}`;
 		throw new StepError(`The built image cannot run a Flyte task: ${plan.python} -c "import flytekit" failed (${why}); nothing was pushed.`, {
-			fix: `Make flytekit importable by the image's Python (list flytekit or union in packages, check pip_index and pip_extra_args, python_exec and the base image); inspect it with \`docker run --rm -it --entrypoint sh ${imageRef}\`.`,
+			fix:
+				"Make flytekit importable by the image's Python (list flytekit or union in packages; check pip_index, pip_extra_args, " +
+				'python_exec and the base image); ' +
+				`inspect it with \`docker run --rm -it --entrypoint sh ${imageRef}\`.`,
 			reason: 'SDK_NOT_IMPORTABLE',
 		});
 	}
@@ -304,13 +318,22 @@ const writeContext = async (options: BuildOptions, buildDir: string, planOptions
 	if (spec.requirements) {
 		const source = path.resolve(contextDir, spec.requirements);
 		requirementsText = await readFile(source, 'utf8').catch((error: unknown) => {
-			throw new StepError(`Cannot read the requirements file ${source}.`, {fix: 'Create it, or fix the requirements path in the spec.', reason: 'REQUIREMENTS_MISSING', cause: error});
+			throw new StepError(`Cannot read the requirements file ${source}.`, {
+				fix: 'Create it, or fix the requirements path in the spec.',
+				reason: 'REQUIREMENTS_MISSING',
+				cause: error,
+			});
 		});
 	}
 	const kinds = new Map<string, boolean>();
 	for (const entry of spec.copy ?? []) {
 		const info = await stat(path.resolve(contextDir, entry)).catch(() => undefined);
-		if (!info) throw new StepError(`copy: ${path.resolve(contextDir, entry)} does not exist.`, {fix: 'Create it, or fix the copy entry (relative to the project folder).', reason: 'COPY_MISSING'});
+		if (!info) {
+			throw new StepError(`copy: ${path.resolve(contextDir, entry)} does not exist.`, {
+				fix: 'Create it, or fix the copy entry (relative to the project folder).',
+				reason: 'COPY_MISSING',
+			});
+		}
 		kinds.set(entry.replaceAll('\\', '/').replace(/\/$/, ''), info.isDirectory());
 	}
 	const plan = planLocalBuild(spec, {...planOptions, requirementsText}, entry => kinds.get(entry) ?? false);
@@ -324,7 +347,7 @@ const writeContext = async (options: BuildOptions, buildDir: string, planOptions
  * A nested base ImageSpec: its image name, built (and pushed, when it has a registry) first
  * when its registry does not have it, as flytekit's ImageBuildEngine does.
  */
-const resolveBase = async (ctx: ServiceContext, options: BuildOptions, onEvent: (event: BuildEvent) => void, out: Recorder): Promise<string | undefined> => {
+const resolveBase = async (ctx: ServiceContext, options: BuildOptions, onEvent: OnEvent, out: Recorder): Promise<string | undefined> => {
 	const base = options.spec.base_image;
 	if (typeof base !== 'object') return undefined;
 	const baseRef = imageUri(base, await computeTag(base, {baseDir: options.contextDir, arch: ctx.platform.arch}));
@@ -339,7 +362,8 @@ const resolveBase = async (ctx: ServiceContext, options: BuildOptions, onEvent: 
 	return baseRef;
 };
 
-const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEvent: (event: BuildEvent) => void, out: Recorder, push = true): Promise<BuildResult> => {
+/** Build, check, and (unless push is false: a base without a registry) push; the nested base first. */
+const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEvent: OnEvent, out: Recorder, push = true): Promise<BuildResult> => {
 	const {imageRef, spec} = options;
 	const platform = options.platform ?? effectivePlatform(spec, ctx.platform.arch);
 	// Before anything runs: a field this build cannot honour would give an image unlike its tag.

@@ -1,7 +1,16 @@
 import {createHash} from 'node:crypto';
 import path from 'node:path';
 import {StepError} from './errors.js';
-import {copyModeLiteral, effectiveCopyMode, effectivePlatform, FLYTEKIT_FIELD_ORDER, pyRepr, UNHASHED_FIELDS, type ImageSpec, type SpecField} from './imagespec.js';
+import {
+	copyModeLiteral,
+	effectiveCopyMode,
+	effectivePlatform,
+	FLYTEKIT_FIELD_ORDER,
+	pyRepr,
+	UNHASHED_FIELDS,
+	type ImageSpec,
+	type SpecField,
+} from './imagespec.js';
 
 /**
  * How imagespec-gar's local docker build treats each ImageSpec field, measured against flytekit's
@@ -24,7 +33,8 @@ type FieldRule = {
 
 /** Builds the field can take elsewhere: Union's builder, or flytekit's own engine driven by this tool. */
 export const ELSEWHERE_FIX =
-	'Set builder="union" (or pass --builder union) so Union builds it at registration, or build with flytekit\'s own engine: run imagespec-gar interactively where a Python imports flytekit and choose "flytekit\'s ImageBuildEngine".';
+	'Set builder="union" (or pass --builder union) so Union builds it at registration, or build with flytekit\'s own engine: ' +
+	'run imagespec-gar interactively where a Python imports flytekit and choose "flytekit\'s ImageBuildEngine".';
 
 // flytekit's __post_init__ turns a bare source_root into LOADED_MODULES.
 const copiesSource = (spec: ImageSpec): boolean => ['LOADED_MODULES', 'ALL'].includes(effectiveCopyMode(spec) ?? 'NO_COPY');
@@ -47,7 +57,9 @@ export const LOCAL_BUILD: Record<SpecField, FieldRule> = {
 	name: {support: 'tag', how: 'the image name'},
 	python_version: {
 		support: 'checked',
-		how: 'flytekit installs this Python with micromamba; the local build uses the base image\'s Python and, without python_exec, refuses to push when its version differs',
+		how:
+			'flytekit installs this Python with micromamba; the local build uses the base image\'s Python and, without python_exec, ' +
+			'refuses to push when its version differs',
 	},
 	builder: {support: 'ignored', how: 'chooses the builder; the local build is the docker build'},
 	source_root: {
@@ -130,7 +142,8 @@ export const localBuildRefusal = (spec: ImageSpec): StepError | undefined => {
 const isFlytekit = (requirement: string): boolean => /^[\w-]+/.exec(requirement)?.[0] === 'flytekit';
 
 /** flytekit's get_flytekit_for_pypi: pinned to the flytekit doing the build, bare for none or a dev version. */
-export const flytekitRequirement = (localVersion?: string): string => (!localVersion || localVersion.includes('dev') ? 'flytekit' : `flytekit==${localVersion}`);
+export const flytekitRequirement = (localVersion?: string): string =>
+	!localVersion || localVersion.includes('dev') ? 'flytekit' : `flytekit==${localVersion}`;
 
 /**
  * flytekit's requirements_uv.txt: the requirements file's lines (stripped), then packages, then
@@ -245,7 +258,8 @@ export const planLocalBuild = (spec: ImageSpec, options: PlanOptions = {}, isDir
 	const lines = [`FROM ${base ?? defaultBase(spec)}`, 'WORKDIR /', 'USER root'];
 	const apt = spec.apt_packages ?? [];
 	if (apt.length > 0) {
-		lines.push(`RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${apt.map(shellQuote).join(' ')} && rm -rf /var/lib/apt/lists/*`);
+		const install = `DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${apt.map(shellQuote).join(' ')}`;
+		lines.push(`RUN apt-get update && ${install} && rm -rf /var/lib/apt/lists/*`);
 	}
 	lines.push('RUN id -u flytekit || useradd --create-home --shell /bin/bash flytekit', 'RUN chown -R flytekit /root && chown -R flytekit /home');
 
@@ -256,7 +270,8 @@ export const planLocalBuild = (spec: ImageSpec, options: PlanOptions = {}, isDir
 	if (spec.pip_extra_args) args.push(spec.pip_extra_args);
 	args.push('--requirement', `/tmp/imagespec/${REQUIREMENTS_IN_CONTEXT}`);
 	const install = (python: string) =>
-		`if command -v uv >/dev/null 2>&1; then uv pip install --python "${python}" --no-cache ${args.join(' ')}; else "${python}" -m pip install --no-cache-dir ${args.join(' ')}; fi`;
+		`if command -v uv >/dev/null 2>&1; then uv pip install --python "${python}" --no-cache ${args.join(' ')}; ` +
+		`else "${python}" -m pip install --no-cache-dir ${args.join(' ')}; fi`;
 
 	const userEnv = env.map(([key, value]) => `${key}=${dockerfileQuote(value.replace(/\r?\n/g, ' '))}`).join(' ');
 	const runtimeEnv = 'UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy FLYTE_SDK_RICH_TRACEBACKS=0 SSL_CERT_DIR=/etc/ssl/certs';
@@ -264,15 +279,18 @@ export const planLocalBuild = (spec: ImageSpec, options: PlanOptions = {}, isDir
 	let python: string;
 	if (spec.python_exec) {
 		python = `${VENV}/bin/python`;
+		const exec = shellQuote(spec.python_exec);
 		lines.push(`ENV PATH="${VENV}/bin:$PATH" UV_PYTHON=${python} ${runtimeEnv} ${userEnv}`);
 		lines.push(
-			`RUN if command -v uv >/dev/null 2>&1; then uv venv --python ${shellQuote(spec.python_exec)} --system-site-packages ${VENV}; else ${shellQuote(spec.python_exec)} -m venv --system-site-packages ${VENV}; fi && ${install(python)} && chown -R flytekit ${VENV}`,
+			`RUN if command -v uv >/dev/null 2>&1; then uv venv --python ${exec} --system-site-packages ${VENV}; ` +
+				`else ${exec} -m venv --system-site-packages ${VENV}; fi && ${install(python)} && chown -R flytekit ${VENV}`,
 		);
 	} else {
 		python = 'python3';
 		lines.push(`ENV ${runtimeEnv} ${userEnv}`);
 		lines.push(
-			`RUN PY="$(command -v python3 || command -v python)"; if [ -z "$PY" ]; then echo "${NO_PYTHON_MARKER} (no python3 or python on its PATH)" >&2; exit 1; fi; ${install('$PY')}`,
+			'RUN PY="$(command -v python3 || command -v python)"; ' +
+				`if [ -z "$PY" ]; then echo "${NO_PYTHON_MARKER} (no python3 or python on its PATH)" >&2; exit 1; fi; ${install('$PY')}`,
 		);
 	}
 	lines.push('ENV PATH="$PATH:/usr/local/nvidia/bin:/usr/local/cuda/bin" LD_LIBRARY_PATH="/usr/local/nvidia/lib64:$LD_LIBRARY_PATH"');
