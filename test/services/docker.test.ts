@@ -54,9 +54,8 @@ describe('a field the local build cannot honour', () => {
 			[{name: 'x', cuda: '12.1'}, 'cuda'],
 			[{name: 'x', requirements: 'uv.lock'}, 'requirements'],
 		] as Array<[ImageSpec, string]>) {
-			const error = await buildAndPush(box.context(), {imageRef: '127.0.0.1:1/t/x:1', spec, contextDir: box.project, logFile: path.join(box.root, 'refused.log')}, () => undefined).catch(
-				(error_: unknown) => error_,
-			);
+			const options = {imageRef: '127.0.0.1:1/t/x:1', spec, contextDir: box.project, logFile: path.join(box.root, 'refused.log')};
+			const error = await buildAndPush(box.context(), options, () => undefined).catch((error_: unknown) => error_);
 			expect(error).toMatchObject({reason: 'FIELD_NOT_BUILT_LOCALLY'});
 			expect((error as StepError).message).toContain(`cannot honour ${field} (`);
 			expect((error as StepError).fix).toMatch(/builder="union"/);
@@ -184,7 +183,8 @@ describeDocker('with the Docker engine', () => {
 	/** Runs sh in imageRef pulled afresh from its registry (the local copy removed first). */
 	const inPushed = async (box: Sandbox, imageRef: string, script: string) => {
 		await execa('docker', ['rmi', imageRef], {env: box.env, extendEnv: false});
-		return (await execa('docker', ['run', '--rm', '--network', 'none', '--entrypoint', '/bin/sh', imageRef, '-c', script], {env: box.env, extendEnv: false})).stdout;
+		const args = ['run', '--rm', '--network', 'none', '--entrypoint', '/bin/sh', imageRef, '-c', script];
+		return (await execa('docker', args, {env: box.env, extendEnv: false})).stdout;
 	};
 
 	it('builds what the spec declares the way flytekit\'s builder does, proves flytekit imports, then pushes', async (context) => {
@@ -206,7 +206,8 @@ describeDocker('with the Docker engine', () => {
 		const imageRef = `${registry.host}/test/honoured-${unique()}:1`;
 		const events: BuildEvent[] = [];
 		const logFile = path.join(box.root, 'honoured.log');
-		const result = await buildAndPush(box.context(), {imageRef, spec, contextDir: box.project, logFile, localFlytekit: STAND_IN_FLYTEKIT}, event => events.push(event));
+		const options = {imageRef, spec, contextDir: box.project, logFile, localFlytekit: STAND_IN_FLYTEKIT};
+		const result = await buildAndPush(box.context(), options, event => events.push(event));
 		expect(events.filter(event => event.type === 'phase').map(event => event.phase)).toEqual(['build', 'check', 'push']);
 		expect(await imageExists(box.context(), imageRef)).toMatchObject({state: 'present', digest: result.digest});
 		// flytekit appended, pinned to the flytekit doing the build; all of it from the local index.
@@ -218,7 +219,11 @@ describeDocker('with the Docker engine', () => {
 		const seen = await inPushed(
 			box,
 			imageRef,
-			'id -un; pwd; echo "$PYTHONPATH|$GREETING|$_F_IMG_ID"; cat /root/greeting /root/conf/settings.toml /root/notes.txt; stat -c %U /root/notes.txt; python -c "import flytekit, teamlib; print(flytekit.__version__, teamlib.ANSWER)"; command -v python',
+			[
+				'id -un; pwd; echo "$PYTHONPATH|$GREETING|$_F_IMG_ID"',
+				'cat /root/greeting /root/conf/settings.toml /root/notes.txt; stat -c %U /root/notes.txt',
+				'python -c "import flytekit, teamlib; print(flytekit.__version__, teamlib.ANSWER)"; command -v python',
+			].join('; '),
 		);
 		expect(seen.split('\n')).toEqual([
 			'flytekit',
@@ -231,7 +236,8 @@ describeDocker('with the Docker engine', () => {
 			`${STAND_IN_FLYTEKIT} 42`,
 			'/root/.venv/bin/python',
 		]);
-		const entrypoint = (await execa('docker', ['image', 'inspect', '--format', '{{json .Config.Entrypoint}}', imageRef], {env: box.env, extendEnv: false})).stdout;
+		const inspect = ['image', 'inspect', '--format', '{{json .Config.Entrypoint}}', imageRef];
+		const entrypoint = (await execa('docker', inspect, {env: box.env, extendEnv: false})).stdout;
 		expect(JSON.parse(entrypoint)).toEqual(spec.entrypoint);
 	});
 
@@ -241,13 +247,13 @@ describeDocker('with the Docker engine', () => {
 		const events: BuildEvent[] = [];
 		// --no-deps: flytekit goes in without the flyteidl it imports, as a broken install would.
 		const spec = {name: 'no-sdk', base_image: pythonImage, python_exec: '/usr/bin/python3', pip_index: index.url, pip_extra_args: '--no-deps'};
-		const error = await buildAndPush(box.context(), {imageRef, spec, contextDir: box.project, logFile: path.join(box.root, 'no-sdk.log')}, event => events.push(event)).catch(
-			(error_: unknown) => error_,
-		);
+		const options = {imageRef, spec, contextDir: box.project, logFile: path.join(box.root, 'no-sdk.log')};
+		const error = await buildAndPush(box.context(), options, event => events.push(event)).catch((error_: unknown) => error_);
 		expect(error).toBeInstanceOf(StepError);
 		expect(error).toMatchObject({reason: 'SDK_NOT_IMPORTABLE'});
 		expect((error as StepError).message).toBe(
-			'The built image cannot run a Flyte task: /root/.venv/bin/python -c "import flytekit" failed (ModuleNotFoundError: No module named \'flyteidl\'); nothing was pushed.',
+			'The built image cannot run a Flyte task: /root/.venv/bin/python -c "import flytekit" failed ' +
+				'(ModuleNotFoundError: No module named \'flyteidl\'); nothing was pushed.',
 		);
 		expect((error as StepError).fix).toContain(`docker run --rm -it --entrypoint sh ${imageRef}`);
 		expect(events.filter(event => event.type === 'phase').map(event => event.phase)).toEqual(['build', 'check']);
@@ -258,28 +264,40 @@ describeDocker('with the Docker engine', () => {
 		const box = await sandbox(context);
 		const common = {contextDir: box.project, logFile: path.join(box.root, 'mismatch.log')};
 		const mismatch = `${registry.host}/test/mismatch-${unique()}:1`;
-		const error = await buildAndPush(box.context(), {...common, imageRef: mismatch, spec: {name: 'mismatch', base_image: baseImage, python_version: '3.12'}}, () => undefined).catch(
-			(error_: unknown) => error_,
-		);
-		expect(error).toMatchObject({reason: 'PYTHON_VERSION_MISMATCH', message: 'The built image runs Python 3.11, but the spec\'s python_version is 3.12; nothing was pushed.'});
+		const spec = {name: 'mismatch', base_image: baseImage, python_version: '3.12'};
+		const error = await buildAndPush(box.context(), {...common, imageRef: mismatch, spec}, () => undefined).catch((error_: unknown) => error_);
+		expect(error).toMatchObject({
+			reason: 'PYTHON_VERSION_MISMATCH',
+			message: 'The built image runs Python 3.11, but the spec\'s python_version is 3.12; nothing was pushed.',
+		});
 		expect((await imageExists(box.context(), mismatch)).state).toBe('absent');
 		// Debian's python3 without python_exec: pip refuses (PEP 668), and the fix names python_exec.
-		const managed = buildAndPush(box.context(), {...common, imageRef: `${registry.host}/test/managed-${unique()}:1`, spec: {name: 'managed', base_image: pythonImage}}, () => undefined);
+		const managedRef = `${registry.host}/test/managed-${unique()}:1`;
+		const managed = buildAndPush(box.context(), {...common, imageRef: managedRef, spec: {name: 'managed', base_image: pythonImage}}, () => undefined);
 		await expect(managed).rejects.toMatchObject({reason: 'EXTERNALLY_MANAGED_PYTHON', fix: expect.stringContaining('python_exec="/usr/bin/python3"')});
 		const none = `${registry.host}/test/no-python-${unique()}:1`;
-		await expect(buildAndPush(box.context(), {...common, imageRef: none, spec: {name: 'none', base_image: busybox}}, () => undefined)).rejects.toBeInstanceOf(StepError);
+		const noPython = buildAndPush(box.context(), {...common, imageRef: none, spec: {name: 'none', base_image: busybox}}, () => undefined);
+		await expect(noPython).rejects.toBeInstanceOf(StepError);
 		expect((await imageExists(box.context(), none)).state).toBe('absent');
 	});
 
 	it('builds a nested base ImageSpec first when its registry lacks it, then the image FROM it', async (context) => {
 		const box = await sandbox(context);
-		const base = {name: `nested-base-${unique()}`, registry: `${registry.host}/test`, base_image: pythonImage, python_exec: '/usr/bin/python3', pip_index: index.url, packages: ['teamlib']};
+		const base = {
+			name: `nested-base-${unique()}`,
+			registry: `${registry.host}/test`,
+			base_image: pythonImage,
+			python_exec: '/usr/bin/python3',
+			pip_index: index.url,
+			packages: ['teamlib'],
+		};
 		const spec = {name: 'layered', base_image: base, pip_index: index.url, env: {LAYER: 'app'}};
 		const baseRef = imageUri(base, await computeTag(base, {baseDir: box.project}));
 		expect((await imageExists(box.context(), baseRef)).state).toBe('absent');
 		const imageRef = `${registry.host}/test/layered-${unique()}:1`;
 		const events: BuildEvent[] = [];
-		const build = async () => buildAndPush(box.context(), {imageRef, spec, contextDir: box.project, logFile: path.join(box.root, 'layered.log')}, event => events.push(event));
+		const options = {imageRef, spec, contextDir: box.project, logFile: path.join(box.root, 'layered.log')};
+		const build = async () => buildAndPush(box.context(), options, event => events.push(event));
 		await build();
 		expect(events.filter(event => event.type === 'phase').map(event => event.phase)).toEqual(['base', 'build', 'check', 'push', 'build', 'check', 'push']);
 		const froms = events.flatMap(event => (event.type === 'step' && / : FROM /.test(event.text) ? [event.text.replace(/^Step \d+\/\d+ : /, '')] : []));

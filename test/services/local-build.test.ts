@@ -70,7 +70,8 @@ describe('flytekit appended the way flytekit\'s default builder does', () => {
 		expect(requirementLines({name: 'x', packages: ['pandas']}, undefined, '1.16.24')).toEqual(['pandas', 'flytekit==1.16.24']);
 		expect(flytekitRequirement('1.17.0.dev3')).toBe('flytekit');
 		// union depends on flytekit, yet flytekit's rule looks for the name flytekit only.
-		expect(requirementLines({name: 'x', packages: ['union', 'flytekit-plugins']}, undefined, '1.16.24')).toEqual(['union', 'flytekit-plugins', 'flytekit==1.16.24']);
+		const lines = requirementLines({name: 'x', packages: ['union', 'flytekit-plugins']}, undefined, '1.16.24');
+		expect(lines).toEqual(['union', 'flytekit-plugins', 'flytekit==1.16.24']);
 		expect(requirementLines({name: 'x'}, undefined)).toEqual(['flytekit']);
 	});
 
@@ -83,13 +84,15 @@ describe('flytekit appended the way flytekit\'s default builder does', () => {
 	});
 });
 
+const myImage = {name: 'my-image', registry: 'us-central1-docker.pkg.dev/my-project/my-repo', python_version: '3.11', packages: ['pandas', 'union']};
+
 describe('imageSpecId (_F_IMG_ID)', () => {
 	// The tags of facts/imagespec.md, computed by flytekit: for a spec without requirements or a
 	// nested base, flytekit's id is its tag before '-' becomes '_'.
 	it.each([
 		[{name: 'flytekit'}, 'fv8aVGdGU6GT1t5W98ZQPA'],
-		[{name: 'my-image', registry: 'us-central1-docker.pkg.dev/my-project/my-repo', python_version: '3.11', packages: ['pandas', 'union']}, '_bwqv2mCpygzPK4M5b1_Vg'],
-		[{name: 'my-image', registry: 'us-central1-docker.pkg.dev/my-project/my-repo', python_version: '3.11', packages: ['pandas', 'union'], platform: 'linux/arm64'}, 'rxKKFhRq_Xi7LoLMPMGquw'],
+		[{...myImage}, '_bwqv2mCpygzPK4M5b1_Vg'],
+		[{...myImage, platform: 'linux/arm64'}, 'rxKKFhRq_Xi7LoLMPMGquw'],
 		[{name: 'x', packages: ["it's"], env: {Q: 'say "hi"'}, source_copy_mode: 'NO_COPY', builder_options: {flag: true, n: 1}}, '1JVo_Ca0_XD06xhHWwKJdw'],
 	] as Array<[ImageSpec, string]>)('%o', (spec, tag) => {
 		const id = imageSpecId(spec);
@@ -103,7 +106,8 @@ describe('imageSpecId (_F_IMG_ID)', () => {
 		expect(imageSpecId(local, undefined, 'x64')).toBe(imageSpecId({...local, platform: 'linux/amd64'}, undefined, 'arm64'));
 		// A bare source_root means LOADED_MODULES: hashed so, and refused by the local build.
 		expect(imageSpecId({name: 'x', source_root: '.'})).toBe(imageSpecId({name: 'x', source_root: '.', source_copy_mode: 'LOADED_MODULES'}));
-		expect(localBuildRefusal({name: 'x', source_root: '.'})?.message).toContain('cannot honour source_copy_mode (source_copy_mode=LOADED_MODULES copies . into the image)');
+		const refusal = localBuildRefusal({name: 'x', source_root: '.'});
+		expect(refusal?.message).toContain('cannot honour source_copy_mode (source_copy_mode=LOADED_MODULES copies . into the image)');
 	});
 
 	it('hashes requirements as its path and a nested base as its image name', () => {
@@ -131,7 +135,14 @@ describe('planLocalBuild', () => {
 			python_exec: '/usr/bin/python3',
 		};
 		const plan = planLocalBuild(spec, {localFlytekit: '1.16.24'}, entry => entry === 'conf');
-		const args = '--index-url https://pypi.example/simple --extra-index-url https://extra.example/simple --no-deps --requirement /tmp/imagespec/requirements_uv.txt';
+		const args = [
+			'--index-url https://pypi.example/simple --extra-index-url https://extra.example/simple',
+			'--no-deps --requirement /tmp/imagespec/requirements_uv.txt',
+		].join(' ');
+		const runtime = 'UV_PYTHON=/root/.venv/bin/python UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy FLYTE_SDK_RICH_TRACEBACKS=0 SSL_CERT_DIR=/etc/ssl/certs';
+		const venv = 'uv venv --python /usr/bin/python3 --system-site-packages /root/.venv; else /usr/bin/python3 -m venv --system-site-packages /root/.venv; fi';
+		const python = '"/root/.venv/bin/python"';
+		const install = `uv pip install --python ${python} --no-cache ${args}; else ${python} -m pip install --no-cache-dir ${args}; fi`;
 		expect(plan.dockerfile).toBe(
 			[
 				'FROM registry.example/base:1',
@@ -140,8 +151,8 @@ describe('planLocalBuild', () => {
 				'RUN id -u flytekit || useradd --create-home --shell /bin/bash flytekit',
 				'RUN chown -R flytekit /root && chown -R flytekit /home',
 				'COPY requirements_uv.txt /tmp/imagespec/requirements_uv.txt',
-				'ENV PATH="/root/.venv/bin:$PATH" UV_PYTHON=/root/.venv/bin/python UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy FLYTE_SDK_RICH_TRACEBACKS=0 SSL_CERT_DIR=/etc/ssl/certs PYTHONPATH="/root" MODE="prod" GREETING="say \\"hi\\""',
-				`RUN if command -v uv >/dev/null 2>&1; then uv venv --python /usr/bin/python3 --system-site-packages /root/.venv; else /usr/bin/python3 -m venv --system-site-packages /root/.venv; fi && if command -v uv >/dev/null 2>&1; then uv pip install --python "/root/.venv/bin/python" --no-cache ${args}; else "/root/.venv/bin/python" -m pip install --no-cache-dir ${args}; fi && chown -R flytekit /root/.venv`,
+				`ENV PATH="/root/.venv/bin:$PATH" ${runtime} PYTHONPATH="/root" MODE="prod" GREETING="say \\"hi\\""`,
+				`RUN if command -v uv >/dev/null 2>&1; then ${venv} && if command -v uv >/dev/null 2>&1; then ${install} && chown -R flytekit /root/.venv`,
 				'ENV PATH="$PATH:/usr/local/nvidia/bin:/usr/local/cuda/bin" LD_LIBRARY_PATH="/usr/local/nvidia/lib64:$LD_LIBRARY_PATH"',
 				'ENTRYPOINT ["python","-m","trainer"]',
 				'COPY --chown=flytekit ["conf","/root/conf/"]',

@@ -169,7 +169,8 @@ requirePythonBase(requireDocker(describe, engine))('buildImage on the real engin
 		expect(steps[0]).toBe(`Step 1/${steps.length} : FROM ${baseImage}`);
 		expect(steps).toContain(`Step ${steps.length - 5}/${steps.length} : RUN echo built > /built`);
 		// The image ran once before the push: flytekit imports in it.
-		expect(first.events).toContainEqual(expect.objectContaining({type: 'step', step: 'build', detail: `checking that ${image.spec.name}:${image.tag} can run a Flyte task (import flytekit)`}));
+		const checking = `checking that ${image.spec.name}:${image.tag} can run a Flyte task (import flytekit)`;
+		expect(first.events).toContainEqual(expect.objectContaining({type: 'step', step: 'build', detail: checking}));
 		expect(first.events.some(event => event.type === 'layer' && /Pushed|Mounted|exists/.test(event.status))).toBe(true);
 		expect(first.notes()).toContain(`Full build log: ${built.logFile}`);
 		expect(await readFile(built.logFile!, 'utf8')).toContain(`digest: ${built.digest}`);

@@ -30,7 +30,9 @@ const zip = (entries: Array<[string, Buffer]>): Buffer => {
 		const fileName = Buffer.from(name, 'utf8');
 		const sums = [u32(crc32(data)), u32(data.length), u32(data.length)];
 		const local = Buffer.concat([u32(0x04034b50), u16(20), u16(0x800), u16(0), time, date, ...sums, u16(fileName.length), u16(0), fileName, data]);
-		central.push(Buffer.concat([u32(0x02014b50), u16(20), u16(20), u16(0x800), u16(0), time, date, ...sums, u16(fileName.length), u16(0), u16(0), u16(0), u16(0), u32(0), u32(offset), fileName]));
+		// Central directory entry: versions, flags (UTF-8 names), method, times, sums, name length, no extra/comment, no attributes, offset.
+		const header = [u32(0x02014b50), u16(20), u16(20), u16(0x800), u16(0), time, date, ...sums, u16(fileName.length), u16(0), u16(0), u16(0), u16(0), u32(0)];
+		central.push(Buffer.concat([...header, u32(offset), fileName]));
 		locals.push(local);
 		offset += local.length;
 	}
@@ -44,7 +46,8 @@ const recordHash = (data: Buffer) => `sha256=${createHash('sha256').update(data)
 /** A py3-none-any wheel of project (PEP 427): its files, METADATA, WHEEL and RECORD. */
 export const wheel = (project: TestProject): {file: string; data: Buffer} => {
 	const distInfo = `${project.name}-${project.version}.dist-info`;
-	const metadata = ['Metadata-Version: 2.1', `Name: ${project.name}`, `Version: ${project.version}`, ...(project.requires ?? []).map(r => `Requires-Dist: ${r}`), ''].join('\n');
+	const requires = (project.requires ?? []).map(r => `Requires-Dist: ${r}`);
+	const metadata = ['Metadata-Version: 2.1', `Name: ${project.name}`, `Version: ${project.version}`, ...requires, ''].join('\n');
 	const entries: Array<[string, Buffer]> = [
 		...Object.entries(project.files).map(([name, text]): [string, Buffer] => [name, Buffer.from(text)]),
 		[`${distInfo}/METADATA`, Buffer.from(metadata)],
