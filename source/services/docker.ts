@@ -1,11 +1,12 @@
-import {createWriteStream} from 'node:fs';
-import {copyFile, mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {copyFile, mkdtemp, rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type {ServiceContext} from './context.js';
 import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {StepError, isAbort} from './errors.js';
 import {findExecutable, runTool, streamTool} from './exec.js';
+import {fileError} from './file-safety.js';
+import {openLogFile} from './log-folder.js';
 import {executable, type Platform} from './platform.js';
 import type {ImageSpec} from './imagespec.js';
 
@@ -193,8 +194,10 @@ export type BuildOptions = {
 	contextDir: string;
 	/** Target platform; defaults to spec.platform, then linux/amd64. */
 	platform?: string;
-	/** The full build and push output goes here. */
+	/** The full build and push output goes here (see openLogFile). */
 	logFile: string;
+	/** Masks secrets in what the log records. */
+	redact?: (line: string) => string;
 };
 
 export type BuildResult = {imageRef: string; digest: string; size?: number};
@@ -324,14 +327,18 @@ export const buildAndPush = async (
 	const {imageRef, spec} = options;
 	const platform = options.platform ?? spec.platform ?? 'linux/amd64';
 	const dockerfile = renderDockerfile(spec);
-	const buildDir = await mkdtemp(path.join(os.tmpdir(), 'imagespec-gar-build-'));
-	await mkdir(path.dirname(options.logFile), {recursive: true});
-	const log = createWriteStream(options.logFile, {flags: 'w'});
-	const record = (line: string) => {
-		log.write(`${line}\n`);
-	};
+	// The log first: a log that cannot be opened leaves no build folder behind.
+	const log = await openLogFile(options.logFile, options.redact);
+	const record = (line: string) => log.write(line);
+	let buildDir: string | undefined;
 	try {
-		await writeFile(path.join(buildDir, 'Dockerfile'), dockerfile);
+		buildDir = await mkdtemp(path.join(os.tmpdir(), 'imagespec-gar-build-')).catch((error: unknown) => {
+			throw fileError(error, 'create a build folder in', os.tmpdir());
+		});
+		const folder = buildDir;
+		await writeFile(path.join(folder, 'Dockerfile'), dockerfile).catch((error: unknown) => {
+			throw fileError(error, 'write the Dockerfile in', folder);
+		});
 		if (spec.requirements) {
 			const source = path.resolve(options.contextDir, spec.requirements);
 			await copyFile(source, path.join(buildDir, REQUIREMENTS_IN_CONTEXT)).catch((error: unknown) => {
@@ -406,9 +413,7 @@ export const buildAndPush = async (
 		if (!isAbort(error)) record(`! ${(error as Error).message}`);
 		throw error;
 	} finally {
-		await new Promise<void>((resolve) => {
-			log.end(resolve);
-		});
-		await rm(buildDir, {recursive: true, force: true});
+		await log.close();
+		if (buildDir) await rm(buildDir, {recursive: true, force: true});
 	}
 };

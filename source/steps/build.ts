@@ -1,10 +1,9 @@
-import os from 'node:os';
-import path from 'node:path';
 import type {Choice} from '../flow/ask.js';
 import {buildAndPush, dockerInfo, imageExists, type BuildEvent, type DockerInfo} from '../services/docker.js';
 import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
 import {CancelledError, StepError, isAbort} from '../services/errors.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
+import {buildLogPath} from '../services/log-folder.js';
 import {DEFAULT_PLATFORM, parseGarRegistry} from '../services/imagespec.js';
 import {detectPython, type PythonInfo} from '../services/python.js';
 import type {StepContext} from './context.js';
@@ -155,7 +154,7 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 
 	if (before?.state === 'unknown') report({type: 'note', level: 'warn', text: `Could not tell whether ${authored.uri} exists (${before.detail ?? 'no answer'}); building it.`});
 
-	const logFile = path.join(os.tmpdir(), 'imagespec-gar', `${authored.spec.name.replaceAll('/', '_')}-${authored.tag}.log`);
+	const logFile = buildLogPath(ctx.platform, authored.spec.name, authored.tag);
 	const engine = await chooseEngine(c, authored);
 	report({type: 'note', level: 'info', text: `Full build log: ${logFile}`});
 	const onEvent = (event: BuildEvent) => {
