@@ -5,6 +5,7 @@ import {runJourney} from './flow/journey.js';
 import {initialState, isCompleted, reduce, type FlowState} from './flow/state.js';
 import {defaultFlags, splitList, type Flags} from './flags.js';
 import {StepError, UsageError, isAbort} from './services/errors.js';
+import {fileError} from './services/file-safety.js';
 import {currentPlatform} from './services/platform.js';
 import {openStore, projectFolder} from './services/store.js';
 import {hasTerminal, isCi, plainByEnv} from './mode.js';
@@ -259,8 +260,19 @@ function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: str
 		return EXIT.failed;
 	}
 
-	write(`Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-	json({ok: false, pushed: false, error: {message: String(error)}});
+	// A filesystem failure outside a step (the saved answers' folder read-only or full): its file and fix.
+	const mapped = fileError(error, 'write');
+	if (mapped instanceof StepError) {
+		write(`Error: ${mapped.message}`);
+		if (mapped.fix) write(`Fix: ${mapped.fix}`);
+		json({...flow.result, ok: false, pushed: false, error: {message: mapped.message, fix: mapped.fix, reason: mapped.reason}});
+		return EXIT.failed;
+	}
+
+	// One line, never a stack trace.
+	const message = error instanceof Error ? error.message : String(error);
+	write(`Unexpected error: ${message}`);
+	json({ok: false, pushed: false, error: {message, reason: 'UNEXPECTED'}});
 	return EXIT.failed;
 }
 

@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto';
-import {readFile} from 'node:fs/promises';
+import {readRegularFile} from './file-safety.js';
 import path from 'node:path';
 import {StepError, UsageError} from './errors.js';
 
@@ -492,7 +492,10 @@ export const computeTag = async (spec: ImageSpec, options: {baseDir: string}): P
 		const file = path.resolve(options.baseDir, spec.requirements);
 		let content: Buffer;
 		try {
-			content = await readFile(file);
+			// Non-blocking open: a FIFO named as requirements must not hang the run.
+			const bytes = await readRegularFile(file);
+			if (bytes === undefined) throw new Error('no such file');
+			content = bytes;
 		} catch (error) {
 			throw new StepError(`Cannot read the requirements file ${file}: ${(error as Error).message}`, {
 				fix: `Create ${spec.requirements} next to the ImageSpec module, or change requirements= to its path.`,

@@ -1,5 +1,4 @@
 import {existsSync} from 'node:fs';
-import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {splitList, type Flags} from '../flags.js';
 import {UsageError} from '../services/errors.js';
@@ -16,6 +15,8 @@ import {
 import {lineDiff} from '../services/diff.js';
 import {planRequirementsFile} from '../services/requirements.js';
 import {detectSdk} from '../services/sdk.js';
+import {guardFile, readRegularText} from '../services/file-safety.js';
+import {writeModule} from '../services/module-write.js';
 import {planModuleUpdate, writeFileAtomic} from '../services/spec-module.js';
 import {validateImageName} from '../services/imagespec.js';
 import type {StepContext} from './context.js';
@@ -102,11 +103,9 @@ export async function authorImageSpec(
 
 	const tag = await computeTag(spec, {baseDir: folder});
 	const uri = imageUri(spec, tag);
-	const existing = await readFile(moduleFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
-		if (error.code === 'ENOENT') return undefined;
-		throw error;
-	});
-	const plan = planModuleUpdate(existing, spec, {sdk: flags.sdk ?? (await detectSdk(folder))});
+	const existing = await guardFile('read the ImageSpec module', moduleFile, async () => readRegularText(moduleFile));
+	const sdk = {sdk: flags.sdk ?? (await detectSdk(folder))};
+	const plan = planModuleUpdate(existing, spec, sdk);
 	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
 	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile};
 	switch (plan.kind) {
@@ -130,7 +129,11 @@ export async function authorImageSpec(
 				return {...authored, specFile: undefined};
 			}
 
-			await writeFileAtomic(moduleFile, plan.content);
+			const written = await writeModule(moduleFile, existing, spec, sdk);
+			if (written.kind !== 'written') {
+				report({type: 'note', level: 'warn', text: `${relative} changed while you were deciding (another run or an editor): ${written.kind === 'merged' ? 'your declaration was added to its new content, and everything else in it was kept' : 'it already declares this image this way'}.`});
+			}
+
 			return authored;
 		}
 	}
@@ -147,11 +150,11 @@ async function choosePackages(c: StepContext, savedRequirements: string | undefi
 	if (flags.requirements !== undefined) {
 		const file = path.resolve(c.cwd, flags.requirements);
 		if (flags.packages !== undefined) {
-			const plan = planRequirementsFile(await readFile(file, 'utf8').catch(() => undefined), flags.packages);
+			const plan = planRequirementsFile(await readRegularText(file), flags.packages);
 			if (plan.kind === 'keep') throw new UsageError(`--requirements ${JSON.stringify(flags.requirements)} already lists other packages (${plan.extra.join(', ') || 'other versions'}): leave out --packages to use it as it is`, 'requirements');
 			if (plan.kind === 'create') {
 				c.report({type: 'note', level: 'info', text: `Created ${flags.requirements} with ${flags.packages.join(', ')}`});
-				await writeFileAtomic(file, plan.content);
+				await guardFile('write the requirements file', file, async () => writeFileAtomic(file, plan.content));
 			}
 		}
 

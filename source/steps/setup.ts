@@ -1,4 +1,4 @@
-import {readFile} from 'node:fs/promises';
+import {readRegularText} from '../services/file-safety.js';
 import path from 'node:path';
 import {computeTag, imageUri, parseGarRegistry, type ImageSpec} from '../services/imagespec.js';
 import {isManagedModule, readDeclaredSpecs} from '../services/spec-module.js';
@@ -26,7 +26,8 @@ export type RerunChoice = {action: 'add'} | {action: 'rebuild'; image: string} |
 export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'flags' | 'saved' | 'ctx'>): Promise<KnownSetup | undefined> {
 	const {saved, flags} = c;
 	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(c.folder, DEFAULT_MODULE));
-	const content = await readFile(moduleFile, 'utf8').catch(() => undefined);
+	// Non-blocking: a saved --output that became a FIFO must not hang the start.
+	const content = await readRegularText(moduleFile).catch(() => undefined);
 	const specs = content !== undefined && isManagedModule(content) ? readDeclaredSpecs(content) : [];
 	const declared = new Map(specs.map(spec => [spec.name, spec]));
 
