@@ -255,7 +255,12 @@ function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: str
 	}
 
 	if (error instanceof StepError) {
-		// The failed step already printed its message and fix through the reporter.
+		// A failed step already printed its message and fix through the reporter; a failure between steps did not.
+		if (!flow.steps.some(step => step.status === 'failed')) {
+			write(`Error: ${error.message}`);
+			if (error.fix) write(`Fix: ${error.fix}`);
+		}
+
 		json({...flow.result, ok: false, pushed: false, error: {message: error.message, fix: error.fix, reason: error.reason}});
 		return EXIT.failed;
 	}

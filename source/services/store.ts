@@ -1,4 +1,4 @@
-import {existsSync} from 'node:fs';
+import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import {fileError} from './file-safety.js';
 import type {Platform} from './platform.js';
@@ -97,6 +97,8 @@ export const openStore = async (options: {folder: string; platform: Platform; cw
 	// conf creates its folder when constructed: wait for the first save unless there is a file to read.
 	if (existsSync(file)) {
 		try {
+			// conf reads a top-level list as an object (and would write it back as one).
+			if (Array.isArray(parseOrUndefined(readFileSync(file, 'utf8')))) throw new Error('its shape is wrong: it holds a list, not an object');
 			conf = open();
 			const version = conf.get('schemaVersion') ?? (conf.size > 0 ? 0 : SCHEMA_VERSION);
 			if (version < SCHEMA_VERSION) conf.store = migrate(conf.store, version);
@@ -147,6 +149,14 @@ export const migrate = (data: StoreShape, from: number): StoreShape => {
 	}
 
 	return next;
+};
+
+const parseOrUndefined = (text: string): unknown => {
+	try {
+		return JSON.parse(text) as unknown;
+	} catch {
+		return undefined;
+	}
 };
 
 /** conf's own location, but honouring the env we were given (tests pass XDG_CONFIG_HOME). */
