@@ -7,7 +7,8 @@
  * (SERVICE_DISABLED until `gcloud services enable` reaches serviceUsageUrl), deniedPermissions
  * (IAM_PERMISSION_DENIED, and left out of TestIamPermissions), createOperation (a pending or
  * failing long-running operation), policies (per-repository IAM policies with etags) and
- * beforeSetIamPolicy (a concurrent change between a read and a write).
+ * beforeSetIamPolicy (a concurrent change between a read and a write), silent (a server that
+ * takes every call and never answers).
  */
 import {randomBytes, randomUUID} from 'node:crypto';
 import fs from 'node:fs';
@@ -48,6 +49,8 @@ export type FakeArtifactRegistry = {
 	createOperation: {polls?: number; error?: FakeError};
 	/** Repository name → its IAM policy; a repository without one has an empty policy. */
 	policies: Map<string, FakePolicy>;
+	/** true: every call is taken (and recorded) and never answered, like an API behind a dead proxy. */
+	silent: boolean;
 	/** Runs after a GetIamPolicy has answered and before the next SetIamPolicy is judged (a concurrent writer). */
 	beforeSetIamPolicy?: (resource: string) => void;
 	/** http://127.0.0.1:PORT/ — a Service Usage API for CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE. */
@@ -201,6 +204,7 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 		deniedPermissions: new Set<string>(),
 		createOperation: {} as FakeArtifactRegistry['createOperation'],
 		beforeSetIamPolicy: undefined as FakeArtifactRegistry['beforeSetIamPolicy'],
+		silent: false,
 	};
 
 	/** The checks a real server makes before the method itself: API enabled, caller allowed. */
@@ -224,6 +228,7 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 		<Request, Response>(method: string, handle: (request: Request) => Response | Failure) =>
 		(call: grpc.ServerUnaryCall<Request, Response>, callback: grpc.sendUnaryData<Response>): void => {
 			calls.push({method, request: call.request});
+			if (state.silent) return;
 			const queued = failures.get(method)?.shift();
 			if (queued) {
 				callback(toServiceError(queued));
@@ -443,6 +448,12 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 			state.createOperation = value;
 		},
 		policies,
+		get silent() {
+			return state.silent;
+		},
+		set silent(value) {
+			state.silent = value;
+		},
 		get beforeSetIamPolicy() {
 			return state.beforeSetIamPolicy;
 		},
@@ -477,6 +488,7 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 			state.deniedPermissions.clear();
 			state.createOperation = {};
 			state.beforeSetIamPolicy = undefined;
+			state.silent = false;
 		},
 		async stop() {
 			serviceUsage.close();
