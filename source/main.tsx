@@ -58,6 +58,8 @@ const HELP = `
   Behaviour
     --no-build               author the spec and compute the tag, but do not build or push
     --force                  build and push even when the tag is already in the repository
+    --allow-secrets          write a secret-looking --env value or index URL password into the module anyway
+                             (refused otherwise: use pip_secret_mounts or Union secrets)
     --yes                    do not ask: flags, then saved answers, then defaults
     --json                   print the result as one JSON document on stdout (progress on stderr)
     --plain                  line-by-line prompts, no animation (also TERM=dumb, INK_SCREEN_READER=true)
@@ -117,6 +119,7 @@ const parseCli = (argv: string[]) =>
 			sdk: {type: 'string'},
 			build: {type: 'boolean', default: true},
 			force: {type: 'boolean', default: false},
+			allowSecrets: {type: 'boolean', default: false},
 			yes: {type: 'boolean', default: false},
 			json: {type: 'boolean', default: false},
 			plain: {type: 'boolean', default: false},

@@ -5,6 +5,7 @@ import {configureDocker} from '../services/gcloud.js';
 import {CancelledError, StepError, UsageError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
 import {registryHost} from '../services/imagespec.js';
+import {SECRET_FIX, secretWarning, secretsInFlags} from '../services/secrets.js';
 import {KNOWN_LOCATIONS, validateLocation} from '../services/locations.js';
 import {projectFolder, type AnswerStore} from '../services/store.js';
 import {buildImage, chooseBuilder, findInRepository, localBuildCertain} from '../steps/build.js';
@@ -206,6 +207,9 @@ async function validateFlags(c: StepContext) {
 	}
 
 	validateImageFlags(flags);
+	// A script cannot be asked whether it means to publish a secret: it says so with a flag.
+	const secrets = flags.allowSecrets ? [] : secretsInFlags(flags);
+	if (secrets.length > 0 && !ask.interactive) throw new UsageError(`${secretWarning(secrets, 'the module')} ${SECRET_FIX}`, 'allow-secrets');
 	validateRepositoryFlags(flags);
 	if (flags.location !== undefined) await rejectUnknownLocation(c, flags.location);
 	// Non-interactive runs fail fast on what no flag, saved answer or default can supply.

@@ -4,6 +4,7 @@ import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-regis
 import {CancelledError, StepError, isAbort} from '../services/errors.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
 import {buildLogPath} from '../services/log-folder.js';
+import {findSecrets, redactor} from '../services/secrets.js';
 import {DEFAULT_PLATFORM, parseGarRegistry} from '../services/imagespec.js';
 import {detectPython, type PythonInfo} from '../services/python.js';
 import type {StepContext} from './context.js';
@@ -157,9 +158,11 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 	const logFile = buildLogPath(ctx.platform, authored.spec.name, authored.tag);
 	const engine = await chooseEngine(c, authored);
 	report({type: 'note', level: 'info', text: `Full build log: ${logFile}`});
+	// Secrets in the spec (an --env token the person insisted on) never reach the screen or the log.
+	const redact = redactor(findSecrets(authored.spec));
 	const onEvent = (event: BuildEvent) => {
-		if (event.type === 'log') report({type: 'log', line: event.line});
-		else if (event.type === 'step') report({type: 'build-step', text: event.text});
+		if (event.type === 'log') report({type: 'log', line: redact(event.line)});
+		else if (event.type === 'step') report({type: 'build-step', text: redact(event.text)});
 		else if (event.type === 'layer') report({type: 'layer', id: event.id, status: event.status, current: event.current, total: event.total});
 		else progress(event.phase === 'build' ? `building ${tagged}` : `pushing ${tagged}`);
 	};
@@ -168,11 +171,11 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 	if (engine.kind === 'flytekit') {
 		await buildWithFlytekit(
 			ctx,
-			{python: engine.python, moduleFile: authored.moduleFile, name: authored.spec.name, imageUri: authored.uri, force: c.flags.force, logFile},
+			{python: engine.python, moduleFile: authored.moduleFile, name: authored.spec.name, imageUri: authored.uri, force: c.flags.force, logFile, redact},
 			onEvent,
 		);
 	} else {
-		const pushed = await buildAndPush(ctx, {imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: authored.spec.platform ?? DEFAULT_PLATFORM, logFile}, onEvent);
+		const pushed = await buildAndPush(ctx, {imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: authored.spec.platform ?? DEFAULT_PLATFORM, logFile, redact}, onEvent);
 		pushedDigest = pushed.digest;
 	}
 

@@ -1,7 +1,8 @@
 import {existsSync} from 'node:fs';
 import path from 'node:path';
 import {splitList, type Flags} from '../flags.js';
-import {UsageError} from '../services/errors.js';
+import {StepError, UsageError} from '../services/errors.js';
+import {SECRET_FIX, findSecrets, maskUrlCredentials, redactor, secretWarning} from '../services/secrets.js';
 import {
 	composeRegistry,
 	computeTag,
@@ -101,17 +102,20 @@ export async function authorImageSpec(
 		tag_format: await option('tag-format', 'Tag format ({spec_hash} is the hash; empty for the plain hash):', flags.tagFormat, declared?.tag_format),
 	};
 	rejectProblems(spec);
+	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
+	await confirmSecrets(c, spec, declared, relative);
+	// Every secret in the spec (the team's too) stays off the screen.
+	const redact = redactor(findSecrets(spec));
 
 	const tag = await computeTag(spec, {baseDir: folder});
 	const uri = imageUri(spec, tag);
 	const existing = await guardFile('read the ImageSpec module', moduleFile, async () => readRegularText(moduleFile));
 	const sdk = {sdk: flags.sdk ?? (await detectSdk(folder))};
 	const plan = planModuleUpdate(existing, spec, sdk);
-	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
 	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile};
 	switch (plan.kind) {
 		case 'unmanaged': {
-			report({type: 'code', title: `${relative} is not managed by imagespec-gar: add this yourself`, code: plan.snippet});
+			report({type: 'code', title: `${relative} is not managed by imagespec-gar: add this yourself`, code: redact(plan.snippet)});
 			report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Paste the declaration above into it, or use --output to write another file.`});
 			return {...authored, specFile: undefined};
 		}
@@ -124,7 +128,7 @@ export async function authorImageSpec(
 		default: {
 			const verb = {create: 'Create', add: 'Add to', update: 'Update'}[plan.kind];
 			// On add/update the preview is what changes (a diff), not the whole module.
-			report({type: 'code', title: `${verb} ${relative}`, code: plan.kind === 'create' ? plan.content : lineDiff(plan.previous ?? '', plan.content)});
+			report({type: 'code', title: `${verb} ${relative}`, code: redact(plan.kind === 'create' ? plan.content : lineDiff(plan.previous ?? '', plan.content))});
 			if (!(await ask.confirm({flag: 'output', message: `Write ${relative}?`, default: true}))) {
 				report({type: 'note', level: 'warn', text: `${relative} was not written; the declaration is shown above.`});
 				return {...authored, specFile: undefined};
@@ -183,6 +187,22 @@ async function choosePackages(c: StepContext, savedRequirements: string | undefi
 	return {packages: splitRequirements(answer)};
 }
 
+/**
+ * Secret-looking values the person gives now (not those already in the team's declaration): said,
+ * with the SDK's secret mechanisms as the fix; written only when they confirm or pass --allow-secrets.
+ */
+async function confirmSecrets(c: StepContext, spec: ImageSpec, declared: ImageSpec | undefined, moduleName: string): Promise<void> {
+	const known = new Set(findSecrets(declared ?? {}).flatMap(secret => secret.values));
+	const secrets = findSecrets(spec).filter(secret => secret.values.some(value => !known.has(value)));
+	if (secrets.length === 0 || c.flags.allowSecrets) return;
+	const warning = secretWarning(secrets, moduleName);
+	if (!c.ask.interactive) throw new UsageError(`${warning} ${SECRET_FIX}`, 'allow-secrets');
+	c.report({type: 'note', level: 'warn', text: `${warning} ${SECRET_FIX.replace(/ To write it anyway.*$/, '')}`});
+	if (!(await c.ask.confirm({flag: 'allow-secrets', message: 'Write it into the module anyway?', default: false}))) {
+		throw new StepError(`${moduleName} was not written: it would hold ${secrets.map(secret => secret.label).join(', ')} in plain text.`, {fix: SECRET_FIX, reason: 'SECRET_IN_SPEC'});
+	}
+}
+
 const nonEmpty = <T>(items: T[] | undefined): T[] | undefined => (items && items.length > 0 ? items : undefined);
 
 /**
@@ -209,7 +229,7 @@ export const validateImageFlags = (flags: Flags): void => {
 const rejectProblems = (spec: ImageSpec) => {
 	const problems = validateSpec(spec);
 	const [first] = problems;
-	if (first) throw new UsageError(problems.map(p => `--${flagFor(p.field)} ${JSON.stringify(p.value)}: ${p.rule}`).join('\n'), flagFor(first.field));
+	if (first) throw new UsageError(maskUrlCredentials(problems.map(p => `--${flagFor(p.field)} ${JSON.stringify(p.value)}: ${p.rule}`).join('\n')), flagFor(first.field));
 };
 
 const parseEnv = (pairs: string[]): Record<string, string> | undefined => {

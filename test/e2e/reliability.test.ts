@@ -168,6 +168,29 @@ describe('reliability under accident and hostile input', () => {
 		});
 	});
 
+	describe('point 3: secrets are never written silently, nor echoed', () => {
+		it('a secret-looking --env or an index URL with a password: a script is refused (exit 2) with the SDK\'s secret mechanisms named, the value never shown, nothing written', async () => {
+			const cwd = await project();
+			const token = await cli(['--env', 'HF_TOKEN=hf_live_0123456789', '--env', 'MODE=train'], cwd);
+			expect(failed(token, 2, 'USAGE')).toBe(
+				"--env HF_TOKEN looks like a secret: it would be written in plain text into the module (meant for git) and baked into the pushed image. Keep secrets out of the spec: give pip credentials at build time with pip_secret_mounts (flytekit's ImageSpec) and runtime secrets with Union secrets (`union create secret`, then secret_requests on the task). To write it anyway, rerun with --allow-secrets.",
+			);
+			const index = await cli(['--pip-index', 'https://deploy:s3cr3t-pw@pypi.example.com/simple'], cwd);
+			expect(failed(index, 2, 'USAGE')).toMatch(/^--pip-index looks like a secret: /);
+			for (const run of [token, index]) expect(`${run.stdout}${run.stderr}`).not.toMatch(/hf_live_0123456789|s3cr3t-pw/);
+			expect(await readdir(cwd)).toEqual([]);
+		});
+
+		it('--allow-secrets: the person means it; the module has it, the screen does not', async () => {
+			const cwd = await project();
+			const run = await cli(['--env', 'HF_TOKEN=hf_live_0123456789', '--allow-secrets'], cwd);
+			expect(run.code, run.stderr).toBe(0);
+			expect(await readFile(path.join(cwd, 'image_specs.py'), 'utf8')).toContain('"HF_TOKEN": "hf_live_0123456789"');
+			expect(run.stderr).toContain('"HF_TOKEN": "***"');
+			expect(`${run.stdout}${run.stderr}`).not.toContain('hf_live_0123456789');
+		});
+	});
+
 	describe('point 9: saved answers of the wrong shape are reported and kept', () => {
 		it.each([
 			['a list', '[1,2,3]'],

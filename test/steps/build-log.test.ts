@@ -122,6 +122,19 @@ const harness = (box: Sandbox): StepContext & {events: JourneyEvent[]} => {
 		expect(manifest.status).toBe(404);
 	});
 
+	it('a secret the person insisted on (--allow-secrets) is masked in the live output and the log', async context => {
+		const {box, authored} = await setup(context);
+		const spec: ImageSpec = {...authored.spec, env: {HF_TOKEN: 'hf_live_0123456789'}, pip_index: 'http://deploy:s3cr3t-pw@127.0.0.1:9/simple'};
+		const tag = await computeTag(spec, {baseDir: box.project});
+		const run = harness(box);
+		const built = await buildImage(run, {...authored, spec, tag, uri: imageUri(spec, tag)});
+		const log = await readFile(built.logFile!, 'utf8');
+		expect(log).toContain('ENV HF_TOKEN="***"');
+		const shown = JSON.stringify(run.events);
+		expect(shown).toContain('HF_TOKEN=\\"***\\"');
+		for (const text of [log, shown]) expect(text).not.toMatch(/hf_live_0123456789|s3cr3t-pw/);
+	});
+
 	it('a link planted in our own log folder (from before it was private) is replaced, not followed', async context => {
 		const {box, authored} = await setup(context);
 		const victim = path.join(box.root, 'root-secret');
