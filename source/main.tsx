@@ -3,6 +3,7 @@ import {createAsker, type Prompter} from './flow/ask.js';
 import type {JourneyResult, Reporter} from './flow/events.js';
 import {runJourney} from './flow/journey.js';
 import {initialState, isCompleted, reduce, type FlowState} from './flow/state.js';
+import {checkArgv} from './argv.js';
 import {defaultFlags, splitList, type Flags} from './flags.js';
 import {splitRequirements} from './services/pep508.js';
 import {StepError, UsageError, isAbort} from './services/errors.js';
@@ -85,45 +86,48 @@ const HELP = `
     $ imagespec-gar doctor
 `;
 
+/** Every flag and its type: meow parses them, checkArgv judges argv against them first. */
+const FLAG_TYPES = {
+	project: {type: 'string'},
+	location: {type: 'string'},
+	repository: {type: 'string'},
+	create: {type: 'boolean', default: true},
+	description: {type: 'string'},
+	label: {type: 'string', isMultiple: true},
+	immutableTags: {type: 'boolean'},
+	cleanup: {type: 'string'},
+	dataPlaneSa: {type: 'string'},
+	dryRun: {type: 'boolean', default: false},
+	image: {type: 'string'},
+	baseImage: {type: 'string'},
+	pythonVersion: {type: 'string'},
+	packages: {type: 'string'},
+	requirements: {type: 'string'},
+	aptPackages: {type: 'string'},
+	env: {type: 'string', isMultiple: true},
+	commands: {type: 'string', isMultiple: true},
+	pipIndex: {type: 'string'},
+	pipExtraIndexUrl: {type: 'string', isMultiple: true},
+	platform: {type: 'string'},
+	tagFormat: {type: 'string'},
+	builder: {type: 'string'},
+	output: {type: 'string'},
+	sdk: {type: 'string'},
+	build: {type: 'boolean', default: true},
+	force: {type: 'boolean', default: false},
+	allowSecrets: {type: 'boolean', default: false},
+	yes: {type: 'boolean', default: false},
+	json: {type: 'boolean', default: false},
+	plain: {type: 'boolean', default: false},
+} as const;
+
 const parseCli = (argv: string[]) =>
 	meow(HELP, {
 		importMeta: import.meta,
 		argv,
 		allowUnknownFlags: false,
 		booleanDefault: undefined,
-		flags: {
-			project: {type: 'string'},
-			location: {type: 'string'},
-			repository: {type: 'string'},
-			create: {type: 'boolean', default: true},
-			description: {type: 'string'},
-			label: {type: 'string', isMultiple: true},
-			immutableTags: {type: 'boolean'},
-			cleanup: {type: 'string'},
-			dataPlaneSa: {type: 'string'},
-			dryRun: {type: 'boolean', default: false},
-			image: {type: 'string'},
-			baseImage: {type: 'string'},
-			pythonVersion: {type: 'string'},
-			packages: {type: 'string'},
-			requirements: {type: 'string'},
-			aptPackages: {type: 'string'},
-			env: {type: 'string', isMultiple: true},
-			commands: {type: 'string', isMultiple: true},
-			pipIndex: {type: 'string'},
-			pipExtraIndexUrl: {type: 'string', isMultiple: true},
-			platform: {type: 'string'},
-			tagFormat: {type: 'string'},
-			builder: {type: 'string'},
-			output: {type: 'string'},
-			sdk: {type: 'string'},
-			build: {type: 'boolean', default: true},
-			force: {type: 'boolean', default: false},
-			allowSecrets: {type: 'boolean', default: false},
-			yes: {type: 'boolean', default: false},
-			json: {type: 'boolean', default: false},
-			plain: {type: 'boolean', default: false},
-		},
+		flags: FLAG_TYPES,
 	});
 
 /**
@@ -133,6 +137,14 @@ const parseCli = (argv: string[]) =>
  */
 export async function main(argv: string[], options: {signal: AbortSignal; cancel: () => void; headerWritten?: boolean}): Promise<number> {
 	let cli: ReturnType<typeof parseCli>;
+	// Before meow, whose own message ("Unknown flag", then the token) names no flag and no fix.
+	const argvProblem = checkArgv(argv, FLAG_TYPES);
+	if (argvProblem) {
+		process.stderr.write(`Error: ${argvProblem}\nRun imagespec-gar --help for usage.\n`);
+		if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ok: false, pushed: false, error: {message: argvProblem, reason: 'USAGE'}}, null, 2)}\n`);
+		return EXIT.usage;
+	}
+
 	try {
 		cli = parseCli(argv);
 	} catch (error) {

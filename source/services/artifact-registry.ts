@@ -101,6 +101,8 @@ const DEFAULT_OPERATION_POLL_DELAYS_MS: readonly number[] = [500, 1000, 2000, 30
 const DEFAULT_OPERATION_TIMEOUT_MS = 5 * 60_000;
 const LIST_LOCATIONS_TIMEOUT_MS = 15_000;
 const DEFAULT_API_DEADLINE_MS = 30_000;
+// How far Google's clock may be behind ours when judging a creation time.
+const CLOCK_SKEW_MS = 60_000;
 
 /** gRPC status codes used here. */
 export const GrpcCode = {
@@ -408,7 +410,13 @@ export function toStepError(error: unknown, action: string, project?: string): S
 		});
 	}
 
-	return new StepError(`Could not ${action}: ${details}`, {reason: reason ?? (code === undefined ? undefined : codeNames.get(code)), cause});
+	// INTERNAL, UNKNOWN and the like are Google's side: a rerun often goes through.
+	const fix = code === GrpcCode.INTERNAL || code === GrpcCode.UNKNOWN
+		? 'An error on Google\'s side: wait a minute and rerun; if it persists, check https://status.cloud.google.com.'
+		: code === GrpcCode.ABORTED
+			? 'A concurrent change got in the way: rerun.'
+			: 'Rerun; if it happens again, check the account (gcloud auth list) and the project, and report this message.';
+	return new StepError(`Could not ${action}: ${details}`, {fix, reason: reason ?? (code === undefined ? undefined : codeNames.get(code)), cause});
 }
 
 const isTransient = (error: unknown): boolean => {
@@ -800,9 +808,23 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 					...(Object.keys(cleanup).length > 0 ? {cleanupPolicies: cleanup, cleanupPolicyDryRun: false} : {}),
 				},
 			};
+			// A create whose answer was lost (UNAVAILABLE, a deadline) may have been done: the retry then
+			// meets ALREADY_EXISTS for a repository this run made.
+			const started = Date.now();
+			let answerLost = false;
 			try {
 				const message = await waitForOperation(
-					await withRetry(async () => (await call(client.createRepository(request), active))[0], retryDelays, active),
+					await withRetry(
+						async () =>
+							(
+								await call(client.createRepository(request), active).catch((error: unknown) => {
+									answerLost ||= isTransient(error);
+									throw error;
+								})
+							)[0],
+						retryDelays,
+						active,
+					),
 					name => client.checkCreateRepositoryProgress(name),
 					{...operationTimings, signal: active, onPending: createOptions.onPending},
 				);
@@ -825,7 +847,9 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 					reason: 'WRONG_FORMAT',
 				});
 			}
-			return {repository: existing, created: false};
+			// Made by this run: the lost answer's create, not a teammate's (the labels and creation time say so).
+			const ours = answerLost && existing.labels?.['managed-by'] === MANAGED_BY_LABELS['managed-by'] && existing.createTime !== undefined && Date.parse(existing.createTime) >= started - CLOCK_SKEW_MS;
+			return {repository: existing, created: ours};
 		},
 
 		async testIamPermissions(project, location, id, permissions, signal) {

@@ -343,7 +343,7 @@ export const validateSpec = (spec: ImageSpec): SpecProblem[] => {
 	for (const url of spec.pip_extra_index_url ?? []) add('pip_extra_index_url', url, validateUrl(url));
 	for (const repeated of duplicates(spec.pip_extra_index_url ?? [])) add('pip_extra_index_url', repeated, 'listed twice');
 	for (const command of spec.commands ?? []) {
-		add('commands', command, command.trim() === '' ? 'must not be empty' : /[\r\n]/.test(command) ? 'one command per entry, no line breaks (join with &&)' : undefined);
+		add('commands', command, command.trim() === '' ? 'must not be empty' : /[\r\n]/.test(command) ? 'one command per entry, no line breaks (join with &&)' : /\\\s*$/.test(command) ? 'must not end with a backslash (the Dockerfile would join the next command to it)' : undefined);
 	}
 	if (spec.tag_format !== undefined) add('tag_format', spec.tag_format, validateTagFormat(spec.tag_format));
 	return problems;
