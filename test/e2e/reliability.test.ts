@@ -191,6 +191,18 @@ describe('reliability under accident and hostile input', () => {
 		});
 	});
 
+	describe('point 10: flags with a trap in them', () => {
+		it('a command ending in a backslash, a value that starts with "-", an unknown flag: exit 2 naming the flag and the fix', async () => {
+			const cwd = await project();
+			expect(failed(await cli(['--commands', 'echo one \\', '--commands', 'echo two'], cwd), 2, 'USAGE')).toBe(
+				'--commands "echo one \\\\": must not end with a backslash (the Dockerfile would join the next command to it)',
+			);
+			expect(failed(await cli(['--packages', '-e .'], cwd), 2, 'USAGE')).toBe('--packages "-e .": a value that starts with "-" must be attached to its flag: --packages=\'-e .\'');
+			expect(failed(await cli(['--pakages', 'pandas'], cwd), 2, 'USAGE')).toBe('Unknown flag --pakages');
+			expect(await readdir(cwd)).toEqual([]);
+		});
+	});
+
 	describe('point 9: saved answers of the wrong shape are reported and kept', () => {
 		it.each([
 			['a list', '[1,2,3]'],

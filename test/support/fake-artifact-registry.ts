@@ -62,6 +62,8 @@ export type FakeArtifactRegistry = {
 	setPolicy(resource: string, bindings: FakeBinding[]): FakePolicy;
 	/** The next `times` calls of `method` (e.g. 'CreateRepository') fail with `error`. */
 	failNext(method: string, error: FakeError, times?: number): void;
+	/** The next call of `method` is done, but its answer is lost: the caller gets UNAVAILABLE. */
+	loseAnswerNext(method: string): void;
 	/** Every switch back to its default, every record cleared (repositories, policies, calls). */
 	reset(): void;
 	stop(): Promise<void>;
@@ -169,6 +171,7 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 	const repositories = new Map<string, RepositoryObject>();
 	const operations = new Map<string, {operation: object; pollsLeft: number; finish: () => object}>();
 	const failures = new Map<string, FakeError[]>();
+	const lostAnswers = new Set<string>();
 	const calls: FakeArtifactRegistry['calls'] = [];
 	const locations = ['asia', 'europe', 'us', 'europe-west1', 'us-central1', 'us-east1'];
 	const policies = new Map<string, FakePolicy>();
@@ -240,7 +243,8 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 			} catch (error) {
 				result = fail(Status.INTERNAL, String(error));
 			}
-			if (result instanceof Failure) callback(toServiceError(result.error));
+			if (lostAnswers.delete(method)) callback(toServiceError({code: 14, message: 'Connection reset by peer'}));
+			else if (result instanceof Failure) callback(toServiceError(result.error));
 			else callback(null, result);
 		};
 
@@ -477,7 +481,11 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 			for (let index = 0; index < times; index++) queue.push(error);
 			failures.set(method, queue);
 		},
+		loseAnswerNext(method) {
+			lostAnswers.add(method);
+		},
 		reset() {
+			lostAnswers.clear();
 			repositories.clear();
 			policies.clear();
 			operations.clear();
