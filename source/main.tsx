@@ -75,7 +75,8 @@ const HELP = `
   Environment
     IMAGESPEC_GAR_API_ENDPOINT=host:port    Artifact Registry API over insecure gRPC (tests, private setups)
     IMAGESPEC_GAR_REGISTRY_HOST=host:port   docker host instead of <location>-docker.pkg.dev
-    CLOUDSDK_CONFIG, DOCKER_CONFIG, DOCKER_HOST, XDG_CONFIG_HOME, NO_COLOR are honoured. The gcloud
+    IMAGESPEC_GAR_API_TIMEOUT=SECONDS       how long one Artifact Registry call may go unanswered (default 30)
+    CLOUDSDK_CONFIG, DOCKER_CONFIG, DOCKER_HOST, XDG_CONFIG_HOME, XDG_STATE_HOME (build logs), NO_COLOR are honoured. The gcloud
     account and project are read from gcloud's own files (CLOUDSDK_ACTIVE_CONFIG_NAME,
     CLOUDSDK_CORE_ACCOUNT and CLOUDSDK_CORE_PROJECT count); gcloud runs only when they do not answer.
 
