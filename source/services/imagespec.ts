@@ -112,7 +112,7 @@ export const SPEC_FIELDS: readonly SpecField[] = FLYTEKIT_FIELD_ORDER.filter((fi
 );
 
 /** Fields flytekit leaves out of the tag. */
-const UNHASHED_FIELDS = new Set<string>(['builder', 'pip_secret_mounts', 'runtime_packages']);
+export const UNHASHED_FIELDS: ReadonlySet<string> = new Set<string>(['builder', 'pip_secret_mounts', 'runtime_packages']);
 
 export const DEFAULT_PLATFORM = 'linux/amd64';
 export const SUPPORTED_PYTHON_VERSIONS = ['3.9', '3.10', '3.11', '3.12', '3.13'] as const;

@@ -1,9 +1,8 @@
 import {constants} from 'node:fs';
 import {open, stat, unlink} from 'node:fs/promises';
 import {StepError} from './errors.js';
-import {guardFile, readRegularText} from './file-safety.js';
-import type {ImageSpec} from './imagespec.js';
-import {planModuleUpdate, readDeclarations, writeFileAtomic, type SpecModuleOptions} from './spec-module.js';
+import {guardFile} from './file-safety.js';
+import {isManagedModule, readDeclarations, readModuleFile, writeFileAtomic} from './spec-module.js';
 
 export type ModuleWrite = {
 	/** written: as shown; merged: the file had changed since it was shown, and the declaration went into its new content. */
@@ -53,37 +52,39 @@ async function withLock<T>(file: string, work: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Writes the module the person approved. `shown` is the content the preview was made from: when
- * the file changed meanwhile (another run, an editor), the declaration is planned again against
- * the new content, so what someone else added is kept; when they changed this same image's
- * declaration, nothing is written and the reason is given. Never loses a declaration.
+ * Writes the module the person approved. `shown` is the content the preview was made from and
+ * `content` the result shown; when the file changed meanwhile (another run, an editor), `replan`
+ * makes the same change against the new content (undefined: it cannot), so what someone else
+ * added is kept. When they changed this same image's declaration, nothing is written and the
+ * reason is given. Never loses a declaration.
  */
-export async function writeModule(file: string, shown: string | undefined, spec: ImageSpec, options: SpecModuleOptions): Promise<ModuleWrite> {
+export async function writeModuleChecked(
+	file: string,
+	change: {shown: string | undefined; content: string; name: string; replan: (current: string) => string | undefined},
+): Promise<ModuleWrite> {
 	return guardFile('write the ImageSpec module', file, async () =>
 		withLock(file, async () => {
-			const current = await readRegularText(file);
-			if (current === shown) {
-				const plan = planModuleUpdate(shown, spec, options);
-				if (plan.kind === 'unmanaged') throw new Error('unreachable: the caller writes only managed modules');
-				await writeFileAtomic(file, plan.content);
+			const current = await readModuleFile(file);
+			if (current === change.shown) {
+				await writeFileAtomic(file, change.content);
 				return {kind: 'written'};
 			}
 
 			const changed = `${file} changed after it was shown to you, and nothing was written`;
-			if (declarationOf(current, spec.name) !== declarationOf(shown, spec.name)) {
-				throw new StepError(`${changed}: its declaration of ${spec.name} was changed meanwhile (another run or an editor).`, {
+			if (current === undefined || declarationOf(current, change.name) !== declarationOf(change.shown, change.name)) {
+				throw new StepError(`${changed}: ${current === undefined ? 'it was removed' : `its declaration of ${change.name} was changed`} meanwhile (another run or an editor).`, {
 					fix: 'Look at the file, then rerun: the preview will start from its new content.',
 					reason: 'MODULE_CHANGED',
 				});
 			}
 
-			const plan = planModuleUpdate(current, spec, options);
-			if (plan.kind === 'unmanaged') {
+			const next = isManagedModule(current) ? change.replan(current) : undefined;
+			if (next === undefined) {
 				throw new StepError(`${changed}: it is no longer managed by imagespec-gar.`, {fix: 'Rerun to get the declaration as a snippet to paste.', reason: 'MODULE_CHANGED'});
 			}
 
-			if (plan.kind === 'unchanged') return {kind: 'unchanged'};
-			await writeFileAtomic(file, plan.content);
+			if (next === current) return {kind: 'unchanged'};
+			await writeFileAtomic(file, next);
 			return {kind: 'merged'};
 		}),
 	);

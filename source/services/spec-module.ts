@@ -1,6 +1,8 @@
 import {randomBytes} from 'node:crypto';
 import {chmod, realpath, rename, stat, unlink, writeFile} from 'node:fs/promises';
 import path from 'node:path';
+import {StepError} from './errors.js';
+import {readRegularFile} from './file-safety.js';
 import {FLYTEKIT_FIELD_ORDER, SPEC_FIELDS, pyStr, type ImageSpec, type SpecField} from './imagespec.js';
 
 export type SpecModuleOptions = {sdk: 'union' | 'flytekit'};
@@ -45,7 +47,7 @@ export const importLine = (callee: Callee, options: SpecModuleOptions): string =
 const literal = (value: string): string => pyStr(value, {preferDouble: true});
 
 /** `key=value,` lines for one field; lists and dicts with more than one entry go one per line. */
-const renderField = (key: string, value: unknown): string => {
+export const renderField = (key: string, value: unknown): string => {
 	const prefix = `${INDENT}${key}=`;
 	if (typeof value === 'string') return `${prefix}${literal(value)},`;
 	if (Array.isArray(value)) {
@@ -63,7 +65,7 @@ const renderField = (key: string, value: unknown): string => {
 /** A kwarg carried over verbatim from an existing declaration (see planModuleUpdate). */
 export type RawField = {key: string; text: string};
 
-const fieldRank = (key: string): number => {
+export const fieldRank = (key: string): number => {
 	const index = (FLYTEKIT_FIELD_ORDER as readonly string[]).indexOf(key);
 	return index === -1 ? FLYTEKIT_FIELD_ORDER.length : index;
 };
@@ -249,6 +251,20 @@ const parseLiteral = (src: string, start: number): Parsed => {
 		});
 		return result.ok ? {ok: true, value: new Map(entries), end: result.end} : result;
 	}
+	// dict(KEY="value", ...): the keyword form of a dict literal, the same value to Python.
+	if (/^dict\s*\(/.test(src.slice(i))) {
+		const entries: Array<[unknown, unknown]> = [];
+		const result = parseSequence(src, src.indexOf('(', i) + 1, ')', j => {
+			const key = /^([A-Za-z_]\w*)\s*=(?!=)/.exec(src.slice(j));
+			if (!key) return {ok: false};
+			const value = parseLiteral(src, j + key[0].length);
+			if (!value.ok) return value;
+			entries.push([key[1], value.value]);
+			return {ok: true, value: undefined, end: value.end};
+		});
+		return result.ok ? {ok: true, value: new Map(entries), end: result.end} : result;
+	}
+
 	const word = /^(?:True|False|None|-?\d[\d_]*(?:\.\d+)?)(?![\w.])/.exec(src.slice(i));
 	if (word) {
 		const text = word[0];
@@ -317,7 +333,11 @@ export type Declaration = {
 	rawFields: RawField[];
 	/** Names of the wizard's fields that were not plain literals (e.g. base_image=other_image). */
 	unparsed: string[];
+	/** Where each `key=value` stands in the file (offsets, without its comma): edits touch only these. */
+	fields: FieldSpan[];
 };
+
+export type FieldSpan = {key: string; start: number; end: number};
 
 const START_LINE = /^([A-Za-z_]\w*)[ \t]*=[ \t]*((?:union\.|flytekit\.)?ImageSpec)\([ \t]*(?:#[^\n]*)?$/;
 
@@ -349,8 +369,9 @@ export const readDeclarations = (content: string): Declaration[] => {
 		if (close === -1) continue;
 		const start = lines[index]!.start;
 		const end = lines[close]!.end;
-		const inner = content.slice(lines[index + 1]?.start ?? end, lines[close]!.start);
-		const parsed = parseArguments(inner);
+		const innerStart = lines[index + 1]?.start ?? end;
+		const inner = content.slice(innerStart, lines[close]!.start);
+		const parsed = parseArguments(inner, innerStart);
 		// Without a literal name it cannot be matched safely: leave it to the user.
 		if (!parsed || parsed.unparsed.includes('name')) continue;
 		declarations.push({
@@ -367,10 +388,11 @@ export const readDeclarations = (content: string): Declaration[] => {
 };
 
 /** `key=value, ...` inside the call; undefined when it is not keyword arguments only. */
-const parseArguments = (src: string): Pick<Declaration, 'spec' | 'rawFields' | 'unparsed'> | undefined => {
+const parseArguments = (src: string, offset: number): Pick<Declaration, 'spec' | 'rawFields' | 'unparsed' | 'fields'> | undefined => {
 	const spec: Record<string, unknown> = {};
 	const rawFields: RawField[] = [];
 	const unparsed: string[] = [];
+	const fields: FieldSpan[] = [];
 	let i = skip(src, 0);
 	while (i < src.length) {
 		const key = /^([A-Za-z_]\w*)[ \t]*=(?!=)/.exec(src.slice(i));
@@ -391,13 +413,14 @@ const parseArguments = (src: string): Pick<Declaration, 'spec' | 'rawFields' | '
 			rawFields.push({key: field, text});
 			if (known) unparsed.push(field);
 		}
+		fields.push({key: field, start: offset + i, end: offset + i + src.slice(i, end).replace(/(?:[ \t]*#[^\n]*)?\s*$/, '').length});
 		i = skip(src, end);
 		if (src[i] === ',') i = skip(src, i + 1);
 		else if (i < src.length) return undefined;
 	}
 	// flytekit's default name.
 	if (typeof spec.name !== 'string') spec.name = 'flytekit';
-	return {spec: spec as ImageSpec, rawFields, unparsed};
+	return {spec: spec as ImageSpec, rawFields, unparsed, fields};
 };
 
 /** The specs of the tool's own declarations, in file order. */
@@ -489,4 +512,49 @@ export const writeFileAtomic = async (file: string, content: string): Promise<vo
 		await unlink(temp).catch(() => undefined);
 		throw error;
 	}
+};
+
+/**
+ * The module's text, or undefined when there is none yet. A file that is not UTF-8 is refused:
+ * decoding it would turn its bytes into U+FFFD, and writing it back would lose them.
+ */
+export const readModuleFile = async (file: string): Promise<string | undefined> => {
+	let bytes: Buffer | undefined;
+	try {
+		// Non-blocking: a FIFO or a device at the module's path must not hang the run.
+		bytes = await readRegularFile(file);
+	} catch (error) {
+		if (error instanceof StepError) throw error;
+		const code = (error as NodeJS.ErrnoException).code;
+		if (code === 'ENOENT') return undefined;
+		const why = code === 'EISDIR' ? 'is a folder, not a Python file' : `cannot be read (${(error as Error).message})`;
+		throw new StepError(`${file} ${why}.`, {fix: 'Point --output at the ImageSpec module (a .py file), or fix the file, then rerun.', reason: 'MODULE_UNREADABLE', cause: error});
+	}
+
+	if (bytes === undefined) return undefined;
+	try {
+		// ignoreBOM keeps a byte-order mark in the text, so it is written back as it was.
+		return new TextDecoder('utf-8', {fatal: true, ignoreBOM: true}).decode(bytes);
+	} catch {
+		throw new StepError(`${file} is not UTF-8 text: imagespec-gar would change bytes it cannot read.`, {
+			fix: 'Save it as UTF-8 (Python 3\'s default source encoding), or use --output to write another module.',
+			reason: 'MODULE_NOT_UTF8',
+		});
+	}
+};
+
+/**
+ * Where the module declares `name` in a form the tool does not edit (a one-line call, a derived
+ * spec...): the line, so a second declaration for the same image is never added beside it.
+ */
+export const otherDeclarationLine = (content: string, name: string, handled: Declaration[]): number | undefined => {
+	const wanted = name.toLowerCase();
+	const pattern = /\bname\s*=\s*(?:[rRuU]?)(["'])([^"'\n]*)\1/g;
+	for (const match of content.matchAll(pattern)) {
+		if (match[2]!.toLowerCase() !== wanted) continue;
+		if (handled.some(declaration => match.index >= declaration.start && match.index < declaration.end)) continue;
+		return content.slice(0, match.index).split('\n').length;
+	}
+
+	return undefined;
 };

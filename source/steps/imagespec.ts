@@ -1,7 +1,10 @@
 import {existsSync} from 'node:fs';
 import path from 'node:path';
 import {splitList, type Flags} from '../flags.js';
+import {editDeclaration, type FieldEdits} from '../services/declaration-edit.js';
 import {StepError, UsageError} from '../services/errors.js';
+import {guardFile, readRegularText} from '../services/file-safety.js';
+import {writeModuleChecked} from '../services/module-write.js';
 import {SECRET_FIX, findSecrets, maskUrlCredentials, redactor, secretWarning} from '../services/secrets.js';
 import {
 	composeRegistry,
@@ -10,6 +13,7 @@ import {
 	imageUri,
 	validateSpec,
 	DEFAULT_PLATFORM,
+	UNHASHED_FIELDS,
 	SUPPORTED_PYTHON_VERSIONS,
 	type ImageSpec,
 } from '../services/imagespec.js';
@@ -17,9 +21,8 @@ import {lineDiff} from '../services/diff.js';
 import {planRequirementsFile} from '../services/requirements.js';
 import {splitRequirements} from '../services/pep508.js';
 import {detectSdk} from '../services/sdk.js';
-import {guardFile, readRegularText} from '../services/file-safety.js';
-import {writeModule} from '../services/module-write.js';
-import {planModuleUpdate, writeFileAtomic} from '../services/spec-module.js';
+import {isManagedModule, otherDeclarationLine, planModuleUpdate, readDeclarations, readModuleFile, writeFileAtomic, type Declaration} from '../services/spec-module.js';
+import {pythonSyntaxError} from '../services/python.js';
 import {validateImageName} from '../services/imagespec.js';
 import type {StepContext} from './context.js';
 
@@ -36,12 +39,14 @@ export type AuthoredSpec = {
 };
 
 /**
- * Step 5: the image answers, validated as flytekit would; the module previewed and written
- * atomically; the tag computed exactly as flytekit computes it.
+ * The image answers, validated as flytekit would; the module previewed and written atomically;
+ * the tag computed exactly as flytekit computes it. An image the module already declares is
+ * read as written: only what the person gives now (a flag, an answer) changes, every other field
+ * keeps its text, and no default is added to it.
  */
 export async function authorImageSpec(
 	c: StepContext,
-	where: {project: string; location: string; repository: string; builder: 'local' | 'union'},
+	where: {project: string; location: string; repository: string; builder: 'local' | 'union'; builderChosen?: boolean},
 ): Promise<AuthoredSpec> {
 	const {ask, flags, saved, report, folder} = c;
 	const env = c.ctx.platform.env;
@@ -54,95 +59,285 @@ export async function authorImageSpec(
 		},
 		flags.image,
 	);
-	// Answers not given now come from the image's declaration (the team's truth), else saved answers.
-	const declared = c.declared.get(name);
+	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
+	const existing = await readModuleFile(moduleFile);
+	const declarations = existing === undefined ? [] : readDeclarations(existing);
+	const declaration = declarations.find(found => found.spec.name.toLowerCase() === name.toLowerCase());
+	const registry = composeRegistry({location: where.location, project: where.project, repository: where.repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST});
+	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
+
+	if (declaration) {
+		const {spec, edits} = await reviseDeclared(c, declaration.spec, {registry, builder: where.builder, builderChosen: where.builderChosen ?? c.flags.builder !== undefined});
+		rejectProblems(spec, Object.keys(edits));
+		refuseUnreadable(declaration, edits, relative);
+		await confirmSecrets(c, spec, declaration.spec, relative);
+		// Every secret in the spec (the team's too) stays off the screen.
+		const redact = redactor(findSecrets(spec));
+		const tag = await computeTag(spec, {baseDir: folder});
+		const uri = imageUri(spec, tag);
+		const before = await computeTag(declaration.spec, {baseDir: folder}).catch(() => undefined);
+		if (!ask.interactive && before !== tag) refuseUnaskedTagChange(c, declaration.spec, spec, {name, relative, before, tag});
+		const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile};
+		if (Object.keys(edits).length === 0) {
+			report({type: 'note', level: 'info', text: `${relative} already declares ${name} this way`});
+			return authored;
+		}
+
+		const updated = editDeclaration(existing!, declaration, edits);
+		if (!isManagedModule(existing!)) {
+			report({type: 'code', title: `${relative} is not managed by imagespec-gar: change ${declaration.variable} yourself`, code: redact(lineDiff(existing!, updated))});
+			report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Apply the change above, or use --output to write another file.`});
+			return {...authored, specFile: undefined};
+		}
+
+		// Another run may change the module while the preview is up: the same edit, on its new text.
+		const replan = (current: string) => {
+			const now = readDeclarations(current).find(found => found.spec.name.toLowerCase() === name.toLowerCase());
+			return now ? editDeclaration(current, now, edits) : undefined;
+		};
+		return writeModule(c, {file: moduleFile, relative, verb: 'Update', preview: redact(lineDiff(existing!, updated)), shown: existing, content: updated, replan, authored});
+	}
+
+	const elsewhere = existing === undefined ? undefined : otherDeclarationLine(existing, name, declarations);
+	if (elsewhere !== undefined) {
+		throw new StepError(`${relative} already declares ${name} (line ${elsewhere}) in a form imagespec-gar does not edit.`, {
+			fix: `Change that declaration in ${relative} yourself, or choose another image name: a second declaration of ${name} would not be the image union register builds.`,
+			reason: 'DECLARED_ELSEWHERE',
+		});
+	}
+
+	const spec = await answerNewSpec(c, name, {registry, builder: where.builder});
+	rejectProblems(spec);
+	await confirmSecrets(c, spec, undefined, relative);
+	const redact = redactor(findSecrets(spec));
+	const tag = await computeTag(spec, {baseDir: folder});
+	const uri = imageUri(spec, tag);
+	const sdk = {sdk: flags.sdk ?? (await detectSdk(folder))};
+	const plan = planModuleUpdate(existing, spec, sdk);
+	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile};
+	if (plan.kind === 'unmanaged') {
+		report({type: 'code', title: `${relative} is not managed by imagespec-gar: add this yourself`, code: redact(plan.snippet)});
+		report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Paste the declaration above into it, or use --output to write another file.`});
+		return {...authored, specFile: undefined};
+	}
+
+	if (plan.kind === 'unchanged') {
+		report({type: 'note', level: 'info', text: `${relative} already declares ${name} this way`});
+		return authored;
+	}
+
+	// On add the preview is what changes (a diff), not the whole module.
+	const preview = plan.kind === 'create' ? plan.content : lineDiff(plan.previous ?? '', plan.content);
+	const replan = (current: string) => {
+		const again = planModuleUpdate(current, spec, sdk);
+		return again.kind === 'unmanaged' ? undefined : again.content;
+	};
+	return writeModule(c, {file: moduleFile, relative, verb: plan.kind === 'create' ? 'Create' : 'Add to', preview: redact(preview), shown: existing, content: plan.content, replan, authored});
+}
+
+/** Shows the change, asks, writes atomically. A declined write keeps the file and says so. */
+async function writeModule(
+	c: StepContext,
+	change: {file: string; relative: string; verb: string; preview: string; shown: string | undefined; content: string; replan: (current: string) => string | undefined; authored: AuthoredSpec},
+): Promise<AuthoredSpec> {
+	const {relative} = change;
+	// What is written must still import for `union register` (Python judges, when it is here).
+	const broken = await pythonSyntaxError(c.ctx, change.content, change.file);
+	if (broken !== undefined) {
+		const before = (await readModuleFile(change.file)) ?? '';
+		const theirs = before === '' ? undefined : await pythonSyntaxError(c.ctx, before, change.file);
+		throw new StepError(theirs ? `${relative} does not compile: ${theirs}. Nothing was written.` : `The change to ${relative} would not compile: ${broken}. Nothing was written.`, {
+			fix: theirs ? `Fix ${relative} (python3 -m py_compile ${relative}), then rerun.` : 'Please report this to imagespec-gar with the module; the declaration above can be added by hand.',
+			reason: 'MODULE_SYNTAX',
+		});
+	}
+
+	c.report({type: 'code', title: `${change.verb} ${relative}`, code: change.preview});
+	if (!(await c.ask.confirm({flag: 'output', message: `Write ${relative}?`, default: true}))) {
+		c.report({type: 'note', level: 'warn', text: `${relative} was not written; the declaration is shown above.`});
+		return {...change.authored, specFile: undefined};
+	}
+
+	const written = await writeModuleChecked(change.file, {shown: change.shown, content: change.content, name: change.authored.spec.name, replan: change.replan});
+	if (written.kind !== 'written') {
+		const how = written.kind === 'merged' ? 'your declaration was added to its new content, and everything else in it was kept' : 'it already declares this image this way';
+		c.report({type: 'note', level: 'warn', text: `${relative} changed while you were deciding (another run or an editor): ${how}.`});
+	}
+
+	return change.authored;
+}
+
+/** A new declaration: flags, then saved answers, then the wizard's defaults (python_version always). */
+async function answerNewSpec(c: StepContext, name: string, fixed: {registry: string; builder: 'local' | 'union'}): Promise<ImageSpec> {
+	const {ask, flags, saved} = c;
 	const previous = saved.images?.[name];
 	const pythonVersion = await ask.select(
 		{
 			flag: 'python-version',
 			message: 'Python version (always written into the spec, so the tag pins it):',
 			choices: [...SUPPORTED_PYTHON_VERSIONS].reverse().map(value => ({label: value, value})),
-			default: declared?.python_version ?? previous?.pythonVersion ?? DEFAULT_PYTHON_VERSION,
+			default: previous?.pythonVersion ?? DEFAULT_PYTHON_VERSION,
 		},
 		flags.pythonVersion,
 	);
 	const baseImage = await ask.text(
-		{
-			flag: 'base-image',
-			message: 'Base image:',
-			default: (typeof declared?.base_image === 'string' ? declared.base_image : undefined) ?? previous?.baseImage ?? defaultBaseImage(pythonVersion),
-			validate: value => (value ? undefined : 'a base image is required'),
-		},
+		{flag: 'base-image', message: 'Base image:', default: previous?.baseImage ?? defaultBaseImage(pythonVersion), validate: value => (value ? undefined : 'a base image is required')},
 		flags.baseImage,
 	);
-	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
-
-	const {packages, requirements} = await choosePackages(c, declared?.requirements ?? previous?.requirements, declared?.packages ?? previous?.packages);
-	const more = ask.interactive && (await ask.confirm({flag: 'apt-packages', message: 'Set more options (apt packages, env, commands, pip index, platform, tag format)?', default: false}));
-	const option = async (flag: string, message: string, given: string | undefined, fallback: string | undefined) =>
-		more ? (await ask.text({flag, message, default: fallback ?? ''})) || undefined : (given ?? fallback);
-	const list = async (flag: string, message: string, given: string[] | undefined, fallback: string[] | undefined) =>
-		more ? splitList(await ask.text({flag, message, default: (given ?? fallback ?? []).join(', ')})) : (given ?? fallback);
-
-	const spec: ImageSpec = {
+	const {packages, requirements} = await choosePackages(c, previous?.requirements, previous?.packages);
+	const more = await moreOptions(c, {platform: previous?.platform ?? DEFAULT_PLATFORM});
+	return {
 		name,
 		python_version: pythonVersion,
 		// Chosen before this step (Union is offered first where a local build is slow or impossible).
-		builder: where.builder === 'union' ? 'union' : undefined,
-		env: more ? parseEnv(splitList(await ask.text({flag: 'env', message: 'Environment (KEY=VALUE, comma-separated):', default: Object.entries(declared?.env ?? {}).map(([key, value]) => `${key}=${value}`).join(', ')})) ?? []) : flags.env.length > 0 ? parseEnv(flags.env) : declared?.env,
-		registry: composeRegistry({location: where.location, project: where.project, repository: where.repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST}),
+		builder: fixed.builder === 'union' ? 'union' : undefined,
+		env: more.env,
+		registry: fixed.registry,
 		packages: packages?.length ? packages : undefined,
 		requirements,
-		apt_packages: nonEmpty(await list('apt-packages', 'Debian (apt) packages, comma-separated:', flags.aptPackages, declared?.apt_packages)),
+		apt_packages: more.apt_packages,
 		base_image: baseImage,
-		platform: await option('platform', 'Platform (linux/amd64 is what Union nodes run):', flags.platform, declared?.platform ?? previous?.platform ?? DEFAULT_PLATFORM),
-		pip_index: await option('pip-index', 'pip index URL (empty for PyPI):', flags.pipIndex, declared?.pip_index),
-		pip_extra_index_url: nonEmpty(await list('pip-extra-index-url', 'Extra pip index URLs, comma-separated:', nonEmpty(flags.pipExtraIndexUrl), declared?.pip_extra_index_url)),
-		commands: nonEmpty(more ? await ask.text({flag: 'commands', message: 'A command to run in the image (empty for none):', default: (declared?.commands ?? []).join(' && ')}).then(command => (command ? [command] : [])) : (nonEmpty(flags.commands) ?? declared?.commands)),
-		tag_format: await option('tag-format', 'Tag format ({spec_hash} is the hash; empty for the plain hash):', flags.tagFormat, declared?.tag_format),
+		platform: more.platform,
+		pip_index: more.pip_index,
+		pip_extra_index_url: more.pip_extra_index_url,
+		commands: more.commands,
+		tag_format: more.tag_format,
 	};
-	rejectProblems(spec);
-	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
-	await confirmSecrets(c, spec, declared, relative);
-	// Every secret in the spec (the team's too) stays off the screen.
-	const redact = redactor(findSecrets(spec));
-
-	const tag = await computeTag(spec, {baseDir: folder});
-	const uri = imageUri(spec, tag);
-	const existing = await guardFile('read the ImageSpec module', moduleFile, async () => readRegularText(moduleFile));
-	const sdk = {sdk: flags.sdk ?? (await detectSdk(folder))};
-	const plan = planModuleUpdate(existing, spec, sdk);
-	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile};
-	switch (plan.kind) {
-		case 'unmanaged': {
-			report({type: 'code', title: `${relative} is not managed by imagespec-gar: add this yourself`, code: redact(plan.snippet)});
-			report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Paste the declaration above into it, or use --output to write another file.`});
-			return {...authored, specFile: undefined};
-		}
-
-		case 'unchanged': {
-			report({type: 'note', level: 'info', text: `${relative} already declares ${name} this way`});
-			return authored;
-		}
-
-		default: {
-			const verb = {create: 'Create', add: 'Add to', update: 'Update'}[plan.kind];
-			// On add/update the preview is what changes (a diff), not the whole module.
-			report({type: 'code', title: `${verb} ${relative}`, code: redact(plan.kind === 'create' ? plan.content : lineDiff(plan.previous ?? '', plan.content))});
-			if (!(await ask.confirm({flag: 'output', message: `Write ${relative}?`, default: true}))) {
-				report({type: 'note', level: 'warn', text: `${relative} was not written; the declaration is shown above.`});
-				return {...authored, specFile: undefined};
-			}
-
-			const written = await writeModule(moduleFile, existing, spec, sdk);
-			if (written.kind !== 'written') {
-				report({type: 'note', level: 'warn', text: `${relative} changed while you were deciding (another run or an editor): ${written.kind === 'merged' ? 'your declaration was added to its new content, and everything else in it was kept' : 'it already declares this image this way'}.`});
-			}
-
-			return authored;
-		}
-	}
 }
+
+type MoreOptions = Pick<ImageSpec, 'env' | 'apt_packages' | 'platform' | 'pip_index' | 'pip_extra_index_url' | 'commands' | 'tag_format'>;
+
+/**
+ * apt packages, env, commands, pip indexes, platform and tag format: from their flags, else
+ * `basis`; a person who asks for more options is asked each, with `basis` as the default.
+ */
+async function moreOptions(c: StepContext, basis: MoreOptions): Promise<MoreOptions> {
+	const {ask, flags} = c;
+	const more = ask.interactive && (await ask.confirm({flag: 'apt-packages', message: 'Set more options (apt packages, env, commands, pip index, platform, tag format)?', default: false}));
+	const text = async (flag: string, message: string, given: string | undefined, fallback: string | undefined) =>
+		more ? (await ask.text({flag, message, default: fallback ?? ''})) || undefined : (given ?? fallback);
+	const list = async (flag: string, message: string, given: string[] | undefined, fallback: string[] | undefined) =>
+		nonEmpty(more ? splitList(await ask.text({flag, message, default: (given ?? fallback ?? []).join(', ')})) : (given ?? fallback));
+	const envText = Object.entries(basis.env ?? {}).map(([key, value]) => `${key}=${value}`).join(', ');
+	const env = more
+		? parseEnv(splitList(await ask.text({flag: 'env', message: 'Environment (KEY=VALUE, comma-separated):', default: envText})) ?? [])
+		: flags.env.length > 0
+			? parseEnv(flags.env)
+			: basis.env;
+	const apt = await list('apt-packages', 'Debian (apt) packages, comma-separated:', flags.aptPackages, basis.apt_packages);
+	const platform = await text('platform', 'Platform (linux/amd64 is what Union nodes run):', flags.platform, basis.platform);
+	const pipIndex = await text('pip-index', 'pip index URL (empty for PyPI):', flags.pipIndex, basis.pip_index);
+	const extraIndex = await list('pip-extra-index-url', 'Extra pip index URLs, comma-separated:', nonEmpty(flags.pipExtraIndexUrl), basis.pip_extra_index_url);
+	const command = more ? await ask.text({flag: 'commands', message: 'A command to run in the image (empty for none):', default: (basis.commands ?? []).join(' && ')}) : undefined;
+	const commands = more ? nonEmpty(command ? [command] : []) : (nonEmpty(flags.commands) ?? basis.commands);
+	const tagFormat = await text('tag-format', 'Tag format ({spec_hash} is the hash; empty for the plain hash):', flags.tagFormat, basis.tag_format);
+	return {env, apt_packages: apt, platform, pip_index: pipIndex, pip_extra_index_url: extraIndex, commands, tag_format: tagFormat};
+}
+
+/**
+ * An image the module declares: every answer defaults to the declaration as written; what the
+ * person gives that differs from it is an edit. Saved answers and the wizard's defaults never
+ * reach a declaration (the module is the team's truth).
+ */
+async function reviseDeclared(
+	c: StepContext,
+	declared: ImageSpec,
+	fixed: {registry: string; builder: 'local' | 'union'; builderChosen: boolean},
+): Promise<{spec: ImageSpec; edits: FieldEdits}> {
+	const {ask, flags} = c;
+	const answers: FieldEdits = {};
+	// Asked of a person with the declaration as the default; a script changes only what it flags.
+	if (flags.pythonVersion !== undefined || ask.interactive) {
+		const notSet = declared.python_version === undefined ? [{label: "not set, as declared (the builder's Python)", value: ''}] : [];
+		const version = await ask.select(
+			{
+				flag: 'python-version',
+				message: 'Python version:',
+				choices: [...notSet, ...[...SUPPORTED_PYTHON_VERSIONS].reverse().map(value => ({label: value, value}))],
+				default: declared.python_version ?? '',
+			},
+			flags.pythonVersion,
+		);
+		answers.python_version = version || undefined;
+	}
+
+	// A nested ImageSpec base is not a question: it changes only in the module.
+	if (typeof declared.base_image !== 'object' && (flags.baseImage !== undefined || ask.interactive)) {
+		const declaredBase = declared.base_image;
+		const base = await ask.text({flag: 'base-image', message: declaredBase ? 'Base image:' : "Base image (empty: flytekit's default):", default: declaredBase ?? ''}, flags.baseImage);
+		answers.base_image = base || undefined;
+	}
+
+	Object.assign(answers, await choosePackages(c, declared.requirements, declared.packages));
+	Object.assign(answers, await moreOptions(c, declared));
+	// The registry follows the repository chosen in this run; the builder, a choice made in it.
+	answers.registry = fixed.registry;
+	if (fixed.builderChosen) answers.builder = fixed.builder === 'union' ? 'union' : declared.builder === 'union' ? undefined : declared.builder;
+
+	const edits: FieldEdits = {};
+	for (const [key, value] of Object.entries(answers) as Array<[keyof ImageSpec, unknown]>) {
+		if (!sameValue(value, declared[key])) Object.assign(edits, {[key]: value});
+	}
+
+	const spec = {...declared, ...edits} as ImageSpec;
+	for (const [key, value] of Object.entries(edits)) if (value === undefined) delete spec[key as keyof ImageSpec];
+	return {spec, edits};
+}
+
+const sameValue = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** A field the tool could not read stays as written, but its value (and so the tag) is unknown here. */
+const refuseUnreadable = (declaration: Declaration, edits: FieldEdits, relative: string) => {
+	const hashed = declaration.rawFields.map(field => field.key).filter(key => !(key in edits) && !UNHASHED_FIELDS.has(key));
+	if (hashed.length === 0) return;
+	throw new StepError(`${relative}: ${declaration.variable} sets ${hashed.join(', ')} to values imagespec-gar cannot read without Python, so its tag cannot be known here.`, {
+		fix: 'Install Python 3 (and flytekit or union, to be exact): imagespec-gar then reads the module as `union register` does.',
+		reason: 'SPEC_UNREADABLE',
+	});
+};
+
+/**
+ * Without a person to show the diff to, a change of an existing image's tag must have been asked
+ * for by a flag; anything else (saved answers pointing at another repository, say) is refused.
+ */
+const refuseUnaskedTagChange = (
+	c: StepContext,
+	declared: ImageSpec,
+	spec: ImageSpec,
+	info: {name: string; relative: string; before?: string; tag: string},
+) => {
+	const flagged = new Set(givenFields(c.flags));
+	const unasked = (Object.keys({...declared, ...spec}) as Array<keyof ImageSpec>).filter(key => !sameValue(declared[key], spec[key]) && !flagged.has(key));
+	if (unasked.length === 0) return;
+	const [first] = unasked;
+	const flag = first === 'registry' ? 'repository' : flagFor(first!);
+	throw new UsageError(
+		`${info.relative} declares ${info.name} with ${unasked.map(key => `${key}=${JSON.stringify(declared[key] ?? null)}`).join(', ')}; this run would change that (${unasked
+			.map(key => `${key}=${JSON.stringify(spec[key] ?? null)}`)
+			.join(', ')}) and so its tag (${info.before ?? '?'} → ${info.tag}). Pass --${flag} to ask for that change, or run without --yes to review it.`,
+		flag,
+	);
+};
+
+/** The spec fields this run's flags set. */
+const givenFields = (flags: Flags): Array<keyof ImageSpec> => {
+	const given: Array<[keyof ImageSpec, unknown]> = [
+		['python_version', flags.pythonVersion],
+		['base_image', flags.baseImage],
+		['packages', flags.packages],
+		['requirements', flags.requirements],
+		['apt_packages', flags.aptPackages],
+		['env', flags.env.length > 0 ? flags.env : undefined],
+		['commands', flags.commands.length > 0 ? flags.commands : undefined],
+		['pip_index', flags.pipIndex],
+		['pip_extra_index_url', flags.pipExtraIndexUrl.length > 0 ? flags.pipExtraIndexUrl : undefined],
+		['platform', flags.platform],
+		['tag_format', flags.tagFormat],
+		['builder', flags.builder],
+		['registry', flags.project ?? flags.location ?? flags.repository],
+	];
+	return given.filter(([, value]) => value !== undefined).map(([key]) => key);
+};
 
 /**
  * Packages inline (`packages=[...]`) or a requirements file, reused when the project has one,
@@ -226,8 +421,9 @@ export const validateImageFlags = (flags: Flags): void => {
 	});
 };
 
-const rejectProblems = (spec: ImageSpec) => {
-	const problems = validateSpec(spec);
+/** `only`: judge just these fields (an existing declaration's other fields are the team's, as written). */
+const rejectProblems = (spec: ImageSpec, only?: string[]) => {
+	const problems = validateSpec(spec).filter(problem => only === undefined || only.includes(problem.field));
 	const [first] = problems;
 	if (first) throw new UsageError(maskUrlCredentials(problems.map(p => `--${flagFor(p.field)} ${JSON.stringify(p.value)}: ${p.rule}`).join('\n')), flagFor(first.field));
 };
