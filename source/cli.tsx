@@ -26,4 +26,14 @@ const headerWritten = surelyInk(argv, process.env);
 if (headerWritten) writeHeader();
 
 const {main} = await import('./main.js');
-process.exitCode = await main(argv, {signal: controller.signal, cancel, headerWritten});
+const code = await main(argv, {signal: controller.signal, cancel, headerWritten});
+// Exit now, once the output is out: an API call that never answers (cancelled or past its
+// deadline) would otherwise keep the process alive until the library's own timeout.
+const flushed = (stream: NodeJS.WriteStream) =>
+	new Promise<void>(resolve => {
+		stream.write('', () => {
+			resolve();
+		});
+	});
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(code);

@@ -33,12 +33,14 @@ export type Flags = {
 	build: boolean;
 	/** Build and push even when the tag is already in the repository. */
 	force: boolean;
+	/** The person means to put a secret-looking value (--env HF_TOKEN=..., a URL with a password) into the module. */
+	allowSecrets: boolean;
 	yes: boolean;
 	json: boolean;
 	plain: boolean;
 };
 
-export const defaultFlags = (): Flags => ({create: true, label: [], dryRun: false, env: [], commands: [], pipExtraIndexUrl: [], build: true, force: false, yes: false, json: false, plain: false});
+export const defaultFlags = (): Flags => ({create: true, label: [], dryRun: false, env: [], commands: [], pipExtraIndexUrl: [], build: true, force: false, allowSecrets: false, yes: false, json: false, plain: false});
 
 /** `a, b,,c` → ['a', 'b', 'c'] */
 export const splitList = (value: string | undefined): string[] | undefined =>

@@ -3,9 +3,11 @@ import {createAsker, type Prompter} from './flow/ask.js';
 import type {JourneyResult, Reporter} from './flow/events.js';
 import {runJourney} from './flow/journey.js';
 import {initialState, isCompleted, reduce, type FlowState} from './flow/state.js';
+import {checkArgv} from './argv.js';
 import {defaultFlags, splitList, type Flags} from './flags.js';
 import {splitRequirements} from './services/pep508.js';
 import {StepError, UsageError, isAbort} from './services/errors.js';
+import {fileError} from './services/file-safety.js';
 import {currentPlatform} from './services/platform.js';
 import {openStore, projectFolder} from './services/store.js';
 import {hasTerminal, isCi, plainByEnv} from './mode.js';
@@ -60,6 +62,8 @@ const HELP = `
   Behaviour
     --no-build               author the spec and compute the tag, but do not build or push
     --force                  build and push even when the tag is already in the repository
+    --allow-secrets          write a secret-looking --env value or index URL password into the module anyway
+                             (refused otherwise: use pip_secret_mounts or Union secrets)
     --yes                    do not ask: flags, then saved answers, then defaults
     --json                   print the result as one JSON document on stdout (progress on stderr)
     --plain                  line-by-line prompts, no animation (also TERM=dumb, INK_SCREEN_READER=true)
@@ -78,7 +82,8 @@ const HELP = `
   Environment
     IMAGESPEC_GAR_API_ENDPOINT=host:port    Artifact Registry API over insecure gRPC (tests, private setups)
     IMAGESPEC_GAR_REGISTRY_HOST=host:port   docker host instead of <location>-docker.pkg.dev
-    CLOUDSDK_CONFIG, DOCKER_CONFIG, DOCKER_HOST, XDG_CONFIG_HOME, NO_COLOR are honoured. The gcloud
+    IMAGESPEC_GAR_API_TIMEOUT=SECONDS       how long one Artifact Registry call may go unanswered (default 30)
+    CLOUDSDK_CONFIG, DOCKER_CONFIG, DOCKER_HOST, XDG_CONFIG_HOME, XDG_STATE_HOME (build logs), NO_COLOR are honoured. The gcloud
     account and project are read from gcloud's own files (CLOUDSDK_ACTIVE_CONFIG_NAME,
     CLOUDSDK_CORE_ACCOUNT and CLOUDSDK_CORE_PROJECT count); gcloud runs only when they do not answer.
 
@@ -89,44 +94,48 @@ const HELP = `
     $ imagespec-gar doctor
 `;
 
+/** Every flag and its type: meow parses them, checkArgv judges argv against them first. */
+const FLAG_TYPES = {
+	project: {type: 'string'},
+	location: {type: 'string'},
+	repository: {type: 'string'},
+	create: {type: 'boolean', default: true},
+	description: {type: 'string'},
+	label: {type: 'string', isMultiple: true},
+	immutableTags: {type: 'boolean'},
+	cleanup: {type: 'string'},
+	dataPlaneSa: {type: 'string'},
+	dryRun: {type: 'boolean', default: false},
+	image: {type: 'string'},
+	baseImage: {type: 'string'},
+	pythonVersion: {type: 'string'},
+	packages: {type: 'string'},
+	requirements: {type: 'string'},
+	aptPackages: {type: 'string'},
+	env: {type: 'string', isMultiple: true},
+	commands: {type: 'string', isMultiple: true},
+	pipIndex: {type: 'string'},
+	pipExtraIndexUrl: {type: 'string', isMultiple: true},
+	platform: {type: 'string'},
+	tagFormat: {type: 'string'},
+	builder: {type: 'string'},
+	output: {type: 'string'},
+	sdk: {type: 'string'},
+	build: {type: 'boolean', default: true},
+	force: {type: 'boolean', default: false},
+	allowSecrets: {type: 'boolean', default: false},
+	yes: {type: 'boolean', default: false},
+	json: {type: 'boolean', default: false},
+	plain: {type: 'boolean', default: false},
+} as const;
+
 const parseCli = (argv: string[]) =>
 	meow(HELP, {
 		importMeta: import.meta,
 		argv,
 		allowUnknownFlags: false,
 		booleanDefault: undefined,
-		flags: {
-			project: {type: 'string'},
-			location: {type: 'string'},
-			repository: {type: 'string'},
-			create: {type: 'boolean', default: true},
-			description: {type: 'string'},
-			label: {type: 'string', isMultiple: true},
-			immutableTags: {type: 'boolean'},
-			cleanup: {type: 'string'},
-			dataPlaneSa: {type: 'string'},
-			dryRun: {type: 'boolean', default: false},
-			image: {type: 'string'},
-			baseImage: {type: 'string'},
-			pythonVersion: {type: 'string'},
-			packages: {type: 'string'},
-			requirements: {type: 'string'},
-			aptPackages: {type: 'string'},
-			env: {type: 'string', isMultiple: true},
-			commands: {type: 'string', isMultiple: true},
-			pipIndex: {type: 'string'},
-			pipExtraIndexUrl: {type: 'string', isMultiple: true},
-			platform: {type: 'string'},
-			tagFormat: {type: 'string'},
-			builder: {type: 'string'},
-			output: {type: 'string'},
-			sdk: {type: 'string'},
-			build: {type: 'boolean', default: true},
-			force: {type: 'boolean', default: false},
-			yes: {type: 'boolean', default: false},
-			json: {type: 'boolean', default: false},
-			plain: {type: 'boolean', default: false},
-		},
+		flags: FLAG_TYPES,
 	});
 
 /**
@@ -136,6 +145,14 @@ const parseCli = (argv: string[]) =>
  */
 export async function main(argv: string[], options: {signal: AbortSignal; cancel: () => void; headerWritten?: boolean}): Promise<number> {
 	let cli: ReturnType<typeof parseCli>;
+	// Before meow, whose own message ("Unknown flag", then the token) names no flag and no fix.
+	const argvProblem = checkArgv(argv, FLAG_TYPES);
+	if (argvProblem) {
+		process.stderr.write(`Error: ${argvProblem}\nRun imagespec-gar --help for usage.\n`);
+		if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ok: false, pushed: false, error: {message: argvProblem, reason: 'USAGE'}}, null, 2)}\n`);
+		return EXIT.usage;
+	}
+
 	try {
 		cli = parseCli(argv);
 	} catch (error) {
@@ -262,13 +279,29 @@ function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: str
 	}
 
 	if (error instanceof StepError) {
-		// The failed step already printed its message and fix through the reporter.
+		// A failed step already printed its message and fix through the reporter; a failure between steps did not.
+		if (!flow.steps.some(step => step.status === 'failed')) {
+			write(`Error: ${error.message}`);
+			if (error.fix) write(`Fix: ${error.fix}`);
+		}
+
 		json({...flow.result, ok: false, pushed: false, error: {message: error.message, fix: error.fix, reason: error.reason}});
 		return EXIT.failed;
 	}
 
-	write(`Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-	json({ok: false, pushed: false, error: {message: String(error)}});
+	// A filesystem failure outside a step (the saved answers' folder read-only or full): its file and fix.
+	const mapped = fileError(error, 'write');
+	if (mapped instanceof StepError) {
+		write(`Error: ${mapped.message}`);
+		if (mapped.fix) write(`Fix: ${mapped.fix}`);
+		json({...flow.result, ok: false, pushed: false, error: {message: mapped.message, fix: mapped.fix, reason: mapped.reason}});
+		return EXIT.failed;
+	}
+
+	// One line, never a stack trace.
+	const message = error instanceof Error ? error.message : String(error);
+	write(`Unexpected error: ${message}`);
+	json({ok: false, pushed: false, error: {message, reason: 'UNEXPECTED'}});
 	return EXIT.failed;
 }
 

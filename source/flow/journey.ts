@@ -1,4 +1,3 @@
-import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import type {Flags} from '../flags.js';
 import {validateRepositoryId, type ArtifactRegistry} from '../services/artifact-registry.js';
@@ -6,12 +5,13 @@ import {configureDocker} from '../services/gcloud.js';
 import {CancelledError, StepError, UsageError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
 import {registryHost} from '../services/imagespec.js';
-import {planRequirementsFile} from '../services/requirements.js';
+import {SECRET_FIX, secretWarning, secretsInFlags} from '../services/secrets.js';
 import {KNOWN_LOCATIONS, validateLocation} from '../services/locations.js';
 import {projectFolder, type AnswerStore} from '../services/store.js';
 import {buildImage, chooseBuilder, findInRepository, localBuildCertain} from '../steps/build.js';
 import type {StepContext} from '../steps/context.js';
 import {authorImageSpec, validateImageFlags} from '../steps/imagespec.js';
+import {checkFlagFiles} from '../steps/flag-files.js';
 import {checkPrerequisites} from '../steps/prerequisites.js';
 import {chooseProjectAndLocation, validateProjectId} from '../steps/project.js';
 import {checkPushPermission, chooseRepository, validateRepositoryFlags} from '../steps/repository.js';
@@ -53,6 +53,8 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	const c: StepContext = {flags, cwd: options.cwd, folder: projectFolder(options.cwd), ctx, ask, report, saved: store.load()};
 	const result: JourneyResult = {ok: false, pushed: false};
 
+	// Before anything reads them (a FIFO would block the run, a path outside the project leak).
+	await checkFlagFiles(c);
 	// A rerun starts from the saved answers; a new team member from the team's module.
 	const known = await findKnownSetup(c);
 	if (known?.source === 'module') c.saved = asSavedAnswers(known, c.saved);
@@ -192,7 +194,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
 /** Invalid or missing flags fail before any work, with the flag named (exit 2). */
 async function validateFlags(c: StepContext) {
-	const {flags, saved, ask, cwd} = c;
+	const {flags, saved, ask} = c;
 	for (const [key, flag, validate] of FLAG_RULES) {
 		const value = flags[key];
 		const problem = typeof value === 'string' ? validate(value) : undefined;
@@ -206,19 +208,11 @@ async function validateFlags(c: StepContext) {
 	}
 
 	validateImageFlags(flags);
+	// A script cannot be asked whether it means to publish a secret: it says so with a flag.
+	const secrets = flags.allowSecrets ? [] : secretsInFlags(flags);
+	if (secrets.length > 0 && !ask.interactive) throw new UsageError(`${secretWarning(secrets, 'the module')} ${SECRET_FIX}`, 'allow-secrets');
 	validateRepositoryFlags(flags);
 	if (flags.location !== undefined) await rejectUnknownLocation(c, flags.location);
-	if (flags.requirements !== undefined) {
-		const file = path.resolve(cwd, flags.requirements);
-		const existing = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
-		// With --packages the file is created (or must already say the same); without, it must exist.
-		if (flags.packages !== undefined && planRequirementsFile(existing, flags.packages).kind === 'keep') {
-			throw new UsageError(`--requirements ${JSON.stringify(flags.requirements)} already lists other packages than --packages: leave out --packages to use the file as it is`, 'requirements');
-		}
-
-		if (flags.packages === undefined && existing === undefined) throw new UsageError(`--requirements ${JSON.stringify(flags.requirements)}: no such file`, 'requirements');
-	}
-
 	// Non-interactive runs fail fast on what no flag, saved answer or default can supply.
 	if (!ask.interactive) {
 		const missing = (

@@ -100,6 +100,9 @@ const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [300, 1000, 2500];
 const DEFAULT_OPERATION_POLL_DELAYS_MS: readonly number[] = [500, 1000, 2000, 3000, 5000];
 const DEFAULT_OPERATION_TIMEOUT_MS = 5 * 60_000;
 const LIST_LOCATIONS_TIMEOUT_MS = 15_000;
+const DEFAULT_API_DEADLINE_MS = 30_000;
+// How far Google's clock may be behind ours when judging a creation time.
+const CLOCK_SKEW_MS = 60_000;
 
 /** gRPC status codes used here. */
 export const GrpcCode = {
@@ -314,6 +317,14 @@ const projectFromConsumer = (consumer: string | undefined): string | undefined =
  */
 export function toStepError(error: unknown, action: string, project?: string): StepError {
 	if (error instanceof StepError) return error;
+	if (error instanceof ApiDeadlineError) {
+		return new StepError(`Artifact Registry did not answer within ${error.seconds} s while trying to ${action}.`, {
+			fix: 'Check your network connection, proxy (HTTPS_PROXY) or VPN, then rerun; on a slow link allow more time with IMAGESPEC_GAR_API_TIMEOUT=<seconds>.',
+			reason: 'API_TIMEOUT',
+			cause: error,
+		});
+	}
+
 	const code = apiCode(error);
 	const reason = apiReason(error);
 	const metadata = apiMetadata(error);
@@ -399,7 +410,13 @@ export function toStepError(error: unknown, action: string, project?: string): S
 		});
 	}
 
-	return new StepError(`Could not ${action}: ${details}`, {reason: reason ?? (code === undefined ? undefined : codeNames.get(code)), cause});
+	// INTERNAL, UNKNOWN and the like are Google's side: a rerun often goes through.
+	const fix = code === GrpcCode.INTERNAL || code === GrpcCode.UNKNOWN
+		? 'An error on Google\'s side: wait a minute and rerun; if it persists, check https://status.cloud.google.com.'
+		: code === GrpcCode.ABORTED
+			? 'A concurrent change got in the way: rerun.'
+			: 'Rerun; if it happens again, check the account (gcloud auth list) and the project, and report this message.';
+	return new StepError(`Could not ${action}: ${details}`, {fix, reason: reason ?? (code === undefined ? undefined : codeNames.get(code)), cause});
 }
 
 const isTransient = (error: unknown): boolean => {
@@ -453,6 +470,36 @@ export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise
 				reject(error);
 			},
 		);
+	});
+}
+
+/** A call that got no answer within its deadline (not retried: the next try would wait as long). */
+export class ApiDeadlineError extends Error {
+	override readonly name = 'ApiDeadlineError';
+	constructor(readonly seconds: number) {
+		super(`no answer within ${seconds} s`);
+	}
+}
+
+/** The deadline of one API call: IMAGESPEC_GAR_API_TIMEOUT (seconds), else 30 s. */
+export const apiDeadlineMs = (env: NodeJS.ProcessEnv): number => {
+	const seconds = Number(env.IMAGESPEC_GAR_API_TIMEOUT);
+	return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_API_DEADLINE_MS;
+};
+
+/** abortable, and rejected with ApiDeadlineError when no answer comes within deadlineMs. */
+function apiCall<T>(promise: Promise<T>, signal: AbortSignal | undefined, deadlineMs: number): Promise<T> {
+	let timer: NodeJS.Timeout | undefined;
+	const deadline = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => {
+			reject(new ApiDeadlineError(deadlineMs / 1000));
+		}, deadlineMs);
+	});
+	promise.catch(() => undefined);
+	// Keep gax's cancel (when the promise has one), so Ctrl-C cancels the call itself.
+	const raced = Object.assign(Promise.race([promise, deadline]), {cancel: () => (promise as {cancel?: () => void}).cancel?.()});
+	return abortable(raced, signal).finally(() => {
+		clearTimeout(timer);
 	});
 }
 
@@ -682,6 +729,8 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 	}
 
 	const retryDelays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+	const deadlineMs = apiDeadlineMs(ctx.platform.env);
+	const call = async <T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> => apiCall(promise, signal, deadlineMs);
 	const operationTimings = {
 		pollDelaysMs: options.operationPollDelaysMs ?? DEFAULT_OPERATION_POLL_DELAYS_MS,
 		timeoutMs: options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS,
@@ -705,7 +754,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 		const active = combine(ctx.signal, signal);
 		try {
 			const [message] = await withRetry(
-				async () => abortable(client.getRepository({name: repositoryName(project, location, id)}), active),
+				async () => call(client.getRepository({name: repositoryName(project, location, id)}), active),
 				retryDelays,
 				active,
 			);
@@ -729,7 +778,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 				let page;
 				try {
 					// One call per page (autoPaginate:false): the async iterator would hide page boundaries.
-					page = await withRetry(async () => abortable(client.listRepositories(request, {autoPaginate: false}), active), retryDelays, active);
+					page = await withRetry(async () => call(client.listRepositories(request, {autoPaginate: false}), active), retryDelays, active);
 				} catch (error) {
 					throw failure(error, active, `list repositories in ${location}`, project);
 				}
@@ -759,9 +808,23 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 					...(Object.keys(cleanup).length > 0 ? {cleanupPolicies: cleanup, cleanupPolicyDryRun: false} : {}),
 				},
 			};
+			// A create whose answer was lost (UNAVAILABLE, a deadline) may have been done: the retry then
+			// meets ALREADY_EXISTS for a repository this run made.
+			const started = Date.now();
+			let answerLost = false;
 			try {
 				const message = await waitForOperation(
-					await withRetry(async () => (await abortable(client.createRepository(request), active))[0], retryDelays, active),
+					await withRetry(
+						async () =>
+							(
+								await call(client.createRepository(request), active).catch((error: unknown) => {
+									answerLost ||= isTransient(error);
+									throw error;
+								})
+							)[0],
+						retryDelays,
+						active,
+					),
 					name => client.checkCreateRepositoryProgress(name),
 					{...operationTimings, signal: active, onPending: createOptions.onPending},
 				);
@@ -784,7 +847,9 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 					reason: 'WRONG_FORMAT',
 				});
 			}
-			return {repository: existing, created: false};
+			// Made by this run: the lost answer's create, not a teammate's (the labels and creation time say so).
+			const ours = answerLost && existing.labels?.['managed-by'] === MANAGED_BY_LABELS['managed-by'] && existing.createTime !== undefined && Date.parse(existing.createTime) >= started - CLOCK_SKEW_MS;
+			return {repository: existing, created: ours};
 		},
 
 		async testIamPermissions(project, location, id, permissions, signal) {
@@ -792,7 +857,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 			const resource = repositoryName(project, location, id);
 			try {
 				const [response] = await withRetry(
-					async () => abortable(client.testIamPermissions({resource, permissions: [...permissions]}), active),
+					async () => call(client.testIamPermissions({resource, permissions: [...permissions]}), active),
 					retryDelays,
 					active,
 				);
@@ -807,7 +872,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 			try {
 				const [policy] = await withRetry(
 					// Version 3 shows conditional bindings, which a write must then keep.
-					async () => abortable(client.getIamPolicy({resource: repositoryName(project, location, id), options: {requestedPolicyVersion: 3}}), active),
+					async () => call(client.getIamPolicy({resource: repositoryName(project, location, id), options: {requestedPolicyVersion: 3}}), active),
 					retryDelays,
 					active,
 				);
@@ -821,7 +886,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 			const active = combine(ctx.signal, signal);
 			try {
 				// Not retried here: after a lost answer only a fresh read tells whether it was applied.
-				const [written] = await abortable(
+				const [written] = await call(
 					client.setIamPolicy({resource: repositoryName(project, location, id), policy: {version: policy.version, bindings: policy.bindings, etag: policy.etag}}),
 					active,
 				);
@@ -859,7 +924,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 			let version: string;
 			try {
 				// Not retried: the caller asks the registry itself when the API cannot answer.
-				const [found] = await abortable(client.getTag({name: `${repository}/packages/${pkg}/tags/${tag}`}), active);
+				const [found] = await call(client.getTag({name: `${repository}/packages/${pkg}/tags/${tag}`}), active);
 				version = found.version ?? '';
 			} catch (error) {
 				if (apiCode(error) === GrpcCode.NOT_FOUND && !active?.aborted) return undefined;
@@ -868,7 +933,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 
 			const digest = version.split('/versions/').at(-1) ?? '';
 			try {
-				const [docker] = await abortable(client.getDockerImage({name: `${repository}/dockerImages/${pkg}@${digest}`}), active);
+				const [docker] = await call(client.getDockerImage({name: `${repository}/dockerImages/${pkg}@${digest}`}), active);
 				return {digest, uri: docker.uri ?? '', tags: [...(docker.tags ?? [])]};
 			} catch (error) {
 				throw failure(error, active, `read image ${image}@${digest} in repository ${where.repository}`, where.project);

@@ -42,6 +42,22 @@ export const readDockerConfig = async (platform: Platform): Promise<DockerConfig
 			reason: 'DOCKER_CONFIG_CORRUPT',
 		});
 	}
+	// docker and gcloud fail on these with messages that do not name the key (gcloud: "run gcloud info --run-diagnostics").
+	const config = parsed as Record<string, unknown>;
+	const isObject = (value: unknown) => value !== null && typeof value === 'object' && !Array.isArray(value);
+	for (const [key, valid, shape] of [
+		['credHelpers', isObject(config.credHelpers) && Object.values(config.credHelpers as object).every(value => typeof value === 'string'), 'an object of host: helper names, e.g. {"us-east1-docker.pkg.dev": "gcloud"}'],
+		['auths', isObject(config.auths), 'an object of host: credentials'],
+		['credsStore', typeof config.credsStore === 'string', 'a helper name, e.g. "desktop"'],
+	] as const) {
+		if (config[key] !== undefined && !valid) {
+			throw new StepError(`Docker's config at ${file} is valid JSON, but its "${key}" is not ${shape}.`, {
+				fix: `Make "${key}" ${shape} (or remove it) in ${file}, then run this again.`,
+				reason: 'DOCKER_CONFIG_CORRUPT',
+			});
+		}
+	}
+
 	return parsed as DockerConfig;
 };
 

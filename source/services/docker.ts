@@ -1,11 +1,12 @@
-import {createWriteStream} from 'node:fs';
-import {cp, mkdir, mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises';
+import {cp, mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type {ServiceContext} from './context.js';
 import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {StepError, isAbort} from './errors.js';
 import {findExecutable, runTool, streamTool} from './exec.js';
+import {fileError} from './file-safety.js';
+import {openLogFile} from './log-folder.js';
 import {executable, type Platform} from './platform.js';
 import {computeTag, effectivePlatform, imageUri, type ImageSpec} from './imagespec.js';
 import {
@@ -144,8 +145,10 @@ export type BuildOptions = {
 	contextDir: string;
 	/** Target platform; defaults to the one flytekit settles on for spec. */
 	platform?: string;
-	/** The full build and push output goes here. */
+	/** The full build and push output goes here (see openLogFile). */
 	logFile: string;
+	/** Masks secrets in what the log records. */
+	redact?: (line: string) => string;
 	/** The flytekit version importable here: flytekit pins the flytekit it appends to it. */
 	localFlytekit?: string;
 };
@@ -337,8 +340,12 @@ const writeContext = async (options: BuildOptions, buildDir: string, planOptions
 		kinds.set(entry.replaceAll('\\', '/').replace(/\/$/, ''), info.isDirectory());
 	}
 	const plan = planLocalBuild(spec, {...planOptions, requirementsText}, entry => kinds.get(entry) ?? false);
-	await writeFile(path.join(buildDir, 'Dockerfile'), plan.dockerfile);
-	await writeFile(path.join(buildDir, REQUIREMENTS_IN_CONTEXT), plan.requirements);
+	await writeFile(path.join(buildDir, 'Dockerfile'), plan.dockerfile).catch((error: unknown) => {
+		throw fileError(error, 'write the Dockerfile in', buildDir);
+	});
+	await writeFile(path.join(buildDir, REQUIREMENTS_IN_CONTEXT), plan.requirements).catch((error: unknown) => {
+		throw fileError(error, 'write the requirements in', buildDir);
+	});
 	for (const entry of plan.copy) await cp(path.resolve(contextDir, entry), path.join(buildDir, entry), {recursive: true});
 	return plan;
 };
@@ -370,7 +377,9 @@ const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEven
 	const refusal = localBuildRefusal(spec);
 	if (refusal) throw refusal;
 	const baseImage = await resolveBase(ctx, options, onEvent, out);
-	const buildDir = await mkdtemp(path.join(os.tmpdir(), 'imagespec-gar-build-'));
+	const buildDir = await mkdtemp(path.join(os.tmpdir(), 'imagespec-gar-build-')).catch((error: unknown) => {
+		throw fileError(error, 'create a build folder in', os.tmpdir());
+	});
 	try {
 		const plan = await writeContext(options, buildDir, {baseImage, localFlytekit: options.localFlytekit, arch: ctx.platform.arch});
 		const docker = executable(ctx.platform, 'docker');
@@ -444,11 +453,9 @@ const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEven
  * CancelledError.
  */
 export const buildAndPush = async (ctx: ServiceContext, options: BuildOptions, onEvent: (event: BuildEvent) => void): Promise<BuildResult> => {
-	await mkdir(path.dirname(options.logFile), {recursive: true});
-	const log = createWriteStream(options.logFile, {flags: 'w'});
-	const record = (line: string) => {
-		log.write(`${line}\n`);
-	};
+	// The log first: a log that cannot be opened leaves no build folder behind.
+	const log = await openLogFile(options.logFile, options.redact);
+	const record = (line: string) => log.write(line);
 	const out: Recorder = {
 		record,
 		emit(line) {
@@ -462,8 +469,6 @@ export const buildAndPush = async (ctx: ServiceContext, options: BuildOptions, o
 		if (!isAbort(error)) record(`! ${(error as Error).message}`);
 		throw error;
 	} finally {
-		await new Promise<void>(resolve => {
-			log.end(resolve);
-		});
+		await log.close();
 	}
 };

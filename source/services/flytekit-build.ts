@@ -1,10 +1,9 @@
-import {createWriteStream} from 'node:fs';
-import {mkdir} from 'node:fs/promises';
 import path from 'node:path';
 import type {ServiceContext} from './context.js';
 import {type BuildEvent, mapDockerFailure, parseBuildLine, parsePushLine} from './docker.js';
 import {StepError, isAbort} from './errors.js';
 import {streamTool} from './exec.js';
+import {openLogFile} from './log-folder.js';
 
 export type FlytekitBuildOptions = {
 	/** The Python that imports flytekit (PythonInfo.executable). */
@@ -17,6 +16,8 @@ export type FlytekitBuildOptions = {
 	imageUri: string;
 	force: boolean;
 	logFile: string;
+	/** Masks secrets in what the log records. */
+	redact?: (line: string) => string;
 };
 
 const MARKER = 'IMAGESPEC_GAR_IMAGE ';
@@ -46,19 +47,18 @@ ImageBuildEngine.build(spec)
  * `union register` would build. Streams docker's steps and layers like buildAndPush.
  */
 export const buildWithFlytekit = async (ctx: ServiceContext, options: FlytekitBuildOptions, onEvent: (event: BuildEvent) => void): Promise<void> => {
-	await mkdir(path.dirname(options.logFile), {recursive: true});
-	const log = createWriteStream(options.logFile, {flags: 'w'});
+	const log = await openLogFile(options.logFile, options.redact);
 	let announced: string | undefined;
 	let failingStep: string | undefined;
 	try {
-		log.write(`$ ${options.python} -c <flytekit ImageBuildEngine driver> ${options.moduleFile} ${options.name}\n`);
+		log.write(`$ ${options.python} -c <flytekit ImageBuildEngine driver> ${options.moduleFile} ${options.name}`);
 		onEvent({type: 'phase', phase: 'build'});
 		const result = await streamTool(
 			ctx,
 			options.python,
 			['-c', DRIVER, options.moduleFile, options.name, options.force ? '1' : '0'],
 			line => {
-				log.write(`${line}\n`);
+				log.write(line);
 				if (line.startsWith(MARKER)) {
 					announced = line.slice(MARKER.length).trim();
 					return;
@@ -93,11 +93,9 @@ export const buildWithFlytekit = async (ctx: ServiceContext, options: FlytekitBu
 			throw new StepError(`flytekit's ImageBuildEngine failed: ${mapped.message}`, {fix: mapped.fix, reason: mapped.reason ?? 'FLYTEKIT_BUILD_FAILED'});
 		}
 	} catch (error) {
-		if (!isAbort(error)) log.write(`! ${(error as Error).message}\n`);
+		if (!isAbort(error)) log.write(`! ${(error as Error).message}`);
 		throw error;
 	} finally {
-		await new Promise<void>(resolve => {
-			log.end(resolve);
-		});
+		await log.close();
 	}
 };

@@ -306,7 +306,8 @@ export const configureDocker = async (ctx: ServiceContext, host: string): Promis
 	});
 	if (result.exitCode !== 0) {
 		throw new StepError(`${command} failed (exit ${result.exitCode}): ${lastLines(result.stderr)}`, {
-			fix: `Check ${configPath} is valid JSON and writable, then run: ${command}`,
+			// The file was read and judged before gcloud ran: what is left is writing it.
+			fix: `Check that ${configPath} and its folder are writable for you, then run: ${command}`,
 			reason: 'CONFIGURE_DOCKER_FAILED',
 		});
 	}

@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto';
 import {opendir, readFile, stat} from 'node:fs/promises';
+import {readRegularFile} from './file-safety.js';
 import path from 'node:path';
 import {StepError, UsageError} from './errors.js';
 import {checkRequirement} from './pep508.js';
@@ -343,7 +344,7 @@ export const validateSpec = (spec: ImageSpec): SpecProblem[] => {
 	for (const url of spec.pip_extra_index_url ?? []) add('pip_extra_index_url', url, validateUrl(url));
 	for (const repeated of duplicates(spec.pip_extra_index_url ?? [])) add('pip_extra_index_url', repeated, 'listed twice');
 	for (const command of spec.commands ?? []) {
-		add('commands', command, command.trim() === '' ? 'must not be empty' : /[\r\n]/.test(command) ? 'one command per entry, no line breaks (join with &&)' : undefined);
+		add('commands', command, command.trim() === '' ? 'must not be empty' : /[\r\n]/.test(command) ? 'one command per entry, no line breaks (join with &&)' : /\\\s*$/.test(command) ? 'must not end with a backslash (the Dockerfile would join the next command to it)' : undefined);
 	}
 	if (spec.tag_format !== undefined) add('tag_format', spec.tag_format, validateTagFormat(spec.tag_format));
 	return problems;
@@ -618,7 +619,10 @@ export const computeTag = async (spec: ImageSpec, options: TagOptions): Promise<
 		const file = path.resolve(options.baseDir, spec.requirements);
 		let content: Buffer;
 		try {
-			content = await readFile(file);
+			// Non-blocking open: a FIFO named as requirements must not hang the run.
+			const bytes = await readRegularFile(file);
+			if (bytes === undefined) throw new Error('no such file');
+			content = bytes;
 		} catch (error) {
 			throw new StepError(`Cannot read the requirements file ${file}: ${(error as Error).message}`, {
 				fix: `Create ${spec.requirements} next to the ImageSpec module, or change requirements= to its path.`,

@@ -89,6 +89,7 @@ export async function grantOnRepository(
 	const delays = options.conflictRetryDelaysMs ?? CONFLICT_RETRY_DELAYS_MS;
 	const {project, location, repository} = where;
 	for (let attempt = 0; ; attempt++) {
+		let phase: 'read' | 'write' = 'read';
 		try {
 			const before = await registry.getIamPolicy(project, location, repository, options.signal);
 			const {policy, changed} = withMember(before, role, member);
@@ -96,22 +97,33 @@ export async function grantOnRepository(
 			const change = describeChange(before, policy, role);
 			if (options.dryRun) return {status: 'dry-run', change};
 			if (attempt === 0 && options.approve && !(await options.approve(change))) return {status: 'declined', change};
+			phase = 'write';
 			await registry.setIamPolicy(project, location, repository, policy, options.signal);
 			return {status: 'granted', change, attempts: attempt + 1};
 		} catch (error) {
 			const delay = delays[attempt];
-			if (!isConflict(error) || delay === undefined) throw asGrantError(error, where, member, role);
+			if (!isConflict(error) || delay === undefined) throw asGrantError(error, where, member, role, {phase, attempts: attempt + 1});
 			await sleep(delay, options.signal);
 		}
 	}
 }
 
 /** A denied read or write of the policy says which role would do, and what an admin runs. */
-function asGrantError(error: unknown, where: RepositoryRef, member: string, role: string): unknown {
+function asGrantError(error: unknown, where: RepositoryRef, member: string, role: string, at: {phase: 'read' | 'write'; attempts: number}): unknown {
 	if (error instanceof CancelledError || !(error instanceof StepError)) return error;
+	if (isConflict(error)) {
+		return new StepError(`The IAM policy of repository ${where.repository} kept changing while it was being written (${at.attempts} tries).`, {
+			fix: [`Something else is changing it right now (another run, Terraform): wait a minute and rerun, or an admin runs:`, grantCommand(where, member, role)].join('\n'),
+			reason: 'POLICY_CONFLICT',
+			cause: error,
+		});
+	}
+
 	const denied = error.reason === 'IAM_PERMISSION_DENIED' || error.reason === 'PERMISSION_DENIED' || (error.cause as {code?: unknown} | undefined)?.code === GrpcCode.PERMISSION_DENIED;
 	if (!denied) return error;
-	return new StepError(`You may not change who can read repository ${where.repository}: that needs artifactregistry.repositories.setIamPolicy on it.`, {
+	const permission = at.phase === 'read' ? 'getIamPolicy' : 'setIamPolicy';
+	const doing = at.phase === 'read' ? 'read who can read' : 'change who can read';
+	return new StepError(`You may not ${doing} repository ${where.repository}: that needs artifactregistry.repositories.${permission} on it.`, {
 		fix: [
 			'A role with that permission, e.g. Artifact Registry Administrator (roles/artifactregistry.admin) on the repository or project, or Project IAM Admin (roles/resourcemanager.projectIamAdmin); or an admin runs:',
 			grantCommand(where, member, role),

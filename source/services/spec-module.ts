@@ -1,7 +1,8 @@
 import {randomBytes} from 'node:crypto';
-import {chmod, readFile, realpath, rename, stat, unlink, writeFile} from 'node:fs/promises';
+import {chmod, realpath, rename, stat, unlink, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {StepError} from './errors.js';
+import {readRegularFile} from './file-safety.js';
 import {FLYTEKIT_FIELD_ORDER, PyLiteral, SPEC_FIELDS, pyFloat, pyRepr, pyStr, type CopyMode, type ImageSpec, type SpecField} from './imagespec.js';
 
 export type SpecModuleOptions = {sdk: 'union' | 'flytekit'};
@@ -658,16 +659,19 @@ export const writeFileAtomic = async (file: string, content: string): Promise<vo
  * decoding it would turn its bytes into U+FFFD, and writing it back would lose them.
  */
 export const readModuleFile = async (file: string): Promise<string | undefined> => {
-	let bytes: Buffer;
+	let bytes: Buffer | undefined;
 	try {
-		bytes = await readFile(file);
+		// Non-blocking: a FIFO or a device at the module's path must not hang the run.
+		bytes = await readRegularFile(file);
 	} catch (error) {
+		if (error instanceof StepError) throw error;
 		const code = (error as NodeJS.ErrnoException).code;
 		if (code === 'ENOENT') return undefined;
 		const why = code === 'EISDIR' ? 'is a folder, not a Python file' : `cannot be read (${(error as Error).message})`;
 		throw new StepError(`${file} ${why}.`, {fix: 'Point --output at the ImageSpec module (a .py file), or fix the file, then rerun.', reason: 'MODULE_UNREADABLE', cause: error});
 	}
 
+	if (bytes === undefined) return undefined;
 	try {
 		// ignoreBOM keeps a byte-order mark in the text, so it is written back as it was.
 		return new TextDecoder('utf-8', {fatal: true, ignoreBOM: true}).decode(bytes);

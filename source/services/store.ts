@@ -1,5 +1,6 @@
-import {existsSync} from 'node:fs';
+import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
+import {fileError} from './file-safety.js';
 import type {Platform} from './platform.js';
 
 /**
@@ -35,6 +36,26 @@ export type ProjectAnswers = {
 
 export const SCHEMA_VERSION = 1;
 
+const text = {type: 'string'};
+const savedImage = {
+	type: 'object',
+	properties: Object.fromEntries([
+		...['name', 'tag', 'imageUri', 'specFile', 'baseImage', 'pythonVersion', 'requirements', 'platform', 'builder', 'updatedAt'].map(key => [key, text]),
+		['packages', {type: 'array', items: text}],
+	]),
+};
+const projectAnswers = {
+	type: 'object',
+	properties: {
+		...Object.fromEntries(['project', 'location', 'repository', 'output'].map(key => [key, text])),
+		dataPlane: {type: 'object', properties: {sameProject: {type: 'boolean'}, serviceAccount: text, project: text}},
+		// schemaVersion 0 kept a list; migrate() turns it into the map.
+		images: {anyOf: [{type: 'object', additionalProperties: savedImage}, {type: 'array', items: savedImage}]},
+	},
+};
+/** The shape of the whole file (conf validates it with ajv when it reads and writes). */
+const STORE_SCHEMA = {schemaVersion: {type: 'integer', minimum: 0}, projects: {type: 'object', additionalProperties: projectAnswers}};
+
 type StoreShape = {schemaVersion?: number; projects?: Record<string, ProjectAnswers>};
 
 export type AnswerStore = {
@@ -69,18 +90,22 @@ export const openStore = async (options: {folder: string; platform: Platform; cw
 			accessPropertiesByDotNotation: false,
 			configFileMode: 0o600,
 			clearInvalidConfig: false,
+			// A file of another shape is reported and kept, never overwritten (as invalid JSON is).
+			schema: STORE_SCHEMA,
 		});
 
 	// conf creates its folder when constructed: wait for the first save unless there is a file to read.
 	if (existsSync(file)) {
 		try {
+			// conf reads a top-level list as an object (and would write it back as one).
+			if (Array.isArray(parseOrUndefined(readFileSync(file, 'utf8')))) throw new Error('its shape is wrong: it holds a list, not an object');
 			conf = open();
 			const version = conf.get('schemaVersion') ?? (conf.size > 0 ? 0 : SCHEMA_VERSION);
 			if (version < SCHEMA_VERSION) conf.store = migrate(conf.store, version);
 			else if (version > SCHEMA_VERSION) problem = `it was written by a newer imagespec-gar (schemaVersion ${version})`;
 		} catch (error) {
 			conf = undefined;
-			problem = error instanceof Error ? error.message.split('\n')[0] : String(error);
+			problem = error instanceof Error ? error.message.split('\n')[0]!.replace(/^Config schema violation: /, 'its shape is wrong: ') : String(error);
 		}
 	}
 
@@ -98,7 +123,11 @@ export const openStore = async (options: {folder: string; platform: Platform; cw
 			conf ??= open();
 			const all = projects();
 			// One write: opening the store (or a run that fails on usage) leaves no file behind.
-			conf.set({schemaVersion: SCHEMA_VERSION, projects: {...all, [key]: update(structuredClone(all[key] ?? {}))}});
+			try {
+				conf.set({schemaVersion: SCHEMA_VERSION, projects: {...all, [key]: update(structuredClone(all[key] ?? {}))}});
+			} catch (error) {
+				throw fileError(error, 'save your answers in', file);
+			}
 		},
 	};
 };
@@ -120,6 +149,14 @@ export const migrate = (data: StoreShape, from: number): StoreShape => {
 	}
 
 	return next;
+};
+
+const parseOrUndefined = (text: string): unknown => {
+	try {
+		return JSON.parse(text) as unknown;
+	} catch {
+		return undefined;
+	}
 };
 
 /** conf's own location, but honouring the env we were given (tests pass XDG_CONFIG_HOME). */

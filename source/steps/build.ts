@@ -1,10 +1,10 @@
-import os from 'node:os';
-import path from 'node:path';
 import type {Choice} from '../flow/ask.js';
 import {buildAndPush, dockerInfo, imageExists, type BuildEvent, type DockerInfo} from '../services/docker.js';
 import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
 import {CancelledError, StepError, isAbort} from '../services/errors.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
+import {buildLogPath} from '../services/log-folder.js';
+import {findSecrets, redactor} from '../services/secrets.js';
 import {DEFAULT_PLATFORM, effectivePlatform, parseGarRegistry} from '../services/imagespec.js';
 import {detectPython, type PythonInfo} from '../services/python.js';
 import type {StepContext} from './context.js';
@@ -155,12 +155,14 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 
 	if (before?.state === 'unknown') report({type: 'note', level: 'warn', text: `Could not tell whether ${authored.uri} exists (${before.detail ?? 'no answer'}); building it.`});
 
-	const logFile = path.join(os.tmpdir(), 'imagespec-gar', `${authored.spec.name.replaceAll('/', '_')}-${authored.tag}.log`);
+	const logFile = buildLogPath(ctx.platform, authored.spec.name, authored.tag);
 	const engine = await chooseEngine(c, authored);
 	report({type: 'note', level: 'info', text: `Full build log: ${logFile}`});
+	// Secrets in the spec (an --env token the person insisted on) never reach the screen or the log.
+	const redact = redactor(findSecrets(authored.spec));
 	const onEvent = (event: BuildEvent) => {
-		if (event.type === 'log') report({type: 'log', line: event.line});
-		else if (event.type === 'step') report({type: 'build-step', text: event.text});
+		if (event.type === 'log') report({type: 'log', line: redact(event.line)});
+		else if (event.type === 'step') report({type: 'build-step', text: redact(event.text)});
 		else if (event.type === 'layer') report({type: 'layer', id: event.id, status: event.status, current: event.current, total: event.total});
 		else progress(PHASE_TEXT[event.phase](tagged));
 	};
@@ -169,7 +171,7 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 	if (engine.kind === 'flytekit') {
 		await buildWithFlytekit(
 			ctx,
-			{python: engine.python, moduleFile: authored.moduleFile, name: authored.spec.name, imageUri: authored.uri, force: c.flags.force, logFile},
+			{python: engine.python, moduleFile: authored.moduleFile, name: authored.spec.name, imageUri: authored.uri, force: c.flags.force, logFile, redact},
 			onEvent,
 		);
 	} else {
@@ -177,7 +179,7 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 		const localFlytekit = (await detectPython(ctx)).flytekit;
 		const pushed = await buildAndPush(
 			ctx,
-			{imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: effectivePlatform(authored.spec, ctx.platform.arch), logFile, localFlytekit},
+			{imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: effectivePlatform(authored.spec, ctx.platform.arch), logFile, localFlytekit, redact},
 			onEvent,
 		);
 		pushedDigest = pushed.digest;

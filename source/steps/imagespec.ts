@@ -1,9 +1,11 @@
 import {existsSync} from 'node:fs';
-import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {splitList, type Flags} from '../flags.js';
 import {editDeclaration, type FieldEdits} from '../services/declaration-edit.js';
 import {StepError, UsageError} from '../services/errors.js';
+import {guardFile, readRegularText} from '../services/file-safety.js';
+import {writeModuleChecked} from '../services/module-write.js';
+import {SECRET_FIX, findSecrets, maskUrlCredentials, redactor, secretWarning} from '../services/secrets.js';
 import {
 	composeRegistry,
 	computeTag,
@@ -77,6 +79,9 @@ export async function authorImageSpec(
 		if (found.problem) throw found.problem;
 		const {spec, edits} = await reviseDeclared(c, found.spec, {registry, builder: where.builder, builderChosen: where.builderChosen ?? c.flags.builder !== undefined});
 		rejectProblems(spec, Object.keys(edits));
+		await confirmSecrets(c, spec, found.spec, relative);
+		// Every secret in the spec (the team's too) stays off the screen.
+		const redact = redactor(findSecrets(spec));
 		const changed = Object.keys(edits).length > 0;
 		const tag = changed ? await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch}) : found.tag!;
 		const uri = imageUri(spec, tag);
@@ -92,12 +97,17 @@ export async function authorImageSpec(
 		const updated = declaration ? editDeclaration(existing!, declaration, edits) : undefined;
 		if (!updated || !isManagedModule(existing!)) {
 			const change = updated ? lineDiff(existing!, updated) : Object.entries(edits).map(([key, value]) => `${key}: ${value === undefined ? '(remove)' : JSON.stringify(value)}`).join('\n');
-			report({type: 'code', title: `${relative} is not managed by imagespec-gar: change ${found.variable} yourself`, code: change});
+			report({type: 'code', title: `${relative} is not managed by imagespec-gar: change ${found.variable} yourself`, code: redact(change)});
 			report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Apply the change above, or use --output to write another file.`});
 			return {...authored, specFile: undefined};
 		}
 
-		return writeModule(c, {file: moduleFile, relative, verb: 'Update', preview: lineDiff(existing!, updated), content: updated, authored});
+		// Another run may change the module while the preview is up: the same edit, on its new text.
+		const replan = (current: string) => {
+			const now = readDeclarations(current).find(candidate => candidate.variable === found.variable);
+			return now ? editDeclaration(current, now, edits) : undefined;
+		};
+		return writeModule(c, {file: moduleFile, relative, verb: 'Update', preview: redact(lineDiff(existing!, updated)), shown: existing, content: updated, replan, authored});
 	}
 
 	// Without Python the literal reader may miss a declaration: never add a second one beside it.
@@ -111,12 +121,15 @@ export async function authorImageSpec(
 
 	const spec = await answerNewSpec(c, name, {registry, builder: where.builder});
 	rejectProblems(spec);
+	await confirmSecrets(c, spec, undefined, relative);
+	const redact = redactor(findSecrets(spec));
 	const tag = await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch});
 	const uri = imageUri(spec, tag);
-	const plan = planModuleUpdate(existing, spec, {sdk: flags.sdk ?? (await detectSdk(folder))});
+	const sdk = {sdk: flags.sdk ?? (await detectSdk(folder))};
+	const plan = planModuleUpdate(existing, spec, sdk);
 	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile};
 	if (plan.kind === 'unmanaged') {
-		report({type: 'code', title: `${relative} is not managed by imagespec-gar: add this yourself`, code: plan.snippet});
+		report({type: 'code', title: `${relative} is not managed by imagespec-gar: add this yourself`, code: redact(plan.snippet)});
 		report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Paste the declaration above into it, or use --output to write another file.`});
 		return {...authored, specFile: undefined};
 	}
@@ -128,13 +141,17 @@ export async function authorImageSpec(
 
 	// On add the preview is what changes (a diff), not the whole module.
 	const preview = plan.kind === 'create' ? plan.content : lineDiff(plan.previous ?? '', plan.content);
-	return writeModule(c, {file: moduleFile, relative, verb: plan.kind === 'create' ? 'Create' : 'Add to', preview, content: plan.content, authored});
+	const replan = (current: string) => {
+		const again = planModuleUpdate(current, spec, sdk);
+		return again.kind === 'unmanaged' ? undefined : again.content;
+	};
+	return writeModule(c, {file: moduleFile, relative, verb: plan.kind === 'create' ? 'Create' : 'Add to', preview: redact(preview), shown: existing, content: plan.content, replan, authored});
 }
 
 /** Shows the change, asks, writes atomically. A declined write keeps the file and says so. */
 async function writeModule(
 	c: StepContext,
-	change: {file: string; relative: string; verb: string; preview: string; content: string; authored: AuthoredSpec},
+	change: {file: string; relative: string; verb: string; preview: string; shown: string | undefined; content: string; replan: (current: string) => string | undefined; authored: AuthoredSpec},
 ): Promise<AuthoredSpec> {
 	const {relative} = change;
 	// What is written must still import for `union register` (Python judges, when it is here).
@@ -154,7 +171,12 @@ async function writeModule(
 		return {...change.authored, specFile: undefined};
 	}
 
-	await writeFileAtomic(change.file, change.content);
+	const written = await writeModuleChecked(change.file, {shown: change.shown, content: change.content, name: change.authored.spec.name, replan: change.replan});
+	if (written.kind !== 'written') {
+		const how = written.kind === 'merged' ? 'your declaration was added to its new content, and everything else in it was kept' : 'it already declares this image this way';
+		c.report({type: 'note', level: 'warn', text: `${relative} changed while you were deciding (another run or an editor): ${how}.`});
+	}
+
 	return change.authored;
 }
 
@@ -331,11 +353,11 @@ async function choosePackages(c: StepContext, savedRequirements: string | undefi
 	if (flags.requirements !== undefined) {
 		const file = path.resolve(c.cwd, flags.requirements);
 		if (flags.packages !== undefined) {
-			const plan = planRequirementsFile(await readFile(file, 'utf8').catch(() => undefined), flags.packages);
+			const plan = planRequirementsFile(await readRegularText(file), flags.packages);
 			if (plan.kind === 'keep') throw new UsageError(`--requirements ${JSON.stringify(flags.requirements)} already lists other packages (${plan.extra.join(', ') || 'other versions'}): leave out --packages to use it as it is`, 'requirements');
 			if (plan.kind === 'create') {
 				c.report({type: 'note', level: 'info', text: `Created ${flags.requirements} with ${flags.packages.join(', ')}`});
-				await writeFileAtomic(file, plan.content);
+				await guardFile('write the requirements file', file, async () => writeFileAtomic(file, plan.content));
 			}
 		}
 
@@ -361,6 +383,22 @@ async function choosePackages(c: StepContext, savedRequirements: string | undefi
 
 	const answer = await ask.text({flag: 'packages', message: 'Python packages (comma-separated; empty for none):', default: '', placeholder: 'pandas, union'});
 	return {packages: splitRequirements(answer)};
+}
+
+/**
+ * Secret-looking values the person gives now (not those already in the team's declaration): said,
+ * with the SDK's secret mechanisms as the fix; written only when they confirm or pass --allow-secrets.
+ */
+async function confirmSecrets(c: StepContext, spec: ImageSpec, declared: ImageSpec | undefined, moduleName: string): Promise<void> {
+	const known = new Set(findSecrets(declared ?? {}).flatMap(secret => secret.values));
+	const secrets = findSecrets(spec).filter(secret => secret.values.some(value => !known.has(value)));
+	if (secrets.length === 0 || c.flags.allowSecrets) return;
+	const warning = secretWarning(secrets, moduleName);
+	if (!c.ask.interactive) throw new UsageError(`${warning} ${SECRET_FIX}`, 'allow-secrets');
+	c.report({type: 'note', level: 'warn', text: `${warning} ${SECRET_FIX.replace(/ To write it anyway.*$/, '')}`});
+	if (!(await c.ask.confirm({flag: 'allow-secrets', message: 'Write it into the module anyway?', default: false}))) {
+		throw new StepError(`${moduleName} was not written: it would hold ${secrets.map(secret => secret.label).join(', ')} in plain text.`, {fix: SECRET_FIX, reason: 'SECRET_IN_SPEC'});
+	}
 }
 
 const nonEmpty = <T>(items: T[] | undefined): T[] | undefined => (items && items.length > 0 ? items : undefined);
@@ -390,7 +428,7 @@ export const validateImageFlags = (flags: Flags): void => {
 const rejectProblems = (spec: ImageSpec, only?: string[]) => {
 	const problems = validateSpec(spec).filter(problem => only === undefined || only.includes(problem.field));
 	const [first] = problems;
-	if (first) throw new UsageError(problems.map(p => `--${flagFor(p.field)} ${JSON.stringify(p.value)}: ${p.rule}`).join('\n'), flagFor(first.field));
+	if (first) throw new UsageError(maskUrlCredentials(problems.map(p => `--${flagFor(p.field)} ${JSON.stringify(p.value)}: ${p.rule}`).join('\n')), flagFor(first.field));
 };
 
 const parseEnv = (pairs: string[]): Record<string, string> | undefined => {

@@ -1,4 +1,4 @@
-import {existsSync} from 'node:fs';
+import {readRegularText} from '../services/file-safety.js';
 import path from 'node:path';
 import {parseGarRegistry} from '../services/imagespec.js';
 import {readModuleSpecs} from '../services/module-reader.js';
@@ -29,7 +29,9 @@ export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'fl
 	}
 
 	// Read as `union register` loads it; a module that cannot be read is the imagespec step's to report.
-	const read = existsSync(moduleFile) ? await readModuleSpecs(c.ctx, {moduleFile, folder: c.folder}).catch(() => undefined) : undefined;
+	// Non-blocking: a saved --output that became a FIFO must not hang the start.
+	const present = (await readRegularText(moduleFile).catch(() => undefined)) !== undefined;
+	const read = present ? await readModuleSpecs(c.ctx, {moduleFile, folder: c.folder}).catch(() => undefined) : undefined;
 	const specs = read?.specs ?? [];
 	const hostOverride = c.ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST;
 	for (const {spec} of specs) {

@@ -106,7 +106,9 @@ describe('grantOnRepository (Reader for the data plane), against the fake', () =
 		fake.addRepository(PROJECT, LOCATION, 'images');
 		fake.failNext('SetIamPolicy', {code: 10, message: 'There were concurrent policy changes.'}, 10);
 		const error = await failure(grantOnRepository(registry, WHERE, MEMBER, FAST));
-		expect(error).toMatchObject({reason: 'ABORTED'});
+		// Issue 16: an endless conflict used to end with the API's words and no fix.
+		expect(error).toMatchObject({reason: 'POLICY_CONFLICT', message: 'The IAM policy of repository images kept changing while it was being written (4 tries).'});
+		expect((error as StepError).fix).toMatch(/^Something else is changing it right now .*wait a minute and rerun, or an admin runs:\ngcloud artifacts repositories add-iam-policy-binding images /);
 		expect(methods().filter(method => method === 'SetIamPolicy')).toHaveLength(4);
 	});
 
@@ -125,7 +127,11 @@ describe('grantOnRepository (Reader for the data plane), against the fake', () =
 	it('without permission to read the policy: the same way out', async () => {
 		fake.addRepository(PROJECT, LOCATION, 'images');
 		fake.deniedPermissions.add('artifactregistry.repositories.getIamPolicy');
-		expect(await failure(grantOnRepository(registry, WHERE, MEMBER, FAST))).toMatchObject({reason: 'NEEDS_ADMIN'});
+		// Issue 16: the denied read was reported as a missing setIamPolicy.
+		expect(await failure(grantOnRepository(registry, WHERE, MEMBER, FAST))).toMatchObject({
+			reason: 'NEEDS_ADMIN',
+			message: 'You may not read who can read repository images: that needs artifactregistry.repositories.getIamPolicy on it.',
+		});
 		expect(methods()).toEqual(['GetIamPolicy']);
 	});
 

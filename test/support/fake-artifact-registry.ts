@@ -7,7 +7,8 @@
  * (SERVICE_DISABLED until `gcloud services enable` reaches serviceUsageUrl), deniedPermissions
  * (IAM_PERMISSION_DENIED, and left out of TestIamPermissions), createOperation (a pending or
  * failing long-running operation), policies (per-repository IAM policies with etags) and
- * beforeSetIamPolicy (a concurrent change between a read and a write).
+ * beforeSetIamPolicy (a concurrent change between a read and a write), silent (a server that
+ * takes every call and never answers).
  */
 import {randomBytes, randomUUID} from 'node:crypto';
 import fs from 'node:fs';
@@ -48,6 +49,8 @@ export type FakeArtifactRegistry = {
 	createOperation: {polls?: number; error?: FakeError};
 	/** Repository name → its IAM policy; a repository without one has an empty policy. */
 	policies: Map<string, FakePolicy>;
+	/** true: every call is taken (and recorded) and never answered, like an API behind a dead proxy. */
+	silent: boolean;
 	/** Runs after a GetIamPolicy has answered and before the next SetIamPolicy is judged (a concurrent writer). */
 	beforeSetIamPolicy?: (resource: string) => void;
 	/** http://127.0.0.1:PORT/ — a Service Usage API for CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE. */
@@ -59,6 +62,8 @@ export type FakeArtifactRegistry = {
 	setPolicy(resource: string, bindings: FakeBinding[]): FakePolicy;
 	/** The next `times` calls of `method` (e.g. 'CreateRepository') fail with `error`. */
 	failNext(method: string, error: FakeError, times?: number): void;
+	/** The next call of `method` is done, but its answer is lost: the caller gets UNAVAILABLE. */
+	loseAnswerNext(method: string): void;
 	/** Every switch back to its default, every record cleared (repositories, policies, calls). */
 	reset(): void;
 	stop(): Promise<void>;
@@ -166,6 +171,7 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 	const repositories = new Map<string, RepositoryObject>();
 	const operations = new Map<string, {operation: object; pollsLeft: number; finish: () => object}>();
 	const failures = new Map<string, FakeError[]>();
+	const lostAnswers = new Set<string>();
 	const calls: FakeArtifactRegistry['calls'] = [];
 	const locations = ['asia', 'europe', 'us', 'europe-west1', 'us-central1', 'us-east1'];
 	const policies = new Map<string, FakePolicy>();
@@ -201,6 +207,7 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 		deniedPermissions: new Set<string>(),
 		createOperation: {} as FakeArtifactRegistry['createOperation'],
 		beforeSetIamPolicy: undefined as FakeArtifactRegistry['beforeSetIamPolicy'],
+		silent: false,
 	};
 
 	/** The checks a real server makes before the method itself: API enabled, caller allowed. */
@@ -224,6 +231,7 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 		<Request, Response>(method: string, handle: (request: Request) => Response | Failure) =>
 		(call: grpc.ServerUnaryCall<Request, Response>, callback: grpc.sendUnaryData<Response>): void => {
 			calls.push({method, request: call.request});
+			if (state.silent) return;
 			const queued = failures.get(method)?.shift();
 			if (queued) {
 				callback(toServiceError(queued));
@@ -235,7 +243,8 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 			} catch (error) {
 				result = fail(Status.INTERNAL, String(error));
 			}
-			if (result instanceof Failure) callback(toServiceError(result.error));
+			if (lostAnswers.delete(method)) callback(toServiceError({code: 14, message: 'Connection reset by peer'}));
+			else if (result instanceof Failure) callback(toServiceError(result.error));
 			else callback(null, result);
 		};
 
@@ -443,6 +452,12 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 			state.createOperation = value;
 		},
 		policies,
+		get silent() {
+			return state.silent;
+		},
+		set silent(value) {
+			state.silent = value;
+		},
 		get beforeSetIamPolicy() {
 			return state.beforeSetIamPolicy;
 		},
@@ -466,7 +481,11 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 			for (let index = 0; index < times; index++) queue.push(error);
 			failures.set(method, queue);
 		},
+		loseAnswerNext(method) {
+			lostAnswers.add(method);
+		},
 		reset() {
+			lostAnswers.clear();
 			repositories.clear();
 			policies.clear();
 			operations.clear();
@@ -477,6 +496,7 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 			state.deniedPermissions.clear();
 			state.createOperation = {};
 			state.beforeSetIamPolicy = undefined;
+			state.silent = false;
 		},
 		async stop() {
 			serviceUsage.close();

@@ -1,0 +1,42 @@
+import {existsSync} from 'node:fs';
+import path from 'node:path';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {makeSandbox, type Sandbox} from '../support/environment.js';
+import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
+import {loginOffline} from '../support/gcloud.js';
+import {drive, spawnCli} from '../support/pty.js';
+
+/** Issue 16, point 3, for a person: warned, asked (default no), the value never on screen. */
+describe('a secret-looking --env in the wizard', () => {
+	let fake: FakeArtifactRegistry;
+	let sandbox: Sandbox;
+
+	beforeAll(async () => {
+		fake = await startFakeArtifactRegistry();
+		fake.addRepository('acme-ml', 'us-east1', 'union-images');
+		sandbox = await makeSandbox({env: {IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: '127.0.0.1:9'}});
+		await loginOffline(sandbox);
+	});
+
+	afterAll(async () => {
+		await fake?.stop();
+		await sandbox?.cleanup();
+	});
+
+	it('is said with the way out and asked; the default (no) writes nothing, exit 1', async () => {
+		const args = ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--no-build', '--image', 'trainer', '--python-version', '3.11', '--env', 'HF_TOKEN=hf_live_0123456789'];
+		const run = spawnCli(args, {cwd: sandbox.project, env: sandbox.env, cols: 120, rows: 50});
+		try {
+			await drive(run, {answers: [], until: /Write it into the module anyway\?/, unknown: 'enter'});
+			const screen = (await run.history()).join(' ').replace(/\s+/g, ' ');
+			expect(screen).toContain('--env HF_TOKEN looks like a secret: it would be written in plain text into image_specs.py (meant for git)');
+			expect(screen).toContain('pip_secret_mounts');
+			await drive(run, {answers: [], until: /not written: it would hold --env HF_TOKEN in plain text/, unknown: 'enter'});
+			expect(await run.waitForExit(30_000)).toMatchObject({exitCode: 1});
+			expect(run.output()).not.toContain('hf_live_0123456789');
+			expect(existsSync(path.join(sandbox.project, 'image_specs.py'))).toBe(false);
+		} finally {
+			run.kill();
+		}
+	});
+});
