@@ -17,7 +17,8 @@ const engine = await dockerEngine();
 type Run = {code: number; stdout: string; stderr: string};
 const imagespecGar = async (args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> =>
 	new Promise(resolve => {
-		execFile(process.execPath, [cli, ...args], {cwd, env, timeout: 120_000}, (error, stdout, stderr) => {
+		// A first build installs into and pushes a real Python image (~50 MB): minutes on a busy 2-core machine.
+		execFile(process.execPath, [cli, ...args], {cwd, env, timeout: 240_000}, (error, stdout, stderr) => {
 			resolve({code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr});
 		});
 	});
@@ -27,7 +28,7 @@ const imagespecGar = async (args: string[], cwd: string, env: NodeJS.ProcessEnv)
  * registry (which only takes gcloud's token) receives the push, and the fake Artifact Registry
  * answers "is the tag there" from that registry. Every docker command is recorded.
  */
-requirePythonBase(requireDocker(describe, engine))('build and push a user can trust (CLI, real engine and registry)', () => {
+requirePythonBase(requireDocker(describe, engine))('build and push a user can trust (CLI, real engine and registry)', {timeout: 300_000}, () => {
 	let registry: Registry;
 	let open: Registry;
 	let fake: FakeArtifactRegistry;
