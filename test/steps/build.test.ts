@@ -43,7 +43,6 @@ const harness = (box: Sandbox, options: {flags?: Partial<Flags>; person?: Prompt
 		ask: createAsker(options.person, controller.signal),
 		report: event => events.push(event),
 		saved: options.saved ?? {},
-		declared: new Map(),
 		events,
 		notes: () => events.flatMap(event => (event.type === 'note' ? [event.text] : [])),
 	};
