@@ -1,5 +1,5 @@
 import {execFile} from 'node:child_process';
-import {readFile} from 'node:fs/promises';
+import {readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
@@ -127,6 +127,43 @@ requirePythonBase(requireDocker(describe, engine))('build and push a user can tr
 		} finally {
 			await strictFake.stop();
 			await strict.stop();
+		}
+	});
+
+	it('a team\'s declaration with conda_packages: refused before any build, the field and the fix named, exit 1', async () => {
+		const team = await makeSandbox({ci: 'true'});
+		try {
+			await loginOffline(team);
+			const registryString = `${registry.host}/acme-ml/union-images`;
+			await writeFile(
+				path.join(team.project, 'image_specs.py'),
+				[
+					'from union import ImageSpec',
+					'',
+					'conda = ImageSpec(',
+					'    name="conda-image",',
+					`    registry="${registryString}",`,
+					'    python_version="3.11",',
+					`    base_image="${baseImage}",`,
+					'    conda_packages=["numpy"],',
+					')',
+					'',
+				].join('\n'),
+			);
+			const before = (await dockerCommands()).length;
+			const run = await imagespecGar(
+				['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', 'conda-image', '--yes', '--json'],
+				team.project,
+				{...team.env, PATH: env.PATH, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host},
+			);
+			expect(run.code, run.stderr).toBe(1);
+			const result = JSON.parse(run.stdout);
+			expect(schemaErrors('result.schema.json', result)).toEqual([]);
+			expect(result).toMatchObject({ok: false, pushed: false, error: {reason: 'FIELD_NOT_BUILT_LOCALLY', fix: expect.stringContaining('builder="union"')}});
+			expect(result.error.message).toContain('cannot honour conda_packages');
+			expect((await dockerCommands()).slice(before)).not.toContain('build');
+		} finally {
+			await team.cleanup();
 		}
 	});
 });
