@@ -444,6 +444,25 @@ export const effectivePlatform = (spec: Pick<ImageSpec, 'platform' | 'registry'>
 export const effectiveCopyMode = (spec: Pick<ImageSpec, 'source_root' | 'source_copy_mode'>): CopyMode | undefined =>
 	spec.source_copy_mode ?? (spec.source_root === undefined || spec.source_root === null ? undefined : 'LOADED_MODULES');
 
+/** The fields as flytekit's __post_init__ leaves them: name and a truthy registry lowercased, platform and copy mode set. */
+export const postInitValues = (spec: ImageSpec, arch: string = process.arch): Record<string, unknown> => {
+	const mode = effectiveCopyMode(spec);
+	return {
+		...spec,
+		name: spec.name.toLowerCase(),
+		registry: spec.registry ? spec.registry.toLowerCase() : spec.registry,
+		platform: effectivePlatform(spec, arch),
+		source_copy_mode: mode === undefined ? undefined : copyModeLiteral(mode),
+	};
+};
+
+/** asdict() without None and without the fields flytekit never hashes, in declaration order (tag and id alike). */
+export const hashedEntries = (values: Record<string, unknown>): Array<[string, unknown]> =>
+	FLYTEKIT_FIELD_ORDER.filter(field => values[field] !== undefined && values[field] !== null && !UNHASHED_FIELDS.has(field)).map(field => [
+		field,
+		values[field],
+	]);
+
 /**
  * What flytekit's `tag` puts in place of a field before hashing: the nested base image's full
  * name, the requirements file's SHA-1, the copy entries' digest, the files under source_root.
@@ -457,14 +476,7 @@ export type TagDigests = {requirements?: string; copy?: string; baseImage?: stri
  */
 export const hashEntries = (spec: ImageSpec, digests: TagDigests = {}, arch: string = process.arch): Array<[string, unknown]> => {
 	const mode = effectiveCopyMode(spec);
-	const values: Record<string, unknown> = {
-		...spec,
-		name: spec.name.toLowerCase(),
-		registry: spec.registry ? spec.registry.toLowerCase() : spec.registry,
-		platform: effectivePlatform(spec, arch),
-		source_copy_mode: mode === undefined ? undefined : copyModeLiteral(mode),
-		registry_config: undefined,
-	};
+	const values: Record<string, unknown> = {...postInitValues(spec, arch), registry_config: undefined};
 	const need = (field: string, digest: string | undefined, what: string): string => {
 		if (digest === undefined) throw new Error(`hashInput: ${field} is set, pass ${what}`);
 		return digest;
@@ -473,13 +485,7 @@ export const hashEntries = (spec: ImageSpec, digests: TagDigests = {}, arch: str
 	if (mode === 'LOADED_MODULES' || mode === 'ALL') values.source_root = need('source_root', digests.sourceRoot, 'the digest of its files');
 	if (spec.copy && spec.copy.length > 0) values.copy = need('copy', digests.copy, 'the digest of the copied files');
 	if (spec.requirements) values.requirements = need('requirements', digests.requirements, 'the SHA-1 of its stripped content');
-	const entries: Array<[string, unknown]> = [];
-	for (const field of FLYTEKIT_FIELD_ORDER) {
-		const value = values[field];
-		if (value === undefined || value === null || UNHASHED_FIELDS.has(field)) continue;
-		entries.push([field, value]);
-	}
-	return entries;
+	return hashedEntries(values);
 };
 
 /** The exact str(dict) flytekit hashes for this spec. */

@@ -1,16 +1,7 @@
 import {createHash} from 'node:crypto';
 import path from 'node:path';
 import {StepError} from './errors.js';
-import {
-	copyModeLiteral,
-	effectiveCopyMode,
-	effectivePlatform,
-	FLYTEKIT_FIELD_ORDER,
-	pyRepr,
-	UNHASHED_FIELDS,
-	type ImageSpec,
-	type SpecField,
-} from './imagespec.js';
+import {effectiveCopyMode, FLYTEKIT_FIELD_ORDER, hashedEntries, postInitValues, pyRepr, type ImageSpec, type SpecField} from './imagespec.js';
 
 /**
  * How imagespec-gar's local docker build treats each ImageSpec field, measured against flytekit's
@@ -163,19 +154,8 @@ export const requirementLines = (spec: ImageSpec, fileContent: string | undefine
  * list), with '-' kept. A nested base counts as its image name.
  */
 export const imageSpecId = (spec: ImageSpec, baseImage?: string, arch: string = process.arch): string => {
-	const mode = effectiveCopyMode(spec);
-	const values: Record<string, unknown> = {
-		...spec,
-		name: spec.name.toLowerCase(),
-		registry: spec.registry ? spec.registry.toLowerCase() : spec.registry,
-		platform: effectivePlatform(spec, arch),
-		source_copy_mode: mode === undefined ? undefined : copyModeLiteral(mode),
-		base_image: typeof spec.base_image === 'object' ? baseImage : spec.base_image,
-	};
-	const entries = FLYTEKIT_FIELD_ORDER.filter(field => values[field] !== undefined && values[field] !== null && !UNHASHED_FIELDS.has(field)).map(
-		field => [field, values[field]] as [string, unknown],
-	);
-	return createHash('md5').update(pyRepr(new Map(entries)), 'utf8').digest('base64url');
+	const values = {...postInitValues(spec, arch), base_image: typeof spec.base_image === 'object' ? baseImage : spec.base_image};
+	return createHash('md5').update(pyRepr(new Map(hashedEntries(values))), 'utf8').digest('base64url');
 };
 
 /** Where the build context keeps the generated requirements (flytekit's name for it). */

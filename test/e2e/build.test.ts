@@ -1,5 +1,5 @@
 import {execFile} from 'node:child_process';
-import {readFile} from 'node:fs/promises';
+import {readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
@@ -17,7 +17,8 @@ const engine = await dockerEngine();
 type Run = {code: number; stdout: string; stderr: string};
 const imagespecGar = async (args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> =>
 	new Promise(resolve => {
-		execFile(process.execPath, [cli, ...args], {cwd, env, timeout: 120_000}, (error, stdout, stderr) => {
+		// A first build installs into and pushes a real Python image (~50 MB): minutes on a busy 2-core machine.
+		execFile(process.execPath, [cli, ...args], {cwd, env, timeout: 240_000}, (error, stdout, stderr) => {
 			resolve({code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr});
 		});
 	});
@@ -27,7 +28,7 @@ const imagespecGar = async (args: string[], cwd: string, env: NodeJS.ProcessEnv)
  * registry (which only takes gcloud's token) receives the push, and the fake Artifact Registry
  * answers "is the tag there" from that registry. Every docker command is recorded.
  */
-requirePythonBase(requireDocker(describe, engine))('build and push a user can trust (CLI, real engine and registry)', () => {
+requirePythonBase(requireDocker(describe, engine))('build and push a user can trust (CLI, real engine and registry)', {timeout: 300_000}, () => {
 	let registry: Registry;
 	let open: Registry;
 	let fake: FakeArtifactRegistry;
@@ -126,6 +127,43 @@ requirePythonBase(requireDocker(describe, engine))('build and push a user can tr
 		} finally {
 			await strictFake.stop();
 			await strict.stop();
+		}
+	});
+
+	it('a team\'s declaration with conda_packages: refused before any build, the field and the fix named, exit 1', async () => {
+		const team = await makeSandbox({ci: 'true'});
+		try {
+			await loginOffline(team);
+			const registryString = `${registry.host}/acme-ml/union-images`;
+			await writeFile(
+				path.join(team.project, 'image_specs.py'),
+				[
+					'from union import ImageSpec',
+					'',
+					'conda = ImageSpec(',
+					'    name="conda-image",',
+					`    registry="${registryString}",`,
+					'    python_version="3.11",',
+					`    base_image="${baseImage}",`,
+					'    conda_packages=["numpy"],',
+					')',
+					'',
+				].join('\n'),
+			);
+			const before = (await dockerCommands()).length;
+			const run = await imagespecGar(
+				['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', 'conda-image', '--yes', '--json'],
+				team.project,
+				{...team.env, PATH: env.PATH, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host},
+			);
+			expect(run.code, run.stderr).toBe(1);
+			const result = JSON.parse(run.stdout);
+			expect(schemaErrors('result.schema.json', result)).toEqual([]);
+			expect(result).toMatchObject({ok: false, pushed: false, error: {reason: 'FIELD_NOT_BUILT_LOCALLY', fix: expect.stringContaining('builder="union"')}});
+			expect(result.error.message).toContain('cannot honour conda_packages');
+			expect((await dockerCommands()).slice(before)).not.toContain('build');
+		} finally {
+			await team.cleanup();
 		}
 	});
 });
