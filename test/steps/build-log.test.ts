@@ -38,7 +38,6 @@ const harness = (box: Sandbox): StepContext & {events: JourneyEvent[]} => {
 		ask: createAsker(undefined, controller.signal),
 		report: event => events.push(event),
 		saved: {},
-		declared: new Map(),
 		events,
 	};
 };
