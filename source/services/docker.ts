@@ -340,12 +340,8 @@ const writeContext = async (options: BuildOptions, buildDir: string, planOptions
 		kinds.set(entry.replaceAll('\\', '/').replace(/\/$/, ''), info.isDirectory());
 	}
 	const plan = planLocalBuild(spec, {...planOptions, requirementsText}, entry => kinds.get(entry) ?? false);
-	await writeFile(path.join(buildDir, 'Dockerfile'), plan.dockerfile).catch((error: unknown) => {
-		throw fileError(error, 'write the Dockerfile in', buildDir);
-	});
-	await writeFile(path.join(buildDir, REQUIREMENTS_IN_CONTEXT), plan.requirements).catch((error: unknown) => {
-		throw fileError(error, 'write the requirements in', buildDir);
-	});
+	await writeFile(path.join(buildDir, 'Dockerfile'), plan.dockerfile);
+	await writeFile(path.join(buildDir, REQUIREMENTS_IN_CONTEXT), plan.requirements);
 	for (const entry of plan.copy) await cp(path.resolve(contextDir, entry), path.join(buildDir, entry), {recursive: true});
 	return plan;
 };
@@ -381,7 +377,9 @@ const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEven
 		throw fileError(error, 'create a build folder in', os.tmpdir());
 	});
 	try {
-		const plan = await writeContext(options, buildDir, {baseImage, localFlytekit: options.localFlytekit, arch: ctx.platform.arch});
+		const plan = await writeContext(options, buildDir, {baseImage, localFlytekit: options.localFlytekit, arch: ctx.platform.arch}).catch((error: unknown) => {
+			throw fileError(error, 'write the build context in', buildDir);
+		});
 		const docker = executable(ctx.platform, 'docker');
 		// BuildKit when this docker has buildx; else the classic builder, said explicitly (a docker
 		// 23+ CLI without buildx otherwise prints a deprecation notice first).
@@ -453,9 +451,10 @@ const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEven
  * CancelledError.
  */
 export const buildAndPush = async (ctx: ServiceContext, options: BuildOptions, onEvent: (event: BuildEvent) => void): Promise<BuildResult> => {
-	// The log first: a log that cannot be opened leaves no build folder behind.
 	const log = await openLogFile(options.logFile, options.redact);
-	const record = (line: string) => log.write(line);
+	const record = (line: string) => {
+		log.write(line);
+	};
 	const out: Recorder = {
 		record,
 		emit(line) {

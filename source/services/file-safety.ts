@@ -1,4 +1,4 @@
-import {constants} from 'node:fs';
+import {constants, statSync} from 'node:fs';
 import {open, realpath, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {StepError, UsageError} from './errors.js';
@@ -76,6 +76,9 @@ export async function readRegularFile(file: string): Promise<Buffer | undefined>
 		await handle.close();
 	}
 }
+
+/** Whether file is there and a regular file (a FIFO, folder or device is not). */
+export const isRegularFile = (file: string): boolean => statSync(file, {throwIfNoEntry: false})?.isFile() ?? false;
 
 /** readRegularFile as text; bytes that are not UTF-8 are refused rather than turned into U+FFFD. */
 export async function readRegularText(file: string): Promise<string | undefined> {

@@ -179,7 +179,7 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 		const localFlytekit = (await detectPython(ctx)).flytekit;
 		const pushed = await buildAndPush(
 			ctx,
-			{imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: effectivePlatform(authored.spec, ctx.platform.arch), logFile, localFlytekit, redact},
+			{imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: effectivePlatform(authored.spec, ctx.platform.arch), logFile, redact, localFlytekit},
 			onEvent,
 		);
 		pushedDigest = pushed.digest;

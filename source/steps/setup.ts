@@ -1,4 +1,4 @@
-import {readRegularText} from '../services/file-safety.js';
+import {isRegularFile} from '../services/file-safety.js';
 import path from 'node:path';
 import {parseGarRegistry} from '../services/imagespec.js';
 import {readModuleSpecs} from '../services/module-reader.js';
@@ -29,9 +29,8 @@ export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'fl
 	}
 
 	// Read as `union register` loads it; a module that cannot be read is the imagespec step's to report.
-	// Non-blocking: a saved --output that became a FIFO must not hang the start.
-	const present = (await readRegularText(moduleFile).catch(() => undefined)) !== undefined;
-	const read = present ? await readModuleSpecs(c.ctx, {moduleFile, folder: c.folder}).catch(() => undefined) : undefined;
+	// Only a regular file: Python reading a FIFO at the module's path would block the start.
+	const read = isRegularFile(moduleFile) ? await readModuleSpecs(c.ctx, {moduleFile, folder: c.folder}).catch(() => undefined) : undefined;
 	const specs = read?.specs ?? [];
 	const hostOverride = c.ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST;
 	for (const {spec} of specs) {

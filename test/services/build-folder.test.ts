@@ -53,7 +53,7 @@ describe('the build folder in a full TMPDIR', () => {
 		);
 		expect(error).toBeInstanceOf(StepError);
 		expect(error).toMatchObject({reason: 'FILE_ENOSPC'});
-		expect((error as StepError).message).toMatch(new RegExp(`^Cannot write the Dockerfile in ${full}/imagespec-gar-build-\\w+: no space is left on the device\\.$`));
+		expect((error as StepError).message).toMatch(new RegExp(`^Cannot write the build context in ${full}/imagespec-gar-build-\\w+: no space is left on the device\\.$`));
 		expect(await readdir(full)).toEqual(['.fill']);
 	});
 });

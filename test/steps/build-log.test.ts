@@ -14,10 +14,10 @@ import {logFolder} from '../../source/services/log-folder.js';
 import {buildImage} from '../../source/steps/build.js';
 import type {StepContext} from '../../source/steps/context.js';
 import {dockerEngine, requireDocker, startRegistry, type Registry} from '../support/docker.js';
-import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {FAKE_TOKEN, loginOffline} from '../support/gcloud.js';
+import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 
 const run = promisify(execFile);
 const engine = await dockerEngine();
@@ -54,7 +54,6 @@ const harness = (box: Sandbox): StepContext & {events: JourneyEvent[]} => {
 		registry = await startRegistry({auth});
 		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host, auth}});
 		open = await startRegistry();
-		// A local build needs what flytekit's builder needs: a Python, useradd, and flytekit to import.
 		baseImage = await flytekitBaseImage(engine!.dockerHost, open.host);
 	});
 
@@ -130,7 +129,7 @@ const harness = (box: Sandbox): StepContext & {events: JourneyEvent[]} => {
 		const run = harness(box);
 		const built = await buildImage(run, {...authored, spec, tag, uri: imageUri(spec, tag)});
 		const log = await readFile(built.logFile!, 'utf8');
-		expect(log).toMatch(/^# ENV .*HF_TOKEN="\*\*\*"/m);
+		expect(log).toContain('HF_TOKEN="***"');
 		const shown = JSON.stringify(run.events);
 		expect(shown).toContain('HF_TOKEN=\\"***\\"');
 		for (const text of [log, shown]) expect(text).not.toMatch(/hf_live_0123456789|s3cr3t-pw/);
