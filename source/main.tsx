@@ -2,6 +2,7 @@ import meow from 'meow';
 import {createAsker, type Prompter} from './flow/ask.js';
 import type {JourneyResult, Reporter} from './flow/events.js';
 import {runJourney} from './flow/journey.js';
+import {planLines} from './flow/plan.js';
 import {initialState, isCompleted, reduce, type FlowState} from './flow/state.js';
 import {defaultFlags, splitList, type Flags} from './flags.js';
 import {StepError, UsageError, isAbort} from './services/errors.js';
@@ -266,6 +267,13 @@ function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: str
 
 function printPlainSummary(result: JourneyResult, write: (line: string) => void) {
 	write('');
+	if (result.plan) {
+		write(`Dry run: nothing was changed. ${result.plan.length === 0 ? '' : 'The plan, in order:'}`.trimEnd());
+		for (const line of planLines(result.plan)) write(`  ${line}`);
+		write('Run the same command without --dry-run to make these changes.');
+		return;
+	}
+
 	write(result.pushed ? 'Done: the image is in Artifact Registry.' : result.inRepository ? 'Done: the image was already in Artifact Registry.' : 'Done: the ImageSpec is ready.');
 	if (result.imageUri) write(`  image:     ${result.imageUri}${result.inRepository === false ? ' (not in the repository yet)' : ''}`);
 	if (result.digest) write(`  digest:    ${result.digest}`);

@@ -1,4 +1,5 @@
 import type {Check} from '../services/checks.js';
+import {planTitle} from './plan.js';
 import {STEPS, type JourneyEvent, type JourneyResult, type StepId, type StepStatus} from './events.js';
 
 export type StepState = {id: StepId; title: string; status: StepStatus; detail?: string; fix?: string};
@@ -70,6 +71,11 @@ export const reduce = (state: FlowState, event: JourneyEvent): FlowState => {
 
 		case 'code': {
 			return {...state, transcript: [...state.transcript, {kind: 'code', title: event.title, code: event.code}]};
+		}
+
+		case 'plan': {
+			const {change} = event;
+			return {...state, transcript: [...state.transcript, {kind: 'code', title: planTitle(change), code: change.content ?? change.command ?? ''}]};
 		}
 
 		case 'build-step': {

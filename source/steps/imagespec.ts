@@ -18,6 +18,7 @@ import {planRequirementsFile} from '../services/requirements.js';
 import {detectSdk} from '../services/sdk.js';
 import {planModuleUpdate, writeFileAtomic} from '../services/spec-module.js';
 import {validateImageName} from '../services/imagespec.js';
+import {planFile} from '../flow/plan.js';
 import type {StepContext} from './context.js';
 
 export const DEFAULT_PYTHON_VERSION = '3.12';
@@ -124,7 +125,13 @@ export async function authorImageSpec(
 		default: {
 			const verb = {create: 'Create', add: 'Add to', update: 'Update'}[plan.kind];
 			// On add/update the preview is what changes (a diff), not the whole module.
-			report({type: 'code', title: `${verb} ${relative}`, code: plan.kind === 'create' ? plan.content : lineDiff(plan.previous ?? '', plan.content)});
+			const preview = plan.kind === 'create' ? plan.content : lineDiff(plan.previous ?? '', plan.content);
+			if (flags.dryRun) {
+				report(planFile(moduleFile, relative, plan.kind, preview, 'imagespec'));
+				return authored;
+			}
+
+			report({type: 'code', title: `${verb} ${relative}`, code: preview});
 			if (!(await ask.confirm({flag: 'output', message: `Write ${relative}?`, default: true}))) {
 				report({type: 'note', level: 'warn', text: `${relative} was not written; the declaration is shown above.`});
 				return {...authored, specFile: undefined};
@@ -149,7 +156,8 @@ async function choosePackages(c: StepContext, savedRequirements: string | undefi
 		if (flags.packages !== undefined) {
 			const plan = planRequirementsFile(await readFile(file, 'utf8').catch(() => undefined), flags.packages);
 			if (plan.kind === 'keep') throw new UsageError(`--requirements ${JSON.stringify(flags.requirements)} already lists other packages (${plan.extra.join(', ') || 'other versions'}): leave out --packages to use it as it is`, 'requirements');
-			if (plan.kind === 'create') {
+			if (plan.kind === 'create' && flags.dryRun) c.report(planFile(file, flags.requirements, 'create', plan.content, 'imagespec'));
+			else if (plan.kind === 'create') {
 				c.report({type: 'note', level: 'info', text: `Created ${flags.requirements} with ${flags.packages.join(', ')}`});
 				await writeFileAtomic(file, plan.content);
 			}
