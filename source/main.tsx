@@ -199,7 +199,8 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 			const result = await journey(interactive ? createInquirerPrompter() : undefined, report);
 			report({type: 'done', result});
 			if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-			else printPlainSummary(result, writeErr);
+			// A dry run's plan is its point: on stderr under --json too.
+			if (!flags.json || result.plan) printPlainSummary(result, writeErr);
 			return EXIT.ok;
 		} catch (error) {
 			return finish(error, flow, flags, writeErr);

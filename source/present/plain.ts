@@ -43,7 +43,7 @@ const plainLines = (event: JourneyEvent, layerStatus: Map<string, string>): stri
 		case 'plan': {
 			const {change} = event;
 			const body = [...(change.content ? change.content.trimEnd().split('\n') : []), ...(change.command ? [`$ ${change.command}`] : [])];
-			return [`${planTitle(change)}:`, ...body.map(line => `  | ${line}`)];
+			return body.length === 0 ? [planTitle(change)] : [`${planTitle(change)}:`, ...body.map(line => `  | ${line}`)];
 		}
 
 		case 'build-step': {
