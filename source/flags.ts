@@ -13,7 +13,7 @@ export type Flags = {
 	cleanup?: string;
 	/** The Union data plane's worker service account, granted Reader on the repository. */
 	dataPlaneSa?: string;
-	/** Show the IAM policy change for the data plane without sending it. */
+	/** Every read, no change: the run ends with the plan of what it would change. */
 	dryRun: boolean;
 	image?: string;
 	baseImage?: string;
@@ -33,6 +33,8 @@ export type Flags = {
 	build: boolean;
 	/** Build and push even when the tag is already in the repository. */
 	force: boolean;
+	/** `export`: gcloud | terraform. */
+	format?: string;
 	yes: boolean;
 	json: boolean;
 	plain: boolean;

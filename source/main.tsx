@@ -19,6 +19,8 @@ const HELP = `
   Usage
     $ imagespec-gar [options]          set up Artifact Registry and push an ImageSpec image
     $ imagespec-gar doctor [--json]    check gcloud, credentials and docker, and say how to fix them
+    $ imagespec-gar export --format gcloud|terraform [--output FILE]
+                                       this folder's setup as a gcloud script or Terraform, to review or apply without this tool
 
   Where the image goes
     --project P              GCP project id (default: saved answer, then gcloud's project)
@@ -35,7 +37,6 @@ const HELP = `
 
   A Union data plane in another project
     --data-plane-sa EMAIL    its worker service account, granted Artifact Registry Reader on the repository
-    --dry-run                show that IAM policy change without sending it
 
   The ImageSpec
     --image NAME             image name, e.g. trainer or team/trainer
@@ -55,12 +56,20 @@ const HELP = `
     --sdk union|flytekit     what the module imports (default: flytekit when the project uses it without union)
 
   Behaviour
+    --dry-run                read everything, change nothing (no repository, IAM change, docker config, file,
+                             build, push or saved answer), and end with the plan of each change, in order
     --no-build               author the spec and compute the tag, but do not build or push
     --force                  build and push even when the tag is already in the repository
     --yes                    do not ask: flags, then saved answers, then defaults
     --json                   print the result as one JSON document on stdout (progress on stderr)
     --plain                  line-by-line prompts, no animation (also TERM=dumb, INK_SCREEN_READER=true)
     --help, --version
+
+  export
+    --format gcloud|terraform  a POSIX shell script of gcloud commands (safe to rerun), or Terraform for the
+                             google provider (an import block when the repository exists)
+    --output FILE            write it there (atomically) instead of stdout
+    The setup comes from the flags above, then this folder's saved answers, then its image_specs.py.
 
   Runs non-interactively (every answer from flags, saved answers or defaults) when stdin or
   stdout is not a terminal, when CI is set, or with --yes / --json. Answers are saved per
@@ -79,6 +88,8 @@ const HELP = `
     $ imagespec-gar
     $ imagespec-gar --project acme-ml --location us-east1 --repository union-images \\
         --image trainer --packages pandas,union --yes
+    $ imagespec-gar --image trainer --dry-run
+    $ imagespec-gar export --format terraform --output artifact-registry.tf
     $ imagespec-gar doctor
 `;
 
@@ -99,6 +110,7 @@ const parseCli = (argv: string[]) =>
 			cleanup: {type: 'string'},
 			dataPlaneSa: {type: 'string'},
 			dryRun: {type: 'boolean', default: false},
+			format: {type: 'string'},
 			image: {type: 'string'},
 			baseImage: {type: 'string'},
 			pythonVersion: {type: 'string'},
@@ -138,7 +150,7 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	}
 
 	const [command, ...extra] = cli.input;
-	if ((command !== undefined && command !== 'doctor') || extra.length > 0) {
+	if ((command !== undefined && command !== 'doctor' && command !== 'export') || extra.length > 0) {
 		process.stderr.write(`Unknown command: ${cli.input.join(' ')}\nRun imagespec-gar --help for usage.\n`);
 		return EXIT.usage;
 	}
@@ -177,6 +189,16 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 			stdout: text => process.stdout.write(text),
 			stderr: text => process.stderr.write(text),
 		});
+	}
+
+	if (command === 'export') {
+		const {runExport} = await import('./steps/export.js');
+		return runExport({flags, cwd: process.cwd(), platform, signal, stdout: text => process.stdout.write(text), stderr: text => process.stderr.write(text)});
+	}
+
+	if (flags.format !== undefined) {
+		process.stderr.write('Error: --format belongs to imagespec-gar export\nRun imagespec-gar --help for usage.\n');
+		return EXIT.usage;
 	}
 
 	// Before anything loads (the store's modules, Ink): the person sees the wizard start at once.

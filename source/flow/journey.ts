@@ -34,7 +34,7 @@ export type JourneyOptions = {
 };
 
 /** Flags whose values can be judged before any work starts. */
-const FLAG_RULES: Array<[keyof Flags, string, (value: string) => string | undefined]> = [
+export const FLAG_RULES: Array<[keyof Flags, string, (value: string) => string | undefined]> = [
 	['project', 'project', validateProjectId],
 	['location', 'location', validateLocation],
 	['repository', 'repository', validateRepositoryId],

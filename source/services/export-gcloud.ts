@@ -34,7 +34,7 @@ export function createRepositoryCommand({project, location, repository}: Reposit
 		.map(([key, value]) => `${key}=${value}`)
 		.join(',');
 	return [
-		`gcloud artifacts repositories create ${repository} --project ${project} --location ${location} --repository-format=docker`,
+		`gcloud artifacts repositories create ${repository} --project ${project} --location ${location} --repository-format=docker --mode=standard-repository`,
 		...(settings.description ? [`--description=${shellQuote(settings.description)}`] : []),
 		`--labels=${labels}`,
 		...(settings.immutableTags ? ['--immutable-tags'] : []),
@@ -78,7 +78,9 @@ export function exportGcloud(setup: ExportSetup): string {
 		`# The Artifact Registry setup of imagespec-gar: repository ${repository} in ${project} · ${location}.`,
 		'# Runnable as it is (gcloud logged in as someone who may create repositories and change their IAM policy);',
 		'# running it again changes nothing that is already in place.',
-		'set -euo pipefail',
+		'set -eu',
+		'# pipefail where the shell has it (POSIX 2024: bash, zsh, ksh, busybox; not older dash)',
+		'if (set -o pipefail) 2>/dev/null; then set -o pipefail; fi',
 		'',
 		'# The Artifact Registry API (enabling an enabled API is a no-op)',
 		enableApiCommand(project),
