@@ -3,7 +3,10 @@ import {repositoryLabels, type ApiPolicy, type ExportSetup} from './export-gclou
 import {READER_ROLE, serviceAccountMember} from './repository-iam.js';
 
 /** An HCL string literal (JSON's escapes, and `${` / `%{` kept literal). */
-const hclString = (value: string): string => JSON.stringify(value).replaceAll('${', '$${').replaceAll('%{', '%%{');
+const hclString = (value: string): string =>
+	JSON.stringify(value)
+		.replaceAll('${', () => '$${')
+		.replaceAll('%{', () => '%%{');
 
 /** A map key as HCL reads it: bare when it is an identifier, else quoted. */
 const hclKey = (key: string): string => (/^[A-Za-z_][\w-]*$/.test(key) ? key : hclString(key));
@@ -62,7 +65,7 @@ export function exportTerraform(setup: ExportSetup): string {
 			out.push('', '  cleanup_policies {', `    id     = ${hclString(policy.id)}`, `    action = ${hclString(policy.action)}`);
 			if (policy.condition) {
 				out.push('    condition {');
-				if (policy.condition.tagState) out.push(`      tag_state = ${hclString(policy.condition.tagState)}`);
+				if (policy.condition.tagState) out.push(`      tag_state  = ${hclString(policy.condition.tagState)}`);
 				if (policy.condition.olderThan) out.push(`      older_than = ${hclString(`${policy.condition.olderThan.seconds}s`)}`);
 				out.push('    }');
 			}
