@@ -2,7 +2,7 @@ import meow from 'meow';
 import {createAsker, type Prompter} from './flow/ask.js';
 import type {JourneyResult, Reporter} from './flow/events.js';
 import {runJourney} from './flow/journey.js';
-import {planLines} from './flow/plan.js';
+import {planLines, planThenApply} from './flow/plan.js';
 import {initialState, isCompleted, reduce, type FlowState} from './flow/state.js';
 import {defaultFlags, splitList, type Flags} from './flags.js';
 import {StepError, UsageError, isAbort} from './services/errors.js';
@@ -211,14 +211,23 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	};
 
 	const writeErr = (line: string) => process.stderr.write(`${line}\n`);
-	const journey = async (prompter: Prompter | undefined, report: Reporter, viewReady?: Promise<void>) =>
-		runJourney({flags, cwd: process.cwd(), ctx: {platform, signal}, ask: createAsker(prompter, signal), report, store, viewReady});
+	const runOnce = async (prompter: Prompter | undefined, report: Reporter, viewReady?: Promise<void>, dryRun = flags.dryRun) =>
+		runJourney({flags: {...flags, dryRun}, cwd: process.cwd(), ctx: {platform, signal}, ask: createAsker(prompter, signal), report, store, viewReady});
+	// An interactive --dry-run ends on its plan and "Apply these changes?": reviewed once, applied once.
+	const journey = async (prompter: Prompter | undefined, report: Reporter, viewReady?: Promise<void>, shown?: (planned: JourneyResult) => void) =>
+		prompter && flags.dryRun
+			? planThenApply(prompter, signal, async (person, dryRun) => runOnce(person, report, viewReady, dryRun), planned => {
+					report({type: 'done', result: planned});
+					shown?.(planned);
+				})
+			: runOnce(prompter, report, viewReady);
 
 	if (!ink) {
 		const {createInquirerPrompter} = await import('./present/inquirer.js');
 		const report = track(createPlainReporter(writeErr));
 		try {
-			const result = await journey(interactive ? createInquirerPrompter() : undefined, report);
+			const result = await journey(interactive ? createInquirerPrompter() : undefined, report, undefined, planned => printPlainSummary(planned, writeErr));
+			if (result.plan && interactive) return EXIT.ok;
 			report({type: 'done', result});
 			if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 			// A dry run's plan is its point: on stderr under --json too.

@@ -4,7 +4,8 @@ import {StepError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
 import {dockerConfigPath} from '../services/platform.js';
 import {enableApiCommand} from '../services/artifact-registry.js';
-import type {Reporter, StepId} from './events.js';
+import type {Prompter, Question} from './ask.js';
+import type {JourneyResult, Reporter, StepId} from './events.js';
 
 /**
  * One change a run would make, as `--dry-run` reports it: in the order the journey would make
@@ -161,3 +162,48 @@ export const planFile = (file: string, shown: string, kind: 'create' | 'add' | '
 		content: preview,
 		data: {file, action: kind === 'create' ? 'create' : 'update'},
 	});
+
+type Recorded = {question: Question; answer: string | boolean; used?: boolean};
+
+const sameQuestion = (a: Question, b: Question) => a.kind === b.kind && a.flag === b.flag && a.message === b.message;
+
+/**
+ * An interactive --dry-run: the journey once with every read and no change, its plan shown
+ * (`shown`), then "Apply these changes?". Yes runs it again for real, answering each question
+ * as the person did in the dry run (nobody is asked twice); a confirmation the dry run never
+ * asked (create the repository, write the module, grant the reader role) takes its default:
+ * applying the plan said yes to it.
+ */
+export async function planThenApply(
+	prompter: Prompter,
+	signal: AbortSignal,
+	run: (prompter: Prompter, dryRun: boolean) => Promise<JourneyResult>,
+	shown: (planned: JourneyResult) => void,
+): Promise<JourneyResult> {
+	const recorded: Recorded[] = [];
+	const recording = <T extends string | boolean>(ask: (question: any, signal: AbortSignal) => Promise<T>) =>
+		async (question: Question, signal: AbortSignal): Promise<T> => {
+			const answer = await ask(question, signal);
+			recorded.push({question, answer});
+			return answer;
+		};
+
+	const planned = await run({...prompter, select: recording(prompter.select), text: recording(prompter.text), confirm: recording(prompter.confirm), search: prompter.search && recording(prompter.search)}, true);
+	shown(planned);
+	if (!planned.plan || planned.plan.length === 0) return planned;
+	if (!(await prompter.confirm({kind: 'confirm', flag: 'dry-run', message: 'Apply these changes?', default: false}, signal))) return planned;
+
+	const replay = <T extends string | boolean>(ask: (question: any, signal: AbortSignal) => Promise<T>) =>
+		async (question: Question, signal: AbortSignal): Promise<T> => {
+			const earlier = recorded.find(entry => !entry.used && sameQuestion(entry.question, question));
+			if (earlier) {
+				earlier.used = true;
+				return earlier.answer as T;
+			}
+
+			if (question.kind === 'confirm') return question.default as T;
+			return ask(question, signal);
+		};
+
+	return run({...prompter, select: replay(prompter.select), text: replay(prompter.text), confirm: replay(prompter.confirm), search: prompter.search && replay(prompter.search)}, false);
+}

@@ -45,6 +45,8 @@ export const reduce = (state: FlowState, event: JourneyEvent): FlowState => {
 			const previous = state.steps.find(step => step.id === event.step);
 			if (!previous) return state;
 			const step: StepState = {...previous, status: event.status, detail: event.detail, fix: event.fix};
+			// A run starting again (a reviewed plan being applied) is no longer done.
+			if (event.step === 'checks' && event.status === 'running' && state.result) return reduce({...state, result: undefined}, event);
 			const steps = state.steps.map(existing => (existing.id === event.step ? step : existing));
 			if (!isFinished(event.status)) return {...state, steps};
 			const checks = event.step === 'checks' ? state.checks.filter((check): check is Check => !isPending(check)) : undefined;
