@@ -33,8 +33,17 @@ export type JourneyOptions = {
 	viewReady?: Promise<unknown>;
 };
 
+/** The first flag in FLAG_RULES whose value is invalid, as a usage error naming it. */
+export function rejectInvalidFlags(flags: Flags): void {
+	for (const [key, flag, validate] of FLAG_RULES) {
+		const value = flags[key];
+		const problem = typeof value === 'string' ? validate(value) : undefined;
+		if (problem) throw new UsageError(`--${flag} ${JSON.stringify(value)} is invalid: ${problem}`, flag);
+	}
+}
+
 /** Flags whose values can be judged before any work starts. */
-export const FLAG_RULES: Array<[keyof Flags, string, (value: string) => string | undefined]> = [
+const FLAG_RULES: Array<[keyof Flags, string, (value: string) => string | undefined]> = [
 	['project', 'project', validateProjectId],
 	['location', 'location', validateLocation],
 	['repository', 'repository', validateRepositoryId],
@@ -246,11 +255,7 @@ async function planBuild(c: StepContext, authored: AuthoredSpec, where: Reposito
 /** Invalid or missing flags fail before any work, with the flag named (exit 2). */
 async function validateFlags(c: StepContext) {
 	const {flags, saved, ask, cwd} = c;
-	for (const [key, flag, validate] of FLAG_RULES) {
-		const value = flags[key];
-		const problem = typeof value === 'string' ? validate(value) : undefined;
-		if (problem) throw new UsageError(`--${flag} ${JSON.stringify(value)} is invalid: ${problem}`, flag);
-	}
+	rejectInvalidFlags(flags);
 
 	for (const [a, b] of [['json', 'plain'], ['force', 'build']] as const) {
 		// --force with --no-build: build is false when --no-build was given.

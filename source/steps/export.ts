@@ -1,7 +1,7 @@
 import {chmod} from 'node:fs/promises';
 import path from 'node:path';
 import type {Flags} from '../flags.js';
-import {FLAG_RULES} from '../flow/journey.js';
+import {rejectInvalidFlags} from '../flow/journey.js';
 import {parseCleanupPreset, parseLabels, type CleanupPreset, type Repository} from '../services/artifact-registry.js';
 import {StepError, UsageError, isAbort} from '../services/errors.js';
 import {exportGcloud, type ExportSetup} from '../services/export-gcloud.js';
@@ -66,12 +66,7 @@ function exportFormat(value: string | undefined): ExportFormat {
 }
 
 async function resolveSetup({flags, cwd, platform, signal, stderr}: ExportOptions): Promise<ExportSetup> {
-	for (const [key, flag, validate] of FLAG_RULES) {
-		const value = flags[key];
-		const problem = typeof value === 'string' ? validate(value) : undefined;
-		if (problem) throw new UsageError(`--${flag} ${JSON.stringify(value)} is invalid: ${problem}`, flag);
-	}
-
+	rejectInvalidFlags(flags);
 	validateRepositoryFlags(flags);
 	const folder = projectFolder(cwd);
 	const ctx = {platform, signal};
