@@ -146,6 +146,9 @@ export async function planDockerAuth(ctx: ServiceContext, host: string): Promise
 	};
 }
 
+/** What a planned change shows under its title: its content, then the command that makes it. */
+export const planBody = (change: PlannedChange): string[] => [...(change.content ? change.content.trimEnd().split('\n') : []), ...(change.command ? [`$ ${change.command}`] : [])];
+
 /** How a planned change is titled on screen and in logs. */
 export const planTitle = (change: PlannedChange): string => `--dry-run: would ${change.summary}`;
 

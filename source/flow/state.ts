@@ -1,5 +1,5 @@
 import type {Check} from '../services/checks.js';
-import {planTitle} from './plan.js';
+import {planBody, planTitle} from './plan.js';
 import {STEPS, type JourneyEvent, type JourneyResult, type StepId, type StepStatus} from './events.js';
 
 export type StepState = {id: StepId; title: string; status: StepStatus; detail?: string; fix?: string};
@@ -77,7 +77,7 @@ export const reduce = (state: FlowState, event: JourneyEvent): FlowState => {
 
 		case 'plan': {
 			const {change} = event;
-			return {...state, transcript: [...state.transcript, {kind: 'code', title: planTitle(change), code: change.content ?? change.command ?? ''}]};
+			return {...state, transcript: [...state.transcript, {kind: 'code', title: planTitle(change), code: planBody(change).join('\n')}]};
 		}
 
 		case 'build-step': {

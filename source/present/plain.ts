@@ -1,4 +1,4 @@
-import {planTitle} from '../flow/plan.js';
+import {planBody, planTitle} from '../flow/plan.js';
 import {STEPS, type JourneyEvent, type Reporter} from '../flow/events.js';
 
 const STATUS_WORD = {ok: 'ok', warn: 'warning', fail: 'FAILED'} as const;
@@ -42,7 +42,7 @@ const plainLines = (event: JourneyEvent, layerStatus: Map<string, string>): stri
 
 		case 'plan': {
 			const {change} = event;
-			const body = [...(change.content ? change.content.trimEnd().split('\n') : []), ...(change.command ? [`$ ${change.command}`] : [])];
+			const body = planBody(change);
 			return body.length === 0 ? [planTitle(change)] : [`${planTitle(change)}:`, ...body.map(line => `  | ${line}`)];
 		}
 

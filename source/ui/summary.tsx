@@ -16,7 +16,7 @@ export function Summary({result}: {readonly result: JourneyResult}) {
 						{line}
 					</Text>
 				))}
-				<Text dimColor>Run again without --dry-run to make these changes.</Text>
+				<Text dimColor>Without --dry-run, the same run makes these changes.</Text>
 			</Box>
 		);
 	}
