@@ -64,7 +64,7 @@ describe('imagespec-gar export: the setup without this tool', () => {
 			{cwd: sandbox.project, env},
 		);
 		expect(setup.code, setup.stderr).toBe(0);
-	}, 120_000);
+	}, 240_000);
 
 	afterAll(async () => {
 		await rest?.stop();
@@ -101,7 +101,8 @@ describe('imagespec-gar export: the setup without this tool', () => {
 		// Run twice, created once: the second run found it.
 		expect(scriptSide.calls.filter(call => call.method === `REST POST projects/${PROJECT}/locations/${LOCATION}/repositories`)).toHaveLength(1);
 		expect(JSON.parse(await readFile(path.join(dockerConfig, 'config.json'), 'utf8')).credHelpers).toEqual({[HOST]: 'gcloud'});
-	}, 180_000);
+		// Two runs of the script, six gcloud commands each: ~2 s apiece, ~10 s on a loaded 2-core machine.
+	}, 360_000);
 
 	it('--format terraform: parses as HCL, every attribute is the saved setup, and the existing repository is imported', async () => {
 		const exported = await imagespecGar(['export', '--format', 'terraform'], {cwd: sandbox.project, env});
