@@ -58,7 +58,8 @@ const HELP = `
 
   Behaviour
     --dry-run                read everything, change nothing (no repository, IAM change, docker config, file,
-                             build, push or saved answer), and end with the plan of each change, in order
+                             build, push or saved answer), and end with the plan of each change, in order;
+                             interactive runs then ask "Apply these changes?"
     --no-build               author the spec and compute the tag, but do not build or push
     --force                  build and push even when the tag is already in the repository
     --yes                    do not ask: flags, then saved answers, then defaults

@@ -134,7 +134,15 @@ describe('imagespec-gar export: the setup without this tool', () => {
 		expect(hcl.import).toEqual([{to: '${google_artifact_registry_repository.ml_images}', id: NAME}]);
 	}, 60_000);
 
-	it('bad usage is one line and exit 2: no --format, an unknown one, and no setup to export', async () => {
+	it('--help names the subcommand, its flags and --dry-run', async () => {
+		const {code, stdout} = await imagespecGar(['--help'], {cwd: sandbox.project, env});
+		expect(code).toBe(0);
+		for (const text of ['imagespec-gar export --format gcloud|terraform [--output FILE]', '--format gcloud|terraform', '--dry-run', 'Apply these changes?']) expect(stdout).toContain(text);
+	});
+
+	it('bad usage is one line and exit 2: no --format, an unknown one, --format without export, and no setup to export', async () => {
+		const stray = await imagespecGar(['--format', 'gcloud'], {cwd: sandbox.project, env});
+		expect(stray).toMatchObject({code: 2, stderr: 'Error: --format belongs to imagespec-gar export\nRun imagespec-gar --help for usage.\n'});
 		const missing = await imagespecGar(['export'], {cwd: sandbox.project, env});
 		expect(missing).toMatchObject({code: 2, stdout: ''});
 		expect(missing.stderr).toBe('Error: Missing --format: use --format gcloud or --format terraform\nRun imagespec-gar --help for usage.\n');
