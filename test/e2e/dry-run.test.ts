@@ -87,7 +87,7 @@ requireDocker(describe, engine)('--dry-run: the whole journey reads, changes not
 		for (const [index, change] of (result.plan as Array<{summary: string}>).entries()) expect(run.stderr).toContain(`${index + 1}. ${change.summary}`);
 		expect(run.stderr).toContain('--dry-run: would create repository ml-images');
 		expect(run.stderr).toContain(`  | + serviceAccount:${SA}`);
-	}, 120_000);
+	}, 240_000);
 
 	it('on an existing setup: only what is new is planned; docker config, module and saved answers stay byte for byte', async () => {
 		// A real run first (no build): the repository, the module, docker's config and the answers exist.
@@ -110,7 +110,7 @@ requireDocker(describe, engine)('--dry-run: the whole journey reads, changes not
 		expect(module.content).toMatch(/^\+.*name="evaluator"/m);
 		expect(module.content).not.toMatch(/^[-+].*name="trainer"/m);
 		expect(run.stderr).toContain('Docker authentication: skipped');
-	}, 180_000);
+	}, 300_000);
 
 	it('with the API disabled: plans enabling it first, then a new repository, and enables nothing', async () => {
 		fake.disabledProjects.add(PROJECT);
@@ -121,5 +121,5 @@ requireDocker(describe, engine)('--dry-run: the whole journey reads, changes not
 		expect(result.plan[0].command).toBe(`gcloud services enable artifactregistry.googleapis.com --project ${PROJECT}`);
 		expect(fake.enabled).toEqual([]);
 		expect(mutations()).toEqual([]);
-	}, 120_000);
+	}, 240_000);
 });

@@ -71,7 +71,7 @@ describe('an interactive --dry-run ends on "Apply these changes?"', () => {
 		expect(fake.policies.get(NAME)?.bindings).toEqual([{role: 'roles/artifactregistry.reader', members: [`serviceAccount:${SA}`]}]);
 		expect(existsSync(path.join(sandbox.project, 'image_specs.py'))).toBe(true);
 		expect(store.load()).toMatchObject({project: 'acme-ml', repository: 'ml-images'});
-	}, 120_000);
+	}, 240_000);
 
 	it('no leaves everything as it was', async () => {
 		fake.reset();
@@ -88,5 +88,5 @@ describe('an interactive --dry-run ends on "Apply these changes?"', () => {
 		expect(person.left()).toBe(0);
 		expect(fake.calls.map(call => call.method)).not.toContain('CreateRepository');
 		expect(store.load()).toEqual({});
-	}, 120_000);
+	}, 240_000);
 });
