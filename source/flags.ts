@@ -13,7 +13,7 @@ export type Flags = {
 	cleanup?: string;
 	/** The Union data plane's worker service account, granted Reader on the repository. */
 	dataPlaneSa?: string;
-	/** Show the IAM policy change for the data plane without sending it. */
+	/** Every read, no change: the run ends with the plan of what it would change. */
 	dryRun: boolean;
 	image?: string;
 	baseImage?: string;
@@ -35,6 +35,8 @@ export type Flags = {
 	force: boolean;
 	/** The person means to put a secret-looking value (--env HF_TOKEN=..., a URL with a password) into the module. */
 	allowSecrets: boolean;
+	/** `export`: gcloud | terraform. */
+	format?: string;
 	yes: boolean;
 	json: boolean;
 	plain: boolean;

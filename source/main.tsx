@@ -2,6 +2,7 @@ import meow from 'meow';
 import {createAsker, type Prompter} from './flow/ask.js';
 import type {JourneyResult, Reporter} from './flow/events.js';
 import {runJourney} from './flow/journey.js';
+import {planLines, planThenApply} from './flow/plan.js';
 import {initialState, isCompleted, reduce, type FlowState} from './flow/state.js';
 import {checkArgv} from './argv.js';
 import {defaultFlags, splitList, type Flags} from './flags.js';
@@ -21,6 +22,8 @@ const HELP = `
   Usage
     $ imagespec-gar [options]          set up Artifact Registry and push an ImageSpec image
     $ imagespec-gar doctor [--json]    check gcloud, credentials and docker, and say how to fix them
+    $ imagespec-gar export --format gcloud|terraform [--output FILE]
+                                       this folder's setup as a gcloud script or Terraform, to review or apply without this tool
 
   Where the image goes
     --project P              GCP project id (default: saved answer, then gcloud's project)
@@ -37,7 +40,6 @@ const HELP = `
 
   A Union data plane in another project
     --data-plane-sa EMAIL    its worker service account, granted Artifact Registry Reader on the repository
-    --dry-run                show that IAM policy change without sending it
 
   The ImageSpec
     --image NAME             image name, e.g. trainer or team/trainer
@@ -60,6 +62,9 @@ const HELP = `
     --sdk union|flytekit     what the module imports (default: flytekit when the project uses it without union)
 
   Behaviour
+    --dry-run                read everything, change nothing (no repository, IAM change, docker config, file,
+                             build, push or saved answer), and end with the plan of each change, in order;
+                             interactive runs then ask "Apply these changes?"
     --no-build               author the spec and compute the tag, but do not build or push
     --force                  build and push even when the tag is already in the repository
     --allow-secrets          write a secret-looking --env value or index URL password into the module anyway
@@ -68,6 +73,12 @@ const HELP = `
     --json                   print the result as one JSON document on stdout (progress on stderr)
     --plain                  line-by-line prompts, no animation (also TERM=dumb, INK_SCREEN_READER=true)
     --help, --version
+
+  export
+    --format gcloud|terraform  a POSIX shell script of gcloud commands (safe to rerun), or Terraform for the
+                             google provider (an import block when the repository exists)
+    --output FILE            write it there (atomically) instead of stdout
+    The setup comes from the flags above, then this folder's saved answers, then its image_specs.py.
 
   Runs non-interactively (every answer from flags, saved answers or defaults) when stdin or
   stdout is not a terminal, when CI is set, or with --yes / --json. Answers are saved per
@@ -91,6 +102,8 @@ const HELP = `
     $ imagespec-gar
     $ imagespec-gar --project acme-ml --location us-east1 --repository union-images \\
         --image trainer --packages pandas,union --yes
+    $ imagespec-gar --image trainer --dry-run
+    $ imagespec-gar export --format terraform --output artifact-registry.tf
     $ imagespec-gar doctor
 `;
 
@@ -106,6 +119,7 @@ const FLAG_TYPES = {
 	cleanup: {type: 'string'},
 	dataPlaneSa: {type: 'string'},
 	dryRun: {type: 'boolean', default: false},
+	format: {type: 'string'},
 	image: {type: 'string'},
 	baseImage: {type: 'string'},
 	pythonVersion: {type: 'string'},
@@ -162,7 +176,7 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	}
 
 	const [command, ...extra] = cli.input;
-	if ((command !== undefined && command !== 'doctor') || extra.length > 0) {
+	if ((command !== undefined && command !== 'doctor' && command !== 'export') || extra.length > 0) {
 		process.stderr.write(`Unknown command: ${cli.input.join(' ')}\nRun imagespec-gar --help for usage.\n`);
 		return EXIT.usage;
 	}
@@ -203,6 +217,16 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 		});
 	}
 
+	if (command === 'export') {
+		const {runExport} = await import('./steps/export.js');
+		return runExport({flags, cwd: process.cwd(), platform, signal, stdout: text => process.stdout.write(text), stderr: text => process.stderr.write(text)});
+	}
+
+	if (flags.format !== undefined) {
+		process.stderr.write('Error: --format belongs to imagespec-gar export\nRun imagespec-gar --help for usage.\n');
+		return EXIT.usage;
+	}
+
 	// Before anything loads (the store's modules, Ink): the person sees the wizard start at once.
 	if (ink && !options.headerWritten) writeHeader();
 	const store = await openStore({folder: projectFolder(process.cwd()), platform});
@@ -213,17 +237,27 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	};
 
 	const writeErr = (line: string) => process.stderr.write(`${line}\n`);
-	const journey = async (prompter: Prompter | undefined, report: Reporter, viewReady?: Promise<void>) =>
-		runJourney({flags, cwd: process.cwd(), ctx: {platform, signal}, ask: createAsker(prompter, signal), report, store, viewReady});
+	const runOnce = async (prompter: Prompter | undefined, report: Reporter, viewReady?: Promise<void>, dryRun = flags.dryRun) =>
+		runJourney({flags: {...flags, dryRun}, cwd: process.cwd(), ctx: {platform, signal}, ask: createAsker(prompter, signal), report, store, viewReady});
+	// An interactive --dry-run ends on its plan and "Apply these changes?": reviewed once, applied once.
+	const journey = async (prompter: Prompter | undefined, report: Reporter, viewReady?: Promise<void>, shown?: (planned: JourneyResult) => void) =>
+		prompter && flags.dryRun
+			? planThenApply(prompter, signal, async (person, dryRun) => runOnce(person, report, viewReady, dryRun), planned => {
+					report({type: 'done', result: planned});
+					shown?.(planned);
+				})
+			: runOnce(prompter, report, viewReady);
 
 	if (!ink) {
 		const {createInquirerPrompter} = await import('./present/inquirer.js');
 		const report = track(createPlainReporter(writeErr));
 		try {
-			const result = await journey(interactive ? createInquirerPrompter() : undefined, report);
+			const result = await journey(interactive ? createInquirerPrompter() : undefined, report, undefined, planned => printPlainSummary(planned, writeErr));
+			if (result.plan && interactive) return EXIT.ok;
 			report({type: 'done', result});
 			if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-			else printPlainSummary(result, writeErr);
+			// A dry run's plan is its point: on stderr under --json too.
+			if (!flags.json || result.plan) printPlainSummary(result, writeErr);
 			return EXIT.ok;
 		} catch (error) {
 			return finish(error, flow, flags, writeErr);
@@ -307,6 +341,13 @@ function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: str
 
 function printPlainSummary(result: JourneyResult, write: (line: string) => void) {
 	write('');
+	if (result.plan) {
+		write(`Dry run: nothing was changed. ${result.plan.length === 0 ? '' : 'The plan, in order:'}`.trimEnd());
+		for (const line of planLines(result.plan)) write(`  ${line}`);
+		write('Run the same command without --dry-run to make these changes.');
+		return;
+	}
+
 	write(result.pushed ? 'Done: the image is in Artifact Registry.' : result.inRepository ? 'Done: the image was already in Artifact Registry.' : 'Done: the ImageSpec is ready.');
 	if (result.imageUri) write(`  image:     ${result.imageUri}${result.inRepository === false ? ' (not in the repository yet)' : ''}`);
 	if (result.digest) write(`  digest:    ${result.digest}`);

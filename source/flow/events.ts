@@ -1,4 +1,5 @@
 import type {Check} from '../services/checks.js';
+import type {PlannedChange} from './plan.js';
 
 /** The wizard's steps, in the order of the user's journey. */
 export const STEPS = [
@@ -37,6 +38,9 @@ export type JourneyResult = {
 	nextCommand?: string;
 	error?: {message: string; fix?: string; reason?: string};
 	checks?: Check[];
+	/** --dry-run: nothing was changed; `plan` lists each change the run would make, in order. */
+	dryRun?: boolean;
+	plan?: PlannedChange[];
 };
 
 /**
@@ -49,6 +53,8 @@ export type JourneyEvent =
 	| {type: 'checks-started'; ids: Array<Check['id']>}
 	| {type: 'note'; level: 'info' | 'warn'; text: string}
 	| {type: 'code'; title: string; code: string}
+	/** --dry-run: a change the run would make here, and does not. */
+	| {type: 'plan'; change: PlannedChange}
 	| {type: 'log'; line: string}
 	| {type: 'build-step'; text: string}
 	| {type: 'layer'; id: string; status: string; current?: number; total?: number}

@@ -1,16 +1,16 @@
 import path from 'node:path';
 import type {Flags} from '../flags.js';
-import {validateRepositoryId, type ArtifactRegistry} from '../services/artifact-registry.js';
+import {validateRepositoryId, type ArtifactRegistry, type RepositoryWhere} from '../services/artifact-registry.js';
 import {configureDocker} from '../services/gcloud.js';
 import {CancelledError, StepError, UsageError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
-import {registryHost} from '../services/imagespec.js';
+import {DEFAULT_PLATFORM, registryHost} from '../services/imagespec.js';
 import {SECRET_FIX, secretWarning, secretsInFlags} from '../services/secrets.js';
 import {KNOWN_LOCATIONS, validateLocation} from '../services/locations.js';
 import {projectFolder, type AnswerStore} from '../services/store.js';
 import {buildImage, chooseBuilder, findInRepository, localBuildCertain} from '../steps/build.js';
 import type {StepContext} from '../steps/context.js';
-import {authorImageSpec, validateImageFlags} from '../steps/imagespec.js';
+import {authorImageSpec, validateImageFlags, type AuthoredSpec} from '../steps/imagespec.js';
 import {checkFlagFiles} from '../steps/flag-files.js';
 import {checkPrerequisites} from '../steps/prerequisites.js';
 import {chooseProjectAndLocation, validateProjectId} from '../steps/project.js';
@@ -20,6 +20,7 @@ import {validateServiceAccount} from '../services/repository-iam.js';
 import {asSavedAnswers, chooseRerunAction, findKnownSetup, type KnownSetup, type RerunChoice} from '../steps/setup.js';
 import {createAsker, type Asker} from './ask.js';
 import type {JourneyResult, Reporter, StepId} from './events.js';
+import {dryRunRegistry, plan, planDockerAuth, type PlannedChange} from './plan.js';
 
 export type JourneyOptions = {
 	flags: Flags;
@@ -31,6 +32,15 @@ export type JourneyOptions = {
 	/** The view's first frame: the client's load (it blocks the event loop) waits for it. */
 	viewReady?: Promise<unknown>;
 };
+
+/** The first flag in FLAG_RULES whose value is invalid, as a usage error naming it. */
+export function rejectInvalidFlags(flags: Flags): void {
+	for (const [key, flag, validate] of FLAG_RULES) {
+		const value = flags[key];
+		const problem = typeof value === 'string' ? validate(value) : undefined;
+		if (problem) throw new UsageError(`--${flag} ${JSON.stringify(value)} is invalid: ${problem}`, flag);
+	}
+}
 
 /** Flags whose values can be judged before any work starts. */
 const FLAG_RULES: Array<[keyof Flags, string, (value: string) => string | undefined]> = [
@@ -47,8 +57,14 @@ const FLAG_RULES: Array<[keyof Flags, string, (value: string) => string | undefi
  * saved answer or default), every status through `report`, and answers are saved after each step.
  */
 export async function runJourney(options: JourneyOptions): Promise<JourneyResult> {
-	const {ctx, ask, report, store} = options;
-	const {flags} = options;
+	const {ctx, ask, flags} = options;
+	// --dry-run: every read runs, nothing changes; each change is reported as a plan entry instead.
+	const planned: PlannedChange[] = [];
+	const report: Reporter = event => {
+		if (event.type === 'plan') planned.push(event.change);
+		options.report(event);
+	};
+	const store: AnswerStore = flags.dryRun ? {...options.store, save() {}} : options.store;
 	const env = ctx.platform.env;
 	const c: StepContext = {flags, cwd: options.cwd, folder: projectFolder(options.cwd), ctx, ask, report, saved: store.load()};
 	const result: JourneyResult = {ok: false, pushed: false};
@@ -94,7 +110,8 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		if (!opening) {
 			opening = Promise.resolve(options.viewReady)
 				.then(async () => import('../services/artifact-registry.js'))
-				.then(async ({openArtifactRegistry}) => openArtifactRegistry(ctx));
+				.then(async ({openArtifactRegistry}) => openArtifactRegistry(ctx))
+				.then(registry => (flags.dryRun ? dryRunRegistry(registry, report) : registry));
 			opening.catch(() => undefined); // Awaited, and its failure reported, in the steps that use it.
 		}
 
@@ -124,7 +141,8 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	const {repository, created} = await step('repository', async () => chooseRepository(c, {project, location, registry: await openRegistry()}));
 	Object.assign(result, {repository, repositoryCreated: created});
 	store.save(answers => ({...answers, repository}));
-	finished('repository', 'done', created ? `${repository} (created)` : repository);
+	const willCreate = planned.some(change => change.kind === 'create-repository');
+	finished('repository', 'done', created ? `${repository} (created)` : willCreate ? `${repository} (--dry-run: would be created)` : repository);
 
 	// 3b. A Union data plane in another project may pull from the repository
 	const access = await step('access', async () => grantDataPlaneAccess(c, {project, location, repository, registry: await openRegistry()}));
@@ -134,8 +152,14 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
 	// 4. Docker authentication for the repository's host
 	const host = registryHost(location, env.IMAGESPEC_GAR_REGISTRY_HOST);
-	const auth = await step('docker-auth', async () => configureDocker(ctx, host));
-	if (auth.changed) finished('docker-auth', 'done', `${host} → gcloud credential helper`);
+	const auth = await step('docker-auth', async () => {
+		if (!flags.dryRun) return configureDocker(ctx, host);
+		const change = await planDockerAuth(ctx, host);
+		if (change) report(plan(change));
+		return {changed: false, planned: change !== undefined};
+	});
+	if ('planned' in auth && auth.planned) finished('docker-auth', 'skipped', `--dry-run: ${host} not configured`);
+	else if (auth.changed) finished('docker-auth', 'done', `${host} → gcloud credential helper`);
 	else finished('docker-auth', 'skipped', `${host} already uses the gcloud credential helper`);
 
 	// 5. The ImageSpec module and the tag flytekit will compute (the builder is part of the spec)
@@ -176,6 +200,8 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		result.inRepository = there?.state === 'present' ? true : there?.state === 'absent' ? false : undefined;
 		const now = result.inRepository ? 'already in the repository' : result.inRepository === false ? 'not in the repository yet' : 'not checked';
 		finished('build', 'skipped', builder === 'union' ? `builder="union": Union builds the image when you register (${now})` : `--no-build: not built (${now})`);
+	} else if (flags.dryRun) {
+		await step('build', async () => planBuild(c, authored, {project, location, repository, account: gcloud.account}, openRegistry));
 	} else {
 		const built = await step('build', async () => {
 			// Before any build: a push that cannot succeed is said now, not after minutes of building.
@@ -187,19 +213,52 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		else finished('build', 'done', `pushed ${built.digest ?? ''}`.trim());
 	}
 
+	if (flags.dryRun) {
+		report(
+			plan({
+				kind: 'save-answers',
+				step: 'build',
+				summary: `remember this setup for ${c.folder} in ${options.store.path}`,
+				data: {file: options.store.path, folder: c.folder, project, location, repository, image: authored.spec.name},
+			}),
+		);
+		Object.assign(result, {dryRun: true, plan: planned});
+	}
+
 	result.ok = true;
 	result.nextCommand = authored.specFile ? `union register ${path.relative(options.cwd, c.folder) || '.'}` : undefined;
 	return result;
 }
 
+/**
+ * --dry-run's build step: whether the tag is already there (a read); if not (or --force), the
+ * build and push it would run. Nothing is built.
+ */
+async function planBuild(c: StepContext, authored: AuthoredSpec, where: RepositoryWhere & {account?: string}, openRegistry: () => Promise<ArtifactRegistry>) {
+	await checkPushPermission(c, await openRegistry(), {...where, imageUri: authored.uri});
+	const there = c.flags.force ? undefined : await findInRepository(c, authored, where, openRegistry);
+	if (there?.state === 'present') {
+		c.report({type: 'step', step: 'build', status: 'skipped', detail: `${authored.uri} is already in the repository: nothing to build`});
+		return;
+	}
+
+	const platform = authored.spec.platform ?? DEFAULT_PLATFORM;
+	c.report(
+		plan({
+			kind: 'build-push',
+			step: 'build',
+			summary: `build ${authored.uri} (${platform}) and push it`,
+			content: [`docker build --platform ${platform} -t ${authored.uri} ${c.folder}`, `docker push ${authored.uri}`].join('\n'),
+			data: {imageUri: authored.uri, platform, context: c.folder, force: c.flags.force, inRepository: there?.state ?? 'unknown'},
+		}),
+	);
+	c.report({type: 'step', step: 'build', status: 'skipped', detail: `--dry-run: ${authored.uri} not built`});
+}
+
 /** Invalid or missing flags fail before any work, with the flag named (exit 2). */
 async function validateFlags(c: StepContext) {
 	const {flags, saved, ask} = c;
-	for (const [key, flag, validate] of FLAG_RULES) {
-		const value = flags[key];
-		const problem = typeof value === 'string' ? validate(value) : undefined;
-		if (problem) throw new UsageError(`--${flag} ${JSON.stringify(value)} is invalid: ${problem}`, flag);
-	}
+	rejectInvalidFlags(flags);
 
 	for (const [a, b] of [['json', 'plain'], ['force', 'build']] as const) {
 		// --force with --no-build: build is false when --no-build was given.

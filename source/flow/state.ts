@@ -1,4 +1,5 @@
 import type {Check} from '../services/checks.js';
+import {planBody, planTitle} from './plan.js';
 import {STEPS, type JourneyEvent, type JourneyResult, type StepId, type StepStatus} from './events.js';
 
 export type StepState = {id: StepId; title: string; status: StepStatus; detail?: string; fix?: string};
@@ -44,6 +45,8 @@ export const reduce = (state: FlowState, event: JourneyEvent): FlowState => {
 			const previous = state.steps.find(step => step.id === event.step);
 			if (!previous) return state;
 			const step: StepState = {...previous, status: event.status, detail: event.detail, fix: event.fix};
+			// A run starting again (a reviewed plan being applied) is no longer done.
+			if (event.step === 'checks' && event.status === 'running' && state.result) return reduce({...state, result: undefined}, event);
 			const steps = state.steps.map(existing => (existing.id === event.step ? step : existing));
 			if (!isFinished(event.status)) return {...state, steps};
 			const checks = event.step === 'checks' ? state.checks.filter((check): check is Check => !isPending(check)) : undefined;
@@ -70,6 +73,11 @@ export const reduce = (state: FlowState, event: JourneyEvent): FlowState => {
 
 		case 'code': {
 			return {...state, transcript: [...state.transcript, {kind: 'code', title: event.title, code: event.code}]};
+		}
+
+		case 'plan': {
+			const {change} = event;
+			return {...state, transcript: [...state.transcript, {kind: 'code', title: planTitle(change), code: planBody(change).join('\n')}]};
 		}
 
 		case 'build-step': {

@@ -1,3 +1,4 @@
+import {planBody, planTitle} from '../flow/plan.js';
 import {STEPS, type JourneyEvent, type Reporter} from '../flow/events.js';
 
 const STATUS_WORD = {ok: 'ok', warn: 'warning', fail: 'FAILED'} as const;
@@ -37,6 +38,12 @@ const plainLines = (event: JourneyEvent, layerStatus: Map<string, string>): stri
 
 		case 'code': {
 			return [`${event.title}:`, ...event.code.trimEnd().split('\n').map(line => `  | ${line}`)];
+		}
+
+		case 'plan': {
+			const {change} = event;
+			const body = planBody(change);
+			return body.length === 0 ? [planTitle(change)] : [`${planTitle(change)}:`, ...body.map(line => `  | ${line}`)];
 		}
 
 		case 'build-step': {

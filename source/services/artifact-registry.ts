@@ -37,6 +37,10 @@ export type Repository = {
 	/** e.g. us-central1-docker.pkg.dev/P/ID, when the server reports it. */
 	registryUri?: string;
 	labels: Record<string, string>;
+	/** Docker repositories: whether a pushed tag can never move. */
+	immutableTags?: boolean;
+	/** The cleanup policy, when it is one imagespec-gar sets (none included); undefined for any other. */
+	cleanup?: CleanupPreset;
 };
 
 export type ArtifactRegistry = {
@@ -227,6 +231,17 @@ export function cleanupPolicies(preset: CleanupPreset): Record<string, object> {
 			};
 		}
 	}
+}
+
+/** The preset a repository's cleanupPolicies are (as cleanupPolicies() writes them), or undefined when they are someone else's. */
+function cleanupPresetOf(policies: Record<string, CleanupPolicyMessage>): CleanupPreset | undefined {
+	const ids = Object.keys(policies).sort().join(',');
+	if (ids === '') return {kind: 'none'};
+	const count = toNumber(policies['imagespec-gar-keep-recent']?.mostRecentVersions?.keepCount);
+	if (ids === 'imagespec-gar-delete-old,imagespec-gar-keep-recent' && count) return {kind: 'keep', count};
+	const seconds = toNumber(policies['imagespec-gar-delete-untagged']?.condition?.olderThan?.seconds);
+	if (ids === 'imagespec-gar-delete-untagged' && seconds) return {kind: 'delete-untagged', days: Math.round(seconds / DAY_SECONDS)};
+	return undefined;
 }
 
 const labelKeyPattern = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -542,7 +557,11 @@ type RepositoryMessage = {
 	sizeBytes?: unknown;
 	createTime?: Timestamp | null;
 	registryUri?: string | null;
+	dockerConfig?: {immutableTags?: boolean | null} | null;
+	cleanupPolicies?: Record<string, CleanupPolicyMessage> | null;
 };
+
+type CleanupPolicyMessage = {mostRecentVersions?: {keepCount?: unknown} | null; condition?: {olderThan?: {seconds?: unknown} | null} | null};
 
 // Only for enums that arrive as numbers (op.promise() messages not yet normalised).
 const formatNames: Record<number, string> = {
@@ -589,6 +608,9 @@ export function toRepository(message: RepositoryMessage): Repository {
 	const createTime = toIso(message.createTime);
 	if (createTime) repository.createTime = createTime;
 	if (message.registryUri) repository.registryUri = message.registryUri;
+	if (typeof message.dockerConfig?.immutableTags === 'boolean') repository.immutableTags = message.dockerConfig.immutableTags;
+	const cleanup = cleanupPresetOf(message.cleanupPolicies ?? {});
+	if (cleanup) repository.cleanup = cleanup;
 	return repository;
 }
 

@@ -1,7 +1,9 @@
 import type {ArtifactRegistry} from '../services/artifact-registry.js';
 import {StepError} from '../services/errors.js';
+import {plan} from '../flow/plan.js';
 import {
 	READER_ROLE,
+	grantCommand,
 	grantOnRepository,
 	serviceAccountMember,
 	validateServiceAccount,
@@ -60,7 +62,16 @@ export async function grantDataPlaneAccess(c: StepContext, where: RepositoryRef 
 			}
 
 			case 'dry-run': {
-				c.report({type: 'code', title: `--dry-run: this change to the ${title} was not sent`, code: outcome.change});
+				c.report(
+					plan({
+						kind: 'grant-access',
+						step: 'access',
+						summary: `let ${serviceAccount} pull from ${where.repository} (${READER_ROLE})`,
+						content: outcome.change,
+						command: grantCommand(ref, member),
+						data: {...ref, member, role: READER_ROLE},
+					}),
+				);
 				return {done: false, status: 'dry-run', serviceAccount, saved, detail: `--dry-run: ${serviceAccount} not granted`};
 			}
 

@@ -24,6 +24,7 @@ import {isManagedModule, otherDeclarationLine, planModuleUpdate, readDeclaration
 import {pythonSyntaxError} from '../services/python.js';
 import {readModuleSpecs} from '../services/module-reader.js';
 import {validateImageName} from '../services/imagespec.js';
+import {planFile} from '../flow/plan.js';
 import type {StepContext} from './context.js';
 
 export const DEFAULT_PYTHON_VERSION = '3.12';
@@ -163,6 +164,11 @@ async function writeModule(
 			fix: theirs ? `Fix ${relative} (python3 -m py_compile ${relative}), then rerun.` : 'Please report this to imagespec-gar with the module; the declaration above can be added by hand.',
 			reason: 'MODULE_SYNTAX',
 		});
+	}
+
+	if (c.flags.dryRun) {
+		c.report(planFile(change.file, relative, change.verb === 'Create' ? 'create' : 'update', change.preview, 'imagespec'));
+		return change.authored;
 	}
 
 	c.report({type: 'code', title: `${change.verb} ${relative}`, code: change.preview});
@@ -355,7 +361,8 @@ async function choosePackages(c: StepContext, savedRequirements: string | undefi
 		if (flags.packages !== undefined) {
 			const plan = planRequirementsFile(await readRegularText(file), flags.packages);
 			if (plan.kind === 'keep') throw new UsageError(`--requirements ${JSON.stringify(flags.requirements)} already lists other packages (${plan.extra.join(', ') || 'other versions'}): leave out --packages to use it as it is`, 'requirements');
-			if (plan.kind === 'create') {
+			if (plan.kind === 'create' && flags.dryRun) c.report(planFile(file, flags.requirements, 'create', plan.content, 'imagespec'));
+			else if (plan.kind === 'create') {
 				c.report({type: 'note', level: 'info', text: `Created ${flags.requirements} with ${flags.packages.join(', ')}`});
 				await guardFile('write the requirements file', file, async () => writeFileAtomic(file, plan.content));
 			}

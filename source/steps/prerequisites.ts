@@ -48,7 +48,8 @@ export async function checkPrerequisites(c: StepContext, needs: PrerequisiteNeed
 		const failed = outcome.checks.filter(check => check.required && check.status === 'fail');
 		if (failed.length === 0) return outcome;
 		// eslint-disable-next-line no-await-in-loop
-		if (!(await offerFixes(c, failed, offered))) throw prerequisitesFailed(failed);
+		// --dry-run changes nothing, not even a login: the fixes are printed instead.
+		if (c.flags.dryRun || !(await offerFixes(c, failed, offered))) throw prerequisitesFailed(failed);
 	}
 }
 

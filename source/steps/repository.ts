@@ -20,6 +20,8 @@ import {
 	type RepositorySettings,
 } from '../services/artifact-registry.js';
 import {imageExists} from '../services/docker.js';
+import {createRepositoryCommand, repositorySettingsData} from '../services/export-gcloud.js';
+import {plan, type dryRunRegistry} from '../flow/plan.js';
 import {CancelledError, StepError, UsageError} from '../services/errors.js';
 import type {StepContext} from './context.js';
 
@@ -274,6 +276,7 @@ async function offerCreation(c: StepContext, where: Where, id: string, origin: '
 	const {project, location} = where;
 	if (ask.interactive && origin === 'flag') report({type: 'note', level: 'info', text: `Repository ${id} does not exist in ${project} · ${location} yet.`});
 	const settings = await askSettings(c);
+	if (c.flags.dryRun) return planRepository(c, where, id, settings);
 	report({type: 'code', title: `Repository to create in ${project} · ${location}`, code: describeRepositoryPlan(where, id, settings)});
 	if (ask.interactive && !(await ask.confirm({flag: 'repository', message: `Create repository ${id}?`, default: true}))) {
 		if (origin === 'list') return 'back';
@@ -291,6 +294,23 @@ async function offerCreation(c: StepContext, where: Where, id: string, origin: '
 		if (await ask.confirm({flag: 'repository', message: 'Choose an existing repository instead?', default: true})) return 'back';
 		throw error;
 	}
+}
+
+/** --dry-run: the repository it would create, and the steps after it plan against a new, empty one. */
+function planRepository(c: StepContext, where: Where, id: string, settings: Required<RepositorySettings>): RepositoryOutcome {
+	const {project, location, registry} = where;
+	(registry as Partial<ReturnType<typeof dryRunRegistry>>).planRepository?.(project, location, id);
+	c.report(
+		plan({
+			kind: 'create-repository',
+			step: 'repository',
+			summary: `create repository ${id} in ${project} · ${location}`,
+			content: describeRepositoryPlan(where, id, settings),
+			command: createRepositoryCommand({project, location, repository: id}, settings),
+			data: {project, location, repository: id, ...repositorySettingsData(settings)},
+		}),
+	);
+	return {repository: id, created: false};
 }
 
 async function createRepository(c: StepContext, where: Where, id: string, settings: Required<RepositorySettings>): Promise<RepositoryOutcome> {

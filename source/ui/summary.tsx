@@ -1,9 +1,26 @@
 import {Box, Text} from 'ink';
 import type {JourneyResult} from '../flow/events.js';
+import {planLines} from '../flow/plan.js';
 
 /** The end of the journey: what exists now and the next command to run. */
 export function Summary({result}: {readonly result: JourneyResult}) {
 	if (!result.ok) return null;
+	if (result.plan) {
+		return (
+			<Box flexDirection="column" marginTop={1} borderStyle="round" borderColor="yellow" paddingX={1}>
+				<Text bold color="yellow">
+					Dry run: nothing was changed{result.plan.length > 0 ? '. The plan, in order:' : ''}
+				</Text>
+				{planLines(result.plan).map(line => (
+					<Text key={line} wrap="wrap">
+						{line}
+					</Text>
+				))}
+				<Text dimColor>Without --dry-run, the same run makes these changes.</Text>
+			</Box>
+		);
+	}
+
 	const rows: Array<[string, string | undefined]> = [
 		['Repository', result.repository && `${result.project}/${result.location}/${result.repository}${result.repositoryCreated ? ' (created)' : ''}`],
 		['Registry', result.registry],

@@ -114,7 +114,7 @@ describe('the repository step, non-interactively, through the CLI', () => {
 
 		const dry = await imagespecGar([...base, '--repository', 'images', '--data-plane-sa', sa, '--dry-run'], {cwd: sandbox.project, env});
 		expect(dry.code, dry.stderr).toBe(0);
-		expect(dry.stderr).toContain('--dry-run: this change to the IAM policy of repository images was not sent:');
+		expect(dry.stderr).toContain(`--dry-run: would let ${sa} pull from images (roles/artifactregistry.reader):`);
 		expect(dry.stderr).toContain(`  | + serviceAccount:${sa}`);
 		expect(JSON.parse(dry.stdout)).toMatchObject({ok: true, dataPlaneAccess: {status: 'dry-run', serviceAccount: sa}});
 		expect(fake.calls.map(call => call.method)).not.toContain('SetIamPolicy');

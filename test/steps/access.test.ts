@@ -77,11 +77,23 @@ describe('data plane access, non-interactively', () => {
 		expect(error).toMatchObject({flag: 'data-plane-sa', message: expect.stringContaining('--data-plane-sa "worker@example.com" is invalid: a service account email ends with .iam.gserviceaccount.com')});
 	});
 
-	it('--dry-run shows the change and sends nothing', async () => {
+	it('--dry-run plans the change (its diff and the command) and sends nothing', async () => {
 		fake.setPolicy(RESOURCE, [{role: 'roles/artifactregistry.writer', members: ['user:ana@example.com']}]);
-		const {outcome, codes} = await run({flags: {dataPlaneSa: SA, dryRun: true}});
+		const {outcome, events} = await run({flags: {dataPlaneSa: SA, dryRun: true}});
 		expect(outcome).toMatchObject({done: false, status: 'dry-run'});
-		expect(codes).toEqual([{type: 'code', title: '--dry-run: this change to the IAM policy of repository images was not sent', code: `${READER}:\n+ serviceAccount:${SA}\n(1 other binding unchanged)`}]);
+		expect(events.filter(event => event.type === 'plan' || event.type === 'code')).toEqual([
+			{
+				type: 'plan',
+				change: {
+					kind: 'grant-access',
+					step: 'access',
+					summary: `let ${SA} pull from images (${READER})`,
+					content: `${READER}:\n+ serviceAccount:${SA}\n(1 other binding unchanged)`,
+					command: `gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member serviceAccount:${SA} --role ${READER}`,
+					data: {project: PROJECT, location: LOCATION, repository: 'images', member: `serviceAccount:${SA}`, role: READER},
+				},
+			},
+		]);
 		expect(methods()).toEqual(['GetIamPolicy']);
 	});
 

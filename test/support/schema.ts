@@ -4,6 +4,7 @@ import {Ajv} from 'ajv';
 const load = (name: string) => JSON.parse(readFileSync(new URL(`../../schema/${name}`, import.meta.url), 'utf8')) as object;
 const ajv = new Ajv({allErrors: true, strict: true});
 ajv.addSchema(load('doctor.schema.json'), 'doctor.schema.json');
+ajv.addSchema(load('plan.schema.json'), 'plan.schema.json');
 ajv.addSchema(load('result.schema.json'), 'result.schema.json');
 
 /** The JSON Schema errors of `document` against the published schema (empty when valid). */

@@ -1,0 +1,112 @@
+import {MANAGED_BY_LABELS, cleanupPolicies, enableApiCommand, formatCleanupPreset, type RepositorySettings} from './artifact-registry.js';
+import {READER_ROLE, grantCommand, serviceAccountMember, type RepositoryRef} from './repository-iam.js';
+
+/** What `imagespec-gar export` reproduces: one folder's repository, its reader grant and docker's auth. */
+export type ExportSetup = RepositoryRef & {
+	settings: Required<RepositorySettings>;
+	/** The Union data plane's worker service account (another project), granted Reader. */
+	dataPlaneServiceAccount?: string;
+	/** The docker host, e.g. us-east1-docker.pkg.dev. */
+	registryHost: string;
+	/** Whether the repository exists already (undefined: could not tell). */
+	exists?: boolean;
+};
+
+/** A word as POSIX sh reads it back unchanged: bare when safe, else single-quoted. */
+export const shellQuote = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`);
+
+/** A new repository's labels, with managed-by=imagespec-gar (always set). */
+export const repositoryLabels = (settings: Pick<RepositorySettings, 'labels'>): Record<string, string> => ({...settings.labels, ...MANAGED_BY_LABELS});
+
+/** A new repository's settings as data (--json plans, exports). */
+export const repositorySettingsData = (settings: Required<RepositorySettings>) => ({
+	format: 'DOCKER',
+	description: settings.description,
+	labels: repositoryLabels(settings),
+	immutableTags: settings.immutableTags,
+	cleanup: formatCleanupPreset(settings.cleanup),
+	cleanupPolicies: cleanupPolicies(settings.cleanup),
+});
+
+/** `gcloud artifacts repositories create` with every setting the wizard gives a new repository. */
+export function createRepositoryCommand({project, location, repository}: RepositoryRef, settings: Required<RepositorySettings>): string {
+	const labels = Object.entries(repositoryLabels(settings))
+		.map(([key, value]) => `${key}=${value}`)
+		.join(',');
+	return [
+		`gcloud artifacts repositories create ${repository} --project ${project} --location ${location} --repository-format=docker --mode=standard-repository`,
+		...(settings.description ? [`--description=${shellQuote(settings.description)}`] : []),
+		`--labels=${labels}`,
+		...(settings.immutableTags ? ['--immutable-tags'] : []),
+	].join(' ');
+}
+
+/** One entry of cleanupPolicies(), as the API takes it. */
+export type ApiPolicy = {id: string; action: string; condition?: {tagState?: string; olderThan?: {seconds: number}}; mostRecentVersions?: {keepCount: number}};
+
+/**
+ * The cleanup policy as gcloud's policy file (`set-cleanup-policies --policy FILE`): a list of
+ * {name, action: {type}, condition | mostRecentVersions}, from the same policies the API gets.
+ */
+export function gcloudCleanupPolicyFile(settings: Pick<RepositorySettings, 'cleanup'>): unknown[] {
+	return Object.values(cleanupPolicies(settings.cleanup ?? {kind: 'none'}) as Record<string, ApiPolicy>).map(policy => ({
+		name: policy.id,
+		action: {type: policy.action},
+		...(policy.condition
+			? {
+					condition: {
+						...(policy.condition.tagState ? {tagState: policy.condition.tagState} : {}),
+						...(policy.condition.olderThan ? {olderThan: `${policy.condition.olderThan.seconds}s`} : {}),
+					},
+				}
+			: {}),
+		...(policy.mostRecentVersions ? {mostRecentVersions: policy.mostRecentVersions} : {}),
+	}));
+}
+
+/**
+ * A POSIX shell script that reproduces the setup with gcloud alone. Safe to run again: the
+ * repository is created only when `describe` cannot find it; the other commands are idempotent.
+ */
+export function exportGcloud(setup: ExportSetup): string {
+	const {project, location, repository, settings} = setup;
+	const ref = {project, location, repository};
+	const where = `--project ${project} --location ${location}`;
+	const policies = gcloudCleanupPolicyFile(settings);
+	const lines = [
+		'#!/bin/sh',
+		`# The Artifact Registry setup of imagespec-gar: repository ${repository} in ${project} · ${location}.`,
+		'# Runnable as it is (gcloud logged in as someone who may create repositories and change their IAM policy);',
+		'# running it again changes nothing that is already in place.',
+		'set -eu',
+		'# pipefail where the shell has it (POSIX 2024: bash, zsh, ksh, busybox; not older dash)',
+		'if (set -o pipefail) 2>/dev/null; then set -o pipefail; fi',
+		'',
+		'# The Artifact Registry API (enabling an enabled API is a no-op)',
+		enableApiCommand(project),
+		'',
+		`# The Docker repository (created only when it does not exist yet)`,
+		`if ! gcloud artifacts repositories describe ${repository} ${where} >/dev/null 2>&1; then`,
+		`\t${createRepositoryCommand(ref, settings)}`,
+		'fi',
+	];
+	if (policies.length > 0) {
+		lines.push(
+			'',
+			`# Cleanup policy: ${formatCleanupPreset(settings.cleanup)}`,
+			'policy_file="$(mktemp)"',
+			`trap 'rm -f "$policy_file"' EXIT`,
+			`cat > "$policy_file" <<'POLICY'`,
+			JSON.stringify(policies, null, 2),
+			'POLICY',
+			`gcloud artifacts repositories set-cleanup-policies ${repository} ${where} --policy="$policy_file" --no-dry-run`,
+		);
+	}
+
+	if (setup.dataPlaneServiceAccount) {
+		lines.push('', '# The Union data plane (another project) may pull from the repository', `${grantCommand(ref, serviceAccountMember(setup.dataPlaneServiceAccount), READER_ROLE)} --condition=None`);
+	}
+
+	lines.push('', '# docker asks gcloud for credentials for the repository host', `gcloud auth configure-docker ${setup.registryHost} --quiet`, '');
+	return lines.join('\n');
+}
