@@ -30,7 +30,12 @@ export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'fl
 
 	// Read as `union register` loads it; a module that cannot be read is the imagespec step's to report.
 	// Only a regular file: Python reading a FIFO at the module's path would block the start.
-	const read = isRegularFile(moduleFile) ? await readModuleSpecs(c.ctx, {moduleFile, folder: c.folder}).catch(() => undefined) : undefined;
+	// Where the images live needs no Python: when the module does not run here (a broken SDK, a
+	// missing import), its literal registry still tells a newcomer's doctor and wizard the setup.
+	const options = {moduleFile, folder: c.folder};
+	const read = isRegularFile(moduleFile)
+		? await readModuleSpecs(c.ctx, options).catch(async () => readModuleSpecs(c.ctx, {...options, python: false}).catch(() => undefined))
+		: undefined;
 	const specs = read?.specs ?? [];
 	const hostOverride = c.ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST;
 	for (const {spec} of specs) {
