@@ -17,7 +17,7 @@ import {chooseProjectAndLocation, validateProjectId} from '../steps/project.js';
 import {checkPushPermission, chooseRepository, validateRepositoryFlags} from '../steps/repository.js';
 import {grantDataPlaneAccess} from '../steps/access.js';
 import {validateServiceAccount} from '../services/repository-iam.js';
-import {asSavedAnswers, chooseRerunAction, findKnownSetup, type KnownSetup, type RerunChoice} from '../steps/setup.js';
+import {asSavedAnswers, chooseRerunAction, findKnownSetup, toSavedImage, type KnownSetup, type RerunChoice} from '../steps/setup.js';
 import {createAsker, type Asker} from './ask.js';
 import type {JourneyResult, Reporter, StepId} from './events.js';
 
@@ -149,19 +149,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		output: c.flags.output ? authored.moduleFile : answers.output,
 		images: {
 			...answers.images,
-			[authored.spec.name]: {
-				name: authored.spec.name,
-				tag: authored.tag,
-				imageUri: authored.uri,
-				specFile: authored.moduleFile,
-				baseImage: typeof authored.spec.base_image === 'string' ? authored.spec.base_image : undefined,
-				pythonVersion: authored.spec.python_version,
-				packages: authored.spec.packages,
-				requirements: authored.spec.requirements,
-				platform: authored.spec.platform,
-				builder,
-				updatedAt: new Date().toISOString(),
-			},
+			[authored.spec.name]: {...toSavedImage(authored.spec, authored.tag, authored.uri, authored.moduleFile), builder},
 		},
 	}));
 	finished('imagespec', 'done', authored.uri);

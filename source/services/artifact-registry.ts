@@ -70,6 +70,11 @@ export type ArtifactRegistry = {
 	 * from), or undefined when the repository has no such tag.
 	 */
 	findTag(where: RepositoryWhere, image: string, tag: string, signal?: AbortSignal): Promise<RepositoryImage | undefined>;
+	/**
+	 * Every Docker image (one per digest) in the repository: one ListDockerImages call per page of
+	 * up to `pageSize` (the API's maximum, 1,000, by default), however many images are asked about.
+	 */
+	listDockerImages(where: RepositoryWhere, options?: {pageSize?: number; signal?: AbortSignal}): Promise<DockerImageEntry[]>;
 	close(): Promise<void>;
 };
 
@@ -82,6 +87,15 @@ export type RepositoryImage = {
 	uri: string;
 	/** Every tag on that digest, as the repository lists them. */
 	tags: string[];
+};
+
+/** One digest of one image in a repository, as ListDockerImages reports it. */
+export type DockerImageEntry = RepositoryImage & {
+	/** The image name (package), decoded: `team/trainer`. */
+	image: string;
+	sizeBytes?: number;
+	/** ISO 8601. */
+	uploadTime?: string;
 };
 
 export type IamBinding = {role: string; members: string[]; condition?: {expression?: string; title?: string; description?: string; location?: string}};
@@ -100,6 +114,8 @@ const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [300, 1000, 2500];
 const DEFAULT_OPERATION_POLL_DELAYS_MS: readonly number[] = [500, 1000, 2000, 3000, 5000];
 const DEFAULT_OPERATION_TIMEOUT_MS = 5 * 60_000;
 const LIST_LOCATIONS_TIMEOUT_MS = 15_000;
+/** ListDockerImages' maximum page size. */
+const DOCKER_IMAGES_PAGE_SIZE = 1000;
 
 /** gRPC status codes used here. */
 export const GrpcCode = {
@@ -545,6 +561,19 @@ export function toRepository(message: RepositoryMessage): Repository {
 	return repository;
 }
 
+type DockerImageMessage = {name?: string | null; uri?: string | null; tags?: string[] | null; imageSizeBytes?: unknown; uploadTime?: Timestamp | null};
+
+/** `.../dockerImages/team%2Ftrainer@sha256:...` → the image, its digest and what the API says of it. */
+export function toDockerImageEntry(message: DockerImageMessage): DockerImageEntry {
+	const [encoded = '', digest = ''] = (message.name ?? '').split('/dockerImages/').at(-1)?.split('@') ?? [];
+	const entry: DockerImageEntry = {image: decodeURIComponent(encoded), digest, uri: message.uri ?? '', tags: [...(message.tags ?? [])]};
+	const sizeBytes = toNumber(message.imageSizeBytes);
+	if (sizeBytes !== undefined) entry.sizeBytes = sizeBytes;
+	const uploadTime = toIso(message.uploadTime);
+	if (uploadTime) entry.uploadTime = uploadTime;
+	return entry;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Long-running operations and IAM policies
 
@@ -873,6 +902,26 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 			} catch (error) {
 				throw failure(error, active, `read image ${image}@${digest} in repository ${where.repository}`, where.project);
 			}
+		},
+
+		async listDockerImages(where, listOptions = {}) {
+			const active = combine(ctx.signal, listOptions.signal);
+			const parent = repositoryName(where.project, where.location, where.repository);
+			const entries: DockerImageEntry[] = [];
+			let pageToken = '';
+			do {
+				const request = {parent, pageSize: listOptions.pageSize ?? DOCKER_IMAGES_PAGE_SIZE, pageToken};
+				let page;
+				try {
+					page = await withRetry(async () => abortable(client.listDockerImages(request, {autoPaginate: false}), active), retryDelays, active);
+				} catch (error) {
+					throw failure(error, active, `list the images in repository ${where.repository}`, where.project);
+				}
+				const [images, , response] = page;
+				for (const image of images) entries.push(toDockerImageEntry(image));
+				pageToken = response?.nextPageToken ?? '';
+			} while (pageToken !== '');
+			return entries;
 		},
 
 		async close() {

@@ -45,19 +45,7 @@ export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'fl
 				.filter(other => other.registry === spec.registry)
 				.map(async (other): Promise<SavedImage> => {
 					const tag = await computeTag(other, {baseDir: c.folder}).catch(() => undefined);
-					return {
-						name: other.name,
-						tag: tag ?? '',
-						imageUri: tag ? imageUri(other, tag) : '',
-						specFile: moduleFile,
-						baseImage: typeof other.base_image === 'string' ? other.base_image : undefined,
-						pythonVersion: other.python_version,
-						packages: other.packages,
-						requirements: other.requirements,
-						platform: other.platform,
-						builder: other.builder,
-						updatedAt: '',
-					};
+					return {...toSavedImage(other, tag ?? '', tag ? imageUri(other, tag) : '', moduleFile), builder: other.builder, updatedAt: ''};
 				}),
 		);
 		return {source: 'module', project: where.project, location, repository: where.repository, moduleFile, declared, images};
@@ -66,8 +54,23 @@ export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'fl
 	return undefined;
 }
 
+/** What the saved answers keep of an image once its tag is known (the next status compares against it). */
+export const toSavedImage = (spec: ImageSpec, tag: string, uri: string, specFile: string): SavedImage => ({
+	name: spec.name,
+	tag,
+	imageUri: uri,
+	specFile,
+	baseImage: typeof spec.base_image === 'string' ? spec.base_image : undefined,
+	pythonVersion: spec.python_version,
+	packages: spec.packages,
+	requirements: spec.requirements,
+	platform: spec.platform,
+	builder: spec.builder === 'union' ? 'union' : 'local',
+	updatedAt: new Date().toISOString(),
+});
+
 /** `<location>-docker.pkg.dev/P/R`, or `<override host>/P/R` (the location then comes from elsewhere). */
-const parseRegistry = (registry: string, hostOverride?: string): {project: string; location?: string; repository: string} | undefined => {
+export const parseRegistry = (registry: string, hostOverride?: string): {project: string; location?: string; repository: string} | undefined => {
 	if (hostOverride && registry.startsWith(`${hostOverride}/`)) {
 		const [project, repository] = registry.slice(hostOverride.length + 1).split('/');
 		return project && repository ? {project, repository} : undefined;
