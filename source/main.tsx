@@ -19,6 +19,9 @@ const HELP = `
   Usage
     $ imagespec-gar [options]          set up Artifact Registry and push an ImageSpec image
     $ imagespec-gar doctor [--json]    check gcloud, credentials and docker, and say how to fix them
+    $ imagespec-gar status [--json]    which images of the module are pushed, stale or missing
+    $ imagespec-gar build [NAME...] [--all] [--jobs N]
+                                       build and push the named images, or every missing or stale one
 
   Where the image goes
     --project P              GCP project id (default: saved answer, then gcloud's project)
@@ -53,6 +56,13 @@ const HELP = `
     --builder local|union    build here with docker (default) or let Union build it at registration
     --output FILE            the Python module to write (default image_specs.py in the project folder)
     --sdk union|flytekit     what the module imports (default: flytekit when the project uses it without union)
+
+  Status and build (every image of the module: image_specs.py, or --output FILE)
+    --all                    build every missing or stale image (with --force: every image)
+    --jobs N                 images built at once (default 2, at most 16)
+    status exits 0 when every Artifact Registry image is pushed, 1 when any is missing, stale or
+    cannot be told; build exits 1 when any image failed (each with its fix); images in other
+    registries are listed and not checked.
 
   Behaviour
     --no-build               author the spec and compute the tag, but do not build or push
@@ -119,6 +129,8 @@ const parseCli = (argv: string[]) =>
 			yes: {type: 'boolean', default: false},
 			json: {type: 'boolean', default: false},
 			plain: {type: 'boolean', default: false},
+			all: {type: 'boolean'},
+			jobs: {type: 'string'},
 		},
 	});
 
@@ -138,8 +150,14 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	}
 
 	const [command, ...extra] = cli.input;
-	if ((command !== undefined && command !== 'doctor') || extra.length > 0) {
+	if ((command !== undefined && !['doctor', 'status', 'build'].includes(command)) || (extra.length > 0 && command !== 'build')) {
 		process.stderr.write(`Unknown command: ${cli.input.join(' ')}\nRun imagespec-gar --help for usage.\n`);
+		return EXIT.usage;
+	}
+	const only = (name: string, given: unknown) => given !== undefined && command !== 'build' && `--${name} is only for imagespec-gar build`;
+	const misplaced = only('all', cli.flags.all) || only('jobs', cli.flags.jobs);
+	if (misplaced) {
+		process.stderr.write(`Error: ${misplaced}\nRun imagespec-gar --help for usage.\n`);
 		return EXIT.usage;
 	}
 
@@ -177,6 +195,12 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 			stdout: text => process.stdout.write(text),
 			stderr: text => process.stderr.write(text),
 		});
+	}
+
+	if (command === 'status' || command === 'build') {
+		const {runBuild, runStatus} = await import('./steps/images.js');
+		const io = {flags, cwd: process.cwd(), platform, signal, ink, stdout: (text: string) => process.stdout.write(text), stderr: (text: string) => process.stderr.write(text)};
+		return command === 'status' ? runStatus(io) : runBuild({...io, names: extra});
 	}
 
 	// Before anything loads (the store's modules, Ink): the person sees the wizard start at once.
