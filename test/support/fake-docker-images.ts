@@ -133,7 +133,7 @@ export function dockerImageMethods(options: DockerImagesOptions, calls: Calls): 
 			const prefix = `${repositoryPath(parent)}/`;
 			const offset = request.pageToken ? Number(Buffer.from(request.pageToken, 'base64url').toString()) : 0;
 			if (!Number.isInteger(offset) || offset < 0) throw new GrpcFailure({code: INVALID_ARGUMENT, details: 'invalid page token'});
-			const listed = await get('/v2/_catalog?n=10000');
+			const listed = await get('/v2/_catalog?n=1000');
 			const catalog = (listed.ok ? await listed.json() : {}) as {repositories?: string[]};
 			const all = seededOf(parent).map(found => dockerImage(parent, found.image, found));
 			for (const name of catalog.repositories ?? []) {
