@@ -197,11 +197,14 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 		});
 	}
 
+	const images = {flags, cwd: process.cwd(), platform, signal, ink, stdout: (text: string) => process.stdout.write(text), stderr: (text: string) => process.stderr.write(text)};
 	if (command === 'status' || command === 'build') {
 		const {runBuild, runStatus} = await import('./steps/images.js');
-		const io = {flags, cwd: process.cwd(), platform, signal, ink, stdout: (text: string) => process.stdout.write(text), stderr: (text: string) => process.stderr.write(text)};
-		return command === 'status' ? runStatus(io) : runBuild({...io, names: extra});
+		return command === 'status' ? runStatus(images) : runBuild({...images, names: extra});
 	}
+
+	// The rerun menu's "build every missing image": the build command, once the wizard is done.
+	const handOverToBuild = async (names: string[]) => (await import('./steps/images.js')).runBuild({...images, names});
 
 	// Before anything loads (the store's modules, Ink): the person sees the wizard start at once.
 	if (ink && !options.headerWritten) writeHeader();
@@ -222,6 +225,7 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 		try {
 			const result = await journey(interactive ? createInquirerPrompter() : undefined, report);
 			report({type: 'done', result});
+			if (result.buildImages) return handOverToBuild(result.buildImages);
 			if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 			else printPlainSummary(result, writeErr);
 			return EXIT.ok;
@@ -255,7 +259,8 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	instance.unmount();
 	await instance.waitUntilExit();
 	// A failed step is already on screen with its fix; anything else is printed once the view is gone.
-	return failure ? finish(failure.error, flow, flags, writeErr) : EXIT.ok;
+	if (failure) return finish(failure.error, flow, flags, writeErr);
+	return 'result' in ended && ended.result.buildImages ? handOverToBuild(ended.result.buildImages) : EXIT.ok;
 }
 
 /** Turn an error into its message, its fix, and the exit code the contract promises. */

@@ -37,6 +37,8 @@ export type JourneyResult = {
 	nextCommand?: string;
 	error?: {message: string; fix?: string; reason?: string};
 	checks?: Check[];
+	/** The rerun menu's "build every missing image": main hands these to `imagespec-gar build` (never in --json). */
+	buildImages?: string[];
 };
 
 /**

@@ -61,6 +61,22 @@ export type ModuleState = {
 	close: () => Promise<void>;
 };
 
+/** Where a registry string lives in Artifact Registry (a private host takes `location` from flags or saved answers). */
+const garWhere =
+	(platform: Platform, location: string | undefined) =>
+	(registry: string): RepositoryWhere | undefined => {
+		const parsed = parseRegistry(registry, platform.env.IMAGESPEC_GAR_REGISTRY_HOST);
+		const at = parsed?.location ?? location;
+		return parsed && at ? {project: parsed.project, location: at, repository: parsed.repository} : undefined;
+	};
+
+/** The rerun menu's question: which declared images are missing or stale (none when it cannot tell). */
+export async function missingImages(c: Pick<StepContext, 'ctx' | 'folder' | 'flags' | 'saved'>, moduleFile: string, registry: () => Promise<ArtifactRegistry>): Promise<string[]> {
+	const {specs} = await readModuleImages(c.ctx, {moduleFile, folder: c.folder});
+	const statuses = await imageStatuses(specs, {whereOf: garWhere(c.ctx.platform, c.flags.location ?? c.saved.location), registry, saved: c.saved.images, signal: c.ctx.signal});
+	return statuses.filter(row => row.state === 'missing' || row.state === 'stale').map(row => row.name);
+}
+
 export async function readModuleState(options: Pick<ImagesCommandOptions, 'flags' | 'cwd' | 'platform' | 'signal' | 'registry'>): Promise<ModuleState> {
 	const {flags, cwd, platform, signal} = options;
 	const ctx: ServiceContext = {platform, signal};
@@ -70,12 +86,7 @@ export async function readModuleState(options: Pick<ImagesCommandOptions, 'flags
 	const moduleFile = path.resolve(cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
 	const {via, specs: images} = await readModuleImages(ctx, {moduleFile, folder});
 
-	const hostOverride = platform.env.IMAGESPEC_GAR_REGISTRY_HOST;
-	const whereOf = (registry: string): RepositoryWhere | undefined => {
-		const parsed = parseRegistry(registry, hostOverride);
-		const location = parsed?.location ?? flags.location ?? saved.location;
-		return parsed && location ? {project: parsed.project, location, repository: parsed.repository} : undefined;
-	};
+	const whereOf = garWhere(platform, flags.location ?? saved.location);
 
 	// One client for the whole command, opened only when an image is in Artifact Registry.
 	let opening: Promise<ArtifactRegistry> | undefined;

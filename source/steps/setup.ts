@@ -21,7 +21,7 @@ export type KnownSetup = {
 	images: SavedImage[];
 };
 
-export type RerunChoice = {action: 'add'} | {action: 'rebuild'; image: string} | {action: 'change'} | {action: 'start-over'};
+export type RerunChoice = {action: 'add'} | {action: 'rebuild'; image: string} | {action: 'build-missing'; images: string[]} | {action: 'change'} | {action: 'start-over'};
 
 export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'flags' | 'saved' | 'ctx'>): Promise<KnownSetup | undefined> {
 	const {saved, flags} = c;
@@ -89,7 +89,8 @@ export const asSavedAnswers = (known: KnownSetup, saved: ProjectAnswers): Projec
 });
 
 /** Interactive reruns open on the saved setup and a choice; adding an image is one Enter away. */
-export async function chooseRerunAction(c: StepContext, known: KnownSetup): Promise<RerunChoice> {
+/** missing: declared images the repository lacks (missing or stale), offered to build all at once. */
+export async function chooseRerunAction(c: StepContext, known: KnownSetup, missing: readonly string[] = []): Promise<RerunChoice> {
 	const {report, ask} = c;
 	const lines = [
 		`project     ${known.project}`,
@@ -109,6 +110,9 @@ export async function chooseRerunAction(c: StepContext, known: KnownSetup): Prom
 		message: 'What next?',
 		choices: [
 			{label: 'Add another image', value: 'add'},
+			...(missing.length > 0
+				? [{label: `Build every missing image (${missing.length})`, value: 'build-missing', hint: `${missing.join(', ')}: not in the repository at their current tags`}]
+				: []),
 			...known.images.map(image => ({label: `Rebuild ${image.name}`, value: `rebuild:${image.name}`})),
 			{label: 'Change settings (project, location, repository)', value: 'change'},
 			{label: 'Start over', value: 'start-over'},
@@ -116,5 +120,6 @@ export async function chooseRerunAction(c: StepContext, known: KnownSetup): Prom
 		default: 'add',
 	});
 	if (choice.startsWith('rebuild:')) return {action: 'rebuild', image: choice.slice('rebuild:'.length)};
+	if (choice === 'build-missing') return {action: 'build-missing', images: [...missing]};
 	return {action: choice as 'add' | 'change' | 'start-over'};
 }

@@ -3,7 +3,8 @@ import type {JourneyResult} from '../flow/events.js';
 
 /** The end of the journey: what exists now and the next command to run. */
 export function Summary({result}: {readonly result: JourneyResult}) {
-	if (!result.ok) return null;
+	// A hand-over to `build` draws its own rows and summary.
+	if (!result.ok || result.buildImages) return null;
 	const rows: Array<[string, string | undefined]> = [
 		['Repository', result.repository && `${result.project}/${result.location}/${result.repository}${result.repositoryCreated ? ' (created)' : ''}`],
 		['Registry', result.registry],
