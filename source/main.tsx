@@ -44,7 +44,7 @@ const HELP = `
     --image NAME             image name, e.g. trainer or team/trainer
     --base-image REF         base image (default: ghcr.io/flyteorg/flytekit:py<version>-latest)
     --python-version X.Y     Python version, 3.9-3.13 (default 3.12)
-    --packages a,b           Python packages
+    --packages a,b           Python packages (PEP 508; "pandas>=1,<2" stays one)
     --requirements FILE      a requirements file (with --packages: created from them when missing)
     --apt-packages a,b       Debian packages
     --env K=V                environment variable (repeatable)
@@ -75,6 +75,10 @@ const HELP = `
   Runs non-interactively (every answer from flags, saved answers or defaults) when stdin or
   stdout is not a terminal, when CI is set, or with --yes / --json. Answers are saved per
   project folder, so a rerun only asks for the new image.
+
+  An image your module already declares is read as written: only the fields you give again
+  change (shown as a diff), nothing else is rewritten and no default is added. With --yes, a
+  change of an existing image's tag that no flag asked for is refused.
 
   Exit codes: 0 done, 1 a step failed (its fix is printed), 2 bad usage or invalid input, 130 cancelled.
 

@@ -152,8 +152,10 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
 	// 5. The ImageSpec module and the tag flytekit will compute (the builder is part of the spec)
 	const authored = await step('imagespec', async () => {
+		// A person is asked only when the run builds; a declared builder changes only when chosen.
+		const chosen = c.flags.builder !== undefined || (ask.interactive && c.flags.build);
 		c.flags = {...c.flags, builder: await chooseBuilder(c, {docker})};
-		return authorImageSpec(c, {project, location, repository, builder: c.flags.builder === 'union' ? 'union' : 'local'});
+		return authorImageSpec(c, {project, location, repository, builder: c.flags.builder === 'union' ? 'union' : 'local', builderChosen: chosen});
 	});
 	const builder = authored.spec.builder === 'union' ? 'union' : 'local';
 	Object.assign(result, {registry: authored.spec.registry, image: authored.spec.name, tag: authored.tag, imageUri: authored.uri, specFile: authored.specFile});

@@ -44,7 +44,7 @@ export type AuthoredSpec = {
  */
 export async function authorImageSpec(
 	c: StepContext,
-	where: {project: string; location: string; repository: string; builder: 'local' | 'union'},
+	where: {project: string; location: string; repository: string; builder: 'local' | 'union'; builderChosen?: boolean},
 ): Promise<AuthoredSpec> {
 	const {ask, flags, saved, report, folder} = c;
 	const env = c.ctx.platform.env;
@@ -65,7 +65,7 @@ export async function authorImageSpec(
 	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
 
 	if (declaration) {
-		const {spec, edits} = await reviseDeclared(c, declaration.spec, {registry, builder: where.builder});
+		const {spec, edits} = await reviseDeclared(c, declaration.spec, {registry, builder: where.builder, builderChosen: where.builderChosen ?? c.flags.builder !== undefined});
 		rejectProblems(spec, Object.keys(edits));
 		refuseUnreadable(declaration, edits, relative);
 		const tag = await computeTag(spec, {baseDir: folder});
@@ -220,7 +220,7 @@ async function moreOptions(c: StepContext, basis: MoreOptions): Promise<MoreOpti
 async function reviseDeclared(
 	c: StepContext,
 	declared: ImageSpec,
-	fixed: {registry: string; builder: 'local' | 'union'},
+	fixed: {registry: string; builder: 'local' | 'union'; builderChosen: boolean},
 ): Promise<{spec: ImageSpec; edits: FieldEdits}> {
 	const {ask, flags} = c;
 	const answers: FieldEdits = {};
@@ -250,8 +250,7 @@ async function reviseDeclared(
 	Object.assign(answers, await moreOptions(c, declared));
 	// The registry follows the repository chosen in this run; the builder, a choice made in it.
 	answers.registry = fixed.registry;
-	// chooseBuilder asks a person only when the run builds.
-	if (flags.builder !== undefined || (ask.interactive && flags.build)) answers.builder = fixed.builder === 'union' ? 'union' : declared.builder === 'union' ? undefined : declared.builder;
+	if (fixed.builderChosen) answers.builder = fixed.builder === 'union' ? 'union' : declared.builder === 'union' ? undefined : declared.builder;
 
 	const edits: FieldEdits = {};
 	for (const [key, value] of Object.entries(answers) as Array<[keyof ImageSpec, unknown]>) {

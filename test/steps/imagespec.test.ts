@@ -186,6 +186,17 @@ describe('an image the module already declares: read as written, changed only wh
 		expect(await asked.module()).toBe(plain.replace('/union-images"', '/other-repo"'));
 	});
 
+	it('a declared builder="union" stays unless a builder was chosen in this run', async () => {
+		const union = TEAM_MODULE.replace('    pip_extra_args="--no-cache-dir",\n', '').replace('    name="trainer",\n', '    name="trainer",\n    builder="union",\n');
+		const kept = await context({flags: {image: 'trainer', yes: true}, files: {'image_specs.py': union}});
+		expect((await authorImageSpec(kept.c, {...where, builder: 'local', builderChosen: false})).spec.builder).toBe('union');
+		expect(await kept.module()).toBe(union);
+
+		const chosen = await context({flags: {image: 'trainer', yes: true, builder: 'local'}, files: {'image_specs.py': union}});
+		expect((await authorImageSpec(chosen.c, {...where, builder: 'local', builderChosen: true})).spec.builder).toBeUndefined();
+		expect(await chosen.module()).toBe(union.replace('    builder="union",\n', ''));
+	});
+
 	it('a person who accepts every default changes nothing, and is not asked to write', async () => {
 		const plain = TEAM_MODULE.replace('    pip_extra_args="--no-cache-dir",\n', '');
 		const {c, module, person} = await context({
