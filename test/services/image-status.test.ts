@@ -99,7 +99,7 @@ describe('imageStatuses: one row per declared image, from one listing of the rep
 		expect(byName.scorer).toMatchObject({state: 'stale', otherTags: ['oldtag'], changed: 'requirements.txt changed since the last push'});
 		expect(byName.fresh).toMatchObject({state: 'missing', tag: tagOf('fresh')});
 		expect(byName.shipped).toMatchObject({state: 'cannot-tell', reason: 'TAG_DEPENDS_ON_REGISTER'});
-		expect(byName.shipped!.detail).toContain('source_root, copy');
+		expect(byName.shipped!.detail).toContain('`union register` loads');
 		expect(byName.hub).toMatchObject({state: 'not-checked', reason: 'NOT_ARTIFACT_REGISTRY'});
 		expect(rows.map(row => row.variable)).toEqual(['trainer_image', 'scorer_image', 'fresh_image', 'shipped_image', 'hub_image']);
 	});
