@@ -22,20 +22,14 @@ import {runBounded} from '../services/pool.js';
 import {openStore, projectFolder, type AnswerStore, type ProjectAnswers} from '../services/store.js';
 import {buildImage} from './build.js';
 import type {StepContext} from './context.js';
+import type {DoctorOptions} from './doctor.js';
 import {DEFAULT_MODULE} from './imagespec.js';
 import {checkPushPermission} from './repository.js';
 import {parseRegistry, toSavedImage} from './setup.js';
 
-export type ImagesCommandOptions = {
-	flags: Flags;
-	cwd: string;
-	platform: Platform;
-	signal: AbortSignal;
-	/** Draw with Ink (a person at a terminal); otherwise plain lines. --json wins over both. */
-	ink: boolean;
-	stdout: (text: string) => void;
-	stderr: (text: string) => void;
-	/** An Artifact Registry client to use instead of opening one (the journey's). */
+/** What doctor gets (flags, where, how to draw and write), and optionally a client to reuse. */
+export type ImagesCommandOptions = DoctorOptions & {
+	/** An Artifact Registry client to use instead of opening one. */
 	registry?: () => Promise<ArtifactRegistry>;
 };
 
@@ -209,7 +203,6 @@ export function selectImages(statuses: readonly ImageStatus[], names: readonly s
  */
 export async function runBuild(options: ImagesCommandOptions & {names: string[]}): Promise<number> {
 	const {flags, signal} = options;
-	const ctx = {platform: options.platform, signal};
 	let state: ModuleState | undefined;
 	let rows: BuildRow[] = [];
 	let jobs = DEFAULT_JOBS;

@@ -1,17 +1,15 @@
-import {spawn} from 'node:child_process';
-import {readdir, readFile, writeFile} from 'node:fs/promises';
+import {writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {CLI_PATH, imagespecGar} from '../support/cli.js';
-import {dockerEngine, makeBaseImage, requireDocker, startRegistry, type Registry} from '../support/docker.js';
-import {makeSandbox, type Sandbox} from '../support/environment.js';
-import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
-import {FAKE_TOKEN, loginOffline, shimTool} from '../support/gcloud.js';
+import {interruptCli, startBuildWorld, type BuildWorld} from '../support/build-world.js';
+import {imagespecGar} from '../support/cli.js';
+import {dockerEngine, requireDocker} from '../support/docker.js';
+import type {Sandbox} from '../support/environment.js';
+import type {FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {schemaErrors} from '../support/schema.js';
 
 const engine = await dockerEngine();
-const sleep = async (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 type Image = {variable: string; name: string; python?: string; commands: string[]; registry?: string};
 
@@ -21,16 +19,12 @@ type Image = {variable: string; name: string; python?: string; commands: string[
  * Artifact Registry lists what that registry holds. Every docker command is recorded.
  */
 requireDocker(describe, engine)('status and build: every image of the module (CLI, real engine and registry)', () => {
-	let registry: Registry;
-	let open: Registry;
-	let fake: FakeArtifactRegistry;
+	let world: BuildWorld;
 	let sandbox: Sandbox;
+	let fake: FakeArtifactRegistry;
 	let env: NodeJS.ProcessEnv;
-	let baseImage: string;
-	let dockerLog: string;
-	const auth = {user: '_dcgcloud_token', password: FAKE_TOKEN};
 	const where = ['--location', 'us-east1'];
-	const dockerCommands = async () => (await readFile(dockerLog, 'utf8').catch(() => '')).trim().split('\n').filter(command => ['build', 'push'].includes(command));
+	const dockerCommands = async () => (await world.dockerCommands()).filter(command => ['build', 'push'].includes(command));
 
 	const writeModule = async (images: Image[], file = 'image_specs.py') => {
 		const declarations = images.map(image =>
@@ -38,8 +32,8 @@ requireDocker(describe, engine)('status and build: every image of the module (CL
 				`${image.variable} = union.ImageSpec(`,
 				`    name="${image.name}",`,
 				`    python_version="${image.python ?? '3.12'}",`,
-				`    registry="${image.registry ?? `${registry.host}/acme-ml/union-images`}",`,
-				`    base_image="${baseImage}",`,
+				`    registry="${image.registry ?? `${world.registry.host}/acme-ml/union-images`}",`,
+				`    base_image="${world.baseImage}",`,
 				`    commands=[${image.commands.map(command => JSON.stringify(command)).join(', ')}],`,
 				')',
 			].join('\n'),
@@ -50,23 +44,13 @@ requireDocker(describe, engine)('status and build: every image of the module (CL
 	const run = async (args: string[]) => imagespecGar(args, {cwd: sandbox.project, env});
 
 	beforeAll(async () => {
-		[registry, open] = await Promise.all([startRegistry({auth}), startRegistry()]);
-		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host, auth}});
+		world = await startBuildWorld(engine!);
+		({sandbox, fake, env} = world);
 		fake.addRepository('acme-ml', 'us-east1', 'union-images');
-		baseImage = await makeBaseImage(engine!.dockerHost, open.host);
-		sandbox = await makeSandbox({ci: 'true'});
-		await loginOffline(sandbox);
-		dockerLog = path.join(sandbox.root, 'docker.log');
-		const real = (await execa('sh', ['-c', 'command -v docker'], {env: sandbox.env, extendEnv: false})).stdout.trim();
-		await shimTool(sandbox, 'docker', `echo "$1" >> '${dockerLog}'\nexec '${real}' "$@"`);
-		env = {...sandbox.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host};
 	});
 
 	afterAll(async () => {
-		await fake?.stop();
-		await registry?.stop();
-		await open?.stop();
-		await sandbox?.cleanup();
+		await world?.stop();
 	});
 
 	const team: Image[] = [
@@ -176,35 +160,16 @@ requireDocker(describe, engine)('status and build: every image of the module (CL
 			{variable: 'slow_one_image', name: 'slow-one', commands: ['sleep 60']},
 			{variable: 'slow_two_image', name: 'slow-two', commands: ['sleep 61']},
 		]);
-		const child = spawn(process.execPath, [CLI_PATH, 'build', '--all', '--jobs', '2', ...where, '--json'], {cwd: sandbox.project, env, stdio: ['ignore', 'pipe', 'pipe']});
-		let stderr = '';
-		let stdout = '';
-		child.stdout.on('data', (chunk: Buffer) => {
-			stdout += chunk.toString();
-		});
-		const exited = new Promise<number | null>(resolve => {
-			child.on('exit', code => resolve(code));
-		});
-		await new Promise<void>((resolve, reject) => {
-			child.stderr.on('data', (chunk: Buffer) => {
-				stderr += chunk.toString();
-				if (/RUN sleep 60/.test(stderr) && /RUN sleep 61/.test(stderr)) resolve();
-			});
-			void exited.then(() => reject(new Error(`exited before both builds ran:\n${stderr}`)));
-		});
-		await sleep(300);
-		child.kill('SIGINT');
-		expect(await exited, stderr).toBe(130);
-		await sleep(500);
+		const {code, stdout, stderr, left} = await interruptCli(
+			['build', '--all', '--jobs', '2', ...where, '--json'],
+			{cwd: sandbox.project, env, sandbox},
+			text => /RUN sleep 60/.test(text) && /RUN sleep 61/.test(text),
+			'SIGINT',
+		);
+		expect(code, stderr).toBe(130);
 		expect(stderr).toContain('Cancelled:');
 		expect(JSON.parse(stdout)).toMatchObject({ok: false, error: {reason: 'CANCELLED'}});
 		// No process of this sandbox is left (docker children inherit its CLOUDSDK_CONFIG).
-		const left: string[] = [];
-		for (const pid of await readdir('/proc')) {
-			if (!/^\d+$/.test(pid)) continue;
-			const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
-			if (environ.includes(`CLOUDSDK_CONFIG=${sandbox.cloudsdkConfig}\0`)) left.push(pid);
-		}
 		expect(left).toEqual([]);
 		const running = await execa('docker', ['ps', '--format', '{{.Command}}'], {env: {...process.env, DOCKER_HOST: engine!.dockerHost}});
 		expect(running.stdout).not.toMatch(/sleep 6[01]/);
