@@ -53,7 +53,10 @@ const HELP = `
     --pip-extra-index-url U  extra pip index (repeatable)
     --platform P             target platform (default linux/amd64: what Union nodes run)
     --tag-format FMT         tag format, e.g. "{spec_hash}-dev"
-    --builder local|union    build here with docker (default) or let Union build it at registration
+    --builder local|union    build here with docker (default) or let Union build it at registration.
+                             A local build follows flytekit's builder (flytekit appended when no package
+                             is flytekit), refuses conda, cuda, lock files and source copies before
+                             building, and pushes only an image whose Python imports flytekit
     --output FILE            the Python module to write (default image_specs.py in the project folder)
     --sdk union|flytekit     what the module imports (default: flytekit when the project uses it without union)
 

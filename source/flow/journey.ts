@@ -51,12 +51,11 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	const {ctx, ask, report, store} = options;
 	const {flags} = options;
 	const env = ctx.platform.env;
-	const c: StepContext = {flags, cwd: options.cwd, folder: projectFolder(options.cwd), ctx, ask, report, saved: store.load(), declared: new Map()};
+	const c: StepContext = {flags, cwd: options.cwd, folder: projectFolder(options.cwd), ctx, ask, report, saved: store.load()};
 	const result: JourneyResult = {ok: false, pushed: false};
 
 	// A rerun starts from the saved answers; a new team member from the team's module.
 	const known = await findKnownSetup(c);
-	c.declared = known?.declared ?? new Map();
 	if (known?.source === 'module') c.saved = asSavedAnswers(known, c.saved);
 	await validateFlags(c);
 	if (store.problem) report({type: 'note', level: 'warn', text: `Saved answers in ${store.path} could not be read (${store.problem}); going on from defaults, and the file is left as it is.`});

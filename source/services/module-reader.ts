@@ -183,15 +183,16 @@ export const readModuleSpecs = async (ctx: ServiceContext, options: ReadModuleOp
 		const spec = specs[index]!;
 		const parent = output.specs.findIndex(other => other.fields.some(([field, value]) => field === 'base_image' && (value as {$spec?: number})?.$spec === index));
 		const variable = record.variables[0] ?? `${read[parent]?.variable ?? output.specs[parent]?.variables[0] ?? 'spec'}.base_image`;
-		const entry: ReadSpec = {variable, variables: record.variables, spec, ...(await tagOf(ctx, spec, options.folder, record.source_root_digest))};
-		if (record.placeholders) {
+		const entry: ReadSpec = {variable, variables: record.variables, spec};
+		// A placeholder may sit anywhere, the name too: no tag is computed from one.
+		if (!record.placeholders) {
+			Object.assign(entry, await tagOf(ctx, spec, options.folder, record.source_root_digest));
+		} else {
 			entry.problem = new StepError(
 				`${variable}: ${record.placeholders.join(', ')} ${record.placeholders.length > 1 ? 'come' : 'comes'} from a module this Python cannot import ` +
 					`(${output.missing.join(', ') || 'flytekit'}).`,
 				{fix: `Run the tool with the Python environment of the project (the one \`union register\` uses).`, reason: 'FIELD_FROM_MISSING_MODULE'},
 			);
-			delete entry.tag;
-			delete entry.uri;
 		}
 		if (output.via === 'flytekit') {
 			if (record.sdk_error) {

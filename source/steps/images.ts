@@ -321,7 +321,6 @@ async function buildRows(
 					if (event.type === 'note' && event.text.startsWith('Full build log: ')) rows[index]!.logFile = event.text.slice('Full build log: '.length);
 				},
 				saved: state.saved,
-				declared: new Map(),
 			};
 			const authored = {spec: image.spec, tag: image.tag!, uri: image.uri!, moduleFile: state.moduleFile, specFile: state.moduleFile};
 			const outcome = await buildImage(c, authored, where, state.registry);

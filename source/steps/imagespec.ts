@@ -11,7 +11,6 @@ import {
 	imageUri,
 	validateSpec,
 	DEFAULT_PLATFORM,
-	UNHASHED_FIELDS,
 	SUPPORTED_PYTHON_VERSIONS,
 	type ImageSpec,
 } from '../services/imagespec.js';
@@ -21,6 +20,7 @@ import {splitRequirements} from '../services/pep508.js';
 import {detectSdk} from '../services/sdk.js';
 import {isManagedModule, otherDeclarationLine, planModuleUpdate, readDeclarations, readModuleFile, writeFileAtomic, type Declaration} from '../services/spec-module.js';
 import {pythonSyntaxError} from '../services/python.js';
+import {readModuleSpecs} from '../services/module-reader.js';
 import {validateImageName} from '../services/imagespec.js';
 import type {StepContext} from './context.js';
 
@@ -59,28 +59,40 @@ export async function authorImageSpec(
 	);
 	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
 	const existing = await readModuleFile(moduleFile);
-	const declarations = existing === undefined ? [] : readDeclarations(existing);
-	const declaration = declarations.find(found => found.spec.name.toLowerCase() === name.toLowerCase());
 	const registry = composeRegistry({location: where.location, project: where.project, repository: where.repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST});
 	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
+	// The module as `union register` loads it (Python, with flytekit when it imports): its values and tags are the truth.
+	const read = existing === undefined ? undefined : await readModuleSpecs(c.ctx, {moduleFile, folder});
+	const named = read?.specs.filter(found => found.spec.name.toLowerCase() === name.toLowerCase()) ?? [];
+	if (named.length > 1) {
+		throw new StepError(`${relative} declares ${name} ${named.length} times (${named.map(found => found.variable).join(', ')}), each with its own tag.`, {
+			fix: `Give each ImageSpec its own name in ${relative}, so imagespec-gar (and the people reading the module) can tell which image is meant.`,
+			reason: 'DECLARED_TWICE',
+		});
+	}
 
-	if (declaration) {
-		const {spec, edits} = await reviseDeclared(c, declaration.spec, {registry, builder: where.builder, builderChosen: where.builderChosen ?? c.flags.builder !== undefined});
+	const [found] = named;
+	const declarations = existing === undefined ? [] : readDeclarations(existing);
+	if (found) {
+		if (found.problem) throw found.problem;
+		const {spec, edits} = await reviseDeclared(c, found.spec, {registry, builder: where.builder, builderChosen: where.builderChosen ?? c.flags.builder !== undefined});
 		rejectProblems(spec, Object.keys(edits));
-		refuseUnreadable(declaration, edits, relative);
-		const tag = await computeTag(spec, {baseDir: folder});
+		const changed = Object.keys(edits).length > 0;
+		const tag = changed ? await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch}) : found.tag!;
 		const uri = imageUri(spec, tag);
-		const before = await computeTag(declaration.spec, {baseDir: folder}).catch(() => undefined);
-		if (!ask.interactive && before !== tag) refuseUnaskedTagChange(c, declaration.spec, spec, {name, relative, before, tag});
+		if (!ask.interactive && found.tag !== tag) refuseUnaskedTagChange(c, found.spec, spec, {name, relative, before: found.tag, tag});
 		const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile};
-		if (Object.keys(edits).length === 0) {
+		if (!changed) {
 			report({type: 'note', level: 'info', text: `${relative} already declares ${name} this way`});
 			return authored;
 		}
 
-		const updated = editDeclaration(existing!, declaration, edits);
-		if (!isManagedModule(existing!)) {
-			report({type: 'code', title: `${relative} is not managed by imagespec-gar: change ${declaration.variable} yourself`, code: lineDiff(existing!, updated)});
+		// Only the tool's own layout is edited in place; anything else is the person's to change.
+		const declaration = declarations.find(candidate => candidate.variable === found.variable);
+		const updated = declaration ? editDeclaration(existing!, declaration, edits) : undefined;
+		if (!updated || !isManagedModule(existing!)) {
+			const change = updated ? lineDiff(existing!, updated) : Object.entries(edits).map(([key, value]) => `${key}: ${value === undefined ? '(remove)' : JSON.stringify(value)}`).join('\n');
+			report({type: 'code', title: `${relative} is not managed by imagespec-gar: change ${found.variable} yourself`, code: change});
 			report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Apply the change above, or use --output to write another file.`});
 			return {...authored, specFile: undefined};
 		}
@@ -88,7 +100,8 @@ export async function authorImageSpec(
 		return writeModule(c, {file: moduleFile, relative, verb: 'Update', preview: lineDiff(existing!, updated), content: updated, authored});
 	}
 
-	const elsewhere = existing === undefined ? undefined : otherDeclarationLine(existing, name, declarations);
+	// Without Python the literal reader may miss a declaration: never add a second one beside it.
+	const elsewhere = existing === undefined || read?.via !== 'literal' ? undefined : otherDeclarationLine(existing, name, declarations);
 	if (elsewhere !== undefined) {
 		throw new StepError(`${relative} already declares ${name} (line ${elsewhere}) in a form imagespec-gar does not edit.`, {
 			fix: `Change that declaration in ${relative} yourself, or choose another image name: a second declaration of ${name} would not be the image union register builds.`,
@@ -98,7 +111,7 @@ export async function authorImageSpec(
 
 	const spec = await answerNewSpec(c, name, {registry, builder: where.builder});
 	rejectProblems(spec);
-	const tag = await computeTag(spec, {baseDir: folder});
+	const tag = await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch});
 	const uri = imageUri(spec, tag);
 	const plan = planModuleUpdate(existing, spec, {sdk: flags.sdk ?? (await detectSdk(folder))});
 	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile};
@@ -263,16 +276,6 @@ async function reviseDeclared(
 }
 
 const sameValue = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-
-/** A field the tool could not read stays as written, but its value (and so the tag) is unknown here. */
-const refuseUnreadable = (declaration: Declaration, edits: FieldEdits, relative: string) => {
-	const hashed = declaration.rawFields.map(field => field.key).filter(key => !(key in edits) && !UNHASHED_FIELDS.has(key));
-	if (hashed.length === 0) return;
-	throw new StepError(`${relative}: ${declaration.variable} sets ${hashed.join(', ')} to values imagespec-gar cannot read without Python, so its tag cannot be known here.`, {
-		fix: 'Install Python 3 (and flytekit or union, to be exact): imagespec-gar then reads the module as `union register` does.',
-		reason: 'SPEC_UNREADABLE',
-	});
-};
 
 /**
  * Without a person to show the diff to, a change of an existing image's tag must have been asked

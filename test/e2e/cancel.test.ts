@@ -6,12 +6,13 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {loginOffline} from '../support/gcloud.js';
-import {dockerEngine, makeBaseImage, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+import {dockerEngine, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 import {KEY, spawnCli} from '../support/pty.js';
 import {interruptCli, processesOf} from '../support/build-world.js';
 
 const engine = await dockerEngine();
-const describeDocker = requireDocker(describe, engine);
+const describeDocker = requirePythonBase(requireDocker(describe, engine));
 
 describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 	let fake: FakeArtifactRegistry;
@@ -22,7 +23,7 @@ describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 	beforeAll(async () => {
 		registry = await startRegistry();
 		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host}});
-		baseImage = await makeBaseImage(engine!.dockerHost, registry.host);
+		baseImage = await flytekitBaseImage(engine!.dockerHost, registry.host);
 	});
 
 	afterAll(async () => {

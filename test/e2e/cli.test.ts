@@ -9,7 +9,8 @@ import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/f
 import {FAKE_TOKEN, loginOffline} from '../support/gcloud.js';
 import {schemaErrors} from '../support/schema.js';
 import {imagespecGar} from '../support/cli.js';
-import {dockerEngine, makeBaseImage, requireDocker, startRegistry} from '../support/docker.js';
+import {dockerEngine, requireDocker, startRegistry} from '../support/docker.js';
+import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 
 const run = promisify(execFile);
 
@@ -25,7 +26,7 @@ describe('imagespec-gar --help', () => {
 
 const engine = await dockerEngine();
 
-requireDocker(describe, engine)('the whole journey, non-interactively, on real parts', () => {
+requirePythonBase(requireDocker(describe, engine))('the whole journey, non-interactively, on real parts', () => {
 	let sandbox: Sandbox;
 	let fake: FakeArtifactRegistry;
 	let registry: {host: string; stop: () => Promise<void>};
@@ -42,7 +43,7 @@ requireDocker(describe, engine)('the whole journey, non-interactively, on real p
 		// Like the real service, the fake knows the images pushed to its repositories.
 		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host, auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}}});
 		baseRegistry = await startRegistry();
-		baseImage = await makeBaseImage(engine!.dockerHost, baseRegistry.host);
+		baseImage = await flytekitBaseImage(engine!.dockerHost, baseRegistry.host);
 		await loginOffline(sandbox);
 		env = {...sandbox.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host};
 		// The user's own docker config: none of it may be lost.

@@ -7,18 +7,19 @@ import {imagespecGar} from '../support/cli.js';
 import {dockerEngine, requireDocker} from '../support/docker.js';
 import type {Sandbox} from '../support/environment.js';
 import type {FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
+import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 import {schemaErrors} from '../support/schema.js';
 
 const engine = await dockerEngine();
 
-type Image = {variable: string; name: string; python?: string; commands: string[]; registry?: string};
+type Image = {variable: string; name: string; commands: string[]; registry?: string};
 
 /**
  * `imagespec-gar status` and `build` end to end, as CI runs them: a module the team wrote, the
  * real engine builds, the real registry (gcloud's token only) takes the pushes, and the fake
  * Artifact Registry lists what that registry holds. Every docker command is recorded.
  */
-requireDocker(describe, engine)('status and build: every image of the module (CLI, real engine and registry)', () => {
+requirePythonBase(requireDocker(describe, engine))('status and build: every image of the module (CLI, real engine and registry)', () => {
 	let world: BuildWorld;
 	let sandbox: Sandbox;
 	let fake: FakeArtifactRegistry;
@@ -31,7 +32,7 @@ requireDocker(describe, engine)('status and build: every image of the module (CL
 			[
 				`${image.variable} = union.ImageSpec(`,
 				`    name="${image.name}",`,
-				`    python_version="${image.python ?? '3.12'}",`,
+				`    python_version="3.11",`,
 				`    registry="${image.registry ?? `${world.registry.host}/acme-ml/union-images`}",`,
 				`    base_image="${world.baseImage}",`,
 				`    commands=[${image.commands.map(command => JSON.stringify(command)).join(', ')}],`,
@@ -44,7 +45,7 @@ requireDocker(describe, engine)('status and build: every image of the module (CL
 	const run = async (args: string[]) => imagespecGar(args, {cwd: sandbox.project, env});
 
 	beforeAll(async () => {
-		world = await startBuildWorld(engine!);
+		world = await startBuildWorld(engine!, flytekitBaseImage);
 		({sandbox, fake, env} = world);
 		fake.addRepository('acme-ml', 'us-east1', 'union-images');
 	});
@@ -103,11 +104,12 @@ requireDocker(describe, engine)('status and build: every image of the module (CL
 	});
 
 	it('a changed declaration is stale (naming what changed), and build --all rebuilds only it', async () => {
-		await writeModule([{...team[0]!, python: '3.11'}, team[1]!]);
+		await writeModule([{...team[0]!, commands: ['echo alpha, again > /alpha']}, team[1]!]);
 		const status = await run(['status', ...where, '--json']);
 		expect(status.code, status.stderr).toBe(1);
 		const [alpha, beta] = JSON.parse(status.stdout).images;
-		expect(alpha).toMatchObject({state: 'stale', changed: 'image_specs.py changed since the last push: python_version'});
+		// No field the saved answers keep changed, and there is no requirements file: the module did.
+		expect(alpha).toMatchObject({state: 'stale', changed: 'image_specs.py changed since the last push'});
 		expect(beta.state).toBe('pushed');
 
 		const before = (await dockerCommands()).length;

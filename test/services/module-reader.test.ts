@@ -356,6 +356,7 @@ describe('imports this Python lacks (no flytekit: not the team environment)', ()
 				'',
 				'img = ImageSpec(name="x", packages=["pandas"])',
 				'odd = ImageSpec(name="odd", python_version=pd.__version__)',
+				'named = ImageSpec(name=pd.NAME)',
 				'',
 				'@task(container_image=img)',
 				'def t(df: pd.DataFrame) -> LinearRegression:',
@@ -371,6 +372,7 @@ describe('imports this Python lacks (no flytekit: not the team environment)', ()
 		expect(odd.tag).toBeUndefined();
 		expect(odd.problem?.reason).toBe('FIELD_FROM_MISSING_MODULE');
 		expect(odd.problem?.message).toBe('odd: python_version comes from a module this Python cannot import (pandas, sklearn).');
+		expect(byVariable(result, 'named').problem?.message).toMatch(/^named: name comes from/);
 	});
 
 	it('with flytekit importable (the team environment) a missing import fails as union register would', async () => {

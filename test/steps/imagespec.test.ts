@@ -6,7 +6,7 @@ import {defaultFlags, type Flags} from '../../source/flags.js';
 import {createAsker} from '../../source/flow/ask.js';
 import type {JourneyEvent} from '../../source/flow/events.js';
 import {currentPlatform} from '../../source/services/platform.js';
-import {computeTag} from '../../source/services/imagespec.js';
+import {computeTag, imageUri} from '../../source/services/imagespec.js';
 import {authorImageSpec} from '../../source/steps/imagespec.js';
 import type {StepContext} from '../../source/steps/context.js';
 import {scriptedPerson} from '../support/scripted-person.js';
@@ -27,7 +27,6 @@ const context = async (options: {flags?: Partial<Flags>; files?: Record<string, 
 		ask: createAsker(person?.prompter, signal),
 		report: event => events.push(event),
 		saved: {},
-		declared: new Map(),
 	};
 	return {c, folder, events, person, module: async () => readFile(path.join(folder, 'image_specs.py'), 'utf8')};
 };
@@ -144,10 +143,45 @@ trainer_image = union.ImageSpec(
 describe('an image the module already declares: read as written, changed only where asked', () => {
 	it('a rerun with --yes and no image flags leaves the file byte for byte and adds no default', async () => {
 		const {c, module, events} = await context({flags: {image: 'trainer', yes: true}, files: {'image_specs.py': TEAM_MODULE}});
-		// pip_extra_args is not one of the fields the literal reader can value without Python.
-		await expect(authorImageSpec(c, where)).rejects.toMatchObject({reason: 'SPEC_UNREADABLE'});
+		const authored = await authorImageSpec(c, where);
+		// Every field hashed, pip_extra_args too (the wizard never asks about it).
+		const spec = {name: 'trainer', registry: 'us-east1-docker.pkg.dev/acme-ml/union-images', packages: ['pandas', 'scikit-learn'], pip_extra_args: '--no-cache-dir'};
+		expect(authored.tag).toBe(await computeTag(spec, {baseDir: '/'}));
 		expect(await module()).toBe(TEAM_MODULE);
 		expect(events.some(event => event.type === 'code')).toBe(false);
+	});
+
+	it('with Python, the module is run as union register loads it: names, nested bases and derived specs keep their text', async () => {
+		const layered = `# Managed by imagespec-gar: ImageSpec declarations for Google Artifact Registry.
+import union
+
+PACKAGES = ["pandas", "pyarrow"]
+REGISTRY = "us-east1-docker.pkg.dev/acme-ml/union-images"
+base = union.ImageSpec(name="base", registry=REGISTRY, packages=PACKAGES, python_version="3.11")
+
+trainer_image = union.ImageSpec(
+    name="trainer",
+    registry=REGISTRY,
+    base_image=base,
+    packages=PACKAGES + ["torch"],
+)
+`;
+		const {c, module} = await context({flags: {image: 'trainer', yes: true}, files: {'image_specs.py': layered}});
+		c.ctx = {...c.ctx, platform: currentPlatform({HOME: c.folder, PATH: process.env.PATH})};
+		const authored = await authorImageSpec(c, where);
+		const base = {name: 'base', registry: 'us-east1-docker.pkg.dev/acme-ml/union-images', packages: ['pandas', 'pyarrow'], python_version: '3.11'};
+		const baseUri = imageUri(base, await computeTag(base, {baseDir: '/'}));
+		expect(typeof authored.spec.base_image).toBe('object');
+		// flytekit hashes a nested base as its full image name.
+		const flat = {name: 'trainer', registry: base.registry, packages: ['pandas', 'pyarrow', 'torch'], base_image: baseUri};
+		expect(authored.tag).toBe(await computeTag(flat, {baseDir: '/'}));
+		expect(await module()).toBe(layered);
+
+		// Asked to change the packages, only that line changes; base_image=base stays as written.
+		const changed = await context({flags: {image: 'trainer', yes: true, packages: ['pandas']}, files: {'image_specs.py': layered}});
+		changed.c.ctx = {...changed.c.ctx, platform: currentPlatform({HOME: changed.folder, PATH: process.env.PATH})};
+		await authorImageSpec(changed.c, where);
+		expect(await changed.module()).toBe(layered.replace('packages=PACKAGES + ["torch"],', 'packages=["pandas"],'));
 	});
 
 	it('no base_image and no platform stay absent: the tag is the one of the declaration as written', async () => {
@@ -243,7 +277,7 @@ describe('the module is kept whole: what cannot be edited safely is refused, wit
 		const broken = TEAM_MODULE.replace('    pip_extra_args="--no-cache-dir",\n', '') + 'def oops(:\n';
 		const {c, module} = await context({flags: {image: 'other', yes: true}, files: {'image_specs.py': broken}});
 		withPython(c);
-		await expect(authorImageSpec(c, where)).rejects.toThrow(/does not compile: invalid syntax \(line 11\)/);
+		await expect(authorImageSpec(c, where)).rejects.toThrow(/image_specs.py:11: SyntaxError: invalid syntax/);
 		expect(await module()).toBe(broken);
 	});
 
@@ -258,8 +292,23 @@ describe('the module is kept whole: what cannot be edited safely is refused, wit
 
 	it('an image declared in a form the tool does not edit is never declared twice', async () => {
 		const oneLine = `${TEAM_MODULE}\nserving_image = union.ImageSpec(name="serving", packages=["fastapi"])\n`;
-		const {c, module} = await context({flags: {image: 'serving', yes: true}, files: {'image_specs.py': oneLine}});
+		// Read (no registry in it): this run's registry would change its tag, which --yes refuses.
+		const refused = await context({flags: {image: 'serving', yes: true}, files: {'image_specs.py': oneLine}});
+		await expect(authorImageSpec(refused.c, where)).rejects.toThrow(/declares serving with registry=null; this run would change that/);
+		expect(await refused.module()).toBe(oneLine);
+
+		// Asked for: the change is listed for the person to make, the file is left alone.
+		const asked = await context({flags: {image: 'serving', yes: true, repository: 'union-images'}, files: {'image_specs.py': oneLine}});
+		const authored = await authorImageSpec(asked.c, where);
+		expect(authored.specFile).toBeUndefined();
+		expect(await asked.module()).toBe(oneLine);
+		expect(asked.events.find(event => event.type === 'code')).toMatchObject({code: 'registry: "us-east1-docker.pkg.dev/acme-ml/union-images"'});
+	});
+
+	it('without Python, a declaration the literal reader cannot see is named by its line, never declared again', async () => {
+		const hidden = `${TEAM_MODULE}\nspecs = [union.ImageSpec(name="serving", packages=["fastapi"])]\n`;
+		const {c, module} = await context({flags: {image: 'serving', yes: true}, files: {'image_specs.py': hidden}});
 		await expect(authorImageSpec(c, where)).rejects.toMatchObject({reason: 'DECLARED_ELSEWHERE', message: expect.stringContaining('(line 13)')});
-		expect(await module()).toBe(oneLine);
+		expect(await module()).toBe(hidden);
 	});
 });

@@ -26,11 +26,15 @@ export type BuildWorld = {
 };
 
 /** What a CI run of the built CLI meets: the real engine and registry, the fake API over them. */
-export const startBuildWorld = async (engine: DockerEngine): Promise<BuildWorld> => {
+export const startBuildWorld = async (
+	engine: DockerEngine,
+	/** Makes the base image in the open registry (default: busybox, nothing to download). */
+	makeBase: (dockerHost: string, registryHost: string) => Promise<string> = makeBaseImage,
+): Promise<BuildWorld> => {
 	const auth = {user: '_dcgcloud_token', password: FAKE_TOKEN};
 	const [registry, open] = await Promise.all([startRegistry({auth}), startRegistry()]);
 	const fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host, auth}});
-	const baseImage = await makeBaseImage(engine.dockerHost, open.host);
+	const baseImage = await makeBase(engine.dockerHost, open.host);
 	const sandbox = await makeSandbox({ci: 'true'});
 	await loginOffline(sandbox);
 	const dockerLog = path.join(sandbox.root, 'docker.log');
