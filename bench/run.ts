@@ -20,6 +20,7 @@ import {FAKE_TOKEN, loginOffline} from '../test/support/gcloud.js';
 import {CLI, KEY, REPO_ROOT, createReplay, currentQuestion, drive, focusedOption, spawnCli, type PtyRun} from '../test/support/pty.js';
 import {computeTag, type ImageSpec} from '../source/services/imagespec.js';
 import type {SeededDockerImage} from '../test/support/fake-docker-images.js';
+import {PYTHON_BASE_TARBALL, flytekitBaseImage, pythonBaseAvailable} from '../test/support/python-base.js';
 
 const {values: options} = parseArgs({
 	options: {
@@ -635,7 +636,10 @@ if (wanted('status')) {
 // -------------------------------------------------------------------------------------------
 // 7. build --all: 4 small images, --jobs 2 against one after another (--jobs 1).
 
-if (wanted('build-all') && engine) {
+// Builds run the image once (import flytekit) before the push: they need a base with Python and flytekit.
+const flytekitBase = wanted('build-all') && engine && baseRegistry && pythonBaseAvailable() ? await flytekitBaseImage(engine.dockerHost, baseRegistry.host) : undefined;
+if (wanted('build-all') && !flytekitBase) log(`build --all: skipped (${engine ? `no ${PYTHON_BASE_TARBALL}: run .ci/python-base.sh` : 'no docker'})`);
+if (flytekitBase) {
 	log('build --all: 4 images, --jobs 2 and --jobs 1');
 	const folder = await freshFolder();
 	const buildAll = async (jobs: number) => {
@@ -643,9 +647,9 @@ if (wanted('build-all') && engine) {
 		const nonce = `${Date.now()}-${jobs}`;
 		const specs: ImageSpec[] = Array.from({length: 4}, (_, index) => ({
 			name: `small-${index}`,
-			python_version: '3.12',
+			python_version: '3.11',
 			registry: `${registryHost}/${PROJECT}/${REPOSITORY}`,
-			base_image: baseImage,
+			base_image: flytekitBase,
 			commands: [`echo ${nonce}-${index} > /built`],
 		}));
 		await writeModuleOf(folder, specs);
