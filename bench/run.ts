@@ -562,7 +562,8 @@ if (wanted('rss')) {
 
 const STATUS_IMAGES = 20;
 const STATUS_REPOSITORY_IMAGES = 2000;
-const apiCallsBetween = (start: number, end: number, method: string) => apiCalls.filter(call => call.method === method && call.at >= start && call.at <= end).length;
+const apiCallsBetween = (start: number, end: number, method: string) =>
+	apiCalls.filter(call => call.method === method && call.at >= start && call.at <= end).length;
 const writeModuleOf = async (folder: string, specs: ImageSpec[]) => {
 	const declarations = specs.map(spec =>
 		[
@@ -594,8 +595,12 @@ if (wanted('status')) {
 	// Half the module is pushed at its current tag; the rest of the 2,000 are other images.
 	const digestOf = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 	const seeded: SeededDockerImage[] = [];
-	for (const [index, spec] of specs.entries()) if (index % 2 === 0) seeded.push({image: spec.name, digest: digestOf(index + 1), tags: [await computeTag(spec, {baseDir: folder})], sizeBytes: 1e6});
-	for (let index = seeded.length; index < STATUS_REPOSITORY_IMAGES; index++) seeded.push({image: `other/image-${String(index).padStart(4, '0')}`, digest: digestOf(100_000 + index), tags: ['v1']});
+	for (const [index, spec] of specs.entries()) {
+		if (index % 2 === 0) seeded.push({image: spec.name, digest: digestOf(index + 1), tags: [await computeTag(spec, {baseDir: folder})], sizeBytes: 1e6});
+	}
+	for (let index = seeded.length; index < STATUS_REPOSITORY_IMAGES; index++) {
+		seeded.push({image: `other/image-${String(index).padStart(4, '0')}`, digest: digestOf(100_000 + index), tags: ['v1']});
+	}
 	fake.seedDockerImages(repositoryName, seeded);
 	seededImages.set(repositoryName, seeded);
 
@@ -613,7 +618,8 @@ if (wanted('status')) {
 		const report = JSON.parse(run.stdout) as {images: Array<{state: string}>};
 		counts = ['pushed', 'missing'].map(state => `${report.images.filter(row => row.state === state).length} ${state}`).join(', ');
 		const before = rest.calls();
-		const listing = await timed('gcloud', ['artifacts', 'docker', 'images', 'list', `${LOCATION}-docker.pkg.dev/${PROJECT}/status-bench`, '--include-tags', '--format=json'], gcloudEnv);
+		const listArgs = ['artifacts', 'docker', 'images', 'list', `${LOCATION}-docker.pkg.dev/${PROJECT}/status-bench`, '--include-tags', '--format=json'];
+		const listing = await timed('gcloud', listArgs, gcloudEnv);
 		if (listing.code !== 0) throw new Error(`gcloud artifacts docker images list failed: ${listing.stderr}`);
 		restCalls = rest.calls() - before;
 		if (index === 0) continue;
@@ -628,7 +634,9 @@ if (wanted('status')) {
 		unit: 'ms',
 		baseline: {label: 'gcloud artifacts docker images list --include-tags', value: median(theirs)},
 		ratio: median(theirs) / value,
-		note: `${calls} ListDockerImages call${calls === 1 ? '' : 's'} per status (pages of 1,000; ${counts}); gcloud made ${restCalls} REST calls (its default pages) and still leaves the 20 tags to compute and compare by hand`,
+		note:
+			`${calls} ListDockerImages call${calls === 1 ? '' : 's'} per status (pages of 1,000; ${counts}); ` +
+			`gcloud made ${restCalls} REST calls (its default pages) and still leaves the 20 tags to compute and compare by hand`,
 		samples: ours,
 	});
 }
@@ -637,7 +645,8 @@ if (wanted('status')) {
 // 7. build --all: 4 small images, --jobs 2 against one after another (--jobs 1).
 
 // Builds run the image once (import flytekit) before the push: they need a base with Python and flytekit.
-const flytekitBase = wanted('build-all') && engine && baseRegistry && pythonBaseAvailable() ? await flytekitBaseImage(engine.dockerHost, baseRegistry.host) : undefined;
+const flytekitBase =
+	wanted('build-all') && engine && baseRegistry && pythonBaseAvailable() ? await flytekitBaseImage(engine.dockerHost, baseRegistry.host) : undefined;
 if (wanted('build-all') && !flytekitBase) log(`build --all: skipped (${engine ? `no ${PYTHON_BASE_TARBALL}: run .ci/python-base.sh` : 'no docker'})`);
 if (flytekitBase) {
 	log('build --all: 4 images, --jobs 2 and --jobs 1');

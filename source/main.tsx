@@ -204,7 +204,8 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 		});
 	}
 
-	const images = {flags, cwd: process.cwd(), platform, signal, ink, stdout: (text: string) => process.stdout.write(text), stderr: (text: string) => process.stderr.write(text)};
+	const write = {stdout: (text: string) => process.stdout.write(text), stderr: (text: string) => process.stderr.write(text)};
+	const images = {flags, cwd: process.cwd(), platform, signal, ink, ...write};
 	if (command === 'status' || command === 'build') {
 		const {runBuild, runStatus} = await import('./steps/images.js');
 		return command === 'status' ? runStatus(images) : runBuild({...images, names: extra});

@@ -49,12 +49,14 @@ const shortDigest = (digest: string | undefined) => digest?.slice(0, 19);
 export function statusDetail(row: ImageStatus): string {
 	switch (row.state) {
 		case 'pushed': {
-			return [shortDigest(row.digest), shortTime(row.uploadTime) && `uploaded ${shortTime(row.uploadTime)}`, row.sizeBytes === undefined ? undefined : formatBytes(row.sizeBytes)]
+			const uploaded = shortTime(row.uploadTime);
+			return [shortDigest(row.digest), uploaded && `uploaded ${uploaded}`, row.sizeBytes === undefined ? undefined : formatBytes(row.sizeBytes)]
 				.filter(Boolean)
 				.join(' · ');
 		}
 		case 'stale': {
-			const last = `the repository has ${row.otherTags?.slice(0, 3).join(', ')}${(row.otherTags?.length ?? 0) > 3 ? ', …' : ''}${row.uploadTime ? ` (last push ${shortTime(row.uploadTime)})` : ''}, not this tag`;
+			const tags = `${row.otherTags?.slice(0, 3).join(', ')}${(row.otherTags?.length ?? 0) > 3 ? ', …' : ''}`;
+			const last = `the repository has ${tags}${row.uploadTime ? ` (last push ${shortTime(row.uploadTime)})` : ''}, not this tag`;
 			return row.changed ? `${row.changed}; ${last}` : `the spec or its requirements changed since the last push; ${last}`;
 		}
 		case 'missing': {
@@ -90,7 +92,9 @@ export function statusVerdict(rows: readonly ImageStatus[]): {ok: boolean; text:
 	const counts = countStates(rows);
 	const todo = counts.missing + counts.stale;
 	const ok = todo === 0 && counts['cannot-tell'] === 0;
-	const parts = (Object.entries(counts) as Array<[ImageState, number]>).filter(([, count]) => count > 0).map(([state, count]) => `${count} ${STATE_WORD[state].toLowerCase()}`);
+	const parts = (Object.entries(counts) as Array<[ImageState, number]>)
+		.filter(([, count]) => count > 0)
+		.map(([state, count]) => `${count} ${STATE_WORD[state].toLowerCase()}`);
 	const summary = `${rows.length} image${rows.length === 1 ? '' : 's'}: ${parts.join(', ') || 'none declared'}.`;
 	if (ok) return {ok, text: `${summary} Every image in Artifact Registry is pushed.`};
 	if (todo > 0) return {ok, text: `${summary} Run imagespec-gar build --all to build and push what is missing or stale.`};
@@ -108,7 +112,9 @@ export function buildLine(row: BuildRow): string {
 export function buildSummary(rows: readonly BuildRow[]): {ok: boolean; lines: string[]} {
 	const count = (outcome: BuildOutcome) => rows.filter(row => row.outcome === outcome).length;
 	const failed = rows.filter(row => row.outcome === 'failed');
-	const parts = (['pushed', 'present', 'not-built', 'failed', 'cancelled'] as const).filter(outcome => count(outcome) > 0).map(outcome => `${count(outcome)} ${OUTCOME_WORD[outcome].toLowerCase()}`);
+	const parts = (['pushed', 'present', 'not-built', 'failed', 'cancelled'] as const)
+		.filter(outcome => count(outcome) > 0)
+		.map(outcome => `${count(outcome)} ${OUTCOME_WORD[outcome].toLowerCase()}`);
 	const lines = [`${rows.length} image${rows.length === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to build'}.`];
 	for (const row of failed) {
 		lines.push(`${row.name}: ${row.error?.message ?? 'failed'}`);

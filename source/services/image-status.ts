@@ -94,16 +94,17 @@ export async function imageStatuses(images: readonly ModuleImage[], options: Sta
 				...row,
 				state: 'not-checked',
 				reason: 'NOT_ARTIFACT_REGISTRY',
-				detail: image.spec.registry ? `${image.spec.registry} is not an Artifact Registry repository: not checked` : 'no registry: the image stays on the machine that builds it',
+				detail: image.spec.registry
+					? `${image.spec.registry} is not an Artifact Registry repository: not checked`
+					: 'no registry: the image stays on the machine that builds it',
 			};
 		}
 		if (image.problem || !image.tag) {
-			const problem = image.problem;
-			return {...row, state: 'cannot-tell', reason: problem?.reason ?? 'NO_TAG', detail: problem?.message ?? 'its tag cannot be computed', ...(problem?.fix ? {fix: problem.fix} : {})};
+			return {...row, ...cannotTell(image.problem ?? new StepError('its tag cannot be computed', {reason: 'NO_TAG'}))};
 		}
 		const listing = listings.get(key(where));
 		if (listing instanceof StepError || listing === undefined) {
-			return {...row, state: 'cannot-tell', reason: listing?.reason ?? 'NO_ANSWER', detail: listing?.message ?? 'no answer', ...(listing?.fix ? {fix: listing.fix} : {})};
+			return {...row, ...cannotTell(listing ?? new StepError('no answer', {reason: 'NO_ANSWER'}))};
 		}
 		// Artifact Registry keeps image names lowercase, as flytekit writes them.
 		const name = image.spec.name.toLowerCase();
@@ -118,6 +119,13 @@ export async function imageStatuses(images: readonly ModuleImage[], options: Sta
 		return {...row, state: 'stale', digest: newest.digest, ...times(newest), otherTags, ...(changed ? {changed} : {})};
 	});
 }
+
+const cannotTell = (why: StepError) => ({
+	state: 'cannot-tell' as const,
+	reason: why.reason ?? 'UNKNOWN',
+	detail: why.message,
+	...(why.fix ? {fix: why.fix} : {}),
+});
 
 const times = (entry: DockerImageEntry) => ({
 	...(entry.uploadTime ? {uploadTime: entry.uploadTime} : {}),

@@ -65,9 +65,14 @@ const garWhere =
 	};
 
 /** The rerun menu's question: which declared images are missing or stale (none when it cannot tell). */
-export async function missingImages(c: Pick<StepContext, 'ctx' | 'folder' | 'flags' | 'saved'>, moduleFile: string, registry: () => Promise<ArtifactRegistry>): Promise<string[]> {
+export async function missingImages(
+	c: Pick<StepContext, 'ctx' | 'folder' | 'flags' | 'saved'>,
+	moduleFile: string,
+	registry: () => Promise<ArtifactRegistry>,
+): Promise<string[]> {
 	const {specs} = await readModuleImages(c.ctx, {moduleFile, folder: c.folder});
-	const statuses = await imageStatuses(specs, {whereOf: garWhere(c.ctx.platform, c.flags.location ?? c.saved.location), registry, saved: c.saved.images, signal: c.ctx.signal});
+	const whereOf = garWhere(c.ctx.platform, c.flags.location ?? c.saved.location);
+	const statuses = await imageStatuses(specs, {whereOf, registry, saved: c.saved.images, signal: c.ctx.signal});
 	return statuses.filter(row => row.state === 'missing' || row.state === 'stale').map(row => row.name);
 }
 
@@ -108,7 +113,9 @@ export async function readModuleState(options: Pick<ImagesCommandOptions, 'flags
 }
 
 const errorOf = (error: unknown) =>
-	error instanceof StepError ? {message: error.message, ...(error.fix ? {fix: error.fix} : {}), ...(error.reason ? {reason: error.reason} : {})} : {message: String(error)};
+	error instanceof StepError
+		? {message: error.message, ...(error.fix ? {fix: error.fix} : {}), ...(error.reason ? {reason: error.reason} : {})}
+		: {message: String(error)};
 
 /** Ctrl-C / SIGTERM: absorb the signal conf's when-exit re-sends, say so, exit 130. */
 function cancelled(options: Pick<ImagesCommandOptions, 'stderr'>, what: string): number {
@@ -158,7 +165,8 @@ export async function runStatus(options: ImagesCommandOptions): Promise<number> 
 	} catch (error) {
 		if (isAbort(error) || signal.aborted) return cancelled(options, 'nothing was changed.');
 		return failedWhole(options, error, failure => {
-			if (flags.json) options.stdout(`${JSON.stringify({ok: false, module: state?.moduleFile ?? '', images: [], error: failure} satisfies StatusReport, null, 2)}\n`);
+			const report: StatusReport = {ok: false, module: state?.moduleFile ?? '', images: [], error: failure};
+			if (flags.json) options.stdout(`${JSON.stringify(report, null, 2)}\n`);
 		});
 	} finally {
 		await state?.close();
@@ -179,19 +187,26 @@ async function drawOnce(load: () => Promise<{component: (props: any) => unknown;
 /** --jobs N: a whole number from 1 to 16 (exit 2 otherwise). */
 export function parseJobs(value: string | undefined): number {
 	if (value === undefined) return DEFAULT_JOBS;
-	if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_JOBS) throw new UsageError(`--jobs ${JSON.stringify(value)} is invalid: a whole number from 1 to ${MAX_JOBS}`, 'jobs');
+	if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_JOBS) {
+		throw new UsageError(`--jobs ${JSON.stringify(value)} is invalid: a whole number from 1 to ${MAX_JOBS}`, 'jobs');
+	}
+
 	return Number(value);
 }
 
 /** Which images to build: the named ones, or with --all every missing or stale one (every checked one with --force). */
 export function selectImages(statuses: readonly ImageStatus[], names: readonly string[], flags: Pick<Flags, 'all' | 'force'>): ImageStatus[] {
 	if (names.length > 0 && flags.all) throw new UsageError('Name images or use --all, not both', 'all');
-	if (names.length === 0 && !flags.all) throw new UsageError('Name the images to build (imagespec-gar build trainer scorer), or use --all for every missing or stale one', 'all');
+	if (names.length === 0 && !flags.all) {
+		throw new UsageError('Name the images to build (imagespec-gar build trainer scorer), or use --all for every missing or stale one', 'all');
+	}
+
 	if (flags.all) return statuses.filter(row => row.state === 'missing' || row.state === 'stale' || (flags.force && row.state === 'pushed'));
 	const known = statuses.map(row => row.name);
 	const unknown = names.filter(name => !known.includes(name) && !statuses.some(row => row.variable === name));
 	if (unknown.length > 0) {
-		throw new UsageError(`${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not declared in the module (it declares ${known.join(', ') || 'no image'})`, 'all');
+		const are = unknown.length > 1 ? 'are' : 'is';
+		throw new UsageError(`${unknown.join(', ')} ${are} not declared in the module (it declares ${known.join(', ') || 'no image'})`, 'all');
 	}
 	return statuses.filter(row => names.includes(row.name) || names.includes(row.variable));
 }
@@ -214,7 +229,7 @@ export async function runBuild(options: ImagesCommandOptions & {names: string[]}
 		state = await readModuleState(options);
 		const selected = selectImages(state.statuses, options.names, flags);
 		const byStatus = new Map(state.statuses.map((row, index) => [row, state!.images[index]!]));
-		rows = selected.map(row => ({variable: row.variable, name: row.name, ...(row.tag ? {tag: row.tag} : {}), ...(row.uri ? {uri: row.uri} : {}), outcome: 'pending'}));
+		rows = selected.map(({variable, name, tag, uri}) => ({variable, name, ...(tag ? {tag} : {}), ...(uri ? {uri} : {}), outcome: 'pending'}));
 
 		const view = await openBuildView(options, rows, jobs);
 		try {
@@ -233,7 +248,8 @@ export async function runBuild(options: ImagesCommandOptions & {names: string[]}
 			for (const row of rows) if (row.outcome === 'pending' || row.outcome === 'running') row.outcome = 'cancelled';
 			json({ok: false, module: state?.moduleFile ?? '', jobs, images: rows, error: {message: 'cancelled', reason: 'CANCELLED'}});
 			const done = rows.filter(row => row.outcome === 'pushed').map(row => row.name);
-			return cancelled(options, `${done.length > 0 ? `pushed ${done.join(', ')}; ` : ''}the rest was stopped (no docker build left running). Rerun imagespec-gar build --all to finish.`);
+			const pushed = done.length > 0 ? `pushed ${done.join(', ')}; ` : '';
+			return cancelled(options, `${pushed}the rest was stopped (no docker build left running). Rerun imagespec-gar build --all to finish.`);
 		}
 		return failedWhole(options, error, failure => {
 			json({ok: false, module: state?.moduleFile ?? '', jobs, images: rows, error: failure});
@@ -267,8 +283,9 @@ async function buildRows(
 	const work: number[] = [];
 	for (const [index, image] of images.entries()) {
 		const where = state.where(image);
-		if (!where) set(index, {outcome: 'not-built', detail: `${image.spec.registry ?? 'no registry'} is not Artifact Registry: build it with union register or docker`});
-		else if (image.problem || !image.tag) set(index, {outcome: 'failed', error: errorOf(image.problem ?? new StepError('its tag cannot be computed', {reason: 'NO_TAG'}))});
+		const elsewhere = `${image.spec.registry ?? 'no registry'} is not Artifact Registry: build it with union register or docker`;
+		if (!where) set(index, {outcome: 'not-built', detail: elsewhere});
+		else if (image.problem || !image.tag) set(index, {outcome: 'failed', error: errorOf(image.problem ?? new StepError('its tag cannot be computed'))});
 		else if (image.spec.builder === 'union') set(index, {outcome: 'not-built', detail: 'builder="union": Union builds it when you register'});
 		else work.push(index);
 	}
@@ -324,7 +341,9 @@ async function buildRows(
 			};
 			const authored = {spec: image.spec, tag: image.tag!, uri: image.uri!, moduleFile: state.moduleFile, specFile: state.moduleFile};
 			const outcome = await buildImage(c, authored, where, state.registry);
-			if (outcome.pushed) state.store.save(answers => ({...answers, images: {...answers.images, [image.spec.name]: toSavedImage(image.spec, image.tag!, image.uri!, state.moduleFile)}}));
+			// What this push was made of: the next status can tell what changed since.
+			const saved = toSavedImage(image.spec, image.tag!, image.uri!, state.moduleFile);
+			if (outcome.pushed) state.store.save(answers => ({...answers, images: {...answers.images, [image.spec.name]: saved}}));
 			return outcome;
 		},
 		signal,
@@ -334,7 +353,9 @@ async function buildRows(
 		const index = work[position]!;
 		if (!result) continue;
 		if (result.ok) {
-			set(index, result.value.pushed ? {outcome: 'pushed', digest: result.value.digest, detail: undefined} : {outcome: 'present', digest: result.value.digest, detail: 'already in the repository (--force rebuilds it)'});
+			const {pushed, digest} = result.value;
+			const present = {outcome: 'present' as const, digest, detail: 'already in the repository (--force rebuilds it)'};
+			set(index, pushed ? {outcome: 'pushed', digest, detail: undefined} : present);
 		} else if (isAbort(result.error) || signal.aborted) {
 			set(index, {outcome: 'cancelled', detail: undefined});
 		} else {
@@ -390,7 +411,10 @@ async function openBuildView(options: ImagesCommandOptions, rows: BuildRow[], jo
 
 	const printed = new Map<number, string>();
 	if (rows.length === 0) options.stderr('Nothing to build: every image is already in the repository.\n');
-	else options.stderr(`Building ${rows.length} image${rows.length === 1 ? '' : 's'}, ${jobs} at a time; full logs under ${path.join(os.tmpdir(), 'imagespec-gar')}.\n`);
+	else {
+		const logs = path.join(os.tmpdir(), 'imagespec-gar');
+		options.stderr(`Building ${rows.length} image${rows.length === 1 ? '' : 's'}, ${jobs} at a time; full logs under ${logs}.\n`);
+	}
 	return {
 		update(index) {
 			const row = rows[index]!;

@@ -19,7 +19,12 @@ export type KnownSetup = {
 	images: SavedImage[];
 };
 
-export type RerunChoice = {action: 'add'} | {action: 'rebuild'; image: string} | {action: 'build-missing'; images: string[]} | {action: 'change'} | {action: 'start-over'};
+export type RerunChoice =
+	| {action: 'add'}
+	| {action: 'rebuild'; image: string}
+	| {action: 'build-missing'; images: string[]}
+	| {action: 'change'}
+	| {action: 'start-over'};
 
 export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'flags' | 'saved' | 'ctx'>): Promise<KnownSetup | undefined> {
 	const {saved, flags} = c;
@@ -105,7 +110,13 @@ export async function chooseRerunAction(c: StepContext, known: KnownSetup, missi
 		choices: [
 			{label: 'Add another image', value: 'add'},
 			...(missing.length > 0
-				? [{label: `Build every missing image (${missing.length})`, value: 'build-missing', hint: `${missing.join(', ')}: not in the repository at their current tags`}]
+				? [
+						{
+							label: `Build every missing image (${missing.length})`,
+							value: 'build-missing',
+							hint: `${missing.join(', ')}: not in the repository at their current tags`,
+						},
+					]
 				: []),
 			...known.images.map(image => ({label: `Rebuild ${image.name}`, value: `rebuild:${image.name}`})),
 			{label: 'Change settings (project, location, repository)', value: 'change'},

@@ -13,7 +13,9 @@ const STATE_STYLE: Record<ImageState, {symbol: string; color: string}> = {
 };
 
 /** `imagespec-gar status`: one row per declared image, then the verdict. */
-export function StatusTable({module, rows, verdict, ok}: {readonly module: string; readonly rows: readonly ImageStatus[]; readonly verdict: string; readonly ok: boolean}) {
+type StatusTableProps = {readonly module: string; readonly rows: readonly ImageStatus[]; readonly verdict: string; readonly ok: boolean};
+
+export function StatusTable({module, rows, verdict, ok}: StatusTableProps) {
 	const nameWidth = Math.min(48, Math.max(4, ...rows.map(row => row.name.length + (row.tag ? row.tag.length + 1 : 0))));
 	const stateWidth = Math.max(...Object.values(STATE_WORD).map(word => word.length));
 	return (

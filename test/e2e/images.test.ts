@@ -88,7 +88,8 @@ requirePythonBase(requireDocker(describe, engine))('status and build: every imag
 		for (const row of report.images) expect(row).toMatchObject({outcome: 'pushed', digest: expect.stringMatching(/^sha256:[a-f\d]{64}$/)});
 		expect((await dockerCommands()).slice(before).sort()).toEqual(['build', 'build', 'push', 'push']);
 		// The proof came from Artifact Registry, per image.
-		expect(fake.calls.filter(call => call.method === 'GetTag').map(call => call.request.name as string).some(name => name.includes('/packages/alpha/'))).toBe(true);
+		const asked = fake.calls.filter(call => call.method === 'GetTag').map(call => call.request.name as string);
+		expect(asked.some(name => name.includes('/packages/alpha/'))).toBe(true);
 
 		const status = await run(['status', ...where, '--json']);
 		expect(status.code, status.stderr).toBe(0);

@@ -89,7 +89,8 @@ describe('imageStatuses: one row per declared image, from one listing of the rep
 		]);
 		fake.calls.length = 0;
 
-		const saved = {scorer: {name: 'scorer', tag: 'oldtag', imageUri: '', specFile: path.join(folder, 'image_specs.py'), pythonVersion: '3.12', requirements: 'requirements.txt', updatedAt: ''}};
+		const specFile = path.join(folder, 'image_specs.py');
+		const saved = {scorer: {name: 'scorer', tag: 'oldtag', imageUri: '', specFile, pythonVersion: '3.12', requirements: 'requirements.txt', updatedAt: ''}};
 		const rows = await imageStatuses(specs, {whereOf, registry: async () => client, saved});
 		expect(fake.calls.map(call => call.method)).toEqual(['ListDockerImages', 'ListDockerImages', 'ListDockerImages']);
 		expect(fake.calls.map(call => call.request.pageSize)).toEqual([1000, 1000, 1000]);

@@ -10,7 +10,15 @@ afterEach(() => {
 });
 
 const rows: ImageStatus[] = [
-	{variable: 'trainer_image', name: 'trainer', tag: 'aaa', state: 'pushed', digest: `sha256:${'1'.repeat(64)}`, uploadTime: '2026-11-30T10:00:00.000Z', sizeBytes: 2_000_000},
+	{
+		variable: 'trainer_image',
+		name: 'trainer',
+		tag: 'aaa',
+		state: 'pushed',
+		digest: `sha256:${'1'.repeat(64)}`,
+		uploadTime: '2026-11-30T10:00:00.000Z',
+		sizeBytes: 2_000_000,
+	},
 	{variable: 'scorer_image', name: 'scorer', tag: 'bbb', state: 'stale', otherTags: ['old'], changed: 'requirements.txt changed since the last push'},
 	{variable: 'fresh_image', name: 'fresh', tag: 'ccc', state: 'missing'},
 	{variable: 'shipped_image', name: 'shipped', state: 'cannot-tell', detail: 'the tag depends on union register', fix: 'union register builds it'},
@@ -52,7 +60,13 @@ describe('BuildTable', () => {
 	it('finished: the summary, then each failure with its fix and log', () => {
 		const done: BuildRow[] = [
 			{...building[2]!},
-			{variable: 'd', name: 'delta', outcome: 'failed', error: {message: 'docker build failed at RUN make', fix: 'Fix the command, then rerun.'}, logFile: '/tmp/delta.log'},
+			{
+				variable: 'd',
+				name: 'delta',
+				outcome: 'failed',
+				error: {message: 'docker build failed at RUN make', fix: 'Fix the command, then rerun.'},
+				logFile: '/tmp/delta.log',
+			},
 		];
 		const {lastFrame} = render(<BuildTable rows={done} jobs={2} finished />);
 		const screen = stripVTControlCharacters(lastFrame() ?? '');
