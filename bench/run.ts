@@ -4,7 +4,7 @@
  * Registry with 5,000 repositories, docker and a registry), side by side with what a person
  * would run instead, and prints medians as a table; the same goes to bench/results.json.
  *
- *   npm run bench [-- --runs 5 --out bench/results.json --only startup,doctor,rerun,listing,rss]
+ *   npm run bench [-- --runs 5 --out bench/results.json --only startup,doctor,rerun,listing,rss,status,build-all]
  */
 import {spawn} from 'node:child_process';
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
@@ -18,6 +18,9 @@ import {makeSandbox, type Sandbox} from '../test/support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../test/support/fake-artifact-registry.js';
 import {FAKE_TOKEN, loginOffline} from '../test/support/gcloud.js';
 import {CLI, KEY, REPO_ROOT, createReplay, currentQuestion, drive, focusedOption, spawnCli, type PtyRun} from '../test/support/pty.js';
+import {computeTag, type ImageSpec} from '../source/services/imagespec.js';
+import type {SeededDockerImage} from '../test/support/fake-docker-images.js';
+import {PYTHON_BASE_TARBALL, flytekitBaseImage, pythonBaseAvailable} from '../test/support/python-base.js';
 
 const {values: options} = parseArgs({
 	options: {
@@ -99,8 +102,29 @@ const timed = async (
 const lineAt = (lines: Array<{at: number; line: string}>, pattern: RegExp) => lines.find(entry => pattern.test(entry.line))?.at;
 
 /** gcloud's REST calls for `gcloud artifacts repositories describe`, answered from the gRPC fake's state. */
-const startRestFake = async (fake: FakeArtifactRegistry) => {
+const startRestFake = async (fake: FakeArtifactRegistry, dockerImages: Map<string, SeededDockerImage[]>) => {
+	let calls = 0;
 	const server = createServer((request, response) => {
+		calls++;
+		// ListDockerImages as gcloud calls it (`artifacts docker images list REPO`): pages of pageSize (100 by default).
+		const images = /^\/v1\/(projects\/[^/]+\/locations\/[^/]+\/repositories\/[^/?]+)\/dockerImages\?(.*)$/.exec(request.url ?? '');
+		if (images) {
+			const query = new URLSearchParams(images[2]);
+			const all = dockerImages.get(images[1]!) ?? [];
+			const offset = Number(query.get('pageToken') || 0);
+			const size = Math.min(Number(query.get('pageSize') || 100), 1000);
+			const page = all.slice(offset, offset + size).map(image => ({
+				name: `${images[1]}/dockerImages/${encodeURIComponent(image.image)}@${image.digest}`,
+				uri: `us-east1-docker.pkg.dev/${PROJECT}/status-bench/${image.image}@${image.digest}`,
+				tags: image.tags,
+				imageSizeBytes: String(image.sizeBytes ?? 0),
+				uploadTime: (image.uploadTime ?? new Date(0)).toISOString(),
+				mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+			}));
+			response.writeHead(200, {'content-type': 'application/json'});
+			response.end(JSON.stringify({dockerImages: page, ...(offset + size < all.length ? {nextPageToken: String(offset + size)} : {})}));
+			return;
+		}
 		const name = /^\/v1\/(projects\/[^/]+\/locations\/[^/]+\/repositories\/[^/?]+)/.exec(request.url ?? '')?.[1];
 		const repository = name ? fake.repositories.get(name) : undefined;
 		response.writeHead(repository ? 200 : 404, {'content-type': 'application/json'});
@@ -109,7 +133,7 @@ const startRestFake = async (fake: FakeArtifactRegistry) => {
 	await new Promise<void>(resolve => {
 		server.listen(0, '127.0.0.1', resolve);
 	});
-	return {url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, stop: () => server.close()};
+	return {url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, stop: () => server.close(), calls: () => calls};
 };
 
 type Probe = {file: string; env: Record<string, string>; read: () => Promise<Array<{event: string; at: number; maxRssKb?: number; pid: number}>>};
@@ -151,7 +175,9 @@ fake.addRepository(PROJECT, LOCATION, REPOSITORY, {description: 'Union images'})
 const baseRegistry: Registry | undefined = engine ? await startRegistry() : undefined;
 const baseImage = engine && baseRegistry ? await makeBaseImage(engine.dockerHost, baseRegistry.host) : 'busybox:1';
 await loginOffline(sandbox);
-const rest = await startRestFake(fake);
+// Images the fake lists without a registry behind them (the status bench's 2,000), for gRPC and REST alike.
+const seededImages = new Map<string, SeededDockerImage[]>();
+const rest = await startRestFake(fake, seededImages);
 const env: NodeJS.ProcessEnv = {
 	...sandbox.env,
 	...(engine ? {DOCKER_HOST: engine.dockerHost} : {}),
@@ -529,6 +555,139 @@ if (wanted('rss')) {
 	if (run.code !== 0) throw new Error(`non-interactive run failed (${run.code}): ${run.stderr}`);
 	const peak = (await probe.read()).find(record => record.event === 'exit')?.maxRssKb;
 	rows.push({id: 'rss-json', label: `peak RSS, non-interactive full run (--yes --json${engine ? ', build, push' : ', no build'})`, value: peak ? peak / 1024 : null, unit: 'MB', target: '≤ 150 MB', met: peak ? peak / 1024 <= 150 : undefined});
+}
+
+// -------------------------------------------------------------------------------------------
+// 6. status: a module of 20 images against a repository of 2,000, against gcloud's listing.
+
+const STATUS_IMAGES = 20;
+const STATUS_REPOSITORY_IMAGES = 2000;
+const apiCallsBetween = (start: number, end: number, method: string) =>
+	apiCalls.filter(call => call.method === method && call.at >= start && call.at <= end).length;
+const writeModuleOf = async (folder: string, specs: ImageSpec[]) => {
+	const declarations = specs.map(spec =>
+		[
+			`${spec.name.replaceAll('-', '_')}_image = union.ImageSpec(`,
+			`    name="${spec.name}",`,
+			`    python_version="${spec.python_version}",`,
+			`    registry="${spec.registry}",`,
+			`    base_image="${String(spec.base_image)}",`,
+			`    commands=[${(spec.commands ?? []).map(command => JSON.stringify(command)).join(', ')}],`,
+			')',
+		].join('\n'),
+	);
+	await writeFile(path.join(folder, 'image_specs.py'), `# Managed by imagespec-gar\nimport union\n\n${declarations.join('\n\n')}\n`);
+};
+
+if (wanted('status')) {
+	log(`status: ${STATUS_IMAGES} images, a repository of ${STATUS_REPOSITORY_IMAGES.toLocaleString('en-US')}`);
+	const repositoryName = `projects/${PROJECT}/locations/${LOCATION}/repositories/status-bench`;
+	fake.addRepository(PROJECT, LOCATION, 'status-bench');
+	const folder = await freshFolder();
+	const specs: ImageSpec[] = Array.from({length: STATUS_IMAGES}, (_, index) => ({
+		name: `model-${String(index).padStart(2, '0')}`,
+		python_version: '3.12',
+		registry: `${registryHost}/${PROJECT}/status-bench`,
+		base_image: baseImage,
+		commands: [`echo ${index}`],
+	}));
+	await writeModuleOf(folder, specs);
+	// Half the module is pushed at its current tag; the rest of the 2,000 are other images.
+	const digestOf = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+	const seeded: SeededDockerImage[] = [];
+	for (const [index, spec] of specs.entries()) {
+		if (index % 2 === 0) seeded.push({image: spec.name, digest: digestOf(index + 1), tags: [await computeTag(spec, {baseDir: folder})], sizeBytes: 1e6});
+	}
+	for (let index = seeded.length; index < STATUS_REPOSITORY_IMAGES; index++) {
+		seeded.push({image: `other/image-${String(index).padStart(4, '0')}`, digest: digestOf(100_000 + index), tags: ['v1']});
+	}
+	fake.seedDockerImages(repositoryName, seeded);
+	seededImages.set(repositoryName, seeded);
+
+	const ours: number[] = [];
+	const theirs: number[] = [];
+	let calls = 0;
+	let restCalls = 0;
+	let counts = '';
+	const gcloudEnv = {...env, CLOUDSDK_API_ENDPOINT_OVERRIDES_ARTIFACTREGISTRY: rest.url};
+	for (let index = 0; index < RUNS + 1; index++) {
+		const started = Date.now();
+		const run = await cli(['status', '--location', LOCATION, '--json'], folder);
+		if (run.code !== 1) throw new Error(`status should exit 1 (half missing), got ${run.code}: ${run.stderr}`);
+		calls = apiCallsBetween(started, Date.now(), 'ListDockerImages');
+		const report = JSON.parse(run.stdout) as {images: Array<{state: string}>};
+		counts = ['pushed', 'missing'].map(state => `${report.images.filter(row => row.state === state).length} ${state}`).join(', ');
+		const before = rest.calls();
+		const listArgs = ['artifacts', 'docker', 'images', 'list', `${LOCATION}-docker.pkg.dev/${PROJECT}/status-bench`, '--include-tags', '--format=json'];
+		const listing = await timed('gcloud', listArgs, gcloudEnv);
+		if (listing.code !== 0) throw new Error(`gcloud artifacts docker images list failed: ${listing.stderr}`);
+		restCalls = rest.calls() - before;
+		if (index === 0) continue;
+		ours.push(run.ms);
+		theirs.push(listing.ms);
+	}
+	const value = median(ours);
+	rows.push({
+		id: 'status',
+		label: `status: ${STATUS_IMAGES} images, repository of ${STATUS_REPOSITORY_IMAGES.toLocaleString('en-US')}`,
+		value,
+		unit: 'ms',
+		baseline: {label: 'gcloud artifacts docker images list --include-tags', value: median(theirs)},
+		ratio: median(theirs) / value,
+		note:
+			`${calls} ListDockerImages call${calls === 1 ? '' : 's'} per status (pages of 1,000; ${counts}); ` +
+			`gcloud made ${restCalls} REST calls (its default pages) and still leaves the 20 tags to compute and compare by hand`,
+		samples: ours,
+	});
+}
+
+// -------------------------------------------------------------------------------------------
+// 7. build --all: 4 small images, --jobs 2 against one after another (--jobs 1).
+
+// Builds run the image once (import flytekit) before the push: they need a base with Python and flytekit.
+const flytekitBase =
+	wanted('build-all') && engine && baseRegistry && pythonBaseAvailable() ? await flytekitBaseImage(engine.dockerHost, baseRegistry.host) : undefined;
+if (wanted('build-all') && !flytekitBase) log(`build --all: skipped (${engine ? `no ${PYTHON_BASE_TARBALL}: run .ci/python-base.sh` : 'no docker'})`);
+if (flytekitBase) {
+	log('build --all: 4 images, --jobs 2 and --jobs 1');
+	const folder = await freshFolder();
+	const buildAll = async (jobs: number) => {
+		// New commands each time: new tags, so every image is missing and really built.
+		const nonce = `${Date.now()}-${jobs}`;
+		const specs: ImageSpec[] = Array.from({length: 4}, (_, index) => ({
+			name: `small-${index}`,
+			python_version: '3.11',
+			registry: `${registryHost}/${PROJECT}/${REPOSITORY}`,
+			base_image: flytekitBase,
+			commands: [`echo ${nonce}-${index} > /built`],
+		}));
+		await writeModuleOf(folder, specs);
+		const run = await cli(['build', '--all', '--jobs', String(jobs), '--location', LOCATION, '--json'], folder);
+		if (run.code !== 0) throw new Error(`build --all --jobs ${jobs} failed (${run.code}): ${run.stderr}`);
+		const report = JSON.parse(run.stdout) as {images: Array<{outcome: string}>};
+		if (report.images.filter(row => row.outcome === 'pushed').length !== 4) throw new Error(`build --all --jobs ${jobs} did not push 4 images: ${run.stdout}`);
+		return run.ms;
+	};
+	const parallel: number[] = [];
+	const serial: number[] = [];
+	// Builds are slow: at most 3 pairs, after one warm pair (base image layers in the engine's cache).
+	for (let index = 0; index < Math.min(RUNS, 3) + 1; index++) {
+		const two = await buildAll(2);
+		const one = await buildAll(1);
+		if (index === 0) continue;
+		parallel.push(two);
+		serial.push(one);
+	}
+	rows.push({
+		id: 'build-all',
+		label: 'build --all: 4 small images, --jobs 2',
+		value: median(parallel),
+		unit: 'ms',
+		baseline: {label: 'the same, one after another (--jobs 1)', value: median(serial)},
+		ratio: median(serial) / median(parallel),
+		note: 'each image built, pushed and proven in Artifact Registry; both runs in the same engine with a warm layer cache',
+		samples: parallel,
+	});
 }
 
 // -------------------------------------------------------------------------------------------

@@ -40,6 +40,10 @@ export type Flags = {
 	yes: boolean;
 	json: boolean;
 	plain: boolean;
+	/** build: every missing or stale image of the module. */
+	all?: boolean;
+	/** build: how many images at once (validated by the command: 1-16). */
+	jobs?: string;
 };
 
 export const defaultFlags = (): Flags => ({create: true, label: [], dryRun: false, env: [], commands: [], pipExtraIndexUrl: [], build: true, force: false, allowSecrets: false, yes: false, json: false, plain: false});

@@ -24,6 +24,9 @@ const HELP = `
     $ imagespec-gar doctor [--json]    check gcloud, credentials and docker, and say how to fix them
     $ imagespec-gar export --format gcloud|terraform [--output FILE]
                                        this folder's setup as a gcloud script or Terraform, to review or apply without this tool
+    $ imagespec-gar status [--json]    which images of the module are pushed, stale or missing
+    $ imagespec-gar build [NAME...] [--all] [--jobs N]
+                                       build and push the named images, or every missing or stale one
 
   Where the image goes
     --project P              GCP project id (default: saved answer, then gcloud's project)
@@ -60,6 +63,13 @@ const HELP = `
                              building, and pushes only an image whose Python imports flytekit
     --output FILE            the Python module to write (default image_specs.py in the project folder)
     --sdk union|flytekit     what the module imports (default: flytekit when the project uses it without union)
+
+  Status and build (every image of the module: image_specs.py, or --output FILE)
+    --all                    build every missing or stale image (with --force: every image)
+    --jobs N                 images built at once (default 2, at most 16)
+    status exits 0 when every Artifact Registry image is pushed, 1 when any is missing, stale or
+    cannot be told; build exits 1 when any image failed (each with its fix); images in other
+    registries are listed and not checked.
 
   Behaviour
     --dry-run                read everything, change nothing (no repository, IAM change, docker config, file,
@@ -120,6 +130,8 @@ const FLAG_TYPES = {
 	dataPlaneSa: {type: 'string'},
 	dryRun: {type: 'boolean', default: false},
 	format: {type: 'string'},
+	all: {type: 'boolean'},
+	jobs: {type: 'string'},
 	image: {type: 'string'},
 	baseImage: {type: 'string'},
 	pythonVersion: {type: 'string'},
@@ -176,8 +188,14 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	}
 
 	const [command, ...extra] = cli.input;
-	if ((command !== undefined && command !== 'doctor' && command !== 'export') || extra.length > 0) {
+	if ((command !== undefined && !['doctor', 'export', 'status', 'build'].includes(command)) || (extra.length > 0 && command !== 'build')) {
 		process.stderr.write(`Unknown command: ${cli.input.join(' ')}\nRun imagespec-gar --help for usage.\n`);
+		return EXIT.usage;
+	}
+	const only = (name: string, given: unknown) => given !== undefined && command !== 'build' && `--${name} is only for imagespec-gar build`;
+	const misplaced = only('all', cli.flags.all) || only('jobs', cli.flags.jobs);
+	if (misplaced) {
+		process.stderr.write(`Error: ${misplaced}\nRun imagespec-gar --help for usage.\n`);
 		return EXIT.usage;
 	}
 
@@ -217,15 +235,25 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 		});
 	}
 
+	const write = {stdout: (text: string) => process.stdout.write(text), stderr: (text: string) => process.stderr.write(text)};
 	if (command === 'export') {
 		const {runExport} = await import('./steps/export.js');
-		return runExport({flags, cwd: process.cwd(), platform, signal, stdout: text => process.stdout.write(text), stderr: text => process.stderr.write(text)});
+		return runExport({flags, cwd: process.cwd(), platform, signal, ...write});
 	}
 
 	if (flags.format !== undefined) {
 		process.stderr.write('Error: --format belongs to imagespec-gar export\nRun imagespec-gar --help for usage.\n');
 		return EXIT.usage;
 	}
+
+	const images = {flags, cwd: process.cwd(), platform, signal, ink, ...write};
+	if (command === 'status' || command === 'build') {
+		const {runBuild, runStatus} = await import('./steps/images.js');
+		return command === 'status' ? runStatus(images) : runBuild({...images, names: extra});
+	}
+
+	// The rerun menu's "build every missing image": the build command, once the wizard is done.
+	const handOverToBuild = async (names: string[]) => (await import('./steps/images.js')).runBuild({...images, names});
 
 	// Before anything loads (the store's modules, Ink): the person sees the wizard start at once.
 	if (ink && !options.headerWritten) writeHeader();
@@ -255,6 +283,7 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 			const result = await journey(interactive ? createInquirerPrompter() : undefined, report, undefined, planned => printPlainSummary(planned, writeErr));
 			if (result.plan && interactive) return EXIT.ok;
 			report({type: 'done', result});
+			if (result.buildImages) return handOverToBuild(result.buildImages);
 			if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 			// A dry run's plan is its point: on stderr under --json too.
 			if (!flags.json || result.plan) printPlainSummary(result, writeErr);
@@ -289,7 +318,8 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	instance.unmount();
 	await instance.waitUntilExit();
 	// A failed step is already on screen with its fix; anything else is printed once the view is gone.
-	return failure ? finish(failure.error, flow, flags, writeErr) : EXIT.ok;
+	if (failure) return finish(failure.error, flow, flags, writeErr);
+	return 'result' in ended && ended.result.buildImages ? handOverToBuild(ended.result.buildImages) : EXIT.ok;
 }
 
 /** Turn an error into its message, its fix, and the exit code the contract promises. */

@@ -10,8 +10,8 @@ export const hasTerminal = (): boolean => Boolean(process.stdin.isTTY && process
 /** Line-by-line output instead of Ink (screen readers, dumb terminals), whatever the flags. */
 export const plainByEnv = (env: NodeJS.ProcessEnv): boolean => env.TERM === 'dumb' || env.INK_SCREEN_READER === 'true';
 
-// Any spelling of a flag or command that rules Ink out (`--json`, `--json=true`, `--no-plain`, `doctor`, ...).
-const NOT_INK = /^(--?(no-)?(yes|json|plain|help|version|h|v)(=.*)?|doctor)$/;
+// Any spelling of a flag or command that rules the wizard's Ink out (`--json`, `--no-plain`, `doctor`, `status`...: those draw their own).
+const NOT_INK = /^(--?(no-)?(yes|json|plain|help|version|h|v)(=.*)?|doctor|status|build)$/;
 
 /**
  * Will this run be the interactive Ink wizard? Judged from the raw arguments, before meow parses

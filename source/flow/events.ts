@@ -41,6 +41,8 @@ export type JourneyResult = {
 	/** --dry-run: nothing was changed; `plan` lists each change the run would make, in order. */
 	dryRun?: boolean;
 	plan?: PlannedChange[];
+	/** The rerun menu's "build every missing image": main hands these to `imagespec-gar build` (never in --json). */
+	buildImages?: string[];
 };
 
 /**

@@ -12,12 +12,13 @@ import {buildImage, chooseBuilder, findInRepository, localBuildCertain} from '..
 import type {StepContext} from '../steps/context.js';
 import {authorImageSpec, validateImageFlags, type AuthoredSpec} from '../steps/imagespec.js';
 import {checkFlagFiles} from '../steps/flag-files.js';
+import {missingImages} from '../steps/images.js';
 import {checkPrerequisites} from '../steps/prerequisites.js';
 import {chooseProjectAndLocation, validateProjectId} from '../steps/project.js';
 import {checkPushPermission, chooseRepository, validateRepositoryFlags} from '../steps/repository.js';
 import {grantDataPlaneAccess} from '../steps/access.js';
 import {validateServiceAccount} from '../services/repository-iam.js';
-import {asSavedAnswers, chooseRerunAction, findKnownSetup, type KnownSetup, type RerunChoice} from '../steps/setup.js';
+import {asSavedAnswers, chooseRerunAction, findKnownSetup, toSavedImage, type KnownSetup, type RerunChoice} from '../steps/setup.js';
 import {createAsker, type Asker} from './ask.js';
 import type {JourneyResult, Reporter, StepId} from './events.js';
 import {dryRunRegistry, plan, planDockerAuth, type PlannedChange} from './plan.js';
@@ -127,15 +128,27 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	finished('checks', 'done', `${checks.filter(check => check.status === 'ok').length} of ${checks.length} ok`);
 
 	// 2. Project and location (a rerun first offers the saved setup: adding an image is one Enter away)
+	let buildMissing: string[] | undefined;
 	const {project, location} = await step('project', async () => {
 		// Flags that say something else than the known setup mean the person already chose.
 		const chosen = known && (flags.image !== undefined || (['project', 'location', 'repository'] as const).some(key => flags[key] !== undefined && flags[key] !== known[key]));
-		if (known && ask.interactive && !chosen) applyRerunChoice(c, known, await chooseRerunAction(c, known));
+		if (known && ask.interactive && !chosen) {
+			// The menu offers to build what the repository lacks; a status that cannot answer offers nothing.
+			const missing = await missingImages(c, known.moduleFile, openRegistry).catch(() => []);
+			const choice = await chooseRerunAction(c, known, missing);
+			if (choice.action === 'build-missing') buildMissing = choice.images;
+			applyRerunChoice(c, known, choice);
+		}
 		return chooseProjectAndLocation(c, {gcloudProject: gcloud.project, registry: openRegistry()});
 	});
 	Object.assign(result, {project, location});
 	store.save(answers => ({...answers, project, location}));
 	finished('project', 'done', `${project} · ${location}`);
+	if (buildMissing) {
+		// `imagespec-gar build` takes over once the wizard's view has closed (main.tsx).
+		for (const id of ['repository', 'access', 'docker-auth', 'imagespec', 'build'] as const) finished(id, 'skipped', 'building every missing image instead');
+		return {...result, ok: true, repository: known?.repository, buildImages: buildMissing};
+	}
 
 	// 3. Repository
 	const {repository, created} = await step('repository', async () => chooseRepository(c, {project, location, registry: await openRegistry()}));
@@ -176,19 +189,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		output: c.flags.output ? authored.moduleFile : answers.output,
 		images: {
 			...answers.images,
-			[authored.spec.name]: {
-				name: authored.spec.name,
-				tag: authored.tag,
-				imageUri: authored.uri,
-				specFile: authored.moduleFile,
-				baseImage: typeof authored.spec.base_image === 'string' ? authored.spec.base_image : undefined,
-				pythonVersion: authored.spec.python_version,
-				packages: authored.spec.packages,
-				requirements: authored.spec.requirements,
-				platform: authored.spec.platform,
-				builder,
-				updatedAt: new Date().toISOString(),
-			},
+			[authored.spec.name]: {...toSavedImage(authored.spec, authored.tag, authored.uri, authored.moduleFile), builder},
 		},
 	}));
 	finished('imagespec', 'done', authored.uri);
@@ -297,6 +298,13 @@ function applyRerunChoice(c: StepContext, known: KnownSetup, choice: RerunChoice
 		case 'rebuild': {
 			// Every image answer from its declaration or saved answers: asked of no one.
 			c.flags = {...c.flags, ...setup, image: choice.image, force: true};
+			c.ask = createAsker(undefined, c.ctx.signal);
+			break;
+		}
+
+		case 'build-missing': {
+			// The saved setup as it is, asked of no one: the build command takes over after this step.
+			c.flags = {...c.flags, ...setup};
 			c.ask = createAsker(undefined, c.ctx.signal);
 			break;
 		}

@@ -128,6 +128,12 @@ export function dryRunRegistry(registry: ArtifactRegistry, report: Reporter): Ar
 			return registry.findTag(where, image, tag, signal);
 		},
 
+		async listDockerImages(where, options) {
+			// A repository the plan would create holds no images yet.
+			if (isPlanned(where.project, where.location, where.repository)) return [];
+			return registry.listDockerImages(where, options);
+		},
+
 		close: async () => registry.close(),
 	};
 }

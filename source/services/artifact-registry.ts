@@ -74,6 +74,11 @@ export type ArtifactRegistry = {
 	 * from), or undefined when the repository has no such tag.
 	 */
 	findTag(where: RepositoryWhere, image: string, tag: string, signal?: AbortSignal): Promise<RepositoryImage | undefined>;
+	/**
+	 * Every Docker image (one per digest) in the repository: one ListDockerImages call per page of
+	 * up to `pageSize` (the API's maximum, 1,000, by default), however many images are asked about.
+	 */
+	listDockerImages(where: RepositoryWhere, options?: {pageSize?: number; signal?: AbortSignal}): Promise<DockerImageEntry[]>;
 	close(): Promise<void>;
 };
 
@@ -86,6 +91,15 @@ export type RepositoryImage = {
 	uri: string;
 	/** Every tag on that digest, as the repository lists them. */
 	tags: string[];
+};
+
+/** One digest of one image in a repository, as ListDockerImages reports it. */
+export type DockerImageEntry = RepositoryImage & {
+	/** The image name (package), decoded: `team/trainer`. */
+	image: string;
+	sizeBytes?: number;
+	/** ISO 8601. */
+	uploadTime?: string;
 };
 
 export type IamBinding = {role: string; members: string[]; condition?: {expression?: string; title?: string; description?: string; location?: string}};
@@ -107,6 +121,8 @@ const LIST_LOCATIONS_TIMEOUT_MS = 15_000;
 const DEFAULT_API_DEADLINE_MS = 30_000;
 // How far Google's clock may be behind ours when judging a creation time.
 const CLOCK_SKEW_MS = 60_000;
+/** ListDockerImages' maximum page size. */
+const DOCKER_IMAGES_PAGE_SIZE = 1000;
 
 /** gRPC status codes used here. */
 export const GrpcCode = {
@@ -614,6 +630,19 @@ export function toRepository(message: RepositoryMessage): Repository {
 	return repository;
 }
 
+type DockerImageMessage = {name?: string | null; uri?: string | null; tags?: string[] | null; imageSizeBytes?: unknown; uploadTime?: Timestamp | null};
+
+/** `.../dockerImages/team%2Ftrainer@sha256:...` → the image, its digest and what the API says of it. */
+export function toDockerImageEntry(message: DockerImageMessage): DockerImageEntry {
+	const [encoded = '', digest = ''] = (message.name ?? '').split('/dockerImages/').at(-1)?.split('@') ?? [];
+	const entry: DockerImageEntry = {image: decodeURIComponent(encoded), digest, uri: message.uri ?? '', tags: [...(message.tags ?? [])]};
+	const sizeBytes = toNumber(message.imageSizeBytes);
+	if (sizeBytes !== undefined) entry.sizeBytes = sizeBytes;
+	const uploadTime = toIso(message.uploadTime);
+	if (uploadTime) entry.uploadTime = uploadTime;
+	return entry;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Long-running operations and IAM policies
 
@@ -960,6 +989,26 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 			} catch (error) {
 				throw failure(error, active, `read image ${image}@${digest} in repository ${where.repository}`, where.project);
 			}
+		},
+
+		async listDockerImages(where, listOptions = {}) {
+			const active = combine(ctx.signal, listOptions.signal);
+			const parent = repositoryName(where.project, where.location, where.repository);
+			const entries: DockerImageEntry[] = [];
+			let pageToken = '';
+			do {
+				const request = {parent, pageSize: listOptions.pageSize ?? DOCKER_IMAGES_PAGE_SIZE, pageToken};
+				let page;
+				try {
+					page = await withRetry(async () => abortable(client.listDockerImages(request, {autoPaginate: false}), active), retryDelays, active);
+				} catch (error) {
+					throw failure(error, active, `list the images in repository ${where.repository}`, where.project);
+				}
+				const [images, , response] = page;
+				for (const image of images) entries.push(toDockerImageEntry(image));
+				pageToken = response?.nextPageToken ?? '';
+			} while (pageToken !== '');
+			return entries;
 		},
 
 		async close() {

@@ -1,6 +1,6 @@
 import {isRegularFile} from '../services/file-safety.js';
 import path from 'node:path';
-import {parseGarRegistry} from '../services/imagespec.js';
+import {parseGarRegistry, type ImageSpec} from '../services/imagespec.js';
 import {readModuleSpecs} from '../services/module-reader.js';
 import type {ProjectAnswers, SavedImage} from '../services/store.js';
 import type {StepContext} from './context.js';
@@ -19,7 +19,12 @@ export type KnownSetup = {
 	images: SavedImage[];
 };
 
-export type RerunChoice = {action: 'add'} | {action: 'rebuild'; image: string} | {action: 'change'} | {action: 'start-over'};
+export type RerunChoice =
+	| {action: 'add'}
+	| {action: 'rebuild'; image: string}
+	| {action: 'build-missing'; images: string[]}
+	| {action: 'change'}
+	| {action: 'start-over'};
 
 export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'flags' | 'saved' | 'ctx'>): Promise<KnownSetup | undefined> {
 	const {saved, flags} = c;
@@ -46,19 +51,7 @@ export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'fl
 		const images = specs
 			.filter(other => other.spec.registry === spec.registry)
 			.map(
-				(other): SavedImage => ({
-					name: other.spec.name,
-					tag: other.tag ?? '',
-					imageUri: other.uri ?? '',
-					specFile: moduleFile,
-					baseImage: typeof other.spec.base_image === 'string' ? other.spec.base_image : undefined,
-					pythonVersion: other.spec.python_version,
-					packages: other.spec.packages,
-					requirements: other.spec.requirements,
-					platform: other.spec.platform,
-					builder: other.spec.builder,
-					updatedAt: '',
-				}),
+				(other): SavedImage => ({...toSavedImage(other.spec, other.tag ?? '', other.uri ?? '', moduleFile), builder: other.spec.builder, updatedAt: ''}),
 			);
 		return {source: 'module', project: where.project, location, repository: where.repository, moduleFile, images};
 	}
@@ -66,8 +59,23 @@ export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'fl
 	return undefined;
 }
 
+/** What the saved answers keep of an image once its tag is known (the next status compares against it). */
+export const toSavedImage = (spec: ImageSpec, tag: string, uri: string, specFile: string): SavedImage => ({
+	name: spec.name,
+	tag,
+	imageUri: uri,
+	specFile,
+	baseImage: typeof spec.base_image === 'string' ? spec.base_image : undefined,
+	pythonVersion: spec.python_version,
+	packages: spec.packages,
+	requirements: spec.requirements,
+	platform: spec.platform,
+	builder: spec.builder === 'union' ? 'union' : 'local',
+	updatedAt: new Date().toISOString(),
+});
+
 /** `<location>-docker.pkg.dev/P/R`, or `<override host>/P/R` (the location then comes from elsewhere). */
-const parseRegistry = (registry: string, hostOverride?: string): {project: string; location?: string; repository: string} | undefined => {
+export const parseRegistry = (registry: string, hostOverride?: string): {project: string; location?: string; repository: string} | undefined => {
 	if (hostOverride && registry.startsWith(`${hostOverride}/`)) {
 		const [project, repository] = registry.slice(hostOverride.length + 1).split('/');
 		return project && repository ? {project, repository} : undefined;
@@ -86,7 +94,8 @@ export const asSavedAnswers = (known: KnownSetup, saved: ProjectAnswers): Projec
 });
 
 /** Interactive reruns open on the saved setup and a choice; adding an image is one Enter away. */
-export async function chooseRerunAction(c: StepContext, known: KnownSetup): Promise<RerunChoice> {
+/** missing: declared images the repository lacks (missing or stale), offered to build all at once. */
+export async function chooseRerunAction(c: StepContext, known: KnownSetup, missing: readonly string[] = []): Promise<RerunChoice> {
 	const {report, ask} = c;
 	const lines = [
 		`project     ${known.project}`,
@@ -106,6 +115,15 @@ export async function chooseRerunAction(c: StepContext, known: KnownSetup): Prom
 		message: 'What next?',
 		choices: [
 			{label: 'Add another image', value: 'add'},
+			...(missing.length > 0
+				? [
+						{
+							label: `Build every missing image (${missing.length})`,
+							value: 'build-missing',
+							hint: `${missing.join(', ')}: not in the repository at their current tags`,
+						},
+					]
+				: []),
 			...known.images.map(image => ({label: `Rebuild ${image.name}`, value: `rebuild:${image.name}`})),
 			{label: 'Change settings (project, location, repository)', value: 'change'},
 			{label: 'Start over', value: 'start-over'},
@@ -113,5 +131,6 @@ export async function chooseRerunAction(c: StepContext, known: KnownSetup): Prom
 		default: 'add',
 	});
 	if (choice.startsWith('rebuild:')) return {action: 'rebuild', image: choice.slice('rebuild:'.length)};
+	if (choice === 'build-missing') return {action: 'build-missing', images: [...missing]};
 	return {action: choice as 'add' | 'change' | 'start-over'};
 }

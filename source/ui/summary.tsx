@@ -4,7 +4,8 @@ import {planLines} from '../flow/plan.js';
 
 /** The end of the journey: what exists now and the next command to run. */
 export function Summary({result}: {readonly result: JourneyResult}) {
-	if (!result.ok) return null;
+	// A hand-over to `build` draws its own rows and summary.
+	if (!result.ok || result.buildImages) return null;
 	if (result.plan) {
 		return (
 			<Box flexDirection="column" marginTop={1} borderStyle="round" borderColor="yellow" paddingX={1}>

@@ -1,14 +1,14 @@
 import {execFile} from 'node:child_process';
-import {readFile, writeFile} from 'node:fs/promises';
+import {writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {dockerEngine, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+import {startBuildWorld, type BuildWorld} from '../support/build-world.js';
+import {dockerEngine, requireDocker, startRegistry} from '../support/docker.js';
 import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
-import {FAKE_TOKEN, loginOffline, shimTool} from '../support/gcloud.js';
+import {loginOffline} from '../support/gcloud.js';
 import {schemaErrors} from '../support/schema.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -29,35 +29,21 @@ const imagespecGar = async (args: string[], cwd: string, env: NodeJS.ProcessEnv)
  * answers "is the tag there" from that registry. Every docker command is recorded.
  */
 requirePythonBase(requireDocker(describe, engine))('build and push a user can trust (CLI, real engine and registry)', {timeout: 300_000}, () => {
-	let registry: Registry;
-	let open: Registry;
+	let world: BuildWorld;
 	let fake: FakeArtifactRegistry;
 	let sandbox: Sandbox;
 	let env: NodeJS.ProcessEnv;
 	let baseImage: string;
-	let dockerLog: string;
-	const auth = {user: '_dcgcloud_token', password: FAKE_TOKEN};
 	const args = (image = 'scorer') => ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', image, '--base-image', baseImage, '--python-version', '3.11', '--commands', 'echo scored > /scored', '--json'];
-	// `docker version` (the prerequisites) is no build or push: left out.
-	const dockerCommands = async () => (await readFile(dockerLog, 'utf8').catch(() => '')).trim().split('\n').filter(command => command !== '' && command !== 'version');
+	const dockerCommands = async () => world.dockerCommands();
 
 	beforeAll(async () => {
-		[registry, open] = await Promise.all([startRegistry({auth}), startRegistry()]);
-		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host, auth}});
-		baseImage = await flytekitBaseImage(engine!.dockerHost, open.host);
-		sandbox = await makeSandbox({ci: 'true'});
-		await loginOffline(sandbox);
-		dockerLog = path.join(sandbox.root, 'docker.log');
-		const real = (await execa('sh', ['-c', 'command -v docker'], {env: sandbox.env, extendEnv: false})).stdout.trim();
-		await shimTool(sandbox, 'docker', `echo "$1" >> '${dockerLog}'\nexec '${real}' "$@"`);
-		env = {...sandbox.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host};
+		world = await startBuildWorld(engine!, flytekitBaseImage);
+		({fake, sandbox, env, baseImage} = world);
 	});
 
 	afterAll(async () => {
-		await fake?.stop();
-		await registry?.stop();
-		await open?.stop();
-		await sandbox?.cleanup();
+		await world?.stop();
 	});
 
 	it('builds, pushes, prints the digest and that Artifact Registry lists the tag', async () => {
@@ -101,7 +87,7 @@ requirePythonBase(requireDocker(describe, engine))('build and push a user can tr
 				...loggedOut.env,
 				DOCKER_HOST: engine!.dockerHost,
 				IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint,
-				IMAGESPEC_GAR_REGISTRY_HOST: registry.host,
+				IMAGESPEC_GAR_REGISTRY_HOST: world.registry.host,
 			});
 			// Not logged in: stopped at the prerequisites, nothing built.
 			expect(run.code, run.stderr).toBe(1);
@@ -134,7 +120,7 @@ requirePythonBase(requireDocker(describe, engine))('build and push a user can tr
 		const team = await makeSandbox({ci: 'true'});
 		try {
 			await loginOffline(team);
-			const registryString = `${registry.host}/acme-ml/union-images`;
+			const registryString = `${world.registry.host}/acme-ml/union-images`;
 			await writeFile(
 				path.join(team.project, 'image_specs.py'),
 				[
@@ -154,7 +140,7 @@ requirePythonBase(requireDocker(describe, engine))('build and push a user can tr
 			const run = await imagespecGar(
 				['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', 'conda-image', '--yes', '--json'],
 				team.project,
-				{...team.env, PATH: env.PATH, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host},
+				{...team.env, PATH: env.PATH, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: world.registry.host},
 			);
 			expect(run.code, run.stderr).toBe(1);
 			const result = JSON.parse(run.stdout);

@@ -1,37 +1,18 @@
-import {spawn} from 'node:child_process';
 import {readdir, readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {stripVTControlCharacters} from 'node:util';
 import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {CLI_PATH} from '../support/cli.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {loginOffline} from '../support/gcloud.js';
 import {dockerEngine, requireDocker, startRegistry, type Registry} from '../support/docker.js';
 import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 import {KEY, spawnCli} from '../support/pty.js';
+import {interruptCli, processesOf} from '../support/build-world.js';
 
 const engine = await dockerEngine();
 const describeDocker = requirePythonBase(requireDocker(describe, engine));
-
-/** Processes whose environment points into the sandbox: the CLI's children, wherever they were reparented. */
-const processesOf = async (sandbox: Sandbox): Promise<string[]> => {
-	const found: string[] = [];
-	for (const pid of await readdir('/proc')) {
-		if (!/^\d+$/.test(pid)) continue;
-		// eslint-disable-next-line no-await-in-loop -- a scan of /proc
-		const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
-		if (environ.includes(`CLOUDSDK_CONFIG=${sandbox.cloudsdkConfig}\0`)) {
-			// eslint-disable-next-line no-await-in-loop
-			found.push(`${pid} ${(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ')}`);
-		}
-	}
-
-	return found;
-};
-
-const sleep = async (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 	let fake: FakeArtifactRegistry;
@@ -59,28 +40,7 @@ describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 		const env = {...sandbox.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host};
 		// A build step that takes long enough to be interrupted (busybox sleep; no network needed).
 		const args = ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'cancel-me', '--image', image, '--base-image', baseImage, '--python-version', '3.11', '--commands', 'sleep 60', '--json'];
-		const child = spawn(process.execPath, [CLI_PATH, ...args], {cwd: sandbox.project, env, stdio: ['ignore', 'pipe', 'pipe']});
-		let stderr = '';
-		let stdout = '';
-		child.stdout.on('data', (chunk: Buffer) => {
-			stdout += chunk.toString();
-		});
-		const exited = new Promise<number | null>(resolve => {
-			child.on('exit', code => resolve(code));
-		});
-		await new Promise<void>((resolve, reject) => {
-			child.stderr.on('data', (chunk: Buffer) => {
-				stderr += chunk.toString();
-				if (when.test(stderr)) resolve();
-			});
-			void exited.then(() => reject(new Error(`exited before ${String(when)}:\n${stderr}`)));
-		});
-		// Let the step's child process get going.
-		await sleep(300);
-		child.kill(signal);
-		const code = await exited;
-		await sleep(500);
-		return {code, stderr, stdout, sandbox, left: await processesOf(sandbox)};
+		return {...(await interruptCli(args, {cwd: sandbox.project, env, sandbox}, when, signal)), sandbox};
 	};
 
 	const expectCleanCancel = async ({code, stderr, stdout, sandbox, left}: Awaited<ReturnType<typeof interrupt>>) => {

@@ -9,6 +9,7 @@ import {createAsker} from '../../source/flow/ask.js';
 import {runJourney} from '../../source/flow/journey.js';
 import {createInkSession} from '../../source/present/ink-session.js';
 import {openStore} from '../../source/services/store.js';
+import {computeTag} from '../../source/services/imagespec.js';
 import {renderModule} from '../../source/services/spec-module.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
@@ -144,5 +145,31 @@ describe('onboarding a new team member', () => {
 		const result = await run.journey;
 		expect(result).toMatchObject({ok: true, project: 'acme-ml', repository: 'union-images', image: 'trainer'});
 		expect(run.screen()).not.toMatch(/GCP project id|Image name|Python version|Base image/);
+	});
+});
+
+describe('the rerun menu and the module\'s missing images', () => {
+	it('offers "Build every missing image" when status finds one, and hands those images to build', async () => {
+		const sandbox = await newSandbox();
+		const registry = `${REGISTRY_HOST}/acme-ml/union-images`;
+		const trainer = {name: 'trainer', python_version: '3.11', registry, base_image: 'busybox:1', platform: 'linux/amd64'};
+		const scorer = {...trainer, name: 'scorer'};
+		await writeFile(path.join(sandbox.project, 'image_specs.py'), renderModule([trainer, scorer], {sdk: 'union'}));
+		// The trainer is pushed at its current tag; the scorer is not there at all.
+		const repository = 'projects/acme-ml/locations/us-east1/repositories/union-images';
+		fake.seedDockerImages(repository, [{image: 'trainer', digest: `sha256:${'a'.repeat(64)}`, tags: [await computeTag(trainer, {baseDir: sandbox.project})]}]);
+		try {
+			const run = await interactiveRun(sandbox, {location: 'us-east1'});
+			await run.waitFor('What next?');
+			expect(run.screen()).toContain('Build every missing image (1)');
+			expect(run.screen()).toContain('scorer: not in the repository at their current tags');
+			await run.type(KEY.down, KEY.enter);
+			const result = await run.journey;
+			expect(result).toMatchObject({ok: true, repository: 'union-images', buildImages: ['scorer']});
+			expect(fake.calls.filter(call => call.method === 'ListDockerImages')).not.toHaveLength(0);
+		} finally {
+			fake.reset();
+			fake.addRepository('acme-ml', 'us-east1', 'union-images', {description: 'team images'});
+		}
 	});
 });

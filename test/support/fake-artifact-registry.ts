@@ -19,7 +19,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type * as Protobuf from 'protobufjs';
-import {dockerImageMethods, type DockerImagesSource} from './fake-docker-images.js';
+import {dockerImageMethods, type DockerImagesSource, type SeededDockerImage} from './fake-docker-images.js';
 
 export type FakeError = {
 	code: number;
@@ -58,6 +58,8 @@ export type FakeArtifactRegistry = {
 	/** `services enable` calls that reached serviceUsageUrl, as 'project/service'. */
 	enabled: string[];
 	addRepository(project: string, location: string, id: string, fields?: {format?: string; description?: string; sizeBytes?: number}): void;
+	/** Docker images ListDockerImages (and GetTag, GetDockerImage) report in `repository` (a full name) with nothing pushed. */
+	seedDockerImages(repository: string, images: SeededDockerImage[]): void;
 	/** Replaces a repository's policy and gives it a new etag. */
 	setPolicy(resource: string, bindings: FakeBinding[]): FakePolicy;
 	/** The next `times` calls of `method` (e.g. 'CreateRepository') fail with `error`. */
@@ -152,11 +154,14 @@ const PERMISSIONS: Record<string, {permission: string; resource: (request: any) 
 	CreateRepository: {permission: 'artifactregistry.repositories.create', resource: request => request.parent ?? ''},
 	GetIamPolicy: {permission: 'artifactregistry.repositories.getIamPolicy', resource: request => request.resource ?? ''},
 	SetIamPolicy: {permission: 'artifactregistry.repositories.setIamPolicy', resource: request => request.resource ?? ''},
+	ListDockerImages: {permission: 'artifactregistry.dockerimages.list', resource: request => request.parent ?? ''},
+	GetDockerImage: {permission: 'artifactregistry.dockerimages.get', resource: request => request.name ?? ''},
+	GetTag: {permission: 'artifactregistry.tags.get', resource: request => request.name ?? ''},
 };
 
 const projectOf = (resource: string) => /^projects\/([^/]+)/.exec(resource)?.[1];
 
-/** dockerImages: answer ListDockerImages / GetDockerImage / GetTag from that real registry. */
+/** dockerImages: answer ListDockerImages / GetDockerImage / GetTag from that real registry (seeded images are answered either way). */
 export async function startFakeArtifactRegistry(options: {dockerImages?: DockerImagesSource} = {}): Promise<FakeArtifactRegistry> {
 	const {definition, root} = loadProtos();
 	const encode = (typeName: string, object: object): Buffer => {
@@ -175,6 +180,7 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 	const calls: FakeArtifactRegistry['calls'] = [];
 	const locations = ['asia', 'europe', 'us', 'europe-west1', 'us-central1', 'us-east1'];
 	const policies = new Map<string, FakePolicy>();
+	const seeded = new Map<string, SeededDockerImage[]>();
 	const newEtag = () => randomBytes(8);
 
 	/** A gRPC error the client turns into a GoogleError with reason/domain/errorInfoMetadata. */
@@ -402,7 +408,15 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 
 	const service = (name: string) => definition[name] as grpc.ServiceDefinition;
 	const server = new grpc.Server();
-	server.addService(service('google.devtools.artifactregistry.v1.ArtifactRegistry'), {...artifactRegistry, ...(options.dockerImages ? dockerImageMethods(options.dockerImages, calls) : {})});
+	// The docker-image methods answer asynchronously: the same queued failures and gate, before them.
+	const before = (method: string, request: any) => {
+		const refused = failures.get(method)?.shift() ?? gate(method, request)?.error;
+		return refused ? toServiceError(refused) : undefined;
+	};
+	server.addService(service('google.devtools.artifactregistry.v1.ArtifactRegistry'), {
+		...artifactRegistry,
+		...dockerImageMethods({source: options.dockerImages, seeded, before}, calls),
+	});
 	server.addService(service('google.cloud.location.Locations'), locationsService);
 	server.addService(service('google.longrunning.Operations'), operationsService);
 
@@ -471,6 +485,9 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 			const repository = makeRepository(project, location, id, {...rest, ...(sizeBytes === undefined ? {} : {sizeBytes: String(sizeBytes)})});
 			repositories.set(repository.name, repository);
 		},
+		seedDockerImages(repository, images) {
+			seeded.set(repository, [...(seeded.get(repository) ?? []), ...images]);
+		},
 		setPolicy(resource, bindings) {
 			const policy: FakePolicy = {version: bindings.some(binding => binding.condition) ? 3 : 1, bindings: structuredClone(bindings), etag: newEtag()};
 			policies.set(resource, policy);
@@ -488,6 +505,7 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 			lostAnswers.clear();
 			repositories.clear();
 			policies.clear();
+			seeded.clear();
 			operations.clear();
 			failures.clear();
 			calls.length = 0;

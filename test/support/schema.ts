@@ -6,9 +6,11 @@ const ajv = new Ajv({allErrors: true, strict: true});
 ajv.addSchema(load('doctor.schema.json'), 'doctor.schema.json');
 ajv.addSchema(load('plan.schema.json'), 'plan.schema.json');
 ajv.addSchema(load('result.schema.json'), 'result.schema.json');
+ajv.addSchema(load('status.schema.json'), 'status.schema.json');
+ajv.addSchema(load('build.schema.json'), 'build.schema.json');
 
 /** The JSON Schema errors of `document` against the published schema (empty when valid). */
-export const schemaErrors = (schema: 'result.schema.json' | 'doctor.schema.json', document: unknown): string[] => {
+export const schemaErrors = (schema: 'result.schema.json' | 'doctor.schema.json' | 'status.schema.json' | 'build.schema.json', document: unknown): string[] => {
 	const validate = ajv.getSchema(schema)!;
 	return validate(document) ? [] : (validate.errors ?? []).map(error => `${error.instancePath} ${error.message ?? ''} ${JSON.stringify(error.params)}`);
 };

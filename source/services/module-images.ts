@@ -1,0 +1,24 @@
+/**
+ * Every image the team's module declares, with the tag flytekit will give it: the one place
+ * `status` and `build` read the module (module-reader.ts: the module run as `union register`
+ * loads it, else its literal declarations).
+ */
+import type {ServiceContext} from './context.js';
+import {StepError} from './errors.js';
+import {readModuleSpecs, type ModuleSpecs, type ReadSpec} from './module-reader.js';
+import {readModuleFile} from './spec-module.js';
+
+/** variable, spec, tag and uri when known, else problem (why the tag cannot be told here). */
+export type ModuleImage = Pick<ReadSpec, 'variable' | 'spec' | 'tag' | 'uri' | 'problem'>;
+export type ModuleImages = Pick<ModuleSpecs, 'via'> & {specs: ModuleImage[]};
+
+export async function readModuleImages(ctx: ServiceContext, options: {moduleFile: string; folder: string}): Promise<ModuleImages> {
+	// Said plainly before any Python runs: there is nothing to read.
+	if ((await readModuleFile(options.moduleFile)) === undefined) {
+		throw new StepError(`There is no ImageSpec module at ${options.moduleFile}.`, {
+			fix: 'Run imagespec-gar to write one, or point at yours with --output FILE.',
+			reason: 'MODULE_MISSING',
+		});
+	}
+	return readModuleSpecs(ctx, options);
+}
