@@ -57,7 +57,7 @@ describe('on a fresh machine', () => {
 			const npm = {cwd: REPO_ROOT, env: {...process.env, npm_config_loglevel: 'error', npm_config_fund: 'false', npm_config_audit: 'false'}, timeout: 300_000};
 			const packed = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', work, '--json'], npm);
 			expect(packed.code, packed.stderr).toBe(0);
-			const [{filename, files}] = JSON.parse(packed.stdout) as Array<{filename: string; files: Array<{path: string}>}>;
+			const [{filename, files}] = JSON.parse(packed.stdout) as [{filename: string; files: Array<{path: string}>}];
 			expect(files.map(file => file.path)).toContain('dist/cli.js');
 			expect(files.filter(file => !file.path.startsWith('dist/') && !/^(package\.json|README\.md|LICENSE)$/.test(file.path))).toEqual([]);
 
