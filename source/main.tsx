@@ -39,7 +39,7 @@ const HELP = `
   The ImageSpec
     --image NAME             image name, e.g. trainer or team/trainer
     --base-image REF         base image (default: ghcr.io/flyteorg/flytekit:py<version>-latest)
-    --python-version X.Y     Python version, 3.9-3.13 (default 3.12)
+    --python-version X.Y     Python version, 3.9-3.13 (default: the local python3, as flytekit, else 3.12)
     --packages a,b           Python packages
     --requirements FILE      a requirements file (with --packages: created from them when missing)
     --apt-packages a,b       Debian packages

@@ -15,6 +15,7 @@ import {
 } from '../services/imagespec.js';
 import {lineDiff} from '../services/diff.js';
 import {planRequirementsFile} from '../services/requirements.js';
+import {detectPython} from '../services/python.js';
 import {detectSdk} from '../services/sdk.js';
 import {planModuleUpdate, writeFileAtomic} from '../services/spec-module.js';
 import {validateImageName} from '../services/imagespec.js';
@@ -22,6 +23,17 @@ import type {StepContext} from './context.js';
 
 export const DEFAULT_PYTHON_VERSION = '3.12';
 export const DEFAULT_MODULE = 'image_specs.py';
+
+/**
+ * The local interpreter's X.Y when flytekit supports it: flytekit's own default for an ImageSpec
+ * without python_version, and the Python `union register` runs with. Says where it came from.
+ */
+const localPythonVersion = async (c: StepContext): Promise<{version: string; from: string} | undefined> => {
+	const python = await detectPython(c.ctx);
+	const version = python.version?.split('.').slice(0, 2).join('.');
+	if (!version || !(SUPPORTED_PYTHON_VERSIONS as readonly string[]).includes(version)) return undefined;
+	return {version, from: `the local Python (${python.executable} is ${python.version}), as flytekit defaults to it`};
+};
 
 export type AuthoredSpec = {
 	spec: ImageSpec;
@@ -54,12 +66,15 @@ export async function authorImageSpec(
 	// Answers not given now come from the image's declaration (the team's truth), else saved answers.
 	const declared = c.declared.get(name);
 	const previous = saved.images?.[name];
+	const known = flags.pythonVersion ?? declared?.python_version ?? previous?.pythonVersion;
+	const local = known === undefined ? await localPythonVersion(c) : undefined;
+	if (local && !ask.interactive) report({type: 'note', level: 'info', text: `Python ${local.version}: ${local.from}`});
 	const pythonVersion = await ask.select(
 		{
 			flag: 'python-version',
 			message: 'Python version (always written into the spec, so the tag pins it):',
-			choices: [...SUPPORTED_PYTHON_VERSIONS].reverse().map(value => ({label: value, value})),
-			default: declared?.python_version ?? previous?.pythonVersion ?? DEFAULT_PYTHON_VERSION,
+			choices: [...SUPPORTED_PYTHON_VERSIONS].reverse().map(value => ({label: value, value, hint: value === local?.version ? local.from : undefined})),
+			default: known ?? local?.version ?? DEFAULT_PYTHON_VERSION,
 		},
 		flags.pythonVersion,
 	);
