@@ -16,7 +16,7 @@ import {
 import {lineDiff} from '../services/diff.js';
 import {planRequirementsFile} from '../services/requirements.js';
 import {detectPython} from '../services/python.js';
-import {detectSdk} from '../services/sdk.js';
+import {detectSdk, type Sdk} from '../services/sdk.js';
 import {planModuleUpdate, writeFileAtomic} from '../services/spec-module.js';
 import {validateImageName} from '../services/imagespec.js';
 import type {StepContext} from './context.js';
@@ -42,6 +42,9 @@ export type AuthoredSpec = {
 	/** The module holding the declaration; undefined when it was not written (unmanaged or declined). */
 	specFile?: string;
 	moduleFile: string;
+	/** The declaration's variable in the module and the SDK the module imports: how a task uses the image. */
+	variable: string;
+	sdk: Sdk;
 };
 
 /**
@@ -121,9 +124,10 @@ export async function authorImageSpec(
 		if (error.code === 'ENOENT') return undefined;
 		throw error;
 	});
-	const plan = planModuleUpdate(existing, spec, {sdk: flags.sdk ?? (await detectSdk(folder))});
+	const sdk = flags.sdk ?? (await detectSdk(folder));
+	const plan = planModuleUpdate(existing, spec, {sdk});
 	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
-	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile};
+	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: plan.variable, sdk};
 	switch (plan.kind) {
 		case 'unmanaged': {
 			report({type: 'code', title: `${relative} is not managed by imagespec-gar: add this yourself`, code: plan.snippet});

@@ -12,7 +12,7 @@ import {openArtifactRegistry} from '../../source/services/artifact-registry.js';
 import {CancelledError, StepError} from '../../source/services/errors.js';
 import {configureDocker} from '../../source/services/gcloud.js';
 import {computeTag, imageUri, type ImageSpec} from '../../source/services/imagespec.js';
-import {renderModule} from '../../source/services/spec-module.js';
+import {renderModule, variableName} from '../../source/services/spec-module.js';
 import type {ProjectAnswers} from '../../source/services/store.js';
 import {buildImage, chooseBuilder, findInRepository, localBuildCertain} from '../../source/steps/build.js';
 import type {StepContext} from '../../source/steps/context.js';
@@ -149,7 +149,7 @@ requireDocker(describe, engine)('buildImage on the real engine, registry and a f
 		const tag = await computeTag(spec, {baseDir: box.project});
 		const moduleFile = path.join(box.project, 'image_specs.py');
 		if (write) await writeFile(moduleFile, renderModule([spec], {sdk: 'union'}));
-		return {spec, tag, uri: imageUri(spec, tag), moduleFile, specFile: write ? moduleFile : undefined};
+		return {spec, tag, uri: imageUri(spec, tag), moduleFile, specFile: write ? moduleFile : undefined, variable: variableName(spec.name), sdk: 'union'};
 	};
 
 	it('builds, pushes, and proves it with Artifact Registry\'s listing; a rerun builds and pushes nothing; --force does both again', async context => {

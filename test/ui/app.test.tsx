@@ -161,7 +161,7 @@ describe('App', () => {
 		const {lastFrame} = render(<App session={session} onCancel={() => undefined} />);
 		session.report({
 			type: 'done',
-			result: {ok: true, pushed: true, project: 'acme-ml', location: 'us-east1', repository: 'union-images', imageUri: 'us-east1-docker.pkg.dev/acme-ml/union-images/trainer:abc', digest: 'sha256:1234', specFile: '/p/image_specs.py', nextCommand: 'union register .'},
+			result: {ok: true, pushed: true, project: 'acme-ml', location: 'us-east1', repository: 'union-images', imageUri: 'us-east1-docker.pkg.dev/acme-ml/union-images/trainer:abc', digest: 'sha256:1234', specFile: '/p/image_specs.py', nextCommand: 'union register .', usage: ['import union', 'from image_specs import trainer_image', '', '@union.task(container_image=trainer_image)']},
 		});
 		await tick();
 		const frame = lastFrame() ?? '';
@@ -169,5 +169,9 @@ describe('App', () => {
 		expect(frame).toContain('us-east1-docker.pkg.dev/acme-ml/union-images/trainer:abc');
 		expect(frame).toContain('sha256:1234');
 		expect(frame).toContain('union register .');
+		const rows = frame.split('\n').map(row => row.replaceAll('│', '').trim());
+		const from = rows.indexOf('Use the image in a task:');
+		expect(rows.slice(from + 1, from + 5)).toEqual(['import union', 'from image_specs import trainer_image', '', '@union.task(container_image=trainer_image)']);
+		expect(frame).not.toContain('container_image=...');
 	});
 });
