@@ -13,9 +13,9 @@ source scripts/node22.sh
 isg_node22
 log "node $(node -v), npm $(npm -v 2>/dev/null); older Node for the old-Node test: ${IMAGESPEC_GAR_OLD_NODE:-none}"
 
-# The engine, registry, htpasswd and a static busybox for the test base image.
+# The engine, registry, htpasswd, a static busybox for the test base image, and Python's packaging.
 missing=()
-for pkg in docker.io docker-registry apache2-utils busybox-static; do
+for pkg in docker.io docker-registry apache2-utils busybox-static python3-packaging; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

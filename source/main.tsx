@@ -4,6 +4,7 @@ import type {JourneyResult, Reporter} from './flow/events.js';
 import {runJourney} from './flow/journey.js';
 import {initialState, isCompleted, reduce, type FlowState} from './flow/state.js';
 import {defaultFlags, splitList, type Flags} from './flags.js';
+import {splitRequirements} from './services/pep508.js';
 import {StepError, UsageError, isAbort} from './services/errors.js';
 import {currentPlatform} from './services/platform.js';
 import {openStore, projectFolder} from './services/store.js';
@@ -146,7 +147,7 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	const flags: Flags = {
 		...defaultFlags(),
 		...Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined)),
-		packages: splitList(raw.packages),
+		packages: raw.packages === undefined ? undefined : splitRequirements(raw.packages),
 		aptPackages: splitList(raw.aptPackages),
 		label: raw.label ?? [],
 		env: raw.env ?? [],

@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto';
 import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {StepError, UsageError} from './errors.js';
+import {checkRequirement} from './pep508.js';
 
 /**
  * A value whose Python repr is known as text: what the Python reader saw for values JSON cannot
@@ -242,26 +243,10 @@ export const packageName = (requirement: string): string | undefined => {
 	return match?.[1] === undefined ? undefined : normalizePackageName(match[1]);
 };
 
+/** A `packages` entry: PEP 508 as packaging reads it, or a direct URL pip and uv install without a name. */
 export const validatePackage = (requirement: string): string | undefined => {
-	const spec = requirement.trim();
-	if (spec === '') return 'must not be empty';
-	if (/[\r\n]/.test(requirement)) return 'one requirement per entry, no line breaks';
-	if (spec.startsWith('-')) return 'pip options are not packages: use pip_index / pip_extra_index_url';
-	// Direct references pip and uv accept without a name.
-	if (/^(?:git\+|hg\+|svn\+|bzr\+)?(?:https?|file|ssh):\/\//.test(spec)) return undefined;
-	const match = PACKAGE_NAME.exec(spec);
-	if (!match) return 'not a requirement pip accepts: start with a project name (letters, digits, ".", "_", "-"), e.g. pandas>=2.2';
-	const rest = spec.slice(match[0].length).trim();
-	if (rest.startsWith('[')) {
-		const close = rest.indexOf(']');
-		if (close === -1 || !/^\[\s*(?:[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:,\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*)*)?\]/.test(rest)) {
-			return 'extras must look like name[extra1,extra2]';
-		}
-	}
-	if (/^[<>=!~]/.test(rest.replace(/^\[[^\]]*\]\s*/, '')) && /[<>=!~]=?\s*$/.test(rest.split(';')[0] ?? '')) {
-		return 'version specifier has no version, e.g. pandas>=2.2';
-	}
-	return undefined;
+	if (/^(?:git\+|hg\+|svn\+|bzr\+)?(?:https?|file|ssh):\/\/\S+$/.test(requirement.trim())) return undefined;
+	return checkRequirement(requirement);
 };
 
 const APT_PACKAGE = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?(?:=[A-Za-z0-9.+~:-]+)?$/;

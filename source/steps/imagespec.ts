@@ -16,6 +16,7 @@ import {
 import {lineDiff} from '../services/diff.js';
 import {planRequirementsFile} from '../services/requirements.js';
 import {detectPython} from '../services/python.js';
+import {splitRequirements} from '../services/pep508.js';
 import {detectSdk, type Sdk} from '../services/sdk.js';
 import {planModuleUpdate, writeFileAtomic} from '../services/spec-module.js';
 import {validateImageName} from '../services/imagespec.js';
@@ -195,7 +196,7 @@ async function choosePackages(c: StepContext, savedRequirements: string | undefi
 	}
 
 	const answer = await ask.text({flag: 'packages', message: 'Python packages (comma-separated; empty for none):', default: '', placeholder: 'pandas, union'});
-	return {packages: splitList(answer)};
+	return {packages: splitRequirements(answer)};
 }
 
 const nonEmpty = <T>(items: T[] | undefined): T[] | undefined => (items && items.length > 0 ? items : undefined);
