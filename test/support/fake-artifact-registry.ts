@@ -54,7 +54,7 @@ export type FakeArtifactRegistry = {
 	serviceUsageUrl: string;
 	/** `services enable` calls that reached serviceUsageUrl, as 'project/service'. */
 	enabled: string[];
-	addRepository(project: string, location: string, id: string, fields?: {format?: string; description?: string; sizeBytes?: number}): void;
+	addRepository(project: string, location: string, id: string, fields?: {format?: string; description?: string; sizeBytes?: number; labels?: Record<string, string>}): void;
 	/** Replaces a repository's policy and gives it a new etag. */
 	setPolicy(resource: string, bindings: FakeBinding[]): FakePolicy;
 	/** The next `times` calls of `method` (e.g. 'CreateRepository') fail with `error`. */
