@@ -1,6 +1,6 @@
 import type {ArtifactRegistry} from './artifact-registry.js';
 import type {ServiceContext} from './context.js';
-import {credentialHelperOnPath, dockerInfo, type DockerInfo} from './docker.js';
+import {EMULATION_COST, credentialHelperOnPath, dockerInfo, type DockerInfo} from './docker.js';
 import {credentialSourceFor, readDockerConfig} from './docker-config.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
 import {hasApplicationDefaultCredentials, readGcloudState, type AdcState, type GcloudState} from './gcloud.js';
@@ -386,7 +386,7 @@ const archCheck = (arch: string, needDocker: boolean): Check => {
 		'arch',
 		false,
 		'warn',
-		`${name}: linux/amd64 images (what Union nodes run) are built under emulation, often 5-20x slower.`,
+		`${name}: linux/amd64 images (what Union nodes run) are ${EMULATION_COST}.`,
 		'Let Union build the image at registration: imagespec-gar --builder union',
 	);
 };

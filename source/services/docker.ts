@@ -14,11 +14,25 @@ export type DockerInfo = {
 	cliVersion?: string;
 	engineReachable: boolean;
 	engineVersion?: string;
+	/** The engine's architecture as Go names it (amd64, arm64): what a build runs on natively. */
+	engineArch?: string;
 	/** Why the engine (or CLI) could not be used, in docker's words. */
 	error?: string;
 };
 
-type VersionJson = {Client?: {Version?: string} | null; Server?: {Version?: string} | null};
+type VersionJson = {Client?: {Version?: string} | null; Server?: {Version?: string; Arch?: string} | null};
+
+/** How much slower an emulated linux/amd64 build is, said before anyone builds one. */
+export const EMULATION_COST = 'built under emulation, often 5-20x slower';
+
+/**
+ * Does building platform run emulated? The engine's own architecture decides (a remote or
+ * Docker Desktop engine), else this machine's; Node's x64 is Go's amd64.
+ */
+export const isEmulated = (platform: string, docker: Pick<DockerInfo, 'engineArch'>, hostArch: string): boolean => {
+	const native = docker.engineArch ?? (hostArch === 'x64' ? 'amd64' : hostArch);
+	return platform.split('/')[1] !== native;
+};
 
 /** One `docker version`: tells a missing CLI from a stopped engine. */
 export const dockerInfo = async (ctx: ServiceContext): Promise<DockerInfo> => {
@@ -49,6 +63,7 @@ export const dockerInfo = async (ctx: ServiceContext): Promise<DockerInfo> => {
 		cliVersion: parsed.Client?.Version,
 		engineReachable: reachable,
 		engineVersion: reachable ? engineVersion : undefined,
+		engineArch: reachable ? parsed.Server?.Arch : undefined,
 		error: reachable ? undefined : result.stderr.trim() || `docker version exited with ${result.exitCode}`,
 	};
 };
