@@ -206,7 +206,19 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 
 	const adcPart = (async (): Promise<AdcState> => {
 		const adc = await hasApplicationDefaultCredentials(ctx);
-		if (adc.present) {
+		// Pushes go as gcloud's account (the credential helper), API calls as ADC's: say when they differ.
+		const gcloudAccount = adc.account ? (await gcloudPart.catch(() => undefined))?.account : undefined;
+		if (adc.present && gcloudAccount && adc.account && gcloudAccount !== adc.account) {
+			emit(
+				make(
+					'adc',
+					options.needAdc,
+					'warn',
+					`${adc.account} at ${adc.path}, but gcloud is ${gcloudAccount}: pushes go as ${gcloudAccount}, Artifact Registry API calls as ${adc.account}.`,
+					`Use one account for both: ${ADC_LOGIN} (as ${gcloudAccount}), or gcloud config set account ${adc.account}`,
+				),
+			);
+		} else if (adc.present) {
 			const who = adc.account ?? (adc.type === 'authorized_user' ? 'your user account; the file does not name it' : undefined);
 			emit(make('adc', options.needAdc, 'ok', `${adc.type ?? 'credentials'}${who ? ` (${who})` : ''} at ${adc.path}`));
 		} else {

@@ -113,6 +113,18 @@ describe.concurrent('runChecks', () => {
 		expect(gcloud.project).toBe('from-gcloud');
 	});
 
+	it('gcloud and ADC logged in as different accounts: says which one pushes and which one calls the API', async context => {
+		const box = await sandbox(context, {DOCKER_HOST: 'unix:///nonexistent.sock'});
+		// ADC is DEFAULT_ACCOUNT's key; gcloud is logged in as someone else.
+		await Promise.all([writeAdc(box, {type: 'service_account'}), loginOffline(box, {account: 'pusher@acme-ml.iam.gserviceaccount.com'})]);
+		const {checks} = await runChecks(box.context(), {needDocker: false, needAdc: true, python: false});
+		expect(byId(checks).adc).toMatchObject({
+			status: 'warn',
+			detail: expect.stringContaining(`pushes go as pusher@acme-ml.iam.gserviceaccount.com, Artifact Registry API calls as ${DEFAULT_ACCOUNT}`),
+			fix: expect.stringContaining('gcloud auth application-default login'),
+		});
+	});
+
 	it('ADC present: the type and, for a service account, which account', async context => {
 		const box = await sandbox(context, {DOCKER_HOST: 'unix:///nonexistent.sock'});
 		await writeAdc(box, {type: 'service_account'});
