@@ -13,9 +13,9 @@ source scripts/node22.sh
 isg_node22
 log "node $(node -v), npm $(npm -v 2>/dev/null); older Node for the old-Node test: ${IMAGESPEC_GAR_OLD_NODE:-none}"
 
-# The engine, registry, htpasswd, a static busybox for the test base image, and Python's packaging.
+# The engine, registry, htpasswd, a static busybox and debootstrap for the test base images, and Python's packaging.
 missing=()
-for pkg in docker.io docker-registry apache2-utils busybox-static python3-packaging; do
+for pkg in docker.io docker-registry apache2-utils busybox-static python3-packaging debootstrap; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -25,6 +25,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 fi
 command -v gcloud >/dev/null || { echo "gcloud is not installed on this machine: the tests need the real Google Cloud SDK" >&2; exit 1; }
+
+# Debian's python3 as a root file system: the real builds install and import Python packages in it.
+# Cached under /tmp: a rerun skips the minutes debootstrap takes.
+log "python base image tarball"
+bash .ci/python-base.sh
 
 log "npm ci"
 npm ci --no-audit --no-fund

@@ -41,7 +41,7 @@ const HELP = `
     --image NAME             image name, e.g. trainer or team/trainer
     --base-image REF         base image (default: ghcr.io/flyteorg/flytekit:py<version>-latest)
     --python-version X.Y     Python version, 3.9-3.13 (default: the local python3, as flytekit, else 3.12)
-    --packages a,b           Python packages
+    --packages a,b           Python packages (PEP 508; "pandas>=1,<2" stays one)
     --requirements FILE      a requirements file (with --packages: created from them when missing)
     --apt-packages a,b       Debian packages
     --env K=V                environment variable (repeatable)
@@ -50,7 +50,10 @@ const HELP = `
     --pip-extra-index-url U  extra pip index (repeatable)
     --platform P             target platform (default linux/amd64: what Union nodes run)
     --tag-format FMT         tag format, e.g. "{spec_hash}-dev"
-    --builder local|union    build here with docker (default) or let Union build it at registration
+    --builder local|union    build here with docker (default) or let Union build it at registration.
+                             A local build follows flytekit's builder (flytekit appended when no package
+                             is flytekit), refuses conda, cuda, lock files and source copies before
+                             building, and pushes only an image whose Python imports flytekit
     --output FILE            the Python module to write (default image_specs.py in the project folder)
     --sdk union|flytekit     what the module imports (default: flytekit when the project uses it without union)
 
@@ -65,6 +68,10 @@ const HELP = `
   Runs non-interactively (every answer from flags, saved answers or defaults) when stdin or
   stdout is not a terminal, when CI is set, or with --yes / --json. Answers are saved per
   project folder, so a rerun only asks for the new image.
+
+  An image your module already declares is read as written: only the fields you give again
+  change (shown as a diff), nothing else is rewritten and no default is added. With --yes, a
+  change of an existing image's tag that no flag asked for is refused.
 
   Exit codes: 0 done, 1 a step failed (its fix is printed), 2 bad usage or invalid input, 130 cancelled.
 

@@ -51,12 +51,11 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	const {ctx, ask, report, store} = options;
 	const {flags} = options;
 	const env = ctx.platform.env;
-	const c: StepContext = {flags, cwd: options.cwd, folder: projectFolder(options.cwd), ctx, ask, report, saved: store.load(), declared: new Map()};
+	const c: StepContext = {flags, cwd: options.cwd, folder: projectFolder(options.cwd), ctx, ask, report, saved: store.load()};
 	const result: JourneyResult = {ok: false, pushed: false};
 
 	// A rerun starts from the saved answers; a new team member from the team's module.
 	const known = await findKnownSetup(c);
-	c.declared = known?.declared ?? new Map();
 	if (known?.source === 'module') c.saved = asSavedAnswers(known, c.saved);
 	await validateFlags(c);
 	if (store.problem) report({type: 'note', level: 'warn', text: `Saved answers in ${store.path} could not be read (${store.problem}); going on from defaults, and the file is left as it is.`});
@@ -140,8 +139,10 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
 	// 5. The ImageSpec module and the tag flytekit will compute (the builder is part of the spec)
 	const authored = await step('imagespec', async () => {
+		// A person is asked only when the run builds; a declared builder changes only when chosen.
+		const chosen = c.flags.builder !== undefined || (ask.interactive && c.flags.build);
 		c.flags = {...c.flags, builder: await chooseBuilder(c, {docker})};
-		return authorImageSpec(c, {project, location, repository, builder: c.flags.builder === 'union' ? 'union' : 'local'});
+		return authorImageSpec(c, {project, location, repository, builder: c.flags.builder === 'union' ? 'union' : 'local', builderChosen: chosen});
 	});
 	const builder = authored.spec.builder === 'union' ? 'union' : 'local';
 	Object.assign(result, {registry: authored.spec.registry, image: authored.spec.name, tag: authored.tag, imageUri: authored.uri, specFile: authored.specFile});

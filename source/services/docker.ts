@@ -1,5 +1,5 @@
 import {createWriteStream} from 'node:fs';
-import {copyFile, mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {cp, mkdir, mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type {ServiceContext} from './context.js';
@@ -8,7 +8,19 @@ import {StepError, isAbort} from './errors.js';
 import {findExecutable, runTool, streamTool} from './exec.js';
 import {isKnownGoogleRegistry} from './gcloud.js';
 import {executable, type Platform} from './platform.js';
-import type {ImageSpec} from './imagespec.js';
+import {computeTag, effectivePlatform, imageUri, type ImageSpec} from './imagespec.js';
+import {
+	NO_PYTHON_MARKER,
+	REQUIREMENTS_IN_CONTEXT,
+	SDK_CHECK_MARKER,
+	SDK_CHECK_SCRIPT,
+	localBuildRefusal,
+	planLocalBuild,
+	type LocalBuildPlan,
+	type PlanOptions,
+} from './local-build.js';
+
+export {NO_PYTHON_MARKER, REQUIREMENTS_IN_CONTEXT} from './local-build.js';
 
 export type DockerInfo = {
 	cliInstalled: boolean;
@@ -128,76 +140,15 @@ const manifestDigest = (stdout: string): string | undefined => {
 	}
 };
 
-/** The ImageSpec fields a local build uses (flytekit's names). */
-export type BuildSpec = Pick<
-	ImageSpec,
-	'name' | 'python_version' | 'env' | 'packages' | 'requirements' | 'apt_packages' | 'base_image' | 'platform' | 'pip_index' | 'pip_extra_index_url' | 'commands'
->;
+/** A local build reads the whole spec: LOCAL_BUILD (local-build.ts) says what each field does. */
+export type BuildSpec = ImageSpec;
 
-/** Where renderDockerfile expects the requirements file inside the build context. */
-export const REQUIREMENTS_IN_CONTEXT = 'requirements.txt';
-
-const defaultBase = (spec: BuildSpec): string => `python:${spec.python_version ?? '3.12'}-slim`;
-
-// Quoted Dockerfile values: backslash and quote escaped, `$` kept literal.
-const dockerfileQuote = (value: string): string => `"${value.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
-
-const shellQuote = (value: string): string => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`);
-
-/** Printed by the install step when the base image has no Python (mapDockerFailure knows it). */
-export const NO_PYTHON_MARKER = 'imagespec-gar: the base image has no Python';
-
-/**
- * Installs into the base image's own Python: with uv when the image has it (much faster), else
- * pip; an image without Python stops the build with a line saying so.
- */
-const pythonInstall = (args: string): string =>
-	[
-		'PY="$(command -v python3 || command -v python)";',
-		`if [ -z "$PY" ]; then echo "${NO_PYTHON_MARKER} (no python3 or python on its PATH)" >&2; exit 1;`,
-		`elif command -v uv >/dev/null 2>&1; then uv pip install --python "$PY" --no-cache ${args};`,
-		`else "$PY" -m pip install --no-cache-dir ${args}; fi`,
-	].join(' ');
-
-/**
- * A Dockerfile for spec that the classic builder accepts as well as BuildKit: no heredocs,
- * no --mount, exec-form JSON where shell quoting would be fragile.
- */
-export const renderDockerfile = (spec: BuildSpec): string => {
-	const lines = [`FROM ${spec.base_image ?? defaultBase(spec)}`];
-	const env = Object.entries(spec.env ?? {});
-	for (const [key] of env) {
-		if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new StepError(`"${key}" is not a valid environment variable name.`, {reason: 'BAD_SPEC'});
-	}
-	if (env.length > 0) lines.push(`ENV ${env.map(([key, value]) => `${key}=${dockerfileQuote(value.replace(/\r?\n/g, ' '))}`).join(' ')}`);
-	const apt = spec.apt_packages ?? [];
-	if (apt.length > 0) {
-		lines.push(
-			`RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${apt.map(shellQuote).join(' ')} && rm -rf /var/lib/apt/lists/*`,
-		);
-	}
-	const packages = spec.packages ?? [];
-	if (spec.requirements || packages.length > 0) {
-		const args: string[] = [];
-		if (spec.pip_index) args.push('--index-url', spec.pip_index);
-		const extra = spec.pip_extra_index_url ?? [];
-		for (const url of extra) args.push('--extra-index-url', url);
-		if (spec.requirements) {
-			lines.push(`COPY ${REQUIREMENTS_IN_CONTEXT} /tmp/imagespec/${REQUIREMENTS_IN_CONTEXT}`);
-			args.push('-r', `/tmp/imagespec/${REQUIREMENTS_IN_CONTEXT}`);
-		}
-		args.push(...packages);
-		lines.push(`RUN ${pythonInstall(args.map(shellQuote).join(' '))}`);
-	}
-	for (const command of spec.commands ?? []) {
-		// A multi-line command would break the Dockerfile; exec form keeps it whole.
-		lines.push(/[\r\n]/.test(command) ? `RUN ${JSON.stringify(['/bin/sh', '-c', command])}` : `RUN ${command}`);
-	}
-	return `${lines.join('\n')}\n`;
-};
+/** The Dockerfile a local build of spec writes (local-build.ts plans it). */
+export const renderDockerfile = (spec: ImageSpec, options?: PlanOptions): string => planLocalBuild(spec, options).dockerfile;
 
 export type BuildEvent =
-	| {type: 'phase'; phase: 'build' | 'push'}
+	/** base: a nested base ImageSpec is built first; check: the built image is run once to import flytekit. */
+	| {type: 'phase'; phase: 'base' | 'build' | 'check' | 'push'}
 	| {type: 'log'; line: string}
 	| {type: 'step'; text: string; index?: number; total?: number}
 	| {type: 'layer'; id: string; status: string; current?: number; total?: number};
@@ -207,10 +158,12 @@ export type BuildOptions = {
 	spec: BuildSpec;
 	/** The project folder: spec.requirements is relative to it. */
 	contextDir: string;
-	/** Target platform; defaults to spec.platform, then linux/amd64. */
+	/** Target platform; defaults to the one flytekit settles on for spec. */
 	platform?: string;
 	/** The full build and push output goes here. */
 	logFile: string;
+	/** The flytekit version importable here: flytekit pins the flytekit it appends to it. */
+	localFlytekit?: string;
 };
 
 export type BuildResult = {imageRef: string; digest: string; size?: number};
@@ -289,10 +242,18 @@ export const mapDockerFailure = (
 		});
 	}
 	if (phase === 'build') {
-		if (output.includes(NO_PYTHON_MARKER)) {
+		// The marker as printed, not inside the RUN line the classic builder echoes (colour codes stripped).
+		const said = output.split('\n').map(line => line.replace(/\u001B\[[\d;]*m/g, '').trim());
+		if (said.some(line => line.startsWith(NO_PYTHON_MARKER))) {
 			return new StepError('The base image has no Python, so the packages cannot be installed into it.', {
 				fix: 'Use a base image with Python (e.g. --base-image ghcr.io/flyteorg/flytekit:py3.12-latest), or leave out the packages.',
 				reason: 'NO_PYTHON_IN_BASE',
+			});
+		}
+		if (/externally-managed-environment/.test(output)) {
+			return new StepError('The base image\'s Python is externally managed (PEP 668): packages cannot be installed into it.', {
+				fix: 'Set python_exec to that Python (e.g. python_exec="/usr/bin/python3"): the packages then go into a venv, as flytekit\'s builder does for such images.',
+				reason: 'EXTERNALLY_MANAGED_PYTHON',
 			});
 		}
 		const fromStep = /^FROM\b/i.test(context.failingStep ?? '');
@@ -328,58 +289,126 @@ export const mapDockerFailure = (
 	return new StepError(`docker push failed: ${last}`, {fix: 'Read the push log, then retry.', reason: 'PUSH_FAILED'});
 };
 
+type OnEvent = (event: BuildEvent) => void;
+
+type Recorder = {record: (line: string) => void; emit: (line: string) => void};
+
+/** One line for the check's failure: the last thing the image's Python said. */
+const lastLine = (text: string): string => text.trim().split('\n').filter(Boolean).at(-1)?.trim() ?? '';
+
 /**
- * Builds spec into imageRef in a scratch build context and pushes it, streaming events.
- * Abort kills the docker child and throws CancelledError.
+ * Runs the built image once, the way a task starts (its default user, its PATH), and imports
+ * flytekit: an image that cannot must not be pushed. Proves python_version too where the local
+ * build used the base image's Python in place of flytekit's micromamba one.
  */
-export const buildAndPush = async (
-	ctx: ServiceContext,
-	options: BuildOptions,
-	onEvent: (event: BuildEvent) => void,
-): Promise<BuildResult> => {
-	const {imageRef, spec} = options;
-	const platform = options.platform ?? spec.platform ?? 'linux/amd64';
-	const dockerfile = renderDockerfile(spec);
-	const buildDir = await mkdtemp(path.join(os.tmpdir(), 'imagespec-gar-build-'));
-	await mkdir(path.dirname(options.logFile), {recursive: true});
-	const log = createWriteStream(options.logFile, {flags: 'w'});
-	const record = (line: string) => {
-		log.write(`${line}\n`);
-	};
-	try {
-		await writeFile(path.join(buildDir, 'Dockerfile'), dockerfile);
-		if (spec.requirements) {
-			const source = path.resolve(options.contextDir, spec.requirements);
-			await copyFile(source, path.join(buildDir, REQUIREMENTS_IN_CONTEXT)).catch((error: unknown) => {
-				throw new StepError(`Cannot read the requirements file ${source}.`, {
-					fix: 'Create it, or fix the requirements path in the spec.',
-					reason: 'REQUIREMENTS_MISSING',
-					cause: error,
-				});
+const checkCanRunTasks = async (ctx: ServiceContext, imageRef: string, platform: string, plan: LocalBuildPlan, out: Recorder): Promise<void> => {
+	const args = ['run', '--rm', '--network', 'none', '--platform', platform, '--entrypoint', plan.python, imageRef, '-c', SDK_CHECK_SCRIPT];
+	out.record(`$ docker ${args.slice(0, -1).join(' ')} '<import flytekit>'`);
+	const result = await runTool(ctx, executable(ctx.platform, 'docker'), args, {timeout: 300_000});
+	for (const line of `${result.stdout}\n${result.stderr}`.trim().split('\n')) if (line) out.emit(line);
+	const said = result.stdout.split('\n').find(line => line.startsWith(SDK_CHECK_MARKER));
+	if (result.exitCode !== 0 || !said) {
+		const why = lastLine(result.stderr) || lastLine(result.stdout) || `exit ${result.exitCode}`;
+		throw new StepError(`The built image cannot run a Flyte task: ${plan.python} -c "import flytekit" failed (${why}); nothing was pushed.`, {
+			fix:
+				"Make flytekit importable by the image's Python (list flytekit or union in packages; check pip_index, pip_extra_args, " +
+				'python_exec and the base image); ' +
+				`inspect it with \`docker run --rm -it --entrypoint sh ${imageRef}\`.`,
+			reason: 'SDK_NOT_IMPORTABLE',
+		});
+	}
+	const found = JSON.parse(said.slice(SDK_CHECK_MARKER.length)) as {python: string; flytekit: string};
+	if (plan.expectPython && found.python !== plan.expectPython) {
+		throw new StepError(`The built image runs Python ${found.python}, but the spec's python_version is ${plan.expectPython}; nothing was pushed.`, {
+			fix: `Use a base image with Python ${plan.expectPython} (flytekit's builder would install it with micromamba), or set python_version="${found.python}".`,
+			reason: 'PYTHON_VERSION_MISMATCH',
+		});
+	}
+	out.record(`# the image imports flytekit ${found.flytekit || '(no version)'} on Python ${found.python}`);
+};
+
+/** Writes the build context: Dockerfile, requirements_uv.txt, and the copy entries at their relative paths. */
+const writeContext = async (options: BuildOptions, buildDir: string, planOptions: PlanOptions): Promise<LocalBuildPlan> => {
+	const {spec, contextDir} = options;
+	let requirementsText: string | undefined;
+	if (spec.requirements) {
+		const source = path.resolve(contextDir, spec.requirements);
+		requirementsText = await readFile(source, 'utf8').catch((error: unknown) => {
+			throw new StepError(`Cannot read the requirements file ${source}.`, {
+				fix: 'Create it, or fix the requirements path in the spec.',
+				reason: 'REQUIREMENTS_MISSING',
+				cause: error,
+			});
+		});
+	}
+	const kinds = new Map<string, boolean>();
+	for (const entry of spec.copy ?? []) {
+		const info = await stat(path.resolve(contextDir, entry)).catch(() => undefined);
+		if (!info) {
+			throw new StepError(`copy: ${path.resolve(contextDir, entry)} does not exist.`, {
+				fix: 'Create it, or fix the copy entry (relative to the project folder).',
+				reason: 'COPY_MISSING',
 			});
 		}
+		kinds.set(entry.replaceAll('\\', '/').replace(/\/$/, ''), info.isDirectory());
+	}
+	const plan = planLocalBuild(spec, {...planOptions, requirementsText}, entry => kinds.get(entry) ?? false);
+	await writeFile(path.join(buildDir, 'Dockerfile'), plan.dockerfile);
+	await writeFile(path.join(buildDir, REQUIREMENTS_IN_CONTEXT), plan.requirements);
+	for (const entry of plan.copy) await cp(path.resolve(contextDir, entry), path.join(buildDir, entry), {recursive: true});
+	return plan;
+};
+
+/**
+ * A nested base ImageSpec: its image name, built (and pushed, when it has a registry) first
+ * when its registry does not have it, as flytekit's ImageBuildEngine does.
+ */
+const resolveBase = async (ctx: ServiceContext, options: BuildOptions, onEvent: OnEvent, out: Recorder): Promise<string | undefined> => {
+	const base = options.spec.base_image;
+	if (typeof base !== 'object') return undefined;
+	const baseRef = imageUri(base, await computeTag(base, {baseDir: options.contextDir, arch: ctx.platform.arch}));
+	if (base.registry && (await imageExists(ctx, baseRef)).state === 'present') {
+		out.record(`# base ImageSpec ${baseRef} is in its registry`);
+		return baseRef;
+	}
+	onEvent({type: 'phase', phase: 'base'});
+	out.record(`# building the base ImageSpec first: ${baseRef}`);
+	// The base on its own platform, as flytekit builds it.
+	await buildCheckPush(ctx, {...options, imageRef: baseRef, spec: base, platform: undefined}, onEvent, out, Boolean(base.registry));
+	return baseRef;
+};
+
+/** Build, check, and (unless push is false: a base without a registry) push; the nested base first. */
+const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEvent: OnEvent, out: Recorder, push = true): Promise<BuildResult> => {
+	const {imageRef, spec} = options;
+	const platform = options.platform ?? effectivePlatform(spec, ctx.platform.arch);
+	// Before anything runs: a field this build cannot honour would give an image unlike its tag.
+	const refusal = localBuildRefusal(spec);
+	if (refusal) throw refusal;
+	const baseImage = await resolveBase(ctx, options, onEvent, out);
+	const buildDir = await mkdtemp(path.join(os.tmpdir(), 'imagespec-gar-build-'));
+	try {
+		const plan = await writeContext(options, buildDir, {baseImage, localFlytekit: options.localFlytekit, arch: ctx.platform.arch});
 		const docker = executable(ctx.platform, 'docker');
 		// BuildKit when this docker has buildx; else the classic builder, said explicitly (a docker
 		// 23+ CLI without buildx otherwise prints a deprecation notice first).
 		const buildkit = await hasBuildx(ctx);
 		const env = {BUILDKIT_PROGRESS: 'plain', DOCKER_BUILDKIT: buildkit ? '1' : '0'};
-		const emitLine = (line: string) => {
-			record(line);
-			onEvent({type: 'log', line});
-		};
 
 		onEvent({type: 'phase', phase: 'build'});
 		let currentStep: string | undefined;
-		// --force-rm: a failed or cancelled step leaves no stopped container behind.
-		const buildArgs = ['build', '--force-rm', '--platform', platform, '-t', imageRef, buildDir];
-		record(`$ DOCKER_BUILDKIT=${env.DOCKER_BUILDKIT} docker ${buildArgs.join(' ')}`);
-		for (const line of dockerfile.trimEnd().split('\n')) record(`# ${line}`);
+		// --force-rm: a failed or cancelled step leaves no stopped container behind. The host
+		// network only for an index on this machine's loopback (the build could not reach it).
+		const buildArgs = ['build', '--force-rm', ...(plan.hostNetwork ? ['--network', 'host'] : []), '--platform', platform, '-t', imageRef, buildDir];
+		out.record(`$ DOCKER_BUILDKIT=${env.DOCKER_BUILDKIT} docker ${buildArgs.join(' ')}`);
+		for (const line of plan.dockerfile.trimEnd().split('\n')) out.record(`# ${line}`);
+		for (const line of plan.requirements.trimEnd().split('\n')) out.record(`# ${REQUIREMENTS_IN_CONTEXT}: ${line}`);
 		const build = await streamTool(
 			ctx,
 			docker,
 			buildArgs,
-			(line) => {
-				emitLine(line);
+			line => {
+				out.emit(line);
 				const step = parseBuildLine(line);
 				if (step) {
 					currentStep = /^Step \d+\/\d+ : (.*)$/.exec(step.text)?.[1];
@@ -390,12 +419,16 @@ export const buildAndPush = async (
 		);
 		if (build.exitCode !== 0) throw mapDockerFailure('build', build.tail.join('\n'), imageRef, {failingStep: currentStep});
 
+		onEvent({type: 'phase', phase: 'check'});
+		await checkCanRunTasks(ctx, imageRef, platform, plan, out);
+		if (!push) return {imageRef, digest: ''};
+
 		onEvent({type: 'phase', phase: 'push'});
-		record(`$ docker push ${imageRef}`);
+		out.record(`$ docker push ${imageRef}`);
 		let digest: string | undefined;
 		let size: number | undefined;
-		const push = await streamTool(ctx, docker, ['push', imageRef], (line) => {
-			emitLine(line);
+		const pushed = await streamTool(ctx, docker, ['push', imageRef], line => {
+			out.emit(line);
 			const done = digestLine.exec(line);
 			if (done) {
 				digest = done[1];
@@ -405,27 +438,49 @@ export const buildAndPush = async (
 			const layer = parsePushLine(line);
 			if (layer) onEvent(layer);
 		});
-		if (push.exitCode !== 0) {
+		if (pushed.exitCode !== 0) {
 			const config = await readDockerConfig(ctx.platform).catch(() => undefined);
 			const gcloudHelper = isGcloudHelperRegistered(config, registryHost(imageRef));
 			const helperMissing = gcloudHelper && !(await credentialHelperOnPath(ctx.platform));
-			throw mapDockerFailure('push', push.tail.join('\n'), imageRef, {gcloudHelper, helperMissing});
+			throw mapDockerFailure('push', pushed.tail.join('\n'), imageRef, {gcloudHelper, helperMissing});
 		}
 		if (!digest) {
-			throw new StepError(`docker push ${imageRef} finished without printing a digest.`, {
-				fix: `Check the log at ${options.logFile}.`,
-				reason: 'NO_DIGEST',
-			});
+			throw new StepError(`docker push ${imageRef} finished without printing a digest.`, {fix: `Check the log at ${options.logFile}.`, reason: 'NO_DIGEST'});
 		}
 		return {imageRef, digest, size};
+	} finally {
+		await rm(buildDir, {recursive: true, force: true});
+	}
+};
+
+/**
+ * Builds spec into imageRef in a scratch build context, runs it once to prove a Flyte task can
+ * start in it (flytekit imports), and only then pushes, streaming events. A field the local
+ * build cannot honour stops it before docker runs. Abort kills the docker child and throws
+ * CancelledError.
+ */
+export const buildAndPush = async (ctx: ServiceContext, options: BuildOptions, onEvent: (event: BuildEvent) => void): Promise<BuildResult> => {
+	await mkdir(path.dirname(options.logFile), {recursive: true});
+	const log = createWriteStream(options.logFile, {flags: 'w'});
+	const record = (line: string) => {
+		log.write(`${line}\n`);
+	};
+	const out: Recorder = {
+		record,
+		emit(line) {
+			record(line);
+			onEvent({type: 'log', line});
+		},
+	};
+	try {
+		return await buildCheckPush(ctx, options, onEvent, out);
 	} catch (error) {
 		if (!isAbort(error)) record(`! ${(error as Error).message}`);
 		throw error;
 	} finally {
-		await new Promise<void>((resolve) => {
+		await new Promise<void>(resolve => {
 			log.end(resolve);
 		});
-		await rm(buildDir, {recursive: true, force: true});
 	}
 };
 

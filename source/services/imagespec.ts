@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto';
-import {readFile} from 'node:fs/promises';
+import {opendir, readFile, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {StepError, UsageError} from './errors.js';
 import {checkRequirement} from './pep508.js';
@@ -112,7 +112,7 @@ export const SPEC_FIELDS: readonly SpecField[] = FLYTEKIT_FIELD_ORDER.filter((fi
 );
 
 /** Fields flytekit leaves out of the tag. */
-const UNHASHED_FIELDS = new Set<string>(['builder', 'pip_secret_mounts', 'runtime_packages']);
+export const UNHASHED_FIELDS: ReadonlySet<string> = new Set<string>(['builder', 'pip_secret_mounts', 'runtime_packages']);
 
 export const DEFAULT_PLATFORM = 'linux/amd64';
 export const SUPPORTED_PYTHON_VERSIONS = ['3.9', '3.10', '3.11', '3.12', '3.13'] as const;
@@ -383,7 +383,8 @@ export const pyStr = (value: string, options: {preferDouble?: boolean} = {}): st
 	return out + quote;
 };
 
-const pyFloat = (n: number): string => {
+/** Python's repr() of a float (1.0, 1e+20, 0.0001): what str(dict) prints for it. */
+export const pyFloat = (n: number): string => {
 	if (Number.isNaN(n)) return 'nan';
 	if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf';
 	// Both languages print the shortest round-trip digits; only the layout differs.
@@ -422,19 +423,55 @@ export const pyRepr = (value: unknown): string => {
 	return `{${entries.map(([key, item]) => `${pyRepr(key)}: ${pyRepr(item)}`).join(', ')}}`;
 };
 
-/** The hash input as ordered entries (Python dict order), with flytekit's replacements applied. */
-export const hashEntries = (spec: ImageSpec, requirementsSha1?: string): Array<[string, unknown]> => {
+/** flytekit's CopyFileDetection values, for the enum's repr in the hash input. */
+const COPY_MODE_VALUES: Record<CopyMode, number> = {LOADED_MODULES: 1, ALL: 2, NO_COPY: 3};
+
+/** Renders like flytekit's enum member in str(dict): `<CopyFileDetection.NO_COPY: 3>`. */
+export const copyModeLiteral = (mode: CopyMode): PyLiteral => new PyLiteral(`<CopyFileDetection.${mode}: ${COPY_MODE_VALUES[mode]}>`);
+
+/**
+ * The platform flytekit's __post_init__ settles on: the spec's own, else linux/amd64, or linux/arm64
+ * for a localhost: registry on an arm64 machine (`arch` is Node's process.arch naming).
+ */
+export const effectivePlatform = (spec: Pick<ImageSpec, 'platform' | 'registry'>, arch: string): string => {
+	if (spec.platform !== undefined && spec.platform !== null) return spec.platform;
+	const registry = spec.registry ? spec.registry.toLowerCase() : '';
+	return registry.startsWith('localhost:') && arch === 'arm64' ? 'linux/arm64' : DEFAULT_PLATFORM;
+};
+
+/** flytekit's __post_init__: a source_root without a copy mode means LOADED_MODULES. */
+export const effectiveCopyMode = (spec: Pick<ImageSpec, 'source_root' | 'source_copy_mode'>): CopyMode | undefined =>
+	spec.source_copy_mode ?? (spec.source_root === undefined || spec.source_root === null ? undefined : 'LOADED_MODULES');
+
+/**
+ * What flytekit's `tag` puts in place of a field before hashing: the nested base image's full
+ * name, the requirements file's SHA-1, the copy entries' digest, the files under source_root.
+ */
+export type TagDigests = {requirements?: string; copy?: string; baseImage?: string; sourceRoot?: string};
+
+/**
+ * The hash input as ordered entries (Python dict order), with flytekit's replacements applied:
+ * every dataclass field but builder / pip_secret_mounts / runtime_packages, None left out,
+ * registry_config nulled, name and a truthy registry lowercased.
+ */
+export const hashEntries = (spec: ImageSpec, digests: TagDigests = {}, arch: string = process.arch): Array<[string, unknown]> => {
+	const mode = effectiveCopyMode(spec);
 	const values: Record<string, unknown> = {
 		...spec,
 		name: spec.name.toLowerCase(),
-		// flytekit lowercases only a truthy registry.
 		registry: spec.registry ? spec.registry.toLowerCase() : spec.registry,
-		platform: spec.platform ?? DEFAULT_PLATFORM,
+		platform: effectivePlatform(spec, arch),
+		source_copy_mode: mode === undefined ? undefined : copyModeLiteral(mode),
+		registry_config: undefined,
 	};
-	if (spec.requirements) {
-		if (requirementsSha1 === undefined) throw new Error('hashInput: requirements is set, pass the SHA-1 of its stripped content');
-		values.requirements = requirementsSha1;
-	}
+	const need = (field: string, digest: string | undefined, what: string): string => {
+		if (digest === undefined) throw new Error(`hashInput: ${field} is set, pass ${what}`);
+		return digest;
+	};
+	if (typeof spec.base_image === 'object' && spec.base_image !== null) values.base_image = need('base_image', digests.baseImage, "the base spec's image name");
+	if (mode === 'LOADED_MODULES' || mode === 'ALL') values.source_root = need('source_root', digests.sourceRoot, 'the digest of its files');
+	if (spec.copy && spec.copy.length > 0) values.copy = need('copy', digests.copy, 'the digest of the copied files');
+	if (spec.requirements) values.requirements = need('requirements', digests.requirements, 'the SHA-1 of its stripped content');
 	const entries: Array<[string, unknown]> = [];
 	for (const field of FLYTEKIT_FIELD_ORDER) {
 		const value = values[field];
@@ -445,7 +482,7 @@ export const hashEntries = (spec: ImageSpec, requirementsSha1?: string): Array<[
 };
 
 /** The exact str(dict) flytekit hashes for this spec. */
-export const hashInput = (spec: ImageSpec, requirementsSha1?: string): string => pyRepr(new Map(hashEntries(spec, requirementsSha1)));
+export const hashInput = (spec: ImageSpec, digests?: TagDigests, arch?: string): string => pyRepr(new Map(hashEntries(spec, digests, arch)));
 
 /** flytekit's spec hash of a str(dict): MD5, URL-safe base64 without '=', '-' -> '_'. */
 export const specHash = (hashInputString: string): string =>
@@ -464,15 +501,119 @@ const stripBytes = (bytes: Buffer): Buffer => {
 export const requirementsDigest = (content: Buffer | string): string =>
 	createHash('sha1').update(stripBytes(Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8'))).digest('hex');
 
-/** The tag for a hash, with tag_format applied the way Python's str.format does. */
-export const tagFromHash = (hash: string, tagFormat?: string): string => (tagFormat ? formatTag(tagFormat, hash) : hash);
+/** Python's str ordering (code points), not JavaScript's UTF-16 code units. */
+const byCodePoint = (a: string, b: string): number => {
+	const left = [...a];
+	const right = [...b];
+	for (let i = 0; i < Math.min(left.length, right.length); i++) {
+		const diff = left[i]!.codePointAt(0)! - right[i]!.codePointAt(0)!;
+		if (diff !== 0) return diff;
+	}
+	return left.length - right.length;
+};
 
 /**
- * The tag flytekit will compute. `baseDir` is where `requirements` is resolved: flytekit reads it
- * relative to the folder `union register`/`pyflyte` runs in.
+ * flytekit's compute_digest(copy) (tools/fast_registration.py): MD5 over, per file, its bytes and
+ * then its relative path with the separators removed. A folder is walked like os.walk: subfolders
+ * in the order the file system lists them (not sorted), files sorted within each folder, symlinked
+ * folders not entered; a missing path, a dangling link or a socket adds nothing. Entries resolve
+ * against `baseDir` (the folder `union register` runs in).
  */
-export const computeTag = async (spec: ImageSpec, options: {baseDir: string}): Promise<string> => {
-	let digest: string | undefined;
+export const copyDigest = async (entries: readonly string[], baseDir: string): Promise<string> => {
+	const hash = createHash('md5');
+	const addFile = async (file: string, relative: string) => {
+		const info = await stat(file).catch(() => undefined);
+		if (!info || info.isSocket()) return;
+		hash.update(await readFile(file));
+		hash.update(relative.split(path.sep).join(''), 'utf8');
+	};
+	const isFolder = async (file: string) => (await stat(file).catch(() => undefined))?.isDirectory() === true;
+	const walk = async (folder: string, root: string): Promise<void> => {
+		const files: string[] = [];
+		const folders: string[] = [];
+		let listing;
+		try {
+			// opendir reads in the file system's order, as os.scandir does (readdir sorts).
+			listing = await opendir(folder);
+		} catch {
+			// os.walk ignores folders it cannot list.
+			return;
+		}
+		for await (const entry of listing) {
+			const full = path.join(folder, entry.name);
+			const folderEntry = entry.isSymbolicLink() ? await isFolder(full) : entry.isDirectory();
+			if (!folderEntry) files.push(entry.name);
+			// os.walk lists a symlinked folder but does not enter it (followlinks=False).
+			else if (!entry.isSymbolicLink()) folders.push(entry.name);
+		}
+		files.sort(byCodePoint);
+		for (const name of files) {
+			const full = path.join(folder, name);
+			await addFile(full, path.relative(root, full));
+		}
+		for (const name of folders) await walk(path.join(folder, name), root);
+	};
+	for (const entry of entries) {
+		const full = path.resolve(baseDir, entry);
+		if (await isFolder(full)) await walk(full, full);
+		else await addFile(full, path.basename(entry));
+	}
+	return hash.digest('hex');
+};
+
+/** The tag for a hash, with tag_format applied the way Python's str.format does (only when truthy, as flytekit). */
+export const tagFromHash = (hash: string, tagFormat?: string): string => (tagFormat ? formatTag(tagFormat, hash) : hash);
+
+export type TagOptions = {
+	/** Where `requirements` and `copy` resolve: the folder `union register`/`pyflyte` runs in. */
+	baseDir: string;
+	/** The machine's architecture (process.arch naming), for flytekit's localhost:+arm64 platform rule. */
+	arch?: string;
+	/**
+	 * flytekit's own digest of the files under source_root (its ls_files) for source_copy_mode ALL,
+	 * when the real flytekit computed it: the tool does not reimplement git's and docker's ignore rules.
+	 */
+	sourceRootDigest?: string;
+};
+
+/**
+ * The tag flytekit will compute (ImageSpec.tag). StepError reasons: TAG_DEPENDS_ON_REGISTER (the
+ * files `union register` ships decide it), TAG_NEEDS_FLYTEKIT (only flytekit can digest
+ * source_root with ALL), REQUIREMENTS_UNREADABLE, TAG_FORMAT_INVALID.
+ */
+export const computeTag = async (spec: ImageSpec, options: TagOptions): Promise<string> => {
+	const digests: TagDigests = {};
+	const mode = effectiveCopyMode(spec);
+	if (mode === 'LOADED_MODULES') {
+		throw new StepError(
+			`The tag of ${spec.name} depends on the Python files \`union register\` loads ` +
+				`(source_copy_mode LOADED_MODULES${spec.source_copy_mode ? '' : ', the default with source_root'}); it cannot be known before registering.`,
+			{
+				fix: 'Set source_copy_mode=CopyFileDetection.NO_COPY (code ships with fast registration), or let `union register` build this image.',
+				reason: 'TAG_DEPENDS_ON_REGISTER',
+			},
+		);
+	}
+	if (mode === 'ALL') {
+		if (!spec.source_root) {
+			throw new StepError(`The tag of ${spec.name} depends on the source root \`union register\` is given (source_copy_mode ALL without source_root).`, {
+				fix: 'Set source_root= in the declaration, or let `union register` build this image.',
+				reason: 'TAG_DEPENDS_ON_REGISTER',
+			});
+		}
+		if (options.sourceRootDigest === undefined) {
+			throw new StepError(`The tag of ${spec.name} digests every file under source_root after git's and .dockerignore's rules (source_copy_mode ALL).`, {
+				fix: 'Install flytekit (or union) in the Python on PATH, so the tool asks flytekit for that digest.',
+				reason: 'TAG_NEEDS_FLYTEKIT',
+			});
+		}
+		digests.sourceRoot = options.sourceRootDigest;
+	}
+	if (typeof spec.base_image === 'object' && spec.base_image !== null) {
+		const base = spec.base_image;
+		digests.baseImage = imageUri(base, await computeTag(base, {baseDir: options.baseDir, arch: options.arch}));
+	}
+	if (spec.copy && spec.copy.length > 0) digests.copy = await copyDigest(spec.copy, options.baseDir);
 	if (spec.requirements) {
 		const file = path.resolve(options.baseDir, spec.requirements);
 		let content: Buffer;
@@ -485,9 +626,19 @@ export const computeTag = async (spec: ImageSpec, options: {baseDir: string}): P
 				cause: error,
 			});
 		}
-		digest = requirementsDigest(content);
+		digests.requirements = requirementsDigest(content);
 	}
-	return tagFromHash(specHash(hashInput(spec, digest)), spec.tag_format);
+	const hash = specHash(hashInput(spec, digests, options.arch));
+	try {
+		return tagFromHash(hash, spec.tag_format);
+	} catch (error) {
+		// Python's str.format knows more ({spec_hash:.8}, {spec_hash!r}) than the tool repeats.
+		throw new StepError(`tag_format of ${spec.name}: ${(error as Error).message}`, {
+			fix: 'Write the tag format as text around {spec_hash}, or install flytekit (or union) so the tool asks flytekit.',
+			reason: 'TAG_FORMAT_INVALID',
+			cause: error,
+		});
+	}
 };
 
 /** The image the cluster will pull: `${registry}/${name}:${tag}`, or `name:tag` without a registry. */

@@ -77,3 +77,15 @@ const probePython = async (ctx: ServiceContext): Promise<PythonInfo> => {
 		return {found: true, executable, error: `${executable} could not run: ${why}`};
 	}
 };
+
+/**
+ * Why Python would not compile `source` (its own words and line), or undefined when it compiles
+ * or no Python is here to ask. The module must still import for `union register` after a write.
+ */
+export const pythonSyntaxError = async (ctx: ServiceContext, source: string, filename: string): Promise<string | undefined> => {
+	const executable = await findPython(ctx);
+	if (!executable) return undefined;
+	const check = 'import sys\ntry:\n    compile(sys.stdin.buffer.read(), sys.argv[1], "exec")\nexcept SyntaxError as e:\n    print("%s (line %s)" % (e.msg, e.lineno)); sys.exit(3)';
+	const result = await runTool(ctx, executable, ['-c', check, filename], {input: source, timeout: 30_000});
+	return result.exitCode === 3 ? result.stdout.trim() : undefined;
+};

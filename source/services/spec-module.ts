@@ -1,7 +1,8 @@
 import {randomBytes} from 'node:crypto';
-import {chmod, realpath, rename, stat, unlink, writeFile} from 'node:fs/promises';
+import {chmod, readFile, realpath, rename, stat, unlink, writeFile} from 'node:fs/promises';
 import path from 'node:path';
-import {FLYTEKIT_FIELD_ORDER, SPEC_FIELDS, pyStr, type ImageSpec, type SpecField} from './imagespec.js';
+import {StepError} from './errors.js';
+import {FLYTEKIT_FIELD_ORDER, PyLiteral, SPEC_FIELDS, pyFloat, pyRepr, pyStr, type CopyMode, type ImageSpec, type SpecField} from './imagespec.js';
 
 export type SpecModuleOptions = {sdk: 'union' | 'flytekit'};
 
@@ -45,7 +46,7 @@ export const importLine = (callee: Callee, options: SpecModuleOptions): string =
 const literal = (value: string): string => pyStr(value, {preferDouble: true});
 
 /** `key=value,` lines for one field; lists and dicts with more than one entry go one per line. */
-const renderField = (key: string, value: unknown): string => {
+export const renderField = (key: string, value: unknown): string => {
 	const prefix = `${INDENT}${key}=`;
 	if (typeof value === 'string') return `${prefix}${literal(value)},`;
 	if (Array.isArray(value)) {
@@ -63,7 +64,7 @@ const renderField = (key: string, value: unknown): string => {
 /** A kwarg carried over verbatim from an existing declaration (see planModuleUpdate). */
 export type RawField = {key: string; text: string};
 
-const fieldRank = (key: string): number => {
+export const fieldRank = (key: string): number => {
 	const index = (FLYTEKIT_FIELD_ORDER as readonly string[]).indexOf(key);
 	return index === -1 ? FLYTEKIT_FIELD_ORDER.length : index;
 };
@@ -231,9 +232,19 @@ const parseLiteral = (src: string, start: number): Parsed => {
 		}
 		return {ok: true, value, end};
 	}
-	if (ch === '[' || ch === '(') {
-		const result = parseSequence(src, i + 1, ch === '[' ? ']' : ')', j => parseLiteral(src, j));
+	if (ch === '[') {
+		const result = parseSequence(src, i + 1, ']', j => parseLiteral(src, j));
 		return result.ok ? {ok: true, value: result.value, end: result.end} : result;
+	}
+	if (ch === '(') {
+		// `(x)` is x; `(x,)`, `()` and `(x, y)` are tuples, which only a Python repr can carry.
+		const result = parseSequence(src, i + 1, ')', j => parseLiteral(src, j));
+		if (!result.ok) return result;
+		const items = result.value as unknown[];
+		const inner = src.slice(i + 1, result.end - 1).replace(/#[^\n]*/g, '');
+		if (items.length === 1 && !/,\s*$/.test(inner)) return {ok: true, value: items[0], end: result.end};
+		const tuple = `(${items.map(item => pyRepr(item)).join(', ')}${items.length === 1 ? ',' : ''})`;
+		return {ok: true, value: new PyLiteral(tuple), end: result.end};
 	}
 	if (ch === '{') {
 		const entries: Array<[unknown, unknown]> = [];
@@ -249,17 +260,37 @@ const parseLiteral = (src: string, start: number): Parsed => {
 		});
 		return result.ok ? {ok: true, value: new Map(entries), end: result.end} : result;
 	}
-	const word = /^(?:True|False|None|-?\d[\d_]*(?:\.\d+)?)(?![\w.])/.exec(src.slice(i));
+	// dict(KEY="value", ...): the keyword form of a dict literal, the same value to Python.
+	if (/^dict\s*\(/.test(src.slice(i))) {
+		const entries: Array<[unknown, unknown]> = [];
+		const result = parseSequence(src, src.indexOf('(', i) + 1, ')', j => {
+			const key = /^([A-Za-z_]\w*)\s*=(?!=)/.exec(src.slice(j));
+			if (!key) return {ok: false};
+			const value = parseLiteral(src, j + key[0].length);
+			if (!value.ok) return value;
+			entries.push([key[1], value.value]);
+			return {ok: true, value: undefined, end: value.end};
+		});
+		return result.ok ? {ok: true, value: new Map(entries), end: result.end} : result;
+	}
+
+	const word = /^(?:True|False|None|-?\d[\d_]*(\.\d*)?([eE][+-]?\d+)?)(?![\w.])/.exec(src.slice(i));
 	if (word) {
 		const text = word[0];
-		const value = text === 'True' ? true : text === 'False' ? false : text === 'None' ? null : Number(text.replaceAll('_', ''));
+		const number = Number(text.replaceAll('_', ''));
+		// A float keeps Python's spelling (1.0, 1e+20); an int prints as digits.
+		const float = word[1] !== undefined || word[2] !== undefined;
+		const value = text === 'True' ? true : text === 'False' ? false : text === 'None' ? null : float ? new PyLiteral(pyFloat(number)) : number;
 		return {ok: true, value, end: i + text.length};
 	}
 	return {ok: false};
 };
 
-/** Skips any expression up to a top-level ',' or the end, minding strings and brackets. */
-const skipExpression = (src: string, start: number): number => {
+/**
+ * Skips any expression up to a top-level ',', an unmatched closing bracket or the end (or, for a
+ * `statement`, its line break), minding strings and brackets.
+ */
+const skipExpression = (src: string, start: number, options: {statement?: boolean} = {}): number => {
 	let depth = 0;
 	let i = start;
 	while (i < src.length) {
@@ -279,8 +310,13 @@ const skipExpression = (src: string, start: number): number => {
 			continue;
 		}
 		if ('([{'.includes(ch)) depth++;
-		else if (')]}'.includes(ch)) depth--;
-		else if (ch === ',' && depth === 0) return i;
+		else if (')]}'.includes(ch)) {
+			// The bracket that closes the enclosing call ends the expression too.
+			if (depth === 0) return i;
+			depth--;
+		} else if (ch === ',' && depth === 0) return i;
+		// A top-level statement ends at a line break outside brackets (not after a backslash).
+		else if (options.statement && ch === '\n' && depth === 0 && src[i - 1] !== '\\') return i;
 		i++;
 	}
 	return i;
@@ -317,7 +353,11 @@ export type Declaration = {
 	rawFields: RawField[];
 	/** Names of the wizard's fields that were not plain literals (e.g. base_image=other_image). */
 	unparsed: string[];
+	/** Where each `key=value` stands in the file (offsets, without its comma): edits touch only these. */
+	fields: FieldSpan[];
 };
+
+export type FieldSpan = {key: string; start: number; end: number};
 
 const START_LINE = /^([A-Za-z_]\w*)[ \t]*=[ \t]*((?:union\.|flytekit\.)?ImageSpec)\([ \t]*(?:#[^\n]*)?$/;
 
@@ -349,8 +389,9 @@ export const readDeclarations = (content: string): Declaration[] => {
 		if (close === -1) continue;
 		const start = lines[index]!.start;
 		const end = lines[close]!.end;
-		const inner = content.slice(lines[index + 1]?.start ?? end, lines[close]!.start);
-		const parsed = parseArguments(inner);
+		const innerStart = lines[index + 1]?.start ?? end;
+		const inner = content.slice(innerStart, lines[close]!.start);
+		const parsed = parseArguments(inner, innerStart);
 		// Without a literal name it cannot be matched safely: leave it to the user.
 		if (!parsed || parsed.unparsed.includes('name')) continue;
 		declarations.push({
@@ -367,10 +408,11 @@ export const readDeclarations = (content: string): Declaration[] => {
 };
 
 /** `key=value, ...` inside the call; undefined when it is not keyword arguments only. */
-const parseArguments = (src: string): Pick<Declaration, 'spec' | 'rawFields' | 'unparsed'> | undefined => {
+const parseArguments = (src: string, offset: number): Pick<Declaration, 'spec' | 'rawFields' | 'unparsed' | 'fields'> | undefined => {
 	const spec: Record<string, unknown> = {};
 	const rawFields: RawField[] = [];
 	const unparsed: string[] = [];
+	const fields: FieldSpan[] = [];
 	let i = skip(src, 0);
 	while (i < src.length) {
 		const key = /^([A-Za-z_]\w*)[ \t]*=(?!=)/.exec(src.slice(i));
@@ -391,13 +433,133 @@ const parseArguments = (src: string): Pick<Declaration, 'spec' | 'rawFields' | '
 			rawFields.push({key: field, text});
 			if (known) unparsed.push(field);
 		}
+		fields.push({key: field, start: offset + i, end: offset + i + src.slice(i, end).replace(/(?:[ \t]*#[^\n]*)?\s*$/, '').length});
 		i = skip(src, end);
 		if (src[i] === ',') i = skip(src, i + 1);
 		else if (i < src.length) return undefined;
 	}
 	// flytekit's default name.
 	if (typeof spec.name !== 'string') spec.name = 'flytekit';
-	return {spec: spec as ImageSpec, rawFields, unparsed};
+	return {spec: spec as ImageSpec, rawFields, unparsed, fields};
+};
+
+// ---------------------------------------------------------------------------------------------
+// Reading any module without Python: literal declarations of every field, module-level names.
+
+/** A declaration read without Python; `unreadable` lists what only Python can evaluate. */
+export type LiteralSpec = {variable: string; spec: ImageSpec; unreadable: Array<{field: string; text: string}>};
+
+type Binding = {name: string; offset: number; value?: unknown; spec?: ImageSpec};
+
+/** Dicts as plain objects where that keeps Python's key order (no integer-like keys), else Maps. */
+const pythonValue = (value: unknown): unknown => {
+	if (Array.isArray(value)) return value.map(item => pythonValue(item));
+	if (!(value instanceof Map)) return value;
+	const entries = [...value.entries()].map(([key, item]) => [key, pythonValue(item)] as const);
+	return entries.every(([key]) => typeof key === 'string' && !/^(?:0|[1-9]\d*)$/.test(key)) ? Object.fromEntries(entries) : new Map(entries);
+};
+
+const COPY_MODE = /^(?:[A-Za-z_][\w.]*\.)?CopyFileDetection\.(LOADED_MODULES|ALL|NO_COPY)$/;
+// flytekit's __post_init__ requires a list of strings here.
+const STRING_LIST_FIELDS = new Set([
+	'packages',
+	'conda_channels',
+	'conda_packages',
+	'apt_packages',
+	'pip_extra_index_url',
+	'entrypoint',
+	'commands',
+	'runtime_packages',
+]);
+const SPEC_CALL = /^((?:union\.|flytekit\.)?ImageSpec)\(/;
+const trimValue = (text: string): string => text.replace(/(?:[ \t]*#[^\n]*)?\s*$/, '').trim();
+
+/** The value bound to `name` by the last top-level assignment before `offset`. */
+const lookup = (bindings: Binding[], name: string, offset: number): Binding | undefined =>
+	bindings.filter(binding => binding.name === name && binding.offset < offset).at(-1);
+
+/** One keyword value in src[start, end): a literal, a name bound to one, a CopyFileDetection member, an earlier spec. */
+const readValue = (src: string, start: number, end: number, field: string, bindings: Binding[]): {ok: true; value: unknown} | {ok: false} => {
+	const text = trimValue(src.slice(start, end));
+	const parsed = parseLiteral(src, start);
+	if (parsed.ok && trimValue(src.slice(parsed.end, end)) === '') return {ok: true, value: pythonValue(parsed.value)};
+	const mode = COPY_MODE.exec(text);
+	if (mode && field === 'source_copy_mode') return {ok: true, value: mode[1] as CopyMode};
+	const call = SPEC_CALL.exec(text);
+	if (call && field === 'base_image') {
+		const inner = readCall(src, src.indexOf('(', start) + 1, bindings);
+		if (inner && inner.unreadable.length === 0 && trimValue(src.slice(inner.end, end)) === '') return {ok: true, value: inner.spec};
+	}
+	if (/^[A-Za-z_]\w*$/.test(text)) {
+		const bound = lookup(bindings, text, start);
+		if (bound?.spec) return {ok: true, value: bound.spec};
+		if (bound && bound.value !== undefined) return {ok: true, value: pythonValue(bound.value)};
+	}
+	return {ok: false};
+};
+
+/** `key=value, ...)` from `start` (after the open paren): the spec, what was unreadable, and the end. */
+const readCall = (src: string, start: number, bindings: Binding[]): (Omit<LiteralSpec, 'variable'> & {end: number}) | undefined => {
+	const spec: Record<string, unknown> = {};
+	const unreadable: LiteralSpec['unreadable'] = [];
+	let i = skip(src, start);
+	while (src[i] !== ')') {
+		const key = /^([A-Za-z_]\w*)[ \t]*=(?!=)/.exec(src.slice(i));
+		if (!key) return undefined;
+		const field = key[1]!;
+		const valueStart = i + key[0].length;
+		const valueEnd = skipExpression(src, valueStart);
+		const read = readValue(src, valueStart, valueEnd, field, bindings);
+		const valid = read.ok && (!STRING_LIST_FIELDS.has(field) || (Array.isArray(read.value) && read.value.every(item => typeof item === 'string')));
+		if (read.ok && valid) spec[field] = read.value;
+		else unreadable.push({field, text: trimValue(src.slice(valueStart, valueEnd))});
+		i = skip(src, valueEnd);
+		if (src[i] === ',') i = skip(src, i + 1);
+		else if (src[i] !== ')') return undefined;
+	}
+	if (spec.name === undefined && !unreadable.some(({field}) => field === 'name')) spec.name = 'flytekit';
+	return {spec: spec as ImageSpec, unreadable, end: i + 1};
+};
+
+/**
+ * Every `NAME = [union.|flytekit.]ImageSpec(...)` at the top level of a module, read without
+ * running it: literals of every field, names bound to literals at the top level before it
+ * (`packages=PACKAGES`), `CopyFileDetection.X`, and `base_image=OTHER` for a spec declared above.
+ * A top-level spec derived from one (`app = base.with_packages([...])`) is listed with its whole
+ * value unreadable (field ''). Anything else is named in `unreadable`, never guessed.
+ */
+export const readLiteralSpecs = (content: string): LiteralSpec[] => {
+	const bindings: Binding[] = [];
+	const specs: LiteralSpec[] = [];
+	for (const match of content.matchAll(/^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*/gm)) {
+		const name = match[1]!;
+		const start = match.index + match[0].length;
+		const call = SPEC_CALL.exec(content.slice(start, start + 30));
+		const end = skipExpression(content, start, {statement: true});
+		if (call) {
+			const read = readCall(content, start + call[0].length, bindings);
+			if (read && trimValue(content.slice(read.end, end)) !== '') {
+				// ImageSpec(...).with_packages(...): the call's result is changed before it is bound.
+				specs.push({variable: name, spec: {name: 'flytekit'}, unreadable: [{field: '', text: trimValue(content.slice(start, end))}]});
+				bindings.push({name, offset: start});
+				continue;
+			}
+			if (read) specs.push({variable: name, spec: read.spec, unreadable: read.unreadable});
+			bindings.push({name, offset: start, ...(read && read.unreadable.length === 0 ? {spec: read.spec} : {})});
+			continue;
+		}
+		const derived = /^([A-Za-z_]\w*)\.(?:with_\w+|force_push)\(/.exec(content.slice(start, end));
+		if (derived && specs.some(spec => spec.variable === derived[1])) {
+			specs.push({variable: name, spec: {name: 'flytekit'}, unreadable: [{field: '', text: trimValue(content.slice(start, end))}]});
+			bindings.push({name, offset: start});
+			continue;
+		}
+		const parsed = parseLiteral(content, start);
+		const lineEnd = parsed.ok ? content.indexOf('\n', parsed.end) : -1;
+		const rest = parsed.ok ? content.slice(parsed.end, lineEnd === -1 ? undefined : lineEnd) : '';
+		bindings.push({name, offset: start, ...(parsed.ok && /^[ \t]*(?:#.*)?\r?$/.test(rest) ? {value: parsed.value} : {})});
+	}
+	return specs;
 };
 
 /** The specs of the tool's own declarations, in file order. */
@@ -489,4 +651,46 @@ export const writeFileAtomic = async (file: string, content: string): Promise<vo
 		await unlink(temp).catch(() => undefined);
 		throw error;
 	}
+};
+
+/**
+ * The module's text, or undefined when there is none yet. A file that is not UTF-8 is refused:
+ * decoding it would turn its bytes into U+FFFD, and writing it back would lose them.
+ */
+export const readModuleFile = async (file: string): Promise<string | undefined> => {
+	let bytes: Buffer;
+	try {
+		bytes = await readFile(file);
+	} catch (error) {
+		const code = (error as NodeJS.ErrnoException).code;
+		if (code === 'ENOENT') return undefined;
+		const why = code === 'EISDIR' ? 'is a folder, not a Python file' : `cannot be read (${(error as Error).message})`;
+		throw new StepError(`${file} ${why}.`, {fix: 'Point --output at the ImageSpec module (a .py file), or fix the file, then rerun.', reason: 'MODULE_UNREADABLE', cause: error});
+	}
+
+	try {
+		// ignoreBOM keeps a byte-order mark in the text, so it is written back as it was.
+		return new TextDecoder('utf-8', {fatal: true, ignoreBOM: true}).decode(bytes);
+	} catch {
+		throw new StepError(`${file} is not UTF-8 text: imagespec-gar would change bytes it cannot read.`, {
+			fix: 'Save it as UTF-8 (Python 3\'s default source encoding), or use --output to write another module.',
+			reason: 'MODULE_NOT_UTF8',
+		});
+	}
+};
+
+/**
+ * Where the module declares `name` in a form the tool does not edit (a one-line call, a derived
+ * spec...): the line, so a second declaration for the same image is never added beside it.
+ */
+export const otherDeclarationLine = (content: string, name: string, handled: Declaration[]): number | undefined => {
+	const wanted = name.toLowerCase();
+	const pattern = /\bname\s*=\s*(?:[rRuU]?)(["'])([^"'\n]*)\1/g;
+	for (const match of content.matchAll(pattern)) {
+		if (match[2]!.toLowerCase() !== wanted) continue;
+		if (handled.some(declaration => match.index >= declaration.start && match.index < declaration.end)) continue;
+		return content.slice(0, match.index).split('\n').length;
+	}
+
+	return undefined;
 };

@@ -5,7 +5,7 @@ import {EMULATION_COST, buildAndPush, dockerInfo, imageExists, isEmulated, type 
 import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
 import {CancelledError, StepError, isAbort} from '../services/errors.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
-import {DEFAULT_PLATFORM, parseGarRegistry} from '../services/imagespec.js';
+import {DEFAULT_PLATFORM, effectivePlatform, parseGarRegistry} from '../services/imagespec.js';
 import {detectPython, type PythonInfo} from '../services/python.js';
 import type {StepContext} from './context.js';
 import type {AuthoredSpec} from './imagespec.js';
@@ -163,7 +163,7 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 		if (event.type === 'log') report({type: 'log', line: event.line});
 		else if (event.type === 'step') report({type: 'build-step', text: event.text});
 		else if (event.type === 'layer') report({type: 'layer', id: event.id, status: event.status, current: event.current, total: event.total});
-		else progress(event.phase === 'build' ? `building ${tagged}` : `pushing ${tagged}`);
+		else progress(PHASE_TEXT[event.phase](tagged));
 	};
 
 	let pushedDigest: string | undefined;
@@ -174,7 +174,13 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 			onEvent,
 		);
 	} else {
-		const pushed = await buildAndPush(ctx, {imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: authored.spec.platform ?? DEFAULT_PLATFORM, logFile}, onEvent);
+		// flytekit pins the flytekit it appends to the one doing the build: union register here.
+		const localFlytekit = (await detectPython(ctx)).flytekit;
+		const pushed = await buildAndPush(
+			ctx,
+			{imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: effectivePlatform(authored.spec, ctx.platform.arch), logFile, localFlytekit},
+			onEvent,
+		);
 		pushedDigest = pushed.digest;
 	}
 
@@ -194,6 +200,14 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 	report({type: 'note', level: 'info', text: `${listed} → ${after.digest ?? pushedDigest ?? 'digest unknown'}${after.tags && after.tags.length > 1 ? ` (tags: ${after.tags.join(', ')})` : ''}.`});
 	return {pushed: true, digest: pushedDigest ?? after.digest, logFile, engine: engine.kind};
 }
+
+/** What the build step says while each phase of a build runs. */
+const PHASE_TEXT: Record<Extract<BuildEvent, {type: 'phase'}>['phase'], (tagged: string) => string> = {
+	base: () => 'building the base ImageSpec first',
+	build: tagged => `building ${tagged}`,
+	check: tagged => `checking that ${tagged} can run a Flyte task (import flytekit)`,
+	push: tagged => `pushing ${tagged}`,
+};
 
 type Engine = {kind: 'docker'} | {kind: 'flytekit'; python: string};
 

@@ -2,7 +2,6 @@ import type {Flags} from '../flags.js';
 import type {Asker} from '../flow/ask.js';
 import type {Reporter} from '../flow/events.js';
 import type {ServiceContext} from '../services/context.js';
-import type {ImageSpec} from '../services/imagespec.js';
 import type {ProjectAnswers} from '../services/store.js';
 
 /** What every step gets: the flags, where the answers come from, where statuses go. */
@@ -17,6 +16,4 @@ export type StepContext = {
 	report: Reporter;
 	/** Saved answers as they were when the run started. */
 	saved: ProjectAnswers;
-	/** Images declared in the project's module, by name: the source of truth for their answers. */
-	declared: Map<string, ImageSpec>;
 };

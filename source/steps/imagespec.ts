@@ -2,7 +2,8 @@ import {existsSync} from 'node:fs';
 import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {splitList, type Flags} from '../flags.js';
-import {UsageError} from '../services/errors.js';
+import {editDeclaration, type FieldEdits} from '../services/declaration-edit.js';
+import {StepError, UsageError} from '../services/errors.js';
 import {
 	composeRegistry,
 	computeTag,
@@ -15,10 +16,11 @@ import {
 } from '../services/imagespec.js';
 import {lineDiff} from '../services/diff.js';
 import {planRequirementsFile} from '../services/requirements.js';
-import {detectPython} from '../services/python.js';
 import {splitRequirements} from '../services/pep508.js';
 import {detectSdk, type Sdk} from '../services/sdk.js';
-import {planModuleUpdate, writeFileAtomic} from '../services/spec-module.js';
+import {isManagedModule, otherDeclarationLine, planModuleUpdate, readDeclarations, readModuleFile, writeFileAtomic, type Declaration} from '../services/spec-module.js';
+import {detectPython, pythonSyntaxError} from '../services/python.js';
+import {readModuleSpecs} from '../services/module-reader.js';
 import {validateImageName} from '../services/imagespec.js';
 import type {StepContext} from './context.js';
 
@@ -49,12 +51,14 @@ export type AuthoredSpec = {
 };
 
 /**
- * Step 5: the image answers, validated as flytekit would; the module previewed and written
- * atomically; the tag computed exactly as flytekit computes it.
+ * The image answers, validated as flytekit would; the module previewed and written atomically;
+ * the tag computed exactly as flytekit computes it. An image the module already declares is
+ * read as written: only what the person gives now (a flag, an answer) changes, every other field
+ * keeps its text, and no default is added to it.
  */
 export async function authorImageSpec(
 	c: StepContext,
-	where: {project: string; location: string; repository: string; builder: 'local' | 'union'},
+	where: {project: string; location: string; repository: string; builder: 'local' | 'union'; builderChosen?: boolean},
 ): Promise<AuthoredSpec> {
 	const {ask, flags, saved, report, folder} = c;
 	const env = c.ctx.platform.env;
@@ -67,12 +71,115 @@ export async function authorImageSpec(
 		},
 		flags.image,
 	);
-	// Answers not given now come from the image's declaration (the team's truth), else saved answers.
-	const declared = c.declared.get(name);
+	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
+	const existing = await readModuleFile(moduleFile);
+	const registry = composeRegistry({location: where.location, project: where.project, repository: where.repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST});
+	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
+	// The module as `union register` loads it (Python, with flytekit when it imports): its values and tags are the truth.
+	const read = existing === undefined ? undefined : await readModuleSpecs(c.ctx, {moduleFile, folder});
+	const named = read?.specs.filter(found => found.spec.name.toLowerCase() === name.toLowerCase()) ?? [];
+	if (named.length > 1) {
+		throw new StepError(`${relative} declares ${name} ${named.length} times (${named.map(found => found.variable).join(', ')}), each with its own tag.`, {
+			fix: `Give each ImageSpec its own name in ${relative}, so imagespec-gar (and the people reading the module) can tell which image is meant.`,
+			reason: 'DECLARED_TWICE',
+		});
+	}
+
+	const [found] = named;
+	const declarations = existing === undefined ? [] : readDeclarations(existing);
+	if (found) {
+		if (found.problem) throw found.problem;
+		const {spec, edits} = await reviseDeclared(c, found.spec, {registry, builder: where.builder, builderChosen: where.builderChosen ?? c.flags.builder !== undefined});
+		rejectProblems(spec, Object.keys(edits));
+		const changed = Object.keys(edits).length > 0;
+		const tag = changed ? await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch}) : found.tag!;
+		const uri = imageUri(spec, tag);
+		if (!ask.interactive && found.tag !== tag) refuseUnaskedTagChange(c, found.spec, spec, {name, relative, before: found.tag, tag});
+		const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: found.variable, sdk: flags.sdk ?? (await detectSdk(folder))};
+		if (!changed) {
+			report({type: 'note', level: 'info', text: `${relative} already declares ${name} this way`});
+			return authored;
+		}
+
+		// Only the tool's own layout is edited in place; anything else is the person's to change.
+		const declaration = declarations.find(candidate => candidate.variable === found.variable);
+		const updated = declaration ? editDeclaration(existing!, declaration, edits) : undefined;
+		if (!updated || !isManagedModule(existing!)) {
+			const change = updated ? lineDiff(existing!, updated) : Object.entries(edits).map(([key, value]) => `${key}: ${value === undefined ? '(remove)' : JSON.stringify(value)}`).join('\n');
+			report({type: 'code', title: `${relative} is not managed by imagespec-gar: change ${found.variable} yourself`, code: change});
+			report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Apply the change above, or use --output to write another file.`});
+			return {...authored, specFile: undefined};
+		}
+
+		return writeModule(c, {file: moduleFile, relative, verb: 'Update', preview: lineDiff(existing!, updated), content: updated, authored});
+	}
+
+	// Without Python the literal reader may miss a declaration: never add a second one beside it.
+	const elsewhere = existing === undefined || read?.via !== 'literal' ? undefined : otherDeclarationLine(existing, name, declarations);
+	if (elsewhere !== undefined) {
+		throw new StepError(`${relative} already declares ${name} (line ${elsewhere}) in a form imagespec-gar does not edit.`, {
+			fix: `Change that declaration in ${relative} yourself, or choose another image name: a second declaration of ${name} would not be the image union register builds.`,
+			reason: 'DECLARED_ELSEWHERE',
+		});
+	}
+
+	const spec = await answerNewSpec(c, name, {registry, builder: where.builder});
+	rejectProblems(spec);
+	const tag = await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch});
+	const uri = imageUri(spec, tag);
+	const sdk = flags.sdk ?? (await detectSdk(folder));
+	const plan = planModuleUpdate(existing, spec, {sdk});
+	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: plan.variable, sdk};
+	if (plan.kind === 'unmanaged') {
+		report({type: 'code', title: `${relative} is not managed by imagespec-gar: add this yourself`, code: plan.snippet});
+		report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Paste the declaration above into it, or use --output to write another file.`});
+		return {...authored, specFile: undefined};
+	}
+
+	if (plan.kind === 'unchanged') {
+		report({type: 'note', level: 'info', text: `${relative} already declares ${name} this way`});
+		return authored;
+	}
+
+	// On add the preview is what changes (a diff), not the whole module.
+	const preview = plan.kind === 'create' ? plan.content : lineDiff(plan.previous ?? '', plan.content);
+	return writeModule(c, {file: moduleFile, relative, verb: plan.kind === 'create' ? 'Create' : 'Add to', preview, content: plan.content, authored});
+}
+
+/** Shows the change, asks, writes atomically. A declined write keeps the file and says so. */
+async function writeModule(
+	c: StepContext,
+	change: {file: string; relative: string; verb: string; preview: string; content: string; authored: AuthoredSpec},
+): Promise<AuthoredSpec> {
+	const {relative} = change;
+	// What is written must still import for `union register` (Python judges, when it is here).
+	const broken = await pythonSyntaxError(c.ctx, change.content, change.file);
+	if (broken !== undefined) {
+		const before = (await readModuleFile(change.file)) ?? '';
+		const theirs = before === '' ? undefined : await pythonSyntaxError(c.ctx, before, change.file);
+		throw new StepError(theirs ? `${relative} does not compile: ${theirs}. Nothing was written.` : `The change to ${relative} would not compile: ${broken}. Nothing was written.`, {
+			fix: theirs ? `Fix ${relative} (python3 -m py_compile ${relative}), then rerun.` : 'Please report this to imagespec-gar with the module; the declaration above can be added by hand.',
+			reason: 'MODULE_SYNTAX',
+		});
+	}
+
+	c.report({type: 'code', title: `${change.verb} ${relative}`, code: change.preview});
+	if (!(await c.ask.confirm({flag: 'output', message: `Write ${relative}?`, default: true}))) {
+		c.report({type: 'note', level: 'warn', text: `${relative} was not written; the declaration is shown above.`});
+		return {...change.authored, specFile: undefined};
+	}
+
+	await writeFileAtomic(change.file, change.content);
+	return change.authored;
+}
+
+/** A new declaration: flags, then saved answers, then the wizard's defaults (python_version always). */
+async function answerNewSpec(c: StepContext, name: string, fixed: {registry: string; builder: 'local' | 'union'}): Promise<ImageSpec> {
+	const {ask, flags, saved} = c;
 	const previous = saved.images?.[name];
-	const known = flags.pythonVersion ?? declared?.python_version ?? previous?.pythonVersion;
+	const known = flags.pythonVersion ?? previous?.pythonVersion;
 	const local = known === undefined ? await localPythonVersion(c) : undefined;
-	if (local && !ask.interactive) report({type: 'note', level: 'info', text: `Python ${local.version}: ${local.from}`});
+	if (local && !ask.interactive) c.report({type: 'note', level: 'info', text: `Python ${local.version}: ${local.from}`});
 	const pythonVersion = await ask.select(
 		{
 			flag: 'python-version',
@@ -83,78 +190,153 @@ export async function authorImageSpec(
 		flags.pythonVersion,
 	);
 	const baseImage = await ask.text(
-		{
-			flag: 'base-image',
-			message: 'Base image:',
-			default: (typeof declared?.base_image === 'string' ? declared.base_image : undefined) ?? previous?.baseImage ?? defaultBaseImage(pythonVersion),
-			validate: value => (value ? undefined : 'a base image is required'),
-		},
+		{flag: 'base-image', message: 'Base image:', default: previous?.baseImage ?? defaultBaseImage(pythonVersion), validate: value => (value ? undefined : 'a base image is required')},
 		flags.baseImage,
 	);
-	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
-
-	const {packages, requirements} = await choosePackages(c, declared?.requirements ?? previous?.requirements, declared?.packages ?? previous?.packages);
-	const more = ask.interactive && (await ask.confirm({flag: 'apt-packages', message: 'Set more options (apt packages, env, commands, pip index, platform, tag format)?', default: false}));
-	const option = async (flag: string, message: string, given: string | undefined, fallback: string | undefined) =>
-		more ? (await ask.text({flag, message, default: fallback ?? ''})) || undefined : (given ?? fallback);
-	const list = async (flag: string, message: string, given: string[] | undefined, fallback: string[] | undefined) =>
-		more ? splitList(await ask.text({flag, message, default: (given ?? fallback ?? []).join(', ')})) : (given ?? fallback);
-
-	const spec: ImageSpec = {
+	const {packages, requirements} = await choosePackages(c, previous?.requirements, previous?.packages);
+	const more = await moreOptions(c, {platform: previous?.platform ?? DEFAULT_PLATFORM});
+	return {
 		name,
 		python_version: pythonVersion,
 		// Chosen before this step (Union is offered first where a local build is slow or impossible).
-		builder: where.builder === 'union' ? 'union' : undefined,
-		env: more ? parseEnv(splitList(await ask.text({flag: 'env', message: 'Environment (KEY=VALUE, comma-separated):', default: Object.entries(declared?.env ?? {}).map(([key, value]) => `${key}=${value}`).join(', ')})) ?? []) : flags.env.length > 0 ? parseEnv(flags.env) : declared?.env,
-		registry: composeRegistry({location: where.location, project: where.project, repository: where.repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST}),
+		builder: fixed.builder === 'union' ? 'union' : undefined,
+		env: more.env,
+		registry: fixed.registry,
 		packages: packages?.length ? packages : undefined,
 		requirements,
-		apt_packages: nonEmpty(await list('apt-packages', 'Debian (apt) packages, comma-separated:', flags.aptPackages, declared?.apt_packages)),
+		apt_packages: more.apt_packages,
 		base_image: baseImage,
-		platform: await option('platform', 'Platform (linux/amd64 is what Union nodes run):', flags.platform, declared?.platform ?? previous?.platform ?? DEFAULT_PLATFORM),
-		pip_index: await option('pip-index', 'pip index URL (empty for PyPI):', flags.pipIndex, declared?.pip_index),
-		pip_extra_index_url: nonEmpty(await list('pip-extra-index-url', 'Extra pip index URLs, comma-separated:', nonEmpty(flags.pipExtraIndexUrl), declared?.pip_extra_index_url)),
-		commands: nonEmpty(more ? await ask.text({flag: 'commands', message: 'A command to run in the image (empty for none):', default: (declared?.commands ?? []).join(' && ')}).then(command => (command ? [command] : [])) : (nonEmpty(flags.commands) ?? declared?.commands)),
-		tag_format: await option('tag-format', 'Tag format ({spec_hash} is the hash; empty for the plain hash):', flags.tagFormat, declared?.tag_format),
+		platform: more.platform,
+		pip_index: more.pip_index,
+		pip_extra_index_url: more.pip_extra_index_url,
+		commands: more.commands,
+		tag_format: more.tag_format,
 	};
-	rejectProblems(spec);
-
-	const tag = await computeTag(spec, {baseDir: folder});
-	const uri = imageUri(spec, tag);
-	const existing = await readFile(moduleFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
-		if (error.code === 'ENOENT') return undefined;
-		throw error;
-	});
-	const sdk = flags.sdk ?? (await detectSdk(folder));
-	const plan = planModuleUpdate(existing, spec, {sdk});
-	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
-	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: plan.variable, sdk};
-	switch (plan.kind) {
-		case 'unmanaged': {
-			report({type: 'code', title: `${relative} is not managed by imagespec-gar: add this yourself`, code: plan.snippet});
-			report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Paste the declaration above into it, or use --output to write another file.`});
-			return {...authored, specFile: undefined};
-		}
-
-		case 'unchanged': {
-			report({type: 'note', level: 'info', text: `${relative} already declares ${name} this way`});
-			return authored;
-		}
-
-		default: {
-			const verb = {create: 'Create', add: 'Add to', update: 'Update'}[plan.kind];
-			// On add/update the preview is what changes (a diff), not the whole module.
-			report({type: 'code', title: `${verb} ${relative}`, code: plan.kind === 'create' ? plan.content : lineDiff(plan.previous ?? '', plan.content)});
-			if (!(await ask.confirm({flag: 'output', message: `Write ${relative}?`, default: true}))) {
-				report({type: 'note', level: 'warn', text: `${relative} was not written; the declaration is shown above.`});
-				return {...authored, specFile: undefined};
-			}
-
-			await writeFileAtomic(moduleFile, plan.content);
-			return authored;
-		}
-	}
 }
+
+type MoreOptions = Pick<ImageSpec, 'env' | 'apt_packages' | 'platform' | 'pip_index' | 'pip_extra_index_url' | 'commands' | 'tag_format'>;
+
+/**
+ * apt packages, env, commands, pip indexes, platform and tag format: from their flags, else
+ * `basis`; a person who asks for more options is asked each, with `basis` as the default.
+ */
+async function moreOptions(c: StepContext, basis: MoreOptions): Promise<MoreOptions> {
+	const {ask, flags} = c;
+	const more = ask.interactive && (await ask.confirm({flag: 'apt-packages', message: 'Set more options (apt packages, env, commands, pip index, platform, tag format)?', default: false}));
+	const text = async (flag: string, message: string, given: string | undefined, fallback: string | undefined) =>
+		more ? (await ask.text({flag, message, default: fallback ?? ''})) || undefined : (given ?? fallback);
+	const list = async (flag: string, message: string, given: string[] | undefined, fallback: string[] | undefined) =>
+		nonEmpty(more ? splitList(await ask.text({flag, message, default: (given ?? fallback ?? []).join(', ')})) : (given ?? fallback));
+	const envText = Object.entries(basis.env ?? {}).map(([key, value]) => `${key}=${value}`).join(', ');
+	const env = more
+		? parseEnv(splitList(await ask.text({flag: 'env', message: 'Environment (KEY=VALUE, comma-separated):', default: envText})) ?? [])
+		: flags.env.length > 0
+			? parseEnv(flags.env)
+			: basis.env;
+	const apt = await list('apt-packages', 'Debian (apt) packages, comma-separated:', flags.aptPackages, basis.apt_packages);
+	const platform = await text('platform', 'Platform (linux/amd64 is what Union nodes run):', flags.platform, basis.platform);
+	const pipIndex = await text('pip-index', 'pip index URL (empty for PyPI):', flags.pipIndex, basis.pip_index);
+	const extraIndex = await list('pip-extra-index-url', 'Extra pip index URLs, comma-separated:', nonEmpty(flags.pipExtraIndexUrl), basis.pip_extra_index_url);
+	const command = more ? await ask.text({flag: 'commands', message: 'A command to run in the image (empty for none):', default: (basis.commands ?? []).join(' && ')}) : undefined;
+	const commands = more ? nonEmpty(command ? [command] : []) : (nonEmpty(flags.commands) ?? basis.commands);
+	const tagFormat = await text('tag-format', 'Tag format ({spec_hash} is the hash; empty for the plain hash):', flags.tagFormat, basis.tag_format);
+	return {env, apt_packages: apt, platform, pip_index: pipIndex, pip_extra_index_url: extraIndex, commands, tag_format: tagFormat};
+}
+
+/**
+ * An image the module declares: every answer defaults to the declaration as written; what the
+ * person gives that differs from it is an edit. Saved answers and the wizard's defaults never
+ * reach a declaration (the module is the team's truth).
+ */
+async function reviseDeclared(
+	c: StepContext,
+	declared: ImageSpec,
+	fixed: {registry: string; builder: 'local' | 'union'; builderChosen: boolean},
+): Promise<{spec: ImageSpec; edits: FieldEdits}> {
+	const {ask, flags} = c;
+	const answers: FieldEdits = {};
+	// Asked of a person with the declaration as the default; a script changes only what it flags.
+	if (flags.pythonVersion !== undefined || ask.interactive) {
+		const notSet = declared.python_version === undefined ? [{label: "not set, as declared (the builder's Python)", value: ''}] : [];
+		const version = await ask.select(
+			{
+				flag: 'python-version',
+				message: 'Python version:',
+				choices: [...notSet, ...[...SUPPORTED_PYTHON_VERSIONS].reverse().map(value => ({label: value, value}))],
+				default: declared.python_version ?? '',
+			},
+			flags.pythonVersion,
+		);
+		answers.python_version = version || undefined;
+	}
+
+	// A nested ImageSpec base is not a question: it changes only in the module.
+	if (typeof declared.base_image !== 'object' && (flags.baseImage !== undefined || ask.interactive)) {
+		const declaredBase = declared.base_image;
+		const base = await ask.text({flag: 'base-image', message: declaredBase ? 'Base image:' : "Base image (empty: flytekit's default):", default: declaredBase ?? ''}, flags.baseImage);
+		answers.base_image = base || undefined;
+	}
+
+	Object.assign(answers, await choosePackages(c, declared.requirements, declared.packages));
+	Object.assign(answers, await moreOptions(c, declared));
+	// The registry follows the repository chosen in this run; the builder, a choice made in it.
+	answers.registry = fixed.registry;
+	if (fixed.builderChosen) answers.builder = fixed.builder === 'union' ? 'union' : declared.builder === 'union' ? undefined : declared.builder;
+
+	const edits: FieldEdits = {};
+	for (const [key, value] of Object.entries(answers) as Array<[keyof ImageSpec, unknown]>) {
+		if (!sameValue(value, declared[key])) Object.assign(edits, {[key]: value});
+	}
+
+	const spec = {...declared, ...edits} as ImageSpec;
+	for (const [key, value] of Object.entries(edits)) if (value === undefined) delete spec[key as keyof ImageSpec];
+	return {spec, edits};
+}
+
+const sameValue = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/**
+ * Without a person to show the diff to, a change of an existing image's tag must have been asked
+ * for by a flag; anything else (saved answers pointing at another repository, say) is refused.
+ */
+const refuseUnaskedTagChange = (
+	c: StepContext,
+	declared: ImageSpec,
+	spec: ImageSpec,
+	info: {name: string; relative: string; before?: string; tag: string},
+) => {
+	const flagged = new Set(givenFields(c.flags));
+	const unasked = (Object.keys({...declared, ...spec}) as Array<keyof ImageSpec>).filter(key => !sameValue(declared[key], spec[key]) && !flagged.has(key));
+	if (unasked.length === 0) return;
+	const [first] = unasked;
+	const flag = first === 'registry' ? 'repository' : flagFor(first!);
+	throw new UsageError(
+		`${info.relative} declares ${info.name} with ${unasked.map(key => `${key}=${JSON.stringify(declared[key] ?? null)}`).join(', ')}; this run would change that (${unasked
+			.map(key => `${key}=${JSON.stringify(spec[key] ?? null)}`)
+			.join(', ')}) and so its tag (${info.before ?? '?'} → ${info.tag}). Pass --${flag} to ask for that change, or run without --yes to review it.`,
+		flag,
+	);
+};
+
+/** The spec fields this run's flags set. */
+const givenFields = (flags: Flags): Array<keyof ImageSpec> => {
+	const given: Array<[keyof ImageSpec, unknown]> = [
+		['python_version', flags.pythonVersion],
+		['base_image', flags.baseImage],
+		['packages', flags.packages],
+		['requirements', flags.requirements],
+		['apt_packages', flags.aptPackages],
+		['env', flags.env.length > 0 ? flags.env : undefined],
+		['commands', flags.commands.length > 0 ? flags.commands : undefined],
+		['pip_index', flags.pipIndex],
+		['pip_extra_index_url', flags.pipExtraIndexUrl.length > 0 ? flags.pipExtraIndexUrl : undefined],
+		['platform', flags.platform],
+		['tag_format', flags.tagFormat],
+		['builder', flags.builder],
+		['registry', flags.project ?? flags.location ?? flags.repository],
+	];
+	return given.filter(([, value]) => value !== undefined).map(([key]) => key);
+};
 
 /**
  * Packages inline (`packages=[...]`) or a requirements file, reused when the project has one,
@@ -222,8 +404,9 @@ export const validateImageFlags = (flags: Flags): void => {
 	});
 };
 
-const rejectProblems = (spec: ImageSpec) => {
-	const problems = validateSpec(spec);
+/** `only`: judge just these fields (an existing declaration's other fields are the team's, as written). */
+const rejectProblems = (spec: ImageSpec, only?: string[]) => {
+	const problems = validateSpec(spec).filter(problem => only === undefined || only.includes(problem.field));
 	const [first] = problems;
 	if (first) throw new UsageError(problems.map(p => `--${flagFor(p.field)} ${JSON.stringify(p.value)}: ${p.rule}`).join('\n'), flagFor(first.field));
 };

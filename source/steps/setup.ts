@@ -1,7 +1,7 @@
-import {readFile} from 'node:fs/promises';
+import {existsSync} from 'node:fs';
 import path from 'node:path';
-import {computeTag, imageUri, parseGarRegistry, type ImageSpec} from '../services/imagespec.js';
-import {isManagedModule, readDeclaredSpecs} from '../services/spec-module.js';
+import {parseGarRegistry} from '../services/imagespec.js';
+import {readModuleSpecs} from '../services/module-reader.js';
 import type {ProjectAnswers, SavedImage} from '../services/store.js';
 import type {StepContext} from './context.js';
 import {DEFAULT_MODULE} from './imagespec.js';
@@ -16,8 +16,6 @@ export type KnownSetup = {
 	location: string;
 	repository: string;
 	moduleFile: string;
-	/** Images declared in the module, by name (the module is the source of truth). */
-	declared: Map<string, ImageSpec>;
 	images: SavedImage[];
 };
 
@@ -26,41 +24,37 @@ export type RerunChoice = {action: 'add'} | {action: 'rebuild'; image: string} |
 export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'flags' | 'saved' | 'ctx'>): Promise<KnownSetup | undefined> {
 	const {saved, flags} = c;
 	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(c.folder, DEFAULT_MODULE));
-	const content = await readFile(moduleFile, 'utf8').catch(() => undefined);
-	const specs = content !== undefined && isManagedModule(content) ? readDeclaredSpecs(content) : [];
-	const declared = new Map(specs.map(spec => [spec.name, spec]));
-
 	if (saved.project && saved.location && saved.repository) {
-		return {source: 'saved', project: saved.project, location: saved.location, repository: saved.repository, moduleFile, declared, images: Object.values(saved.images ?? {})};
+		return {source: 'saved', project: saved.project, location: saved.location, repository: saved.repository, moduleFile, images: Object.values(saved.images ?? {})};
 	}
 
+	// Read as `union register` loads it; a module that cannot be read is the imagespec step's to report.
+	const read = existsSync(moduleFile) ? await readModuleSpecs(c.ctx, {moduleFile, folder: c.folder}).catch(() => undefined) : undefined;
+	const specs = read?.specs ?? [];
 	const hostOverride = c.ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST;
-	for (const spec of specs) {
+	for (const {spec} of specs) {
 		const where = spec.registry ? parseRegistry(spec.registry, hostOverride) : undefined;
 		const location = where?.location ?? flags.location ?? saved.location;
 		if (!where || !location) continue;
 		// Tags as flytekit computes them, so the summary names the exact images the team pushed.
-		const images = await Promise.all(
-			specs
-				.filter(other => other.registry === spec.registry)
-				.map(async (other): Promise<SavedImage> => {
-					const tag = await computeTag(other, {baseDir: c.folder}).catch(() => undefined);
-					return {
-						name: other.name,
-						tag: tag ?? '',
-						imageUri: tag ? imageUri(other, tag) : '',
-						specFile: moduleFile,
-						baseImage: typeof other.base_image === 'string' ? other.base_image : undefined,
-						pythonVersion: other.python_version,
-						packages: other.packages,
-						requirements: other.requirements,
-						platform: other.platform,
-						builder: other.builder,
-						updatedAt: '',
-					};
+		const images = specs
+			.filter(other => other.spec.registry === spec.registry)
+			.map(
+				(other): SavedImage => ({
+					name: other.spec.name,
+					tag: other.tag ?? '',
+					imageUri: other.uri ?? '',
+					specFile: moduleFile,
+					baseImage: typeof other.spec.base_image === 'string' ? other.spec.base_image : undefined,
+					pythonVersion: other.spec.python_version,
+					packages: other.spec.packages,
+					requirements: other.spec.requirements,
+					platform: other.spec.platform,
+					builder: other.spec.builder,
+					updatedAt: '',
 				}),
-		);
-		return {source: 'module', project: where.project, location, repository: where.repository, moduleFile, declared, images};
+			);
+		return {source: 'module', project: where.project, location, repository: where.repository, moduleFile, images};
 	}
 
 	return undefined;

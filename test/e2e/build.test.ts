@@ -4,7 +4,8 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {dockerEngine, makeBaseImage, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+import {dockerEngine, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {FAKE_TOKEN, loginOffline, shimTool} from '../support/gcloud.js';
@@ -26,7 +27,7 @@ const imagespecGar = async (args: string[], cwd: string, env: NodeJS.ProcessEnv)
  * registry (which only takes gcloud's token) receives the push, and the fake Artifact Registry
  * answers "is the tag there" from that registry. Every docker command is recorded.
  */
-requireDocker(describe, engine)('build and push a user can trust (CLI, real engine and registry)', () => {
+requirePythonBase(requireDocker(describe, engine))('build and push a user can trust (CLI, real engine and registry)', () => {
 	let registry: Registry;
 	let open: Registry;
 	let fake: FakeArtifactRegistry;
@@ -35,14 +36,14 @@ requireDocker(describe, engine)('build and push a user can trust (CLI, real engi
 	let baseImage: string;
 	let dockerLog: string;
 	const auth = {user: '_dcgcloud_token', password: FAKE_TOKEN};
-	const args = (image = 'scorer') => ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', image, '--base-image', baseImage, '--python-version', '3.12', '--commands', 'echo scored > /scored', '--json'];
+	const args = (image = 'scorer') => ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', image, '--base-image', baseImage, '--python-version', '3.11', '--commands', 'echo scored > /scored', '--json'];
 	// `docker version` (the prerequisites) is no build or push: left out.
 	const dockerCommands = async () => (await readFile(dockerLog, 'utf8').catch(() => '')).trim().split('\n').filter(command => command !== '' && command !== 'version');
 
 	beforeAll(async () => {
 		[registry, open] = await Promise.all([startRegistry({auth}), startRegistry()]);
 		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host, auth}});
-		baseImage = await makeBaseImage(engine!.dockerHost, open.host);
+		baseImage = await flytekitBaseImage(engine!.dockerHost, open.host);
 		sandbox = await makeSandbox({ci: 'true'});
 		await loginOffline(sandbox);
 		dockerLog = path.join(sandbox.root, 'docker.log');
@@ -65,9 +66,11 @@ requireDocker(describe, engine)('build and push a user can trust (CLI, real engi
 		expect(schemaErrors('result.schema.json', result)).toEqual([]);
 		expect(result).toMatchObject({ok: true, pushed: true});
 		expect(result.digest).toMatch(/^sha256:[a-f\d]{64}$/);
-		expect(await dockerCommands()).toEqual(['buildx', 'build', 'push']);
+		expect(await dockerCommands()).toEqual(['buildx', 'build', 'run', 'push']);
 		// Progress on stderr: the steps, the log file, and the proof.
-		expect(run.stderr).toContain(`Step 2/2 : RUN echo scored > /scored`);
+		expect(run.stderr).toMatch(/Step \d+\/\d+ : RUN echo scored > \/scored/);
+		// The image ran once before the push, and flytekit imported in it.
+		expect(run.stderr).toContain('can run a Flyte task (import flytekit)');
 		expect(run.stderr).toContain(`Full build log: ${result.logFile}`);
 		expect(run.stderr).toContain(`Artifact Registry lists scorer:${result.tag} → ${result.digest}.`);
 		expect(fake.calls.map(call => call.method)).toEqual(expect.arrayContaining(['GetTag', 'GetDockerImage']));
@@ -87,7 +90,7 @@ requireDocker(describe, engine)('build and push a user can trust (CLI, real engi
 		const run = await imagespecGar([...args(), '--force'], sandbox.project, env);
 		expect(run.code, run.stderr).toBe(0);
 		expect(JSON.parse(run.stdout)).toMatchObject({ok: true, pushed: true});
-		expect((await dockerCommands()).slice(before)).toEqual(['buildx', 'build', 'push']);
+		expect((await dockerCommands()).slice(before)).toEqual(['buildx', 'build', 'run', 'push']);
 	});
 
 	it('a push without credentials fails with the mapped message and fix, exit 1', async () => {
@@ -119,7 +122,7 @@ requireDocker(describe, engine)('build and push a user can trust (CLI, real engi
 			expect(schemaErrors('result.schema.json', result)).toEqual([]);
 			expect(result).toMatchObject({ok: false, pushed: false, error: {reason: 'PUSH_UNAUTHENTICATED', fix: `Run \`gcloud auth configure-docker ${strict.host}\` and \`gcloud auth login\`, then retry.`}});
 			expect(result.error.message).toContain(`${strict.host} did not accept your credentials`);
-			expect((await dockerCommands()).slice(before)).toEqual(['buildx', 'build', 'push']);
+			expect((await dockerCommands()).slice(before)).toEqual(['buildx', 'build', 'run', 'push']);
 		} finally {
 			await strictFake.stop();
 			await strict.stop();

@@ -8,11 +8,12 @@ import {CLI_PATH} from '../support/cli.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {loginOffline} from '../support/gcloud.js';
-import {dockerEngine, makeBaseImage, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+import {dockerEngine, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 import {KEY, spawnCli} from '../support/pty.js';
 
 const engine = await dockerEngine();
-const describeDocker = requireDocker(describe, engine);
+const describeDocker = requirePythonBase(requireDocker(describe, engine));
 
 /** Processes whose environment points into the sandbox: the CLI's children, wherever they were reparented. */
 const processesOf = async (sandbox: Sandbox): Promise<string[]> => {
@@ -41,7 +42,7 @@ describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 	beforeAll(async () => {
 		registry = await startRegistry();
 		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host}});
-		baseImage = await makeBaseImage(engine!.dockerHost, registry.host);
+		baseImage = await flytekitBaseImage(engine!.dockerHost, registry.host);
 	});
 
 	afterAll(async () => {

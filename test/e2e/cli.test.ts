@@ -10,7 +10,8 @@ import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/f
 import {FAKE_TOKEN, loginOffline} from '../support/gcloud.js';
 import {schemaErrors} from '../support/schema.js';
 import {imagespecGar} from '../support/cli.js';
-import {dockerEngine, makeBaseImage, requireDocker, startRegistry} from '../support/docker.js';
+import {dockerEngine, requireDocker, startRegistry} from '../support/docker.js';
+import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 
 const run = promisify(execFile);
 const UNION_STUB = fileURLToPath(new URL('../fixtures/union-stub', import.meta.url));
@@ -27,7 +28,7 @@ describe('imagespec-gar --help', () => {
 
 const engine = await dockerEngine();
 
-requireDocker(describe, engine)('the whole journey, non-interactively, on real parts', () => {
+requirePythonBase(requireDocker(describe, engine))('the whole journey, non-interactively, on real parts', () => {
 	let sandbox: Sandbox;
 	let fake: FakeArtifactRegistry;
 	let registry: {host: string; stop: () => Promise<void>};
@@ -44,7 +45,7 @@ requireDocker(describe, engine)('the whole journey, non-interactively, on real p
 		// Like the real service, the fake knows the images pushed to its repositories.
 		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host, auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}}});
 		baseRegistry = await startRegistry();
-		baseImage = await makeBaseImage(engine!.dockerHost, baseRegistry.host);
+		baseImage = await flytekitBaseImage(engine!.dockerHost, baseRegistry.host);
 		await loginOffline(sandbox);
 		env = {...sandbox.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host};
 		// The user's own docker config: none of it may be lost.

@@ -12,7 +12,8 @@ import {copyFile, readFile, readdir} from 'node:fs/promises';
 import path from 'node:path';
 import {promisify} from 'node:util';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {dockerEngine, makeBaseImage, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+import {dockerEngine, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {FAKE_TOKEN, loginOffline} from '../support/gcloud.js';
@@ -29,7 +30,7 @@ const JOURNEY_TIMEOUT = 180_000;
 // The questions of the setup steps (project, location, repository): a rerun or a newcomer is asked none.
 const SETUP_QUESTION = /^GCP project id|^Artifact Registry location|^Docker repository|^New repository name|^Create Docker repository/;
 
-requireDocker(describe, engine)('imagespec-gar in a terminal, as a person uses it', () => {
+requirePythonBase(requireDocker(describe, engine))('imagespec-gar in a terminal, as a person uses it', () => {
 	let fake: FakeArtifactRegistry;
 	let registry: Registry;
 	let baseRegistry: Registry;
@@ -114,7 +115,7 @@ requireDocker(describe, engine)('imagespec-gar in a terminal, as a person uses i
 		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host, auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}}});
 		fake.addRepository(PROJECT, LOCATION, 'team-data', {description: 'Data team images'});
 		fake.addRepository(PROJECT, LOCATION, 'maven-libs', {format: 'MAVEN', description: 'Java libraries'});
-		baseImage = await makeBaseImage(engine!.dockerHost, baseRegistry.host);
+		baseImage = await flytekitBaseImage(engine!.dockerHost, baseRegistry.host);
 		({sandbox: first, env: firstEnv} = await person());
 	});
 
@@ -194,7 +195,7 @@ requireDocker(describe, engine)('imagespec-gar in a terminal, as a person uses i
 			const before: Array<{message: string; screen: string; offered?: string}> = [];
 			let imageAsked = false;
 			await drive(cli, {
-				answers: [[/^What next/, {choose: /^Add another image/}], ...imageAnswers('evaluator')],
+				answers: [[/^What next/, {choose: /^Add another image/}], ...imageAnswers('evaluator', '3.11')],
 				until: /Your image is in Artifact Registry/,
 				onQuestion({message, body, screen}) {
 					if (/^Image name/.test(message)) imageAsked = true;
@@ -325,7 +326,7 @@ requireDocker(describe, engine)('imagespec-gar in a terminal, as a person uses i
 					[/^GCP project id/, {text: PROJECT}],
 					[/location/, {choose: LOCATION}],
 					[/^Docker repository in/, {choose: new RegExp(`^${REPOSITORY}\\b`)}],
-					...imageAnswers('team/narrow-trainer'),
+					...imageAnswers('team/narrow-trainer', '3.11'),
 				],
 				until: /Your image is in Artifact Registry/,
 				onQuestion({screen}) {

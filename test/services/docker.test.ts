@@ -1,5 +1,6 @@
 import {randomBytes} from 'node:crypto';
-import {readFile} from 'node:fs/promises';
+import {existsSync} from 'node:fs';
+import {mkdir, readFile, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it, type TestContext} from 'vitest';
@@ -10,7 +11,6 @@ import {
 	imageExists,
 	hasBuildx,
 	mapDockerFailure,
-	NO_PYTHON_MARKER,
 	parseBuildLine,
 	parsePushLine,
 	renderDockerfile,
@@ -18,7 +18,11 @@ import {
 } from '../../source/services/docker.js';
 import {CancelledError, StepError} from '../../source/services/errors.js';
 import {configureDocker} from '../../source/services/gcloud.js';
+import {computeTag, imageUri, type ImageSpec} from '../../source/services/imagespec.js';
+import {imageSpecId} from '../../source/services/local-build.js';
 import {dockerEngine, makeBaseImage, requireDocker, startRegistry, testRegistry, type Registry} from '../support/docker.js';
+import {flytekitBaseImage, pythonBaseImage, requirePythonBase} from '../support/python-base.js';
+import {standInFlytekit, startPythonIndex, STAND_IN_FLYTEKIT, type PythonIndex} from '../support/python-index.js';
 import {makeSandbox, pathHiding, withEnv, type Sandbox} from '../support/environment.js';
 import {FAKE_TOKEN, loginOffline, shimTool} from '../support/gcloud.js';
 
@@ -33,42 +37,30 @@ const sandbox = async (context: TestContext) => {
 const unique = () => randomBytes(4).toString('hex');
 
 describe('renderDockerfile', () => {
-	it('writes a classic-builder Dockerfile in flytekit field order', () => {
-		const args = "--index-url https://pypi.example/simple --extra-index-url https://extra.example/simple -r /tmp/imagespec/requirements.txt pandas==2.2.2 'union>=0.1'";
-		expect(
-			renderDockerfile({
-				name: 'my-image',
-				python_version: '3.11',
-				env: {MODE: 'prod', QUOTED: 'say "hi" to $USER'},
-				apt_packages: ['git', 'libgomp1'],
-				requirements: 'requirements.txt',
-				packages: ['pandas==2.2.2', 'union>=0.1'],
-				pip_index: 'https://pypi.example/simple',
-				pip_extra_index_url: ['https://extra.example/simple'],
-				commands: ['echo done', 'echo one\necho two'],
-			}),
-		).toBe(
-			[
-				'FROM python:3.11-slim',
-				'ENV MODE="prod" QUOTED="say \\"hi\\" to \\$USER"',
-				'RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git libgomp1 && rm -rf /var/lib/apt/lists/*',
-				'COPY requirements.txt /tmp/imagespec/requirements.txt',
-				`RUN PY="$(command -v python3 || command -v python)"; if [ -z "$PY" ]; then echo "${NO_PYTHON_MARKER} (no python3 or python on its PATH)" >&2; exit 1; elif command -v uv >/dev/null 2>&1; then uv pip install --python "$PY" --no-cache ${args}; else "$PY" -m pip install --no-cache-dir ${args}; fi`,
-				'RUN echo done',
-				'RUN ["/bin/sh","-c","echo one\\necho two"]',
-				'',
-			].join('\n'),
-		);
-	});
-
-	it('uses base_image as is and skips pip without packages', () => {
+	it('is the local build plan\'s Dockerfile: classic-builder syntax, FROM base_image as is', () => {
 		const dockerfile = renderDockerfile({name: 'x', base_image: 'ghcr.io/flyteorg/flytekit:py3.11-latest', python_version: '3.12'});
-		expect(dockerfile).toBe('FROM ghcr.io/flyteorg/flytekit:py3.11-latest\n');
+		expect(dockerfile.split('\n')[0]).toBe('FROM ghcr.io/flyteorg/flytekit:py3.11-latest');
 		expect(dockerfile).not.toMatch(/^#\s*syntax|--mount|<</m);
 	});
+});
 
-	it('rejects an environment variable name docker cannot take', () => {
-		expect(() => renderDockerfile({name: 'x', env: {'BAD NAME': '1'}})).toThrow(StepError);
+describe('a field the local build cannot honour', () => {
+	it('is refused before any docker command runs, naming the field and the fix', async (context) => {
+		const box = await sandbox(context);
+		const log = path.join(box.root, 'docker.log');
+		await shimTool(box, 'docker', `echo "$*" >> '${log}'\nexit 1`);
+		for (const [spec, field] of [
+			[{name: 'x', conda_packages: ['numpy'], packages: ['pandas']}, 'conda_packages'],
+			[{name: 'x', cuda: '12.1'}, 'cuda'],
+			[{name: 'x', requirements: 'uv.lock'}, 'requirements'],
+		] as Array<[ImageSpec, string]>) {
+			const options = {imageRef: '127.0.0.1:1/t/x:1', spec, contextDir: box.project, logFile: path.join(box.root, 'refused.log')};
+			const error = await buildAndPush(box.context(), options, () => undefined).catch((error_: unknown) => error_);
+			expect(error).toMatchObject({reason: 'FIELD_NOT_BUILT_LOCALLY'});
+			expect((error as StepError).message).toContain(`cannot honour ${field} (`);
+			expect((error as StepError).fix).toMatch(/builder="union"/);
+		}
+		expect(existsSync(log)).toBe(false);
 	});
 });
 
@@ -165,46 +157,157 @@ describe('dockerInfo and PATH lookups without an engine', () => {
 	});
 });
 
-const describeDocker = requireDocker(describe, engine);
+// Every local build now installs flytekit and runs the image once: the builds need a real Python.
+const describeDocker = requirePythonBase(requireDocker(describe, engine));
 
 describeDocker('with the Docker engine', () => {
 	let registry: Pick<Registry, 'host'>;
+	/** Python with the stand-in flytekit: a base a Flyte task can start in. */
 	let baseImage: string;
+	/** Debian's own python3, externally managed (PEP 668), no flytekit. */
+	let pythonImage: string;
+	let busybox: string;
+	let index: PythonIndex;
 
 	beforeAll(async () => {
 		registry = await testRegistry();
-		baseImage = await makeBaseImage(engine!.dockerHost, registry.host);
+		[baseImage, pythonImage, busybox, index] = await Promise.all([
+			flytekitBaseImage(engine!.dockerHost, registry.host),
+			pythonBaseImage(engine!.dockerHost, registry.host),
+			makeBaseImage(engine!.dockerHost, registry.host),
+			startPythonIndex([...standInFlytekit, {name: 'teamlib', version: '2.0.0', files: {'teamlib/__init__.py': 'ANSWER = 42\n'}}]),
+		]);
 	});
+	afterAll(async () => index?.stop());
 
-	/** A local image FROM the busybox base with stand-in tools at /usr/local/bin that log their arguments. */
-	const baseWith = async (box: Sandbox, tools: string[]) => {
-		const tag = `isg-tools-base:${unique()}`;
-		const dockerfile = [
-			`FROM ${baseImage}`,
-			...tools.map((tool) => `RUN mkdir -p /usr/local/bin && printf '#!/bin/sh\\necho "${tool} $*" >> /installs.log\\n' > /usr/local/bin/${tool} && chmod +x /usr/local/bin/${tool}`),
-		].join('\n');
-		await execa('docker', ['build', '-t', tag, '-'], {env: {...box.env, DOCKER_BUILDKIT: '0'}, extendEnv: false, input: dockerfile});
-		return tag;
+	/** Runs sh in imageRef pulled afresh from its registry (the local copy removed first). */
+	const inPushed = async (box: Sandbox, imageRef: string, script: string) => {
+		await execa('docker', ['rmi', imageRef], {env: box.env, extendEnv: false});
+		const args = ['run', '--rm', '--network', 'none', '--entrypoint', '/bin/sh', imageRef, '-c', script];
+		return (await execa('docker', args, {env: box.env, extendEnv: false})).stdout;
 	};
 
-	const installs = async (box: Sandbox, imageRef: string) =>
-		(await execa('docker', ['run', '--rm', '--network', 'none', imageRef, 'cat', '/installs.log'], {env: box.env, extendEnv: false})).stdout;
-
-	it('installs packages with the base image\'s own pip, with uv when it has uv, and says when it has no Python', async (context) => {
+	it('builds what the spec declares the way flytekit\'s builder does, proves flytekit imports, then pushes', async (context) => {
 		const box = await sandbox(context);
-		const spec = {name: 'py', packages: ['pandas==2.2.2', 'union>=0.1']};
-		const build = async (base: string, name: string) => {
-			const imageRef = `${registry.host}/test/${name}-${unique()}:1`;
-			await buildAndPush(box.context(), {imageRef, spec: {...spec, base_image: base}, contextDir: box.project, logFile: path.join(box.root, `${name}.log`)}, () => undefined);
-			return imageRef;
+		await mkdir(path.join(box.project, 'conf'), {recursive: true});
+		await writeFile(path.join(box.project, 'conf', 'settings.toml'), 'mode = "prod"\n');
+		await writeFile(path.join(box.project, 'notes.txt'), 'read me\n');
+		const spec = {
+			name: 'honoured',
+			base_image: pythonImage,
+			python_exec: '/usr/bin/python3',
+			pip_index: index.url,
+			packages: ['teamlib==2.0.0'],
+			env: {GREETING: 'hello world'},
+			commands: ['echo "$GREETING" > /root/greeting', 'teamlib_check=1'],
+			copy: ['conf', 'notes.txt'],
+			entrypoint: ['/root/.venv/bin/python', '-c', 'print("entry")'],
 		};
+		const imageRef = `${registry.host}/test/honoured-${unique()}:1`;
+		const events: BuildEvent[] = [];
+		const logFile = path.join(box.root, 'honoured.log');
+		const options = {imageRef, spec, contextDir: box.project, logFile, localFlytekit: STAND_IN_FLYTEKIT};
+		const result = await buildAndPush(box.context(), options, event => events.push(event));
+		expect(events.filter(event => event.type === 'phase').map(event => event.phase)).toEqual(['build', 'check', 'push']);
+		expect(await imageExists(box.context(), imageRef)).toMatchObject({state: 'present', digest: result.digest});
+		// flytekit appended, pinned to the flytekit doing the build; all of it from the local index.
+		const log = await readFile(logFile, 'utf8');
+		expect(log).toContain('# requirements_uv.txt: teamlib==2.0.0\n# requirements_uv.txt: flytekit==1.16.24\n');
+		expect(log).toContain(`the image imports flytekit ${STAND_IN_FLYTEKIT} on Python 3.11`);
+		expect(index.requests).toEqual(expect.arrayContaining(['/simple/teamlib/', '/simple/flytekit/', '/simple/flyteidl/']));
 
-		const [pip, uv] = await Promise.all([baseWith(box, ['python3']), baseWith(box, ['python3', 'uv'])]);
-		expect(await installs(box, await build(pip, 'pip'))).toBe('python3 -m pip install --no-cache-dir pandas==2.2.2 union>=0.1');
-		expect(await installs(box, await build(uv, 'uv'))).toBe('uv pip install --python /usr/local/bin/python3 --no-cache pandas==2.2.2 union>=0.1');
-		const error = await build(baseImage, 'no-python').catch((error_: unknown) => error_);
-		expect(error).toMatchObject({reason: 'NO_PYTHON_IN_BASE'});
-		expect((error as StepError).fix).toContain('--base-image');
+		const seen = await inPushed(
+			box,
+			imageRef,
+			[
+				'id -un; pwd; echo "$PYTHONPATH|$GREETING|$_F_IMG_ID"',
+				'cat /root/greeting /root/conf/settings.toml /root/notes.txt; stat -c %U /root/notes.txt',
+				'python -c "import flytekit, teamlib; print(flytekit.__version__, teamlib.ANSWER)"; command -v python',
+			].join('; '),
+		);
+		expect(seen.split('\n')).toEqual([
+			'flytekit',
+			'/root',
+			`/root|hello world|${imageSpecId(spec)}`,
+			'hello world',
+			'mode = "prod"',
+			'read me',
+			'flytekit',
+			`${STAND_IN_FLYTEKIT} 42`,
+			'/root/.venv/bin/python',
+		]);
+		const inspect = ['image', 'inspect', '--format', '{{json .Config.Entrypoint}}', imageRef];
+		const entrypoint = (await execa('docker', inspect, {env: box.env, extendEnv: false})).stdout;
+		expect(JSON.parse(entrypoint)).toEqual(spec.entrypoint);
+	});
+
+	it('refuses to push an image whose Python cannot import flytekit, with the reason', async (context) => {
+		const box = await sandbox(context);
+		const imageRef = `${registry.host}/test/no-sdk-${unique()}:1`;
+		const events: BuildEvent[] = [];
+		// --no-deps: flytekit goes in without the flyteidl it imports, as a broken install would.
+		const spec = {name: 'no-sdk', base_image: pythonImage, python_exec: '/usr/bin/python3', pip_index: index.url, pip_extra_args: '--no-deps'};
+		const options = {imageRef, spec, contextDir: box.project, logFile: path.join(box.root, 'no-sdk.log')};
+		const error = await buildAndPush(box.context(), options, event => events.push(event)).catch((error_: unknown) => error_);
+		expect(error).toBeInstanceOf(StepError);
+		expect(error).toMatchObject({reason: 'SDK_NOT_IMPORTABLE'});
+		expect((error as StepError).message).toBe(
+			'The built image cannot run a Flyte task: /root/.venv/bin/python -c "import flytekit" failed ' +
+				'(ModuleNotFoundError: No module named \'flyteidl\'); nothing was pushed.',
+		);
+		expect((error as StepError).fix).toContain(`docker run --rm -it --entrypoint sh ${imageRef}`);
+		expect(events.filter(event => event.type === 'phase').map(event => event.phase)).toEqual(['build', 'check']);
+		expect((await imageExists(box.context(), imageRef)).state).toBe('absent');
+	});
+
+	it('refuses to push when the base image\'s Python is not python_version, or there is no Python at all', async (context) => {
+		const box = await sandbox(context);
+		const common = {contextDir: box.project, logFile: path.join(box.root, 'mismatch.log')};
+		const mismatch = `${registry.host}/test/mismatch-${unique()}:1`;
+		const spec = {name: 'mismatch', base_image: baseImage, python_version: '3.12'};
+		const error = await buildAndPush(box.context(), {...common, imageRef: mismatch, spec}, () => undefined).catch((error_: unknown) => error_);
+		expect(error).toMatchObject({
+			reason: 'PYTHON_VERSION_MISMATCH',
+			message: 'The built image runs Python 3.11, but the spec\'s python_version is 3.12; nothing was pushed.',
+		});
+		expect((await imageExists(box.context(), mismatch)).state).toBe('absent');
+		// Debian's python3 without python_exec: pip refuses (PEP 668), and the fix names python_exec.
+		const managedRef = `${registry.host}/test/managed-${unique()}:1`;
+		const managed = buildAndPush(box.context(), {...common, imageRef: managedRef, spec: {name: 'managed', base_image: pythonImage}}, () => undefined);
+		await expect(managed).rejects.toMatchObject({reason: 'EXTERNALLY_MANAGED_PYTHON', fix: expect.stringContaining('python_exec="/usr/bin/python3"')});
+		const none = `${registry.host}/test/no-python-${unique()}:1`;
+		const noPython = buildAndPush(box.context(), {...common, imageRef: none, spec: {name: 'none', base_image: busybox}}, () => undefined);
+		await expect(noPython).rejects.toBeInstanceOf(StepError);
+		expect((await imageExists(box.context(), none)).state).toBe('absent');
+	});
+
+	it('builds a nested base ImageSpec first when its registry lacks it, then the image FROM it', async (context) => {
+		const box = await sandbox(context);
+		const base = {
+			name: `nested-base-${unique()}`,
+			registry: `${registry.host}/test`,
+			base_image: pythonImage,
+			python_exec: '/usr/bin/python3',
+			pip_index: index.url,
+			packages: ['teamlib'],
+		};
+		const spec = {name: 'layered', base_image: base, pip_index: index.url, env: {LAYER: 'app'}};
+		const baseRef = imageUri(base, await computeTag(base, {baseDir: box.project}));
+		expect((await imageExists(box.context(), baseRef)).state).toBe('absent');
+		const imageRef = `${registry.host}/test/layered-${unique()}:1`;
+		const events: BuildEvent[] = [];
+		const options = {imageRef, spec, contextDir: box.project, logFile: path.join(box.root, 'layered.log')};
+		const build = async () => buildAndPush(box.context(), options, event => events.push(event));
+		await build();
+		expect(events.filter(event => event.type === 'phase').map(event => event.phase)).toEqual(['base', 'build', 'check', 'push', 'build', 'check', 'push']);
+		const froms = events.flatMap(event => (event.type === 'step' && / : FROM /.test(event.text) ? [event.text.replace(/^Step \d+\/\d+ : /, '')] : []));
+		expect(froms).toEqual([`FROM ${pythonImage}`, `FROM ${baseRef}`]);
+		expect((await imageExists(box.context(), baseRef)).state).toBe('present');
+		expect(await inPushed(box, imageRef, 'echo "$LAYER"; python3 -c "import flytekit, teamlib; print(teamlib.ANSWER)"')).toBe('app\n42');
+		// The base is there now: a rebuild goes straight to the image.
+		events.length = 0;
+		await build();
+		expect(events.filter(event => event.type === 'phase').map(event => event.phase)).toEqual(['build', 'check', 'push']);
 	});
 
 	it('uses BuildKit only where docker has buildx; the classic builder otherwise', async (context) => {
@@ -250,9 +353,11 @@ describeDocker('with the Docker engine', () => {
 		expect(result.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
 		expect(result.imageRef).toBe(imageRef);
 		const phases = events.filter((event) => event.type === 'phase').map((event) => event.phase);
-		expect(phases).toEqual(['build', 'push']);
+		expect(phases).toEqual(['build', 'check', 'push']);
 		const steps = events.flatMap((event) => (event.type === 'step' ? [event.text] : []));
-		expect(steps).toEqual([`Step 1/3 : FROM ${baseImage}`, 'Step 2/3 : ENV GREETING="hello world"', 'Step 3/3 : RUN echo "$GREETING" > /greeting']);
+		expect(steps[0]).toMatch(new RegExp(`^Step 1/${steps.length} : FROM ${baseImage.replaceAll('.', '\\.')}$`));
+		expect(steps.map(step => /^Step (\d+)\//.exec(step)?.[1])).toEqual(steps.map((_, index) => String(index + 1)));
+		expect(steps).toContain(`Step ${steps.length - 5}/${steps.length} : RUN echo "$GREETING" > /greeting`);
 		const layers = events.filter((event) => event.type === 'layer');
 		expect(layers.length).toBeGreaterThan(0);
 		expect(layers.some((event) => event.type === 'layer' && /Pushed|already exists|Mounted/.test(event.status))).toBe(true);

@@ -1,5 +1,5 @@
 import {spawnSync} from 'node:child_process';
-import {mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {mkdir, mkdtemp, rm, symlink, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
@@ -8,6 +8,7 @@ import {
 	DEFAULT_PLATFORM,
 	composeRegistry,
 	computeTag,
+	copyDigest,
 	defaultBaseImage,
 	hashInput,
 	imageUri,
@@ -26,6 +27,7 @@ import {
 	validateSpec,
 	type ImageSpec,
 } from '../../source/services/imagespec.js';
+import {TAG_VECTORS} from '../fixtures/tag-vectors.js';
 
 const GAR = 'us-central1-docker.pkg.dev/my-project/my-repo';
 const base: ImageSpec = {name: 'my-image', registry: GAR, python_version: '3.11', packages: ['pandas', 'union']};
@@ -69,7 +71,7 @@ describe('computeTag reproduces flytekit (facts/imagespec.md)', () => {
 		await writeFile(path.join(dir, 'requirements.txt'), 'pandas==2.2.2\nunion\n');
 		const spec: ImageSpec = {name: 'my-image', registry: GAR, python_version: '3.11', requirements: 'requirements.txt'};
 		expect(requirementsDigest('pandas==2.2.2\nunion\n')).toBe('313a8a6250d18f1377674848fffcaf480fd0f9dd');
-		expect(hashInput(spec, '313a8a6250d18f1377674848fffcaf480fd0f9dd')).toContain("'requirements': '313a8a6250d18f1377674848fffcaf480fd0f9dd'");
+		expect(hashInput(spec, {requirements: '313a8a6250d18f1377674848fffcaf480fd0f9dd'})).toContain("'requirements': '313a8a6250d18f1377674848fffcaf480fd0f9dd'");
 		expect(await tag(spec)).toBe('NZ6Y8WZoI5gDs3SsBFUppQ');
 	});
 
@@ -378,5 +380,84 @@ describe('validation', () => {
 	it('validateSpec reports all problems at once', () => {
 		const problems = validateSpec({name: 'Bad', registry: 'https://x/', packages: ['--pre'], platform: 'mac'});
 		expect(problems.map(p => p.field).sort()).toEqual(['name', 'packages', 'platform', 'python_version', 'registry']);
+	});
+});
+
+describe('computeTag matches the tags flytekit itself computed (test/fixtures/tag-vectors.ts)', () => {
+	for (const vector of TAG_VECTORS) {
+		it(vector.id, async () => {
+			const project = await mkdtemp(path.join(os.tmpdir(), 'imagespec-vector-'));
+			try {
+				for (const [file, content] of Object.entries(vector.files)) {
+					await mkdir(path.dirname(path.join(project, file)), {recursive: true});
+					await writeFile(path.join(project, file), content);
+				}
+				expect(await computeTag(vector.spec, {baseDir: project, arch: vector.arch ?? 'x64'})).toBe(vector.tag);
+			} finally {
+				await rm(project, {recursive: true, force: true});
+			}
+		});
+	}
+});
+
+describe('copy digest walks folders like os.walk', () => {
+	it('subfolders in the file system order, files sorted: the same digest as Python over the same tree', async () => {
+		const project = await mkdtemp(path.join(os.tmpdir(), 'imagespec-walk-'));
+		try {
+			// Many sibling folders, so the file system's order is unlikely to be the sorted one.
+			for (const name of ['zeta', 'alpha', 'mid', 'Beta', 'é-accent', '10', '9']) {
+				await mkdir(path.join(project, 'tree', name, 'inner'), {recursive: true});
+				await writeFile(path.join(project, 'tree', name, 'f.txt'), name);
+				await writeFile(path.join(project, 'tree', name, 'inner', 'g.txt'), `${name}!`);
+			}
+			await writeFile(path.join(project, 'tree', 'b.txt'), 'b');
+			await writeFile(path.join(project, 'tree', 'a.txt'), 'a');
+			await symlink(path.join(project, 'tree', 'alpha'), path.join(project, 'tree', 'linked-folder'));
+			await symlink(path.join(project, 'tree', 'a.txt'), path.join(project, 'tree', 'linked-file'));
+			await symlink(path.join(project, 'nowhere'), path.join(project, 'tree', 'dangling'));
+			// The oracle: Python's os.walk (topdown, followlinks=False) with compute_digest's per-file rule.
+			const python = [
+				'import hashlib, os, sys',
+				'h = hashlib.md5()',
+				'src = sys.argv[1]',
+				'for root, _, files in os.walk(src, topdown=True):',
+				'    files.sort()',
+				'    for f in files:',
+				'        p = os.path.join(root, f)',
+				'        if not os.path.exists(p): continue',
+				'        h.update(open(p, "rb").read()); h.update("".join(os.path.relpath(p, src).split(os.sep)).encode())',
+				'print(h.hexdigest())',
+			].join('\n');
+			const result = spawnSync('python3', ['-c', python, 'tree'], {cwd: project, encoding: 'utf8'});
+			expect(result.status, result.stderr).toBe(0);
+			expect(await copyDigest(['tree'], project)).toBe(result.stdout.trim());
+		} finally {
+			await rm(project, {recursive: true, force: true});
+		}
+	});
+});
+
+describe('computeTag says plainly when it cannot tell', () => {
+	it('source_root alone (LOADED_MODULES by default) depends on what union register loads', async () => {
+		const error = await tag({name: 'x', source_root: '.'}).catch((error_: unknown) => error_);
+		expect(error).toBeInstanceOf(StepError);
+		expect((error as StepError).reason).toBe('TAG_DEPENDS_ON_REGISTER');
+	});
+
+	it('ALL without source_root depends on register; with it, only flytekit can digest the files', async () => {
+		const withoutRoot = await tag({name: 'x', source_copy_mode: 'ALL'}).catch((error_: unknown) => error_);
+		expect((withoutRoot as StepError).reason).toBe('TAG_DEPENDS_ON_REGISTER');
+		const withRoot = await tag({name: 'x', source_root: '.', source_copy_mode: 'ALL'}).catch((error_: unknown) => error_);
+		expect((withRoot as StepError).reason).toBe('TAG_NEEDS_FLYTEKIT');
+		expect((withRoot as StepError).fix).toMatch(/flytekit/);
+		// Given flytekit's digest, the rest of the tag is the tool's.
+		expect(hashInput({name: 'x', source_root: '.', source_copy_mode: 'ALL'}, {sourceRoot: 'abc'})).toBe(
+			"{'name': 'x', 'source_root': 'abc', 'platform': 'linux/amd64', 'source_copy_mode': <CopyFileDetection.ALL: 2>}",
+		);
+	});
+
+	it('a tag_format Python could format but the tool does not repeat', async () => {
+		const error = await tag({name: 'x', tag_format: '{spec_hash:.8}'}).catch((error_: unknown) => error_);
+		expect((error as StepError).reason).toBe('TAG_FORMAT_INVALID');
 	});
 });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {computeTag, imageUri, type ImageSpec} from '../../source/services/imagespec.js';
+import {computeTag, imageUri, pyRepr, type ImageSpec} from '../../source/services/imagespec.js';
 import {planRequirementsFile, parseRequirements, renderRequirements} from '../../source/services/requirements.js';
 import {
 	MODULE_MARKER,
@@ -16,6 +16,7 @@ import {
 	variableName,
 	writeFileAtomic,
 	type ModulePlan,
+	readLiteralSpecs,
 } from '../../source/services/spec-module.js';
 
 const STUB = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'union-stub');
@@ -446,5 +447,55 @@ describe('requirements file', () => {
 			missing: ['union'],
 			extra: ['numpy'],
 		});
+	});
+});
+
+describe('readLiteralSpecs: any module, without Python', () => {
+	it('every field as Python spells it: tuples, floats, enums, nested specs, names bound before', () => {
+		const specs = readLiteralSpecs(
+			[
+				'from flytekit import ImageSpec',
+				'from flytekit.constants import CopyFileDetection',
+				'PACKAGES = ["old"]',
+				'PACKAGES = ["pandas"]  # the one in force',
+				'base = ImageSpec(name="base", packages=PACKAGES)',
+				'PACKAGES = ["later"]',
+				'app = ImageSpec(name="app", base_image=base, builder_options={"t": (1, 2.0), "one": ("x",), "p": ("y"), 3: 1e-5},',
+				'    source_copy_mode=CopyFileDetection.NO_COPY, cuda="12.1")',
+				'',
+			].join('\n'),
+		);
+		expect(specs.map(spec => spec.variable)).toEqual(['base', 'app']);
+		expect(specs[0]!.spec.packages).toEqual(['pandas']);
+		const app = specs[1]!;
+		expect(app.unreadable).toEqual([]);
+		expect(app.spec.base_image).toBe(specs[0]!.spec);
+		expect(app.spec.source_copy_mode).toBe('NO_COPY');
+		expect(pyRepr(app.spec.builder_options)).toBe("{'t': (1, 2.0), 'one': ('x',), 'p': 'y', 3: 1e-05}");
+	});
+
+	it('names what it cannot read, never a guess', () => {
+		const specs = readLiteralSpecs(
+			[
+				'import os, union',
+				'PACKAGES = ["pandas"]',
+				'PACKAGES = PACKAGES + ["numpy"]',
+				'a = union.ImageSpec(name="a", packages=PACKAGES, registry=os.environ["R"])',
+				'b = union.ImageSpec(name="b").with_packages(["x"])',
+				'c = a.force_push()',
+				'',
+			].join('\n'),
+		);
+		expect(specs.find(spec => spec.variable === 'a')?.unreadable).toEqual([
+			{field: 'packages', text: 'PACKAGES'},
+			{field: 'registry', text: 'os.environ["R"]'},
+		]);
+		expect(specs.find(spec => spec.variable === 'b')?.unreadable).toEqual([{field: '', text: 'union.ImageSpec(name="b").with_packages(["x"])'}]);
+		expect(specs.find(spec => spec.variable === 'c')?.unreadable).toEqual([{field: '', text: 'a.force_push()'}]);
+	});
+
+	it("a tuple where flytekit wants a list of strings is not read as one (flytekit's __post_init__ rejects it)", () => {
+		const [spec] = readLiteralSpecs('img = ImageSpec(name="x", packages=("a", "b"))\n');
+		expect(spec?.unreadable).toEqual([{field: 'packages', text: '("a", "b")'}]);
 	});
 });

@@ -40,7 +40,6 @@ const run = async (options: {flags?: Partial<Flags>; saved?: ProjectAnswers; per
 		ask: createAsker(options.person, controller.signal),
 		report: event => events.push(event),
 		saved: options.saved ?? {},
-		declared: new Map(),
 	};
 	const outcome = await grantDataPlaneAccess(c, {project: PROJECT, location: LOCATION, repository: 'images', registry});
 	return {outcome, events, codes: events.flatMap(event => (event.type === 'code' ? [event] : [])), notes: events.flatMap(event => (event.type === 'note' ? [event.text] : []))};

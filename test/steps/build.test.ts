@@ -17,7 +17,9 @@ import type {ProjectAnswers} from '../../source/services/store.js';
 import {buildImage, chooseBuilder, findInRepository, localBuildCertain} from '../../source/steps/build.js';
 import type {StepContext} from '../../source/steps/context.js';
 import type {AuthoredSpec} from '../../source/steps/imagespec.js';
-import {dockerEngine, makeBaseImage, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+import {dockerEngine, requireDocker, startRegistry, type Registry} from '../support/docker.js';
+import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
+import {standInFlytekit, startPythonIndex} from '../support/python-index.js';
 import {makeSandbox, pathHiding, withEnv, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {FAKE_TOKEN, loginOffline, shimTool} from '../support/gcloud.js';
@@ -41,7 +43,6 @@ const harness = (box: Sandbox, options: {flags?: Partial<Flags>; person?: Prompt
 		ask: createAsker(options.person, controller.signal),
 		report: event => events.push(event),
 		saved: options.saved ?? {},
-		declared: new Map(),
 		events,
 		notes: () => events.flatMap(event => (event.type === 'note' ? [event.text] : [])),
 	};
@@ -117,7 +118,7 @@ describe('chooseBuilder', () => {
 	});
 });
 
-requireDocker(describe, engine)('buildImage on the real engine, registry and a fake Artifact Registry that reads the registry', () => {
+requirePythonBase(requireDocker(describe, engine))('buildImage on the real engine, registry and a fake Artifact Registry that reads the registry', () => {
 	let registry: Registry;
 	let open: Registry;
 	let fake: FakeArtifactRegistry;
@@ -130,7 +131,7 @@ requireDocker(describe, engine)('buildImage on the real engine, registry and a f
 		registry = await startRegistry({auth});
 		fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host, auth}});
 		open = await startRegistry();
-		baseImage = await makeBaseImage(engine!.dockerHost, open.host);
+		baseImage = await flytekitBaseImage(engine!.dockerHost, open.host);
 	});
 
 	afterAll(async () => {
@@ -170,9 +171,14 @@ requireDocker(describe, engine)('buildImage on the real engine, registry and a f
 		const built = await buildImage(first, image, where);
 		expect(built).toMatchObject({pushed: true, engine: 'docker'});
 		expect(built.digest).toMatch(/^sha256:[a-f\d]{64}$/);
-		expect(await dockerCalls()).toEqual(['buildx', 'build', 'push']);
+		expect(await dockerCalls()).toEqual(['buildx', 'build', 'run', 'push']);
 		// Live progress: Dockerfile steps, layers, the log tail, and the log file named.
-		expect(first.events.filter(event => event.type === 'build-step').map(event => (event as {text: string}).text)).toEqual([`Step 1/2 : FROM ${baseImage}`, 'Step 2/2 : RUN echo built > /built']);
+		const steps = first.events.filter(event => event.type === 'build-step').map(event => (event as {text: string}).text);
+		expect(steps[0]).toBe(`Step 1/${steps.length} : FROM ${baseImage}`);
+		expect(steps).toContain(`Step ${steps.length - 5}/${steps.length} : RUN echo built > /built`);
+		// The image ran once before the push: flytekit imports in it.
+		const checking = `checking that ${image.spec.name}:${image.tag} can run a Flyte task (import flytekit)`;
+		expect(first.events).toContainEqual(expect.objectContaining({type: 'step', step: 'build', detail: checking}));
 		expect(first.events.some(event => event.type === 'layer' && /Pushed|Mounted|exists/.test(event.status))).toBe(true);
 		expect(first.notes()).toContain(`Full build log: ${built.logFile}`);
 		expect(await readFile(built.logFile!, 'utf8')).toContain(`digest: ${built.digest}`);
@@ -194,13 +200,13 @@ requireDocker(describe, engine)('buildImage on the real engine, registry and a f
 		const rerun = harness(box);
 		expect(await buildImage(rerun, image, where, journeyClient)).toEqual({pushed: false, digest: built.digest, skipped: 'already in the repository'});
 		expect(lent).toBe(1);
-		expect(await dockerCalls()).toEqual(['buildx', 'build', 'push']);
+		expect(await dockerCalls()).toEqual(['buildx', 'build', 'run', 'push']);
 		expect(rerun.notes()[0]).toMatch(/is already in the repository .*--force rebuilds it/);
 
 		const forced = harness(box, {flags: {force: true}});
 		const again = await buildImage(forced, image, where);
 		expect(again.pushed).toBe(true);
-		expect(await dockerCalls()).toEqual(['buildx', 'build', 'push', 'buildx', 'build', 'push']);
+		expect(await dockerCalls()).toEqual(['buildx', 'build', 'run', 'push', 'buildx', 'build', 'run', 'push']);
 	});
 
 	it('a nested image name (team/trainer) is found under its URL-encoded package', async context => {
@@ -228,7 +234,7 @@ requireDocker(describe, engine)('buildImage on the real engine, registry and a f
 		expect(error).toMatchObject({reason: 'PUSH_UNAUTHENTICATED'});
 		expect((error as StepError).fix).toBe(`Run \`gcloud auth configure-docker ${registry.host}\` and \`gcloud auth login\`, then retry.`);
 		// Artifact Registry answered "absent" (no docker call for that); the build ran, the push was refused.
-		expect(await dockerCalls()).toEqual(['buildx', 'build', 'push']);
+		expect(await dockerCalls()).toEqual(['buildx', 'build', 'run', 'push']);
 	});
 
 	it('docker-credential-gcloud missing from PATH: says so', async context => {
@@ -301,7 +307,13 @@ requireDocker(describe, engine)('buildImage on the real engine, registry and a f
 			expect(await buildImage(harness(box, {person: nobody.prompter}), await authored(box, {}, true), where)).toMatchObject({engine: 'docker'});
 			expect(nobody.asked).toEqual([]);
 			box.env.PYTHONPATH = FLYTEKIT_PATH;
-			expect(await buildImage(harness(box), await authored(box, {}, true), where)).toMatchObject({engine: 'docker'});
+			// flytekit's rule: the flytekit it appends is pinned to the one here, which the index serves.
+			const index = await startPythonIndex(standInFlytekit.map(project => (project.name === 'flytekit' ? {...project, version: '1.16.24+stub'} : project)));
+			context.onTestFinished(async () => index.stop());
+			const pinned = await buildImage(harness(box), await authored(box, {pip_index: index.url}, true), where);
+			expect(pinned).toMatchObject({engine: 'docker'});
+			expect(await readFile(pinned.logFile!, 'utf8')).toContain('# requirements_uv.txt: flytekit==1.16.24+stub\n');
+			expect(index.requests).toContain('/simple/flytekit/');
 			expect((await dockerCalls()).filter(call => call === 'build')).toHaveLength(2);
 		});
 	});

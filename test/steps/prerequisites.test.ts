@@ -56,7 +56,6 @@ const harness = (box: Sandbox, prompter: Prompter | undefined): Harness => {
 		ask: createAsker(prompter, controller.signal),
 		report: event => events.push(event),
 		saved: {},
-		declared: new Map(),
 		events,
 	};
 	return run;

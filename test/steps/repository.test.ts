@@ -51,7 +51,6 @@ const context = (options: {flags?: Partial<Flags>; saved?: ProjectAnswers; perso
 		ask: createAsker(options.person, controller.signal),
 		report: event => events.push(event),
 		saved: options.saved ?? {},
-		declared: new Map(),
 		events,
 		controller,
 		notes: () => events.flatMap(event => (event.type === 'note' ? [event.text] : [])),

@@ -13,6 +13,7 @@ import {makeSandbox} from './environment.js';
 import {startFakeArtifactRegistry} from './fake-artifact-registry.js';
 import {loginOffline} from './gcloud.js';
 import {dockerEngine, makeBaseImage, startRegistry} from './docker.js';
+import {flytekitBaseImage, pythonBaseAvailable} from './python-base.js';
 
 const {values} = parseArgs({options: {repositories: {type: 'string', default: '3'}, project: {type: 'string', default: 'acme-ml'}}});
 const count = Number(values.repositories);
@@ -28,7 +29,8 @@ for (let index = 0; index < count; index++) {
 }
 
 fake.addRepository(project, 'us-east1', 'maven-libs', {format: 'MAVEN', description: 'Java libraries'});
-const baseImage = engine ? await makeBaseImage(engine.dockerHost, registry.host) : undefined;
+// Local builds import flytekit before they push: the Python base when .ci/python-base.sh made it.
+const baseImage = engine ? await (pythonBaseAvailable() ? flytekitBaseImage : makeBaseImage)(engine.dockerHost, registry.host) : undefined;
 
 const exports: Record<string, string | undefined> = {
 	CLOUDSDK_CONFIG: sandbox.env.CLOUDSDK_CONFIG,

@@ -58,7 +58,6 @@ const start = (saved: ProjectAnswers = {}) => {
 			ask: createAsker(session.prompter, controller.signal),
 			report,
 			saved,
-			declared: new Map(),
 		},
 		{project: PROJECT, location: LOCATION, registry},
 	);
