@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: on an old Node it prints what to do and exits before the rest loads.
+import './node-version.js';
 import {setFlagsFromString} from 'node:v8';
 import {surelyInk} from './mode.js';
 import {writeHeader} from './present/header.js';

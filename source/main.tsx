@@ -47,7 +47,7 @@ const HELP = `
   The ImageSpec
     --image NAME             image name, e.g. trainer or team/trainer
     --base-image REF         base image (default: ghcr.io/flyteorg/flytekit:py<version>-latest)
-    --python-version X.Y     Python version, 3.9-3.13 (default 3.12)
+    --python-version X.Y     Python version, 3.9-3.13 (default: the local python3, as flytekit, else 3.12)
     --packages a,b           Python packages (PEP 508; "pandas>=1,<2" stays one)
     --requirements FILE      a requirements file (with --packages: created from them when missing)
     --apt-packages a,b       Debian packages
@@ -382,5 +382,10 @@ function printPlainSummary(result: JourneyResult, write: (line: string) => void)
 	if (result.imageUri) write(`  image:     ${result.imageUri}${result.inRepository === false ? ' (not in the repository yet)' : ''}`);
 	if (result.digest) write(`  digest:    ${result.digest}`);
 	if (result.specFile) write(`  spec file: ${result.specFile}`);
+	if (result.usage) {
+		write('  use it in a task:');
+		for (const line of result.usage) write(line ? `    ${line}` : '');
+	}
+
 	if (result.nextCommand) write(`  next:      ${result.nextCommand}`);
 }

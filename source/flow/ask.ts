@@ -38,6 +38,14 @@ export type SearchQuestion = Base & {
 	/** What the list holds, for counts ("1 repository", "5,000 repositories"). */
 	noun?: Noun;
 };
+/** A yes/no answer as typed: y, yes, n, no (any case); anything else is undefined. */
+export const parseYesNo = (text: string): boolean | undefined => {
+	const answer = text.trim().toLowerCase();
+	if (answer === 'y' || answer === 'yes') return true;
+	if (answer === 'n' || answer === 'no') return false;
+	return undefined;
+};
+
 export type Question = SelectQuestion | TextQuestion | ConfirmQuestion | SearchQuestion;
 
 /**

@@ -36,6 +36,8 @@ export type JourneyResult = {
 	buildSkipped?: string;
 	logFile?: string;
 	nextCommand?: string;
+	/** The Python lines that use the image in a task (the import and the decorator). */
+	usage?: string[];
 	error?: {message: string; fix?: string; reason?: string};
 	checks?: Check[];
 	/** --dry-run: nothing was changed; `plan` lists each change the run would make, in order. */

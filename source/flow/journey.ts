@@ -6,6 +6,7 @@ import {CancelledError, StepError, UsageError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
 import {DEFAULT_PLATFORM, registryHost} from '../services/imagespec.js';
 import {SECRET_FIX, secretWarning, secretsInFlags} from '../services/secrets.js';
+import {usageLines} from '../services/usage.js';
 import {KNOWN_LOCATIONS, validateLocation} from '../services/locations.js';
 import {projectFolder, type AnswerStore} from '../services/store.js';
 import {buildImage, chooseBuilder, findInRepository, localBuildCertain} from '../steps/build.js';
@@ -228,6 +229,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
 	result.ok = true;
 	result.nextCommand = authored.specFile ? `union register ${path.relative(options.cwd, c.folder) || '.'}` : undefined;
+	result.usage = usageLines({sdk: authored.sdk, moduleFile: authored.moduleFile, folder: c.folder, variable: authored.variable});
 	return result;
 }
 

@@ -1,6 +1,6 @@
 import type {ArtifactRegistry} from './artifact-registry.js';
 import type {ServiceContext} from './context.js';
-import {credentialHelperOnPath, dockerInfo, type DockerInfo} from './docker.js';
+import {EMULATION_COST, credentialHelperAnswers, credentialHelperOnPath, dockerInfo, type DockerInfo} from './docker.js';
 import {credentialSourceFor, readDockerConfig} from './docker-config.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
 import {hasApplicationDefaultCredentials, readGcloudState, type AdcState, type GcloudState} from './gcloud.js';
@@ -92,7 +92,7 @@ export const CHECK_TITLES: Record<CheckId, string> = {
 	adc: 'Application Default Credentials',
 	'docker-cli': 'Docker CLI',
 	'docker-engine': 'Docker engine',
-	'credential-helper': 'docker-credential-gcloud on PATH',
+	'credential-helper': 'docker-credential-gcloud',
 	'docker-auth': 'Docker auth for the registry host',
 	repository: 'Repository access',
 	'data-plane': 'Data plane can pull',
@@ -116,6 +116,8 @@ const INSTALL_GCLOUD = 'Install the Google Cloud SDK: https://cloud.google.com/s
 const INSTALL_DOCKER = 'Install Docker: https://docs.docker.com/get-docker/';
 const START_DOCKER = 'Start Docker (open Docker Desktop, or `sudo systemctl start docker`), then run this again.';
 const LOGIN = 'gcloud auth login';
+// The host doctor asks the credential helper about when no repository is known: any GAR host gets gcloud's token.
+const SAMPLE_HOST = 'us-docker.pkg.dev';
 const ADC_LOGIN = 'gcloud auth application-default login';
 
 /** Fixes the wizard can run for the person, with the terminal handed over. */
@@ -204,7 +206,19 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 
 	const adcPart = (async (): Promise<AdcState> => {
 		const adc = await hasApplicationDefaultCredentials(ctx);
-		if (adc.present) {
+		// Pushes go as gcloud's account (the credential helper), API calls as ADC's: say when they differ.
+		const gcloudAccount = adc.account ? (await gcloudPart.catch(() => undefined))?.account : undefined;
+		if (adc.present && gcloudAccount && adc.account && gcloudAccount !== adc.account) {
+			emit(
+				make(
+					'adc',
+					options.needAdc,
+					'warn',
+					`${adc.account} at ${adc.path}, but gcloud is ${gcloudAccount}: pushes go as ${gcloudAccount}, Artifact Registry API calls as ${adc.account}.`,
+					`Use one account for both: ${ADC_LOGIN} (as ${gcloudAccount}), or gcloud config set account ${adc.account}`,
+				),
+			);
+		} else if (adc.present) {
 			const who = adc.account ?? (adc.type === 'authorized_user' ? 'your user account; the file does not name it' : undefined);
 			emit(make('adc', options.needAdc, 'ok', `${adc.type ?? 'credentials'}${who ? ` (${who})` : ''} at ${adc.path}`));
 		} else {
@@ -230,8 +244,17 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 			emit(make('docker-engine', need, 'fail', 'Needs the Docker CLI.', INSTALL_DOCKER));
 		}
 
-		if (helper) {
+		if (helper && wizard) {
 			emit(make('credential-helper', need, 'ok', helper));
+		} else if (helper) {
+			// doctor proves it: docker gets a token for the host only if the helper gives one.
+			const host = options.repository ? garHost(options.repository.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST) : (ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST ?? SAMPLE_HOST);
+			const answer = await credentialHelperAnswers(ctx, host);
+			emit(
+				answer.answers
+					? make('credential-helper', need, 'ok', `${helper} gives docker a token for ${host}`)
+					: make('credential-helper', need, 'fail', `${helper} gives docker no token for ${host}: ${answer.why}`, /account/i.test(answer.why) ? LOGIN : `${LOGIN}, then check: echo ${host} | docker-credential-gcloud get`),
+			);
 		} else {
 			// The fix can name the SDK's bin folder only once gcloud is located.
 			const sdkBin = (await gcloudPart.catch(() => undefined))?.sdkBin;
@@ -386,7 +409,7 @@ const archCheck = (arch: string, needDocker: boolean): Check => {
 		'arch',
 		false,
 		'warn',
-		`${name}: linux/amd64 images (what Union nodes run) are built under emulation, often 5-20x slower.`,
+		`${name}: linux/amd64 images (what Union nodes run) are ${EMULATION_COST}.`,
 		'Let Union build the image at registration: imagespec-gar --builder union',
 	);
 };

@@ -7,6 +7,7 @@ import {StepError, isAbort} from './errors.js';
 import {findExecutable, runTool, streamTool} from './exec.js';
 import {fileError} from './file-safety.js';
 import {openLogFile} from './log-folder.js';
+import {isKnownGoogleRegistry} from './gcloud.js';
 import {executable, type Platform} from './platform.js';
 import {computeTag, effectivePlatform, imageUri, type ImageSpec} from './imagespec.js';
 import {
@@ -27,11 +28,25 @@ export type DockerInfo = {
 	cliVersion?: string;
 	engineReachable: boolean;
 	engineVersion?: string;
+	/** The engine's architecture as Go names it (amd64, arm64): what a build runs on natively. */
+	engineArch?: string;
 	/** Why the engine (or CLI) could not be used, in docker's words. */
 	error?: string;
 };
 
-type VersionJson = {Client?: {Version?: string} | null; Server?: {Version?: string} | null};
+type VersionJson = {Client?: {Version?: string} | null; Server?: {Version?: string; Arch?: string} | null};
+
+/** How much slower an emulated linux/amd64 build is, said before anyone builds one. */
+export const EMULATION_COST = 'built under emulation, often 5-20x slower';
+
+/**
+ * Does building platform run emulated? The engine's own architecture decides (a remote or
+ * Docker Desktop engine), else this machine's; Node's x64 is Go's amd64.
+ */
+export const isEmulated = (platform: string, docker: Pick<DockerInfo, 'engineArch'>, hostArch: string): boolean => {
+	const native = docker.engineArch ?? (hostArch === 'x64' ? 'amd64' : hostArch);
+	return platform.split('/')[1] !== native;
+};
 
 /** One `docker version`: tells a missing CLI from a stopped engine. */
 export const dockerInfo = async (ctx: ServiceContext): Promise<DockerInfo> => {
@@ -62,6 +77,7 @@ export const dockerInfo = async (ctx: ServiceContext): Promise<DockerInfo> => {
 		cliVersion: parsed.Client?.Version,
 		engineReachable: reachable,
 		engineVersion: reachable ? engineVersion : undefined,
+		engineArch: reachable ? parsed.Server?.Arch : undefined,
 		error: reachable ? undefined : result.stderr.trim() || `docker version exited with ${result.exitCode}`,
 	};
 };
@@ -470,4 +486,41 @@ export const buildAndPush = async (ctx: ServiceContext, options: BuildOptions, o
 	} finally {
 		await log.close();
 	}
+};
+
+export type HelperAnswer = {answers: true} | {answers: false; why: string};
+
+/**
+ * Asks docker-credential-gcloud for host's credentials exactly as docker does (`get`, the host on
+ * stdin) and checks that a token comes back. The token itself is never kept or shown.
+ */
+export const credentialHelperAnswers = async (ctx: ServiceContext, host: string): Promise<HelperAnswer> => {
+	let result;
+	try {
+		result = await runTool(ctx, executable(ctx.platform, 'docker-credential-gcloud'), ['get'], {
+			input: `${host}\n`,
+			// gcloud's Python start-up: ~1.5 s on a quiet machine, far more on a loaded one.
+			timeout: 60_000,
+			// As configure-docker needs it for a host gcloud does not know (a private or test registry).
+			env: isKnownGoogleRegistry(host) ? undefined : {CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY: 'true'},
+		});
+	} catch (error) {
+		if (error instanceof StepError) return {answers: false, why: error.message};
+		throw error;
+	}
+
+	let secret: unknown;
+	let json = false;
+	try {
+		secret = (JSON.parse(result.stdout) as {Secret?: unknown}).Secret;
+		json = true;
+	} catch {
+		// Not JSON: docker's helper protocol puts the error message on stdout.
+	}
+
+	if (result.exitCode === 0 && typeof secret === 'string' && secret !== '') return {answers: true};
+	// What it said, never its JSON (which may hold a token).
+	const said = `${json ? '' : result.stdout}\n${result.stderr}`;
+	const why = said.split('\n').findLast(line => line.trim() !== '')?.trim();
+	return {answers: false, why: why || `it exited with ${result.exitCode} and no token`};
 };

@@ -319,3 +319,26 @@ export const configureDocker = async (ctx: ServiceContext, host: string): Promis
 	}
 	return {changed: true, configPath};
 };
+
+/**
+ * The service accounts of project whose email contains `contains` (e.g. the Union data plane's
+ * `<org>-flyteworker-<suffix>` accounts), by `gcloud iam service-accounts list`. Not allowed to
+ * list, or gcloud failing: an empty list (the person can still type the email).
+ */
+export const listServiceAccounts = async (ctx: ServiceContext, project: string, contains: string): Promise<string[]> => {
+	let result;
+	try {
+		result = await runTool(ctx, executable(ctx.platform, 'gcloud'), ['iam', 'service-accounts', 'list', `--project=${project}`, `--filter=email~${contains}`, '--format=value(email)']);
+	} catch (error) {
+		// No gcloud here: the checks said so already; the question falls back to typing.
+		if (error instanceof StepError) return [];
+		throw error;
+	}
+
+	if (result.exitCode !== 0) return [];
+	return result.stdout
+		.split('\n')
+		.map(line => line.trim())
+		.filter(email => email.includes(contains))
+		.sort();
+};

@@ -1,6 +1,7 @@
 import type {ArtifactRegistry} from '../services/artifact-registry.js';
 import {StepError} from '../services/errors.js';
 import {plan} from '../flow/plan.js';
+import {listServiceAccounts} from '../services/gcloud.js';
 import {
 	READER_ROLE,
 	grantCommand,
@@ -25,6 +26,7 @@ export type AccessOutcome = {
 	saved?: SavedDataPlane;
 };
 
+const OTHER_ACCOUNT = '\u0000other';
 const PLACEHOLDER = '<org>-flyteworker-<suffix>@<org>-gcp-dataplane.iam.gserviceaccount.com';
 
 /**
@@ -126,6 +128,18 @@ async function whoPulls(c: StepContext, {project, repository}: RepositoryRef): P
 	});
 	if (answer.includes('@')) return {serviceAccount: answer, saved: {sameProject: false, serviceAccount: answer, project: projectOfServiceAccount(answer)}};
 	if (answer === project) return sameProject;
+	// Union names the data plane's worker accounts <org>-flyteworker-<suffix>: offer the ones there.
+	const workers = await listServiceAccounts(c.ctx, answer, 'flyteworker');
+	if (workers.length > 0) {
+		const picked = await ask.select({
+			flag: 'data-plane-sa',
+			message: `Worker service account in ${answer}:`,
+			choices: [...workers.map(email => ({label: email, value: email})), {label: 'Another account (type its email)', value: OTHER_ACCOUNT}],
+			default: workers[0],
+		});
+		if (picked !== OTHER_ACCOUNT) return {serviceAccount: picked, saved: {sameProject: false, serviceAccount: picked, project: answer}};
+	}
+
 	const serviceAccount = await ask.text({
 		flag: 'data-plane-sa',
 		message: `Worker service account email in ${answer}:`,

@@ -1,5 +1,5 @@
 import type {Choice} from '../flow/ask.js';
-import {buildAndPush, dockerInfo, imageExists, type BuildEvent, type DockerInfo} from '../services/docker.js';
+import {EMULATION_COST, buildAndPush, dockerInfo, imageExists, isEmulated, type BuildEvent, type DockerInfo} from '../services/docker.js';
 import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
 import {CancelledError, StepError, isAbort} from '../services/errors.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
@@ -41,7 +41,8 @@ export async function chooseBuilder(c: StepContext, options: {docker?: DockerInf
 	if (!c.ask.interactive || !c.flags.build) return previous ?? 'local';
 
 	const docker = options.docker ?? (await dockerInfo(c.ctx));
-	const emulated = c.ctx.platform.arch === 'arm64' && (c.flags.platform ?? DEFAULT_PLATFORM) === 'linux/amd64';
+	const target = c.flags.platform ?? DEFAULT_PLATFORM;
+	const emulated = isEmulated(target, docker, c.ctx.platform.arch);
 	const local: Choice = {
 		label: 'Build here with Docker, then push',
 		value: 'local',
@@ -50,7 +51,7 @@ export async function chooseBuilder(c: StepContext, options: {docker?: DockerInf
 			: !docker.engineReachable
 				? 'the Docker engine is not running: start it first'
 				: emulated
-					? 'linux/amd64 on arm64 runs emulated: slow'
+					? `${target} is ${EMULATION_COST} on this ${docker.engineArch ?? c.ctx.platform.arch} engine`
 					: 'a few minutes; you see every step',
 		disabled: !docker.cliInstalled,
 	};

@@ -19,9 +19,9 @@ import {
 import {lineDiff} from '../services/diff.js';
 import {planRequirementsFile} from '../services/requirements.js';
 import {splitRequirements} from '../services/pep508.js';
-import {detectSdk} from '../services/sdk.js';
+import {detectSdk, type Sdk} from '../services/sdk.js';
 import {isManagedModule, otherDeclarationLine, planModuleUpdate, readDeclarations, readModuleFile, writeFileAtomic, type Declaration} from '../services/spec-module.js';
-import {pythonSyntaxError} from '../services/python.js';
+import {detectPython, pythonSyntaxError} from '../services/python.js';
 import {readModuleSpecs} from '../services/module-reader.js';
 import {validateImageName} from '../services/imagespec.js';
 import {planFile} from '../flow/plan.js';
@@ -30,6 +30,17 @@ import type {StepContext} from './context.js';
 export const DEFAULT_PYTHON_VERSION = '3.12';
 export const DEFAULT_MODULE = 'image_specs.py';
 
+/**
+ * The local interpreter's X.Y when flytekit supports it: flytekit's own default for an ImageSpec
+ * without python_version, and the Python `union register` runs with. Says where it came from.
+ */
+const localPythonVersion = async (c: StepContext): Promise<{version: string; from: string} | undefined> => {
+	const python = await detectPython(c.ctx);
+	const version = python.version?.split('.').slice(0, 2).join('.');
+	if (!version || !(SUPPORTED_PYTHON_VERSIONS as readonly string[]).includes(version)) return undefined;
+	return {version, from: `the local Python (${python.executable} is ${python.version}), as flytekit defaults to it`};
+};
+
 export type AuthoredSpec = {
 	spec: ImageSpec;
 	tag: string;
@@ -37,6 +48,9 @@ export type AuthoredSpec = {
 	/** The module holding the declaration; undefined when it was not written (unmanaged or declined). */
 	specFile?: string;
 	moduleFile: string;
+	/** The declaration's variable in the module and the SDK the module imports: how a task uses the image. */
+	variable: string;
+	sdk: Sdk;
 };
 
 /**
@@ -87,7 +101,7 @@ export async function authorImageSpec(
 		const tag = changed ? await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch}) : found.tag!;
 		const uri = imageUri(spec, tag);
 		if (!ask.interactive && found.tag !== tag) refuseUnaskedTagChange(c, found.spec, spec, {name, relative, before: found.tag, tag});
-		const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile};
+		const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: found.variable, sdk: flags.sdk ?? (await detectSdk(folder))};
 		if (!changed) {
 			report({type: 'note', level: 'info', text: `${relative} already declares ${name} this way`});
 			return authored;
@@ -126,9 +140,9 @@ export async function authorImageSpec(
 	const redact = redactor(findSecrets(spec));
 	const tag = await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch});
 	const uri = imageUri(spec, tag);
-	const sdk = {sdk: flags.sdk ?? (await detectSdk(folder))};
-	const plan = planModuleUpdate(existing, spec, sdk);
-	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile};
+	const sdk = flags.sdk ?? (await detectSdk(folder));
+	const plan = planModuleUpdate(existing, spec, {sdk});
+	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: plan.variable, sdk};
 	if (plan.kind === 'unmanaged') {
 		report({type: 'code', title: `${relative} is not managed by imagespec-gar: add this yourself`, code: redact(plan.snippet)});
 		report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Paste the declaration above into it, or use --output to write another file.`});
@@ -143,7 +157,7 @@ export async function authorImageSpec(
 	// On add the preview is what changes (a diff), not the whole module.
 	const preview = plan.kind === 'create' ? plan.content : lineDiff(plan.previous ?? '', plan.content);
 	const replan = (current: string) => {
-		const again = planModuleUpdate(current, spec, sdk);
+		const again = planModuleUpdate(current, spec, {sdk});
 		return again.kind === 'unmanaged' ? undefined : again.content;
 	};
 	return writeModule(c, {file: moduleFile, relative, verb: plan.kind === 'create' ? 'Create' : 'Add to', preview: redact(preview), shown: existing, content: plan.content, replan, authored});
@@ -190,12 +204,15 @@ async function writeModule(
 async function answerNewSpec(c: StepContext, name: string, fixed: {registry: string; builder: 'local' | 'union'}): Promise<ImageSpec> {
 	const {ask, flags, saved} = c;
 	const previous = saved.images?.[name];
+	const known = flags.pythonVersion ?? previous?.pythonVersion;
+	const local = known === undefined ? await localPythonVersion(c) : undefined;
+	if (local && !ask.interactive) c.report({type: 'note', level: 'info', text: `Python ${local.version}: ${local.from}`});
 	const pythonVersion = await ask.select(
 		{
 			flag: 'python-version',
 			message: 'Python version (always written into the spec, so the tag pins it):',
-			choices: [...SUPPORTED_PYTHON_VERSIONS].reverse().map(value => ({label: value, value})),
-			default: previous?.pythonVersion ?? DEFAULT_PYTHON_VERSION,
+			choices: [...SUPPORTED_PYTHON_VERSIONS].reverse().map(value => ({label: value, value, hint: value === local?.version ? local.from : undefined})),
+			default: known ?? local?.version ?? DEFAULT_PYTHON_VERSION,
 		},
 		flags.pythonVersion,
 	);

@@ -78,6 +78,7 @@ export async function chooseRepository(c: StepContext, where: Where): Promise<Re
 
 		if (outcome !== 'back') return outcome;
 		progress(c);
+		list.preferExisting();
 		named = undefined;
 	}
 }
@@ -115,7 +116,12 @@ const assertDocker = (repository: Repository) => {
 // ---------------------------------------------------------------------------------------------
 // Selecting
 
-type Lister = {pick(): Promise<string>; unusedName(): string};
+type Lister = {
+	pick(): Promise<string>;
+	unusedName(): string;
+	/** Back from a creation that cannot be done: an existing repository (not Union's) is preselected. */
+	preferExisting(): void;
+};
 
 /** The interactive list: fetched once, page by page, and shown again when the person comes back. */
 function lister(c: StepContext, where: Where): Lister {
@@ -124,6 +130,7 @@ function lister(c: StepContext, where: Where): Lister {
 	let pages: AsyncIterable<Choice[]> | undefined;
 	let empty = false;
 	let preferred: string | undefined;
+	let firstExisting: string | undefined;
 
 	const open = async () => {
 		const savedId = c.saved.repository;
@@ -138,7 +145,9 @@ function lister(c: StepContext, where: Where): Lister {
 		});
 		const head = [...(savedRepository ? [savedRepository] : []), ...(first.done ? [] : first.value.filter(repository => repository.id !== savedId))];
 		empty = head.length === 0;
-		preferred = head.find(repository => repository.format === 'DOCKER')?.id;
+		// Your saved one, else a new one: the first Docker repository may well be Union's own.
+		preferred = savedRepository?.format === 'DOCKER' ? savedRepository.id : undefined;
+		firstExisting = head.find(repository => repository.format === 'DOCKER' && !isUnionRepository(repository))?.id;
 		const choice = (repository: Repository): Choice => {
 			known.add(repository.id);
 			return repositoryChoice(repository, repository.id === savedId);
@@ -175,6 +184,10 @@ function lister(c: StepContext, where: Where): Lister {
 			});
 		},
 
+		preferExisting() {
+			preferred ??= firstExisting;
+		},
+
 		unusedName() {
 			if (!known.has(DEFAULT_NEW_REPOSITORY)) return DEFAULT_NEW_REPOSITORY;
 			for (let index = 2; ; index++) if (!known.has(`${DEFAULT_NEW_REPOSITORY}-${index}`)) return `${DEFAULT_NEW_REPOSITORY}-${index}`;
@@ -182,10 +195,25 @@ function lister(c: StepContext, where: Where): Lister {
 	};
 }
 
-/** One row: the id, then format, location, size and description; non-Docker ones cannot be chosen. */
+const UNION_WORDS = /(^|[-_])(union|unionai|flyte)([-_]|$)/;
+const UNION_NAMES = /^(union|unionai|flyte)([-_](registry|dataplane|data-plane|system|internal|cache|artifacts))?$|[-_](union|unionai|flyte)([-_]registry)?$/;
+
+/**
+ * Union's own repositories in a data plane project (Union's GAR instructions: keep your images in
+ * a repository of your own): labelled by Union (a label key or value naming union or flyte), or
+ * named like one (`union`, `flyte-registry`, `<org>-union`). One this tool created never is.
+ */
+export function isUnionRepository(repository: Pick<Repository, 'id' | 'labels'>): boolean {
+	const labels = Object.entries(repository.labels ?? {});
+	if (labels.some(([key, value]) => MANAGED_BY_LABELS[key] === value)) return false;
+	return labels.some(([key, value]) => UNION_WORDS.test(key) || UNION_WORDS.test(value)) || UNION_NAMES.test(repository.id);
+}
+
+/** One row: the id, then format, location, size and description; non-Docker ones cannot be chosen; Union's own are marked. */
 export function repositoryChoice(repository: Repository, saved = false): Choice {
 	const docker = repository.format === 'DOCKER';
 	const hint = [
+		isUnionRepository(repository) ? "Union's own: create one for your images" : undefined,
 		docker ? 'Docker' : `${repository.format}, not Docker`,
 		repository.location,
 		repository.sizeBytes === undefined ? undefined : formatBytes(repository.sizeBytes),

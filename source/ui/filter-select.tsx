@@ -50,7 +50,13 @@ const printable = (input: string) => input.replaceAll(/[\u0000-\u001F\u007F]/g, 
  */
 export function FilterSelect({question, onAnswer, visibleRows = VISIBLE_ROWS}: {readonly question: SearchQuestion; readonly onAnswer: (value: string) => void; readonly visibleRows?: number}) {
 	const {items, loading, error} = usePages(question.pages);
-	const [query, setQuery] = useState('');
+	const [query, setQueryState] = useState('');
+	// Keys can arrive faster than React draws: each edits the latest filter, not the one last drawn.
+	const latestQuery = useRef(query);
+	const setQuery = (next: string) => {
+		latestQuery.current = next;
+		setQueryState(next);
+	};
 	// The focused row, by value: rows arriving or filtered keep it where it is.
 	const [focused, setFocused] = useState<string | undefined>(question.default);
 	const offset = useRef(0);
@@ -58,6 +64,7 @@ export function FilterSelect({question, onAnswer, visibleRows = VISIBLE_ROWS}: {
 	const pinnedCount = question.pinned?.length ?? 0;
 	const matches = useMemo(() => filterChoices(items, query), [items, query]);
 	const rows = useMemo(() => [...(question.pinned ?? []), ...matches], [question.pinned, matches]);
+	const rowsFor = (loaded: Choice[], filter: string) => [...(question.pinned ?? []), ...filterChoices(loaded, filter)];
 	const found = focused === undefined ? -1 : rows.findIndex(row => row.value === focused && !row.disabled);
 	// Unfocused (or the default not loaded yet): the first match, else a pinned row.
 	const firstMatch = nextEnabled(rows, pinnedCount, 1);
@@ -85,11 +92,17 @@ export function FilterSelect({question, onAnswer, visibleRows = VISIBLE_ROWS}: {
 		else if (key.return) {
 			if (focus !== -1) onAnswer(rows[focus]!.value);
 		} else if (key.escape) setQuery('');
-		else if (key.backspace || key.delete) setQuery(previous => previous.slice(0, -1));
-		else {
+		else if (key.backspace || key.delete) setQuery(latestQuery.current.slice(0, -1));
+		else if (/[\r\n]/.test(input)) {
+			// Text and Enter in one read (a paste, a fast typist over ssh): filter by the text, choose the best match.
+			const typed = rowsFor(items, latestQuery.current + printable(input.slice(0, input.search(/[\r\n]/))));
+			const best = nextEnabled(typed, pinnedCount, 1);
+			const chosen = best === -1 ? nextEnabled(typed, 0, 1) : best;
+			if (chosen !== -1) onAnswer(typed[chosen]!.value);
+		} else {
 			const text = printable(input);
 			if (text) {
-				setQuery(previous => previous + text);
+				setQuery(latestQuery.current + text);
 				// A new filter starts at its best match, not where the cursor was.
 				setFocused(undefined);
 			}

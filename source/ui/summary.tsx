@@ -45,9 +45,17 @@ export function Summary({result}: {readonly result: JourneyResult}) {
 						<Text wrap="wrap">{value}</Text>
 					</Box>
 				))}
+			{result.usage ? (
+				<Box marginTop={1} flexDirection="column">
+					<Text>Use the image in a task:</Text>
+					{result.usage.map((line, index) => (
+						<Text key={index} color="cyan">{`  ${line}`}</Text>
+					))}
+				</Box>
+			) : null}
 			{result.nextCommand ? (
 				<Box marginTop={1} flexDirection="column">
-					<Text>Next: use the image in a task (container_image=...) and register:</Text>
+					<Text>Then register:</Text>
 					<Text color="cyan">  {result.nextCommand}</Text>
 				</Box>
 			) : null}

@@ -1,6 +1,7 @@
 import {execFile} from 'node:child_process';
 import {readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
+import {fileURLToPath} from 'node:url';
 import {promisify} from 'node:util';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {computeTag, type ImageSpec} from '../../source/services/imagespec.js';
@@ -13,6 +14,7 @@ import {dockerEngine, requireDocker, startRegistry} from '../support/docker.js';
 import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 
 const run = promisify(execFile);
+const UNION_STUB = fileURLToPath(new URL('../fixtures/union-stub', import.meta.url));
 
 describe('imagespec-gar --help', () => {
 	it('prints the usage with every flag of the contract and exits 0', async () => {
@@ -108,6 +110,12 @@ requirePythonBase(requireDocker(describe, engine))('the whole journey, non-inter
 		});
 		expect(result.digest).toMatch(/^sha256:[a-f\d]{64}$/);
 		expect(schemaErrors('result.schema.json', result)).toEqual([]);
+		// The exact lines that use this image in a task, for this module and SDK.
+		expect(result.usage).toEqual(['import union', 'from image_specs import trainer_image', '', '@union.task(container_image=trainer_image)']);
+		// They run as written (with a stand-in union that has union.ImageSpec and union.task).
+		const task = `${result.usage.join('\n')}\ndef train():\n    pass\nprint(trainer_image.registry)`;
+		const imported = await run('python3', ['-c', task], {cwd: sandbox.project, env: {...process.env, PYTHONPATH: UNION_STUB}});
+		expect(imported.stdout.trim()).toBe(registryString);
 
 		// The registry (which only accepts gcloud's token, through docker-credential-gcloud) has that tag, with that digest.
 		const manifest = await fetch(`http://${registry.host}/v2/acme-ml/union-images/trainer/manifests/${tag}`, {

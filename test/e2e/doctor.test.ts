@@ -67,7 +67,8 @@ describe('imagespec-gar doctor on a fresh machine', () => {
 		expect(report.byId.adc).toMatchObject({status: 'fail', required: true, fix: 'gcloud auth application-default login'});
 		expect(report.byId['docker-engine']).toMatchObject({status: 'fail', required: true, detail: expect.stringContaining('unix:///nonexistent.sock')});
 		expect(report.byId['docker-engine'].fix).toContain('Start Docker');
-		expect(report.byId['credential-helper'].status).toBe('ok');
+		// On PATH, but logged out it gives docker no token: doctor asks it the way docker does.
+		expect(report.byId['credential-helper']).toMatchObject({status: 'fail', required: true, fix: expect.stringMatching(/^gcloud auth login/)});
 		// --json: the document only; no table.
 		expect(run.stderr).toBe('');
 	});
@@ -84,7 +85,7 @@ describe('imagespec-gar doctor on a fresh machine', () => {
 		const account = lines.findIndex(line => line.startsWith('FAIL  gcloud account'));
 		expect(lines[account + 1]).toBe(`${' '.repeat(account >= 0 ? lines[account]!.indexOf('No active') : 0)}fix: gcloud auth login`);
 		expect(run.stdout).toContain('No repository is saved for this folder');
-		expect(run.stdout.trimEnd().split('\n').at(-1)).toBe('3 required checks failed: run the fixes above, then imagespec-gar doctor again.');
+		expect(run.stdout.trimEnd().split('\n').at(-1)).toBe('4 required checks failed: run the fixes above, then imagespec-gar doctor again.');
 	});
 
 	it('docker missing from PATH: the CLI check fails with the install link; with --builder union docker is optional', async () => {

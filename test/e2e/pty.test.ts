@@ -102,7 +102,8 @@ requirePythonBase(requireDocker(describe, engine))('imagespec-gar in a terminal,
 	/** The image questions, answered the same way by everyone. */
 	const imageAnswers = (name: string, python?: string): Array<[RegExp, Answer]> => [
 		[/^Image name/, {text: name}],
-		[/^Python version/, python ? {choose: new RegExp(`^${python.replace('.', '\\.')}$`)} : {enter: true}],
+		// The local interpreter's version carries a hint after it (where the default came from).
+		[/^Python version/, python ? {choose: new RegExp(`^${python.replace('.', '\\.')}(\\s|$)`)} : {enter: true}],
 		[/^Base image/, {text: baseImage}],
 		[/^Python packages/, {enter: true}],
 		[/^Write .*\?$/, {confirm: true}],

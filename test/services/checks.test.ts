@@ -7,7 +7,7 @@ import {CHECK_ORDER, PUSH_PERMISSION, plannedChecks, runChecks, runnableFix, typ
 import {dockerEngine, requireDocker} from '../support/docker.js';
 import {makeSandbox, pathHiding, withEnv, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
-import {DEFAULT_ACCOUNT, loginOffline, recordGcloudCalls, writeAdc} from '../support/gcloud.js';
+import {DEFAULT_ACCOUNT, FAKE_TOKEN, loginOffline, recordGcloudCalls, writeAdc} from '../support/gcloud.js';
 
 const engine = await dockerEngine();
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
@@ -51,13 +51,16 @@ describe.concurrent('runChecks', () => {
 		expect(result['docker-engine']).toMatchObject({status: 'fail', required: true});
 		expect(result['docker-engine'].fix).toContain('Start Docker');
 		expect(result['docker-engine'].detail).toContain('Cannot connect');
-		expect(result['credential-helper']).toMatchObject({status: 'ok'});
+		// On PATH, but logged out it gives docker nothing: doctor asks it as docker would.
+		expect(result['credential-helper']).toMatchObject({status: 'fail', required: true, fix: expect.stringMatching(/^gcloud auth login/)});
+		expect(result['credential-helper'].detail).toMatch(/docker-credential-gcloud gives docker no token for us-docker\.pkg\.dev: /);
 		expect(result.arch).toMatchObject({status: 'ok', required: false});
 		expect(result.python.required).toBe(false);
 		// Every problem comes with a fix, and nothing that passed carries one.
 		for (const check of checks) expect(Boolean(check.fix), check.id).toBe(check.status !== 'ok');
 		// Only logins are fixes the wizard runs itself.
-		expect(checks.filter(check => runnableFix(check)).map(check => check.id).sort()).toEqual(['account', 'adc']);
+		expect(checks.filter(check => runnableFix(check)).map(check => check.id)).toEqual(expect.arrayContaining(['account', 'adc']));
+		expect(checks.filter(check => runnableFix(check) && check.id !== 'credential-helper').map(check => check.id).sort()).toEqual(['account', 'adc']);
 	});
 
 	it('gcloud and the helper missing, docker not needed: install fixes, docker only warns', async context => {
@@ -108,6 +111,18 @@ describe.concurrent('runChecks', () => {
 		expect(result.project).toMatchObject({status: 'ok', required: true});
 		expect(result.project.detail).toContain('from-flag');
 		expect(gcloud.project).toBe('from-gcloud');
+	});
+
+	it('gcloud and ADC logged in as different accounts: says which one pushes and which one calls the API', async context => {
+		const box = await sandbox(context, {DOCKER_HOST: 'unix:///nonexistent.sock'});
+		// ADC is DEFAULT_ACCOUNT's key; gcloud is logged in as someone else.
+		await Promise.all([writeAdc(box, {type: 'service_account'}), loginOffline(box, {account: 'pusher@acme-ml.iam.gserviceaccount.com'})]);
+		const {checks} = await runChecks(box.context(), {needDocker: false, needAdc: true, python: false});
+		expect(byId(checks).adc).toMatchObject({
+			status: 'warn',
+			detail: expect.stringContaining(`pushes go as pusher@acme-ml.iam.gserviceaccount.com, Artifact Registry API calls as ${DEFAULT_ACCOUNT}`),
+			fix: expect.stringContaining('gcloud auth application-default login'),
+		});
 	});
 
 	it('ADC present: the type and, for a service account, which account', async context => {
@@ -277,6 +292,9 @@ requireDocker(describe, engine)('runChecks with the Docker engine', () => {
 		expect(result.project.detail).toContain('acme-ml');
 		expect(result['docker-engine'].detail).toMatch(/\d+\.\d+/);
 		expect(result.adc.detail).toContain('authorized_user');
+		// The helper answered docker's question with a token, which is never shown.
+		expect(result['credential-helper'].detail).toMatch(/docker-credential-gcloud gives docker a token for us-docker\.pkg\.dev$/);
+		expect(JSON.stringify(checks)).not.toContain(FAKE_TOKEN);
 		expect(gcloud.accounts).toEqual([DEFAULT_ACCOUNT]);
 		expect(await calls()).toEqual([]);
 	});

@@ -328,11 +328,12 @@ describeDocker('with the Docker engine', () => {
 		expect(await build()).toBe('DOCKER_BUILDKIT=0');
 	});
 
-	it('reports the engine version', async (context) => {
+	it("reports the engine version and architecture (this machine's engine is local)", async (context) => {
 		const box = await sandbox(context);
 		const info = await dockerInfo(box.context());
 		expect(info).toMatchObject({cliInstalled: true, engineReachable: true});
 		expect(info.engineVersion).toMatch(/^\d+\.\d+/);
+		expect(info.engineArch).toBe(process.arch === 'x64' ? 'amd64' : process.arch);
 		expect(info.error).toBeUndefined();
 	});
 

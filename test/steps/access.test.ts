@@ -9,6 +9,9 @@ import {grantDataPlaneAccess} from '../../source/steps/access.js';
 import type {StepContext} from '../../source/steps/context.js';
 import type {FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {withFakeArtifactRegistry} from '../support/fake-client.js';
+import {makeSandbox} from '../support/environment.js';
+import {startFakeIam} from '../support/fake-iam.js';
+import {loginOffline} from '../support/gcloud.js';
 import {scriptedPerson} from '../support/scripted-person.js';
 
 const PROJECT = 'acme-ml';
@@ -25,7 +28,7 @@ withFakeArtifactRegistry((started, client) => {
 	registry = client;
 });
 
-const run = async (options: {flags?: Partial<Flags>; saved?: ProjectAnswers; person?: Prompter} = {}) => {
+const run = async (options: {flags?: Partial<Flags>; saved?: ProjectAnswers; person?: Prompter; env?: NodeJS.ProcessEnv} = {}) => {
 	fake.addRepository(PROJECT, LOCATION, 'images');
 	const events: JourneyEvent[] = [];
 	const controller = new AbortController();
@@ -33,7 +36,7 @@ const run = async (options: {flags?: Partial<Flags>; saved?: ProjectAnswers; per
 		flags: {...defaultFlags(), ...options.flags},
 		cwd: '/nonexistent',
 		folder: '/nonexistent',
-		ctx: {platform: {os: 'linux', arch: 'x64', env: {}, home: '/nonexistent'}, signal: controller.signal},
+		ctx: {platform: {os: 'linux', arch: 'x64', env: options.env ?? {}, home: '/nonexistent'}, signal: controller.signal},
 		ask: createAsker(options.person, controller.signal),
 		report: event => events.push(event),
 		saved: options.saved ?? {},
@@ -141,6 +144,34 @@ describe('data plane access, interactively', () => {
 		expect(outcome).toMatchObject({done: false, status: 'declined', saved: {sameProject: false, serviceAccount: SA, project: 'acme-gcp-dataplane'}});
 		expect(person.asked[2]).toMatchObject({placeholder: '<org>-flyteworker-<suffix>@acme-gcp-dataplane.iam.gserviceaccount.com'});
 		expect(methods()).toEqual(['GetIamPolicy']);
+	});
+
+	it("another project, by project id: offers that project's flyteworker accounts (listed by the real gcloud), then grants the one chosen", async () => {
+		const iam = await startFakeIam({'acme-gcp-dataplane': [SA, 'acme-flytepropeller@acme-gcp-dataplane.iam.gserviceaccount.com', 'acme-flyteworker-dev@acme-gcp-dataplane.iam.gserviceaccount.com']});
+		const sandbox = await makeSandbox();
+		try {
+			await loginOffline(sandbox);
+			const person = scriptedPerson([
+				[/^Does your Union data plane run/, false],
+				[/^The data plane worker service account/, 'acme-gcp-dataplane'],
+				[/^Worker service account in acme-gcp-dataplane:$/, SA],
+				[/^Let .* pull from images\?$/, true],
+			]);
+			const {outcome} = await run({person: person.prompter, env: {...sandbox.env, CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: iam.endpoint}});
+			expect(person.asked[2]).toMatchObject({
+				kind: 'select',
+				choices: [
+					{label: 'acme-flyteworker-dev@acme-gcp-dataplane.iam.gserviceaccount.com', value: 'acme-flyteworker-dev@acme-gcp-dataplane.iam.gserviceaccount.com'},
+					{label: SA, value: SA},
+					{label: 'Another account (type its email)'},
+				],
+			});
+			expect(iam.listed).toEqual(['acme-gcp-dataplane']);
+			expect(outcome).toMatchObject({done: true, status: 'granted', saved: {sameProject: false, serviceAccount: SA, project: 'acme-gcp-dataplane'}});
+		} finally {
+			await iam.stop();
+			await sandbox.cleanup();
+		}
 	});
 
 	it('a rerun of the known setup asks nothing: the saved account is checked, or the flag is named', async () => {

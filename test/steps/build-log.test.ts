@@ -73,7 +73,7 @@ const harness = (box: Sandbox): StepContext & {events: JourneyEvent[]} => {
 		await chmod(box.root, 0o755);
 		const spec: ImageSpec = {name: `trainer-${randomBytes(4).toString('hex')}`, python_version: '3.11', registry: `${registry.host}/acme-ml/union-images`, base_image: baseImage, platform: 'linux/amd64'};
 		const tag = await computeTag(spec, {baseDir: box.project});
-		return {box, authored: {spec, tag, uri: imageUri(spec, tag), moduleFile: path.join(box.project, 'image_specs.py')}};
+		return {box, authored: {spec, tag, uri: imageUri(spec, tag), moduleFile: path.join(box.project, 'image_specs.py'), variable: 'trainer_image', sdk: 'union' as const}};
 	};
 
 	it('a link planted at the old predictable name in a shared temp folder is never written through; the log is 0600 in a 0700 folder of ours', async context => {

@@ -12,7 +12,7 @@ import {openArtifactRegistry} from '../../source/services/artifact-registry.js';
 import {CancelledError, StepError} from '../../source/services/errors.js';
 import {configureDocker} from '../../source/services/gcloud.js';
 import {computeTag, imageUri, type ImageSpec} from '../../source/services/imagespec.js';
-import {renderModule} from '../../source/services/spec-module.js';
+import {renderModule, variableName} from '../../source/services/spec-module.js';
 import type {ProjectAnswers} from '../../source/services/store.js';
 import {buildImage, chooseBuilder, findInRepository, localBuildCertain} from '../../source/steps/build.js';
 import type {StepContext} from '../../source/steps/context.js';
@@ -59,8 +59,9 @@ describe('chooseBuilder', () => {
 	const down = {cliInstalled: true, engineReachable: false};
 	const missing = {cliInstalled: false, engineReachable: false};
 
+	let hints: Record<string, string> = {};
 	const ask = async (docker: DockerInfo, arch = 'x64') => {
-		let asked: {choices: Array<{value: string; disabled?: boolean}>; default?: string} | undefined;
+		let asked: {choices: Array<{value: string; disabled?: boolean; hint?: string}>; default?: string} | undefined;
 		const person = scriptedPerson([
 			[
 				/How should the image be built\?/,
@@ -71,6 +72,7 @@ describe('chooseBuilder', () => {
 			],
 		]);
 		const answer = await chooseBuilder(harness(box, {person: person.prompter, platform: {...box.platform, arch}}), {docker});
+		hints = Object.fromEntries(asked!.choices.map(choice => [choice.value, choice.hint ?? '']));
 		return {answer, order: asked!.choices.map(choice => choice.value), disabled: asked!.choices.filter(choice => choice.disabled).map(choice => choice.value)};
 	};
 
@@ -80,6 +82,13 @@ describe('chooseBuilder', () => {
 
 	it('arm64 (emulated amd64 builds): Union first and by default', async () => {
 		expect(await ask(up, 'arm64')).toEqual({answer: 'union', order: ['union', 'local'], disabled: []});
+	});
+
+	it("the engine's own architecture decides: an amd64 engine from an arm64 laptop builds natively; an arm64 engine says how slow", async () => {
+		expect(await ask({...up, engineArch: 'amd64'}, 'arm64')).toEqual({answer: 'local', order: ['local', 'union'], disabled: []});
+		const emulated = await ask({...up, engineArch: 'arm64'}, 'x64');
+		expect(emulated).toEqual({answer: 'union', order: ['union', 'local'], disabled: []});
+		expect(hints.local).toBe('linux/amd64 is built under emulation, often 5-20x slower on this arm64 engine');
 	});
 
 	it('the engine down: Union first; docker not installed: the local build cannot be chosen', async () => {
@@ -150,7 +159,7 @@ requirePythonBase(requireDocker(describe, engine))('buildImage on the real engin
 		const tag = await computeTag(spec, {baseDir: box.project});
 		const moduleFile = path.join(box.project, 'image_specs.py');
 		if (write) await writeFile(moduleFile, renderModule([spec], {sdk: 'union'}));
-		return {spec, tag, uri: imageUri(spec, tag), moduleFile, specFile: write ? moduleFile : undefined};
+		return {spec, tag, uri: imageUri(spec, tag), moduleFile, specFile: write ? moduleFile : undefined, variable: variableName(spec.name), sdk: 'union'};
 	};
 
 	it('builds, pushes, and proves it with Artifact Registry\'s listing; a rerun builds and pushes nothing; --force does both again', async context => {

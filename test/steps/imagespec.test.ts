@@ -1,6 +1,8 @@
+import {execFile} from 'node:child_process';
 import {mkdtemp, readFile, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import {promisify} from 'node:util';
 import {describe, expect, it} from 'vitest';
 import {defaultFlags, type Flags} from '../../source/flags.js';
 import {createAsker} from '../../source/flow/ask.js';
@@ -30,6 +32,39 @@ const context = async (options: {flags?: Partial<Flags>; files?: Record<string, 
 	};
 	return {c, folder, events, person, module: async () => readFile(path.join(folder, 'image_specs.py'), 'utf8')};
 };
+
+describe('the Python version', () => {
+	const pythonNamed = async (version: string) => {
+		const bin = await mkdtemp(path.join(os.tmpdir(), 'isg-python-'));
+		// An interpreter of a version this machine has not got: it answers the probe as Python would.
+		await writeFile(path.join(bin, 'python3'), `#!/bin/sh\necho '{"version": "${version}"}'\n`, {mode: 0o755});
+		return bin;
+	};
+
+	const pythonQuestion = async (PATH: string | undefined) => {
+		const {c, person} = await context({script: [[/Image name/, 'trainer'], [/Python version/, question => (question.kind === 'select' ? question.default ?? '' : '')]]});
+		c.ctx = {...c.ctx, platform: currentPlatform({HOME: c.folder, ...(PATH ? {PATH} : {})})};
+		await authorImageSpec(c, where).catch(() => undefined);
+		const question = person!.asked.find(asked => /Python version/.test(asked.message));
+		return question?.kind === 'select' ? question : undefined;
+	};
+
+	it("defaults to the local interpreter's version, as flytekit does, and says so", async () => {
+		const {stdout} = await promisify(execFile)('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])']);
+		const local = stdout.trim();
+		const question = await pythonQuestion(process.env.PATH);
+		expect(question?.default).toBe(local);
+		expect(question?.choices.find(choice => choice.value === local)?.hint).toMatch(/^the local Python \(.*python3 is 3\.\d+\.\d+\), as flytekit defaults to it$/);
+	});
+
+	it('keeps 3.12 when the local interpreter is one flytekit does not support, or there is none', async () => {
+		expect((await pythonQuestion(await pythonNamed('3.14.1')))?.default).toBe('3.12');
+		expect((await pythonQuestion(await pythonNamed('3.10.4')))?.default).toBe('3.10');
+		const none = await pythonQuestion(undefined);
+		expect(none?.default).toBe('3.12');
+		expect(none?.choices.filter(choice => choice.hint)).toEqual([]);
+	});
+});
 
 describe('authoring the ImageSpec', () => {
 	it('offers every field in the interactive flow when more options are asked for', async () => {

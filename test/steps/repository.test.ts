@@ -6,7 +6,7 @@ import {ENDPOINT_ENV, openArtifactRegistry, repositoryName, type ArtifactRegistr
 import {CancelledError, StepError, UsageError} from '../../source/services/errors.js';
 import type {ProjectAnswers} from '../../source/services/store.js';
 import type {StepContext} from '../../source/steps/context.js';
-import {NEW_REPOSITORY, checkPushPermission, chooseRepository, validateRepositoryFlags} from '../../source/steps/repository.js';
+import {NEW_REPOSITORY, checkPushPermission, chooseRepository, isUnionRepository, validateRepositoryFlags} from '../../source/steps/repository.js';
 import {formatBytes} from '../../source/format.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
@@ -75,6 +75,45 @@ const readPages = async (question: SearchQuestion) => {
 	for await (const page of question.pages) pages.push(page);
 	return pages;
 };
+
+describe("Union's own repositories", () => {
+	it('are recognised by label or name, marked in the list, and never preselected: "create a new repository" is, unless one is saved', async () => {
+		fake.addRepository(PROJECT, LOCATION, 'flyte-registry');
+		fake.addRepository(PROJECT, LOCATION, 'acme-union');
+		fake.addRepository(PROJECT, LOCATION, 'fast-cache', {labels: {'managed-by': 'union-ai'}});
+		fake.addRepository(PROJECT, LOCATION, 'union-images', {labels: {'managed-by': 'imagespec-gar'}});
+		fake.addRepository(PROJECT, LOCATION, 'team-data');
+		let pages: Choice[][] = [];
+		const asked = async (saved?: string) => {
+			const person = scriptedPerson([
+				[
+					/^Docker repository in/,
+					async question => {
+						pages = await readPages(question as SearchQuestion);
+						return 'team-data';
+					},
+				],
+			]);
+			await choose(context({person: person.prompter, saved: saved ? {repository: saved} : {}}));
+			return person.asked[0] as SearchQuestion;
+		};
+
+		expect((await asked()).default).toBe(NEW_REPOSITORY);
+		const hints = Object.fromEntries(pages.flat().map(choice => [choice.value, choice.hint ?? '']));
+		for (const union of ['flyte-registry', 'acme-union', 'fast-cache']) expect(hints[union], union).toMatch(/^Union's own: create one for your images · Docker/);
+		for (const yours of ['union-images', 'team-data']) expect(hints[yours], yours).not.toContain("Union's own");
+		expect((await asked('team-data')).default).toBe('team-data');
+	});
+
+	it('by these rules', () => {
+		expect(isUnionRepository({id: 'union', labels: {}})).toBe(true);
+		expect(isUnionRepository({id: 'acme-flyte', labels: {}})).toBe(true);
+		expect(isUnionRepository({id: 'images', labels: {'union-org': 'acme'}})).toBe(true);
+		expect(isUnionRepository({id: 'union-images', labels: {}})).toBe(false);
+		expect(isUnionRepository({id: 'reunion', labels: {}})).toBe(false);
+		expect(isUnionRepository({id: 'flyte-registry', labels: {'managed-by': 'imagespec-gar'}})).toBe(false);
+	});
+});
 
 describe('selecting, non-interactively', () => {
 	it('--repository names an existing Docker repository: used without a prompt or a create', async () => {

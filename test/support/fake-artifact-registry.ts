@@ -57,7 +57,7 @@ export type FakeArtifactRegistry = {
 	serviceUsageUrl: string;
 	/** `services enable` calls that reached serviceUsageUrl, as 'project/service'. */
 	enabled: string[];
-	addRepository(project: string, location: string, id: string, fields?: {format?: string; description?: string; sizeBytes?: number}): void;
+	addRepository(project: string, location: string, id: string, fields?: {format?: string; description?: string; sizeBytes?: number; labels?: Record<string, string>}): void;
 	/** Docker images ListDockerImages (and GetTag, GetDockerImage) report in `repository` (a full name) with nothing pushed. */
 	seedDockerImages(repository: string, images: SeededDockerImage[]): void;
 	/** Replaces a repository's policy and gives it a new etag. */

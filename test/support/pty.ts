@@ -360,7 +360,7 @@ export const drive = async (run: PtyRun, options: DriveOptions): Promise<{asked:
 		else if ('enter' in answer) await run.press(KEY.enter);
 		else if ('choose' in answer) await choose(run, answer.choose);
 		else if ('text' in answer) await replaceText(run, answer.text);
-		else await run.press(answer.confirm ? 'y' : 'n');
+		else await run.press(answer.confirm ? 'y' : 'n', KEY.enter);
 		answered = settled.message;
 	}
 };

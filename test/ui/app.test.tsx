@@ -34,8 +34,41 @@ describe('QuestionView', () => {
 		await type(stdin, KEY.enter);
 		expect(lastFrame()).toContain('✖ lowercase letters, numbers and hyphens');
 		expect(answers).toEqual([]);
-		await type(stdin, ...Array.from({length: 8}, () => KEY.backspace), 'g', 'o', 'o', 'd', KEY.enter);
+		// The default is not text to erase: typing replaces it.
+		await type(stdin, 'g', 'o', 'o', 'd', KEY.enter);
 		expect(answers).toEqual(['good']);
+	});
+
+	it('shows a default after the question: Enter takes it, typing replaces it', async () => {
+		const answers: unknown[] = [];
+		const question = {kind: 'text' as const, flag: 'image', message: 'Image name:', default: 'trainer'};
+		const first = render(<QuestionView question={question} onAnswer={value => answers.push(value)} />);
+		await tick();
+		expect(first.lastFrame()).toContain('Image name: (trainer)');
+		await type(first.stdin, KEY.enter);
+		first.unmount();
+		const second = render(<QuestionView question={question} onAnswer={value => answers.push(value)} />);
+		await tick();
+		await type(second.stdin, 'e', 'v', 'a', 'l', KEY.enter);
+		expect(answers).toEqual(['trainer', 'eval']);
+	});
+
+	it.each([
+		['Ctrl-U deletes to the start', ['x', 'y', 'z', '\u0015', 'o', 'k'], 'ok'],
+		['Ctrl-W deletes the word before the cursor', [...'team big', '\u0017', 'small'], 'team small'],
+		['Ctrl-A and Ctrl-E go to the start and the end', [...'rain', '\u0001', 't', '\u0005', 'er'], 'trainer'],
+		['Home and End go to the start and the end', [...'rain', '\u001B[H', 't', '\u001B[F', 'er'], 'trainer'],
+		['Alt-B and Alt-F move by word', [...'team trainer', '\u001Bb', '\u001Bb', 'my-', '\u001Bf', '/x'], 'my-team/x trainer'],
+		['← and → move, Backspace deletes before the cursor', [...'trainr', '\u001B[D', 'e', '\u001B[C', KEY.backspace, 'r'], 'trainer'],
+		['text and Enter in one read (a paste) types the text and submits', ['trainer\r'], 'trainer'],
+		['a bracketed paste types its first line and submits at its line end', ['\u001B[200~trainer\n\u001B[201~'], 'trainer'],
+	])('%s', async (_, keys, expected) => {
+		const answers: unknown[] = [];
+		const {stdin} = render(<QuestionView question={{kind: 'text', flag: 'image', message: 'Image name:', default: 'default-name'}} onAnswer={value => answers.push(value)} />);
+		await tick();
+		await type(stdin, ...keys);
+		if (answers.length === 0) await type(stdin, KEY.enter);
+		expect(answers).toEqual([expected]);
 	});
 
 	it('submits the default choice with one Enter and another after moving down', async () => {
@@ -64,7 +97,7 @@ describe('QuestionView', () => {
 		expect(answers).toEqual(['us-east1', 'asia']);
 	});
 
-	it('confirms with Enter on the default and declines with n', async () => {
+	it('confirms with Enter on the default and declines with n then Enter, as every question ends with Enter', async () => {
 		const answers: unknown[] = [];
 		const yes = render(<QuestionView question={{kind: 'confirm', flag: 'output', message: 'Write image_specs.py?', default: true}} onAnswer={value => answers.push(value)} />);
 		await tick();
@@ -72,7 +105,10 @@ describe('QuestionView', () => {
 		yes.unmount();
 		const no = render(<QuestionView question={{kind: 'confirm', flag: 'output', message: 'Write image_specs.py?', default: true}} onAnswer={value => answers.push(value)} />);
 		await tick();
+		expect(no.lastFrame()).toContain('Write image_specs.py? (Y/n)');
 		await type(no.stdin, 'n');
+		expect(answers).toEqual([true]);
+		await type(no.stdin, KEY.enter);
 		expect(answers).toEqual([true, false]);
 	});
 });
@@ -125,7 +161,7 @@ describe('App', () => {
 		const {lastFrame} = render(<App session={session} onCancel={() => undefined} />);
 		session.report({
 			type: 'done',
-			result: {ok: true, pushed: true, project: 'acme-ml', location: 'us-east1', repository: 'union-images', imageUri: 'us-east1-docker.pkg.dev/acme-ml/union-images/trainer:abc', digest: 'sha256:1234', specFile: '/p/image_specs.py', nextCommand: 'union register .'},
+			result: {ok: true, pushed: true, project: 'acme-ml', location: 'us-east1', repository: 'union-images', imageUri: 'us-east1-docker.pkg.dev/acme-ml/union-images/trainer:abc', digest: 'sha256:1234', specFile: '/p/image_specs.py', nextCommand: 'union register .', usage: ['import union', 'from image_specs import trainer_image', '', '@union.task(container_image=trainer_image)']},
 		});
 		await tick();
 		const frame = lastFrame() ?? '';
@@ -133,5 +169,9 @@ describe('App', () => {
 		expect(frame).toContain('us-east1-docker.pkg.dev/acme-ml/union-images/trainer:abc');
 		expect(frame).toContain('sha256:1234');
 		expect(frame).toContain('union register .');
+		const rows = frame.split('\n').map(row => row.replaceAll('│', '').trim());
+		const from = rows.indexOf('Use the image in a task:');
+		expect(rows.slice(from + 1, from + 5)).toEqual(['import union', 'from image_specs import trainer_image', '', '@union.task(container_image=trainer_image)']);
+		expect(frame).not.toContain('container_image=...');
 	});
 });

@@ -90,6 +90,14 @@ describe('FilterSelect', () => {
 		expect(answers).toEqual(['infra']);
 	});
 
+	it('text and Enter in one read (a paste, a fast typist over ssh) filters by the text and chooses its best match', async () => {
+		const answers: string[] = [];
+		const view = render(<FilterSelect question={question(fromArray([repo('team-a-base'), repo('team-b-gpu')]))} onAnswer={value => answers.push(value)} />);
+		await tick();
+		await type(view.stdin, 't', 'e', 'a', 'm-b\r');
+		expect(answers).toEqual(['team-b-gpu']);
+	});
+
 	it('keeps pinned rows whatever the filter; Esc clears the filter; backspace edits it', async () => {
 		const answers: string[] = [];
 		const view = render(<FilterSelect question={question(fromArray([repo('alpha'), repo('beta')]))} onAnswer={value => answers.push(value)} />);

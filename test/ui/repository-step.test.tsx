@@ -110,9 +110,10 @@ describe('the repository step on screen', () => {
 		fake.addRepository(PROJECT, LOCATION, 'existing', {description: 'made by an admin'});
 		fake.deniedPermissions.add('artifactregistry.repositories.create');
 		const step = start();
-		await vi.waitFor(() => expect(step.frame()).toContain('› existing'));
-		// "+ Create a new repository" is pinned above the list.
-		await step.type(KEY.up, KEY.enter);
+		await vi.waitFor(() => expect(step.frame()).toContain('  existing'));
+		// "+ Create a new repository" is pinned above the list, and preselected when nothing is saved.
+		expect(step.frame()).toContain('› + Create a new repository');
+		await step.type(KEY.enter);
 		await vi.waitFor(() => expect(step.frame()).toContain('New repository name:'));
 		expect(step.frame()).toContain('union-images');
 		await step.type(KEY.enter);
