@@ -10,6 +10,7 @@ import {dockerEngine, requireDocker, startRegistry, type Registry} from '../supp
 import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 import {KEY, spawnCli} from '../support/pty.js';
 import {interruptCli, processesOf} from '../support/build-world.js';
+import {startRepositoryWorld, type RepositoryWorld} from '../support/repository-world.js';
 
 const engine = await dockerEngine();
 const describeDocker = requirePythonBase(requireDocker(describe, engine));
@@ -88,16 +89,15 @@ describe('Ctrl-C at each question of an interactive run (a real terminal)', () =
 	let fake: FakeArtifactRegistry;
 	let sandbox: Sandbox;
 
+	let world: RepositoryWorld;
+
 	beforeAll(async () => {
-		fake = await startFakeArtifactRegistry();
-		fake.addRepository('acme-ml', 'us-east1', 'union-images');
-		sandbox = await makeSandbox({env: {IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: '127.0.0.1:9'}});
-		await loginOffline(sandbox);
+		world = await startRepositoryWorld();
+		({fake, sandbox} = world);
 	});
 
 	afterAll(async () => {
-		await fake?.stop();
-		await sandbox?.cleanup();
+		await world?.stop();
 	});
 
 	// Each run is given the answers before the question (as flags), then Ctrl-C is pressed there.

@@ -3,10 +3,10 @@ import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {readDeclaredSpecs} from '../../source/services/spec-module.js';
 import {imagespecGar} from '../support/cli.js';
-import {makeSandbox, type Sandbox} from '../support/environment.js';
-import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
-import {loginOffline} from '../support/gcloud.js';
+import type {Sandbox} from '../support/environment.js';
+import type {FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {KEY, drive, spawnCli} from '../support/pty.js';
+import {startRepositoryWorld, type RepositoryWorld} from '../support/repository-world.js';
 
 /**
  * Two real processes on one module: a person waits at "Write image_specs.py?" while a script
@@ -17,16 +17,15 @@ describe('two runs writing image_specs.py at once', () => {
 	let sandbox: Sandbox;
 	const where = ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--no-build', '--python-version', '3.11'];
 
+	let world: RepositoryWorld;
+
 	beforeAll(async () => {
-		fake = await startFakeArtifactRegistry();
-		fake.addRepository('acme-ml', 'us-east1', 'union-images');
-		sandbox = await makeSandbox({env: {IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: '127.0.0.1:9'}});
-		await loginOffline(sandbox);
+		world = await startRepositoryWorld();
+		({fake, sandbox} = world);
 	});
 
 	afterAll(async () => {
-		await fake?.stop();
-		await sandbox?.cleanup();
+		await world?.stop();
 	});
 
 	it('the run that waited keeps the declaration the other run added meanwhile, and says so', async () => {

@@ -1,26 +1,25 @@
 import {existsSync} from 'node:fs';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {makeSandbox, type Sandbox} from '../support/environment.js';
-import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
-import {loginOffline} from '../support/gcloud.js';
+import type {Sandbox} from '../support/environment.js';
+import type {FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {drive, spawnCli} from '../support/pty.js';
+import {startRepositoryWorld, type RepositoryWorld} from '../support/repository-world.js';
 
 /** Issue 16, point 3, for a person: warned, asked (default no), the value never on screen. */
 describe('a secret-looking --env in the wizard', () => {
 	let fake: FakeArtifactRegistry;
 	let sandbox: Sandbox;
 
+	let world: RepositoryWorld;
+
 	beforeAll(async () => {
-		fake = await startFakeArtifactRegistry();
-		fake.addRepository('acme-ml', 'us-east1', 'union-images');
-		sandbox = await makeSandbox({env: {IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: '127.0.0.1:9'}});
-		await loginOffline(sandbox);
+		world = await startRepositoryWorld();
+		({fake, sandbox} = world);
 	});
 
 	afterAll(async () => {
-		await fake?.stop();
-		await sandbox?.cleanup();
+		await world?.stop();
 	});
 
 	it('is said with the way out and asked; the default (no) writes nothing, exit 1', async () => {
