@@ -96,8 +96,11 @@ function SelectAnswer({question, onAnswer}: {readonly question: Extract<Question
 		<Box flexDirection="column">
 			<Select
 				visibleOptionCount={8}
-				options={choices.map(choice => ({label: choice.hint ? `${choice.label}  ${choice.hint}` : choice.label, value: choice.value}))}
-				onChange={onAnswer}
+				// By position: the Select reports only a truthy value, and '' is a value a question may offer.
+				options={choices.map((choice, index) => ({label: choice.hint ? `${choice.label}  ${choice.hint}` : choice.label, value: String(index)}))}
+				onChange={index => {
+					onAnswer(choices[Number(index)]!.value);
+				}}
 			/>
 			{hidden > 0 ? <Text dimColor>{hidden} more not shown: {question.choices.filter(choice => choice.disabled).map(choice => `${choice.label} (${choice.hint ?? 'unavailable'})`).join(', ')}</Text> : null}
 		</Box>

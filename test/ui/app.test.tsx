@@ -97,6 +97,24 @@ describe('QuestionView', () => {
 		expect(answers).toEqual(['us-east1', 'asia']);
 	});
 
+	it('answers a choice whose value is empty (a declaration\'s "not set"), with one Enter', async () => {
+		const answers: unknown[] = [];
+		const question = {
+			kind: 'select' as const,
+			flag: 'python-version',
+			message: 'Python version:',
+			choices: [
+				{label: 'not set, as declared', value: ''},
+				{label: '3.12', value: '3.12'},
+			],
+			default: '',
+		};
+		const {stdin} = render(<QuestionView question={question} onAnswer={value => answers.push(value)} />);
+		await tick();
+		await type(stdin, KEY.enter);
+		expect(answers).toEqual(['']);
+	});
+
 	it('confirms with Enter on the default and declines with n then Enter, as every question ends with Enter', async () => {
 		const answers: unknown[] = [];
 		const yes = render(<QuestionView question={{kind: 'confirm', flag: 'output', message: 'Write image_specs.py?', default: true}} onAnswer={value => answers.push(value)} />);
