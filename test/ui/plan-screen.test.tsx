@@ -46,7 +46,10 @@ describe('the plan screen of an interactive --dry-run', () => {
 		expect(frame).toContain('Apply these changes?');
 		expect(runs).toEqual([true]);
 
+		// Every question ends with Enter, yes/no ones too.
 		view.stdin.write('y');
+		await tick();
+		view.stdin.write('\r');
 		await expect(applied).resolves.toMatchObject({repositoryCreated: true});
 		expect(runs).toEqual([true, false]);
 	});
