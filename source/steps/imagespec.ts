@@ -112,9 +112,7 @@ export async function authorImageSpec(
 		const updated = declaration ? editDeclaration(existing!, declaration, edits) : undefined;
 		if (!updated || !isManagedModule(existing!)) {
 			const change = updated ? lineDiff(existing!, updated) : Object.entries(edits).map(([key, value]) => `${key}: ${value === undefined ? '(remove)' : JSON.stringify(value)}`).join('\n');
-			report({type: 'code', title: `${relative} is not managed by imagespec-gar: change ${found.variable} yourself`, code: redact(change)});
-			report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Apply the change above, or use --output to write another file.`});
-			return {...authored, specFile: undefined};
+			return leaveUnmanaged(c, authored, {title: `${relative} is not managed by imagespec-gar: change ${found.variable} yourself`, code: redact(change)}, 'Apply the change above');
 		}
 
 		// Another run may change the module while the preview is up: the same edit, on its new text.
@@ -144,9 +142,7 @@ export async function authorImageSpec(
 	const plan = planModuleUpdate(existing, spec, {sdk});
 	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: plan.variable, sdk};
 	if (plan.kind === 'unmanaged') {
-		report({type: 'code', title: `${relative} is not managed by imagespec-gar: add this yourself`, code: redact(plan.snippet)});
-		report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). Paste the declaration above into it, or use --output to write another file.`});
-		return {...authored, specFile: undefined};
+		return leaveUnmanaged(c, authored, {title: `${relative} is not managed by imagespec-gar: add this yourself`, code: redact(plan.snippet)}, 'Paste the declaration above into it');
 	}
 
 	if (plan.kind === 'unchanged') {
@@ -162,6 +158,14 @@ export async function authorImageSpec(
 	};
 	return writeModule(c, {file: moduleFile, relative, verb: plan.kind === 'create' ? 'Create' : 'Add to', preview: redact(preview), shown: existing, content: plan.content, replan, authored});
 }
+
+/** A module imagespec-gar did not write is never written: the person gets what to change in it. */
+const leaveUnmanaged = (c: StepContext, authored: AuthoredSpec, shown: {title: string; code: string}, todo: string): AuthoredSpec => {
+	const relative = path.relative(c.cwd, authored.moduleFile) || authored.moduleFile;
+	c.report({type: 'code', ...shown});
+	c.report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). ${todo}, or use --output to write another file.`});
+	return {...authored, specFile: undefined};
+};
 
 /** Shows the change, asks, writes atomically. A declined write keeps the file and says so. */
 async function writeModule(
