@@ -15,13 +15,13 @@ const DEPENDENCY_FILES = ['requirements.txt', 'requirements.in', 'requirements-d
 export const detectSdk = async (folder: string): Promise<Sdk> => {
 	const names = new Set<string>();
 	for (const file of DEPENDENCY_FILES) {
-		// eslint-disable-next-line no-await-in-loop -- a handful of small files
+		// a handful of small files
 		const content = await readFile(path.join(folder, file), 'utf8').catch(() => undefined);
 		if (content === undefined) continue;
 		const requirements = file.startsWith('requirements')
 			? parseRequirements(content)
-			// pyproject/setup files: any quoted requirement string.
-			: [...content.matchAll(/["']([A-Za-z\d][\w.-]*)[^"'\n]*["']/g)].map(match => match[1]!);
+			: // pyproject/setup files: any quoted requirement string.
+				[...content.matchAll(/["']([A-Za-z\d][\w.-]*)[^"'\n]*["']/g)].map(match => match[1]!);
 		for (const requirement of requirements) {
 			const name = packageName(requirement);
 			if (name) names.add(normalizePackageName(name));
