@@ -189,6 +189,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		if (change) report(plan(change));
 		return {changed: false, planned: change !== undefined};
 	});
+	if (!flags.dryRun) store.save(answers => ({...answers, dockerAuth: host}));
 	if ('planned' in auth && auth.planned) finished('docker-auth', 'skipped', `--dry-run: ${host} not configured`);
 	else if (auth.changed) finished('docker-auth', 'done', `${host} → gcloud credential helper`);
 	else finished('docker-auth', 'skipped', `${host} already uses the gcloud credential helper`);
