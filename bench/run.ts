@@ -128,7 +128,13 @@ const startRestFake = async (fake: FakeArtifactRegistry, dockerImages: Map<strin
 		const name = /^\/v1\/(projects\/[^/]+\/locations\/[^/]+\/repositories\/[^/?]+)/.exec(request.url ?? '')?.[1];
 		const repository = name ? fake.repositories.get(name) : undefined;
 		response.writeHead(repository ? 200 : 404, {'content-type': 'application/json'});
-		response.end(JSON.stringify(repository ? {...repository, createTime: '2026-01-01T00:00:00Z', updateTime: '2026-01-01T00:00:00Z'} : {error: {code: 404, message: 'not found', status: 'NOT_FOUND'}}));
+		response.end(
+			JSON.stringify(
+				repository
+					? {...repository, createTime: '2026-01-01T00:00:00Z', updateTime: '2026-01-01T00:00:00Z'}
+					: {error: {code: 404, message: 'not found', status: 'NOT_FOUND'}},
+			),
+		);
 	});
 	await new Promise<void>(resolve => {
 		server.listen(0, '127.0.0.1', resolve);
@@ -156,7 +162,8 @@ const makeProbe = async (dir: string, modules: boolean): Promise<Probe> => {
 log(`cli: ${CLI}`);
 const loadAtStart = os.loadavg()[0]!;
 // Other work on the machine (a test run) inflates every figure: say so next to them.
-if (loadAtStart > os.cpus().length / 2) log(`load average ${loadAtStart.toFixed(1)} on ${os.cpus().length} CPUs: figures will be inflated; run on a quiet machine`);
+if (loadAtStart > os.cpus().length / 2)
+	log(`load average ${loadAtStart.toFixed(1)} on ${os.cpus().length} CPUs: figures will be inflated; run on a quiet machine`);
 const engine = await dockerEngine();
 const sandbox: Sandbox = await makeSandbox();
 const registry: Registry | undefined = engine ? await startRegistry({auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}}) : undefined;
@@ -170,7 +177,8 @@ fake.calls.push = (...items) => {
 	return pushCall(...items);
 };
 
-for (let index = 0; index < REPOSITORIES; index++) fake.addRepository(PROJECT, LOCATION, `team-${String(index).padStart(4, '0')}`, {description: `Images of team ${index}`});
+for (let index = 0; index < REPOSITORIES; index++)
+	fake.addRepository(PROJECT, LOCATION, `team-${String(index).padStart(4, '0')}`, {description: `Images of team ${index}`});
 fake.addRepository(PROJECT, LOCATION, REPOSITORY, {description: 'Union images'});
 const baseRegistry: Registry | undefined = engine ? await startRegistry() : undefined;
 const baseImage = engine && baseRegistry ? await makeBaseImage(engine.dockerHost, baseRegistry.host) : 'busybox:1';
@@ -189,7 +197,26 @@ const node = process.execPath;
 const cli = async (args: string[], cwd: string, extra: Record<string, string> = {}) => timed(node, [CLI, ...args], {...env, ...extra}, cwd);
 
 // A project folder set up once, as after a first run: saved answers, the module, docker's helper.
-const setup = await cli(['--project', PROJECT, '--location', LOCATION, '--repository', REPOSITORY, '--image', 'base', '--python-version', '3.12', '--base-image', baseImage, '--no-build', '--yes', '--json'], sandbox.project);
+const setup = await cli(
+	[
+		'--project',
+		PROJECT,
+		'--location',
+		LOCATION,
+		'--repository',
+		REPOSITORY,
+		'--image',
+		'base',
+		'--python-version',
+		'3.12',
+		'--base-image',
+		baseImage,
+		'--no-build',
+		'--yes',
+		'--json',
+	],
+	sandbox.project,
+);
 if (setup.code !== 0) throw new Error(`setting up the project folder failed (${setup.code}): ${setup.stderr}`);
 log(`set up: ${REPOSITORIES.toLocaleString('en-US')} repositories in the fake, docker ${engine ? engine.dockerHost : 'absent (no builds)'}`);
 
@@ -294,7 +321,8 @@ if (wanted('doctor')) {
 	// API check (node processes here, as doctor pays node's start too). The modules are the bench's
 	// own tsc build of source/ (dist/ is one bundle).
 	const servicesUrl = (name: string) => JSON.stringify(new URL(`../source/services/${name}.js`, import.meta.url).href);
-	const ctxLine = 'const ctx = {platform: {os: process.platform, arch: process.arch, env: process.env, home: process.env.HOME}, signal: new AbortController().signal};';
+	const ctxLine =
+		'const ctx = {platform: {os: process.platform, arch: process.arch, env: process.env, home: process.env.HOME}, signal: new AbortController().signal};';
 	const gcloudCheck = `const {readGcloudState} = await import(${servicesUrl('gcloud')});
 ${ctxLine}
 const state = await readGcloudState(ctx);
@@ -312,7 +340,11 @@ process.exit(0);`;
 		[node, ['--input-type=module', '-e', apiCheck]],
 	];
 	const ownName = (file: string, args: string[]) =>
-		file === node ? (args.at(-1) === apiCheck ? 'node: AR getRepository + testIamPermissions' : "node: gcloud's account and project from its files") : `${file} ${args.join(' ')}`.slice(0, 48);
+		file === node
+			? args.at(-1) === apiCheck
+				? 'node: AR getRepository + testIamPermissions'
+				: "node: gcloud's account and project from its files"
+			: `${file} ${args.join(' ')}`.slice(0, 48);
 	// What a person types to learn the same seven things.
 	const adcFile = path.join(sandbox.cloudsdkConfig, 'application_default_credentials.json');
 	const person: Array<[string, string[]]> = [
@@ -393,7 +425,12 @@ if (wanted('rerun')) {
 		if (describe.code !== 0) throw new Error(`gcloud artifacts repositories describe failed: ${describe.stderr}`);
 		const configure = await timed('gcloud', ['auth', 'configure-docker', registryHost, '--quiet'], gcloudEnv);
 		// What the wizard runs to tell whether the new tag is already pushed (absent here).
-		const inspect = engine ? await timed('docker', ['manifest', 'inspect', '--verbose', '--insecure', `${registryHost}/${PROJECT}/${REPOSITORY}/added-${index}:absent`], {...gcloudEnv, DOCKER_CLI_EXPERIMENTAL: 'enabled'}) : undefined;
+		const inspect = engine
+			? await timed('docker', ['manifest', 'inspect', '--verbose', '--insecure', `${registryHost}/${PROJECT}/${REPOSITORY}/added-${index}:absent`], {
+					...gcloudEnv,
+					DOCKER_CLI_EXPERIMENTAL: 'enabled',
+				})
+			: undefined;
 		if (index === 0) continue;
 		if (inspect) existence.push(inspect.ms);
 		wizard.push(run.ms);
@@ -506,7 +543,11 @@ if (wanted('listing') || wanted('rss')) {
 		}
 
 		await run.press(KEY.enter);
-		await drive(run, {answers: [[/^Write .*\?$/, {confirm: true}]], until: /Your image is in Artifact Registry|Your ImageSpec is ready|Your image was already/, timeout: 120_000});
+		await drive(run, {
+			answers: [[/^Write .*\?$/, {confirm: true}]],
+			until: /Your image is in Artifact Registry|Your ImageSpec is ready|Your image was already/,
+			timeout: 120_000,
+		});
 		const exit = await run.waitForExit(30_000);
 		if (exit.exitCode !== 0) throw new Error(`full run exited ${exit.exitCode}:\n${(await run.history()).join('\n')}`);
 		const peak = (await probe.read()).find(record => record.event === 'exit' && record.maxRssKb);
@@ -516,8 +557,22 @@ if (wanted('listing') || wanted('rss')) {
 
 	if (wanted('listing')) {
 		const n = REPOSITORIES.toLocaleString('en-US');
-		rows.push({id: 'list-first-page', label: `repository list (${n}): first page on screen`, value: median(firstPage), unit: 'ms', note: `from the repository step's start; from process start: ${Math.round(median(fromStart))} ms`, samples: firstPage});
-		rows.push({id: 'list-all', label: `repository list (${n}): all loaded`, value: median(allLoaded), unit: 'ms', note: filterable ? 'the count on screen stops saying "loading"' : 'a plain select: shown only once all are loaded', samples: allLoaded});
+		rows.push({
+			id: 'list-first-page',
+			label: `repository list (${n}): first page on screen`,
+			value: median(firstPage),
+			unit: 'ms',
+			note: `from the repository step's start; from process start: ${Math.round(median(fromStart))} ms`,
+			samples: firstPage,
+		});
+		rows.push({
+			id: 'list-all',
+			label: `repository list (${n}): all loaded`,
+			value: median(allLoaded),
+			unit: 'ms',
+			note: filterable ? 'the count on screen stops saying "loading"' : 'a plain select: shown only once all are loaded',
+			samples: allLoaded,
+		});
 		const sortedFilter = [...filterLatency].sort((a, b) => a - b);
 		rows.push({
 			id: 'list-filter-keystroke',
@@ -526,10 +581,19 @@ if (wanted('listing') || wanted('rss')) {
 			unit: 'ms',
 			target: '≤ 50 ms',
 			met: filterable && filterLatency.length > 0 ? median(filterLatency) <= 50 : undefined,
-			note: filterable ? `max ${Math.round(sortedFilter.at(-1) ?? 0)} ms over ${filterLatency.length} keys` : 'n/a: the list has no filter (source/ui/filter-select.tsx not in this build)',
+			note: filterable
+				? `max ${Math.round(sortedFilter.at(-1) ?? 0)} ms over ${filterLatency.length} keys`
+				: 'n/a: the list has no filter (source/ui/filter-select.tsx not in this build)',
 			samples: filterLatency,
 		});
-		rows.push({id: 'list-move-keystroke', label: `↓ keystroke → frame (${n})`, value: moveLatency.length > 0 ? median(moveLatency) : null, unit: 'ms', note: `max ${Math.round(Math.max(...moveLatency, 0))} ms`, samples: moveLatency});
+		rows.push({
+			id: 'list-move-keystroke',
+			label: `↓ keystroke → frame (${n})`,
+			value: moveLatency.length > 0 ? median(moveLatency) : null,
+			unit: 'ms',
+			note: `max ${Math.round(Math.max(...moveLatency, 0))} ms`,
+			samples: moveLatency,
+		});
 	}
 
 	if (wanted('rss')) {
@@ -554,7 +618,14 @@ if (wanted('rss')) {
 	const run = await cli(args, sandbox.project, probe.env);
 	if (run.code !== 0) throw new Error(`non-interactive run failed (${run.code}): ${run.stderr}`);
 	const peak = (await probe.read()).find(record => record.event === 'exit')?.maxRssKb;
-	rows.push({id: 'rss-json', label: `peak RSS, non-interactive full run (--yes --json${engine ? ', build, push' : ', no build'})`, value: peak ? peak / 1024 : null, unit: 'MB', target: '≤ 150 MB', met: peak ? peak / 1024 <= 150 : undefined});
+	rows.push({
+		id: 'rss-json',
+		label: `peak RSS, non-interactive full run (--yes --json${engine ? ', build, push' : ', no build'})`,
+		value: peak ? peak / 1024 : null,
+		unit: 'MB',
+		target: '≤ 150 MB',
+		met: peak ? peak / 1024 <= 150 : undefined,
+	});
 }
 
 // -------------------------------------------------------------------------------------------
@@ -693,7 +764,8 @@ if (flytekitBase) {
 // -------------------------------------------------------------------------------------------
 // The table
 
-const format = (value: number | null, unit: Row['unit']) => (value === null ? 'n/a' : unit === 'MB' ? `${value.toFixed(0)} MB` : value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`);
+const format = (value: number | null, unit: Row['unit']) =>
+	value === null ? 'n/a' : unit === 'MB' ? `${value.toFixed(0)} MB` : value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`;
 const table = [
 	['measure', 'median', 'against', 'ratio', 'target', ''],
 	...rows.map(row => [
@@ -707,7 +779,16 @@ const table = [
 ];
 const widths = table[0]!.map((_, column) => Math.min(column === 2 ? 64 : 70, Math.max(...table.map(line => line[column]!.length))));
 const cell = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width));
-process.stdout.write(`\n${table.map(line => line.map((text, column) => cell(text, widths[column]!)).join('  ').trimEnd()).join('\n')}\n`);
+process.stdout.write(
+	`\n${table
+		.map(line =>
+			line
+				.map((text, column) => cell(text, widths[column]!))
+				.join('  ')
+				.trimEnd(),
+		)
+		.join('\n')}\n`,
+);
 process.stdout.write('\n');
 for (const row of rows.filter(row => row.note)) process.stdout.write(`${row.id}: ${row.note}\n`);
 
@@ -724,7 +805,9 @@ const result = {
 	rows,
 };
 await writeFile(options.out, `${JSON.stringify(result, null, '\t')}\n`);
-process.stdout.write(`\nnode ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, load average ${loadAtStart.toFixed(1)} → ${os.loadavg()[0]!.toFixed(1)}\nwritten: ${options.out}\n`);
+process.stdout.write(
+	`\nnode ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, load average ${loadAtStart.toFixed(1)} → ${os.loadavg()[0]!.toFixed(1)}\nwritten: ${options.out}\n`,
+);
 
 rest.stop();
 // A stop that never settles must not keep the table from being final.

@@ -48,7 +48,20 @@ export type Flags = {
 	jobs?: string;
 };
 
-export const defaultFlags = (): Flags => ({create: true, label: [], dryRun: false, env: [], commands: [], pipExtraIndexUrl: [], build: true, force: false, allowSecrets: false, yes: false, json: false, plain: false});
+export const defaultFlags = (): Flags => ({
+	create: true,
+	label: [],
+	dryRun: false,
+	env: [],
+	commands: [],
+	pipExtraIndexUrl: [],
+	build: true,
+	force: false,
+	allowSecrets: false,
+	yes: false,
+	json: false,
+	plain: false,
+});
 
 /** `a, b,,c` → ['a', 'b', 'c'] */
 export const splitList = (value: string | undefined): string[] | undefined =>

@@ -79,9 +79,18 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	const known = await findKnownSetup(c);
 	if (known?.source === 'module') c.saved = asSavedAnswers(known, c.saved);
 	await validateFlags(c);
-	if (store.problem) report({type: 'note', level: 'warn', text: `Saved answers in ${store.path} could not be read (${store.problem}); going on from defaults, and the file is left as it is.`});
+	if (store.problem)
+		report({
+			type: 'note',
+			level: 'warn',
+			text: `Saved answers in ${store.path} could not be read (${store.problem}); going on from defaults, and the file is left as it is.`,
+		});
 	if (known?.source === 'module') {
-		report({type: 'note', level: 'info', text: `Found your team's setup in ${path.relative(options.cwd, known.moduleFile) || known.moduleFile}: ${known.project} · ${known.location} · ${known.repository}. Checking this machine and your access to it.`});
+		report({
+			type: 'note',
+			level: 'info',
+			text: `Found your team's setup in ${path.relative(options.cwd, known.moduleFile) || known.moduleFile}: ${known.project} · ${known.location} · ${known.repository}. Checking this machine and your access to it.`,
+		});
 	}
 
 	const step = async <T>(id: StepId, work: () => Promise<T>): Promise<T> => {
@@ -99,7 +108,13 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 				throw new CancelledError();
 			}
 
-			report({type: 'step', step: id, status: 'failed', detail: error instanceof Error ? error.message : String(error), fix: error instanceof StepError ? error.fix : undefined});
+			report({
+				type: 'step',
+				step: id,
+				status: 'failed',
+				detail: error instanceof Error ? error.message : String(error),
+				fix: error instanceof StepError ? error.fix : undefined,
+			});
 			throw error;
 		}
 	};
@@ -134,7 +149,9 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	let buildMissing: string[] | undefined;
 	const {project, location} = await step('project', async () => {
 		// Flags that say something else than the known setup mean the person already chose.
-		const chosen = known && (flags.image !== undefined || (['project', 'location', 'repository'] as const).some(key => flags[key] !== undefined && flags[key] !== known[key]));
+		const chosen =
+			known &&
+			(flags.image !== undefined || (['project', 'location', 'repository'] as const).some(key => flags[key] !== undefined && flags[key] !== known[key]));
 		if (known && ask.interactive && !chosen) {
 			// The menu offers to build what the repository lacks; a status that cannot answer offers nothing.
 			const missing = await missingImages(c, known.moduleFile, openRegistry).catch(() => []);
@@ -270,7 +287,10 @@ async function validateFlags(c: StepContext) {
 	const {flags, saved, ask} = c;
 	rejectInvalidFlags(flags);
 
-	for (const [a, b] of [['json', 'plain'], ['force', 'build']] as const) {
+	for (const [a, b] of [
+		['json', 'plain'],
+		['force', 'build'],
+	] as const) {
 		// --force with --no-build: build is false when --no-build was given.
 		const clash = a === 'force' ? flags.force && !flags.build : flags[a] && flags[b];
 		if (clash) throw new UsageError(`--${a} and --${b === 'build' ? 'no-build' : b} cannot be used together`, a);

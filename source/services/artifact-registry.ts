@@ -146,8 +146,7 @@ const codeNames = new Map<number, string>(Object.entries(GrpcCode).map(([name, c
 
 export const repositoryParent = (project: string, location: string): string => `projects/${project}/locations/${location}`;
 
-export const repositoryName = (project: string, location: string, id: string): string =>
-	`${repositoryParent(project, location)}/repositories/${id}`;
+export const repositoryName = (project: string, location: string, id: string): string => `${repositoryParent(project, location)}/repositories/${id}`;
 
 const repositoryNamePattern = /^projects\/([^/]+)\/locations\/([^/]+)\/repositories\/([^/]+)$/;
 
@@ -368,7 +367,9 @@ export function toStepError(error: unknown, action: string, project?: string): S
 		const fix = [
 			where ? enableApiCommand(where) : 'gcloud services enable artifactregistry.googleapis.com',
 			metadata.activationUrl ? `or enable it at ${metadata.activationUrl}` : undefined,
-		].filter(Boolean).join('\n');
+		]
+			.filter(Boolean)
+			.join('\n');
 		return new StepError(`Artifact Registry API is disabled${inProject}.`, {fix, reason, cause});
 	}
 
@@ -442,11 +443,12 @@ export function toStepError(error: unknown, action: string, project?: string): S
 	}
 
 	// INTERNAL, UNKNOWN and the like are Google's side: a rerun often goes through.
-	const fix = code === GrpcCode.INTERNAL || code === GrpcCode.UNKNOWN
-		? 'An error on Google\'s side: wait a minute and rerun; if it persists, check https://status.cloud.google.com.'
-		: code === GrpcCode.ABORTED
-			? 'A concurrent change got in the way: rerun.'
-			: 'Rerun; if it happens again, check the account (gcloud auth list) and the project, and report this message.';
+	const fix =
+		code === GrpcCode.INTERNAL || code === GrpcCode.UNKNOWN
+			? "An error on Google's side: wait a minute and rerun; if it persists, check https://status.cloud.google.com."
+			: code === GrpcCode.ABORTED
+				? 'A concurrent change got in the way: rerun.'
+				: 'Rerun; if it happens again, check the account (gcloud auth list) and the project, and report this message.';
 	return new StepError(`Could not ${action}: ${details}`, {fix, reason: reason ?? (code === undefined ? undefined : codeNames.get(code)), cause});
 }
 
@@ -535,8 +537,7 @@ function apiCall<T>(promise: Promise<T>, signal: AbortSignal | undefined, deadli
 }
 
 /** Waits ms, or rejects with CancelledError as soon as signal aborts. */
-export const sleep = async (ms: number, signal?: AbortSignal): Promise<void> =>
-	abortable(new Promise<void>(resolve => setTimeout(resolve, ms)), signal);
+export const sleep = async (ms: number, signal?: AbortSignal): Promise<void> => abortable(new Promise<void>(resolve => setTimeout(resolve, ms)), signal);
 
 async function withRetry<T>(attempt: () => Promise<T>, delays: readonly number[], signal?: AbortSignal): Promise<T> {
 	for (let retry = 0; ; retry++) {
@@ -655,7 +656,13 @@ type OperationLike = {name?: string | null; done?: boolean | null; error?: unkno
 async function waitForOperation(
 	first: OperationLike,
 	check: (name: string) => Promise<OperationLike>,
-	options: {signal?: AbortSignal; onPending?: (operation: string) => void; pollDelaysMs: readonly number[]; timeoutMs: number; retryDelaysMs: readonly number[]},
+	options: {
+		signal?: AbortSignal;
+		onPending?: (operation: string) => void;
+		pollDelaysMs: readonly number[];
+		timeoutMs: number;
+		retryDelaysMs: readonly number[];
+	},
 ): Promise<unknown> {
 	const started = Date.now();
 	let operation = first;
@@ -676,7 +683,11 @@ async function waitForOperation(
 	return operation.result;
 }
 
-type PolicyMessage = {version?: number | null; bindings?: Array<{role?: string | null; members?: string[] | null; condition?: object | null}> | null; etag?: Uint8Array | string | null};
+type PolicyMessage = {
+	version?: number | null;
+	bindings?: Array<{role?: string | null; members?: string[] | null; condition?: object | null}> | null;
+	etag?: Uint8Array | string | null;
+};
 
 // The client fills unset strings with '' (proto3 defaults): drop them, so a binding goes back as it came.
 const nonEmpty = (object: object) => Object.fromEntries(Object.entries(object).filter(([, value]) => value !== '' && value !== null && value !== undefined));
@@ -773,10 +784,11 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 		client.close().catch(() => {});
 		if (ctx.signal?.aborted || isAbort(error)) throw new CancelledError();
 		const mapped = toStepError(error, 'load Google Cloud credentials');
-		throw new StepError(
-			mapped.reason === 'NO_ADC' ? mapped.message : `Could not load Google Cloud credentials: ${apiDetails(error)}`,
-			{fix: ADC_FIX, reason: 'NO_ADC', cause: error},
-		);
+		throw new StepError(mapped.reason === 'NO_ADC' ? mapped.message : `Could not load Google Cloud credentials: ${apiDetails(error)}`, {
+			fix: ADC_FIX,
+			reason: 'NO_ADC',
+			cause: error,
+		});
 	}
 
 	const retryDelays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
@@ -804,11 +816,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 	const getRepository = async (project: string, location: string, id: string, signal?: AbortSignal): Promise<Repository | undefined> => {
 		const active = combine(ctx.signal, signal);
 		try {
-			const [message] = await withRetry(
-				async () => call(client.getRepository({name: repositoryName(project, location, id)}), active),
-				retryDelays,
-				active,
-			);
+			const [message] = await withRetry(async () => call(client.getRepository({name: repositoryName(project, location, id)}), active), retryDelays, active);
 			return toRepository(message as RepositoryMessage);
 		} catch (error) {
 			if (apiCode(error) === GrpcCode.NOT_FOUND && !active?.aborted) return undefined;
@@ -899,7 +907,11 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 				});
 			}
 			// Made by this run: the lost answer's create, not a teammate's (the labels and creation time say so).
-			const ours = answerLost && existing.labels?.['managed-by'] === MANAGED_BY_LABELS['managed-by'] && existing.createTime !== undefined && Date.parse(existing.createTime) >= started - CLOCK_SKEW_MS;
+			const ours =
+				answerLost &&
+				existing.labels?.['managed-by'] === MANAGED_BY_LABELS['managed-by'] &&
+				existing.createTime !== undefined &&
+				Date.parse(existing.createTime) >= started - CLOCK_SKEW_MS;
 			return {repository: existing, created: ours};
 		},
 
@@ -907,11 +919,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 			const active = combine(ctx.signal, signal);
 			const resource = repositoryName(project, location, id);
 			try {
-				const [response] = await withRetry(
-					async () => call(client.testIamPermissions({resource, permissions: [...permissions]}), active),
-					retryDelays,
-					active,
-				);
+				const [response] = await withRetry(async () => call(client.testIamPermissions({resource, permissions: [...permissions]}), active), retryDelays, active);
 				return response.permissions ?? [];
 			} catch (error) {
 				throw failure(error, active, `check your permissions on repository ${id}`, project);
@@ -938,7 +946,10 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 			try {
 				// Not retried here: after a lost answer only a fresh read tells whether it was applied.
 				const [written] = await call(
-					client.setIamPolicy({resource: repositoryName(project, location, id), policy: {version: policy.version, bindings: policy.bindings, etag: policy.etag}}),
+					client.setIamPolicy({
+						resource: repositoryName(project, location, id),
+						policy: {version: policy.version, bindings: policy.bindings, etag: policy.etag},
+					}),
 					active,
 				);
 				return toPolicy(written);

@@ -104,7 +104,11 @@ export function exportGcloud(setup: ExportSetup): string {
 	}
 
 	if (setup.dataPlaneServiceAccount) {
-		lines.push('', '# The Union data plane (another project) may pull from the repository', `${grantCommand(ref, serviceAccountMember(setup.dataPlaneServiceAccount), READER_ROLE)} --condition=None`);
+		lines.push(
+			'',
+			'# The Union data plane (another project) may pull from the repository',
+			`${grantCommand(ref, serviceAccountMember(setup.dataPlaneServiceAccount), READER_ROLE)} --condition=None`,
+		);
 	}
 
 	lines.push('', '# docker asks gcloud for credentials for the repository host', `gcloud auth configure-docker ${setup.registryHost} --quiet`, '');

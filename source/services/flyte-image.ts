@@ -10,7 +10,7 @@ import path from 'node:path';
 
 /** `from_debian_base(python_version=..., flyte_version=...)` or `from_base(uri)`. */
 export type FlyteBase =
-	| {kind: 'debian'; pythonVersion: [number, number]; /** `flyte_version=` when the declaration pins it. */ flyteVersion?: string}
+	| {kind: 'debian'; pythonVersion: [number, number] /** `flyte_version=` when the declaration pins it. */; flyteVersion?: string}
 	| {kind: 'base'; uri: string};
 
 /** flyte's PipOption fields, as the wizard names them. */
@@ -19,7 +19,7 @@ export type PipOptions = {indexUrl?: string; extraIndexUrls?: string[]; pre?: bo
 /** The layers the wizard writes, named after the `with_*` call that adds each. */
 export type FlyteLayer =
 	| ({kind: 'pip_packages'; packages: string[]} & PipOptions)
-	| ({kind: 'requirements'; /** As written, relative to the project folder. */ file: string} & PipOptions)
+	| ({kind: 'requirements' /** As written, relative to the project folder. */; file: string} & PipOptions)
 	| {kind: 'apt_packages'; packages: string[]}
 	| {kind: 'env_vars'; env: Record<string, string>}
 	| {kind: 'commands'; commands: string[]};
@@ -82,7 +82,12 @@ const hashLayer = async (hasher: Hash, layer: FlyteLayer, folder: string): Promi
 			break;
 		}
 		case 'env_vars': {
-			hasher.update(Object.entries(layer.env).map(([key, value]) => `${key}=${value}`).join(' '), 'utf8');
+			hasher.update(
+				Object.entries(layer.env)
+					.map(([key, value]) => `${key}=${value}`)
+					.join(' '),
+				'utf8',
+			);
 			break;
 		}
 		case 'commands': {
@@ -99,10 +104,7 @@ const hashLayer = async (hasher: Hash, layer: FlyteLayer, folder: string): Promi
  * `configRegistry` is flyte's `image.registry` when the declaration names none. Requirements
  * files are read from `folder`, where flyte would resolve the declaration's relative path.
  */
-export const computeFlyteUri = async (
-	image: FlyteImage,
-	options: {folder: string; installedFlyte?: string; configRegistry?: string},
-): Promise<FlyteUri> => {
+export const computeFlyteUri = async (image: FlyteImage, options: {folder: string; installedFlyte?: string; configRegistry?: string}): Promise<FlyteUri> => {
 	const baseImage = image.base.kind === 'base' ? image.base.uri : debianBaseImage(image.base, options.installedFlyte);
 	if (baseImage === undefined) {
 		return {
@@ -117,7 +119,7 @@ export const computeFlyteUri = async (
 	hasher.update(baseImage, 'utf8');
 	for (const layer of image.layers) {
 		try {
-			// eslint-disable-next-line no-await-in-loop -- the layers hash in order
+			// the layers hash in order
 			await hashLayer(hasher, layer, options.folder);
 		} catch (error) {
 			return {known: false, reason: `${(layer as {file?: string}).file ?? 'a layer file'} cannot be read (${(error as Error).message})`};

@@ -60,7 +60,11 @@ const layerLine = (layer: FlyteLayer, indent: string): string => {
 			return call('.with_requirements', [literal(layer.file), ...pipArgs(layer)], indent);
 		}
 		case 'apt_packages': {
-			return call('.with_apt_packages', layer.packages.map(item => literal(item)), indent);
+			return call(
+				'.with_apt_packages',
+				layer.packages.map(item => literal(item)),
+				indent,
+			);
 		}
 		case 'env_vars': {
 			return call('.with_env_vars', [dict(layer.env, indent)], indent);
@@ -69,7 +73,9 @@ const layerLine = (layer: FlyteLayer, indent: string): string => {
 			const items = layer.commands.map(item => literal(item));
 			const inline = `[${items.join(', ')}]`;
 			const list =
-				indent.length + inline.length + 16 <= LINE_LENGTH ? inline : `[\n${items.map(item => `${indent}${INDENT}${INDENT}${item},\n`).join('')}${indent}${INDENT}]`;
+				indent.length + inline.length + 16 <= LINE_LENGTH
+					? inline
+					: `[\n${items.map(item => `${indent}${INDENT}${INDENT}${item},\n`).join('')}${indent}${INDENT}]`;
 			return call('.with_commands', [list], indent);
 		}
 	}
@@ -110,13 +116,12 @@ export const renderFlyteEnvironment = (image: FlyteImage, variable: string, take
 	return {variable: env, text: `${env} = flyte.TaskEnvironment(name=${literal(environmentName(image.name))}, image=${variable})\n`};
 };
 
-const HEADER =
-	[
-		`# ${MODULE_MARKER}: flyte.Image declarations for Google Artifact Registry.`,
-		'# To add or change an image, rerun `imagespec-gar --sdk flyte`. It rewrites only its own',
-		'# declarations (from `name_image = (` to the closing `)` line)',
-		'# and keeps every other line of this file as you wrote it.',
-	].join('\n') + '\n';
+const HEADER = `${[
+	`# ${MODULE_MARKER}: flyte.Image declarations for Google Artifact Registry.`,
+	'# To add or change an image, rerun `imagespec-gar --sdk flyte`. It rewrites only its own',
+	'# declarations (from `name_image = (` to the closing `)` line)',
+	'# and keeps every other line of this file as you wrote it.',
+].join('\n')}\n`;
 
 export const renderFlyteModule = (images: FlyteImage[]): string => {
 	const taken = new Set<string>();
@@ -224,7 +229,7 @@ const readLayer = (method: string, args: Args): FlyteLayer | undefined => {
 };
 
 /** registry=, name=, platform= as the base call or clone gives them. */
-const naming = (keywords: Map<string, unknown>): Pick<FlyteImage, 'registry' | 'platform'> & {name?: string} | undefined => {
+const naming = (keywords: Map<string, unknown>): (Pick<FlyteImage, 'registry' | 'platform'> & {name?: string}) | undefined => {
 	const out: Pick<FlyteImage, 'registry' | 'platform'> & {name?: string} = {};
 	for (const key of ['registry', 'name'] as const) {
 		const value = keywords.get(key);
@@ -254,7 +259,7 @@ export const readFlyteExpression = (src: string): FlyteImage | undefined => {
 	if (head[1] === 'from_debian_base') {
 		if (args.positional.length > 0 || !only(args, ['python_version', 'flyte_version', 'registry', 'name', 'platform'])) return undefined;
 		const version = tupleItems(args.keywords.get('python_version'));
-		if (!version || version.length !== 2 || !version.every(item => Number.isInteger(item))) return undefined;
+		if (version?.length !== 2 || !version.every(item => Number.isInteger(item))) return undefined;
 		const flyteVersion = args.keywords.get('flyte_version');
 		if (flyteVersion !== undefined && typeof flyteVersion !== 'string') return undefined;
 		base = {kind: 'debian', pythonVersion: version as [number, number], ...(flyteVersion === undefined ? {} : {flyteVersion})};
@@ -326,7 +331,14 @@ export const readFlyteDeclarations = (content: string): FlyteDeclaration[] => {
 		const inner = lines.slice(index + 1, end).join('\n');
 		const image = readFlyteExpression(inner);
 		const name = image?.name ?? /\bname\s*=\s*["']([^"'\n]*)["']/.exec(inner)?.[1];
-		declarations.push({variable: start[1]!, ...(image ? {image} : {}), ...(name === undefined ? {} : {name}), start: lineStart, end: blockEnd, text: content.slice(lineStart, blockEnd)});
+		declarations.push({
+			variable: start[1]!,
+			...(image ? {image} : {}),
+			...(name === undefined ? {} : {name}),
+			start: lineStart,
+			end: blockEnd,
+			text: content.slice(lineStart, blockEnd),
+		});
 		for (; index < end; index++) offset += lines[index + 1]!.length + 1;
 	}
 	return declarations;
@@ -384,7 +396,9 @@ export const planFlyteModuleUpdate = (existing: string | undefined, image: Flyte
 	let at = existing.length;
 	if (last) {
 		// After the last declaration and the environment line the tool wrote under it.
-		const next = new RegExp(`^[A-Za-z_]\\w*[ \\t]*=[ \\t]*flyte\\.TaskEnvironment\\([^\\n]*\\bimage=${last.variable}\\b[^\\n]*\\n`).exec(existing.slice(last.end));
+		const next = new RegExp(`^[A-Za-z_]\\w*[ \\t]*=[ \\t]*flyte\\.TaskEnvironment\\([^\\n]*\\bimage=${last.variable}\\b[^\\n]*\\n`).exec(
+			existing.slice(last.end),
+		);
 		at = last.end + (next?.[0].length ?? 0);
 	}
 	const before = existing.slice(0, at);

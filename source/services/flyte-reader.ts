@@ -26,7 +26,7 @@ export type ReadFlyteImage = {
 	problem?: StepError;
 };
 
-export type FlyteEnvironment = {variable: string; name: string; /** The variable of its image, when a module-level one. */ image?: string};
+export type FlyteEnvironment = {variable: string; name: string /** The variable of its image, when a module-level one. */; image?: string};
 
 export type FlyteModule = {
 	via: 'flyte' | 'stand-in';
@@ -137,13 +137,20 @@ export const readFlyteModule = async (ctx: ServiceContext, options: ReadFlyteOpt
 		const entry: ReadFlyteImage = {variable, variables: record.variables};
 		const image = decodeImage(record);
 		if (typeof image === 'string') {
-			entry.problem = new StepError(`Cannot name ${variable}: ${image}.`, {fix: 'Build it with `flyte build` itself; the tool reports only images it can name.', reason: 'FLYTE_IMAGE_UNMODELLED'});
+			entry.problem = new StepError(`Cannot name ${variable}: ${image}.`, {
+				fix: 'Build it with `flyte build` itself; the tool reports only images it can name.',
+				reason: 'FLYTE_IMAGE_UNMODELLED',
+			});
 		} else {
 			entry.image = image;
-			// eslint-disable-next-line no-await-in-loop -- a handful of images
+			// a handful of images
 			const uri = await computeFlyteUri(image, {folder: options.folder, installedFlyte, configRegistry: options.configRegistry});
 			if (uri.known) entry.uri = uri.uri;
-			else entry.problem = new StepError(`Cannot name ${variable}: ${uri.reason}.`, {fix: 'Pin flyte exactly (flyte==X.Y.Z) in the project, or install it in this Python.', reason: 'FLYTE_VERSION_UNKNOWN'});
+			else
+				entry.problem = new StepError(`Cannot name ${variable}: ${uri.reason}.`, {
+					fix: 'Pin flyte exactly (flyte==X.Y.Z) in the project, or install it in this Python.',
+					reason: 'FLYTE_VERSION_UNKNOWN',
+				});
 		}
 		if (output.via === 'flyte') {
 			if (record.sdk_error) {

@@ -14,7 +14,7 @@
  * `TaskEnvironment` checks its name as flyte does and keeps `image`; `@env.task` keeps the
  * function. Any other name in `flyte` or its submodules is a harmless placeholder.
  */
-export const FLYTE_STAND_IN = String.raw`
+export const FLYTE_STAND_IN = `
 import dataclasses
 import importlib.abc
 import importlib.util

@@ -20,26 +20,25 @@ async function withLock<T>(file: string, work: () => Promise<T>): Promise<T> {
 	const lock = `${file}.imagespec-gar.lock`;
 	for (let attempt = 0; ; attempt++) {
 		try {
-			// eslint-disable-next-line no-await-in-loop -- one attempt after the other
+			// one attempt after the other
 			const handle = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-			// eslint-disable-next-line no-await-in-loop
 			await handle.close();
 			break;
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-			// eslint-disable-next-line no-await-in-loop
 			const info = await stat(lock).catch(() => undefined);
 			if (info && Date.now() - info.mtimeMs > STALE_LOCK_MS) {
-				// eslint-disable-next-line no-await-in-loop
 				await unlink(lock).catch(() => undefined);
 				continue;
 			}
 
 			if (attempt >= 100) {
-				throw new StepError(`Another imagespec-gar run is writing ${file}.`, {fix: `Wait for it to finish (or remove ${lock} if no run is going on), then rerun.`, reason: 'MODULE_LOCKED'});
+				throw new StepError(`Another imagespec-gar run is writing ${file}.`, {
+					fix: `Wait for it to finish (or remove ${lock} if no run is going on), then rerun.`,
+					reason: 'MODULE_LOCKED',
+				});
 			}
 
-			// eslint-disable-next-line no-await-in-loop
 			await new Promise(resolve => setTimeout(resolve, 50));
 		}
 	}
@@ -82,15 +81,21 @@ export async function writeModuleChecked(
 
 			const changed = `${file} changed after it was shown to you, and nothing was written`;
 			if (current === undefined || declarationOf(current, change.name) !== declarationOf(change.shown, change.name)) {
-				throw new StepError(`${changed}: ${current === undefined ? 'it was removed' : `its declaration of ${change.name} was changed`} meanwhile (another run or an editor).`, {
-					fix: 'Look at the file, then rerun: the preview will start from its new content.',
-					reason: 'MODULE_CHANGED',
-				});
+				throw new StepError(
+					`${changed}: ${current === undefined ? 'it was removed' : `its declaration of ${change.name} was changed`} meanwhile (another run or an editor).`,
+					{
+						fix: 'Look at the file, then rerun: the preview will start from its new content.',
+						reason: 'MODULE_CHANGED',
+					},
+				);
 			}
 
 			const next = isManagedModule(current) ? change.replan(current) : undefined;
 			if (next === undefined) {
-				throw new StepError(`${changed}: it is no longer managed by imagespec-gar.`, {fix: 'Rerun to get the declaration as a snippet to paste.', reason: 'MODULE_CHANGED'});
+				throw new StepError(`${changed}: it is no longer managed by imagespec-gar.`, {
+					fix: 'Rerun to get the declaration as a snippet to paste.',
+					reason: 'MODULE_CHANGED',
+				});
 			}
 
 			if (next === current) return {kind: 'unchanged'};

@@ -15,7 +15,7 @@ const DEPENDENCY_FILES = ['requirements.txt', 'requirements.in', 'requirements-d
 const projectRequirements = async (folder: string): Promise<string[]> => {
 	const requirements: string[] = [];
 	for (const file of DEPENDENCY_FILES) {
-		// eslint-disable-next-line no-await-in-loop -- a handful of small files
+		// a handful of small files
 		const content = await readFile(path.join(folder, file), 'utf8').catch(() => undefined);
 		if (content === undefined) continue;
 		requirements.push(
@@ -33,7 +33,7 @@ const importedSdks = async (folder: string): Promise<Set<Sdk>> => {
 	const found = new Set<Sdk>();
 	const files = await readdir(folder).catch(() => [] as string[]);
 	for (const file of files.filter(name => name.endsWith('.py')).slice(0, 200)) {
-		// eslint-disable-next-line no-await-in-loop -- small files, read one after the other
+		// small files, read one after the other
 		const content = await readFile(path.join(folder, file), 'utf8').catch(() => '');
 		for (const match of content.matchAll(/^(?:import|from)[ \t]+(union|flytekit|flyte)\b(?!\.)|^(?:import|from)[ \t]+(union|flytekit|flyte)\./gm)) {
 			found.add((match[1] ?? match[2]) as Sdk);

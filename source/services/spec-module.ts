@@ -96,12 +96,12 @@ export const renderDeclaration = (
 };
 
 const header = (callee: string): string =>
-	[
+	`${[
 		`# ${MODULE_MARKER}: ImageSpec declarations for Google Artifact Registry.`,
 		'# To add or change an image, rerun `imagespec-gar`. It rewrites only its own',
 		`# declarations (from \`name_image = ${callee}(\` to the closing \`)\` line)`,
 		'# and keeps every other line of this file as you wrote it.',
-	].join('\n') + '\n';
+	].join('\n')}\n`;
 
 export const uniqueVariable = (wanted: string, taken: Set<string>): string => {
 	if (!taken.has(wanted)) return wanted;
@@ -566,8 +566,7 @@ export const readLiteralSpecs = (content: string): LiteralSpec[] => {
 /** The specs of the tool's own declarations, in file order. */
 export const readDeclaredSpecs = (content: string): ImageSpec[] => readDeclarations(content).map(declaration => declaration.spec);
 
-export const isManagedModule = (content: string): boolean =>
-	content.split(/\r?\n/).some(line => line.startsWith('#') && line.includes(MODULE_MARKER));
+export const isManagedModule = (content: string): boolean => content.split(/\r?\n/).some(line => line.startsWith('#') && line.includes(MODULE_MARKER));
 
 export type ModulePlan =
 	| {kind: 'create' | 'add' | 'update' | 'unchanged'; content: string; previous?: string; variable: string}
@@ -611,9 +610,7 @@ export const planModuleUpdate = (existing: string | undefined, spec: ImageSpec, 
 	const wanted = spec.name.toLowerCase();
 	const match = declarations.find(declaration => declaration.spec.name.toLowerCase() === wanted);
 	if (match) {
-		const text = withEol(
-			renderDeclaration(spec, options, {variable: match.variable, callee: match.callee, rawFields: match.rawFields}),
-		);
+		const text = withEol(renderDeclaration(spec, options, {variable: match.variable, callee: match.callee, rawFields: match.rawFields}));
 		if (text === match.text) return {kind: 'unchanged', content: existing, previous: existing, variable: match.variable};
 		const content = existing.slice(0, match.start) + text + existing.slice(match.end);
 		return {kind: 'update', content, previous: existing, variable: match.variable};
@@ -668,7 +665,11 @@ export const readModuleFile = async (file: string): Promise<string | undefined> 
 		const code = (error as NodeJS.ErrnoException).code;
 		if (code === 'ENOENT') return undefined;
 		const why = code === 'EISDIR' ? 'is a folder, not a Python file' : `cannot be read (${(error as Error).message})`;
-		throw new StepError(`${file} ${why}.`, {fix: 'Point --output at the ImageSpec module (a .py file), or fix the file, then rerun.', reason: 'MODULE_UNREADABLE', cause: error});
+		throw new StepError(`${file} ${why}.`, {
+			fix: 'Point --output at the ImageSpec module (a .py file), or fix the file, then rerun.',
+			reason: 'MODULE_UNREADABLE',
+			cause: error,
+		});
 	}
 
 	if (bytes === undefined) return undefined;
@@ -677,7 +678,7 @@ export const readModuleFile = async (file: string): Promise<string | undefined> 
 		return new TextDecoder('utf-8', {fatal: true, ignoreBOM: true}).decode(bytes);
 	} catch {
 		throw new StepError(`${file} is not UTF-8 text: imagespec-gar would change bytes it cannot read.`, {
-			fix: 'Save it as UTF-8 (Python 3\'s default source encoding), or use --output to write another module.',
+			fix: "Save it as UTF-8 (Python 3's default source encoding), or use --output to write another module.",
 			reason: 'MODULE_NOT_UTF8',
 		});
 	}

@@ -55,7 +55,11 @@ export async function chooseBuilder(c: StepContext, options: {docker?: DockerInf
 					: 'a few minutes; you see every step',
 		disabled: !docker.cliInstalled,
 	};
-	const union: Choice = {label: 'Let Union build it when you register (builder="union")', value: 'union', hint: 'nothing to build here; the image appears at union register'};
+	const union: Choice = {
+		label: 'Let Union build it when you register (builder="union")',
+		value: 'union',
+		hint: 'nothing to build here; the image appears at union register',
+	};
 	const preferUnion = emulated || !docker.engineReachable;
 	const answer = await c.ask.select({
 		flag: 'builder',
@@ -136,7 +140,12 @@ export async function findInRepository(
 	}
 
 	const manifest = await imageExists(c.ctx, authored.uri);
-	return {state: manifest.state, digest: manifest.digest, via: 'registry', detail: [manifest.detail, apiProblem && `Artifact Registry: ${apiProblem}`].filter(Boolean).join('; ') || undefined};
+	return {
+		state: manifest.state,
+		digest: manifest.digest,
+		via: 'registry',
+		detail: [manifest.detail, apiProblem && `Artifact Registry: ${apiProblem}`].filter(Boolean).join('; ') || undefined,
+	};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,18 +155,28 @@ export async function findInRepository(
  * Step 6: skip when the tag is already there (unless --force); else build and push (docker, or
  * flytekit's own engine when the person picks it), then prove the repository lists the tag.
  */
-export async function buildImage(c: StepContext, authored: AuthoredSpec, where?: RepositoryWhere, registry?: () => Promise<ArtifactRegistry>): Promise<BuildOutcome> {
+export async function buildImage(
+	c: StepContext,
+	authored: AuthoredSpec,
+	where?: RepositoryWhere,
+	registry?: () => Promise<ArtifactRegistry>,
+): Promise<BuildOutcome> {
 	const {ctx, report} = c;
 	const progress = (detail: string) => report({type: 'step', step: 'build', status: 'running', detail});
 	const tagged = `${authored.spec.name}:${authored.tag}`;
 	if (!c.flags.force) progress(`is ${tagged} already in the repository?`);
 	const before = c.flags.force ? undefined : await findInRepository(c, authored, where, registry);
 	if (before?.state === 'present') {
-		report({type: 'note', level: 'info', text: `${authored.uri} is already in the repository${before.digest ? ` (${before.digest})` : ''}: nothing to build or push. --force rebuilds it.`});
+		report({
+			type: 'note',
+			level: 'info',
+			text: `${authored.uri} is already in the repository${before.digest ? ` (${before.digest})` : ''}: nothing to build or push. --force rebuilds it.`,
+		});
 		return {pushed: false, digest: before.digest, skipped: 'already in the repository'};
 	}
 
-	if (before?.state === 'unknown') report({type: 'note', level: 'warn', text: `Could not tell whether ${authored.uri} exists (${before.detail ?? 'no answer'}); building it.`});
+	if (before?.state === 'unknown')
+		report({type: 'note', level: 'warn', text: `Could not tell whether ${authored.uri} exists (${before.detail ?? 'no answer'}); building it.`});
 
 	const logFile = buildLogPath(ctx.platform, authored.spec.name, authored.tag);
 	const engine = await chooseEngine(c, authored);
@@ -183,7 +202,15 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 		const localFlytekit = (await detectPython(ctx)).flytekit;
 		const pushed = await buildAndPush(
 			ctx,
-			{imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: effectivePlatform(authored.spec, ctx.platform.arch), logFile, redact, localFlytekit},
+			{
+				imageRef: authored.uri,
+				spec: authored.spec,
+				contextDir: c.folder,
+				platform: effectivePlatform(authored.spec, ctx.platform.arch),
+				logFile,
+				redact,
+				localFlytekit,
+			},
 			onEvent,
 		);
 		pushedDigest = pushed.digest;
@@ -202,7 +229,11 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 	}
 
 	const listed = after.via === 'artifact-registry' ? `Artifact Registry lists ${tagged}` : `The registry has ${tagged}`;
-	report({type: 'note', level: 'info', text: `${listed} → ${after.digest ?? pushedDigest ?? 'digest unknown'}${after.tags && after.tags.length > 1 ? ` (tags: ${after.tags.join(', ')})` : ''}.`});
+	report({
+		type: 'note',
+		level: 'info',
+		text: `${listed} → ${after.digest ?? pushedDigest ?? 'digest unknown'}${after.tags && after.tags.length > 1 ? ` (tags: ${after.tags.join(', ')})` : ''}.`,
+	});
 	return {pushed: true, digest: pushedDigest ?? after.digest, logFile, engine: engine.kind};
 }
 
@@ -228,7 +259,7 @@ async function chooseEngine(c: StepContext, authored: AuthoredSpec, known?: Pyth
 		flag: 'builder',
 		message: 'Build with:',
 		choices: [
-			{label: 'Docker, from the spec (imagespec-gar\'s Dockerfile)', value: 'docker', hint: 'works with any docker'},
+			{label: "Docker, from the spec (imagespec-gar's Dockerfile)", value: 'docker', hint: 'works with any docker'},
 			{label: `flytekit ${python.flytekit}'s ImageBuildEngine`, value: 'flytekit', hint: 'exactly what union register builds; needs BuildKit (docker buildx)'},
 		],
 		default: 'docker',

@@ -61,7 +61,8 @@ export async function runExport(options: ExportOptions): Promise<number> {
 
 function exportFormat(value: string | undefined): ExportFormat {
 	if (value === undefined) throw new UsageError('Missing --format: use --format gcloud or --format terraform', 'format');
-	if (!(EXPORT_FORMATS as readonly string[]).includes(value)) throw new UsageError(`--format ${JSON.stringify(value)} is invalid: use gcloud or terraform`, 'format');
+	if (!(EXPORT_FORMATS as readonly string[]).includes(value))
+		throw new UsageError(`--format ${JSON.stringify(value)} is invalid: use gcloud or terraform`, 'format');
 	return value as ExportFormat;
 }
 
@@ -123,7 +124,9 @@ async function liveRepository(
 		return await registry.getRepository(project, location, repository, ctx.signal);
 	} catch (error) {
 		if (isAbort(error) || ctx.signal.aborted) throw error;
-		stderr(`warning: could not tell whether ${repository} exists (${error instanceof Error ? error.message : String(error)}): the export assumes it does not\n`);
+		stderr(
+			`warning: could not tell whether ${repository} exists (${error instanceof Error ? error.message : String(error)}): the export assumes it does not\n`,
+		);
 		return null;
 	} finally {
 		await registry?.close();

@@ -93,9 +93,14 @@ async function answerNew(c: StepContext, name: string, registry: string): Promis
 		flags.pythonVersion,
 	);
 	if (!FLYTE_PYTHON_VERSIONS.includes(python)) {
-		throw new StepError(`--python-version ${python} has no flyte Debian base image.`, {fix: `Use one of ${FLYTE_PYTHON_VERSIONS.join(', ')}.`, reason: 'BAD_PYTHON_VERSION'});
+		throw new StepError(`--python-version ${python} has no flyte Debian base image.`, {
+			fix: `Use one of ${FLYTE_PYTHON_VERSIONS.join(', ')}.`,
+			reason: 'BAD_PYTHON_VERSION',
+		});
 	}
-	const packages = flags.packages ?? (ask.interactive ? splitList(await ask.text({flag: 'packages', message: 'pip packages (comma separated, empty for none):', default: ''})) : undefined);
+	const packages =
+		flags.packages ??
+		(ask.interactive ? splitList(await ask.text({flag: 'packages', message: 'pip packages (comma separated, empty for none):', default: ''})) : undefined);
 	const layers = layersFromFlags({...c, flags: {...flags, packages}});
 	const platform = flags.platform ? splitList(flags.platform)! : DEFAULT_FLYTE_PLATFORM;
 	if (!flags.platform) c.report({type: 'note', level: 'info', text: `platform=("linux/amd64",): ${PLATFORM_REASON}.`});
@@ -117,7 +122,8 @@ async function nameImage(c: StepContext, authored: AuthoredFlyte): Promise<Autho
 		const read = await readFlyteModule(c.ctx, {moduleFile: authored.moduleFile, folder: c.folder, python, pinnedFlyte});
 		const found = read.images.find(entry => entry.image?.name === authored.image.name || entry.variables.includes(authored.variable));
 		const environment = read.environments.find(env => env.image === found?.variable)?.variable ?? authored.environment;
-		if (found?.uri) return {...authored, uri: found.uri, tag: found.uri.slice(found.uri.lastIndexOf(':') + 1), ...(found.sdkUri ? {sdkUri: found.sdkUri} : {}), environment};
+		if (found?.uri)
+			return {...authored, uri: found.uri, tag: found.uri.slice(found.uri.lastIndexOf(':') + 1), ...(found.sdkUri ? {sdkUri: found.sdkUri} : {}), environment};
 		if (found?.problem) return {...authored, unknown: found.problem.message, environment};
 	}
 	const uri = await computeFlyteUri(authored.image, {folder: c.folder, installedFlyte: pinnedFlyte});
@@ -132,14 +138,20 @@ async function nameImage(c: StepContext, authored: AuthoredFlyte): Promise<Autho
 export async function authorFlyteImage(c: StepContext, where: {project: string; location: string; repository: string}): Promise<AuthoredFlyte> {
 	const {ask, flags, saved, report, folder} = c;
 	const name = await ask.text(
-		{flag: 'image', message: 'Image name (e.g. trainer, team/trainer):', default: ask.interactive ? undefined : Object.values(saved.images ?? {}).at(-1)?.name, validate: validateImageName},
+		{
+			flag: 'image',
+			message: 'Image name (e.g. trainer, team/trainer):',
+			default: ask.interactive ? undefined : Object.values(saved.images ?? {}).at(-1)?.name,
+			validate: validateImageName,
+		},
 		flags.image,
 	);
 	const moduleFile = path.resolve(c.cwd, flags.output ?? path.join(folder, DEFAULT_FLYTE_MODULE));
 	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
 	const existing = await readModuleFile(moduleFile);
 	const registry = composeRegistry({...where, hostOverride: c.ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST});
-	const declared = existing === undefined ? undefined : readFlyteDeclarations(existing).find(declaration => declaration.name?.toLowerCase() === name.toLowerCase());
+	const declared =
+		existing === undefined ? undefined : readFlyteDeclarations(existing).find(declaration => declaration.name?.toLowerCase() === name.toLowerCase());
 	if (declared && !declared.image) {
 		throw new StepError(`${relative} declares ${name} (variable ${declared.variable}) with calls imagespec-gar does not write.`, {
 			fix: `Change that declaration in ${relative} yourself, or choose another image name.`,
@@ -148,10 +160,27 @@ export async function authorFlyteImage(c: StepContext, where: {project: string; 
 	}
 	const image = declared?.image ? revise(declared.image, c) : await answerNew(c, name, registry);
 	const plan = planFlyteModuleUpdate(existing, image);
-	const base: AuthoredFlyte = {image, moduleFile, specFile: moduleFile, variable: plan.variable, ...('environment' in plan && plan.environment ? {environment: plan.environment} : {})};
+	const base: AuthoredFlyte = {
+		image,
+		moduleFile,
+		specFile: moduleFile,
+		variable: plan.variable,
+		...('environment' in plan && plan.environment ? {environment: plan.environment} : {}),
+	};
 	if (plan.kind === 'unmanaged' || plan.kind === 'edited') {
-		report({type: 'code', title: plan.kind === 'edited' ? `${relative} line ${plan.line}: change ${name} to this yourself` : `${relative} is not managed by imagespec-gar: add this yourself`, code: plan.snippet});
-		report({type: 'note', level: 'warn', text: `${relative} was left untouched (${plan.kind === 'edited' ? `its declaration of ${name} was edited by hand` : 'imagespec-gar did not write it'}).`});
+		report({
+			type: 'code',
+			title:
+				plan.kind === 'edited'
+					? `${relative} line ${plan.line}: change ${name} to this yourself`
+					: `${relative} is not managed by imagespec-gar: add this yourself`,
+			code: plan.snippet,
+		});
+		report({
+			type: 'note',
+			level: 'warn',
+			text: `${relative} was left untouched (${plan.kind === 'edited' ? `its declaration of ${name} was edited by hand` : 'imagespec-gar did not write it'}).`,
+		});
 		const left = {...base, specFile: undefined, environment: plan.kind === 'unmanaged' ? plan.environment : environmentVariable(plan.variable)};
 		return nameImage(c, left);
 	}
@@ -183,7 +212,12 @@ export async function authorFlyteImage(c: StepContext, where: {project: string; 
 		declarationOf: flyteDeclarationOf,
 		label: 'flyte.Image module',
 	});
-	if (written.kind === 'merged') report({type: 'note', level: 'warn', text: `${relative} changed while you were deciding: your declaration was added to its new content, and everything else in it was kept.`});
+	if (written.kind === 'merged')
+		report({
+			type: 'note',
+			level: 'warn',
+			text: `${relative} changed while you were deciding: your declaration was added to its new content, and everything else in it was kept.`,
+		});
 	return nameImage(c, base);
 }
 
@@ -206,13 +240,25 @@ export async function buildFlyteImage(
 	const tagged = `${authored.image.name}:${authored.tag}`;
 	const before = c.flags.force ? undefined : await findInRepository(c, target, where, registry);
 	if (before?.state === 'present') {
-		report({type: 'note', level: 'info', text: `${authored.uri} is already in the repository${before.digest ? ` (${before.digest})` : ''}: nothing to build or push. --force rebuilds it.`});
+		report({
+			type: 'note',
+			level: 'info',
+			text: `${authored.uri} is already in the repository${before.digest ? ` (${before.digest})` : ''}: nothing to build or push. --force rebuilds it.`,
+		});
 		return {pushed: false, digest: before.digest, skipped: 'already in the repository'};
 	}
 	const flyte = await findFlyte(ctx);
 	if (!flyte || !authored.specFile || !authored.environment) {
-		const why = !flyte ? 'the flyte CLI is not installed here' : !authored.specFile ? 'the module was not written' : `no TaskEnvironment uses ${authored.variable}`;
-		report({type: 'note', level: 'info', text: `Not built here (${why}): with image.builder: remote in flyte's config, Union's image builder builds ${authored.uri} when the environment is deployed (its service accounts need Artifact Registry Writer on the repository).`});
+		const why = !flyte
+			? 'the flyte CLI is not installed here'
+			: !authored.specFile
+				? 'the module was not written'
+				: `no TaskEnvironment uses ${authored.variable}`;
+		report({
+			type: 'note',
+			level: 'info',
+			text: `Not built here (${why}): with image.builder: remote in flyte's config, Union's image builder builds ${authored.uri} when the environment is deployed (its service accounts need Artifact Registry Writer on the repository).`,
+		});
 		return {pushed: false, skipped: `left to Union's remote builder (${why})`};
 	}
 	const builder: FlyteBuilder = c.flags.builder === 'union' ? 'remote' : 'local';

@@ -50,7 +50,10 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 	});
 
 	it('--no-build: detected from the project (flyte==2.6.5), writes the module and names the URI flyte computes', async () => {
-		const run = await imagespecGar([...setup, '--image', 'trainer', '--python-version', '3.12', '--packages', 'pandas', '--no-build', '--json'], {cwd: world.sandbox.project, env: world.env});
+		const run = await imagespecGar([...setup, '--image', 'trainer', '--python-version', '3.12', '--packages', 'pandas', '--no-build', '--json'], {
+			cwd: world.sandbox.project,
+			env: world.env,
+		});
 		expect(run.code, run.stderr).toBe(0);
 		const result = JSON.parse(run.stdout);
 		expect(schemaErrors('result.schema.json', result)).toEqual([]);
@@ -66,7 +69,11 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		const expected = await computeFlyteUri(image('scorer'), {folder: world.sandbox.project, installedFlyte: '2.6.5'});
 		if (!expected.known) throw new Error(expected.reason);
 		const env = {...world.env, IMAGESPEC_STUB_FLYTE_URI: expected.uri, IMAGESPEC_STUB_FLYTE_BASE: world.baseImage};
-		const run = await imagespecGar([...setup, '--sdk', 'flyte', '--image', 'scorer', '--python-version', '3.12', '--packages', 'pandas', '--json'], {cwd: world.sandbox.project, env, timeout: 240_000});
+		const run = await imagespecGar([...setup, '--sdk', 'flyte', '--image', 'scorer', '--python-version', '3.12', '--packages', 'pandas', '--json'], {
+			cwd: world.sandbox.project,
+			env,
+			timeout: 240_000,
+		});
 		expect(run.code, run.stderr).toBe(0);
 		const result = JSON.parse(run.stdout);
 		expect(result).toMatchObject({ok: true, sdk: 'flyte', imageUri: expected.uri, pushed: true, inRepository: true});

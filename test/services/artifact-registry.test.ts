@@ -187,9 +187,7 @@ describe('listRepositoryPages', () => {
 		try {
 			const pages = await collect(registry.listRepositoryPages(PROJECT, LOCATION, {prefix: 'team-a'}));
 			expect(pages.flat().map(repository => repository.id)).toEqual(['team-a-base', 'team-a-gpu']);
-			expect((fake.calls[0]!.request as {filter: string}).filter).toBe(
-				`name="projects/${PROJECT}/locations/${LOCATION}/repositories/team-a*"`,
-			);
+			expect((fake.calls[0]!.request as {filter: string}).filter).toBe(`name="projects/${PROJECT}/locations/${LOCATION}/repositories/team-a*"`);
 		} finally {
 			await registry.close();
 		}
@@ -375,9 +373,7 @@ describe('createDockerRepository', () => {
 		const activationUrl = 'https://console.developers.google.com/apis/api/artifactregistry.googleapis.com/overview?project=123456';
 		fake.failNext('CreateRepository', {
 			code: 7,
-			message:
-				'Artifact Registry API has not been used in project 123456 before or it is disabled. Enable it by visiting ' +
-				`${activationUrl} then retry.`,
+			message: `Artifact Registry API has not been used in project 123456 before or it is disabled. Enable it by visiting ${activationUrl} then retry.`,
 			reason: 'SERVICE_DISABLED',
 			domain: 'googleapis.com',
 			metadata: {activationUrl, consumer: 'projects/123456', service: 'artifactregistry.googleapis.com'},
@@ -554,11 +550,7 @@ describe('toStepError', () => {
 	});
 
 	it('treats an expired login arriving as UNAVAILABLE as an auth problem', () => {
-		const error = toStepError(
-			apiError({code: 14, details: 'Getting metadata from plugin failed with error: invalid_grant'}),
-			'list repositories',
-			PROJECT,
-		);
+		const error = toStepError(apiError({code: 14, details: 'Getting metadata from plugin failed with error: invalid_grant'}), 'list repositories', PROJECT);
 		expect(error.reason).toBe('UNAUTHENTICATED');
 		expect(error.fix).toBe('gcloud auth application-default login');
 	});
@@ -634,7 +626,12 @@ describe('createDockerRepository settings and its long-running operation', () =>
 			expect(result.created).toBe(true);
 			expect(result.repository.labels).toEqual({team: 'ml', 'managed-by': 'imagespec-gar'});
 			const stored = fake.repositories.get(NAME)!;
-			expect(stored).toMatchObject({format: 'DOCKER', description: 'team images', labels: {team: 'ml', 'managed-by': 'imagespec-gar'}, dockerConfig: {immutableTags: true}});
+			expect(stored).toMatchObject({
+				format: 'DOCKER',
+				description: 'team images',
+				labels: {team: 'ml', 'managed-by': 'imagespec-gar'},
+				dockerConfig: {immutableTags: true},
+			});
 			// A keep policy only exempts versions from a delete policy: both are sent.
 			// toMatchObject: proto-loader adds its oneof markers (conditionType, _keepCount) to what it decodes.
 			expect(Object.keys(stored.cleanupPolicies as object).sort()).toEqual(['imagespec-gar-delete-old', 'imagespec-gar-keep-recent']);
@@ -654,7 +651,11 @@ describe('createDockerRepository settings and its long-running operation', () =>
 			await registry.createDockerRepository(PROJECT, LOCATION, 'images', {cleanup: {kind: 'delete-untagged', days: 30}});
 			expect(Object.keys(fake.repositories.get(NAME)!.cleanupPolicies as object)).toEqual(['imagespec-gar-delete-untagged']);
 			expect(fake.repositories.get(NAME)!.cleanupPolicies).toMatchObject({
-				'imagespec-gar-delete-untagged': {id: 'imagespec-gar-delete-untagged', action: 'DELETE', condition: {tagState: 'UNTAGGED', olderThan: {seconds: String(30 * 86_400)}}},
+				'imagespec-gar-delete-untagged': {
+					id: 'imagespec-gar-delete-untagged',
+					action: 'DELETE',
+					condition: {tagState: 'UNTAGGED', olderThan: {seconds: String(30 * 86_400)}},
+				},
 			});
 			await registry.createDockerRepository(PROJECT, LOCATION, 'plain', {cleanup: {kind: 'none'}});
 			const plain = fake.repositories.get(`projects/${PROJECT}/locations/${LOCATION}/repositories/plain`)!;
@@ -687,7 +688,10 @@ describe('createDockerRepository settings and its long-running operation', () =>
 		try {
 			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
 			expect(error).toBeInstanceOf(StepError);
-			expect(error).toMatchObject({reason: 'FAILED_PRECONDITION', message: 'Could not create repository images in us-central1: Cleanup policy is invalid for this repository'});
+			expect(error).toMatchObject({
+				reason: 'FAILED_PRECONDITION',
+				message: 'Could not create repository images in us-central1: Cleanup policy is invalid for this repository',
+			});
 			expect(fake.repositories.has(NAME)).toBe(false);
 		} finally {
 			await registry.close();
@@ -744,7 +748,9 @@ describe('errors as the fake server answers them', () => {
 			const error = await caught(collect(registry.listRepositoryPages(PROJECT, LOCATION)));
 			expect(error).toMatchObject({reason: 'SERVICE_DISABLED', message: `Artifact Registry API is disabled in project ${PROJECT}.`});
 			expect((error as StepError).fix).toMatch(
-				new RegExp(`^gcloud services enable artifactregistry\\.googleapis\\.com --project ${PROJECT}\\nor enable it at https://console\\.developers\\.google\\.com/apis/api/artifactregistry\\.googleapis\\.com/overview\\?project=\\d+$`),
+				new RegExp(
+					`^gcloud services enable artifactregistry\\.googleapis\\.com --project ${PROJECT}\\nor enable it at https://console\\.developers\\.google\\.com/apis/api/artifactregistry\\.googleapis\\.com/overview\\?project=\\d+$`,
+				),
 			);
 			// Not a transient error: asked once.
 			expect(methods()).toEqual(['ListRepositories']);
@@ -759,7 +765,10 @@ describe('errors as the fake server answers them', () => {
 		try {
 			const error = await caught(registry.getRepository(PROJECT, LOCATION, 'hidden'));
 			expect(error).toBeInstanceOf(StepError);
-			expect(error).toMatchObject({reason: 'NOT_FOUND', message: `Cannot get repository hidden in ${LOCATION}: it does not exist or you cannot see it in project ${PROJECT}.`});
+			expect(error).toMatchObject({
+				reason: 'NOT_FOUND',
+				message: `Cannot get repository hidden in ${LOCATION}: it does not exist or you cannot see it in project ${PROJECT}.`,
+			});
 			const fix = (error as StepError).fix!.split('\n');
 			expect(fix).toEqual([
 				`If it exists: ask for Artifact Registry Reader (roles/artifactregistry.reader) on it, and check that project ${PROJECT} is the one you mean (gcloud config get project).`,
@@ -794,7 +803,10 @@ describe('errors as the fake server answers them', () => {
 			expect(methods()).toEqual(['GetRepository', 'GetRepository', 'GetRepository']);
 			fake.failNext('GetRepository', {code: 14, message: 'upstream connect error'}, 10);
 			const error = await caught(registry.getRepository(PROJECT, LOCATION, 'images'));
-			expect(error).toMatchObject({reason: 'UNAVAILABLE', message: 'Could not reach Artifact Registry to get repository images in us-central1 (UNAVAILABLE): upstream connect error'});
+			expect(error).toMatchObject({
+				reason: 'UNAVAILABLE',
+				message: 'Could not reach Artifact Registry to get repository images in us-central1 (UNAVAILABLE): upstream connect error',
+			});
 		} finally {
 			await registry.close();
 		}
@@ -814,7 +826,10 @@ describe('IAM on a repository', () => {
 			]);
 			fake.deniedPermissions.add(UPLOAD);
 			expect(await registry.testIamPermissions(PROJECT, LOCATION, 'images', [UPLOAD])).toEqual([]);
-			expect(fake.calls.at(-1)).toEqual({method: 'TestIamPermissions', request: {resource: repositoryName(PROJECT, LOCATION, 'images'), permissions: [UPLOAD]}});
+			expect(fake.calls.at(-1)).toEqual({
+				method: 'TestIamPermissions',
+				request: {resource: repositoryName(PROJECT, LOCATION, 'images'), permissions: [UPLOAD]},
+			});
 		} finally {
 			await registry.close();
 		}
@@ -829,7 +844,10 @@ describe('IAM on a repository', () => {
 			const policy = await registry.getIamPolicy(PROJECT, LOCATION, 'images');
 			expect(policy.bindings).toEqual([{role: 'roles/artifactregistry.writer', members: ['user:ana@example.com']}]);
 			expect(Buffer.from(policy.etag!).equals(fake.policies.get(resource)!.etag)).toBe(true);
-			const written = await registry.setIamPolicy(PROJECT, LOCATION, 'images', {...policy, bindings: [...policy.bindings, {role: 'roles/artifactregistry.reader', members: ['serviceAccount:x@y.iam.gserviceaccount.com']}]});
+			const written = await registry.setIamPolicy(PROJECT, LOCATION, 'images', {
+				...policy,
+				bindings: [...policy.bindings, {role: 'roles/artifactregistry.reader', members: ['serviceAccount:x@y.iam.gserviceaccount.com']}],
+			});
 			expect(fake.policies.get(resource)!.bindings).toHaveLength(2);
 			expect(Buffer.from(written.etag!).equals(Buffer.from(policy.etag!))).toBe(false);
 			// The old etag is stale now.

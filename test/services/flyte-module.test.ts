@@ -37,21 +37,26 @@ const project = async (files: Record<string, string>) => {
 const TRAINER: FlyteImage = FLYTE_URI_VECTORS.find(vector => vector.id === 'all-layers')!.image;
 
 describe('the generated flyte module, run by Python against the recording stand-in of flyte', () => {
-	it.each(FLYTE_URI_VECTORS.map(vector => [vector.id, vector] as const))('%s: every argument arrives as written, and the URI is flyte\'s', async (_id, vector) => {
-		const content = renderFlyteModule([vector.image]);
-		const {folder, moduleFile} = await project({...vector.files, 'images.py': content});
-		const read = await readFlyteModule(ctx, {moduleFile, folder, python, pinnedFlyte: vector.flyteVersion, configRegistry: vector.env.FLYTE_IMAGE_REGISTRY});
-		expect(read.via).toBe('stand-in');
-		expect(read.images).toHaveLength(1);
-		const [image] = read.images;
-		// The stand-in reports the platform flyte would use: from_base keeps flyte's amd64 default.
-		expect(image!.image).toEqual({...vector.image, platform: vector.image.platform ?? ['linux/amd64']});
-		expect(image!.uri).toBe(vector.uri);
-		expect(image!.problem).toBeUndefined();
-		expect(read.environments).toEqual([{variable: `${image!.variable.replace(/_image$/, '')}_env`, name: expect.stringMatching(/^[a-z\d_]+$/), image: image!.variable}]);
-		// The tool reads its own declaration back without Python too.
-		expect(readFlyteDeclarations(content).map(declaration => declaration.image)).toEqual([vector.image]);
-	});
+	it.each(FLYTE_URI_VECTORS.map(vector => [vector.id, vector] as const))(
+		"%s: every argument arrives as written, and the URI is flyte's",
+		async (_id, vector) => {
+			const content = renderFlyteModule([vector.image]);
+			const {folder, moduleFile} = await project({...vector.files, 'images.py': content});
+			const read = await readFlyteModule(ctx, {moduleFile, folder, python, pinnedFlyte: vector.flyteVersion, configRegistry: vector.env.FLYTE_IMAGE_REGISTRY});
+			expect(read.via).toBe('stand-in');
+			expect(read.images).toHaveLength(1);
+			const [image] = read.images;
+			// The stand-in reports the platform flyte would use: from_base keeps flyte's amd64 default.
+			expect(image!.image).toEqual({...vector.image, platform: vector.image.platform ?? ['linux/amd64']});
+			expect(image!.uri).toBe(vector.uri);
+			expect(image!.problem).toBeUndefined();
+			expect(read.environments).toEqual([
+				{variable: `${image!.variable.replace(/_image$/, '')}_env`, name: expect.stringMatching(/^[a-z\d_]+$/), image: image!.variable},
+			]);
+			// The tool reads its own declaration back without Python too.
+			expect(readFlyteDeclarations(content).map(declaration => declaration.image)).toEqual([vector.image]);
+		},
+	);
 
 	it('writes a readable module: one declaration per image, the platform saying why, an environment for flyte build', () => {
 		expect(renderFlyteModule([TRAINER])).toBe(
@@ -84,16 +89,26 @@ describe('the generated flyte module, run by Python against the recording stand-
 
 	it('fails the module as flyte does: a misspelt keyword, layers on a from_base that was not cloned, a requirements file that is not .txt', async () => {
 		const cases: Array<[string, RegExp]> = [
-			['image = flyte.Image.from_debian_base(python_version=(3, 12), name="x", registy="r")', /images\.py:2: TypeError: .*unexpected keyword argument 'registy'/],
-			['image = flyte.Image.from_base("python:3.12").with_pip_packages("pandas")', /images\.py:2: ValueError: Cannot add additional layers to a non-extendable image/],
-			['image = flyte.Image.from_debian_base(name="x").with_requirements("reqs.in")', /images\.py:2: ValueError: Requirements file reqs.in must have a .txt extension/],
+			[
+				'image = flyte.Image.from_debian_base(python_version=(3, 12), name="x", registy="r")',
+				/images\.py:2: TypeError: .*unexpected keyword argument 'registy'/,
+			],
+			[
+				'image = flyte.Image.from_base("python:3.12").with_pip_packages("pandas")',
+				/images\.py:2: ValueError: Cannot add additional layers to a non-extendable image/,
+			],
+			[
+				'image = flyte.Image.from_debian_base(name="x").with_requirements("reqs.in")',
+				/images\.py:2: ValueError: Requirements file reqs.in must have a .txt extension/,
+			],
 			['env = flyte.TaskEnvironment(name="My Env")', /images\.py:2: ValueError: Environment name 'My Env' must be in snake_case or kebab-case format/],
 		];
 		for (const [line, message] of cases) {
-			// eslint-disable-next-line no-await-in-loop
 			const {folder, moduleFile} = await project({'images.py': `import flyte\n${line}\n`});
-			// eslint-disable-next-line no-await-in-loop
-			await expect(readFlyteModule(ctx, {moduleFile, folder, python})).rejects.toMatchObject({reason: 'MODULE_FAILED', message: expect.stringMatching(message)});
+			await expect(readFlyteModule(ctx, {moduleFile, folder, python})).rejects.toMatchObject({
+				reason: 'MODULE_FAILED',
+				message: expect.stringMatching(message),
+			});
 		}
 	});
 

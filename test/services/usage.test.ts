@@ -19,6 +19,10 @@ describe('the lines that use an image in a task', () => {
 	});
 
 	it('for Flyte 2: the environment, whose task takes the image', () => {
-		expect(usageLines({sdk: 'flyte', folder: '/p', moduleFile: '/p/images.py', variable: 'trainer_env'})).toEqual(['from images import trainer_env', '', '@trainer_env.task']);
+		expect(usageLines({sdk: 'flyte', folder: '/p', moduleFile: '/p/images.py', variable: 'trainer_env'})).toEqual([
+			'from images import trainer_env',
+			'',
+			'@trainer_env.task',
+		]);
 	});
 });
