@@ -2,6 +2,7 @@ import type {Choice} from '../flow/ask.js';
 import {EMULATION_COST, buildAndPush, dockerInfo, imageExists, isEmulated, type BuildEvent, type DockerInfo} from '../services/docker.js';
 import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import {CancelledError, StepError, isAbort} from '../services/errors.js';
+import {START_DOCKER} from '../services/fixes.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
 import {buildLogPath} from '../services/log-folder.js';
 import {findSecrets, redactor} from '../services/secrets.js';
@@ -71,7 +72,7 @@ export async function chooseBuilder(c: StepContext, options: {docker?: DockerInf
 	// Docker may have been started while the question was up; if not, say so before authoring.
 	if (!docker.engineReachable && !(await dockerInfo(c.ctx)).engineReachable) {
 		throw new StepError('A local build needs the Docker engine, and it is not running.', {
-			fix: 'Start Docker (open Docker Desktop, or `sudo systemctl start docker`) and run imagespec-gar again, or choose to let Union build it (--builder union).',
+			fix: `${START_DOCKER} and run imagespec-gar again, or choose to let Union build it (--builder union).`,
 			reason: 'DOCKER_DOWN',
 		});
 	}
