@@ -1,10 +1,12 @@
-import type {ArtifactRegistry} from './artifact-registry.js';
+import type {ArtifactRegistry, RepositoryRef} from './artifact-registry.js';
 import type {ServiceContext} from './context.js';
 import {EMULATION_COST, credentialHelperAnswers, credentialHelperOnPath, dockerInfo, type DockerInfo} from './docker.js';
 import {credentialSourceFor, readDockerConfig} from './docker-config.js';
+import {snapDocker, socketPermission, underSudo} from './docker-reach.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
+import {findExecutable} from './exec.js';
 import {hasApplicationDefaultCredentials, readGcloudState, type AdcState, type GcloudState} from './gcloud.js';
-import {registryHost as garHost} from './imagespec.js';
+import {registryHostOfLocation} from './imagespec.js';
 import {dockerConfigPath, executable} from './platform.js';
 import {detectPython, type PythonInfo} from './python.js';
 
@@ -37,7 +39,6 @@ export type Check = {
 };
 
 /** The repository this folder pushes to (saved answers or the team's module). */
-export type KnownRepository = {project: string; location: string; repository: string};
 
 export type CheckOptions = {
 	/** Given by --project or saved answers; wins over gcloud's core/project. */
@@ -47,7 +48,7 @@ export type CheckOptions = {
 	/** The Artifact Registry client authenticates with Application Default Credentials. */
 	needAdc: boolean;
 	/** When known: docker auth for its host, whether it still exists and whether you may push to it. */
-	repository?: KnownRepository;
+	repository?: RepositoryRef;
 	/**
 	 * 'wizard': its own later steps run configure-docker and choose or create the repository, so
 	 * problems there only warn. 'doctor' (default): they are required like the rest.
@@ -60,6 +61,8 @@ export type CheckOptions = {
 	registry?: () => Promise<ArtifactRegistry>;
 	/** Ask Python whether flytekit / union import (default true). */
 	python?: boolean;
+	/** The host the wizard registered with configure-docker on an earlier run (saved answers). */
+	dockerAuthSaved?: string;
 	/** The Union data plane's worker service account (another project): may it pull from the repository? */
 	dataPlaneServiceAccount?: string;
 };
@@ -243,14 +246,23 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 	})();
 
 	const dockerPart = (async (): Promise<DockerInfo> => {
-		const [info, helper] = await Promise.all([dockerInfo(gates.docker.ctx).finally(gates.docker.open), credentialHelperOnPath(ctx.platform)]);
+		const [info, helper, dockerPath] = await Promise.all([
+			dockerInfo(gates.docker.ctx).finally(gates.docker.open),
+			credentialHelperOnPath(ctx.platform),
+			findExecutable(ctx.platform, executable(ctx.platform, 'docker')),
+		]);
 		const need = options.needDocker;
 		if (info.cliInstalled) {
-			emit(make('docker-cli', need, 'ok', `Docker ${info.cliVersion ?? ''}`.trim()));
+			// A snap's docker or a run under sudo leaves gcloud's credential helper out of every push.
+			const reach = (dockerPath ? await snapDocker(dockerPath) : undefined) ?? underSudo(ctx.platform);
+			const cli = `Docker ${info.cliVersion ?? ''}`.trim();
+			if (!reach) emit(make('docker-cli', need, 'ok', cli));
+			else emit(make('docker-cli', need && reach.problem === 'snap', reach.problem === 'snap' ? 'fail' : 'warn', `${cli}: ${reach.detail}`, reach.fix));
+			const denied = socketPermission(info.error, ctx.platform);
 			emit(
 				info.engineReachable
 					? make('docker-engine', need, 'ok', `Engine ${info.engineVersion ?? ''}`.trim())
-					: make('docker-engine', need, 'fail', info.error ?? 'The Docker engine does not answer.', START_DOCKER),
+					: make('docker-engine', need, 'fail', denied?.detail ?? info.error ?? 'The Docker engine does not answer.', denied?.fix ?? START_DOCKER),
 			);
 		} else {
 			emit(make('docker-cli', need, 'fail', 'docker was not found on PATH.', INSTALL_DOCKER));
@@ -262,7 +274,7 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 		} else if (helper) {
 			// doctor proves it: docker gets a token for the host only if the helper gives one.
 			const host = options.repository
-				? garHost(options.repository.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST)
+				? registryHostOfLocation(options.repository.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST)
 				: (ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST ?? SAMPLE_HOST);
 			const answer = await credentialHelperAnswers(ctx, host);
 			emit(
@@ -299,7 +311,7 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 
 	const dockerAuthPart = (async () => {
 		if (!options.repository) return;
-		emit(await dockerAuthCheck(ctx, options.repository, options.needDocker && !wizard, wizard));
+		emit(await dockerAuthCheck(ctx, options.repository, {required: options.needDocker && !wizard, wizard, saved: options.dockerAuthSaved}));
 	})();
 
 	const repositoryPart = (async () => {
@@ -341,8 +353,12 @@ const projectCheck = (given: string | undefined, state: GcloudState | undefined)
 };
 
 /** Does docker ask gcloud for the repository host's credentials? Read from config.json, no process. */
-const dockerAuthCheck = async (ctx: ServiceContext, where: KnownRepository, required: boolean, wizard: boolean): Promise<Check> => {
-	const host = garHost(where.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST);
+const dockerAuthCheck = async (
+	ctx: ServiceContext,
+	where: RepositoryRef,
+	{required, wizard, saved}: {required: boolean; wizard: boolean; saved?: string},
+): Promise<Check> => {
+	const host = registryHostOfLocation(where.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST);
 	const file = dockerConfigPath(ctx.platform);
 	const command = `gcloud auth configure-docker ${host}`;
 	const later = wizard ? ' (the wizard registers it in the Docker authentication step)' : '';
@@ -354,13 +370,17 @@ const dockerAuthCheck = async (ctx: ServiceContext, where: KnownRepository, requ
 	}
 
 	if (source?.mechanism === 'credHelpers' && source.helper === 'gcloud') return make('docker-auth', required, 'ok', `${host} → gcloud credential helper`);
+	// Registered on an earlier run and gone now: something rewrote config.json (Docker Desktop does, keeping its own credsStore).
+	const desktop = source?.mechanism === 'credsStore' && source.helper === 'desktop';
+	const dropped =
+		saved === host ? `gcloud's entry for ${host} is gone since an earlier run registered it${desktop ? ' (Docker Desktop rewrote the file)' : ''}: ` : '';
 	const uses =
 		source === undefined
 			? `docker has no credentials for ${host} in ${file}`
 			: source.mechanism === 'auths'
 				? `docker uses a stored \`docker login\` for ${host}, which expires within the hour`
 				: `docker asks docker-credential-${source.helper} (${source.mechanism}) for ${host}, not gcloud`;
-	return make('docker-auth', required, 'fail', `${uses}: pushes would be refused${later}.`, command);
+	return make('docker-auth', required, 'fail', `${dropped}${uses}: pushes would be refused${later}.`, command);
 };
 
 /** Does the saved repository still exist, as Docker, and may this account push to it? */
@@ -383,7 +403,7 @@ const repositoryCheck = async (
 
 	try {
 		const client = await openClient();
-		const found = await client.getRepository(project, location, repository, signal);
+		const found = await client.getRepository({project, location, repository}, signal);
 		if (!found) {
 			return make(
 				'repository',
@@ -400,7 +420,7 @@ const repositoryCheck = async (
 
 		let granted: string[];
 		try {
-			granted = await client.testIamPermissions(project, location, repository, [PUSH_PERMISSION], signal);
+			granted = await client.testIamPermissions({project, location, repository}, [PUSH_PERMISSION], signal);
 		} catch (error) {
 			if (ctx.signal?.aborted) throw new CancelledError();
 			return make('repository', false, 'warn', `${label} exists; could not check push permission (${timeout.aborted ? 'no answer in time' : message(error)}).`);
@@ -430,7 +450,7 @@ const repositoryCheck = async (
 /** Reads the repository's policy: does a reading role hold the data plane's worker account? Warns only. */
 const dataPlaneCheck = async (
 	ctx: ServiceContext,
-	where: KnownRepository,
+	where: RepositoryRef,
 	serviceAccount: string,
 	openClient: () => Promise<ArtifactRegistry>,
 ): Promise<Check> => {

@@ -1,5 +1,5 @@
-import type {ArtifactRegistry} from '../services/artifact-registry.js';
-import {plannedChecks, runChecks, runnableFix, type Check, type CheckOptions, type ChecksOutcome, type KnownRepository} from '../services/checks.js';
+import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
+import {plannedChecks, runChecks, runnableFix, type Check, type CheckOptions, type ChecksOutcome} from '../services/checks.js';
 import {StepError} from '../services/errors.js';
 import {runInTerminal} from '../services/exec.js';
 import {executable} from '../services/platform.js';
@@ -16,7 +16,7 @@ export type PrerequisiteNeeds = {
 const MAX_OFFERS = 2;
 
 /** The repository flags or saved answers point at, when all three parts are known. */
-export const knownRepository = (c: Pick<StepContext, 'flags' | 'saved'>): KnownRepository | undefined => {
+export const knownRepository = (c: Pick<StepContext, 'flags' | 'saved'>): RepositoryRef | undefined => {
 	const project = c.flags.project ?? c.saved.project;
 	const location = c.flags.location ?? c.saved.location;
 	const repository = c.flags.repository ?? c.saved.repository;
@@ -36,6 +36,7 @@ export async function checkPrerequisites(c: StepContext, needs: PrerequisiteNeed
 		needAdc: needs.adc,
 		repository: knownRepository(c),
 		mode: 'wizard',
+		dockerAuthSaved: c.saved.dockerAuth,
 		registry: needs.registry,
 		// Only a person is offered flytekit's engine; a script skips the Python probe (~0.3-3 s).
 		python: c.ask.interactive,
