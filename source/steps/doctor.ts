@@ -2,7 +2,7 @@ import path from 'node:path';
 import type {Flags} from '../flags.js';
 import {plannedChecks, runChecks, type Check, type CheckOptions} from '../services/checks.js';
 import {FLYTE_CHECKS, runFlyteChecks, type FlyteCheckOptions} from '../services/flyte-checks.js';
-import {composeRegistry, registryHost} from '../services/imagespec.js';
+import {composeRegistry, registryHostOfLocation} from '../services/imagespec.js';
 import {detectSdk} from '../services/sdk.js';
 import {isAbort} from '../services/errors.js';
 import type {Platform} from '../services/platform.js';
@@ -89,7 +89,7 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 				...(repository
 					? {
 							registry: composeRegistry({...repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST}),
-							host: registryHost(repository.location, env.IMAGESPEC_GAR_REGISTRY_HOST),
+							host: registryHostOfLocation(repository.location, env.IMAGESPEC_GAR_REGISTRY_HOST),
 						}
 					: {}),
 			}
