@@ -147,10 +147,13 @@ describe('with flyte importable (a stub of the SDK on PYTHONPATH): flyte itself 
 
 	it('a different answer stops the run, naming both', async () => {
 		const other = `${GAR}/trainer:0123456789abcdef0123456789abcdef`;
-		await expect(read(other)).rejects.toMatchObject({reason: 'TAG_MISMATCH', message: `The URI of trainer_image differs: flyte 2.6.5 names ${other}, imagespec-gar computed ${vector.uri}.`});
+		await expect(read(other)).rejects.toMatchObject({
+			reason: 'TAG_MISMATCH',
+			message: `The URI of trainer_image differs: flyte 2.6.5 names ${other}, imagespec-gar computed ${vector.uri}.`,
+		});
 	});
 
-	it('flyte failing to name it is that image\'s problem, not a guess', async () => {
+	it("flyte failing to name it is that image's problem, not a guess", async () => {
 		const result = await read('raise');
 		expect(result.images[0]).toMatchObject({problem: {reason: 'SDK_TAG_FAILED', message: expect.stringContaining('stub flyte cannot name this image')}});
 		expect(result.images[0]!.uri).toBeUndefined();
