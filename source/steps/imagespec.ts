@@ -63,7 +63,7 @@ export async function authorImageSpec(
 	c: StepContext,
 	where: {project: string; location: string; repository: string; builder: 'local' | 'union'; builderChosen?: boolean},
 ): Promise<AuthoredSpec> {
-	const {ask, flags, saved, report, folder} = c;
+	const {ask, flags, report, folder} = c;
 	const env = c.ctx.platform.env;
 	const name = await ask.text(
 		{
