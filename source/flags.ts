@@ -1,3 +1,5 @@
+import type {Sdk} from './services/sdk.js';
+
 /** The command-line contract, as the journey sees it (parsed by cli.tsx). */
 export type Flags = {
 	project?: string;
@@ -29,7 +31,7 @@ export type Flags = {
 	tagFormat?: string;
 	builder?: string;
 	output?: string;
-	sdk?: 'union' | 'flytekit';
+	sdk?: Sdk;
 	build: boolean;
 	/** Build and push even when the tag is already in the repository. */
 	force: boolean;

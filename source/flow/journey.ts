@@ -7,6 +7,8 @@ import type {ServiceContext} from '../services/context.js';
 import {DEFAULT_PLATFORM, registryHost} from '../services/imagespec.js';
 import {SECRET_FIX, secretWarning, secretsInFlags} from '../services/secrets.js';
 import {usageLines} from '../services/usage.js';
+import {SDKS, detectSdk} from '../services/sdk.js';
+import {runFlyteSteps} from '../steps/flyte-journey.js';
 import {KNOWN_LOCATIONS, validateLocation} from '../services/locations.js';
 import {projectFolder, type AnswerStore} from '../services/store.js';
 import {buildImage, chooseBuilder, findInRepository, localBuildCertain} from '../steps/build.js';
@@ -52,7 +54,7 @@ const FLAG_RULES: Array<[keyof Flags, string, (value: string) => string | undefi
 	['repository', 'repository', validateRepositoryId],
 	['builder', 'builder', value => (value === 'local' || value === 'union' ? undefined : 'use local or union')],
 	['dataPlaneSa', 'data-plane-sa', validateServiceAccount],
-	['sdk', 'sdk', value => (value === 'union' || value === 'flytekit' ? undefined : 'use union or flytekit')],
+	['sdk', 'sdk', value => ((SDKS as readonly string[]).includes(value) ? undefined : `use ${SDKS.join(', ')}`)],
 ];
 
 /**
@@ -192,9 +194,15 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		if (change) report(plan(change));
 		return {changed: false, planned: change !== undefined};
 	});
+	if (!flags.dryRun) store.save(answers => ({...answers, dockerAuth: host}));
 	if ('planned' in auth && auth.planned) finished('docker-auth', 'skipped', `--dry-run: ${host} not configured`);
 	else if (auth.changed) finished('docker-auth', 'done', `${host} → gcloud credential helper`);
 	else finished('docker-auth', 'skipped', `${host} already uses the gcloud credential helper`);
+
+	// 5-6 for Flyte 2: the flyte.Image module, flyte's URI and flyte's own builder.
+	if ((c.flags.sdk ?? (await detectSdk(c.folder))) === 'flyte') {
+		return runFlyteSteps(c, {project, location, repository, account: gcloud.account}, result, {step, finished, openRegistry});
+	}
 
 	// 5. The ImageSpec module and the tag flytekit will compute (the builder is part of the spec)
 	const authored = await step('imagespec', async () => {

@@ -3,7 +3,7 @@ import {readDockerConfig, isGcloudHelperRegistered} from '../services/docker-con
 import {StepError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
 import {dockerConfigPath} from '../services/platform.js';
-import {enableApiCommand} from '../services/artifact-registry.js';
+import {enableApiCommand} from '../services/api-errors.js';
 import type {Prompter, Question} from './ask.js';
 import type {JourneyResult, Reporter, StepId} from './events.js';
 

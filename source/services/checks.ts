@@ -2,7 +2,9 @@ import type {ArtifactRegistry} from './artifact-registry.js';
 import type {ServiceContext} from './context.js';
 import {EMULATION_COST, credentialHelperAnswers, credentialHelperOnPath, dockerInfo, type DockerInfo} from './docker.js';
 import {credentialSourceFor, readDockerConfig} from './docker-config.js';
+import {snapDocker, socketPermission, underSudo} from './docker-reach.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
+import {findExecutable} from './exec.js';
 import {hasApplicationDefaultCredentials, readGcloudState, type AdcState, type GcloudState} from './gcloud.js';
 import {registryHost as garHost} from './imagespec.js';
 import {dockerConfigPath, executable} from './platform.js';
@@ -56,6 +58,8 @@ export type CheckOptions = {
 	registry?: () => Promise<ArtifactRegistry>;
 	/** Ask Python whether flytekit / union import (default true). */
 	python?: boolean;
+	/** The host the wizard registered with configure-docker on an earlier run (saved answers). */
+	dockerAuthSaved?: string;
 	/** The Union data plane's worker service account (another project): may it pull from the repository? */
 	dataPlaneServiceAccount?: string;
 };
@@ -236,14 +240,23 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 	})();
 
 	const dockerPart = (async (): Promise<DockerInfo> => {
-		const [info, helper] = await Promise.all([dockerInfo(gates.docker.ctx).finally(gates.docker.open), credentialHelperOnPath(ctx.platform)]);
+		const [info, helper, dockerPath] = await Promise.all([
+			dockerInfo(gates.docker.ctx).finally(gates.docker.open),
+			credentialHelperOnPath(ctx.platform),
+			findExecutable(ctx.platform, executable(ctx.platform, 'docker')),
+		]);
 		const need = options.needDocker;
 		if (info.cliInstalled) {
-			emit(make('docker-cli', need, 'ok', `Docker ${info.cliVersion ?? ''}`.trim()));
+			// A snap's docker or a run under sudo leaves gcloud's credential helper out of every push.
+			const reach = (dockerPath ? await snapDocker(dockerPath) : undefined) ?? underSudo(ctx.platform);
+			const cli = `Docker ${info.cliVersion ?? ''}`.trim();
+			if (!reach) emit(make('docker-cli', need, 'ok', cli));
+			else emit(make('docker-cli', need && reach.problem === 'snap', reach.problem === 'snap' ? 'fail' : 'warn', `${cli}: ${reach.detail}`, reach.fix));
+			const denied = socketPermission(info.error, ctx.platform);
 			emit(
 				info.engineReachable
 					? make('docker-engine', need, 'ok', `Engine ${info.engineVersion ?? ''}`.trim())
-					: make('docker-engine', need, 'fail', info.error ?? 'The Docker engine does not answer.', START_DOCKER),
+					: make('docker-engine', need, 'fail', denied?.detail ?? info.error ?? 'The Docker engine does not answer.', denied?.fix ?? START_DOCKER),
 			);
 		} else {
 			emit(make('docker-cli', need, 'fail', 'docker was not found on PATH.', INSTALL_DOCKER));
@@ -292,7 +305,7 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 
 	const dockerAuthPart = (async () => {
 		if (!options.repository) return;
-		emit(await dockerAuthCheck(ctx, options.repository, options.needDocker && !wizard, wizard));
+		emit(await dockerAuthCheck(ctx, options.repository, {required: options.needDocker && !wizard, wizard, saved: options.dockerAuthSaved}));
 	})();
 
 	const repositoryPart = (async () => {
@@ -334,7 +347,11 @@ const projectCheck = (given: string | undefined, state: GcloudState | undefined)
 };
 
 /** Does docker ask gcloud for the repository host's credentials? Read from config.json, no process. */
-const dockerAuthCheck = async (ctx: ServiceContext, where: KnownRepository, required: boolean, wizard: boolean): Promise<Check> => {
+const dockerAuthCheck = async (
+	ctx: ServiceContext,
+	where: KnownRepository,
+	{required, wizard, saved}: {required: boolean; wizard: boolean; saved?: string},
+): Promise<Check> => {
 	const host = garHost(where.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST);
 	const file = dockerConfigPath(ctx.platform);
 	const command = `gcloud auth configure-docker ${host}`;
@@ -347,13 +364,17 @@ const dockerAuthCheck = async (ctx: ServiceContext, where: KnownRepository, requ
 	}
 
 	if (source?.mechanism === 'credHelpers' && source.helper === 'gcloud') return make('docker-auth', required, 'ok', `${host} → gcloud credential helper`);
+	// Registered on an earlier run and gone now: something rewrote config.json (Docker Desktop does, keeping its own credsStore).
+	const desktop = source?.mechanism === 'credsStore' && source.helper === 'desktop';
+	const dropped =
+		saved === host ? `gcloud's entry for ${host} is gone since an earlier run registered it${desktop ? ' (Docker Desktop rewrote the file)' : ''}: ` : '';
 	const uses =
 		source === undefined
 			? `docker has no credentials for ${host} in ${file}`
 			: source.mechanism === 'auths'
 				? `docker uses a stored \`docker login\` for ${host}, which expires within the hour`
 				: `docker asks docker-credential-${source.helper} (${source.mechanism}) for ${host}, not gcloud`;
-	return make('docker-auth', required, 'fail', `${uses}: pushes would be refused${later}.`, command);
+	return make('docker-auth', required, 'fail', `${dropped}${uses}: pushes would be refused${later}.`, command);
 };
 
 /** Does the saved repository still exist, as Docker, and may this account push to it? */

@@ -1,4 +1,5 @@
-import {MANAGED_BY_LABELS, cleanupPolicies, enableApiCommand, formatCleanupPreset, type RepositorySettings} from './artifact-registry.js';
+import {enableApiCommand} from './api-errors.js';
+import {MANAGED_BY_LABELS, cleanupPolicies, formatCleanupPreset, type RepositorySettings} from './repository-settings.js';
 import {READER_ROLE, grantCommand, serviceAccountMember, type RepositoryRef} from './repository-iam.js';
 
 /** What `imagespec-gar export` reproduces: one folder's repository, its reader grant and docker's auth. */

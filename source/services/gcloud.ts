@@ -1,5 +1,6 @@
 import {readFile, realpath} from 'node:fs/promises';
 import path from 'node:path';
+import {enableApiCommand} from './api-errors.js';
 import type {ServiceContext} from './context.js';
 import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {CancelledError, StepError} from './errors.js';
@@ -347,3 +348,17 @@ export const listServiceAccounts = async (ctx: ServiceContext, project: string, 
 		.filter(email => email.includes(contains))
 		.sort();
 };
+
+/** Turns the Artifact Registry API on in `project` with gcloud (the person's own login). */
+export async function enableArtifactRegistryApi(ctx: ServiceContext, project: string): Promise<void> {
+	const result = await runTool(ctx, executable(ctx.platform, 'gcloud'), ['services', 'enable', 'artifactregistry.googleapis.com', '--project', project], {
+		timeout: 180_000,
+	});
+	if (result.exitCode !== 0) {
+		const said = result.stderr.trim().split('\n').slice(-3).join(' ') || `exit ${result.exitCode}`;
+		throw new StepError(`Could not enable the Artifact Registry API in project ${project}: ${said}`, {
+			fix: `Enabling an API needs Service Usage Admin (roles/serviceusage.serviceUsageAdmin) or Owner on the project; ask for it, or ask an owner to run: ${enableApiCommand(project)}`,
+			reason: 'SERVICE_DISABLED',
+		});
+	}
+}

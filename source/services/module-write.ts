@@ -9,7 +9,7 @@ export type ModuleWrite = {
 	kind: 'written' | 'merged' | 'unchanged';
 };
 
-const declarationOf = (content: string | undefined, name: string): string | undefined =>
+const imageSpecDeclarationOf = (content: string | undefined, name: string): string | undefined =>
 	content === undefined ? undefined : readDeclarations(content).find(declaration => declaration.spec.name.toLowerCase() === name.toLowerCase())?.text;
 
 // A lock older than this was left by a run that died: a write takes milliseconds.
@@ -59,9 +59,19 @@ async function withLock<T>(file: string, work: () => Promise<T>): Promise<T> {
  */
 export async function writeModuleChecked(
 	file: string,
-	change: {shown: string | undefined; content: string; name: string; replan: (current: string) => string | undefined},
+	change: {
+		shown: string | undefined;
+		content: string;
+		name: string;
+		replan: (current: string) => string | undefined;
+		/** The text of the declaration of `name` (default: the ImageSpec module's; flyte-module.ts has the flyte.Image one). */
+		declarationOf?: (content: string | undefined, name: string) => string | undefined;
+		/** What is being written, for a file error ("Cannot write the ImageSpec module ..."). */
+		label?: string;
+	},
 ): Promise<ModuleWrite> {
-	return guardFile('write the ImageSpec module', file, async () =>
+	const declarationOf = change.declarationOf ?? imageSpecDeclarationOf;
+	return guardFile(`write the ${change.label ?? 'ImageSpec module'}`, file, async () =>
 		withLock(file, async () => {
 			const current = await readModuleFile(file);
 			if (current === change.shown) {

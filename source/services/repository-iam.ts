@@ -1,4 +1,6 @@
-import {GrpcCode, sleep, type ArtifactRegistry, type IamBinding, type IamPolicy} from './artifact-registry.js';
+import {GrpcCode} from './api-errors.js';
+import type {ArtifactRegistry, IamBinding, IamPolicy} from './artifact-registry.js';
+import {sleep} from './cancellation.js';
 import {CancelledError, StepError} from './errors.js';
 
 /** What the Union data plane needs to pull images from the repository. */

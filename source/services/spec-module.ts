@@ -103,7 +103,7 @@ const header = (callee: string): string =>
 		'# and keeps every other line of this file as you wrote it.',
 	].join('\n')}\n`;
 
-const uniqueVariable = (wanted: string, taken: Set<string>): string => {
+export const uniqueVariable = (wanted: string, taken: Set<string>): string => {
 	if (!taken.has(wanted)) return wanted;
 	let n = 2;
 	while (taken.has(`${wanted}_${n}`)) n++;
@@ -124,12 +124,12 @@ export const renderModule = (specs: ImageSpec[], options: SpecModuleOptions): st
 // ---------------------------------------------------------------------------------------------
 // Reading declarations back: a small parser for the Python literals the tool writes.
 
-type Parsed = {ok: true; value: unknown; end: number} | {ok: false};
+export type Parsed = {ok: true; value: unknown; end: number} | {ok: false};
 
 const isSpace = (ch: string | undefined) => ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || ch === '\f';
 
 /** Skips whitespace, comments and line continuations (inside brackets, newlines are whitespace). */
-const skip = (src: string, i: number): number => {
+export const skip = (src: string, i: number): number => {
 	for (;;) {
 		const ch = src[i];
 		if (ch === '#') {
@@ -216,7 +216,7 @@ const parseSequence = (src: string, start: number, close: string, item: (i: numb
 };
 
 /** A Python literal: strings (adjacent ones joined), numbers, True/False/None, lists, tuples, dicts. */
-const parseLiteral = (src: string, start: number): Parsed => {
+export const parseLiteral = (src: string, start: number): Parsed => {
 	const i = skip(src, start);
 	const ch = src[i];
 	if (ch === undefined) return {ok: false};
@@ -291,7 +291,7 @@ const parseLiteral = (src: string, start: number): Parsed => {
  * Skips any expression up to a top-level ',', an unmatched closing bracket or the end (or, for a
  * `statement`, its line break), minding strings and brackets.
  */
-const skipExpression = (src: string, start: number, options: {statement?: boolean} = {}): number => {
+export const skipExpression = (src: string, start: number, options: {statement?: boolean} = {}): number => {
 	let depth = 0;
 	let i = start;
 	while (i < src.length) {
@@ -583,7 +583,8 @@ const detectCallee = (content: string, declarations: Declaration[], options: Spe
 	return calleeFor(options);
 };
 
-const topLevelNames = (content: string): Set<string> => new Set([...content.matchAll(/^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)/gm)].map(match => match[1]!));
+export const topLevelNames = (content: string): Set<string> =>
+	new Set([...content.matchAll(/^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)/gm)].map(match => match[1]!));
 
 /**
  * How to put `spec` into the module. A managed file (with the marker) gets the declaration whose

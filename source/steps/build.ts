@@ -5,7 +5,7 @@ import {CancelledError, StepError, isAbort} from '../services/errors.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
 import {buildLogPath} from '../services/log-folder.js';
 import {findSecrets, redactor} from '../services/secrets.js';
-import {DEFAULT_PLATFORM, effectivePlatform, parseGarRegistry} from '../services/imagespec.js';
+import {DEFAULT_PLATFORM, effectivePlatform, parseGarRegistry, type ImageSpec} from '../services/imagespec.js';
 import {detectPython, type PythonInfo} from '../services/python.js';
 import {answer, lastImage} from '../flow/answers.js';
 import type {StepContext} from './context.js';
@@ -91,8 +91,11 @@ export const localBuildCertain = (c: Pick<StepContext, 'flags' | 'ask' | 'saved'
 // ---------------------------------------------------------------------------------------------
 // Is it there?
 
+/** What the lookup needs of an image, whichever SDK declared it. */
+export type RepositoryImage = Pick<AuthoredSpec, 'tag' | 'uri'> & {spec: Pick<ImageSpec, 'name' | 'registry'>};
+
 /** project / location / repository of the spec's registry (GAR host, or a private host with the saved location). */
-const whereOf = (c: StepContext, authored: AuthoredSpec, given?: RepositoryWhere): RepositoryWhere | undefined => {
+const whereOf = (c: StepContext, authored: RepositoryImage, given?: RepositoryWhere): RepositoryWhere | undefined => {
 	if (given) return given;
 	const registry = authored.spec.registry ?? '';
 	const gar = parseGarRegistry(registry);
@@ -110,7 +113,7 @@ const whereOf = (c: StepContext, authored: AuthoredSpec, given?: RepositoryWhere
  */
 export async function findInRepository(
 	c: Pick<StepContext, 'ctx' | 'flags' | 'saved'>,
-	authored: AuthoredSpec,
+	authored: RepositoryImage,
 	given?: RepositoryWhere,
 	registry?: () => Promise<ArtifactRegistry>,
 ): Promise<Presence> {

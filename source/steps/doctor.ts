@@ -83,6 +83,7 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 			needAdc: !env.IMAGESPEC_GAR_API_ENDPOINT,
 			repository,
 			mode: 'doctor',
+			dockerAuthSaved: saved.dockerAuth,
 			dataPlaneServiceAccount: saved.dataPlane?.sameProject === false ? saved.dataPlane.serviceAccount : undefined,
 		},
 		note,

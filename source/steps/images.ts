@@ -24,7 +24,7 @@ import {openStore, projectFolder, type AnswerStore, type ProjectAnswers} from '.
 import {buildImage} from './build.js';
 import type {StepContext} from './context.js';
 import type {DoctorOptions} from './doctor.js';
-import {detectSdk} from '../services/sdk.js';
+import {imageSpecSdk} from '../services/sdk.js';
 import {checkPushPermission} from './repository.js';
 import {parseRegistry, toSavedImage} from './setup.js';
 
@@ -365,7 +365,7 @@ async function buildRows(
 				moduleFile: state.moduleFile,
 				specFile: state.moduleFile,
 				variable: image.variable,
-				sdk: options.flags.sdk ?? (await detectSdk(state.folder)),
+				sdk: await imageSpecSdk(options.flags.sdk, state.folder),
 			};
 			const outcome = await buildImage(c, authored, where, state.registry);
 			// What this push was made of: the next status can tell what changed since.

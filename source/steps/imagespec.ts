@@ -19,7 +19,7 @@ import {
 import {lineDiff} from '../services/diff.js';
 import {planRequirementsFile} from '../services/requirements.js';
 import {splitRequirements} from '../services/pep508.js';
-import {detectSdk, type Sdk} from '../services/sdk.js';
+import {imageSpecSdk, type Sdk} from '../services/sdk.js';
 import {isManagedModule, otherDeclarationLine, planModuleUpdate, readDeclarations, readModuleFile, writeFileAtomic} from '../services/spec-module.js';
 import {detectPython, pythonSyntaxError} from '../services/python.js';
 import {readModuleSpecs} from '../services/module-reader.js';
@@ -110,7 +110,7 @@ export async function authorImageSpec(
 		const tag = changed ? await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch}) : found.tag!;
 		const uri = imageUri(spec, tag);
 		if (!ask.interactive && found.tag !== tag) refuseUnaskedTagChange(c, found.spec, spec, {name, relative, before: found.tag, tag});
-		const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: found.variable, sdk: flags.sdk ?? (await detectSdk(folder))};
+		const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: found.variable, sdk: await imageSpecSdk(flags.sdk, folder)};
 		if (!changed) {
 			report({type: 'note', level: 'info', text: `${relative} already declares ${name} this way`});
 			return authored;
@@ -165,7 +165,7 @@ export async function authorImageSpec(
 	const redact = redactor(findSecrets(spec));
 	const tag = await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch});
 	const uri = imageUri(spec, tag);
-	const sdk = flags.sdk ?? (await detectSdk(folder));
+	const sdk = await imageSpecSdk(flags.sdk, folder);
 	const plan = planModuleUpdate(existing, spec, {sdk});
 	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: plan.variable, sdk};
 	if (plan.kind === 'unmanaged') {

@@ -37,6 +37,7 @@ export async function checkPrerequisites(c: StepContext, needs: PrerequisiteNeed
 		needAdc: needs.adc,
 		repository: knownRepository(c),
 		mode: 'wizard',
+		dockerAuthSaved: c.saved.dockerAuth,
 		registry: needs.registry,
 		// Only a person is offered flytekit's engine; a script skips the Python probe (~0.3-3 s).
 		python: c.ask.interactive,

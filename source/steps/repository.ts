@@ -2,23 +2,18 @@ import {formatBytes} from '../format.js';
 import type {Flags} from '../flags.js';
 import type {Choice} from '../flow/ask.js';
 import {replayable} from '../flow/choices.js';
+import {enableApiCommand} from '../services/api-errors.js';
+import {iamMember, PUSH_PERMISSION, repositoryName, validateRepositoryId, type ArtifactRegistry, type Repository} from '../services/artifact-registry.js';
+import {sleep} from '../services/cancellation.js';
+import {enableArtifactRegistryApi} from '../services/gcloud.js';
 import {
 	MANAGED_BY_LABELS,
 	describeCleanup,
-	enableApiCommand,
-	enableArtifactRegistryApi,
-	iamMember,
 	parseCleanupPreset,
 	parseLabels,
-	PUSH_PERMISSION,
-	repositoryName,
-	sleep,
-	validateRepositoryId,
-	type ArtifactRegistry,
 	type CleanupPreset,
-	type Repository,
 	type RepositorySettings,
-} from '../services/artifact-registry.js';
+} from '../services/repository-settings.js';
 import {imageExists} from '../services/docker.js';
 import {createRepositoryCommand, repositorySettingsData} from '../services/export-gcloud.js';
 import {plan, type dryRunRegistry} from '../flow/plan.js';

@@ -4,21 +4,16 @@ import path from 'node:path';
 import {afterAll, afterEach, beforeAll, describe, expect, it, vi} from 'vitest';
 import {
 	ENDPOINT_ENV,
-	KNOWN_LOCATIONS,
-	cleanupPolicies,
 	openArtifactRegistry,
-	parseCleanupPreset,
-	parseLabels,
 	repositoryName,
 	repositoryParent,
-	toStepError,
-	validateLocation,
 	validateRepositoryId,
 	type ArtifactRegistry,
 	type OpenArtifactRegistryOptions,
 	type Repository,
 } from '../../source/services/artifact-registry.js';
 import type {ServiceContext} from '../../source/services/context.js';
+import {KNOWN_LOCATIONS} from '../../source/services/locations.js';
 import {CancelledError, StepError} from '../../source/services/errors.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 
@@ -515,53 +510,6 @@ describe('openArtifactRegistry without the endpoint override', () => {
 	});
 });
 
-describe('toStepError', () => {
-	const apiError = (fields: object) => Object.assign(new Error('x'), fields);
-
-	it('names the Writer role for uploadArtifacts and the Reader role for list', () => {
-		const upload = toStepError(
-			apiError({code: 7, reason: 'IAM_PERMISSION_DENIED', errorInfoMetadata: {permission: 'artifactregistry.repositories.uploadArtifacts'}}),
-			'push images',
-			PROJECT,
-		);
-		expect(upload.fix).toContain('Artifact Registry Writer (roles/artifactregistry.writer)');
-		const list = toStepError(
-			apiError({code: 7, reason: 'IAM_PERMISSION_DENIED', errorInfoMetadata: {permission: 'artifactregistry.repositories.list'}}),
-			'list repositories',
-			PROJECT,
-		);
-		expect(list.fix).toContain('Artifact Registry Reader (roles/artifactregistry.reader)');
-		expect(list.fix).not.toMatch(/existing repository/);
-	});
-
-	it('finds the permission in the message when ErrorInfo is missing', () => {
-		const error = toStepError(
-			apiError({code: 7, details: "Permission 'artifactregistry.repositories.create' denied on resource 'projects/p/locations/us'"}),
-			'create repository images',
-			PROJECT,
-		);
-		expect(error.reason).toBe('IAM_PERMISSION_DENIED');
-		expect(error.fix).toContain('roles/artifactregistry.admin');
-	});
-
-	it('takes the project from ErrorInfo when the caller did not name one', () => {
-		const error = toStepError(apiError({code: 7, reason: 'SERVICE_DISABLED', errorInfoMetadata: {consumer: 'projects/987'}}), 'list repositories');
-		expect(error.fix).toBe('gcloud services enable artifactregistry.googleapis.com --project 987');
-	});
-
-	it('treats an expired login arriving as UNAVAILABLE as an auth problem', () => {
-		const error = toStepError(apiError({code: 14, details: 'Getting metadata from plugin failed with error: invalid_grant'}), 'list repositories', PROJECT);
-		expect(error.reason).toBe('UNAUTHENTICATED');
-		expect(error.fix).toBe('gcloud auth application-default login');
-	});
-
-	it('keeps the message of anything else', () => {
-		const error = toStepError(apiError({code: 3, details: 'Invalid cleanup policy'}), 'create repository images', PROJECT);
-		expect(error.message).toBe('Could not create repository images: Invalid cleanup policy');
-		expect(error.reason).toBe('INVALID_ARGUMENT');
-	});
-});
-
 describe('validateRepositoryId', () => {
 	it.each(['images', 'a', 'my-repo-1', 'a'.repeat(63)])('accepts %s', id => {
 		expect(validateRepositoryId(id)).toBeUndefined();
@@ -576,19 +524,6 @@ describe('validateRepositoryId', () => {
 	it('requires a name and caps it at 63 characters', () => {
 		expect(validateRepositoryId('')).toMatch(/is required/);
 		expect(validateRepositoryId('a'.repeat(64))).toMatch(/at most 63 characters/);
-	});
-});
-
-describe('validateLocation', () => {
-	it('accepts regions and multi-regions, rejects the rest', () => {
-		for (const location of ['us', 'europe', 'asia', 'us-central1', 'europe-west12', 'northamerica-south1']) expect(validateLocation(location)).toBeUndefined();
-		for (const location of ['', 'US', 'us-central', 'uscentral1', 'us-central1-a', 'eu']) expect(validateLocation(location)).toBeTypeOf('string');
-	});
-
-	it('lists multi-regions first', () => {
-		expect(KNOWN_LOCATIONS.slice(0, 3)).toEqual(['asia', 'europe', 'us']);
-		expect(KNOWN_LOCATIONS).toContain('us-central1');
-		expect(new Set(KNOWN_LOCATIONS).size).toBe(KNOWN_LOCATIONS.length);
 	});
 });
 
@@ -857,26 +792,5 @@ describe('IAM on a repository', () => {
 		} finally {
 			await registry.close();
 		}
-	});
-});
-
-describe('settings parsing', () => {
-	it('reads cleanup presets and says what is wrong with the rest', () => {
-		expect(parseCleanupPreset('none')).toEqual({kind: 'none'});
-		expect(parseCleanupPreset('keep:10')).toEqual({kind: 'keep', count: 10});
-		expect(parseCleanupPreset('delete-untagged:30d')).toEqual({kind: 'delete-untagged', days: 30});
-		expect(parseCleanupPreset('delete-untagged:7')).toEqual({kind: 'delete-untagged', days: 7});
-		expect(parseCleanupPreset('keep:0')).toBe('keep:N needs N between 1 and 10000');
-		expect(parseCleanupPreset('delete-untagged:0d')).toBe('delete-untagged:Dd needs D between 1 and 3650 days');
-		expect(parseCleanupPreset('weekly')).toMatch(/^use none, keep:N .* or delete-untagged:Dd/);
-		expect(cleanupPolicies({kind: 'none'})).toEqual({});
-	});
-
-	it('reads labels by Google’s rules and keeps managed-by for itself', () => {
-		expect(parseLabels(['team=ml', 'cost-center=42', 'empty='])).toEqual({team: 'ml', 'cost-center': '42', empty: ''});
-		expect(parseLabels(['team'])).toBe('"team": use key=value');
-		expect(parseLabels(['Team=ml'])).toMatch(/^"Team": label keys are/);
-		expect(parseLabels(['team=ML'])).toMatch(/^"ML": label values are/);
-		expect(parseLabels(['managed-by=me'])).toBe('managed-by is always imagespec-gar: imagespec-gar sets it');
 	});
 });
