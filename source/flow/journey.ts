@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type {Flags} from '../flags.js';
-import {validateRepositoryId, type ArtifactRegistry, type RepositoryWhere} from '../services/artifact-registry.js';
+import {validateRepositoryId, type ArtifactRegistry, type RepositoryRef} from '../services/artifact-registry.js';
 import {configureDocker} from '../services/gcloud.js';
 import {CancelledError, StepError, UsageError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
-import {DEFAULT_PLATFORM, registryHost} from '../services/imagespec.js';
+import {DEFAULT_PLATFORM, registryHostOfLocation} from '../services/imagespec.js';
 import {SECRET_FIX, secretWarning, secretsInFlags} from '../services/secrets.js';
 import {usageLines} from '../services/usage.js';
 import {SDKS, detectSdk} from '../services/sdk.js';
@@ -187,7 +187,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	finished('access', access.done ? 'done' : 'skipped', access.detail);
 
 	// 4. Docker authentication for the repository's host
-	const host = registryHost(location, env.IMAGESPEC_GAR_REGISTRY_HOST);
+	const host = registryHostOfLocation(location, env.IMAGESPEC_GAR_REGISTRY_HOST);
 	const auth = await step('docker-auth', async () => {
 		if (!flags.dryRun) return configureDocker(ctx, host);
 		const change = await planDockerAuth(ctx, host);
@@ -265,7 +265,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
  * --dry-run's build step: whether the tag is already there (a read); if not (or --force), the
  * build and push it would run. Nothing is built.
  */
-async function planBuild(c: StepContext, authored: AuthoredSpec, where: RepositoryWhere & {account?: string}, openRegistry: () => Promise<ArtifactRegistry>) {
+async function planBuild(c: StepContext, authored: AuthoredSpec, where: RepositoryRef & {account?: string}, openRegistry: () => Promise<ArtifactRegistry>) {
 	await checkPushPermission(c, await openRegistry(), {...where, imageUri: authored.uri});
 	const there = c.flags.force ? undefined : await findInRepository(c, authored, where, openRegistry);
 	if (there?.state === 'present') {

@@ -1,4 +1,4 @@
-import type {ArtifactRegistry} from './artifact-registry.js';
+import type {ArtifactRegistry, RepositoryRef} from './artifact-registry.js';
 import type {ServiceContext} from './context.js';
 import {EMULATION_COST, credentialHelperAnswers, credentialHelperOnPath, dockerInfo, type DockerInfo} from './docker.js';
 import {credentialSourceFor, readDockerConfig} from './docker-config.js';
@@ -6,7 +6,7 @@ import {snapDocker, socketPermission, underSudo} from './docker-reach.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
 import {findExecutable} from './exec.js';
 import {hasApplicationDefaultCredentials, readGcloudState, type AdcState, type GcloudState} from './gcloud.js';
-import {registryHost as garHost} from './imagespec.js';
+import {registryHostOfLocation} from './imagespec.js';
 import {dockerConfigPath, executable} from './platform.js';
 import {detectPython, type PythonInfo} from './python.js';
 
@@ -35,7 +35,6 @@ export type Check = {
 };
 
 /** The repository this folder pushes to (saved answers or the team's module). */
-export type KnownRepository = {project: string; location: string; repository: string};
 
 export type CheckOptions = {
 	/** Given by --project or saved answers; wins over gcloud's core/project. */
@@ -45,7 +44,7 @@ export type CheckOptions = {
 	/** The Artifact Registry client authenticates with Application Default Credentials. */
 	needAdc: boolean;
 	/** When known: docker auth for its host, whether it still exists and whether you may push to it. */
-	repository?: KnownRepository;
+	repository?: RepositoryRef;
 	/**
 	 * 'wizard': its own later steps run configure-docker and choose or create the repository, so
 	 * problems there only warn. 'doctor' (default): they are required like the rest.
@@ -268,7 +267,7 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 		} else if (helper) {
 			// doctor proves it: docker gets a token for the host only if the helper gives one.
 			const host = options.repository
-				? garHost(options.repository.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST)
+				? registryHostOfLocation(options.repository.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST)
 				: (ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST ?? SAMPLE_HOST);
 			const answer = await credentialHelperAnswers(ctx, host);
 			emit(
@@ -349,10 +348,10 @@ const projectCheck = (given: string | undefined, state: GcloudState | undefined)
 /** Does docker ask gcloud for the repository host's credentials? Read from config.json, no process. */
 const dockerAuthCheck = async (
 	ctx: ServiceContext,
-	where: KnownRepository,
+	where: RepositoryRef,
 	{required, wizard, saved}: {required: boolean; wizard: boolean; saved?: string},
 ): Promise<Check> => {
-	const host = garHost(where.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST);
+	const host = registryHostOfLocation(where.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST);
 	const file = dockerConfigPath(ctx.platform);
 	const command = `gcloud auth configure-docker ${host}`;
 	const later = wizard ? ' (the wizard registers it in the Docker authentication step)' : '';
@@ -397,7 +396,7 @@ const repositoryCheck = async (
 
 	try {
 		const client = await openClient();
-		const found = await client.getRepository(project, location, repository, signal);
+		const found = await client.getRepository({project, location, repository}, signal);
 		if (!found) {
 			return make(
 				'repository',
@@ -414,7 +413,7 @@ const repositoryCheck = async (
 
 		let granted: string[];
 		try {
-			granted = await client.testIamPermissions(project, location, repository, [PUSH_PERMISSION], signal);
+			granted = await client.testIamPermissions({project, location, repository}, [PUSH_PERMISSION], signal);
 		} catch (error) {
 			if (ctx.signal?.aborted) throw new CancelledError();
 			return make('repository', false, 'warn', `${label} exists; could not check push permission (${timeout.aborted ? 'no answer in time' : message(error)}).`);
@@ -444,7 +443,7 @@ const repositoryCheck = async (
 /** Reads the repository's policy: does a reading role hold the data plane's worker account? Warns only. */
 const dataPlaneCheck = async (
 	ctx: ServiceContext,
-	where: KnownRepository,
+	where: RepositoryRef,
 	serviceAccount: string,
 	openClient: () => Promise<ArtifactRegistry>,
 ): Promise<Check> => {

@@ -97,8 +97,8 @@ export const credentialHelperOnPath = async (platform: Platform): Promise<string
 	// Bare name: on Windows docker finds it through PATHEXT, as we do.
 	findExecutable(platform, 'docker-credential-gcloud');
 
-/** Registry host of an image reference (docker's rule: a first part with '.', ':' or 'localhost'). */
-export const registryHost = (imageRef: string): string => {
+/** The registry host of an image reference (docker's rule: a first part with '.', ':' or 'localhost'). */
+export const registryHostOfImage = (imageRef: string): string => {
 	const first = imageRef.split('/')[0] ?? '';
 	return imageRef.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
 };
@@ -115,7 +115,7 @@ export type ImageExistence = {state: 'present' | 'absent' | 'unknown'; digest?: 
 export const imageExists = async (ctx: ServiceContext, imageRef: string): Promise<ImageExistence> => {
 	const args = ['manifest', 'inspect', '--verbose'];
 	// Without --insecure the CLI tries HTTPS only and reports a loopback image as missing.
-	if (isLoopbackHost(registryHost(imageRef))) args.push('--insecure');
+	if (isLoopbackHost(registryHostOfImage(imageRef))) args.push('--insecure');
 	args.push(imageRef);
 	const result = await runTool(ctx, executable(ctx.platform, 'docker'), args, {
 		// Clients before 20.10 hide `manifest` behind this.
@@ -221,7 +221,7 @@ export const mapDockerFailure = (
 		helperMissing?: boolean;
 	} = {},
 ): StepError => {
-	const host = registryHost(imageRef);
+	const host = registryHostOfImage(imageRef);
 	const last = output.trim().split('\n').filter(Boolean).slice(-3).join(' ').trim();
 	const gar = host.endsWith('-docker.pkg.dev');
 	if (/Cannot connect to the Docker daemon|error during connect|docker daemon is not running|connection refused.*docker\.sock/i.test(output)) {
@@ -265,7 +265,7 @@ export const mapDockerFailure = (
 		const fromStep = /^FROM\b/i.test(context.failingStep ?? '');
 		if (fromStep || /pull access denied|failed to resolve source metadata|manifest for \S+ not found/i.test(output)) {
 			const base = /^FROM\s+(?:--platform=\S+\s+)?(\S+)/i.exec(context.failingStep ?? '')?.[1] ?? 'BASE_IMAGE';
-			const baseHost = base === 'BASE_IMAGE' ? 'HOST' : registryHost(base);
+			const baseHost = base === 'BASE_IMAGE' ? 'HOST' : registryHostOfImage(base);
 			const login =
 				baseHost.endsWith('-docker.pkg.dev') || baseHost.endsWith('gcr.io') ? `gcloud auth configure-docker ${baseHost}` : `docker login ${baseHost}`;
 			return new StepError(`The base image could not be pulled: ${last}`, {
@@ -454,7 +454,7 @@ const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEven
 		});
 		if (pushed.exitCode !== 0) {
 			const config = await readDockerConfig(ctx.platform).catch(() => undefined);
-			const gcloudHelper = isGcloudHelperRegistered(config, registryHost(imageRef));
+			const gcloudHelper = isGcloudHelperRegistered(config, registryHostOfImage(imageRef));
 			const helperMissing = gcloudHelper && !(await credentialHelperOnPath(ctx.platform));
 			throw mapDockerFailure('push', pushed.tail.join('\n'), imageRef, {gcloudHelper, helperMissing});
 		}

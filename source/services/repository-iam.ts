@@ -1,5 +1,5 @@
 import {GrpcCode} from './api-errors.js';
-import type {ArtifactRegistry, IamBinding, IamPolicy} from './artifact-registry.js';
+import type {ArtifactRegistry, IamBinding, IamPolicy, RepositoryRef} from './artifact-registry.js';
 import {sleep} from './cancellation.js';
 import {CancelledError, StepError} from './errors.js';
 
@@ -15,8 +15,6 @@ const ROLES_THAT_READ = new Set([
 	'roles/artifactregistry.createOnPushWriter',
 	'roles/artifactregistry.createOnPushRepoAdmin',
 ]);
-
-export type RepositoryRef = {project: string; location: string; repository: string};
 
 const serviceAccountPattern = /^[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.:-]*\.iam\.gserviceaccount\.com$/;
 
@@ -93,14 +91,14 @@ export async function grantOnRepository(
 	for (let attempt = 0; ; attempt++) {
 		let phase: 'read' | 'write' = 'read';
 		try {
-			const before = await registry.getIamPolicy(project, location, repository, options.signal);
+			const before = await registry.getIamPolicy({project, location, repository}, options.signal);
 			const {policy, changed} = withMember(before, role, member);
 			if (!changed) return {status: 'already'};
 			const change = describeChange(before, policy, role);
 			if (options.dryRun) return {status: 'dry-run', change};
 			if (attempt === 0 && options.approve && !(await options.approve(change))) return {status: 'declined', change};
 			phase = 'write';
-			await registry.setIamPolicy(project, location, repository, policy, options.signal);
+			await registry.setIamPolicy({project, location, repository}, policy, options.signal);
 			return {status: 'granted', change, attempts: attempt + 1};
 		} catch (error) {
 			const delay = delays[attempt];
@@ -163,7 +161,7 @@ export async function dataPlaneAccess(
 	const member = serviceAccountMember(serviceAccount);
 	let policy: IamPolicy;
 	try {
-		policy = await registry.getIamPolicy(where.project, where.location, where.repository, signal);
+		policy = await registry.getIamPolicy(where, signal);
 	} catch (error) {
 		if (error instanceof CancelledError) throw error;
 		return {

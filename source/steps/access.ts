@@ -1,8 +1,8 @@
-import type {ArtifactRegistry} from '../services/artifact-registry.js';
+import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import {StepError} from '../services/errors.js';
 import {plan} from '../flow/plan.js';
 import {listServiceAccounts} from '../services/gcloud.js';
-import {READER_ROLE, grantCommand, grantOnRepository, serviceAccountMember, validateServiceAccount, type RepositoryRef} from '../services/repository-iam.js';
+import {READER_ROLE, grantCommand, grantOnRepository, serviceAccountMember, validateServiceAccount} from '../services/repository-iam.js';
 import type {SavedDataPlane} from '../services/store.js';
 import type {StepContext} from './context.js';
 import {validateProjectId} from './project.js';

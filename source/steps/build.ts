@@ -1,6 +1,6 @@
 import type {Choice} from '../flow/ask.js';
 import {EMULATION_COST, buildAndPush, dockerInfo, imageExists, isEmulated, type BuildEvent, type DockerInfo} from '../services/docker.js';
-import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
+import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import {CancelledError, StepError, isAbort} from '../services/errors.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
 import {buildLogPath} from '../services/log-folder.js';
@@ -95,7 +95,7 @@ export const localBuildCertain = (c: Pick<StepContext, 'flags' | 'ask' | 'saved'
 export type RepositoryImage = Pick<AuthoredSpec, 'tag' | 'uri'> & {spec: Pick<ImageSpec, 'name' | 'registry'>};
 
 /** project / location / repository of the spec's registry (GAR host, or a private host with the saved location). */
-const whereOf = (c: StepContext, authored: RepositoryImage, given?: RepositoryWhere): RepositoryWhere | undefined => {
+const whereOf = (c: StepContext, authored: RepositoryImage, given?: RepositoryRef): RepositoryRef | undefined => {
 	if (given) return given;
 	const registry = authored.spec.registry ?? '';
 	const gar = parseGarRegistry(registry);
@@ -114,7 +114,7 @@ const whereOf = (c: StepContext, authored: RepositoryImage, given?: RepositoryWh
 export async function findInRepository(
 	c: Pick<StepContext, 'ctx' | 'flags' | 'saved'>,
 	authored: RepositoryImage,
-	given?: RepositoryWhere,
+	given?: RepositoryRef,
 	registry?: () => Promise<ArtifactRegistry>,
 ): Promise<Presence> {
 	const where = whereOf(c as StepContext, authored, given);
@@ -159,7 +159,7 @@ export async function findInRepository(
 export async function buildImage(
 	c: StepContext,
 	authored: AuthoredSpec,
-	where?: RepositoryWhere,
+	where?: RepositoryRef,
 	registry?: () => Promise<ArtifactRegistry>,
 ): Promise<BuildOutcome> {
 	const {ctx, report} = c;

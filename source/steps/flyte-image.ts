@@ -1,7 +1,7 @@
 import path from 'node:path';
 import {splitList} from '../flags.js';
 import {planFile} from '../flow/plan.js';
-import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
+import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import type {BuildEvent} from '../services/docker.js';
 import {StepError} from '../services/errors.js';
 import {buildWithFlyte, findFlyte, type FlyteBuilder} from '../services/flyte-build.js';
@@ -230,7 +230,7 @@ export async function authorFlyteImage(c: StepContext, where: {project: string; 
 export async function buildFlyteImage(
 	c: StepContext,
 	authored: AuthoredFlyte,
-	where: RepositoryWhere,
+	where: RepositoryRef,
 	registry?: () => Promise<ArtifactRegistry>,
 ): Promise<BuildOutcome> {
 	const {ctx, report} = c;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type {JourneyResult, StepId} from '../flow/events.js';
 import {plan} from '../flow/plan.js';
-import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
+import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import {usageLines} from '../services/usage.js';
 import type {StepContext} from './context.js';
 import {authorFlyteImage, buildFlyteImage} from './flyte-image.js';
@@ -21,7 +21,7 @@ export type JourneySteps = {
  */
 export async function runFlyteSteps(
 	c: StepContext,
-	where: RepositoryWhere & {account?: string},
+	where: RepositoryRef & {account?: string},
 	result: JourneyResult,
 	steps: JourneySteps,
 ): Promise<JourneyResult> {

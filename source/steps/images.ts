@@ -10,13 +10,13 @@ import {answer, moduleFileOf} from '../flow/answers.js';
 import {createAsker} from '../flow/ask.js';
 import type {JourneyEvent} from '../flow/events.js';
 import {buildSummary, buildLine, statusLines, statusVerdict, type BuildRow} from '../present/images.js';
-import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
+import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import type {ServiceContext} from '../services/context.js';
 import {dockerInfo} from '../services/docker.js';
 import {CancelledError, StepError, UsageError, isAbort} from '../services/errors.js';
 import {configureDocker} from '../services/gcloud.js';
 import {imageStatuses, type ImageStatus} from '../services/image-status.js';
-import {registryHost} from '../services/imagespec.js';
+import {registryHostOfLocation} from '../services/imagespec.js';
 import {readModuleImages, type ModuleImage} from '../services/module-images.js';
 import type {Platform} from '../services/platform.js';
 import {runBounded} from '../services/pool.js';
@@ -49,7 +49,7 @@ export type ModuleState = {
 	via: string;
 	images: ModuleImage[];
 	statuses: ImageStatus[];
-	where: (image: ModuleImage) => RepositoryWhere | undefined;
+	where: (image: ModuleImage) => RepositoryRef | undefined;
 	saved: ProjectAnswers;
 	store: AnswerStore;
 	registry: () => Promise<ArtifactRegistry>;
@@ -59,7 +59,7 @@ export type ModuleState = {
 /** Where a registry string lives in Artifact Registry (a private host takes `location` from flags or saved answers). */
 const garWhere =
 	(platform: Platform, location: string | undefined) =>
-	(registry: string): RepositoryWhere | undefined => {
+	(registry: string): RepositoryRef | undefined => {
 		const parsed = parseRegistry(registry, platform.env.IMAGESPEC_GAR_REGISTRY_HOST);
 		const at = parsed?.location ?? location;
 		return parsed && at ? {project: parsed.project, location: at, repository: parsed.repository} : undefined;
@@ -322,12 +322,12 @@ async function buildRows(
 
 	// Once per repository: docker auth for its host, and may this account push there?
 	const ready = new Map<string, Promise<void>>();
-	const prepare = async (where: RepositoryWhere) => {
+	const prepare = async (where: RepositoryRef) => {
 		const key = `${where.project}/${where.location}/${where.repository}`;
 		let done = ready.get(key);
 		if (!done) {
 			done = (async () => {
-				await configureDocker(ctx, registryHost(where.location, options.platform.env.IMAGESPEC_GAR_REGISTRY_HOST));
+				await configureDocker(ctx, registryHostOfLocation(where.location, options.platform.env.IMAGESPEC_GAR_REGISTRY_HOST));
 				const silent = {report: () => undefined, ctx, flags: {...flags, force: true}};
 				await checkPushPermission(silent, await state.registry(), where);
 			})();

@@ -1,6 +1,7 @@
 import {existsSync} from 'node:fs';
 import path from 'node:path';
 import {splitList, type Flags} from '../flags.js';
+import type {RepositoryRef} from '../services/artifact-registry.js';
 import {editDeclaration, type FieldEdits} from '../services/declaration-edit.js';
 import {StepError, UsageError} from '../services/errors.js';
 import {guardFile, readRegularText} from '../services/file-safety.js';
@@ -59,10 +60,7 @@ export type AuthoredSpec = {
  * read as written: only what the person gives now (a flag, an answer) changes, every other field
  * keeps its text, and no default is added to it.
  */
-export async function authorImageSpec(
-	c: StepContext,
-	where: {project: string; location: string; repository: string; builder: 'local' | 'union'; builderChosen?: boolean},
-): Promise<AuthoredSpec> {
+export async function authorImageSpec(c: StepContext, where: RepositoryRef & {builder: 'local' | 'union'; builderChosen?: boolean}): Promise<AuthoredSpec> {
 	const {ask, flags, report, folder} = c;
 	const env = c.ctx.platform.env;
 	const name = await ask.text(

@@ -1,5 +1,5 @@
-import type {ArtifactRegistry} from '../services/artifact-registry.js';
-import {plannedChecks, runChecks, runnableFix, type Check, type CheckOptions, type ChecksOutcome, type KnownRepository} from '../services/checks.js';
+import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
+import {plannedChecks, runChecks, runnableFix, type Check, type CheckOptions, type ChecksOutcome} from '../services/checks.js';
 import {StepError} from '../services/errors.js';
 import {runInTerminal} from '../services/exec.js';
 import {executable} from '../services/platform.js';
@@ -17,7 +17,7 @@ export type PrerequisiteNeeds = {
 const MAX_OFFERS = 2;
 
 /** The repository flags or saved answers point at, when all three parts are known. */
-export const knownRepository = (c: Pick<StepContext, 'flags' | 'saved'>): KnownRepository | undefined => {
+export const knownRepository = (c: Pick<StepContext, 'flags' | 'saved'>): RepositoryRef | undefined => {
 	const project = answer(c, 'project');
 	const location = answer(c, 'location');
 	const repository = answer(c, 'repository');
