@@ -22,7 +22,11 @@ export type CheckId =
 	| 'repository'
 	| 'data-plane'
 	| 'arch'
-	| 'python';
+	| 'python'
+	// Flyte 2 projects only (doctor): flyte-checks.ts.
+	| 'flyte-sdk'
+	| 'flyte-config'
+	| 'flyte-host';
 
 export type Check = {
 	id: CheckId;
@@ -101,6 +105,9 @@ export const CHECK_TITLES: Record<CheckId, string> = {
 	'data-plane': 'Data plane can pull',
 	arch: 'Build architecture',
 	python: 'Python with union or flytekit',
+	'flyte-sdk': 'flyte SDK (Flyte 2)',
+	'flyte-config': "flyte's image.registry",
+	'flyte-host': 'Repository host reachable',
 };
 
 /** The checks runChecks reports for these options: the repository ones only when one is known. */
@@ -136,7 +143,7 @@ export const runnableFix = (check: Check): {command: string; args: readonly stri
 	return args ? {command: check.fix, args} : undefined;
 };
 
-const make = (id: CheckId, required: boolean, status: Check['status'], detail: string, fix?: string): Check => ({
+export const make = (id: CheckId, required: boolean, status: Check['status'], detail: string, fix?: string): Check => ({
 	id,
 	title: CHECK_TITLES[id],
 	// An optional check never fails the run: it only warns.

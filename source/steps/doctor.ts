@@ -2,6 +2,9 @@ import path from 'node:path';
 import type {Flags} from '../flags.js';
 import {answer} from '../flow/answers.js';
 import {plannedChecks, runChecks, type Check, type CheckOptions} from '../services/checks.js';
+import {FLYTE_CHECKS, runFlyteChecks, type FlyteCheckOptions} from '../services/flyte-checks.js';
+import {composeRegistry, registryHostOfLocation} from '../services/imagespec.js';
+import {detectSdk} from '../services/sdk.js';
 import {isAbort} from '../services/errors.js';
 import type {Platform} from '../services/platform.js';
 import {openStore, projectFolder} from '../services/store.js';
@@ -32,17 +35,22 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
 	const {flags, platform, signal} = options;
 	const ctx = {platform, signal};
 	try {
-		const {checkOptions, note} = await doctorOptions(options);
-		const planned = plannedChecks(checkOptions);
+		const {checkOptions, note, flyte} = await doctorOptions(options);
+		const planned = [...plannedChecks(checkOptions), ...(flyte ? FLYTE_CHECKS : [])];
+		// A Flyte 2 project gets flyte's own checks after the shared ones.
+		const run = async (onCheck?: (check: Check) => void) => {
+			const {checks} = await runChecks(ctx, checkOptions, onCheck);
+			return {checks: flyte ? [...checks, ...(await runFlyteChecks(ctx, flyte, onCheck))] : checks};
+		};
 		let report: DoctorReport;
 		if (flags.json) {
-			report = toReport((await runChecks(ctx, checkOptions)).checks);
+			report = toReport((await run()).checks);
 			options.stdout(`${JSON.stringify(report, null, 2)}\n`);
 		} else if (options.ink) {
-			report = await withInk(planned, note, async onCheck => runChecks(ctx, checkOptions, onCheck));
+			report = await withInk(planned, note, run);
 		} else {
 			options.stderr('Checking gcloud, credentials, docker, your repository and Python…\n');
-			report = toReport((await runChecks(ctx, checkOptions)).checks);
+			report = toReport((await run()).checks);
 			options.stdout(plainTable(report.checks, note, verdict(report)));
 		}
 
@@ -62,7 +70,7 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
 }
 
 /** What to check: flags first, then saved answers, then the team's module. */
-async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Promise<{checkOptions: CheckOptions; note?: string}> {
+async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Promise<{checkOptions: CheckOptions; note?: string; flyte?: FlyteCheckOptions}> {
 	const folder = projectFolder(cwd);
 	const store = await openStore({folder, platform});
 	const stored = store.problem ? {} : store.load();
@@ -76,7 +84,20 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 			? `Repository from your team's ${path.relative(cwd, known.moduleFile) || known.moduleFile}.`
 			: undefined
 		: 'No repository is saved for this folder (and no image_specs.py declares one): run imagespec-gar to choose one; then doctor checks docker auth for it and your access.';
+	const flyte = (flags.sdk ?? (await detectSdk(folder))) === 'flyte';
+	const flyteOptions: FlyteCheckOptions | undefined = flyte
+		? {
+				folder,
+				...(repository
+					? {
+							registry: composeRegistry({...repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST}),
+							host: registryHostOfLocation(repository.location, env.IMAGESPEC_GAR_REGISTRY_HOST),
+						}
+					: {}),
+			}
+		: undefined;
 	return {
+		...(flyteOptions ? {flyte: flyteOptions} : {}),
 		checkOptions: {
 			project: answer(answers, 'project'),
 			needDocker: flags.builder !== 'union',
