@@ -4,7 +4,7 @@ import {plan} from '../flow/plan.js';
 import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import {usageLines} from '../services/usage.js';
 import type {StepContext} from './context.js';
-import {authorFlyteImage, buildFlyteImage} from './flyte-image.js';
+import {authorFlyteImage, buildFlyteImage, setFlyteConfigRegistry} from './flyte-image.js';
 import {checkPushPermission} from './repository.js';
 
 /** The journey's step runner and reporters, lent to the Flyte 2 steps. */
@@ -36,6 +36,10 @@ export async function runFlyteSteps(
 		specFile: authored.specFile,
 	});
 	if (authored.unknown) c.report({type: 'note', level: 'warn', text: `${authored.unknown} The URI is not shown rather than guessed.`});
+	if (authored.image.registry) {
+		const config = await step('imagespec', async () => setFlyteConfigRegistry(c, authored.image.registry!));
+		if (config) result.flyteConfig = config;
+	}
 	finished('imagespec', 'done', authored.uri ?? `${authored.image.name} (URI unknown)`);
 
 	if (!c.flags.build) {

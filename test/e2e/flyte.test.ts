@@ -50,11 +50,14 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		layers: [{kind: 'pip_packages', packages: ['pandas']}],
 	});
 
-	it('--no-build: detected from the project (flyte==2.6.5), writes the module and names the URI flyte computes', async () => {
-		const run = await imagespecGar([...setup, '--image', 'trainer', '--python-version', '3.12', '--packages', 'pandas', '--no-build', '--json'], {
-			cwd: world.sandbox.project,
-			env: world.env,
-		});
+	it("--no-build: detected from the project (flyte==2.6.5), writes the module (and, asked, image.registry in flyte's config) and names the URI flyte computes", async () => {
+		const run = await imagespecGar(
+			[...setup, '--image', 'trainer', '--python-version', '3.12', '--packages', 'pandas', '--no-build', '--flyte-config', '--json'],
+			{
+				cwd: world.sandbox.project,
+				env: world.env,
+			},
+		);
 		expect(run.code, run.stderr).toBe(0);
 		const result = JSON.parse(run.stdout);
 		expect(schemaErrors('result.schema.json', result)).toEqual([]);
@@ -64,6 +67,10 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		expect(result.usage).toEqual(['from flyte_images import trainer_env', '', '@trainer_env.task']);
 		expect(await readFile(path.join(world.sandbox.project, 'flyte_images.py'), 'utf8')).toBe(renderFlyteModule([image('trainer')]));
 		expect(run.stderr).toContain('amd64 only');
+		// --flyte-config: image.registry in the project's flyte config (none yet: .flyte/config.yaml).
+		const config = path.join(world.sandbox.project, '.flyte', 'config.yaml');
+		expect(result.flyteConfig).toBe(config);
+		expect(await readFile(config, 'utf8')).toBe(`image:\n  registry: ${world.registry.host}/acme-ml/union-images\n`);
 	});
 
 	it('builds with flyte build (the stand-in), streams its output, and proves the push with Artifact Registry', async () => {
