@@ -8,6 +8,7 @@ import {buildLogPath} from '../services/log-folder.js';
 import {findSecrets, redactor} from '../services/secrets.js';
 import {DEFAULT_PLATFORM, effectivePlatform, parseGarRegistry, type ImageSpec} from '../services/imagespec.js';
 import {detectPython, type PythonInfo} from '../services/python.js';
+import {answer, lastImage} from '../flow/answers.js';
 import type {StepContext} from './context.js';
 import type {AuthoredSpec} from './imagespec.js';
 
@@ -37,7 +38,7 @@ export type Presence = {
 export async function chooseBuilder(c: StepContext, options: {docker?: DockerInfo} = {}): Promise<Builder> {
 	const given = c.flags.builder;
 	if (given === 'local' || given === 'union') return given;
-	const saved = Object.values(c.saved.images ?? {}).at(-1)?.builder;
+	const saved = lastImage(c)?.builder;
 	const previous: Builder | undefined = saved === 'union' || saved === 'local' ? saved : undefined;
 	if (!c.ask.interactive || !c.flags.build) return previous ?? 'local';
 
@@ -85,7 +86,7 @@ export const localBuildCertain = (c: Pick<StepContext, 'flags' | 'ask' | 'saved'
 	if (!c.flags.build) return false;
 	if (c.flags.builder !== undefined) return c.flags.builder === 'local';
 	// A person is asked later (and offered Union when docker is missing); a script builds locally.
-	return !c.ask.interactive && Object.values(c.saved.images ?? {}).at(-1)?.builder !== 'union';
+	return !c.ask.interactive && lastImage(c)?.builder !== 'union';
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -100,7 +101,7 @@ const whereOf = (c: StepContext, authored: RepositoryImage, given?: RepositoryRe
 	const registry = authored.spec.registry ?? '';
 	const gar = parseGarRegistry(registry);
 	if (gar) return {project: gar.project, location: gar.location, repository: gar.repository};
-	const location = c.flags.location ?? c.saved.location;
+	const location = answer(c, 'location');
 	const [, project, repository] = registry.split('/');
 	return location && project && repository ? {project, location, repository} : undefined;
 };
