@@ -357,7 +357,9 @@ export async function enableArtifactRegistryApi(ctx: ServiceContext, project: st
 	if (result.exitCode !== 0) {
 		const said = result.stderr.trim().split('\n').slice(-3).join(' ') || `exit ${result.exitCode}`;
 		throw new StepError(`Could not enable the Artifact Registry API in project ${project}: ${said}`, {
-			fix: `Enabling an API needs Service Usage Admin (roles/serviceusage.serviceUsageAdmin) or Owner on the project; ask for it, or ask an owner to run: ${enableApiCommand(project)}`,
+			fix:
+				'Enabling an API needs Service Usage Admin (roles/serviceusage.serviceUsageAdmin) or Owner on the project; ' +
+				`ask for it, or ask an owner to run: ${enableApiCommand(project)}`,
 			reason: 'SERVICE_DISABLED',
 		});
 	}
