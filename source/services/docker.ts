@@ -99,7 +99,7 @@ export const credentialHelperOnPath = async (platform: Platform): Promise<string
 	findExecutable(platform, 'docker-credential-gcloud');
 
 /** The registry host of an image reference (docker's rule: a first part with '.', ':' or 'localhost'). */
-export const registryHostOfImage = (imageRef: string): string => {
+const registryHostOfImage = (imageRef: string): string => {
 	const first = imageRef.split('/')[0] ?? '';
 	return imageRef.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
 };

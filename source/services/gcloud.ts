@@ -50,7 +50,7 @@ const sdkVersion = async (sdkBin: string): Promise<string | undefined> => {
 	}
 };
 
-export const locateGcloud = async (platform: Platform): Promise<{path: string; sdkBin: string} | undefined> => {
+const locateGcloud = async (platform: Platform): Promise<{path: string; sdkBin: string} | undefined> => {
 	const found = await findExecutable(platform, 'gcloud');
 	if (!found) return undefined;
 	// Homebrew and Debian link gcloud into a shared bin; the helper is only beside the real one.

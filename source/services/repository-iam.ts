@@ -53,7 +53,7 @@ export function withMember(policy: IamPolicy, role: string, member: string): {po
 }
 
 /** The change, as a person reads it: the bindings of `role` before and after. */
-export function describeChange(before: IamPolicy, after: IamPolicy, role: string): string {
+function describeChange(before: IamPolicy, after: IamPolicy, role: string): string {
 	const members = (policy: IamPolicy) => policy.bindings.filter(binding => binding.role === role && !binding.condition).flatMap(binding => binding.members);
 	const old = new Set(members(before));
 	const lines = members(after).map(member => `${old.has(member) ? '  ' : '+ '}${member}`);
