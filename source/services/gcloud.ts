@@ -355,8 +355,7 @@ export async function enableArtifactRegistryApi(ctx: ServiceContext, project: st
 		timeout: 180_000,
 	});
 	if (result.exitCode !== 0) {
-		const said = result.stderr.trim().split('\n').slice(-3).join(' ') || `exit ${result.exitCode}`;
-		throw new StepError(`Could not enable the Artifact Registry API in project ${project}: ${said}`, {
+		throw new StepError(`Could not enable the Artifact Registry API in project ${project} (exit ${result.exitCode}): ${lastLines(result.stderr)}`, {
 			fix:
 				'Enabling an API needs Service Usage Admin (roles/serviceusage.serviceUsageAdmin) or Owner on the project; ' +
 				`ask for it, or ask an owner to run: ${enableApiCommand(project)}`,
