@@ -4,7 +4,7 @@ import type {ServiceContext} from './context.js';
 import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {CancelledError, StepError} from './errors.js';
 import {findExecutable, runTool} from './exec.js';
-import {configureDockerCommand, enableApiCommand} from './fixes.js';
+import {ARTIFACT_REGISTRY_SERVICE, configureDockerCommand, enableApiCommand} from './fixes.js';
 import {adcPath, dockerConfigPath, executable, gcloudConfigDir, type Platform} from './platform.js';
 import {filterWarnings} from './warnings.js';
 
@@ -351,7 +351,7 @@ export const listServiceAccounts = async (ctx: ServiceContext, project: string, 
 
 /** Turns the Artifact Registry API on in `project` with gcloud (the person's own login). */
 export async function enableArtifactRegistryApi(ctx: ServiceContext, project: string): Promise<void> {
-	const result = await runTool(ctx, executable(ctx.platform, 'gcloud'), ['services', 'enable', 'artifactregistry.googleapis.com', '--project', project], {
+	const result = await runTool(ctx, executable(ctx.platform, 'gcloud'), ['services', 'enable', ARTIFACT_REGISTRY_SERVICE, '--project', project], {
 		timeout: 180_000,
 	});
 	if (result.exitCode !== 0) {
