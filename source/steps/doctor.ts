@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type {Flags} from '../flags.js';
+import {answer} from '../flow/answers.js';
 import {plannedChecks, runChecks, type Check, type CheckOptions} from '../services/checks.js';
 import {FLYTE_CHECKS, runFlyteChecks, type FlyteCheckOptions} from '../services/flyte-checks.js';
 import {composeRegistry, registryHostOfLocation} from '../services/imagespec.js';
@@ -8,7 +9,7 @@ import {isAbort} from '../services/errors.js';
 import type {Platform} from '../services/platform.js';
 import {openStore, projectFolder} from '../services/store.js';
 import {knownRepository} from './prerequisites.js';
-import {asSavedAnswers, findKnownSetup} from './setup.js';
+import {findKnownSetup, resolveAnswers} from './setup.js';
 
 export type DoctorOptions = {
 	flags: Flags;
@@ -72,10 +73,11 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
 async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Promise<{checkOptions: CheckOptions; note?: string; flyte?: FlyteCheckOptions}> {
 	const folder = projectFolder(cwd);
 	const store = await openStore({folder, platform});
-	let saved = store.problem ? {} : store.load();
-	const known = await findKnownSetup({cwd, folder, flags, saved, ctx: {platform, signal}});
-	if (known?.source === 'module') saved = asSavedAnswers(known, saved);
-	const repository = knownRepository({flags, saved});
+	const stored = store.problem ? {} : store.load();
+	const known = await findKnownSetup({cwd, folder, flags, saved: stored, ctx: {platform, signal}});
+	const answers = resolveAnswers(flags, stored, known);
+	const {saved} = answers;
+	const repository = knownRepository(answers);
 	const env = platform.env;
 	const note = repository
 		? known?.source === 'module'
@@ -97,7 +99,7 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 	return {
 		...(flyteOptions ? {flyte: flyteOptions} : {}),
 		checkOptions: {
-			project: flags.project ?? saved.project,
+			project: answer(answers, 'project'),
 			needDocker: flags.builder !== 'union',
 			needAdc: !env.IMAGESPEC_GAR_API_ENDPOINT,
 			repository,

@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type {Flags} from '../flags.js';
+import {answer, moduleFileOf} from '../flow/answers.js';
 import {createAsker} from '../flow/ask.js';
 import type {JourneyEvent} from '../flow/events.js';
 import {buildSummary, buildLine, statusLines, statusVerdict, type BuildRow} from '../present/images.js';
@@ -13,6 +14,7 @@ import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registr
 import type {ServiceContext} from '../services/context.js';
 import {dockerInfo} from '../services/docker.js';
 import {CancelledError, StepError, UsageError, isAbort} from '../services/errors.js';
+import {START_DOCKER} from '../services/fixes.js';
 import {configureDocker} from '../services/gcloud.js';
 import {imageStatuses, type ImageStatus} from '../services/image-status.js';
 import {registryHostOfLocation} from '../services/imagespec.js';
@@ -24,7 +26,6 @@ import {buildImage} from './build.js';
 import type {StepContext} from './context.js';
 import type {DoctorOptions} from './doctor.js';
 import {imageSpecSdk} from '../services/sdk.js';
-import {DEFAULT_MODULE} from './imagespec.js';
 import {checkPushPermission} from './repository.js';
 import {parseRegistry, toSavedImage} from './setup.js';
 
@@ -72,7 +73,7 @@ export async function missingImages(
 	registry: () => Promise<ArtifactRegistry>,
 ): Promise<string[]> {
 	const {specs} = await readModuleImages(c.ctx, {moduleFile, folder: c.folder});
-	const whereOf = garWhere(c.ctx.platform, c.flags.location ?? c.saved.location);
+	const whereOf = garWhere(c.ctx.platform, answer(c, 'location'));
 	const statuses = await imageStatuses(specs, {whereOf, registry, saved: c.saved.images, signal: c.ctx.signal});
 	return statuses.filter(row => row.state === 'missing' || row.state === 'stale').map(row => row.name);
 }
@@ -83,10 +84,10 @@ export async function readModuleState(options: Pick<ImagesCommandOptions, 'flags
 	const folder = projectFolder(cwd);
 	const store = await openStore({folder, platform});
 	const saved = store.problem ? {} : store.load();
-	const moduleFile = path.resolve(cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
+	const moduleFile = moduleFileOf({flags, saved}, {cwd, folder});
 	const {via, specs: images} = await readModuleImages(ctx, {moduleFile, folder});
 
-	const whereOf = garWhere(platform, flags.location ?? saved.location);
+	const whereOf = garWhere(platform, answer({flags, saved}, 'location'));
 
 	// One client for the whole command, opened only when an image is in Artifact Registry.
 	let opening: Promise<ArtifactRegistry> | undefined;
@@ -313,7 +314,7 @@ async function buildRows(
 	const docker = await dockerInfo(ctx);
 	if (!docker.engineReachable) {
 		const error = new StepError(`A local build needs the Docker engine, and it is not reachable: ${docker.error ?? 'no answer'}`, {
-			fix: 'Start Docker (open Docker Desktop, or `sudo systemctl start docker`), then rerun.',
+			fix: `${START_DOCKER}, then rerun.`,
 			reason: docker.cliInstalled ? 'DOCKER_DOWN' : 'DOCKER_MISSING',
 		});
 		for (const index of work) set(index, {outcome: 'failed', error: errorOf(error)});

@@ -26,10 +26,10 @@ import {detectPython, pythonSyntaxError} from '../services/python.js';
 import {readModuleSpecs} from '../services/module-reader.js';
 import {validateImageName} from '../services/imagespec.js';
 import {planFile} from '../flow/plan.js';
+import {lastImage, moduleFileOf} from '../flow/answers.js';
 import type {StepContext} from './context.js';
 
 export const DEFAULT_PYTHON_VERSION = '3.12';
-export const DEFAULT_MODULE = 'image_specs.py';
 
 /**
  * The local interpreter's X.Y when flytekit supports it: flytekit's own default for an ImageSpec
@@ -48,7 +48,7 @@ export const askImageName = async (c: Pick<StepContext, 'ask' | 'flags' | 'saved
 		{
 			flag: 'image',
 			message: 'Image name (e.g. trainer, team/trainer):',
-			default: c.ask.interactive ? undefined : Object.values(c.saved.images ?? {}).at(-1)?.name,
+			default: c.ask.interactive ? undefined : lastImage(c)?.name,
 			validate: validateImageName,
 		},
 		c.flags.image,
@@ -73,10 +73,10 @@ export type AuthoredSpec = {
  * keeps its text, and no default is added to it.
  */
 export async function authorImageSpec(c: StepContext, where: RepositoryRef & {builder: 'local' | 'union'; builderChosen?: boolean}): Promise<AuthoredSpec> {
-	const {ask, flags, saved, report, folder} = c;
+	const {ask, flags, report, folder} = c;
 	const env = c.ctx.platform.env;
 	const name = await askImageName(c);
-	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
+	const moduleFile = moduleFileOf(c, c);
 	const existing = await readModuleFile(moduleFile);
 	const registry = composeRegistry({
 		location: where.location,

@@ -3,6 +3,7 @@ import {plannedChecks, runChecks, runnableFix, type Check, type CheckOptions, ty
 import {StepError} from '../services/errors.js';
 import {runInTerminal} from '../services/exec.js';
 import {executable} from '../services/platform.js';
+import {answer} from '../flow/answers.js';
 import type {StepContext} from './context.js';
 
 export type PrerequisiteNeeds = {
@@ -17,9 +18,9 @@ const MAX_OFFERS = 2;
 
 /** The repository flags or saved answers point at, when all three parts are known. */
 export const knownRepository = (c: Pick<StepContext, 'flags' | 'saved'>): RepositoryRef | undefined => {
-	const project = c.flags.project ?? c.saved.project;
-	const location = c.flags.location ?? c.saved.location;
-	const repository = c.flags.repository ?? c.saved.repository;
+	const project = answer(c, 'project');
+	const location = answer(c, 'location');
+	const repository = answer(c, 'repository');
 	return project && location && repository ? {project, location, repository} : undefined;
 };
 
@@ -31,7 +32,7 @@ export const knownRepository = (c: Pick<StepContext, 'flags' | 'saved'>): Reposi
  */
 export async function checkPrerequisites(c: StepContext, needs: PrerequisiteNeeds): Promise<ChecksOutcome> {
 	const options: CheckOptions = {
-		project: c.flags.project ?? c.saved.project,
+		project: answer(c, 'project'),
 		needDocker: needs.docker,
 		needAdc: needs.adc,
 		repository: knownRepository(c),
