@@ -181,6 +181,27 @@ const parseSize = (text: string): number | undefined => {
 };
 
 /** Turns one build output line into a step event, for the classic builder and BuildKit's plain output. */
+/**
+ * Turns a build tool's output lines (flytekit's engine, flyte build: docker underneath) into
+ * build events; `failingStep()` is the Dockerfile step that ran last, for a failure.
+ */
+export const buildOutputHandler = (onEvent: (event: BuildEvent) => void) => {
+	let failingStep: string | undefined;
+	return {
+		onLine(line: string) {
+			onEvent({type: 'log', line});
+			const step = parseBuildLine(line);
+			if (step) {
+				failingStep = /^Step \d+\/\d+ : (.*)$/.exec(step.text)?.[1];
+				onEvent(step);
+			}
+			const layer = parsePushLine(line);
+			if (layer) onEvent(layer);
+		},
+		failingStep: () => failingStep,
+	};
+};
+
 export const parseBuildLine = (line: string): Extract<BuildEvent, {type: 'step'}> | undefined => {
 	const classic = /^Step (\d+)\/(\d+) : (.*)$/.exec(line);
 	if (classic) return {type: 'step', text: line, index: Number(classic[1]), total: Number(classic[2])};
