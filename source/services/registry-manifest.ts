@@ -1,14 +1,15 @@
 /**
  * Is an image's tag in its registry? Asked of the registry itself (the Docker Registry HTTP API v2:
- * one HEAD of the manifest), with docker's credentials for the host fetched at most once. Used
- * when Artifact Registry's API cannot answer. `docker manifest inspect` answered the same, but
- * docker starts the credential helper (a gcloud start, ~0.5-1 s) about six times for one tag.
+ * one HEAD of the manifest) with docker's credentials for the host: for gcloud's helper, the token
+ * in gcloud's own cache, else one helper start. Used when Artifact Registry's API cannot answer.
+ * `docker manifest inspect` answered the same, but docker starts the credential helper (a gcloud
+ * start, ~0.5-1 s) about six times for one tag.
  */
 import type {ServiceContext} from './context.js';
 import {credentialSourceFor, readDockerConfig} from './docker-config.js';
 import {CancelledError, StepError} from './errors.js';
 import {runTool} from './exec.js';
-import {isKnownGoogleRegistry} from './gcloud.js';
+import {cachedAccessToken, isKnownGoogleRegistry} from './gcloud.js';
 import {executable} from './platform.js';
 
 export type ImageExistence = {state: 'present' | 'absent' | 'unknown'; digest?: string; detail?: string};
@@ -49,17 +50,24 @@ const manifestUrl = (imageRef: string): {host: string; url: string} => {
 	return {host, url: `${base}/v2/${rest}/manifests/${reference}`};
 };
 
-type Credentials = {username: string; secret: string};
+/** cached: the token came from gcloud's cache, not from the helper (see cachedAccessToken). */
+type Credentials = {username: string; secret: string; cached?: boolean};
 
 /**
  * docker's credentials for host, as docker would find them (credHelpers, credsStore, auths), or
- * undefined (anonymous). A helper runs once (`get`, the host on stdin), as docker runs it.
+ * undefined (anonymous). A helper runs once (`get`, the host on stdin), as docker runs it; with
+ * fromCache, gcloud's helper is not run and its cached token stands in (undefined when there is none).
  */
-const credentialsFor = async (ctx: ServiceContext, host: string): Promise<Credentials | undefined> => {
+const credentialsFor = async (ctx: ServiceContext, host: string, fromCache: boolean): Promise<Credentials | undefined> => {
 	const config = await readDockerConfig(ctx.platform).catch(() => undefined);
 	const serverUrl = host === 'docker.io' ? 'https://index.docker.io/v1/' : host;
 	const source = credentialSourceFor(config, host === 'docker.io' ? 'index.docker.io' : host);
 	if (!source) return undefined;
+	// gcloud's helper hands out the active account's token: gcloud's cache has it, no process needed.
+	if (source.mechanism !== 'auths' && source.helper === 'gcloud' && fromCache) {
+		const token = await cachedAccessToken(ctx.platform);
+		return token ? {username: '_dcgcloud_token', secret: token, cached: true} : undefined;
+	}
 	if (source.mechanism === 'auths') {
 		const entry = Object.entries(config?.auths ?? {}).find(([key]) => key.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').toLowerCase() === (host === 'docker.io' ? 'index.docker.io' : host.toLowerCase()))?.[1];
 		const decoded = entry?.auth ? Buffer.from(entry.auth, 'base64').toString('utf8') : '';
@@ -104,32 +112,41 @@ export const imageExists = async (ctx: ServiceContext, imageRef: string): Promis
 	const timeout = AbortSignal.timeout(60_000);
 	const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
 	const head = async (authorization?: string) => fetch(url, {method: 'HEAD', headers: {accept: ACCEPT, ...(authorization ? {authorization} : {})}, signal});
+	const credentials = async (fromCache: boolean) =>
+		credentialsFor(ctx, host, fromCache).catch((error: unknown) => {
+			if (error instanceof CancelledError) throw error;
+			return undefined;
+		});
+	/** The registry's answer to a 401 challenge, given these credentials (or none). */
+	const answerChallenge = async (challenge: ReturnType<typeof parseChallenge>, known: Credentials | undefined): Promise<ImageExistence | Response> => {
+		if (challenge?.scheme === 'basic') return known ? head(basic(known)) : {state: 'unknown', detail: `${host} answered HTTP 401 for ${imageRef}: no credentials for it from docker's config (unauthorized)`};
+		if (challenge?.scheme !== 'bearer' || !challenge.params.realm) return {state: 'unknown', detail: `${host} asked for credentials it did not say how to give (${challenge?.scheme ?? 'no challenge'})`};
+		const tokenUrl = new URL(challenge.params.realm);
+		for (const key of ['service', 'scope'] as const) if (challenge.params[key]) tokenUrl.searchParams.set(key, challenge.params[key]);
+		const tokenResponse = await fetch(tokenUrl, {headers: known ? {authorization: basic(known)} : {}, signal});
+		const token = tokenResponse.ok ? ((await tokenResponse.json()) as {token?: string; access_token?: string}) : undefined;
+		const bearer = token?.token ?? token?.access_token;
+		if (bearer) return head(`Bearer ${bearer}`);
+		return {state: 'unknown', detail: `${host} gave no token for ${imageRef} (HTTP ${tokenResponse.status}${known ? '' : ", no credentials for it in docker's config"})`};
+	};
+
 	try {
-		let response = await head();
-		if (response.status === 401) {
-			const challenge = parseChallenge(response.headers.get('www-authenticate'));
-			// Only now: a registry that answers anonymously needs no helper started.
-			const known = await credentialsFor(ctx, host).catch((error: unknown) => {
-				if (error instanceof CancelledError) throw error;
-				return undefined;
-			});
-			if (challenge?.scheme === 'basic' && known) {
-				response = await head(basic(known));
-			} else if (challenge?.scheme === 'bearer' && challenge.params.realm) {
-				const tokenUrl = new URL(challenge.params.realm);
-				for (const key of ['service', 'scope'] as const) if (challenge.params[key]) tokenUrl.searchParams.set(key, challenge.params[key]);
-				const tokenResponse = await fetch(tokenUrl, {headers: known ? {authorization: basic(known)} : {}, signal});
-				const token = tokenResponse.ok ? ((await tokenResponse.json()) as {token?: string; access_token?: string}) : undefined;
-				const bearer = token?.token ?? token?.access_token;
-				if (bearer) response = await head(`Bearer ${bearer}`);
-				else return {state: 'unknown', detail: `${host} gave no token for ${imageRef} (HTTP ${tokenResponse.status}${known ? '' : ', no credentials for it in docker\'s config'})`};
-			}
+		let answer: ImageExistence | Response = await head();
+		if (answer.status === 401) {
+			const challenge = parseChallenge(answer.headers.get('www-authenticate'));
+			// Only now: a registry that answers anonymously needs no credentials. gcloud's cached
+			// token first; the helper when there is none, or when the registry refuses it.
+			const cached = await credentials(true);
+			answer = cached ? await answerChallenge(challenge, cached) : answer;
+			const refused = (reply: ImageExistence | Response) => !(reply instanceof Response) || reply.status === 401 || reply.status === 403;
+			if (!cached || refused(answer)) answer = await answerChallenge(challenge, await credentials(false));
 		}
 
-		if (response.ok) return {state: 'present', digest: response.headers.get('docker-content-digest') ?? undefined};
-		if (response.status === 404) return {state: 'absent', detail: `${imageRef}: manifest unknown`};
-		const refused = response.status === 401 || response.status === 403;
-		return {state: 'unknown', detail: `${host} answered HTTP ${response.status} for ${imageRef}${refused ? ': the credentials were refused (unauthorized)' : ''}`};
+		if (!(answer instanceof Response)) return answer;
+		if (answer.ok) return {state: 'present', digest: answer.headers.get('docker-content-digest') ?? undefined};
+		if (answer.status === 404) return {state: 'absent', detail: `${imageRef}: manifest unknown`};
+		const refused = answer.status === 401 || answer.status === 403;
+		return {state: 'unknown', detail: `${host} answered HTTP ${answer.status} for ${imageRef}${refused ? ': the credentials were refused (unauthorized)' : ''}`};
 	} catch (error) {
 		if (ctx.signal?.aborted || error instanceof CancelledError) throw new CancelledError();
 		if (error instanceof StepError) return {state: 'unknown', detail: error.message};

@@ -1,12 +1,13 @@
 import {createHash} from 'node:crypto';
-import {readFile} from 'node:fs/promises';
+import {appendFile, readFile} from 'node:fs/promises';
 import {createServer, type IncomingMessage, type ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
 import path from 'node:path';
 import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it, type TestContext} from 'vitest';
+import {DatabaseSync} from 'node:sqlite';
 import {CancelledError} from '../../source/services/errors.js';
-import {configureDocker} from '../../source/services/gcloud.js';
+import {cachedAccessToken, configureDocker} from '../../source/services/gcloud.js';
 import {imageExists} from '../../source/services/registry-manifest.js';
 import {startRegistry, type Registry} from '../support/docker.js';
 import {makeSandbox, withEnv} from '../support/environment.js';
@@ -54,7 +55,13 @@ const loggedIn = async (context: TestContext, host: string) => {
 	const log = path.join(box.root, 'helper.log');
 	await shimTool(box, 'docker-credential-gcloud', `echo "$*" >> '${log}'\nexec '${real}' "$@"`);
 	const helperStarts = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
-	return {box, helperStarts};
+	/** A statement on gcloud's token cache, as gcloud keeps it (access_tokens.db). */
+	const tokenCache = (sql: string, ...values: string[]) => {
+		const database = new DatabaseSync(path.join(box.cloudsdkConfig, 'access_tokens.db'));
+		database.prepare(sql).run(...values);
+		database.close();
+	};
+	return {box, helperStarts, tokenCache};
 };
 
 /**
@@ -92,23 +99,44 @@ const bearerRegistry = async (context: TestContext) => {
 	return {host: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen};
 };
 
-describe('imageExists asks the registry once, with one start of the credential helper', () => {
-	it('a Basic-auth registry: present with its digest, absent, each with the helper started once', async context => {
-		const {box, helperStarts} = await loggedIn(context, registry.host);
+describe("imageExists asks the registry itself, with gcloud's cached token or one start of the credential helper", () => {
+	it("a Basic-auth registry: present with its digest, absent; gcloud's cached token, else one helper start", async context => {
+		const {box, helperStarts, tokenCache} = await loggedIn(context, registry.host);
+		// Logged in, gcloud's cache (access_tokens.db) holds the account's token: no gcloud start at all.
 		expect(await imageExists(box.context(), `${registry.host}/acme-ml/union-images/trainer:v1`)).toEqual({state: 'present', digest});
-		expect(await helperStarts()).toBe(1);
 		expect(await imageExists(box.context(), `${registry.host}/acme-ml/union-images/trainer:v2`)).toMatchObject({state: 'absent'});
 		expect(await imageExists(box.context(), `${registry.host}/acme-ml/union-images/never-pushed:v1`)).toMatchObject({state: 'absent'});
-		expect(await helperStarts()).toBe(3);
+		expect(await helperStarts()).toBe(0);
+		// No cached token: the helper, once per question (and it fills the cache again).
+		tokenCache('DELETE FROM access_tokens');
+		expect(await imageExists(box.context(), `${registry.host}/acme-ml/union-images/trainer:v2`)).toMatchObject({state: 'absent'});
+		expect(await helperStarts()).toBe(1);
+		expect(await imageExists(box.context(), `${registry.host}/acme-ml/union-images/trainer:v1`)).toEqual({state: 'present', digest});
+		expect(await helperStarts()).toBe(1);
+	});
+
+	it('a cached token about to expire is not used; one the registry refuses is asked of the helper too, and stays unknown', async context => {
+		const {box, helperStarts, tokenCache} = await loggedIn(context, registry.host);
+		const ref = `${registry.host}/acme-ml/union-images/trainer:v1`;
+		const utc = (ms: number) => new Date(Date.now() + ms).toISOString().replace('T', ' ').replace('Z', '');
+		tokenCache('UPDATE access_tokens SET token_expiry = ?', utc(60_000));
+		expect(await imageExists(box.context(), ref)).toEqual({state: 'present', digest});
+		expect(await helperStarts()).toBe(1);
+		// gcloud's helper reads the same cache: a revoked token is refused both ways, and never read as absent.
+		tokenCache('UPDATE access_tokens SET access_token = ?, token_expiry = ?', 'ya29.revoked', utc(3_600_000));
+		expect(await imageExists(box.context(), ref)).toMatchObject({state: 'unknown', detail: expect.stringMatching(/HTTP 401 .*unauthorized/)});
+		expect(await helperStarts()).toBe(2);
 	});
 
 	it("Artifact Registry's Bearer token flow: docker's credentials for a token, then the manifest", async context => {
 		const front = await bearerRegistry(context);
-		const {box, helperStarts} = await loggedIn(context, front.host);
+		const {box, helperStarts, tokenCache} = await loggedIn(context, front.host);
+		tokenCache('DELETE FROM access_tokens');
 		expect(await imageExists(box.context(), `${front.host}/acme-ml/union-images/trainer:v1`)).toEqual({state: 'present', digest});
 		expect(front.seen).toEqual(['HEAD /v2/acme-ml/union-images/trainer/manifests/v1', 'GET /v2/token', 'HEAD /v2/acme-ml/union-images/trainer/manifests/v1']);
 		expect(await helperStarts()).toBe(1);
 		expect(await imageExists(box.context(), `${front.host}/acme-ml/union-images/trainer:missing`)).toMatchObject({state: 'absent'});
+		expect(await helperStarts()).toBe(1);
 	});
 
 	it('credentials refused (gcloud logged out) is unknown, never absent', async context => {
@@ -119,6 +147,17 @@ describe('imageExists asks the registry once, with one start of the credential h
 		expect(answer.detail).toMatch(/HTTP 401 .*unauthorized/);
 		const front = await bearerRegistry(context);
 		expect(await imageExists(loggedOut, `${front.host}/acme-ml/union-images/trainer:v1`)).toMatchObject({state: 'unknown', detail: expect.stringMatching(/gave no token/)});
+	});
+
+	it("gcloud's cached token stands in for the helper only when gcloud would hand it out as it is", async context => {
+		const {box, tokenCache} = await loggedIn(context, registry.host);
+		expect(await cachedAccessToken(box.platform)).toBe(FAKE_TOKEN);
+		// Impersonation or a token file: the helper would give another token.
+		expect(await cachedAccessToken(withEnv(box.platform, {CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT: 'builder@acme-ml.iam.gserviceaccount.com'}))).toBeUndefined();
+		await appendFile(path.join(box.cloudsdkConfig, 'configurations', 'config_default'), '[auth]\nimpersonate_service_account = builder@acme-ml.iam.gserviceaccount.com\n');
+		expect(await cachedAccessToken(box.platform)).toBeUndefined();
+		tokenCache('DELETE FROM access_tokens');
+		expect(await cachedAccessToken(withEnv(box.platform, {CLOUDSDK_CONFIG: path.join(box.root, 'logged-out')}))).toBeUndefined();
 	});
 
 	it('cancelled: the question stops with the run', async context => {
