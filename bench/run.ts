@@ -144,7 +144,13 @@ const startRestFake = async (fake: FakeArtifactRegistry, dockerImages: Map<strin
 		const name = /^\/v1\/(projects\/[^/]+\/locations\/[^/]+\/repositories\/[^/?]+)/.exec(request.url ?? '')?.[1];
 		const repository = name ? fake.repositories.get(name) : undefined;
 		response.writeHead(repository ? 200 : 404, {'content-type': 'application/json'});
-		response.end(JSON.stringify(repository ? {...repository, createTime: '2026-01-01T00:00:00Z', updateTime: '2026-01-01T00:00:00Z'} : {error: {code: 404, message: 'not found', status: 'NOT_FOUND'}}));
+		response.end(
+			JSON.stringify(
+				repository
+					? {...repository, createTime: '2026-01-01T00:00:00Z', updateTime: '2026-01-01T00:00:00Z'}
+					: {error: {code: 404, message: 'not found', status: 'NOT_FOUND'}},
+			),
+		);
 	});
 	await new Promise<void>(resolve => {
 		server.listen(0, '127.0.0.1', resolve);
@@ -173,7 +179,8 @@ log(`cli: ${CLI}`);
 const loadAtStart = os.loadavg()[0]!;
 // Other work on the machine (a test run) inflates every figure: say so next to them (and above
 // the core count, bench/results.json is not written).
-if (loadAtStart > os.cpus().length / 2) log(`load average ${loadAtStart.toFixed(1)} on ${os.cpus().length} CPUs: figures will be inflated; run on a quiet machine`);
+if (loadAtStart > os.cpus().length / 2)
+	log(`load average ${loadAtStart.toFixed(1)} on ${os.cpus().length} CPUs: figures will be inflated; run on a quiet machine`);
 const engine = await dockerEngine();
 const sandbox: Sandbox = await makeSandbox();
 const registry: Registry | undefined = engine ? await startRegistry({auth: {user: '_dcgcloud_token', password: FAKE_TOKEN}}) : undefined;
@@ -187,16 +194,21 @@ fake.calls.push = (...items) => {
 	return pushCall(...items);
 };
 
-for (let index = 0; index < REPOSITORIES; index++) fake.addRepository(PROJECT, LOCATION, `team-${String(index).padStart(4, '0')}`, {description: `Images of team ${index}`});
+for (let index = 0; index < REPOSITORIES; index++)
+	fake.addRepository(PROJECT, LOCATION, `team-${String(index).padStart(4, '0')}`, {description: `Images of team ${index}`});
 fake.addRepository(PROJECT, LOCATION, REPOSITORY, {description: 'Union images'});
 const baseRegistry: Registry | undefined = engine ? await startRegistry() : undefined;
 const baseImage = engine && baseRegistry ? await makeBaseImage(engine.dockerHost, baseRegistry.host) : 'busybox:1';
 // Every local build runs the image once to import flytekit before its push: full runs need a base
 // with Python and flytekit (the tests' Debian one), else they are authored only (--no-build).
-const flytekitBase = engine && baseRegistry && pythonBaseAvailable() && ['listing', 'rss', 'first-run', 'build-all'].some(wanted) ? await flytekitBaseImage(engine.dockerHost, baseRegistry.host) : undefined;
+const flytekitBase =
+	engine && baseRegistry && pythonBaseAvailable() && ['listing', 'rss', 'first-run', 'build-all'].some(wanted)
+		? await flytekitBaseImage(engine.dockerHost, baseRegistry.host)
+		: undefined;
 const noBuildsWhy = engine ? `no ${PYTHON_BASE_TARBALL}: run .ci/python-base.sh` : 'no docker';
 /** The flags of a run that builds and pushes a small image, or only authors it when it cannot build. */
-const buildArgs = (): string[] => (flytekitBase ? ['--python-version', '3.11', '--base-image', flytekitBase] : ['--python-version', '3.12', '--base-image', baseImage, '--no-build']);
+const buildArgs = (): string[] =>
+	flytekitBase ? ['--python-version', '3.11', '--base-image', flytekitBase] : ['--python-version', '3.12', '--base-image', baseImage, '--no-build'];
 await loginOffline(sandbox);
 // Images the fake lists without a registry behind them (the status bench's 2,000), for gRPC and REST alike.
 const seededImages = new Map<string, SeededDockerImage[]>();
@@ -212,13 +224,33 @@ const node = process.execPath;
 const cli = async (args: string[], cwd: string, extra: Record<string, string> = {}) => timed(node, [CLI, ...args], {...env, ...extra}, cwd);
 
 // A project folder set up once, as after a first run: saved answers, the module, docker's helper.
-const setup = await cli(['--project', PROJECT, '--location', LOCATION, '--repository', REPOSITORY, '--image', 'base', '--python-version', '3.12', '--base-image', baseImage, '--no-build', '--yes', '--json'], sandbox.project);
+const setup = await cli(
+	[
+		'--project',
+		PROJECT,
+		'--location',
+		LOCATION,
+		'--repository',
+		REPOSITORY,
+		'--image',
+		'base',
+		'--python-version',
+		'3.12',
+		'--base-image',
+		baseImage,
+		'--no-build',
+		'--yes',
+		'--json',
+	],
+	sandbox.project,
+);
 if (setup.code !== 0) throw new Error(`setting up the project folder failed (${setup.code}): ${setup.stderr}`);
 log(`set up: ${REPOSITORIES.toLocaleString('en-US')} repositories in the fake, docker ${engine ? engine.dockerHost : 'absent (no builds)'}`);
 
 // A service alone, in a node process of its own: the bench's tsc build of source/services (dist/ is one bundle).
 const servicesUrl = (name: string) => JSON.stringify(new URL(`../source/services/${name}.js`, import.meta.url).href);
-const ctxLine = 'const ctx = {platform: {os: process.platform, arch: process.arch, env: process.env, home: process.env.HOME}, signal: new AbortController().signal};';
+const ctxLine =
+	'const ctx = {platform: {os: process.platform, arch: process.arch, env: process.env, home: process.env.HOME}, signal: new AbortController().signal};';
 
 const freshFolder = async () => mkdtemp(path.join(sandbox.root, 'folder-'));
 const stopRun = async (run: PtyRun) => {
@@ -341,7 +373,6 @@ if (wanted('startup')) {
 	});
 }
 
-
 // -------------------------------------------------------------------------------------------
 // 1b. --version: against bare node, both spawn → exit, no terminal.
 
@@ -402,7 +433,11 @@ process.exit(0);`;
 		[node, ['--input-type=module', '-e', apiCheck]],
 	];
 	const ownName = (file: string, args: string[]) =>
-		file === node ? (args.at(-1) === apiCheck ? 'node: AR getRepository + testIamPermissions' : "node: gcloud's account and project from its files") : `${file} ${args.join(' ')}`.slice(0, 48);
+		file === node
+			? args.at(-1) === apiCheck
+				? 'node: AR getRepository + testIamPermissions'
+				: "node: gcloud's account and project from its files"
+			: `${file} ${args.join(' ')}`.slice(0, 48);
 	// What a person types to learn the same seven things.
 	const adcFile = path.join(sandbox.cloudsdkConfig, 'application_default_credentials.json');
 	const person: Array<[string, string[]]> = [
@@ -493,7 +528,9 @@ if (answer.state !== 'absent') { process.stderr.write(JSON.stringify(answer)); p
 		const absent = `${registryHost}/${PROJECT}/${REPOSITORY}/added-${index}:absent`;
 		const asked = registry ? await timed(node, ['--input-type=module', '-e', existenceCheck(absent)], env) : undefined;
 		if (asked && asked.code !== 0) throw new Error(`the registry's answer for an absent tag was not "absent": ${asked.stderr}`);
-		const inspect = registry ? await timed('docker', ['manifest', 'inspect', '--verbose', '--insecure', absent], {...gcloudEnv, DOCKER_CLI_EXPERIMENTAL: 'enabled'}) : undefined;
+		const inspect = registry
+			? await timed('docker', ['manifest', 'inspect', '--verbose', '--insecure', absent], {...gcloudEnv, DOCKER_CLI_EXPERIMENTAL: 'enabled'})
+			: undefined;
 		if (index === 0) continue;
 		if (asked) existence.push(asked.ms);
 		if (inspect) inspected.push(inspect.ms);
@@ -548,7 +585,21 @@ if (wanted('first-run') && flytekitBase) {
 		const wizard = async () => {
 			const folder = await freshFolder();
 			const dockerConfig = await mkdtemp(path.join(sandbox.root, 'docker-'));
-			const args = ['--project', PROJECT, '--location', LOCATION, '--repository', REPOSITORY, '--image', `first-${index}`, ...buildArgs(), '--commands', `echo ${nonce} > /built`, '--yes', '--json'];
+			const args = [
+				'--project',
+				PROJECT,
+				'--location',
+				LOCATION,
+				'--repository',
+				REPOSITORY,
+				'--image',
+				`first-${index}`,
+				...buildArgs(),
+				'--commands',
+				`echo ${nonce} > /built`,
+				'--yes',
+				'--json',
+			];
 			const run = await cli(args, folder, {DOCKER_CONFIG: dockerConfig});
 			if (run.code !== 0 || !(JSON.parse(run.stdout) as {pushed?: boolean}).pushed) throw new Error(`first run failed (${run.code}): ${run.stderr}`);
 			return run.ms;
@@ -559,7 +610,11 @@ if (wanted('first-run') && flytekitBase) {
 			const configure = await timed('gcloud', ['auth', 'configure-docker', registryHost, '--quiet'], dockerEnv);
 			const build = await timedWithInput('docker', ['build', '-t', ref, '-'], dockerEnv, `FROM ${flytekitBase}\nRUN echo ${nonce} > /built\n`);
 			const push = await timed('docker', ['push', ref], dockerEnv);
-			for (const [name, step] of [['configure-docker', configure], ['docker build', build], ['docker push', push]] as const) {
+			for (const [name, step] of [
+				['configure-docker', configure],
+				['docker build', build],
+				['docker push', push],
+			] as const) {
 				if (step.code !== 0) throw new Error(`${name} by hand failed (${step.code}): ${step.stderr}`);
 			}
 			if (index > 0) {
@@ -671,7 +726,11 @@ if (wanted('listing') || wanted('rss')) {
 		}
 
 		await run.press(KEY.enter);
-		await drive(run, {answers: [[/^Write .*\?$/, {confirm: true}]], until: /Your image is in Artifact Registry|Your ImageSpec is ready|Your image was already/, timeout: 120_000});
+		await drive(run, {
+			answers: [[/^Write .*\?$/, {confirm: true}]],
+			until: /Your image is in Artifact Registry|Your ImageSpec is ready|Your image was already/,
+			timeout: 120_000,
+		});
 		const exit = await run.waitForExit(30_000);
 		if (exit.exitCode !== 0) throw new Error(`full run exited ${exit.exitCode}:\n${(await run.history()).join('\n')}`);
 		const peak = (await probe.read()).find(record => record.event === 'exit' && record.maxRssKb);
@@ -681,8 +740,22 @@ if (wanted('listing') || wanted('rss')) {
 
 	if (wanted('listing')) {
 		const n = REPOSITORIES.toLocaleString('en-US');
-		rows.push({id: 'list-first-page', label: `repository list (${n}): first page on screen`, value: median(firstPage), unit: 'ms', note: `from the repository step's start; from process start: ${Math.round(median(fromStart))} ms`, samples: firstPage});
-		rows.push({id: 'list-all', label: `repository list (${n}): all loaded`, value: median(allLoaded), unit: 'ms', note: filterable ? 'the count on screen stops saying "loading"' : 'a plain select: shown only once all are loaded', samples: allLoaded});
+		rows.push({
+			id: 'list-first-page',
+			label: `repository list (${n}): first page on screen`,
+			value: median(firstPage),
+			unit: 'ms',
+			note: `from the repository step's start; from process start: ${Math.round(median(fromStart))} ms`,
+			samples: firstPage,
+		});
+		rows.push({
+			id: 'list-all',
+			label: `repository list (${n}): all loaded`,
+			value: median(allLoaded),
+			unit: 'ms',
+			note: filterable ? 'the count on screen stops saying "loading"' : 'a plain select: shown only once all are loaded',
+			samples: allLoaded,
+		});
 		const sortedFilter = [...filterLatency].sort((a, b) => a - b);
 		rows.push({
 			id: 'list-filter-keystroke',
@@ -691,10 +764,19 @@ if (wanted('listing') || wanted('rss')) {
 			unit: 'ms',
 			target: '≤ 50 ms',
 			met: filterable && filterLatency.length > 0 ? median(filterLatency) <= 50 : undefined,
-			note: filterable ? `max ${Math.round(sortedFilter.at(-1) ?? 0)} ms over ${filterLatency.length} keys` : 'n/a: the list has no filter (source/ui/filter-select.tsx not in this build)',
+			note: filterable
+				? `max ${Math.round(sortedFilter.at(-1) ?? 0)} ms over ${filterLatency.length} keys`
+				: 'n/a: the list has no filter (source/ui/filter-select.tsx not in this build)',
 			samples: filterLatency,
 		});
-		rows.push({id: 'list-move-keystroke', label: `↓ keystroke → frame (${n})`, value: moveLatency.length > 0 ? median(moveLatency) : null, unit: 'ms', note: `max ${Math.round(Math.max(...moveLatency, 0))} ms`, samples: moveLatency});
+		rows.push({
+			id: 'list-move-keystroke',
+			label: `↓ keystroke → frame (${n})`,
+			value: moveLatency.length > 0 ? median(moveLatency) : null,
+			unit: 'ms',
+			note: `max ${Math.round(Math.max(...moveLatency, 0))} ms`,
+			samples: moveLatency,
+		});
 	}
 
 	if (wanted('rss')) {
@@ -718,7 +800,14 @@ if (wanted('rss')) {
 	const run = await cli(args, sandbox.project, probe.env);
 	if (run.code !== 0) throw new Error(`non-interactive run failed (${run.code}): ${run.stderr}`);
 	const peak = (await probe.read()).find(record => record.event === 'exit')?.maxRssKb;
-	rows.push({id: 'rss-json', label: `peak RSS, non-interactive full run (--yes --json${flytekitBase ? ', build, push' : ', no build'})`, value: peak ? peak / 1024 : null, unit: 'MB', target: '≤ 150 MB', met: peak ? peak / 1024 <= 150 : undefined});
+	rows.push({
+		id: 'rss-json',
+		label: `peak RSS, non-interactive full run (--yes --json${flytekitBase ? ', build, push' : ', no build'})`,
+		value: peak ? peak / 1024 : null,
+		unit: 'MB',
+		target: '≤ 150 MB',
+		met: peak ? peak / 1024 <= 150 : undefined,
+	});
 }
 
 // -------------------------------------------------------------------------------------------
@@ -859,14 +948,27 @@ if (wanted('build-all') && flytekitBase) {
 const targets: Array<{section: string; id: string; label: string; target: string; why: string}> = [
 	{section: 'startup', id: 'startup-question', label: 'start-up → first question on screen', target: '≤ 600 ms', why: 'no question reached'},
 	{section: 'version', id: 'version', label: '--version', target: '≤ 2× bare node', why: ''},
-	{section: 'first-run', id: 'first-run', label: 'first run, non-interactive: build + push of a small image', target: '≤ 1.1× the commands by hand', why: noBuildsWhy},
-	{section: 'rerun', id: 'existence-check', label: 'is the tag pushed, when Artifact Registry cannot answer', target: '≤ 1000 ms', why: 'no docker, so no registry'},
+	{
+		section: 'first-run',
+		id: 'first-run',
+		label: 'first run, non-interactive: build + push of a small image',
+		target: '≤ 1.1× the commands by hand',
+		why: noBuildsWhy,
+	},
+	{
+		section: 'rerun',
+		id: 'existence-check',
+		label: 'is the tag pushed, when Artifact Registry cannot answer',
+		target: '≤ 1000 ms',
+		why: 'no docker, so no registry',
+	},
 ];
 for (const missing of targets.filter(target => wanted(target.section) && !rows.some(row => row.id === target.id))) {
 	rows.push({id: missing.id, label: missing.label, value: null, unit: 'ms', target: missing.target, note: `not measured: ${missing.why}`});
 }
 
-const format = (value: number | null, unit: Row['unit']) => (value === null ? 'n/a' : unit === 'MB' ? `${value.toFixed(0)} MB` : value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`);
+const format = (value: number | null, unit: Row['unit']) =>
+	value === null ? 'n/a' : unit === 'MB' ? `${value.toFixed(0)} MB` : value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`;
 const verdict = (row: Row) => (row.target === undefined ? '' : row.value === null || row.met === undefined ? 'not measured' : row.met ? 'met' : 'NOT MET');
 const table = [
 	['measure', 'median', 'against', 'ratio', 'target', ''],
@@ -881,7 +983,16 @@ const table = [
 ];
 const widths = table[0]!.map((_, column) => Math.min(column === 2 ? 64 : 70, Math.max(...table.map(line => line[column]!.length))));
 const cell = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width));
-process.stdout.write(`\n${table.map(line => line.map((text, column) => cell(text, widths[column]!)).join('  ').trimEnd()).join('\n')}\n`);
+process.stdout.write(
+	`\n${table
+		.map(line =>
+			line
+				.map((text, column) => cell(text, widths[column]!))
+				.join('  ')
+				.trimEnd(),
+		)
+		.join('\n')}\n`,
+);
 process.stdout.write('\n');
 for (const row of rows.filter(row => row.note)) process.stdout.write(`${row.id}: ${row.note}\n`);
 
@@ -899,10 +1010,14 @@ const result = {
 	loadAverage: {start: loadAtStart, end: loadAtEnd},
 	rows,
 };
-process.stdout.write(`\nnode ${process.version}, ${cores} × ${os.cpus()[0]?.model ?? 'cpu'}, load average ${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)} (1 min)\n`);
+process.stdout.write(
+	`\nnode ${process.version}, ${cores} × ${os.cpus()[0]?.model ?? 'cpu'}, load average ${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)} (1 min)\n`,
+);
 // Figures from a machine busier than its cores are a measure of the other work: never the record.
 if (Math.max(loadAtStart, loadAtEnd) > cores) {
-	process.stdout.write(`${options.out} NOT written: the load average (${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)}) exceeded the ${cores} cores; rerun on a quiet machine.\n`);
+	process.stdout.write(
+		`${options.out} NOT written: the load average (${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)}) exceeded the ${cores} cores; rerun on a quiet machine.\n`,
+	);
 } else {
 	await writeFile(options.out, `${JSON.stringify(result, null, '\t')}\n`);
 	process.stdout.write(`written: ${options.out}\n`);

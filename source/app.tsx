@@ -36,7 +36,14 @@ export function App({session, onCancel}: {readonly session: InkSession; readonly
 				{(item, key) => <TranscriptLine key={key} item={item} />}
 			</Static>
 			<Box flexDirection="column">
-				{running ? <StatusLine status="running" waiting={question !== undefined} title={running.title} detail={running.detail ? `${running.detail} · step ${index} of ${total}` : `step ${index} of ${total}`} /> : null}
+				{running ? (
+					<StatusLine
+						status="running"
+						waiting={question !== undefined}
+						title={running.title}
+						detail={running.detail ? `${running.detail} · step ${index} of ${total}` : `step ${index} of ${total}`}
+					/>
+				) : null}
 				{running?.id === 'checks' ? <CheckList compact checks={flow.checks} /> : null}
 				{running?.id === 'build' ? <BuildProgress flow={flow} /> : null}
 				{question ? <QuestionView key={`${question.flag}:${question.message}`} question={question} onAnswer={session.answer} /> : null}
@@ -58,7 +65,12 @@ function TranscriptLine({item}: {readonly item: TranscriptItem}) {
 		}
 
 		case 'note': {
-			return <Text color={item.level === 'warn' ? 'yellow' : undefined}>{item.level === 'warn' ? '⚠ ' : 'ℹ '}{item.text}</Text>;
+			return (
+				<Text color={item.level === 'warn' ? 'yellow' : undefined}>
+					{item.level === 'warn' ? '⚠ ' : 'ℹ '}
+					{item.text}
+				</Text>
+			);
 		}
 
 		case 'code': {

@@ -1,3 +1,5 @@
+import type {Sdk} from './services/sdk.js';
+
 /** The command-line contract, as the journey sees it (parsed by cli.tsx). */
 export type Flags = {
 	project?: string;
@@ -29,7 +31,7 @@ export type Flags = {
 	tagFormat?: string;
 	builder?: string;
 	output?: string;
-	sdk?: 'union' | 'flytekit';
+	sdk?: Sdk;
 	build: boolean;
 	/** Build and push even when the tag is already in the repository. */
 	force: boolean;
@@ -46,7 +48,20 @@ export type Flags = {
 	jobs?: string;
 };
 
-export const defaultFlags = (): Flags => ({create: true, label: [], dryRun: false, env: [], commands: [], pipExtraIndexUrl: [], build: true, force: false, allowSecrets: false, yes: false, json: false, plain: false});
+export const defaultFlags = (): Flags => ({
+	create: true,
+	label: [],
+	dryRun: false,
+	env: [],
+	commands: [],
+	pipExtraIndexUrl: [],
+	build: true,
+	force: false,
+	allowSecrets: false,
+	yes: false,
+	json: false,
+	plain: false,
+});
 
 /** `a, b,,c` → ['a', 'b', 'c'] */
 export const splitList = (value: string | undefined): string[] | undefined =>

@@ -46,7 +46,9 @@ export const HELP = `
                              is flytekit), refuses conda, cuda, lock files and source copies before
                              building, and pushes only an image whose Python imports flytekit
     --output FILE            the Python module to write (default image_specs.py in the project folder)
-    --sdk union|flytekit     what the module imports (default: flytekit when the project uses it without union)
+    --sdk union|flytekit|flyte
+                             what the module imports (default: flyte when the project depends on or imports only
+                             flyte (Flyte 2: flyte.Image declarations); flytekit when it uses it without union)
 
   Status and build (every image of the module: image_specs.py, or --output FILE)
     --all                    build every missing or stale image (with --force: every image)

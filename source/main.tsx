@@ -19,7 +19,6 @@ import {createPlainReporter} from './present/plain.js';
 
 export const EXIT = {ok: 0, failed: 1, usage: 2, cancelled: 130} as const;
 
-
 /** Every flag and its type: meow parses them, checkArgv judges argv against them first. */
 const FLAG_TYPES = {
 	project: {type: 'string'},
@@ -78,7 +77,8 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	const argvProblem = checkArgv(argv, FLAG_TYPES);
 	if (argvProblem) {
 		process.stderr.write(`Error: ${argvProblem}\nRun imagespec-gar --help for usage.\n`);
-		if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ok: false, pushed: false, error: {message: argvProblem, reason: 'USAGE'}}, null, 2)}\n`);
+		if (argv.includes('--json'))
+			process.stdout.write(`${JSON.stringify({ok: false, pushed: false, error: {message: argvProblem, reason: 'USAGE'}}, null, 2)}\n`);
 		return EXIT.usage;
 	}
 
@@ -162,10 +162,12 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	if (ink && !options.headerWritten) writeHeader();
 	const store = await openStore({folder: projectFolder(process.cwd()), platform});
 	let flow: FlowState = initialState();
-	const track = (present: Reporter): Reporter => event => {
-		flow = reduce(flow, event);
-		present(event);
-	};
+	const track =
+		(present: Reporter): Reporter =>
+		event => {
+			flow = reduce(flow, event);
+			present(event);
+		};
 
 	const writeErr = (line: string) => process.stderr.write(`${line}\n`);
 	const runOnce = async (prompter: Prompter | undefined, report: Reporter, viewReady?: Promise<void>, dryRun = flags.dryRun) =>
@@ -173,10 +175,15 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	// An interactive --dry-run ends on its plan and "Apply these changes?": reviewed once, applied once.
 	const journey = async (prompter: Prompter | undefined, report: Reporter, viewReady?: Promise<void>, shown?: (planned: JourneyResult) => void) =>
 		prompter && flags.dryRun
-			? planThenApply(prompter, signal, async (person, dryRun) => runOnce(person, report, viewReady, dryRun), planned => {
-					report({type: 'done', result: planned});
-					shown?.(planned);
-				})
+			? planThenApply(
+					prompter,
+					signal,
+					async (person, dryRun) => runOnce(person, report, viewReady, dryRun),
+					planned => {
+						report({type: 'done', result: planned});
+						shown?.(planned);
+					},
+				)
 			: runOnce(prompter, report, viewReady);
 
 	if (!ink) {
@@ -233,7 +240,9 @@ function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: str
 
 	if (isAbort(error)) {
 		const completed = flow.steps.filter(step => isCompleted(step.status)).map(step => step.title);
-		write(`Cancelled. ${completed.length > 0 ? `Completed: ${completed.join(', ')}.` : 'Nothing was changed.'} Your answers so far are saved: rerun imagespec-gar to resume.`);
+		write(
+			`Cancelled. ${completed.length > 0 ? `Completed: ${completed.join(', ')}.` : 'Nothing was changed.'} Your answers so far are saved: rerun imagespec-gar to resume.`,
+		);
 		json({ok: false, pushed: false, error: {message: 'cancelled', reason: 'CANCELLED'}});
 		return EXIT.cancelled;
 	}
@@ -281,7 +290,13 @@ function printPlainSummary(result: JourneyResult, write: (line: string) => void)
 		return;
 	}
 
-	write(result.pushed ? 'Done: the image is in Artifact Registry.' : result.inRepository ? 'Done: the image was already in Artifact Registry.' : 'Done: the ImageSpec is ready.');
+	write(
+		result.pushed
+			? 'Done: the image is in Artifact Registry.'
+			: result.inRepository
+				? 'Done: the image was already in Artifact Registry.'
+				: 'Done: the ImageSpec is ready.',
+	);
 	if (result.imageUri) write(`  image:     ${result.imageUri}${result.inRepository === false ? ' (not in the repository yet)' : ''}`);
 	if (result.digest) write(`  digest:    ${result.digest}`);
 	if (result.specFile) write(`  spec file: ${result.specFile}`);

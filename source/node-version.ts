@@ -8,8 +8,8 @@ const NEEDED = 22;
 const found = process.versions.node;
 if (Number(found.split('.')[0]) < NEEDED) {
 	process.stderr.write(
-		`imagespec-gar needs Node.js ${NEEDED} or newer, found ${found}: run it with \`npx -y node@${NEEDED} "$(command -v imagespec-gar)"\``
-			+ ` (or \`nvm install ${NEEDED}\`, \`volta install node@${NEEDED}\`)\n`,
+		`imagespec-gar needs Node.js ${NEEDED} or newer, found ${found}: run it with \`npx -y node@${NEEDED} "$(command -v imagespec-gar)"\`` +
+			` (or \`nvm install ${NEEDED}\`, \`volta install node@${NEEDED}\`)\n`,
 	);
 	process.exit(1);
 }

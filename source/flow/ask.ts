@@ -70,8 +70,7 @@ export type Prompter = {
  * (interactive), else the default (saved answer or built-in), else a usage error naming the flag.
  */
 export const createAsker = (prompter: Prompter | undefined, signal: AbortSignal) => {
-	const invalid = (flag: string, value: string, problem: string) =>
-		new UsageError(`--${flag} ${JSON.stringify(value)} is invalid: ${problem}`, flag);
+	const invalid = (flag: string, value: string, problem: string) => new UsageError(`--${flag} ${JSON.stringify(value)} is invalid: ${problem}`, flag);
 
 	return {
 		interactive: prompter !== undefined,

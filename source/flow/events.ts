@@ -1,4 +1,5 @@
 import type {Check} from '../services/checks.js';
+import type {Sdk} from '../services/sdk.js';
 import type {PlannedChange} from './plan.js';
 
 /** The wizard's steps, in the order of the user's journey. */
@@ -26,6 +27,8 @@ export type JourneyResult = {
 	tag?: string;
 	imageUri?: string;
 	specFile?: string;
+	/** Which SDK's module was written: flyte (flyte.Image) or union/flytekit (ImageSpec, the default). */
+	sdk?: Sdk;
 	pushed: boolean;
 	/** Whether the repository has the image now (undefined: could not tell). */
 	inRepository?: boolean;

@@ -7,6 +7,8 @@ import type {ServiceContext} from '../services/context.js';
 import {DEFAULT_PLATFORM, registryHost} from '../services/imagespec.js';
 import {SECRET_FIX, secretWarning, secretsInFlags} from '../services/secrets.js';
 import {usageLines} from '../services/usage.js';
+import {SDKS, detectSdk} from '../services/sdk.js';
+import {runFlyteSteps} from '../steps/flyte-journey.js';
 import {KNOWN_LOCATIONS, validateLocation} from '../services/locations.js';
 import {projectFolder, type AnswerStore} from '../services/store.js';
 import {buildImage, chooseBuilder, findInRepository, localBuildCertain} from '../steps/build.js';
@@ -51,7 +53,7 @@ const FLAG_RULES: Array<[keyof Flags, string, (value: string) => string | undefi
 	['repository', 'repository', validateRepositoryId],
 	['builder', 'builder', value => (value === 'local' || value === 'union' ? undefined : 'use local or union')],
 	['dataPlaneSa', 'data-plane-sa', validateServiceAccount],
-	['sdk', 'sdk', value => (value === 'union' || value === 'flytekit' ? undefined : 'use union or flytekit')],
+	['sdk', 'sdk', value => ((SDKS as readonly string[]).includes(value) ? undefined : `use ${SDKS.join(', ')}`)],
 ];
 
 /**
@@ -77,9 +79,18 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	const known = await findKnownSetup(c);
 	if (known?.source === 'module') c.saved = asSavedAnswers(known, c.saved);
 	await validateFlags(c);
-	if (store.problem) report({type: 'note', level: 'warn', text: `Saved answers in ${store.path} could not be read (${store.problem}); going on from defaults, and the file is left as it is.`});
+	if (store.problem)
+		report({
+			type: 'note',
+			level: 'warn',
+			text: `Saved answers in ${store.path} could not be read (${store.problem}); going on from defaults, and the file is left as it is.`,
+		});
 	if (known?.source === 'module') {
-		report({type: 'note', level: 'info', text: `Found your team's setup in ${path.relative(options.cwd, known.moduleFile) || known.moduleFile}: ${known.project} · ${known.location} · ${known.repository}. Checking this machine and your access to it.`});
+		report({
+			type: 'note',
+			level: 'info',
+			text: `Found your team's setup in ${path.relative(options.cwd, known.moduleFile) || known.moduleFile}: ${known.project} · ${known.location} · ${known.repository}. Checking this machine and your access to it.`,
+		});
 	}
 
 	const step = async <T>(id: StepId, work: () => Promise<T>): Promise<T> => {
@@ -97,7 +108,13 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 				throw new CancelledError();
 			}
 
-			report({type: 'step', step: id, status: 'failed', detail: error instanceof Error ? error.message : String(error), fix: error instanceof StepError ? error.fix : undefined});
+			report({
+				type: 'step',
+				step: id,
+				status: 'failed',
+				detail: error instanceof Error ? error.message : String(error),
+				fix: error instanceof StepError ? error.fix : undefined,
+			});
 			throw error;
 		}
 	};
@@ -132,7 +149,9 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	let buildMissing: string[] | undefined;
 	const {project, location} = await step('project', async () => {
 		// Flags that say something else than the known setup mean the person already chose.
-		const chosen = known && (flags.image !== undefined || (['project', 'location', 'repository'] as const).some(key => flags[key] !== undefined && flags[key] !== known[key]));
+		const chosen =
+			known &&
+			(flags.image !== undefined || (['project', 'location', 'repository'] as const).some(key => flags[key] !== undefined && flags[key] !== known[key]));
 		if (known && ask.interactive && !chosen) {
 			// The menu offers to build what the repository lacks; a status that cannot answer offers nothing.
 			const missing = await missingImages(c, known.moduleFile, openRegistry).catch(() => []);
@@ -175,6 +194,11 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	if ('planned' in auth && auth.planned) finished('docker-auth', 'skipped', `--dry-run: ${host} not configured`);
 	else if (auth.changed) finished('docker-auth', 'done', `${host} → gcloud credential helper`);
 	else finished('docker-auth', 'skipped', `${host} already uses the gcloud credential helper`);
+
+	// 5-6 for Flyte 2: the flyte.Image module, flyte's URI and flyte's own builder.
+	if ((c.flags.sdk ?? (await detectSdk(c.folder))) === 'flyte') {
+		return runFlyteSteps(c, {project, location, repository, account: gcloud.account}, result, {step, finished, openRegistry});
+	}
 
 	// 5. The ImageSpec module and the tag flytekit will compute (the builder is part of the spec)
 	const authored = await step('imagespec', async () => {
@@ -263,7 +287,10 @@ async function validateFlags(c: StepContext) {
 	const {flags, saved, ask} = c;
 	rejectInvalidFlags(flags);
 
-	for (const [a, b] of [['json', 'plain'], ['force', 'build']] as const) {
+	for (const [a, b] of [
+		['json', 'plain'],
+		['force', 'build'],
+	] as const) {
 		// --force with --no-build: build is false when --no-build was given.
 		const clash = a === 'force' ? flags.force && !flags.build : flags[a] && flags[b];
 		if (clash) throw new UsageError(`--${a} and --${b === 'build' ? 'no-build' : b} cannot be used together`, a);

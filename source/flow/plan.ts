@@ -3,7 +3,7 @@ import {readDockerConfig, isGcloudHelperRegistered} from '../services/docker-con
 import {StepError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
 import {dockerConfigPath} from '../services/platform.js';
-import {enableApiCommand} from '../services/artifact-registry.js';
+import {enableApiCommand} from '../services/api-errors.js';
 import type {Prompter, Question} from './ask.js';
 import type {JourneyResult, Reporter, StepId} from './events.js';
 
@@ -35,7 +35,10 @@ const DRY_RUN_MUTATION = 'DRY_RUN_MUTATION';
  * plan creates reads as new and empty, so the steps after it plan against it. A disabled API
  * is planned to be enabled once, and reads as a project with nothing in it.
  */
-export function dryRunRegistry(registry: ArtifactRegistry, report: Reporter): ArtifactRegistry & {planRepository(project: string, location: string, id: string): void} {
+export function dryRunRegistry(
+	registry: ArtifactRegistry,
+	report: Reporter,
+): ArtifactRegistry & {planRepository(project: string, location: string, id: string): void} {
 	const planned = new Set<string>();
 	const enabling = new Set<string>();
 	const isPlanned = (project: string, location: string, id: string) => planned.has(repositoryName(project, location, id)) || enabling.has(project);
@@ -87,7 +90,11 @@ export function dryRunRegistry(registry: ArtifactRegistry, report: Reporter): Ar
 
 			const iterator = registry.listRepositoryPages(project, location, options)[Symbol.asyncIterator]();
 			for (;;) {
-				const next = await read(project, async () => iterator.next(), () => ({done: true as const, value: undefined}));
+				const next = await read(
+					project,
+					async () => iterator.next(),
+					() => ({done: true as const, value: undefined}),
+				);
 				if (next.done) {
 					if (enabling.has(project)) yield [];
 					return;
@@ -99,7 +106,11 @@ export function dryRunRegistry(registry: ArtifactRegistry, report: Reporter): Ar
 
 		async getRepository(project, location, id, signal) {
 			if (isPlanned(project, location, id)) return planned.has(repositoryName(project, location, id)) ? fresh(project, location, id) : undefined;
-			return read(project, async () => registry.getRepository(project, location, id, signal), () => undefined);
+			return read(
+				project,
+				async () => registry.getRepository(project, location, id, signal),
+				() => undefined,
+			);
 		},
 
 		async createDockerRepository(_project, _location, id) {
@@ -153,14 +164,19 @@ export async function planDockerAuth(ctx: ServiceContext, host: string): Promise
 }
 
 /** What a planned change shows under its title: its content, then the command that makes it. */
-export const planBody = (change: PlannedChange): string[] => [...(change.content ? change.content.trimEnd().split('\n') : []), ...(change.command ? [`$ ${change.command}`] : [])];
+export const planBody = (change: PlannedChange): string[] => [
+	...(change.content ? change.content.trimEnd().split('\n') : []),
+	...(change.command ? [`$ ${change.command}`] : []),
+];
 
 /** How a planned change is titled on screen and in logs. */
 export const planTitle = (change: PlannedChange): string => `--dry-run: would ${change.summary}`;
 
 /** The plan at the end of a dry run: one numbered line per change. */
 export const planLines = (changes: readonly PlannedChange[]): string[] =>
-	changes.length === 0 ? ['Nothing to change: everything is in place.'] : changes.map((change, index) => `${index + 1}. ${change.summary}${change.command ? `  (${change.command})` : ''}`);
+	changes.length === 0
+		? ['Nothing to change: everything is in place.']
+		: changes.map((change, index) => `${index + 1}. ${change.summary}${change.command ? `  (${change.command})` : ''}`);
 
 /** A file the run would write: the whole content when new, else the diff. */
 export const planFile = (file: string, shown: string, kind: 'create' | 'add' | 'update', preview: string, step: StepId) =>
@@ -190,29 +206,51 @@ export async function planThenApply(
 	shown: (planned: JourneyResult) => void,
 ): Promise<JourneyResult> {
 	const recorded: Recorded[] = [];
-	const recording = <T extends string | boolean>(ask: (question: any, signal: AbortSignal) => Promise<T>) =>
-		async (question: Question, signal: AbortSignal): Promise<T> => {
-			const answer = await ask(question, signal);
-			recorded.push({question, answer});
-			return answer;
-		};
+	const recording =
+		// biome-ignore lint/suspicious/noExplicitAny: wraps each Prompter method, whose question types differ
+			<T extends string | boolean>(ask: (question: any, signal: AbortSignal) => Promise<T>) =>
+			async (question: Question, signal: AbortSignal): Promise<T> => {
+				const answer = await ask(question, signal);
+				recorded.push({question, answer});
+				return answer;
+			};
 
-	const planned = await run({...prompter, select: recording(prompter.select), text: recording(prompter.text), confirm: recording(prompter.confirm), search: prompter.search && recording(prompter.search)}, true);
+	const planned = await run(
+		{
+			...prompter,
+			select: recording(prompter.select),
+			text: recording(prompter.text),
+			confirm: recording(prompter.confirm),
+			search: prompter.search && recording(prompter.search),
+		},
+		true,
+	);
 	shown(planned);
 	if (!planned.plan || planned.plan.length === 0) return planned;
 	if (!(await prompter.confirm({kind: 'confirm', flag: 'dry-run', message: 'Apply these changes?', default: false}, signal))) return planned;
 
-	const replay = <T extends string | boolean>(ask: (question: any, signal: AbortSignal) => Promise<T>) =>
-		async (question: Question, signal: AbortSignal): Promise<T> => {
-			const earlier = recorded.find(entry => !entry.used && sameQuestion(entry.question, question));
-			if (earlier) {
-				earlier.used = true;
-				return earlier.answer as T;
-			}
+	const replay =
+		// biome-ignore lint/suspicious/noExplicitAny: wraps each Prompter method, whose question types differ
+			<T extends string | boolean>(ask: (question: any, signal: AbortSignal) => Promise<T>) =>
+			async (question: Question, signal: AbortSignal): Promise<T> => {
+				const earlier = recorded.find(entry => !entry.used && sameQuestion(entry.question, question));
+				if (earlier) {
+					earlier.used = true;
+					return earlier.answer as T;
+				}
 
-			if (question.kind === 'confirm') return question.default as T;
-			return ask(question, signal);
-		};
+				if (question.kind === 'confirm') return question.default as T;
+				return ask(question, signal);
+			};
 
-	return run({...prompter, select: replay(prompter.select), text: replay(prompter.text), confirm: replay(prompter.confirm), search: prompter.search && replay(prompter.search)}, false);
+	return run(
+		{
+			...prompter,
+			select: replay(prompter.select),
+			text: replay(prompter.text),
+			confirm: replay(prompter.confirm),
+			search: prompter.search && replay(prompter.search),
+		},
+		false,
+	);
 }

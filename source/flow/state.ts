@@ -61,9 +61,7 @@ export const reduce = (state: FlowState, event: JourneyEvent): FlowState => {
 			const known = state.checks.some(check => check.id === event.check.id);
 			return {
 				...state,
-				checks: known
-					? state.checks.map(check => (check.id === event.check.id ? event.check : check))
-					: [...state.checks, event.check],
+				checks: known ? state.checks.map(check => (check.id === event.check.id ? event.check : check)) : [...state.checks, event.check],
 			};
 		}
 

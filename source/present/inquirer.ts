@@ -78,7 +78,12 @@ export const createInquirerPrompter = (): Prompter => {
 					status = `could not load the rest: ${error instanceof Error ? error.message : String(error)}`;
 				}
 			})();
-			const toInquirer = (choice: Choice) => ({name: choice.label, value: choice.value, description: choice.hint, disabled: choice.disabled ? (choice.hint ?? true) : false});
+			const toInquirer = (choice: Choice) => ({
+				name: choice.label,
+				value: choice.value,
+				description: choice.hint,
+				disabled: choice.disabled ? (choice.hint ?? true) : false,
+			});
 			return cancellable(signal, async () =>
 				search(
 					{
@@ -88,7 +93,15 @@ export const createInquirerPrompter = (): Prompter => {
 							...(term ? [] : (question.pinned ?? []).map(toInquirer)),
 							...filterChoices(loaded, term ?? '').map(toInquirer),
 							...(term ? (question.pinned ?? []).map(toInquirer) : []),
-							...(status ? [{name: status === 'loading' ? `${countOf(loaded.length, question.noun)} so far, more loading: type to filter` : status, value: '', disabled: true}] : []),
+							...(status
+								? [
+										{
+											name: status === 'loading' ? `${countOf(loaded.length, question.noun)} so far, more loading: type to filter` : status,
+											value: '',
+											disabled: true,
+										},
+									]
+								: []),
 						],
 						default: question.default,
 						pageSize: 12,

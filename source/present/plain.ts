@@ -37,7 +37,13 @@ const plainLines = (event: JourneyEvent, layerStatus: Map<string, string>): stri
 		}
 
 		case 'code': {
-			return [`${event.title}:`, ...event.code.trimEnd().split('\n').map(line => `  | ${line}`)];
+			return [
+				`${event.title}:`,
+				...event.code
+					.trimEnd()
+					.split('\n')
+					.map(line => `  | ${line}`),
+			];
 		}
 
 		case 'plan': {

@@ -143,8 +143,7 @@ const make = (id: CheckId, required: boolean, status: Check['status'], detail: s
 	required,
 });
 
-const pathHint = (platform: ServiceContext['platform'], dir: string): string =>
-	platform.os === 'win32' ? `add ${dir} to Path` : `export PATH="${dir}:$PATH"`;
+const pathHint = (platform: ServiceContext['platform'], dir: string): string => (platform.os === 'win32' ? `add ${dir} to Path` : `export PATH="${dir}:$PATH"`);
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -193,7 +192,14 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 		}
 
 		if (state.installed) {
-			emit(make('gcloud', true, 'ok', [state.version ? `Google Cloud SDK ${state.version}` : 'gcloud', state.path ? `at ${state.path}` : ''].filter(Boolean).join(' ')));
+			emit(
+				make(
+					'gcloud',
+					true,
+					'ok',
+					[state.version ? `Google Cloud SDK ${state.version}` : 'gcloud', state.path ? `at ${state.path}` : ''].filter(Boolean).join(' '),
+				),
+			);
 			emit(state.account ? make('account', true, 'ok', state.account) : make('account', true, 'fail', 'No active gcloud account: not logged in.', LOGIN));
 		} else {
 			emit(make('gcloud', true, 'fail', 'gcloud was not found on PATH.', INSTALL_GCLOUD));
@@ -248,12 +254,20 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 			emit(make('credential-helper', need, 'ok', helper));
 		} else if (helper) {
 			// doctor proves it: docker gets a token for the host only if the helper gives one.
-			const host = options.repository ? garHost(options.repository.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST) : (ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST ?? SAMPLE_HOST);
+			const host = options.repository
+				? garHost(options.repository.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST)
+				: (ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST ?? SAMPLE_HOST);
 			const answer = await credentialHelperAnswers(ctx, host);
 			emit(
 				answer.answers
 					? make('credential-helper', need, 'ok', `${helper} gives docker a token for ${host}`)
-					: make('credential-helper', need, 'fail', `${helper} gives docker no token for ${host}: ${answer.why}`, /account/i.test(answer.why) ? LOGIN : `${LOGIN}, then check: echo ${host} | docker-credential-gcloud get`),
+					: make(
+							'credential-helper',
+							need,
+							'fail',
+							`${helper} gives docker no token for ${host}: ${answer.why}`,
+							/account/i.test(answer.why) ? LOGIN : `${LOGIN}, then check: echo ${host} | docker-credential-gcloud get`,
+						),
 			);
 		} else {
 			// The fix can name the SDK's bin folder only once gcloud is located.
@@ -262,7 +276,15 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 			const fix = sdkBin
 				? `Put the Google Cloud SDK's bin folder on PATH (${pathHint(ctx.platform, sdkBin)}), where ${helperName} lives.`
 				: `${INSTALL_GCLOUD}, then put its bin folder on PATH.`;
-			emit(make('credential-helper', need, 'fail', `${helperName} is not on PATH: docker cannot get your gcloud credentials.${sdkBin ? ` gcloud is in ${sdkBin}.` : ''}`, fix));
+			emit(
+				make(
+					'credential-helper',
+					need,
+					'fail',
+					`${helperName} is not on PATH: docker cannot get your gcloud credentials.${sdkBin ? ` gcloud is in ${sdkBin}.` : ''}`,
+					fix,
+				),
+			);
 		}
 
 		return info;
@@ -335,7 +357,12 @@ const dockerAuthCheck = async (ctx: ServiceContext, where: KnownRepository, requ
 };
 
 /** Does the saved repository still exist, as Docker, and may this account push to it? */
-const repositoryCheck = async (ctx: ServiceContext, options: CheckOptions, gcloud: Promise<GcloudState>, openClient: () => Promise<ArtifactRegistry>): Promise<Check> => {
+const repositoryCheck = async (
+	ctx: ServiceContext,
+	options: CheckOptions,
+	gcloud: Promise<GcloudState>,
+	openClient: () => Promise<ArtifactRegistry>,
+): Promise<Check> => {
 	const where = options.repository!;
 	const {project, location, repository} = where;
 	const wizard = options.mode === 'wizard';
@@ -351,7 +378,13 @@ const repositoryCheck = async (ctx: ServiceContext, options: CheckOptions, gclou
 		const client = await openClient();
 		const found = await client.getRepository(project, location, repository, signal);
 		if (!found) {
-			return make('repository', required, 'fail', `${label} does not exist (any more).`, `Run imagespec-gar and choose or create a repository (it was saved for this folder as ${repository}).`);
+			return make(
+				'repository',
+				required,
+				'fail',
+				`${label} does not exist (any more).`,
+				`Run imagespec-gar and choose or create a repository (it was saved for this folder as ${repository}).`,
+			);
 		}
 
 		if (found.format !== 'DOCKER') {
@@ -388,15 +421,28 @@ const repositoryCheck = async (ctx: ServiceContext, options: CheckOptions, gclou
 };
 
 /** Reads the repository's policy: does a reading role hold the data plane's worker account? Warns only. */
-const dataPlaneCheck = async (ctx: ServiceContext, where: KnownRepository, serviceAccount: string, openClient: () => Promise<ArtifactRegistry>): Promise<Check> => {
-	const signal = ctx.signal ? AbortSignal.any([ctx.signal, AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS)]) : AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);
+const dataPlaneCheck = async (
+	ctx: ServiceContext,
+	where: KnownRepository,
+	serviceAccount: string,
+	openClient: () => Promise<ArtifactRegistry>,
+): Promise<Check> => {
+	const signal = ctx.signal
+		? AbortSignal.any([ctx.signal, AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS)])
+		: AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);
 	try {
 		const [registry, {dataPlaneAccess}] = await Promise.all([openClient(), import('./repository-iam.js')]);
 		const access = await dataPlaneAccess(registry, where, serviceAccount, signal);
 		return make('data-plane', false, access.status === 'ok' ? 'ok' : 'warn', access.detail, access.fix);
 	} catch (error) {
 		if (ctx.signal?.aborted) throw new CancelledError();
-		return make('data-plane', false, 'warn', `Could not read who may pull from ${where.repository}: ${message(error)}`, error instanceof StepError ? error.fix : undefined);
+		return make(
+			'data-plane',
+			false,
+			'warn',
+			`Could not read who may pull from ${where.repository}: ${message(error)}`,
+			error instanceof StepError ? error.fix : undefined,
+		);
 	}
 };
 
@@ -416,12 +462,26 @@ const archCheck = (arch: string, needDocker: boolean): Check => {
 
 const pythonCheck = (python: PythonInfo): Check => {
 	const install = 'pip install union (in the environment you run `union register` from)';
-	if (!python.found) return make('python', false, 'warn', 'No python3 or python on PATH: needed to register workflows (union register), not for this wizard.', `Install Python 3.9+, then ${install}`);
+	if (!python.found)
+		return make(
+			'python',
+			false,
+			'warn',
+			'No python3 or python on PATH: needed to register workflows (union register), not for this wizard.',
+			`Install Python 3.9+, then ${install}`,
+		);
 	const where = `Python ${python.version ?? '?'} (${python.executable})`;
 	if (python.error) return make('python', false, 'warn', `${where}: ${python.error}`, install);
 	const sdks = [python.union ? `union ${python.union}` : undefined, python.flytekit ? `flytekit ${python.flytekit}` : undefined].filter(Boolean);
 	if (sdks.length > 0) return make('python', false, 'ok', `${where} with ${sdks.join(', ')}`);
-	if (python.broken) return make('python', false, 'warn', `${where}: installed but does not import (${python.broken}).`, `Repair the install: ${install.replace('pip install', 'pip install --force-reinstall')}`);
+	if (python.broken)
+		return make(
+			'python',
+			false,
+			'warn',
+			`${where}: installed but does not import (${python.broken}).`,
+			`Repair the install: ${install.replace('pip install', 'pip install --force-reinstall')}`,
+		);
 	return make('python', false, 'warn', `${where} has neither union nor flytekit: needed to register workflows, not for this wizard.`, install);
 };
 

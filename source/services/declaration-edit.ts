@@ -33,9 +33,7 @@ export const editDeclaration = (content: string, declaration: Declaration, edits
 			);
 		} else if (value !== undefined) {
 			// Before the first field that comes later in flytekit's order, else before the closing `)` line.
-			const next = declaration.fields
-				.filter(field => fieldRank(field.key) > fieldRank(key))
-				.sort((a, b) => a.start - b.start)[0];
+			const next = declaration.fields.filter(field => fieldRank(field.key) > fieldRank(key)).sort((a, b) => a.start - b.start)[0];
 			const at = lineStart(content, next ? next.start : declaration.end - (declaration.text.endsWith('\n') ? 2 : 1));
 			const eol = declaration.text.includes('\r\n') ? '\r\n' : '\n';
 			splices.push({start: at, end: at, text: renderField(key, value).replaceAll('\n', eol) + eol});

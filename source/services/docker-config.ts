@@ -46,7 +46,11 @@ export const readDockerConfig = async (platform: Platform): Promise<DockerConfig
 	const config = parsed as Record<string, unknown>;
 	const isObject = (value: unknown) => value !== null && typeof value === 'object' && !Array.isArray(value);
 	for (const [key, valid, shape] of [
-		['credHelpers', isObject(config.credHelpers) && Object.values(config.credHelpers as object).every(value => typeof value === 'string'), 'an object of host: helper names, e.g. {"us-east1-docker.pkg.dev": "gcloud"}'],
+		[
+			'credHelpers',
+			isObject(config.credHelpers) && Object.values(config.credHelpers as object).every(value => typeof value === 'string'),
+			'an object of host: helper names, e.g. {"us-east1-docker.pkg.dev": "gcloud"}',
+		],
 		['auths', isObject(config.auths), 'an object of host: credentials'],
 		['credsStore', typeof config.credsStore === 'string', 'a helper name, e.g. "desktop"'],
 	] as const) {

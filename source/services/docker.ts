@@ -184,7 +184,10 @@ export const mapDockerFailure = (
 	const last = output.trim().split('\n').filter(Boolean).slice(-3).join(' ').trim();
 	const gar = host.endsWith('-docker.pkg.dev');
 	if (/Cannot connect to the Docker daemon|error during connect|docker daemon is not running|connection refused.*docker\.sock/i.test(output)) {
-		return new StepError('The Docker engine is not running.', {fix: 'Start Docker (Docker Desktop, or `sudo systemctl start docker`), then retry.', reason: 'DOCKER_DOWN'});
+		return new StepError('The Docker engine is not running.', {
+			fix: 'Start Docker (Docker Desktop, or `sudo systemctl start docker`), then retry.',
+			reason: 'DOCKER_DOWN',
+		});
 	}
 	// A push without its helper only says "no basic auth credentials": docker goes on anonymously.
 	const anonymous = /no basic auth credentials|authentication required|unauthorized/i.test(output);
@@ -199,7 +202,7 @@ export const mapDockerFailure = (
 	}
 	if (/no space left on device/i.test(output)) {
 		return new StepError('The Docker engine ran out of disk space.', {
-			fix: 'Free space with `docker system prune` (or raise Docker Desktop\'s disk limit), then retry.',
+			fix: "Free space with `docker system prune` (or raise Docker Desktop's disk limit), then retry.",
 			reason: 'NO_SPACE',
 		});
 	}
@@ -213,7 +216,7 @@ export const mapDockerFailure = (
 			});
 		}
 		if (/externally-managed-environment/.test(output)) {
-			return new StepError('The base image\'s Python is externally managed (PEP 668): packages cannot be installed into it.', {
+			return new StepError("The base image's Python is externally managed (PEP 668): packages cannot be installed into it.", {
 				fix: 'Set python_exec to that Python (e.g. python_exec="/usr/bin/python3"): the packages then go into a venv, as flytekit\'s builder does for such images.',
 				reason: 'EXTERNALLY_MANAGED_PYTHON',
 			});
@@ -222,7 +225,8 @@ export const mapDockerFailure = (
 		if (fromStep || /pull access denied|failed to resolve source metadata|manifest for \S+ not found/i.test(output)) {
 			const base = /^FROM\s+(?:--platform=\S+\s+)?(\S+)/i.exec(context.failingStep ?? '')?.[1] ?? 'BASE_IMAGE';
 			const baseHost = base === 'BASE_IMAGE' ? 'HOST' : registryHost(base);
-			const login = baseHost.endsWith('-docker.pkg.dev') || baseHost.endsWith('gcr.io') ? `gcloud auth configure-docker ${baseHost}` : `docker login ${baseHost}`;
+			const login =
+				baseHost.endsWith('-docker.pkg.dev') || baseHost.endsWith('gcr.io') ? `gcloud auth configure-docker ${baseHost}` : `docker login ${baseHost}`;
 			return new StepError(`The base image could not be pulled: ${last}`, {
 				fix: `Check the base_image name and tag, and that you can pull it (\`docker pull ${base}\`; \`${login}\` if it is private).`,
 				reason: 'BASE_IMAGE_UNAVAILABLE',
@@ -232,7 +236,10 @@ export const mapDockerFailure = (
 	}
 	if (/Unauthenticated request|no basic auth credentials|authentication required|unauthorized|active account/i.test(output)) {
 		return new StepError(`${host} did not accept your credentials: ${last}`, {
-			fix: gar || host.endsWith('gcr.io') || context.gcloudHelper ? `Run \`gcloud auth configure-docker ${host}\` and \`gcloud auth login\`, then retry.` : `Log in to ${host} (\`docker login ${host}\`), then retry.`,
+			fix:
+				gar || host.endsWith('gcr.io') || context.gcloudHelper
+					? `Run \`gcloud auth configure-docker ${host}\` and \`gcloud auth login\`, then retry.`
+					: `Log in to ${host} (\`docker login ${host}\`), then retry.`,
 			reason: 'PUSH_UNAUTHENTICATED',
 		});
 	}
@@ -480,6 +487,9 @@ export const credentialHelperAnswers = async (ctx: ServiceContext, host: string)
 	if (result.exitCode === 0 && typeof secret === 'string' && secret !== '') return {answers: true};
 	// What it said, never its JSON (which may hold a token).
 	const said = `${json ? '' : result.stdout}\n${result.stderr}`;
-	const why = said.split('\n').findLast(line => line.trim() !== '')?.trim();
+	const why = said
+		.split('\n')
+		.findLast(line => line.trim() !== '')
+		?.trim();
 	return {answers: false, why: why || `it exited with ${result.exitCode} and no token`};
 };

@@ -36,5 +36,4 @@ export class CancelledError extends Error {
 }
 
 export const isAbort = (error: unknown): boolean =>
-	error instanceof CancelledError ||
-	(error instanceof Error && (error.name === 'AbortError' || (error as {isCanceled?: boolean}).isCanceled === true));
+	error instanceof CancelledError || (error instanceof Error && (error.name === 'AbortError' || (error as {isCanceled?: boolean}).isCanceled === true));

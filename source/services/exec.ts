@@ -26,8 +26,7 @@ const installFixes: Record<string, string> = {
 };
 
 /** 'gcloud.cmd' and '/usr/bin/gcloud' both name gcloud. */
-export const toolName = (file: string): string =>
-	(file.split(/[\\/]/).pop() ?? file).replace(/\.(cmd|exe|bat)$/i, '');
+export const toolName = (file: string): string => (file.split(/[\\/]/).pop() ?? file).replace(/\.(cmd|exe|bat)$/i, '');
 
 const childEnv = (ctx: ServiceContext, extra?: ToolOptions['env']): NodeJS.ProcessEnv => {
 	const env: NodeJS.ProcessEnv = {...ctx.platform.env};
@@ -105,7 +104,7 @@ export const runInTerminal = async (ctx: ServiceContext, file: string, args: rea
 	return result.exitCode ?? 1;
 };
 
-export type StreamResult = {exitCode: number; /** The last lines of stdout+stderr, for mapping failures. */ tail: string[]};
+export type StreamResult = {exitCode: number /** The last lines of stdout+stderr, for mapping failures. */; tail: string[]};
 
 /**
  * Runs a long tool (build, push), handing each stdout/stderr line to onLine as it comes.
@@ -185,8 +184,7 @@ export const findExecutable = async (platform: Platform, name: string): Promise<
 	const pathValue = envValue(platform.env, 'PATH') ?? '';
 	// Like cmd.exe: a bare name is tried only with PATHEXT (the SDK's bin also holds an
 	// extensionless sh script named gcloud).
-	const extensions =
-		windows && path.extname(name) === '' ? (envValue(platform.env, 'PATHEXT') ?? '.COM;.EXE;.BAT;.CMD').split(';').filter(Boolean) : [''];
+	const extensions = windows && path.extname(name) === '' ? (envValue(platform.env, 'PATHEXT') ?? '.COM;.EXE;.BAT;.CMD').split(';').filter(Boolean) : [''];
 	const separator = windows ? ';' : ':';
 	for (const dir of pathValue.split(separator)) {
 		if (dir === '') continue;
@@ -208,6 +206,6 @@ export const findExecutable = async (platform: Platform, name: string): Promise<
 /** Windows env names are case-insensitive ("Path"), but a copied env object is not. */
 export const envValue = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
 	if (env[name] !== undefined) return env[name];
-	const key = Object.keys(env).find((k) => k.toUpperCase() === name.toUpperCase());
+	const key = Object.keys(env).find(k => k.toUpperCase() === name.toUpperCase());
 	return key === undefined ? undefined : env[key];
 };

@@ -1,4 +1,5 @@
-import {MANAGED_BY_LABELS, cleanupPolicies, enableApiCommand, formatCleanupPreset, type RepositorySettings} from './artifact-registry.js';
+import {enableApiCommand} from './api-errors.js';
+import {MANAGED_BY_LABELS, cleanupPolicies, formatCleanupPreset, type RepositorySettings} from './repository-settings.js';
 import {READER_ROLE, grantCommand, serviceAccountMember, type RepositoryRef} from './repository-iam.js';
 
 /** What `imagespec-gar export` reproduces: one folder's repository, its reader grant and docker's auth. */
@@ -104,7 +105,11 @@ export function exportGcloud(setup: ExportSetup): string {
 	}
 
 	if (setup.dataPlaneServiceAccount) {
-		lines.push('', '# The Union data plane (another project) may pull from the repository', `${grantCommand(ref, serviceAccountMember(setup.dataPlaneServiceAccount), READER_ROLE)} --condition=None`);
+		lines.push(
+			'',
+			'# The Union data plane (another project) may pull from the repository',
+			`${grantCommand(ref, serviceAccountMember(setup.dataPlaneServiceAccount), READER_ROLE)} --condition=None`,
+		);
 	}
 
 	lines.push('', '# docker asks gcloud for credentials for the repository host', `gcloud auth configure-docker ${setup.registryHost} --quiet`, '');

@@ -1,6 +1,7 @@
-import {cleanupPolicies, formatCleanupPreset, repositoryName} from './artifact-registry.js';
+import {repositoryName} from './artifact-registry.js';
 import {repositoryLabels, type ApiPolicy, type ExportSetup} from './export-gcloud.js';
 import {READER_ROLE, serviceAccountMember} from './repository-iam.js';
+import {cleanupPolicies, formatCleanupPreset} from './repository-settings.js';
 
 /** An HCL string literal (JSON's escapes, and `${` / `%{` kept literal). */
 const hclString = (value: string): string =>

@@ -8,10 +8,19 @@ const ERRNO: Record<string, {says: string; fix: (file: string) => string}> = {
 	EISDIR: {says: 'it is a folder', fix: file => `Remove or rename the folder ${file}, or name a file instead.`},
 	ENOENT: {says: 'its folder does not exist', fix: file => `Create ${path.dirname(file)} first, or name a file in an existing folder.`},
 	ENOTDIR: {says: 'a part of its path is a file, not a folder', fix: file => `Check the path ${file}.`},
-	EACCES: {says: 'permission denied', fix: file => `Make ${file} and its folder writable for you (ls -ld ${path.dirname(file)}), or run from a folder you own.`},
-	EPERM: {says: 'the operation is not permitted', fix: file => `Make ${file} and its folder writable for you (ls -ld ${path.dirname(file)}), or run from a folder you own.`},
+	EACCES: {
+		says: 'permission denied',
+		fix: file => `Make ${file} and its folder writable for you (ls -ld ${path.dirname(file)}), or run from a folder you own.`,
+	},
+	EPERM: {
+		says: 'the operation is not permitted',
+		fix: file => `Make ${file} and its folder writable for you (ls -ld ${path.dirname(file)}), or run from a folder you own.`,
+	},
 	EROFS: {says: 'the file system is read-only', fix: () => 'Run from a writable copy of the project, or remount it read-write.'},
-	ENOSPC: {says: 'no space is left on the device', fix: file => `Free some space on the disk that holds ${path.dirname(file)} (df -h ${path.dirname(file)}), then rerun.`},
+	ENOSPC: {
+		says: 'no space is left on the device',
+		fix: file => `Free some space on the disk that holds ${path.dirname(file)} (df -h ${path.dirname(file)}), then rerun.`,
+	},
 	EDQUOT: {says: 'your disk quota is used up', fix: file => `Free some space in your quota on the disk that holds ${path.dirname(file)}, then rerun.`},
 	ELOOP: {says: 'it is a symbolic link that may not be followed here', fix: file => `Replace the link ${file} with a regular file.`},
 	EEXIST: {says: 'it appeared while being created', fix: () => 'Another run may be writing it: wait for it, then rerun.'},
@@ -45,14 +54,25 @@ export async function guardFile<T>(doing: string, file: string, work: () => Prom
 }
 
 export class NotRegularFileError extends StepError {
-	constructor(readonly file: string, readonly kind: string) {
+	constructor(
+		readonly file: string,
+		readonly kind: string,
+	) {
 		super(`${file} is ${kind}, not a regular file.`, {fix: `Name a regular file instead of ${file}.`, reason: 'NOT_A_FILE'});
 	}
 }
 
 /** What a non-regular file is, for messages. */
 const kindOf = (info: {isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean}): string =>
-	info.isDirectory() ? 'a folder' : info.isFIFO() ? 'a FIFO (named pipe)' : info.isSocket() ? 'a socket' : info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : 'not a file';
+	info.isDirectory()
+		? 'a folder'
+		: info.isFIFO()
+			? 'a FIFO (named pipe)'
+			: info.isSocket()
+				? 'a socket'
+				: info.isCharacterDevice() || info.isBlockDevice()
+					? 'a device'
+					: 'not a file';
 
 /**
  * Reads a regular file, or undefined when there is none. Opened non-blocking and checked before
@@ -118,13 +138,20 @@ export async function insideFolder(folder: string, file: string): Promise<boolea
  * register` and teammates find it), a regular file when it exists, in a folder that exists.
  * Throws UsageError (exit 2) naming the flag and the rule.
  */
-export async function checkFlagFile(flag: string, value: string, options: {cwd: string; folder: string; extension?: string; mustExist?: boolean}): Promise<string> {
+export async function checkFlagFile(
+	flag: string,
+	value: string,
+	options: {cwd: string; folder: string; extension?: string; mustExist?: boolean},
+): Promise<string> {
 	const file = path.resolve(options.cwd, value);
 	const shown = `--${flag} ${JSON.stringify(value)}`;
 	if (value.trim() === '') throw new UsageError(`${shown}: name a file`, flag);
 	if (options.extension && path.extname(file) !== options.extension) throw new UsageError(`${shown}: the file must end in ${options.extension}`, flag);
 	if (!(await insideFolder(options.folder, file))) {
-		throw new UsageError(`${shown} is outside the project folder ${options.folder}: the module and its requirements live in the project, where union register and your teammates find them`, flag);
+		throw new UsageError(
+			`${shown} is outside the project folder ${options.folder}: the module and its requirements live in the project, where union register and your teammates find them`,
+			flag,
+		);
 	}
 
 	const info = await stat(file).catch((error: ErrnoError) => {

@@ -86,7 +86,10 @@ export const buildWithFlytekit = async (ctx: ServiceContext, options: FlytekitBu
 		if (result.exitCode !== 0) {
 			const output = result.tail.join('\n');
 			if (/No module named '?flytekit/.test(output)) {
-				throw new StepError(`${options.python} cannot import flytekit.`, {fix: 'pip install flytekit (or union), or build with docker.', reason: 'NO_FLYTEKIT'});
+				throw new StepError(`${options.python} cannot import flytekit.`, {
+					fix: 'pip install flytekit (or union), or build with docker.',
+					reason: 'NO_FLYTEKIT',
+				});
 			}
 
 			const mapped = mapDockerFailure(/push/i.test(result.tail.slice(-5).join('\n')) ? 'push' : 'build', output, options.imageUri, {failingStep});

@@ -1,5 +1,6 @@
 import {readFile, realpath} from 'node:fs/promises';
 import path from 'node:path';
+import {enableApiCommand} from './api-errors.js';
 import type {ServiceContext} from './context.js';
 import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {CancelledError, StepError} from './errors.js';
@@ -30,8 +31,7 @@ const gcloudFailure = (what: string, stderr: string, exitCode: number): StepErro
 		reason: 'GCLOUD_FAILED',
 	});
 
-const lastLines = (text: string, count = 3): string =>
-	text.trim().split('\n').slice(-count).join(' ').trim() || 'no output';
+const lastLines = (text: string, count = 3): string => text.trim().split('\n').slice(-count).join(' ').trim() || 'no output';
 
 const parseJson = <T>(text: string, what: string): T => {
 	try {
@@ -134,7 +134,10 @@ const credentialedAccounts = async (dir: string): Promise<string[] | undefined> 
 	try {
 		const database = new sqlite.DatabaseSync(path.join(dir, 'credentials.db'), {readOnly: true});
 		try {
-			const ids = database.prepare('SELECT account_id FROM credentials').all().map((row) => row.account_id);
+			const ids = database
+				.prepare('SELECT account_id FROM credentials')
+				.all()
+				.map(row => row.account_id);
 			return ids.every((id): id is string => typeof id === 'string' && id !== '') ? ids : undefined;
 		} finally {
 			database.close();
@@ -149,10 +152,7 @@ const credentialedAccounts = async (dir: string): Promise<string[] | undefined> 
  * clearly: an account with credentials is set, and a project is set or surely unset (not on GCE).
  * Undefined otherwise, never a throw.
  */
-const readGcloudFiles = async (
-	platform: Platform,
-	sdkBin: string,
-): Promise<Pick<GcloudState, 'account' | 'project' | 'accounts'> | undefined> => {
+const readGcloudFiles = async (platform: Platform, sdkBin: string): Promise<Pick<GcloudState, 'account' | 'project' | 'accounts'> | undefined> => {
 	try {
 		const dir = gcloudConfigDir(platform);
 		const name = await activeConfigName(platform, dir);
@@ -169,14 +169,14 @@ const readGcloudFiles = async (
 		const user = userFile.get('core') ?? new Map<string, string>();
 		// A universe domain changes which account `auth list` marks active.
 		const universe = [platform.env.CLOUDSDK_CORE_UNIVERSE_DOMAIN, user.get('universe_domain'), installation.get('core')?.get('universe_domain')];
-		if (universe.some((value) => value !== undefined)) return undefined;
+		if (universe.some(value => value !== undefined)) return undefined;
 		// gcloud's cached "on GCE" answer: there `auth list` adds the VM's service accounts.
 		if (gce !== undefined && gce !== 'False') return undefined;
 		const env = platform.env;
 		const account = env.CLOUDSDK_CORE_ACCOUNT ?? user.get('account');
 		const project = env.CLOUDSDK_CORE_PROJECT ?? user.get('project');
 		// `account#universe` ids belong to other universes: gcloud's own reading is needed.
-		if (!account || !ids?.includes(account) || ids.some((id) => id.includes('#'))) return undefined;
+		if (!account || !ids?.includes(account) || ids.some(id => id.includes('#'))) return undefined;
 		// No project set: gcloud would ask a GCE metadata server for one, unless its cache says there is none.
 		if (project === '' || (project === undefined && gce !== 'False')) return undefined;
 		return {account, project, accounts: ids.sort()};
@@ -210,8 +210,8 @@ export const readGcloudState = async (ctx: ServiceContext): Promise<GcloudState>
 	if (auth.exitCode !== 0) throw gcloudFailure('auth list', auth.stderr, auth.exitCode);
 	const core = parseJson<ConfigList>(config.stdout || '{}', 'config list').core ?? {};
 	const entries = parseJson<AuthEntry[]>(auth.stdout || '[]', 'auth list');
-	const accounts = entries.map((entry) => entry.account).filter((account): account is string => Boolean(account));
-	const active = entries.find((entry) => entry.status === 'ACTIVE')?.account;
+	const accounts = entries.map(entry => entry.account).filter((account): account is string => Boolean(account));
+	const active = entries.find(entry => entry.status === 'ACTIVE')?.account;
 	return {
 		installed: true,
 		path: located.path,
@@ -238,8 +238,14 @@ export const cachedAccessToken = async (platform: Platform): Promise<string | un
 		if (!located || !files?.account) return undefined;
 		const dir = gcloudConfigDir(platform);
 		const name = await activeConfigName(platform, dir);
-		const properties = await Promise.all([path.join(dir, 'configurations', `config_${name}`), path.join(located.sdkBin, '..', 'properties')].map(async file => parseProperties((await readIfPresent(file)) ?? '')));
-		const overridden = properties.some(sections => !sections || ['impersonate_service_account', 'access_token_file'].some(key => sections.get('auth')?.has(key)));
+		const properties = await Promise.all(
+			[path.join(dir, 'configurations', `config_${name}`), path.join(located.sdkBin, '..', 'properties')].map(async file =>
+				parseProperties((await readIfPresent(file)) ?? ''),
+			),
+		);
+		const overridden = properties.some(
+			sections => !sections || ['impersonate_service_account', 'access_token_file'].some(key => sections.get('auth')?.has(key)),
+		);
 		const sqlite = await loadSqlite();
 		if (overridden || !sqlite) return undefined;
 		const database = new sqlite.DatabaseSync(path.join(dir, 'access_tokens.db'), {readOnly: true});
@@ -304,7 +310,7 @@ export const hasApplicationDefaultCredentials = async (ctx: ServiceContext): Pro
 	}
 	const type = typeof parsed.type === 'string' ? parsed.type : undefined;
 	if (!type) return {present: false, path: file, reason: 'ADC_INVALID', detail: `${file} has no "type"`};
-	const missing = (requiredFields[type] ?? []).filter((field) => typeof parsed[field] !== 'string' || parsed[field] === '');
+	const missing = (requiredFields[type] ?? []).filter(field => typeof parsed[field] !== 'string' || parsed[field] === '');
 	if (missing.length > 0) {
 		return {present: false, path: file, type, reason: 'ADC_INVALID', detail: `${file} lacks ${missing.join(', ')}`};
 	}
@@ -319,8 +325,7 @@ export const hasApplicationDefaultCredentials = async (ctx: ServiceContext): Pro
 };
 
 /** Hosts gcloud's configure-docker knows; any other needs artifacts/allow_unrecognized_registry. */
-export const isKnownGoogleRegistry = (host: string): boolean =>
-	/^[a-z0-9-]+-docker\.pkg\.dev$/.test(host) || /^([a-z]+\.)?gcr\.io$/.test(host);
+export const isKnownGoogleRegistry = (host: string): boolean => /^[a-z0-9-]+-docker\.pkg\.dev$/.test(host) || /^([a-z]+\.)?gcr\.io$/.test(host);
 
 export type ConfigureDockerResult = {changed: boolean; configPath: string};
 
@@ -361,7 +366,14 @@ export const configureDocker = async (ctx: ServiceContext, host: string): Promis
 export const listServiceAccounts = async (ctx: ServiceContext, project: string, contains: string): Promise<string[]> => {
 	let result;
 	try {
-		result = await runTool(ctx, executable(ctx.platform, 'gcloud'), ['iam', 'service-accounts', 'list', `--project=${project}`, `--filter=email~${contains}`, '--format=value(email)']);
+		result = await runTool(ctx, executable(ctx.platform, 'gcloud'), [
+			'iam',
+			'service-accounts',
+			'list',
+			`--project=${project}`,
+			`--filter=email~${contains}`,
+			'--format=value(email)',
+		]);
 	} catch (error) {
 		// No gcloud here: the checks said so already; the question falls back to typing.
 		if (error instanceof StepError) return [];
@@ -375,3 +387,17 @@ export const listServiceAccounts = async (ctx: ServiceContext, project: string, 
 		.filter(email => email.includes(contains))
 		.sort();
 };
+
+/** Turns the Artifact Registry API on in `project` with gcloud (the person's own login). */
+export async function enableArtifactRegistryApi(ctx: ServiceContext, project: string): Promise<void> {
+	const result = await runTool(ctx, executable(ctx.platform, 'gcloud'), ['services', 'enable', 'artifactregistry.googleapis.com', '--project', project], {
+		timeout: 180_000,
+	});
+	if (result.exitCode !== 0) {
+		const said = result.stderr.trim().split('\n').slice(-3).join(' ') || `exit ${result.exitCode}`;
+		throw new StepError(`Could not enable the Artifact Registry API in project ${project}: ${said}`, {
+			fix: `Enabling an API needs Service Usage Admin (roles/serviceusage.serviceUsageAdmin) or Owner on the project; ask for it, or ask an owner to run: ${enableApiCommand(project)}`,
+			reason: 'SERVICE_DISABLED',
+		});
+	}
+}

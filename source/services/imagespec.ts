@@ -130,12 +130,8 @@ export const composeRegistry = (parts: {location: string; project: string; repos
 	`${registryHost(parts.location, parts.hostOverride)}/${projectPath(parts.project)}/${parts.repository.toLowerCase()}`;
 
 /** The inverse of composeRegistry for `*-docker.pkg.dev` registries; extra path segments are kept in `rest`. */
-export const parseGarRegistry = (
-	registry: string,
-): {location: string; project: string; repository: string; rest?: string} | undefined => {
-	const match = /^([a-z0-9-]+)-docker\.pkg\.dev\/(?:([a-z0-9.-]+\.[a-z]{2,})\/)?([a-z0-9-]+)\/([a-z0-9-]+)(?:\/(.+))?$/.exec(
-		registry.toLowerCase(),
-	);
+export const parseGarRegistry = (registry: string): {location: string; project: string; repository: string; rest?: string} | undefined => {
+	const match = /^([a-z0-9-]+)-docker\.pkg\.dev\/(?:([a-z0-9.-]+\.[a-z]{2,})\/)?([a-z0-9-]+)\/([a-z0-9-]+)(?:\/(.+))?$/.exec(registry.toLowerCase());
 	if (!match) return undefined;
 	const [, location = '', domain, project = '', repository = '', rest] = match;
 	return {location, project: domain ? `${domain}:${project}` : project, repository, ...(rest ? {rest} : {})};
@@ -167,7 +163,8 @@ export const validateRegistry = (registry: string): string | undefined => {
 	const [domain = '', ...segments] = registry.split('/');
 	if (segments.some(segment => segment.includes(':'))) return 'no tag: the tag is computed from the spec, the registry is host/project/repository only';
 	if (segments.some(segment => segment === '')) return 'no empty path segment (//)';
-	if (!FLYTEKIT_REGISTRY.test(registry)) return 'host[:port]/path: only lowercase letters, digits, ".", "_" and "-" (flytekit: "Invalid container registry name")';
+	if (!FLYTEKIT_REGISTRY.test(registry))
+		return 'host[:port]/path: only lowercase letters, digits, ".", "_" and "-" (flytekit: "Invalid container registry name")';
 	if (!validDomain(domain)) return `"${domain}" is not a valid host: letters, digits and "-" between dots, optional :port`;
 	const bad = segments.find(segment => !PATH_COMPONENT.test(segment));
 	if (bad !== undefined) return `path segment "${bad}" must be lowercase letters and digits, separated by ".", "_", "__" or "-"`;
@@ -183,7 +180,8 @@ export const validateImageName = (name: string): string | undefined => {
 	if (name.startsWith('/') || name.endsWith('/') || name.includes('//')) return 'no leading, trailing or double "/"';
 	if (name.length > NAME_TOTAL_MAX) return `at most ${NAME_TOTAL_MAX} characters`;
 	const bad = name.split('/').find(component => !PATH_COMPONENT.test(component));
-	if (bad !== undefined) return `"${bad}": lowercase letters and digits, separated by ".", "_", "__" or "-" (each "/" part starts and ends with a letter or digit)`;
+	if (bad !== undefined)
+		return `"${bad}": lowercase letters and digits, separated by ".", "_", "__" or "-" (each "/" part starts and ends with a letter or digit)`;
 	return undefined;
 };
 
@@ -304,11 +302,12 @@ export const validateSpec = (spec: ImageSpec): SpecProblem[] => {
 
 	add('name', spec.name, validateImageName(spec.name));
 	if (spec.python_version === undefined) {
-		add('python_version', '', 'set it: without it the build uses the builder machine\'s Python, which the tag does not capture');
+		add('python_version', '', "set it: without it the build uses the builder machine's Python, which the tag does not capture");
 	} else {
 		add('python_version', spec.python_version, validatePythonVersion(spec.python_version));
 	}
-	if (spec.builder !== undefined) add('builder', spec.builder, /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(spec.builder) ? undefined : 'a builder name such as default or union');
+	if (spec.builder !== undefined)
+		add('builder', spec.builder, /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(spec.builder) ? undefined : 'a builder name such as default or union');
 	for (const [key, value] of Object.entries(spec.env ?? {})) {
 		add('env', key, ENV_KEY.test(key) ? undefined : 'environment variable names are letters, digits and "_", not starting with a digit');
 		add('env', `${key}=${value}`, /[\r\n\0]/.test(value) ? 'no line breaks or NUL in environment values' : undefined);
@@ -336,7 +335,8 @@ export const validateSpec = (spec: ImageSpec): SpecProblem[] => {
 						: undefined,
 		);
 	}
-	for (const pkg of spec.apt_packages ?? []) add('apt_packages', pkg, APT_PACKAGE.test(pkg) ? undefined : 'a Debian package name like git or libgomp1 (optionally =version)');
+	for (const pkg of spec.apt_packages ?? [])
+		add('apt_packages', pkg, APT_PACKAGE.test(pkg) ? undefined : 'a Debian package name like git or libgomp1 (optionally =version)');
 	for (const repeated of duplicates(spec.apt_packages ?? [], value => value.split('=')[0] ?? value)) add('apt_packages', repeated, 'listed twice');
 	if (typeof spec.base_image === 'string') add('base_image', spec.base_image, validateImageReference(spec.base_image));
 	if (spec.platform !== undefined) add('platform', spec.platform, validatePlatform(spec.platform));
@@ -344,7 +344,17 @@ export const validateSpec = (spec: ImageSpec): SpecProblem[] => {
 	for (const url of spec.pip_extra_index_url ?? []) add('pip_extra_index_url', url, validateUrl(url));
 	for (const repeated of duplicates(spec.pip_extra_index_url ?? [])) add('pip_extra_index_url', repeated, 'listed twice');
 	for (const command of spec.commands ?? []) {
-		add('commands', command, command.trim() === '' ? 'must not be empty' : /[\r\n]/.test(command) ? 'one command per entry, no line breaks (join with &&)' : /\\\s*$/.test(command) ? 'must not end with a backslash (the Dockerfile would join the next command to it)' : undefined);
+		add(
+			'commands',
+			command,
+			command.trim() === ''
+				? 'must not be empty'
+				: /[\r\n]/.test(command)
+					? 'one command per entry, no line breaks (join with &&)'
+					: /\\\s*$/.test(command)
+						? 'must not end with a backslash (the Dockerfile would join the next command to it)'
+						: undefined,
+		);
 	}
 	if (spec.tag_format !== undefined) add('tag_format', spec.tag_format, validateTagFormat(spec.tag_format));
 	return problems;
@@ -492,8 +502,7 @@ export const hashEntries = (spec: ImageSpec, digests: TagDigests = {}, arch: str
 export const hashInput = (spec: ImageSpec, digests?: TagDigests, arch?: string): string => pyRepr(new Map(hashEntries(spec, digests, arch)));
 
 /** flytekit's spec hash of a str(dict): MD5, URL-safe base64 without '=', '-' -> '_'. */
-export const specHash = (hashInputString: string): string =>
-	createHash('md5').update(hashInputString, 'utf8').digest('base64url').replaceAll('-', '_');
+export const specHash = (hashInputString: string): string => createHash('md5').update(hashInputString, 'utf8').digest('base64url').replaceAll('-', '_');
 
 /** Python bytes.strip(): ASCII whitespace only. */
 const stripBytes = (bytes: Buffer): Buffer => {
@@ -506,7 +515,9 @@ const stripBytes = (bytes: Buffer): Buffer => {
 };
 
 export const requirementsDigest = (content: Buffer | string): string =>
-	createHash('sha1').update(stripBytes(Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8'))).digest('hex');
+	createHash('sha1')
+		.update(stripBytes(Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8')))
+		.digest('hex');
 
 /** Python's str ordering (code points), not JavaScript's UTF-16 code units. */
 const byCodePoint = (a: string, b: string): number => {

@@ -49,7 +49,7 @@ export const LOCAL_BUILD: Record<SpecField, FieldRule> = {
 	python_version: {
 		support: 'checked',
 		how:
-			'flytekit installs this Python with micromamba; the local build uses the base image\'s Python and, without python_exec, ' +
+			"flytekit installs this Python with micromamba; the local build uses the base image's Python and, without python_exec, " +
 			'refuses to push when its version differs',
 	},
 	builder: {support: 'ignored', how: 'chooses the builder; the local build is the docker build'},
@@ -59,12 +59,12 @@ export const LOCAL_BUILD: Record<SpecField, FieldRule> = {
 	},
 	env: {support: 'built', how: 'ENV after PYTHONPATH=/root, as flytekit writes it'},
 	registry: {support: 'tag', how: 'where the image is pushed'},
-	packages: {support: 'built', how: 'installed with the requirements file\'s lines; flytekit is appended when none of them is flytekit'},
+	packages: {support: 'built', how: "installed with the requirements file's lines; flytekit is appended when none of them is flytekit"},
 	conda_packages: {support: 'refused', how: 'needs micromamba and conda-forge', refuses: whenSet('conda_packages', 'conda packages need micromamba')},
 	conda_channels: {support: 'refused', how: 'needs micromamba and conda-forge', refuses: whenSet('conda_channels', 'conda channels need micromamba')},
 	requirements: {
 		support: 'built',
-		how: 'a requirements file\'s lines are installed like flytekit\'s requirements_uv.txt; uv.lock and poetry.lock are refused (uv sync / poetry install)',
+		how: "a requirements file's lines are installed like flytekit's requirements_uv.txt; uv.lock and poetry.lock are refused (uv sync / poetry install)",
 		refuses: spec => {
 			const lock = lockFile(spec);
 			return lock ? `${lock} needs ${lock === 'uv.lock' ? 'uv sync' : 'poetry install'} with its pyproject.toml` : undefined;
@@ -73,13 +73,13 @@ export const LOCAL_BUILD: Record<SpecField, FieldRule> = {
 	apt_packages: {support: 'built', how: 'apt-get install --no-install-recommends, first, as flytekit does'},
 	cuda: {
 		support: 'refused',
-		how: 'flytekit\'s default builder refuses it too',
-		refuses: whenSet('cuda', 'flytekit\'s own builder refuses cuda as well'),
+		how: "flytekit's default builder refuses it too",
+		refuses: whenSet('cuda', "flytekit's own builder refuses cuda as well"),
 	},
 	cudnn: {
 		support: 'refused',
-		how: 'flytekit\'s default builder refuses it too',
-		refuses: whenSet('cudnn', 'flytekit\'s own builder refuses cudnn as well'),
+		how: "flytekit's default builder refuses it too",
+		refuses: whenSet('cudnn', "flytekit's own builder refuses cudnn as well"),
 	},
 	base_image: {support: 'built', how: 'FROM; a nested ImageSpec is built and pushed first when its registry lacks it, as flytekit does'},
 	platform: {
@@ -87,7 +87,7 @@ export const LOCAL_BUILD: Record<SpecField, FieldRule> = {
 		how: 'docker build --platform, and the check runs the image on it; a list of platforms is refused (one platform per local build)',
 		refuses: spec => (spec.platform?.includes(',') ? `the classic docker builder builds one platform, not ${spec.platform}` : undefined),
 	},
-	pip_index: {support: 'built', how: '--index-url; an index on this machine\'s loopback is reached with the host network'},
+	pip_index: {support: 'built', how: "--index-url; an index on this machine's loopback is reached with the host network"},
 	pip_extra_index_url: {support: 'built', how: '--extra-index-url, one per URL'},
 	pip_secret_mounts: {
 		support: 'refused',
@@ -95,7 +95,7 @@ export const LOCAL_BUILD: Record<SpecField, FieldRule> = {
 		refuses: whenSet('pip_secret_mounts', 'secret mounts need BuildKit'),
 	},
 	pip_extra_args: {support: 'built', how: 'passed as written to the installer (uv when the image has it, else pip)'},
-	registry_config: {support: 'ignored', how: 'flytekit\'s default builder ignores it too'},
+	registry_config: {support: 'ignored', how: "flytekit's default builder ignores it too"},
 	entrypoint: {support: 'built', how: 'ENTRYPOINT in JSON form'},
 	commands: {support: 'built', how: 'one RUN joined with &&, after the packages and copies, as root'},
 	tag_format: {support: 'tag', how: 'the tag'},
@@ -106,12 +106,12 @@ export const LOCAL_BUILD: Record<SpecField, FieldRule> = {
 	},
 	copy: {support: 'built', how: 'COPY --chown=flytekit into /root, folders as folders; absolute paths and ".." refused as flytekit does'},
 	python_exec: {support: 'built', how: 'a venv at /root/.venv from that Python with system site packages; packages go there'},
-	runtime_packages: {support: 'ignored', how: 'installed when the task starts, not at build (flytekit\'s builder ignores it too)'},
-	builder_options: {support: 'ignored', how: 'flytekit\'s default builder ignores it too'},
+	runtime_packages: {support: 'ignored', how: "installed when the task starts, not at build (flytekit's builder ignores it too)"},
+	builder_options: {support: 'ignored', how: "flytekit's default builder ignores it too"},
 	builder_config: {
 		support: 'refused',
-		how: 'picks flytekit\'s uv and micromamba images, which the local build does not use',
-		refuses: whenSet('builder_config', 'it picks the uv and micromamba images of flytekit\'s builder'),
+		how: "picks flytekit's uv and micromamba images, which the local build does not use",
+		refuses: whenSet('builder_config', "it picks the uv and micromamba images of flytekit's builder"),
 	},
 };
 
@@ -155,7 +155,9 @@ export const requirementLines = (spec: ImageSpec, fileContent: string | undefine
  */
 export const imageSpecId = (spec: ImageSpec, baseImage?: string, arch: string = process.arch): string => {
 	const values = {...postInitValues(spec, arch), base_image: typeof spec.base_image === 'object' ? baseImage : spec.base_image};
-	return createHash('md5').update(pyRepr(new Map(hashedEntries(values))), 'utf8').digest('base64url');
+	return createHash('md5')
+		.update(pyRepr(new Map(hashedEntries(values))), 'utf8')
+		.digest('base64url');
 };
 
 /** Where the build context keeps the generated requirements (flytekit's name for it). */

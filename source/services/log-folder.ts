@@ -28,7 +28,13 @@ export async function ensurePrivateFolder(dir: string): Promise<void> {
 
 	const info = await lstat(dir);
 	const uid = process.getuid?.();
-	const unsafe = info.isSymbolicLink() ? 'is a symbolic link' : !info.isDirectory() ? 'is not a folder' : uid !== undefined && info.uid !== uid ? `belongs to another user (uid ${info.uid})` : undefined;
+	const unsafe = info.isSymbolicLink()
+		? 'is a symbolic link'
+		: !info.isDirectory()
+			? 'is not a folder'
+			: uid !== undefined && info.uid !== uid
+				? `belongs to another user (uid ${info.uid})`
+				: undefined;
 	if (unsafe) {
 		throw new StepError(`The build log folder ${dir} ${unsafe}: imagespec-gar writes its logs only into a folder of your own.`, {
 			fix: `Remove ${dir} (or set XDG_STATE_HOME to a folder of yours), then rerun.`,

@@ -84,10 +84,7 @@ type Record_ = {
 	/** Fields holding a value from a module this Python lacks (a stand-in placeholder). */
 	placeholders?: string[];
 };
-type ReaderOutput =
-	| {broken: string}
-	| {error: Where}
-	| {via: 'flytekit' | 'stand-in'; sdk_version: string | null; missing: string[]; specs: Record_[]};
+type ReaderOutput = {broken: string} | {error: Where} | {via: 'flytekit' | 'stand-in'; sdk_version: string | null; missing: string[]; specs: Record_[]};
 
 const describe = (where: Where, folder: string): string => {
 	const file = path.isAbsolute(where.file) ? path.relative(folder, where.file) || where.file : where.file;
@@ -181,7 +178,9 @@ export const readModuleSpecs = async (ctx: ServiceContext, options: ReadModuleOp
 	const read: ReadSpec[] = [];
 	for (const [index, record] of output.specs.entries()) {
 		const spec = specs[index]!;
-		const parent = output.specs.findIndex(other => other.fields.some(([field, value]) => field === 'base_image' && (value as {$spec?: number})?.$spec === index));
+		const parent = output.specs.findIndex(other =>
+			other.fields.some(([field, value]) => field === 'base_image' && (value as {$spec?: number})?.$spec === index),
+		);
 		const variable = record.variables[0] ?? `${read[parent]?.variable ?? output.specs[parent]?.variables[0] ?? 'spec'}.base_image`;
 		const entry: ReadSpec = {variable, variables: record.variables, spec};
 		// A placeholder may sit anywhere, the name too: no tag is computed from one.

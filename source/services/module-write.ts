@@ -9,7 +9,7 @@ export type ModuleWrite = {
 	kind: 'written' | 'merged' | 'unchanged';
 };
 
-const declarationOf = (content: string | undefined, name: string): string | undefined =>
+const imageSpecDeclarationOf = (content: string | undefined, name: string): string | undefined =>
 	content === undefined ? undefined : readDeclarations(content).find(declaration => declaration.spec.name.toLowerCase() === name.toLowerCase())?.text;
 
 // A lock older than this was left by a run that died: a write takes milliseconds.
@@ -20,26 +20,25 @@ async function withLock<T>(file: string, work: () => Promise<T>): Promise<T> {
 	const lock = `${file}.imagespec-gar.lock`;
 	for (let attempt = 0; ; attempt++) {
 		try {
-			// eslint-disable-next-line no-await-in-loop -- one attempt after the other
+			// one attempt after the other
 			const handle = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-			// eslint-disable-next-line no-await-in-loop
 			await handle.close();
 			break;
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-			// eslint-disable-next-line no-await-in-loop
 			const info = await stat(lock).catch(() => undefined);
 			if (info && Date.now() - info.mtimeMs > STALE_LOCK_MS) {
-				// eslint-disable-next-line no-await-in-loop
 				await unlink(lock).catch(() => undefined);
 				continue;
 			}
 
 			if (attempt >= 100) {
-				throw new StepError(`Another imagespec-gar run is writing ${file}.`, {fix: `Wait for it to finish (or remove ${lock} if no run is going on), then rerun.`, reason: 'MODULE_LOCKED'});
+				throw new StepError(`Another imagespec-gar run is writing ${file}.`, {
+					fix: `Wait for it to finish (or remove ${lock} if no run is going on), then rerun.`,
+					reason: 'MODULE_LOCKED',
+				});
 			}
 
-			// eslint-disable-next-line no-await-in-loop
 			await new Promise(resolve => setTimeout(resolve, 50));
 		}
 	}
@@ -60,9 +59,19 @@ async function withLock<T>(file: string, work: () => Promise<T>): Promise<T> {
  */
 export async function writeModuleChecked(
 	file: string,
-	change: {shown: string | undefined; content: string; name: string; replan: (current: string) => string | undefined},
+	change: {
+		shown: string | undefined;
+		content: string;
+		name: string;
+		replan: (current: string) => string | undefined;
+		/** The text of the declaration of `name` (default: the ImageSpec module's; flyte-module.ts has the flyte.Image one). */
+		declarationOf?: (content: string | undefined, name: string) => string | undefined;
+		/** What is being written, for a file error ("Cannot write the ImageSpec module ..."). */
+		label?: string;
+	},
 ): Promise<ModuleWrite> {
-	return guardFile('write the ImageSpec module', file, async () =>
+	const declarationOf = change.declarationOf ?? imageSpecDeclarationOf;
+	return guardFile(`write the ${change.label ?? 'ImageSpec module'}`, file, async () =>
 		withLock(file, async () => {
 			const current = await readModuleFile(file);
 			if (current === change.shown) {
@@ -72,15 +81,21 @@ export async function writeModuleChecked(
 
 			const changed = `${file} changed after it was shown to you, and nothing was written`;
 			if (current === undefined || declarationOf(current, change.name) !== declarationOf(change.shown, change.name)) {
-				throw new StepError(`${changed}: ${current === undefined ? 'it was removed' : `its declaration of ${change.name} was changed`} meanwhile (another run or an editor).`, {
-					fix: 'Look at the file, then rerun: the preview will start from its new content.',
-					reason: 'MODULE_CHANGED',
-				});
+				throw new StepError(
+					`${changed}: ${current === undefined ? 'it was removed' : `its declaration of ${change.name} was changed`} meanwhile (another run or an editor).`,
+					{
+						fix: 'Look at the file, then rerun: the preview will start from its new content.',
+						reason: 'MODULE_CHANGED',
+					},
+				);
 			}
 
 			const next = isManagedModule(current) ? change.replan(current) : undefined;
 			if (next === undefined) {
-				throw new StepError(`${changed}: it is no longer managed by imagespec-gar.`, {fix: 'Rerun to get the declaration as a snippet to paste.', reason: 'MODULE_CHANGED'});
+				throw new StepError(`${changed}: it is no longer managed by imagespec-gar.`, {
+					fix: 'Rerun to get the declaration as a snippet to paste.',
+					reason: 'MODULE_CHANGED',
+				});
 			}
 
 			if (next === current) return {kind: 'unchanged'};

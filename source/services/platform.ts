@@ -35,9 +35,7 @@ export const adcPath = (platform: Platform): string =>
 	platform.env.GOOGLE_APPLICATION_CREDENTIALS ?? path.join(gcloudConfigDir(platform), 'application_default_credentials.json');
 
 /** docker's config.json: DOCKER_CONFIG, else ~/.docker. */
-export const dockerConfigPath = (platform: Platform): string =>
-	path.join(platform.env.DOCKER_CONFIG ?? path.join(platform.home, '.docker'), 'config.json');
+export const dockerConfigPath = (platform: Platform): string => path.join(platform.env.DOCKER_CONFIG ?? path.join(platform.home, '.docker'), 'config.json');
 
 /** Images run on amd64 nodes; building them on arm64 is emulated. */
-export const isEmulatedBuild = (platform: Platform, target: string): boolean =>
-	target === 'linux/amd64' && platform.arch === 'arm64';
+export const isEmulatedBuild = (platform: Platform, target: string): boolean => target === 'linux/amd64' && platform.arch === 'arm64';

@@ -19,7 +19,8 @@
  *   subclassed and used in `with`. Module code that needs real behaviour from them (running a task
  *   at import time) is not what `union register` does either.
  */
-export const STAND_IN = String.raw`
+export const STAND_IN =
+	String.raw`
 import copy as _copy
 import dataclasses
 import enum
@@ -158,7 +159,9 @@ class ImageSpec:
         from importlib.metadata import version
 
         if kwargs.get("python_version") is not None:
-            raise ValueError("python_version can not be used with ` + "`from_env`" + String.raw` because it will be inferred from the environment")
+            raise ValueError("python_version can not be used with ` +
+	'`from_env`' +
+	` because it will be inferred from the environment")
         packages = kwargs.pop("packages") if "packages" in kwargs else []
         for package in pinned_packages or []:
             packages.append(f"{package}=={version(package)}")

@@ -85,7 +85,8 @@ const probePython = async (ctx: ServiceContext): Promise<PythonInfo> => {
 export const pythonSyntaxError = async (ctx: ServiceContext, source: string, filename: string): Promise<string | undefined> => {
 	const executable = await findPython(ctx);
 	if (!executable) return undefined;
-	const check = 'import sys\ntry:\n    compile(sys.stdin.buffer.read(), sys.argv[1], "exec")\nexcept SyntaxError as e:\n    print("%s (line %s)" % (e.msg, e.lineno)); sys.exit(3)';
+	const check =
+		'import sys\ntry:\n    compile(sys.stdin.buffer.read(), sys.argv[1], "exec")\nexcept SyntaxError as e:\n    print("%s (line %s)" % (e.msg, e.lineno)); sys.exit(3)';
 	const result = await runTool(ctx, executable, ['-c', check, filename], {input: source, timeout: 30_000});
 	return result.exitCode === 3 ? result.stdout.trim() : undefined;
 };

@@ -69,22 +69,34 @@ const credentialsFor = async (ctx: ServiceContext, host: string, fromCache: bool
 		return token ? {username: '_dcgcloud_token', secret: token, cached: true} : undefined;
 	}
 	if (source.mechanism === 'auths') {
-		const entry = Object.entries(config?.auths ?? {}).find(([key]) => key.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').toLowerCase() === (host === 'docker.io' ? 'index.docker.io' : host.toLowerCase()))?.[1];
+		const entry = Object.entries(config?.auths ?? {}).find(
+			([key]) =>
+				key
+					.replace(/^[a-z]+:\/\//i, '')
+					.replace(/\/.*$/, '')
+					.toLowerCase() === (host === 'docker.io' ? 'index.docker.io' : host.toLowerCase()),
+		)?.[1];
 		const decoded = entry?.auth ? Buffer.from(entry.auth, 'base64').toString('utf8') : '';
 		const colon = decoded.indexOf(':');
 		return colon > 0 ? {username: decoded.slice(0, colon), secret: decoded.slice(colon + 1)} : undefined;
 	}
-	const result = await runTool(ctx, source.helper === 'gcloud' ? executable(ctx.platform, 'docker-credential-gcloud') : `docker-credential-${source.helper}`, ['get'], {
-		input: `${serverUrl}\n`,
-		timeout: 60_000,
-		// As for configure-docker and docker's own push: gcloud's helper refuses a host it does not know.
-		env: source.helper === 'gcloud' && !isKnownGoogleRegistry(host) ? {CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY: 'true'} : undefined,
-	});
+	const result = await runTool(
+		ctx,
+		source.helper === 'gcloud' ? executable(ctx.platform, 'docker-credential-gcloud') : `docker-credential-${source.helper}`,
+		['get'],
+		{
+			input: `${serverUrl}\n`,
+			timeout: 60_000,
+			// As for configure-docker and docker's own push: gcloud's helper refuses a host it does not know.
+			env: source.helper === 'gcloud' && !isKnownGoogleRegistry(host) ? {CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY: 'true'} : undefined,
+		},
+	);
 	if (result.exitCode !== 0) return undefined;
 	try {
 		const answer = JSON.parse(result.stdout) as {Username?: unknown; Secret?: unknown};
 		// "<token>" is an identity token (an OAuth refresh token for the registry's token service): not used here.
-		if (typeof answer.Username === 'string' && typeof answer.Secret === 'string' && answer.Secret !== '' && answer.Username !== '<token>') return {username: answer.Username, secret: answer.Secret};
+		if (typeof answer.Username === 'string' && typeof answer.Secret === 'string' && answer.Secret !== '' && answer.Username !== '<token>')
+			return {username: answer.Username, secret: answer.Secret};
 	} catch {
 		// Not JSON: the helper's own error message.
 	}
@@ -119,15 +131,22 @@ export const imageExists = async (ctx: ServiceContext, imageRef: string): Promis
 		});
 	/** The registry's answer to a 401 challenge, given these credentials (or none). */
 	const answerChallenge = async (challenge: ReturnType<typeof parseChallenge>, known: Credentials | undefined): Promise<ImageExistence | Response> => {
-		if (challenge?.scheme === 'basic') return known ? head(basic(known)) : {state: 'unknown', detail: `${host} answered HTTP 401 for ${imageRef}: no credentials for it from docker's config (unauthorized)`};
-		if (challenge?.scheme !== 'bearer' || !challenge.params.realm) return {state: 'unknown', detail: `${host} asked for credentials it did not say how to give (${challenge?.scheme ?? 'no challenge'})`};
+		if (challenge?.scheme === 'basic')
+			return known
+				? head(basic(known))
+				: {state: 'unknown', detail: `${host} answered HTTP 401 for ${imageRef}: no credentials for it from docker's config (unauthorized)`};
+		if (challenge?.scheme !== 'bearer' || !challenge.params.realm)
+			return {state: 'unknown', detail: `${host} asked for credentials it did not say how to give (${challenge?.scheme ?? 'no challenge'})`};
 		const tokenUrl = new URL(challenge.params.realm);
 		for (const key of ['service', 'scope'] as const) if (challenge.params[key]) tokenUrl.searchParams.set(key, challenge.params[key]);
 		const tokenResponse = await fetch(tokenUrl, {headers: known ? {authorization: basic(known)} : {}, signal});
 		const token = tokenResponse.ok ? ((await tokenResponse.json()) as {token?: string; access_token?: string}) : undefined;
 		const bearer = token?.token ?? token?.access_token;
 		if (bearer) return head(`Bearer ${bearer}`);
-		return {state: 'unknown', detail: `${host} gave no token for ${imageRef} (HTTP ${tokenResponse.status}${known ? '' : ", no credentials for it in docker's config"})`};
+		return {
+			state: 'unknown',
+			detail: `${host} gave no token for ${imageRef} (HTTP ${tokenResponse.status}${known ? '' : ", no credentials for it in docker's config"})`,
+		};
 	};
 
 	try {
@@ -146,7 +165,10 @@ export const imageExists = async (ctx: ServiceContext, imageRef: string): Promis
 		if (answer.ok) return {state: 'present', digest: answer.headers.get('docker-content-digest') ?? undefined};
 		if (answer.status === 404) return {state: 'absent', detail: `${imageRef}: manifest unknown`};
 		const refused = answer.status === 401 || answer.status === 403;
-		return {state: 'unknown', detail: `${host} answered HTTP ${answer.status} for ${imageRef}${refused ? ': the credentials were refused (unauthorized)' : ''}`};
+		return {
+			state: 'unknown',
+			detail: `${host} answered HTTP ${answer.status} for ${imageRef}${refused ? ': the credentials were refused (unauthorized)' : ''}`,
+		};
 	} catch (error) {
 		if (ctx.signal?.aborted || error instanceof CancelledError) throw new CancelledError();
 		if (error instanceof StepError) return {state: 'unknown', detail: error.message};

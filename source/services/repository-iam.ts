@@ -1,4 +1,6 @@
-import {GrpcCode, sleep, type ArtifactRegistry, type IamBinding, type IamPolicy} from './artifact-registry.js';
+import {GrpcCode} from './api-errors.js';
+import type {ArtifactRegistry, IamBinding, IamPolicy} from './artifact-registry.js';
+import {sleep} from './cancellation.js';
 import {CancelledError, StepError} from './errors.js';
 
 /** What the Union data plane needs to pull images from the repository. */
@@ -113,13 +115,19 @@ function asGrantError(error: unknown, where: RepositoryRef, member: string, role
 	if (error instanceof CancelledError || !(error instanceof StepError)) return error;
 	if (isConflict(error)) {
 		return new StepError(`The IAM policy of repository ${where.repository} kept changing while it was being written (${at.attempts} tries).`, {
-			fix: [`Something else is changing it right now (another run, Terraform): wait a minute and rerun, or an admin runs:`, grantCommand(where, member, role)].join('\n'),
+			fix: [
+				`Something else is changing it right now (another run, Terraform): wait a minute and rerun, or an admin runs:`,
+				grantCommand(where, member, role),
+			].join('\n'),
 			reason: 'POLICY_CONFLICT',
 			cause: error,
 		});
 	}
 
-	const denied = error.reason === 'IAM_PERMISSION_DENIED' || error.reason === 'PERMISSION_DENIED' || (error.cause as {code?: unknown} | undefined)?.code === GrpcCode.PERMISSION_DENIED;
+	const denied =
+		error.reason === 'IAM_PERMISSION_DENIED' ||
+		error.reason === 'PERMISSION_DENIED' ||
+		(error.cause as {code?: unknown} | undefined)?.code === GrpcCode.PERMISSION_DENIED;
 	if (!denied) return error;
 	const permission = at.phase === 'read' ? 'getIamPolicy' : 'setIamPolicy';
 	const doing = at.phase === 'read' ? 'read who can read' : 'change who can read';
@@ -146,7 +154,12 @@ export type DataPlaneAccess = {
  * Can the data plane's service account pull from the repository, by the repository's own IAM
  * policy? (A grant on the whole project does not show here: 'missing' says so.)
  */
-export async function dataPlaneAccess(registry: ArtifactRegistry, where: RepositoryRef, serviceAccount: string, signal?: AbortSignal): Promise<DataPlaneAccess> {
+export async function dataPlaneAccess(
+	registry: ArtifactRegistry,
+	where: RepositoryRef,
+	serviceAccount: string,
+	signal?: AbortSignal,
+): Promise<DataPlaneAccess> {
 	const member = serviceAccountMember(serviceAccount);
 	let policy: IamPolicy;
 	try {

@@ -32,7 +32,10 @@ export const findSecrets = (spec: SecretSources): Secret[] => {
 		if (typeof value === 'string' && value !== '' && SECRET_NAME.test(name)) found.push({label: `--env ${name}`, values: [value]});
 	}
 
-	const indexes: Array<[string, string | undefined]> = [['--pip-index', spec.pip_index], ...(spec.pip_extra_index_url ?? []).map((url): [string, string] => ['--pip-extra-index-url', url])];
+	const indexes: Array<[string, string | undefined]> = [
+		['--pip-index', spec.pip_index],
+		...(spec.pip_extra_index_url ?? []).map((url): [string, string] => ['--pip-extra-index-url', url]),
+	];
 	for (const [label, url] of indexes) {
 		const values = url ? urlCredentials(url) : [];
 		if (values.length > 0) found.push({label, values: [...new Set(values)]});

@@ -96,14 +96,14 @@ export const renderDeclaration = (
 };
 
 const header = (callee: string): string =>
-	[
+	`${[
 		`# ${MODULE_MARKER}: ImageSpec declarations for Google Artifact Registry.`,
 		'# To add or change an image, rerun `imagespec-gar`. It rewrites only its own',
 		`# declarations (from \`name_image = ${callee}(\` to the closing \`)\` line)`,
 		'# and keeps every other line of this file as you wrote it.',
-	].join('\n') + '\n';
+	].join('\n')}\n`;
 
-const uniqueVariable = (wanted: string, taken: Set<string>): string => {
+export const uniqueVariable = (wanted: string, taken: Set<string>): string => {
 	if (!taken.has(wanted)) return wanted;
 	let n = 2;
 	while (taken.has(`${wanted}_${n}`)) n++;
@@ -124,12 +124,12 @@ export const renderModule = (specs: ImageSpec[], options: SpecModuleOptions): st
 // ---------------------------------------------------------------------------------------------
 // Reading declarations back: a small parser for the Python literals the tool writes.
 
-type Parsed = {ok: true; value: unknown; end: number} | {ok: false};
+export type Parsed = {ok: true; value: unknown; end: number} | {ok: false};
 
 const isSpace = (ch: string | undefined) => ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || ch === '\f';
 
 /** Skips whitespace, comments and line continuations (inside brackets, newlines are whitespace). */
-const skip = (src: string, i: number): number => {
+export const skip = (src: string, i: number): number => {
 	for (;;) {
 		const ch = src[i];
 		if (ch === '#') {
@@ -216,7 +216,7 @@ const parseSequence = (src: string, start: number, close: string, item: (i: numb
 };
 
 /** A Python literal: strings (adjacent ones joined), numbers, True/False/None, lists, tuples, dicts. */
-const parseLiteral = (src: string, start: number): Parsed => {
+export const parseLiteral = (src: string, start: number): Parsed => {
 	const i = skip(src, start);
 	const ch = src[i];
 	if (ch === undefined) return {ok: false};
@@ -291,7 +291,7 @@ const parseLiteral = (src: string, start: number): Parsed => {
  * Skips any expression up to a top-level ',', an unmatched closing bracket or the end (or, for a
  * `statement`, its line break), minding strings and brackets.
  */
-const skipExpression = (src: string, start: number, options: {statement?: boolean} = {}): number => {
+export const skipExpression = (src: string, start: number, options: {statement?: boolean} = {}): number => {
 	let depth = 0;
 	let i = start;
 	while (i < src.length) {
@@ -566,8 +566,7 @@ export const readLiteralSpecs = (content: string): LiteralSpec[] => {
 /** The specs of the tool's own declarations, in file order. */
 export const readDeclaredSpecs = (content: string): ImageSpec[] => readDeclarations(content).map(declaration => declaration.spec);
 
-export const isManagedModule = (content: string): boolean =>
-	content.split(/\r?\n/).some(line => line.startsWith('#') && line.includes(MODULE_MARKER));
+export const isManagedModule = (content: string): boolean => content.split(/\r?\n/).some(line => line.startsWith('#') && line.includes(MODULE_MARKER));
 
 export type ModulePlan =
 	| {kind: 'create' | 'add' | 'update' | 'unchanged'; content: string; previous?: string; variable: string}
@@ -584,7 +583,7 @@ const detectCallee = (content: string, declarations: Declaration[], options: Spe
 	return calleeFor(options);
 };
 
-const topLevelNames = (content: string): Set<string> =>
+export const topLevelNames = (content: string): Set<string> =>
 	new Set([...content.matchAll(/^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)/gm)].map(match => match[1]!));
 
 /**
@@ -611,9 +610,7 @@ export const planModuleUpdate = (existing: string | undefined, spec: ImageSpec, 
 	const wanted = spec.name.toLowerCase();
 	const match = declarations.find(declaration => declaration.spec.name.toLowerCase() === wanted);
 	if (match) {
-		const text = withEol(
-			renderDeclaration(spec, options, {variable: match.variable, callee: match.callee, rawFields: match.rawFields}),
-		);
+		const text = withEol(renderDeclaration(spec, options, {variable: match.variable, callee: match.callee, rawFields: match.rawFields}));
 		if (text === match.text) return {kind: 'unchanged', content: existing, previous: existing, variable: match.variable};
 		const content = existing.slice(0, match.start) + text + existing.slice(match.end);
 		return {kind: 'update', content, previous: existing, variable: match.variable};
@@ -668,7 +665,11 @@ export const readModuleFile = async (file: string): Promise<string | undefined> 
 		const code = (error as NodeJS.ErrnoException).code;
 		if (code === 'ENOENT') return undefined;
 		const why = code === 'EISDIR' ? 'is a folder, not a Python file' : `cannot be read (${(error as Error).message})`;
-		throw new StepError(`${file} ${why}.`, {fix: 'Point --output at the ImageSpec module (a .py file), or fix the file, then rerun.', reason: 'MODULE_UNREADABLE', cause: error});
+		throw new StepError(`${file} ${why}.`, {
+			fix: 'Point --output at the ImageSpec module (a .py file), or fix the file, then rerun.',
+			reason: 'MODULE_UNREADABLE',
+			cause: error,
+		});
 	}
 
 	if (bytes === undefined) return undefined;
@@ -677,7 +678,7 @@ export const readModuleFile = async (file: string): Promise<string | undefined> 
 		return new TextDecoder('utf-8', {fatal: true, ignoreBOM: true}).decode(bytes);
 	} catch {
 		throw new StepError(`${file} is not UTF-8 text: imagespec-gar would change bytes it cannot read.`, {
-			fix: 'Save it as UTF-8 (Python 3\'s default source encoding), or use --output to write another module.',
+			fix: "Save it as UTF-8 (Python 3's default source encoding), or use --output to write another module.",
 			reason: 'MODULE_NOT_UTF8',
 		});
 	}

@@ -50,7 +50,12 @@ const projectAnswers = {
 		...Object.fromEntries(['project', 'location', 'repository', 'output'].map(key => [key, text])),
 		dataPlane: {type: 'object', properties: {sameProject: {type: 'boolean'}, serviceAccount: text, project: text}},
 		// schemaVersion 0 kept a list; migrate() turns it into the map.
-		images: {anyOf: [{type: 'object', additionalProperties: savedImage}, {type: 'array', items: savedImage}]},
+		images: {
+			anyOf: [
+				{type: 'object', additionalProperties: savedImage},
+				{type: 'array', items: savedImage},
+			],
+		},
 	},
 };
 /** The shape of the whole file (conf validates it with ajv when it reads and writes). */

@@ -2,14 +2,7 @@ import type {ArtifactRegistry} from '../services/artifact-registry.js';
 import {StepError} from '../services/errors.js';
 import {plan} from '../flow/plan.js';
 import {listServiceAccounts} from '../services/gcloud.js';
-import {
-	READER_ROLE,
-	grantCommand,
-	grantOnRepository,
-	serviceAccountMember,
-	validateServiceAccount,
-	type RepositoryRef,
-} from '../services/repository-iam.js';
+import {READER_ROLE, grantCommand, grantOnRepository, serviceAccountMember, validateServiceAccount, type RepositoryRef} from '../services/repository-iam.js';
 import type {SavedDataPlane} from '../services/store.js';
 import type {StepContext} from './context.js';
 import {validateProjectId} from './project.js';
@@ -86,7 +79,14 @@ export async function grantDataPlaneAccess(c: StepContext, where: RepositoryRef 
 		// The image can still be built and pushed; only the cluster's pull waits for the admin.
 		c.report({type: 'note', level: 'warn', text: error.message});
 		c.report({type: 'code', title: 'Ask an admin to grant it', code: error.fix ?? ''});
-		return {done: false, status: 'needs-admin', serviceAccount, saved, fix: error.fix, detail: `not granted: an admin must let ${serviceAccount} pull (command above)`};
+		return {
+			done: false,
+			status: 'needs-admin',
+			serviceAccount,
+			saved,
+			fix: error.fix,
+			detail: `not granted: an admin must let ${serviceAccount} pull (command above)`,
+		};
 	}
 }
 
@@ -100,9 +100,17 @@ async function whoPulls(c: StepContext, {project, repository}: RepositoryRef): P
 	const {ask, flags, saved} = c;
 	const knownSetup = saved.project === project && saved.repository === repository;
 	const previous = saved.dataPlane;
-	const sameProject: AccessOutcome = {done: false, status: 'same-project', saved: {sameProject: true}, detail: `the data plane runs in ${project}: nothing to grant`};
+	const sameProject: AccessOutcome = {
+		done: false,
+		status: 'same-project',
+		saved: {sameProject: true},
+		detail: `the data plane runs in ${project}: nothing to grant`,
+	};
 	if (flags.dataPlaneSa !== undefined) {
-		const serviceAccount = await ask.text({flag: 'data-plane-sa', message: 'Data plane worker service account:', validate: validateServiceAccount}, flags.dataPlaneSa);
+		const serviceAccount = await ask.text(
+			{flag: 'data-plane-sa', message: 'Data plane worker service account:', validate: validateServiceAccount},
+			flags.dataPlaneSa,
+		);
 		return {serviceAccount, saved: {sameProject: false, serviceAccount, project: projectOfServiceAccount(serviceAccount)}};
 	}
 

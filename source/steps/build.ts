@@ -5,7 +5,7 @@ import {CancelledError, StepError, isAbort} from '../services/errors.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
 import {buildLogPath} from '../services/log-folder.js';
 import {findSecrets, redactor} from '../services/secrets.js';
-import {DEFAULT_PLATFORM, effectivePlatform, parseGarRegistry} from '../services/imagespec.js';
+import {DEFAULT_PLATFORM, effectivePlatform, parseGarRegistry, type ImageSpec} from '../services/imagespec.js';
 import {detectPython, type PythonInfo} from '../services/python.js';
 import type {StepContext} from './context.js';
 import type {AuthoredSpec} from './imagespec.js';
@@ -55,7 +55,11 @@ export async function chooseBuilder(c: StepContext, options: {docker?: DockerInf
 					: 'a few minutes; you see every step',
 		disabled: !docker.cliInstalled,
 	};
-	const union: Choice = {label: 'Let Union build it when you register (builder="union")', value: 'union', hint: 'nothing to build here; the image appears at union register'};
+	const union: Choice = {
+		label: 'Let Union build it when you register (builder="union")',
+		value: 'union',
+		hint: 'nothing to build here; the image appears at union register',
+	};
 	const preferUnion = emulated || !docker.engineReachable;
 	const answer = await c.ask.select({
 		flag: 'builder',
@@ -86,8 +90,11 @@ export const localBuildCertain = (c: Pick<StepContext, 'flags' | 'ask' | 'saved'
 // ---------------------------------------------------------------------------------------------
 // Is it there?
 
+/** What the lookup needs of an image, whichever SDK declared it. */
+export type RepositoryImage = Pick<AuthoredSpec, 'tag' | 'uri'> & {spec: Pick<ImageSpec, 'name' | 'registry'>};
+
 /** project / location / repository of the spec's registry (GAR host, or a private host with the saved location). */
-const whereOf = (c: StepContext, authored: AuthoredSpec, given?: RepositoryWhere): RepositoryWhere | undefined => {
+const whereOf = (c: StepContext, authored: RepositoryImage, given?: RepositoryWhere): RepositoryWhere | undefined => {
 	if (given) return given;
 	const registry = authored.spec.registry ?? '';
 	const gar = parseGarRegistry(registry);
@@ -105,7 +112,7 @@ const whereOf = (c: StepContext, authored: AuthoredSpec, given?: RepositoryWhere
  */
 export async function findInRepository(
 	c: Pick<StepContext, 'ctx' | 'flags' | 'saved'>,
-	authored: AuthoredSpec,
+	authored: RepositoryImage,
 	given?: RepositoryWhere,
 	registry?: () => Promise<ArtifactRegistry>,
 ): Promise<Presence> {
@@ -133,7 +140,12 @@ export async function findInRepository(
 	}
 
 	const manifest = await imageExists(c.ctx, authored.uri);
-	return {state: manifest.state, digest: manifest.digest, via: 'registry', detail: [manifest.detail, apiProblem && `Artifact Registry: ${apiProblem}`].filter(Boolean).join('; ') || undefined};
+	return {
+		state: manifest.state,
+		digest: manifest.digest,
+		via: 'registry',
+		detail: [manifest.detail, apiProblem && `Artifact Registry: ${apiProblem}`].filter(Boolean).join('; ') || undefined,
+	};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,18 +155,28 @@ export async function findInRepository(
  * Step 6: skip when the tag is already there (unless --force); else build and push (docker, or
  * flytekit's own engine when the person picks it), then prove the repository lists the tag.
  */
-export async function buildImage(c: StepContext, authored: AuthoredSpec, where?: RepositoryWhere, registry?: () => Promise<ArtifactRegistry>): Promise<BuildOutcome> {
+export async function buildImage(
+	c: StepContext,
+	authored: AuthoredSpec,
+	where?: RepositoryWhere,
+	registry?: () => Promise<ArtifactRegistry>,
+): Promise<BuildOutcome> {
 	const {ctx, report} = c;
 	const progress = (detail: string) => report({type: 'step', step: 'build', status: 'running', detail});
 	const tagged = `${authored.spec.name}:${authored.tag}`;
 	if (!c.flags.force) progress(`is ${tagged} already in the repository?`);
 	const before = c.flags.force ? undefined : await findInRepository(c, authored, where, registry);
 	if (before?.state === 'present') {
-		report({type: 'note', level: 'info', text: `${authored.uri} is already in the repository${before.digest ? ` (${before.digest})` : ''}: nothing to build or push. --force rebuilds it.`});
+		report({
+			type: 'note',
+			level: 'info',
+			text: `${authored.uri} is already in the repository${before.digest ? ` (${before.digest})` : ''}: nothing to build or push. --force rebuilds it.`,
+		});
 		return {pushed: false, digest: before.digest, skipped: 'already in the repository'};
 	}
 
-	if (before?.state === 'unknown') report({type: 'note', level: 'warn', text: `Could not tell whether ${authored.uri} exists (${before.detail ?? 'no answer'}); building it.`});
+	if (before?.state === 'unknown')
+		report({type: 'note', level: 'warn', text: `Could not tell whether ${authored.uri} exists (${before.detail ?? 'no answer'}); building it.`});
 
 	const logFile = buildLogPath(ctx.platform, authored.spec.name, authored.tag);
 	const engine = await chooseEngine(c, authored);
@@ -180,7 +202,15 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 		const localFlytekit = (await detectPython(ctx)).flytekit;
 		const pushed = await buildAndPush(
 			ctx,
-			{imageRef: authored.uri, spec: authored.spec, contextDir: c.folder, platform: effectivePlatform(authored.spec, ctx.platform.arch), logFile, redact, localFlytekit},
+			{
+				imageRef: authored.uri,
+				spec: authored.spec,
+				contextDir: c.folder,
+				platform: effectivePlatform(authored.spec, ctx.platform.arch),
+				logFile,
+				redact,
+				localFlytekit,
+			},
 			onEvent,
 		);
 		pushedDigest = pushed.digest;
@@ -199,7 +229,11 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 	}
 
 	const listed = after.via === 'artifact-registry' ? `Artifact Registry lists ${tagged}` : `The registry has ${tagged}`;
-	report({type: 'note', level: 'info', text: `${listed} → ${after.digest ?? pushedDigest ?? 'digest unknown'}${after.tags && after.tags.length > 1 ? ` (tags: ${after.tags.join(', ')})` : ''}.`});
+	report({
+		type: 'note',
+		level: 'info',
+		text: `${listed} → ${after.digest ?? pushedDigest ?? 'digest unknown'}${after.tags && after.tags.length > 1 ? ` (tags: ${after.tags.join(', ')})` : ''}.`,
+	});
 	return {pushed: true, digest: pushedDigest ?? after.digest, logFile, engine: engine.kind};
 }
 
@@ -225,7 +259,7 @@ async function chooseEngine(c: StepContext, authored: AuthoredSpec, known?: Pyth
 		flag: 'builder',
 		message: 'Build with:',
 		choices: [
-			{label: 'Docker, from the spec (imagespec-gar\'s Dockerfile)', value: 'docker', hint: 'works with any docker'},
+			{label: "Docker, from the spec (imagespec-gar's Dockerfile)", value: 'docker', hint: 'works with any docker'},
 			{label: `flytekit ${python.flytekit}'s ImageBuildEngine`, value: 'flytekit', hint: 'exactly what union register builds; needs BuildKit (docker buildx)'},
 		],
 		default: 'docker',

@@ -100,7 +100,9 @@ export const plainTable = (checks: readonly Check[], note: string | undefined, c
 	const width = Math.max(...checks.map(check => check.title.length));
 	const lines: string[] = [];
 	for (const check of checks) {
-		lines.push(`${WORD[check.status].padEnd(4)}  ${check.title.padEnd(width)}  ${check.detail}${check.status === 'warn' && !check.required ? ' (optional)' : ''}`);
+		lines.push(
+			`${WORD[check.status].padEnd(4)}  ${check.title.padEnd(width)}  ${check.detail}${check.status === 'warn' && !check.required ? ' (optional)' : ''}`,
+		);
 		if (check.fix) for (const fix of check.fix.split('\n')) lines.push(`${' '.repeat(width + 8)}fix: ${fix}`);
 	}
 

@@ -2,7 +2,8 @@ import {chmod} from 'node:fs/promises';
 import path from 'node:path';
 import type {Flags} from '../flags.js';
 import {rejectInvalidFlags} from '../flow/journey.js';
-import {parseCleanupPreset, parseLabels, type CleanupPreset, type Repository} from '../services/artifact-registry.js';
+import type {Repository} from '../services/artifact-registry.js';
+import {parseCleanupPreset, parseLabels, type CleanupPreset} from '../services/repository-settings.js';
 import {StepError, UsageError, isAbort} from '../services/errors.js';
 import {exportGcloud, type ExportSetup} from '../services/export-gcloud.js';
 import {exportTerraform} from '../services/export-terraform.js';
@@ -61,7 +62,8 @@ export async function runExport(options: ExportOptions): Promise<number> {
 
 function exportFormat(value: string | undefined): ExportFormat {
 	if (value === undefined) throw new UsageError('Missing --format: use --format gcloud or --format terraform', 'format');
-	if (!(EXPORT_FORMATS as readonly string[]).includes(value)) throw new UsageError(`--format ${JSON.stringify(value)} is invalid: use gcloud or terraform`, 'format');
+	if (!(EXPORT_FORMATS as readonly string[]).includes(value))
+		throw new UsageError(`--format ${JSON.stringify(value)} is invalid: use gcloud or terraform`, 'format');
 	return value as ExportFormat;
 }
 
@@ -123,7 +125,9 @@ async function liveRepository(
 		return await registry.getRepository(project, location, repository, ctx.signal);
 	} catch (error) {
 		if (isAbort(error) || ctx.signal.aborted) throw error;
-		stderr(`warning: could not tell whether ${repository} exists (${error instanceof Error ? error.message : String(error)}): the export assumes it does not\n`);
+		stderr(
+			`warning: could not tell whether ${repository} exists (${error instanceof Error ? error.message : String(error)}): the export assumes it does not\n`,
+		);
 		return null;
 	} finally {
 		await registry?.close();

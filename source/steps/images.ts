@@ -23,7 +23,7 @@ import {openStore, projectFolder, type AnswerStore, type ProjectAnswers} from '.
 import {buildImage} from './build.js';
 import type {StepContext} from './context.js';
 import type {DoctorOptions} from './doctor.js';
-import {detectSdk} from '../services/sdk.js';
+import {imageSpecSdk} from '../services/sdk.js';
 import {DEFAULT_MODULE} from './imagespec.js';
 import {checkPushPermission} from './repository.js';
 import {parseRegistry, toSavedImage} from './setup.js';
@@ -132,7 +132,16 @@ function failedWhole(options: ImagesCommandOptions, error: unknown, json: (error
 		return 2;
 	}
 	if (error instanceof StepError) {
-		options.stderr(`Error: ${error.message}\n${error.fix ? `${error.fix.split('\n').map(line => `  fix: ${line}`).join('\n')}\n` : ''}`);
+		options.stderr(
+			`Error: ${error.message}\n${
+				error.fix
+					? `${error.fix
+							.split('\n')
+							.map(line => `  fix: ${line}`)
+							.join('\n')}\n`
+					: ''
+			}`,
+		);
 		json(errorOf(error));
 		return 1;
 	}
@@ -157,10 +166,11 @@ export async function runStatus(options: ImagesCommandOptions): Promise<number> 
 		const {ok, text} = statusVerdict(state.statuses);
 		const report: StatusReport = {ok, module: state.moduleFile, via: state.via, images: state.statuses};
 		if (flags.json) options.stdout(`${JSON.stringify(report, null, 2)}\n`);
-		else if (options.ink) await drawOnce(async () => {
-			const {StatusTable} = await import('../ui/images.js');
-			return {component: StatusTable, props: {module: relative(state!.moduleFile), rows: state!.statuses, verdict: text, ok}};
-		});
+		else if (options.ink)
+			await drawOnce(async () => {
+				const {StatusTable} = await import('../ui/images.js');
+				return {component: StatusTable, props: {module: relative(state!.moduleFile), rows: state!.statuses, verdict: text, ok}};
+			});
 		else options.stdout(`${[`${relative(state.moduleFile)}:`, ...statusLines(state.statuses), '', text].join('\n')}\n`);
 		return ok ? 0 : 1;
 	} catch (error) {
@@ -174,6 +184,7 @@ export async function runStatus(options: ImagesCommandOptions): Promise<number> 
 	}
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: any Ink component with its own props
 async function drawOnce(load: () => Promise<{component: (props: any) => unknown; props: object}>): Promise<void> {
 	const [{render}, {createElement}, {component, props}] = await Promise.all([import('ink'), import('react'), load()]);
 	const instance = render(createElement(component as never, props), {exitOnCtrlC: false});
@@ -234,7 +245,14 @@ export async function runBuild(options: ImagesCommandOptions & {names: string[]}
 
 		const view = await openBuildView(options, rows, jobs);
 		try {
-			await buildRows(options, state, selected.map(row => byStatus.get(row)!), rows, jobs, view.update);
+			await buildRows(
+				options,
+				state,
+				selected.map(row => byStatus.get(row)!),
+				rows,
+				jobs,
+				view.update,
+			);
 		} finally {
 			await view.close();
 		}
@@ -340,7 +358,15 @@ async function buildRows(
 				},
 				saved: state.saved,
 			};
-			const authored = {spec: image.spec, tag: image.tag!, uri: image.uri!, moduleFile: state.moduleFile, specFile: state.moduleFile, variable: image.variable, sdk: options.flags.sdk ?? (await detectSdk(state.folder))};
+			const authored = {
+				spec: image.spec,
+				tag: image.tag!,
+				uri: image.uri!,
+				moduleFile: state.moduleFile,
+				specFile: state.moduleFile,
+				variable: image.variable,
+				sdk: await imageSpecSdk(options.flags.sdk, state.folder),
+			};
 			const outcome = await buildImage(c, authored, where, state.registry);
 			// What this push was made of: the next status can tell what changed since.
 			const saved = toSavedImage(image.spec, image.tag!, image.uri!, state.moduleFile);

@@ -19,8 +19,8 @@ import {
 import {lineDiff} from '../services/diff.js';
 import {planRequirementsFile} from '../services/requirements.js';
 import {splitRequirements} from '../services/pep508.js';
-import {detectSdk, type Sdk} from '../services/sdk.js';
-import {isManagedModule, otherDeclarationLine, planModuleUpdate, readDeclarations, readModuleFile, writeFileAtomic, type Declaration} from '../services/spec-module.js';
+import {imageSpecSdk, type Sdk} from '../services/sdk.js';
+import {isManagedModule, otherDeclarationLine, planModuleUpdate, readDeclarations, readModuleFile, writeFileAtomic} from '../services/spec-module.js';
 import {detectPython, pythonSyntaxError} from '../services/python.js';
 import {readModuleSpecs} from '../services/module-reader.js';
 import {validateImageName} from '../services/imagespec.js';
@@ -76,7 +76,12 @@ export async function authorImageSpec(
 	);
 	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
 	const existing = await readModuleFile(moduleFile);
-	const registry = composeRegistry({location: where.location, project: where.project, repository: where.repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST});
+	const registry = composeRegistry({
+		location: where.location,
+		project: where.project,
+		repository: where.repository,
+		hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST,
+	});
 	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
 	// The module as `union register` loads it (Python, with flytekit when it imports): its values and tags are the truth.
 	const read = existing === undefined ? undefined : await readModuleSpecs(c.ctx, {moduleFile, folder});
@@ -92,7 +97,11 @@ export async function authorImageSpec(
 	const declarations = existing === undefined ? [] : readDeclarations(existing);
 	if (found) {
 		if (found.problem) throw found.problem;
-		const {spec, edits} = await reviseDeclared(c, found.spec, {registry, builder: where.builder, builderChosen: where.builderChosen ?? c.flags.builder !== undefined});
+		const {spec, edits} = await reviseDeclared(c, found.spec, {
+			registry,
+			builder: where.builder,
+			builderChosen: where.builderChosen ?? c.flags.builder !== undefined,
+		});
 		rejectProblems(spec, Object.keys(edits));
 		await confirmSecrets(c, spec, found.spec, relative);
 		// Every secret in the spec (the team's too) stays off the screen.
@@ -101,7 +110,7 @@ export async function authorImageSpec(
 		const tag = changed ? await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch}) : found.tag!;
 		const uri = imageUri(spec, tag);
 		if (!ask.interactive && found.tag !== tag) refuseUnaskedTagChange(c, found.spec, spec, {name, relative, before: found.tag, tag});
-		const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: found.variable, sdk: flags.sdk ?? (await detectSdk(folder))};
+		const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: found.variable, sdk: await imageSpecSdk(flags.sdk, folder)};
 		if (!changed) {
 			report({type: 'note', level: 'info', text: `${relative} already declares ${name} this way`});
 			return authored;
@@ -111,8 +120,17 @@ export async function authorImageSpec(
 		const declaration = declarations.find(candidate => candidate.variable === found.variable);
 		const updated = declaration ? editDeclaration(existing!, declaration, edits) : undefined;
 		if (!updated || !isManagedModule(existing!)) {
-			const change = updated ? lineDiff(existing!, updated) : Object.entries(edits).map(([key, value]) => `${key}: ${value === undefined ? '(remove)' : JSON.stringify(value)}`).join('\n');
-			return leaveUnmanaged(c, authored, {title: `${relative} is not managed by imagespec-gar: change ${found.variable} yourself`, code: redact(change)}, 'Apply the change above');
+			const change = updated
+				? lineDiff(existing!, updated)
+				: Object.entries(edits)
+						.map(([key, value]) => `${key}: ${value === undefined ? '(remove)' : JSON.stringify(value)}`)
+						.join('\n');
+			return leaveUnmanaged(
+				c,
+				authored,
+				{title: `${relative} is not managed by imagespec-gar: change ${found.variable} yourself`, code: redact(change)},
+				'Apply the change above',
+			);
 		}
 
 		// Another run may change the module while the preview is up: the same edit, on its new text.
@@ -120,7 +138,16 @@ export async function authorImageSpec(
 			const now = readDeclarations(current).find(candidate => candidate.variable === found.variable);
 			return now ? editDeclaration(current, now, edits) : undefined;
 		};
-		return writeModule(c, {file: moduleFile, relative, verb: 'Update', preview: redact(lineDiff(existing!, updated)), shown: existing, content: updated, replan, authored});
+		return writeModule(c, {
+			file: moduleFile,
+			relative,
+			verb: 'Update',
+			preview: redact(lineDiff(existing!, updated)),
+			shown: existing,
+			content: updated,
+			replan,
+			authored,
+		});
 	}
 
 	// Without Python the literal reader may miss a declaration: never add a second one beside it.
@@ -138,11 +165,16 @@ export async function authorImageSpec(
 	const redact = redactor(findSecrets(spec));
 	const tag = await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch});
 	const uri = imageUri(spec, tag);
-	const sdk = flags.sdk ?? (await detectSdk(folder));
+	const sdk = await imageSpecSdk(flags.sdk, folder);
 	const plan = planModuleUpdate(existing, spec, {sdk});
 	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: plan.variable, sdk};
 	if (plan.kind === 'unmanaged') {
-		return leaveUnmanaged(c, authored, {title: `${relative} is not managed by imagespec-gar: add this yourself`, code: redact(plan.snippet)}, 'Paste the declaration above into it');
+		return leaveUnmanaged(
+			c,
+			authored,
+			{title: `${relative} is not managed by imagespec-gar: add this yourself`, code: redact(plan.snippet)},
+			'Paste the declaration above into it',
+		);
 	}
 
 	if (plan.kind === 'unchanged') {
@@ -156,21 +188,43 @@ export async function authorImageSpec(
 		const again = planModuleUpdate(current, spec, {sdk});
 		return again.kind === 'unmanaged' ? undefined : again.content;
 	};
-	return writeModule(c, {file: moduleFile, relative, verb: plan.kind === 'create' ? 'Create' : 'Add to', preview: redact(preview), shown: existing, content: plan.content, replan, authored});
+	return writeModule(c, {
+		file: moduleFile,
+		relative,
+		verb: plan.kind === 'create' ? 'Create' : 'Add to',
+		preview: redact(preview),
+		shown: existing,
+		content: plan.content,
+		replan,
+		authored,
+	});
 }
 
 /** A module imagespec-gar did not write is never written: the person gets what to change in it. */
 const leaveUnmanaged = (c: StepContext, authored: AuthoredSpec, shown: {title: string; code: string}, todo: string): AuthoredSpec => {
 	const relative = path.relative(c.cwd, authored.moduleFile) || authored.moduleFile;
 	c.report({type: 'code', ...shown});
-	c.report({type: 'note', level: 'warn', text: `${relative} was left untouched (imagespec-gar did not write it). ${todo}, or use --output to write another file.`});
+	c.report({
+		type: 'note',
+		level: 'warn',
+		text: `${relative} was left untouched (imagespec-gar did not write it). ${todo}, or use --output to write another file.`,
+	});
 	return {...authored, specFile: undefined};
 };
 
 /** Shows the change, asks, writes atomically. A declined write keeps the file and says so. */
 async function writeModule(
 	c: StepContext,
-	change: {file: string; relative: string; verb: string; preview: string; shown: string | undefined; content: string; replan: (current: string) => string | undefined; authored: AuthoredSpec},
+	change: {
+		file: string;
+		relative: string;
+		verb: string;
+		preview: string;
+		shown: string | undefined;
+		content: string;
+		replan: (current: string) => string | undefined;
+		authored: AuthoredSpec;
+	},
 ): Promise<AuthoredSpec> {
 	const {relative} = change;
 	// What is written must still import for `union register` (Python judges, when it is here).
@@ -178,10 +232,15 @@ async function writeModule(
 	if (broken !== undefined) {
 		const before = (await readModuleFile(change.file)) ?? '';
 		const theirs = before === '' ? undefined : await pythonSyntaxError(c.ctx, before, change.file);
-		throw new StepError(theirs ? `${relative} does not compile: ${theirs}. Nothing was written.` : `The change to ${relative} would not compile: ${broken}. Nothing was written.`, {
-			fix: theirs ? `Fix ${relative} (python3 -m py_compile ${relative}), then rerun.` : 'Please report this to imagespec-gar with the module; the declaration above can be added by hand.',
-			reason: 'MODULE_SYNTAX',
-		});
+		throw new StepError(
+			theirs ? `${relative} does not compile: ${theirs}. Nothing was written.` : `The change to ${relative} would not compile: ${broken}. Nothing was written.`,
+			{
+				fix: theirs
+					? `Fix ${relative} (python3 -m py_compile ${relative}), then rerun.`
+					: 'Please report this to imagespec-gar with the module; the declaration above can be added by hand.',
+				reason: 'MODULE_SYNTAX',
+			},
+		);
 	}
 
 	if (c.flags.dryRun) {
@@ -197,7 +256,10 @@ async function writeModule(
 
 	const written = await writeModuleChecked(change.file, {shown: change.shown, content: change.content, name: change.authored.spec.name, replan: change.replan});
 	if (written.kind !== 'written') {
-		const how = written.kind === 'merged' ? 'your declaration was added to its new content, and everything else in it was kept' : 'it already declares this image this way';
+		const how =
+			written.kind === 'merged'
+				? 'your declaration was added to its new content, and everything else in it was kept'
+				: 'it already declares this image this way';
 		c.report({type: 'note', level: 'warn', text: `${relative} changed while you were deciding (another run or an editor): ${how}.`});
 	}
 
@@ -221,7 +283,12 @@ async function answerNewSpec(c: StepContext, name: string, fixed: {registry: str
 		flags.pythonVersion,
 	);
 	const baseImage = await ask.text(
-		{flag: 'base-image', message: 'Base image:', default: previous?.baseImage ?? defaultBaseImage(pythonVersion), validate: value => (value ? undefined : 'a base image is required')},
+		{
+			flag: 'base-image',
+			message: 'Base image:',
+			default: previous?.baseImage ?? defaultBaseImage(pythonVersion),
+			validate: value => (value ? undefined : 'a base image is required'),
+		},
 		flags.baseImage,
 	);
 	const {packages, requirements} = await choosePackages(c, previous?.requirements, previous?.packages);
@@ -253,12 +320,16 @@ type MoreOptions = Pick<ImageSpec, 'env' | 'apt_packages' | 'platform' | 'pip_in
  */
 async function moreOptions(c: StepContext, basis: MoreOptions): Promise<MoreOptions> {
 	const {ask, flags} = c;
-	const more = ask.interactive && (await ask.confirm({flag: 'apt-packages', message: 'Set more options (apt packages, env, commands, pip index, platform, tag format)?', default: false}));
+	const more =
+		ask.interactive &&
+		(await ask.confirm({flag: 'apt-packages', message: 'Set more options (apt packages, env, commands, pip index, platform, tag format)?', default: false}));
 	const text = async (flag: string, message: string, given: string | undefined, fallback: string | undefined) =>
 		more ? (await ask.text({flag, message, default: fallback ?? ''})) || undefined : (given ?? fallback);
 	const list = async (flag: string, message: string, given: string[] | undefined, fallback: string[] | undefined) =>
 		nonEmpty(more ? splitList(await ask.text({flag, message, default: (given ?? fallback ?? []).join(', ')})) : (given ?? fallback));
-	const envText = Object.entries(basis.env ?? {}).map(([key, value]) => `${key}=${value}`).join(', ');
+	const envText = Object.entries(basis.env ?? {})
+		.map(([key, value]) => `${key}=${value}`)
+		.join(', ');
 	const env = more
 		? parseEnv(splitList(await ask.text({flag: 'env', message: 'Environment (KEY=VALUE, comma-separated):', default: envText})) ?? [])
 		: flags.env.length > 0
@@ -268,7 +339,9 @@ async function moreOptions(c: StepContext, basis: MoreOptions): Promise<MoreOpti
 	const platform = await text('platform', 'Platform (linux/amd64 is what Union nodes run):', flags.platform, basis.platform);
 	const pipIndex = await text('pip-index', 'pip index URL (empty for PyPI):', flags.pipIndex, basis.pip_index);
 	const extraIndex = await list('pip-extra-index-url', 'Extra pip index URLs, comma-separated:', nonEmpty(flags.pipExtraIndexUrl), basis.pip_extra_index_url);
-	const command = more ? await ask.text({flag: 'commands', message: 'A command to run in the image (empty for none):', default: (basis.commands ?? []).join(' && ')}) : undefined;
+	const command = more
+		? await ask.text({flag: 'commands', message: 'A command to run in the image (empty for none):', default: (basis.commands ?? []).join(' && ')})
+		: undefined;
 	const commands = more ? nonEmpty(command ? [command] : []) : (nonEmpty(flags.commands) ?? basis.commands);
 	const tagFormat = await text('tag-format', 'Tag format ({spec_hash} is the hash; empty for the plain hash):', flags.tagFormat, basis.tag_format);
 	return {env, apt_packages: apt, platform, pip_index: pipIndex, pip_extra_index_url: extraIndex, commands, tag_format: tagFormat};
@@ -304,7 +377,10 @@ async function reviseDeclared(
 	// A nested ImageSpec base is not a question: it changes only in the module.
 	if (typeof declared.base_image !== 'object' && (flags.baseImage !== undefined || ask.interactive)) {
 		const declaredBase = declared.base_image;
-		const base = await ask.text({flag: 'base-image', message: declaredBase ? 'Base image:' : "Base image (empty: flytekit's default):", default: declaredBase ?? ''}, flags.baseImage);
+		const base = await ask.text(
+			{flag: 'base-image', message: declaredBase ? 'Base image:' : "Base image (empty: flytekit's default):", default: declaredBase ?? ''},
+			flags.baseImage,
+		);
 		answers.base_image = base || undefined;
 	}
 
@@ -330,12 +406,7 @@ const sameValue = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null)
  * Without a person to show the diff to, a change of an existing image's tag must have been asked
  * for by a flag; anything else (saved answers pointing at another repository, say) is refused.
  */
-const refuseUnaskedTagChange = (
-	c: StepContext,
-	declared: ImageSpec,
-	spec: ImageSpec,
-	info: {name: string; relative: string; before?: string; tag: string},
-) => {
+const refuseUnaskedTagChange = (c: StepContext, declared: ImageSpec, spec: ImageSpec, info: {name: string; relative: string; before?: string; tag: string}) => {
 	const flagged = new Set(givenFields(c.flags));
 	const unasked = (Object.keys({...declared, ...spec}) as Array<keyof ImageSpec>).filter(key => !sameValue(declared[key], spec[key]) && !flagged.has(key));
 	if (unasked.length === 0) return;
@@ -373,7 +444,11 @@ const givenFields = (flags: Flags): Array<keyof ImageSpec> => {
  * Packages inline (`packages=[...]`) or a requirements file, reused when the project has one,
  * created from --packages when --requirements names a file that does not exist yet.
  */
-async function choosePackages(c: StepContext, savedRequirements: string | undefined, savedPackages: string[] | undefined): Promise<{packages?: string[]; requirements?: string}> {
+async function choosePackages(
+	c: StepContext,
+	savedRequirements: string | undefined,
+	savedPackages: string[] | undefined,
+): Promise<{packages?: string[]; requirements?: string}> {
 	const {flags, ask, folder} = c;
 	// flytekit opens the file relative to where `union register` runs: the project folder.
 	const fromFolder = (file: string) => path.relative(folder, path.resolve(c.cwd, file)).split(path.sep).join('/');
@@ -381,7 +456,11 @@ async function choosePackages(c: StepContext, savedRequirements: string | undefi
 		const file = path.resolve(c.cwd, flags.requirements);
 		if (flags.packages !== undefined) {
 			const plan = planRequirementsFile(await readRegularText(file), flags.packages);
-			if (plan.kind === 'keep') throw new UsageError(`--requirements ${JSON.stringify(flags.requirements)} already lists other packages (${plan.extra.join(', ') || 'other versions'}): leave out --packages to use it as it is`, 'requirements');
+			if (plan.kind === 'keep')
+				throw new UsageError(
+					`--requirements ${JSON.stringify(flags.requirements)} already lists other packages (${plan.extra.join(', ') || 'other versions'}): leave out --packages to use it as it is`,
+					'requirements',
+				);
 			if (plan.kind === 'create' && flags.dryRun) c.report(planFile(file, flags.requirements, 'create', plan.content, 'imagespec'));
 			else if (plan.kind === 'create') {
 				c.report({type: 'note', level: 'info', text: `Created ${flags.requirements} with ${flags.packages.join(', ')}`});
@@ -425,7 +504,10 @@ async function confirmSecrets(c: StepContext, spec: ImageSpec, declared: ImageSp
 	if (!c.ask.interactive) throw new UsageError(`${warning} ${SECRET_FIX}`, 'allow-secrets');
 	c.report({type: 'note', level: 'warn', text: `${warning} ${SECRET_FIX.replace(/ To write it anyway.*$/, '')}`});
 	if (!(await c.ask.confirm({flag: 'allow-secrets', message: 'Write it into the module anyway?', default: false}))) {
-		throw new StepError(`${moduleName} was not written: it would hold ${secrets.map(secret => secret.label).join(', ')} in plain text.`, {fix: SECRET_FIX, reason: 'SECRET_IN_SPEC'});
+		throw new StepError(`${moduleName} was not written: it would hold ${secrets.map(secret => secret.label).join(', ')} in plain text.`, {
+			fix: SECRET_FIX,
+			reason: 'SECRET_IN_SPEC',
+		});
 	}
 }
 
@@ -456,7 +538,8 @@ export const validateImageFlags = (flags: Flags): void => {
 const rejectProblems = (spec: ImageSpec, only?: string[]) => {
 	const problems = validateSpec(spec).filter(problem => only === undefined || only.includes(problem.field));
 	const [first] = problems;
-	if (first) throw new UsageError(maskUrlCredentials(problems.map(p => `--${flagFor(p.field)} ${JSON.stringify(p.value)}: ${p.rule}`).join('\n')), flagFor(first.field));
+	if (first)
+		throw new UsageError(maskUrlCredentials(problems.map(p => `--${flagFor(p.field)} ${JSON.stringify(p.value)}: ${p.rule}`).join('\n')), flagFor(first.field));
 };
 
 const parseEnv = (pairs: string[]): Record<string, string> | undefined => {
@@ -473,4 +556,12 @@ const parseEnv = (pairs: string[]): Record<string, string> | undefined => {
 
 /** The flag a user changes to fix a spec field. */
 const flagFor = (field: string): string =>
-	({name: 'image', python_version: 'python-version', base_image: 'base-image', apt_packages: 'apt-packages', pip_index: 'pip-index', pip_extra_index_url: 'pip-extra-index-url', tag_format: 'tag-format'})[field] ?? field;
+	({
+		name: 'image',
+		python_version: 'python-version',
+		base_image: 'base-image',
+		apt_packages: 'apt-packages',
+		pip_index: 'pip-index',
+		pip_extra_index_url: 'pip-extra-index-url',
+		tag_format: 'tag-format',
+	})[field] ?? field;

@@ -43,11 +43,10 @@ export async function checkPrerequisites(c: StepContext, needs: PrerequisiteNeed
 	const offered = new Map<string, number>();
 	for (;;) {
 		c.report({type: 'checks-started', ids: plannedChecks(options)});
-		// eslint-disable-next-line no-await-in-loop -- checks again after each fix
+		// checks again after each fix
 		const outcome = await runChecks(c.ctx, options, check => c.report({type: 'check', check}));
 		const failed = outcome.checks.filter(check => check.required && check.status === 'fail');
 		if (failed.length === 0) return outcome;
-		// eslint-disable-next-line no-await-in-loop
 		// --dry-run changes nothing, not even a login: the fixes are printed instead.
 		if (c.flags.dryRun || !(await offerFixes(c, failed, offered))) throw prerequisitesFailed(failed);
 	}
@@ -56,22 +55,29 @@ export async function checkPrerequisites(c: StepContext, needs: PrerequisiteNeed
 /** Offers each runnable fix; true when at least one ran (so checking again can tell something new). */
 async function offerFixes(c: StepContext, failed: Check[], offered: Map<string, number>): Promise<boolean> {
 	if (!c.ask.canHandOverTerminal) return false;
-	const fixes = [...new Map(failed.flatMap(check => {
-		const fix = runnableFix(check);
-		return fix ? [[fix.command, fix] as const] : [];
-	})).values()].filter(fix => (offered.get(fix.command) ?? 0) < MAX_OFFERS);
+	const fixes = [
+		...new Map(
+			failed.flatMap(check => {
+				const fix = runnableFix(check);
+				return fix ? [[fix.command, fix] as const] : [];
+			}),
+		).values(),
+	].filter(fix => (offered.get(fix.command) ?? 0) < MAX_OFFERS);
 	let ran = false;
 	for (const fix of fixes) {
 		offered.set(fix.command, (offered.get(fix.command) ?? 0) + 1);
-		// eslint-disable-next-line no-await-in-loop -- one question, then one login, at a time
-		const yes = await c.ask.confirm({flag: 'yes', message: `Run \`${fix.command}\` now? It opens your browser to sign in; the checks run again afterwards.`, default: true});
+		// one question, then one login, at a time
+		const yes = await c.ask.confirm({
+			flag: 'yes',
+			message: `Run \`${fix.command}\` now? It opens your browser to sign in; the checks run again afterwards.`,
+			default: true,
+		});
 		if (!yes) {
 			// Declined: never asked again in this run.
 			offered.set(fix.command, MAX_OFFERS);
 			continue;
 		}
 
-		// eslint-disable-next-line no-await-in-loop
 		const code = await c.ask.handOverTerminal(async () => runInTerminal(c.ctx, executable(c.ctx.platform, 'gcloud'), fix.args));
 		if (code !== 0) c.report({type: 'note', level: 'warn', text: `\`${fix.command}\` exited with code ${code}.`});
 		ran = true;

@@ -19,7 +19,7 @@ export async function chooseProjectAndLocation(
 		flags.project,
 	);
 	// A filterable list (50 locations): type "east" and Enter. The live list, else the known one.
-	const pages = async function * () {
+	const pages = async function* () {
 		yield (await liveLocations(c, options.registry, project)).map(value => ({label: value, value}));
 	};
 

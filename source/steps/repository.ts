@@ -2,23 +2,18 @@ import {formatBytes} from '../format.js';
 import type {Flags} from '../flags.js';
 import type {Choice} from '../flow/ask.js';
 import {replayable} from '../flow/choices.js';
+import {enableApiCommand} from '../services/api-errors.js';
+import {iamMember, PUSH_PERMISSION, repositoryName, validateRepositoryId, type ArtifactRegistry, type Repository} from '../services/artifact-registry.js';
+import {sleep} from '../services/cancellation.js';
+import {enableArtifactRegistryApi} from '../services/gcloud.js';
 import {
 	MANAGED_BY_LABELS,
 	describeCleanup,
-	enableApiCommand,
-	enableArtifactRegistryApi,
-	iamMember,
 	parseCleanupPreset,
 	parseLabels,
-	PUSH_PERMISSION,
-	repositoryName,
-	sleep,
-	validateRepositoryId,
-	type ArtifactRegistry,
 	type CleanupPreset,
-	type Repository,
 	type RepositorySettings,
-} from '../services/artifact-registry.js';
+} from '../services/repository-settings.js';
 import {imageExists} from '../services/docker.js';
 import {createRepositoryCommand, repositorySettingsData} from '../services/export-gcloud.js';
 import {plan, type dryRunRegistry} from '../flow/plan.js';
@@ -63,7 +58,9 @@ export async function chooseRepository(c: StepContext, where: Where): Promise<Re
 	const {ask, flags, saved} = c;
 	let named =
 		flags.repository ??
-		(ask.interactive ? undefined : await ask.text({flag: 'repository', message: 'Docker repository', default: saved.repository, validate: validateRepositoryId}));
+		(ask.interactive
+			? undefined
+			: await ask.text({flag: 'repository', message: 'Docker repository', default: saved.repository, validate: validateRepositoryId}));
 	const list = lister(c, where);
 	for (;;) {
 		let outcome: RepositoryOutcome | 'back';
@@ -73,7 +70,7 @@ export async function chooseRepository(c: StepContext, where: Where): Promise<Re
 			const id = await ask.text({flag: 'repository', message: 'New repository name:', default: list.unusedName(), validate: validateRepositoryId});
 			outcome = await offerCreation(c, where, id, 'list');
 		} else {
-			outcome = await useNamed(c, where, named);
+			outcome = await takeNamed(c, where, named);
 		}
 
 		if (outcome !== 'back') return outcome;
@@ -84,7 +81,7 @@ export async function chooseRepository(c: StepContext, where: Where): Promise<Re
 }
 
 /** A named repository: used when it is Docker, created (or offered) when it is missing. */
-async function useNamed(c: StepContext, where: Where, id: string): Promise<RepositoryOutcome | 'back'> {
+async function takeNamed(c: StepContext, where: Where, id: string): Promise<RepositoryOutcome | 'back'> {
 	const {project, location, registry} = where;
 	const existing = await withApiEnabled(c, where, async () => registry.getRepository(project, location, id, c.ctx.signal));
 	if (existing) {
@@ -139,7 +136,11 @@ function lister(c: StepContext, where: Where): Lister {
 			// The saved repository goes first even when it is on the last page: ask for it directly.
 			const savedLookup = savedId ? registry.getRepository(project, location, savedId, signal).catch(() => undefined) : undefined;
 			const iterator = registry
-				.listRepositoryPages(project, location, {signal, firstPageSize: where.timings?.pageSize ?? FIRST_PAGE_SIZE, pageSize: where.timings?.pageSize ?? PAGE_SIZE})
+				.listRepositoryPages(project, location, {
+					signal,
+					firstPageSize: where.timings?.pageSize ?? FIRST_PAGE_SIZE,
+					pageSize: where.timings?.pageSize ?? PAGE_SIZE,
+				})
 				[Symbol.asyncIterator]();
 			return {iterator, first: await iterator.next(), savedRepository: await savedLookup};
 		});
@@ -247,7 +248,8 @@ async function askSettings(c: StepContext): Promise<Required<RepositorySettings>
 	);
 	const labels = parseLabels(splitPairs(labelText)) as Record<string, string>;
 	const immutableTags =
-		flags.immutableTags ?? (await ask.confirm({flag: 'immutable-tags', message: 'Immutable tags (a pushed tag can never be moved to another image)?', default: false}));
+		flags.immutableTags ??
+		(await ask.confirm({flag: 'immutable-tags', message: 'Immutable tags (a pushed tag can never be moved to another image)?', default: false}));
 	const cleanup = flags.cleanup === undefined ? await askCleanup(c) : (parseCleanupPreset(flags.cleanup) as CleanupPreset);
 	return {description, labels, immutableTags, cleanup};
 }
@@ -273,10 +275,20 @@ async function askCleanup({ask}: StepContext): Promise<CleanupPreset> {
 	const number = (value: string, min: number, max: number) =>
 		/^\d+$/.test(value) && Number(value) >= min && Number(value) <= max ? undefined : `a whole number from ${min} to ${max}`;
 	if (kind === 'keep') {
-		const count = await ask.text({flag: 'cleanup', message: 'How many recent versions of each image to keep?', default: '10', validate: value => number(value, 1, 10_000)});
+		const count = await ask.text({
+			flag: 'cleanup',
+			message: 'How many recent versions of each image to keep?',
+			default: '10',
+			validate: value => number(value, 1, 10_000),
+		});
 		return {kind: 'keep', count: Number(count)};
 	}
-	const days = await ask.text({flag: 'cleanup', message: 'Delete untagged versions older than how many days?', default: '30', validate: value => number(value, 1, 3650)});
+	const days = await ask.text({
+		flag: 'cleanup',
+		message: 'Delete untagged versions older than how many days?',
+		default: '30',
+		validate: value => number(value, 1, 3650),
+	});
 	return {kind: 'delete-untagged', days: Number(days)};
 }
 
@@ -435,19 +447,25 @@ export async function checkPushPermission(
 		granted = await registry.testIamPermissions(project, location, repository, [PUSH_PERMISSION], c.ctx.signal);
 	} catch (error) {
 		if (error instanceof CancelledError) throw error;
-		c.report({type: 'note', level: 'warn', text: `Could not check whether you may push to ${repository} (${error instanceof Error ? error.message : String(error)}); trying the push anyway.`});
+		c.report({
+			type: 'note',
+			level: 'warn',
+			text: `Could not check whether you may push to ${repository} (${error instanceof Error ? error.message : String(error)}); trying the push anyway.`,
+		});
 		return false;
 	}
 
 	if (granted.includes(PUSH_PERMISSION)) return true;
 	// Reading is enough when the image is already there (the build step then skips it).
 	if (where.imageUri && !c.flags.force && (await imageExists(c.ctx, where.imageUri)).state === 'present') return false;
-	throw new StepError(`You may not push to repository ${repository} in ${project} · ${location}: you lack ${PUSH_PERMISSION}, so the push would fail. Nothing was built.`, {
-		fix: [
-			'Ask an admin of the repository for Artifact Registry Writer (roles/artifactregistry.writer):',
-			`gcloud artifacts repositories add-iam-policy-binding ${repository} --project ${project} --location ${location} --member ${iamMember(where.account)} --role roles/artifactregistry.writer`,
-		].join('\n'),
-		reason: 'NO_PUSH_PERMISSION',
-	});
+	throw new StepError(
+		`You may not push to repository ${repository} in ${project} · ${location}: you lack ${PUSH_PERMISSION}, so the push would fail. Nothing was built.`,
+		{
+			fix: [
+				'Ask an admin of the repository for Artifact Registry Writer (roles/artifactregistry.writer):',
+				`gcloud artifacts repositories add-iam-policy-binding ${repository} --project ${project} --location ${location} --member ${iamMember(where.account)} --role roles/artifactregistry.writer`,
+			].join('\n'),
+			reason: 'NO_PUSH_PERMISSION',
+		},
+	);
 }
-

@@ -30,7 +30,14 @@ export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'fl
 	const {saved, flags} = c;
 	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(c.folder, DEFAULT_MODULE));
 	if (saved.project && saved.location && saved.repository) {
-		return {source: 'saved', project: saved.project, location: saved.location, repository: saved.repository, moduleFile, images: Object.values(saved.images ?? {})};
+		return {
+			source: 'saved',
+			project: saved.project,
+			location: saved.location,
+			repository: saved.repository,
+			moduleFile,
+			images: Object.values(saved.images ?? {}),
+		};
 	}
 
 	// Read as `union register` loads it; a module that cannot be read is the imagespec step's to report.
@@ -50,9 +57,7 @@ export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'fl
 		// Tags as flytekit computes them, so the summary names the exact images the team pushed.
 		const images = specs
 			.filter(other => other.spec.registry === spec.registry)
-			.map(
-				(other): SavedImage => ({...toSavedImage(other.spec, other.tag ?? '', other.uri ?? '', moduleFile), builder: other.spec.builder, updatedAt: ''}),
-			);
+			.map((other): SavedImage => ({...toSavedImage(other.spec, other.tag ?? '', other.uri ?? '', moduleFile), builder: other.spec.builder, updatedAt: ''}));
 		return {source: 'module', project: where.project, location, repository: where.repository, moduleFile, images};
 	}
 
@@ -101,13 +106,14 @@ export async function chooseRerunAction(c: StepContext, known: KnownSetup, missi
 		`project     ${known.project}`,
 		`location    ${known.location}`,
 		`repository  ${known.repository}`,
-		...(known.images.length > 0
-			? ['images', ...known.images.map(image => `  ${image.name}${image.tag ? `  :${image.tag}` : ''}`)]
-			: ['images      none yet']),
+		...(known.images.length > 0 ? ['images', ...known.images.map(image => `  ${image.name}${image.tag ? `  :${image.tag}` : ''}`)] : ['images      none yet']),
 	];
 	report({
 		type: 'code',
-		title: known.source === 'saved' ? 'Saved setup for this folder' : `Setup found in ${path.relative(c.cwd, known.moduleFile) || known.moduleFile} (your team's module)`,
+		title:
+			known.source === 'saved'
+				? 'Saved setup for this folder'
+				: `Setup found in ${path.relative(c.cwd, known.moduleFile) || known.moduleFile} (your team's module)`,
 		code: lines.join('\n'),
 	});
 	const choice = await ask.select({

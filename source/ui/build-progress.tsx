@@ -10,11 +10,16 @@ export function BuildProgress({flow}: {readonly flow: Pick<FlowState, 'buildStep
 			{flow.layers.map(layer => (
 				<Text key={layer.id}>
 					<Text dimColor>{layer.id}</Text> {layer.status}
-					{layer.total ? <Text dimColor> {formatBytes(layer.current ?? 0)} / {formatBytes(layer.total)}</Text> : null}
+					{layer.total ? (
+						<Text dimColor>
+							{' '}
+							{formatBytes(layer.current ?? 0)} / {formatBytes(layer.total)}
+						</Text>
+					) : null}
 				</Text>
 			))}
 			{flow.logTail.map((line, index) => (
-				// eslint-disable-next-line react/no-array-index-key -- a tail: position is identity
+				// biome-ignore lint/suspicious/noArrayIndexKey: a tail of log lines: position is identity
 				<Text key={index} dimColor wrap="truncate-end">
 					{line}
 				</Text>

@@ -3,7 +3,6 @@ import {CHECK_TITLES, type Check} from '../services/checks.js';
 import {isPending, type PendingCheck} from '../flow/state.js';
 import {StatusLine} from './status.js';
 
-
 /** compact while the checks run (one row each, so the live area fits a small terminal); in full once done. */
 export function CheckList({checks, compact = false}: {readonly checks: ReadonlyArray<Check | PendingCheck>; readonly compact?: boolean}) {
 	return (

@@ -13,7 +13,9 @@ export function DoctorView({rows, verdict, note}: {readonly rows: readonly Docto
 	return (
 		<Box flexDirection="column">
 			<Text>
-				<Text bold color="cyan">imagespec-gar doctor</Text>
+				<Text bold color="cyan">
+					imagespec-gar doctor
+				</Text>
 				<Text dimColor> · gcloud, credentials, docker, your repository and Python</Text>
 			</Text>
 			{rows.map(row => {

@@ -48,7 +48,15 @@ const printable = (input: string) => input.replaceAll(/[\u0000-\u001F\u007F]/g, 
  * Esc clears the filter. Each keystroke filters the loaded rows once (memo) and draws ~10 rows,
  * so 5,000 rows cost no more per frame than 50.
  */
-export function FilterSelect({question, onAnswer, visibleRows = VISIBLE_ROWS}: {readonly question: SearchQuestion; readonly onAnswer: (value: string) => void; readonly visibleRows?: number}) {
+export function FilterSelect({
+	question,
+	onAnswer,
+	visibleRows = VISIBLE_ROWS,
+}: {
+	readonly question: SearchQuestion;
+	readonly onAnswer: (value: string) => void;
+	readonly visibleRows?: number;
+}) {
 	const {items, loading, error} = usePages(question.pages);
 	const [query, setQueryState] = useState('');
 	// Keys can arrive faster than React draws: each edits the latest filter, not the one last drawn.
@@ -109,7 +117,8 @@ export function FilterSelect({question, onAnswer, visibleRows = VISIBLE_ROWS}: {
 		}
 	});
 
-	const counts = query === '' ? countOf(items.length, question.noun) : `${matches.length.toLocaleString('en-US')} of ${countOf(items.length, question.noun)} match`;
+	const counts =
+		query === '' ? countOf(items.length, question.noun) : `${matches.length.toLocaleString('en-US')} of ${countOf(items.length, question.noun)} match`;
 	return (
 		<Box flexDirection="column">
 			<Text>
@@ -126,7 +135,9 @@ export function FilterSelect({question, onAnswer, visibleRows = VISIBLE_ROWS}: {
 					</Text>
 				);
 			})}
-			{matches.length === 0 ? <Text dimColor>{`  ${loading ? 'loading…' : query === '' ? 'nothing to choose from' : `nothing matches "${query}"`}`}</Text> : null}
+			{matches.length === 0 ? (
+				<Text dimColor>{`  ${loading ? 'loading…' : query === '' ? 'nothing to choose from' : `nothing matches "${query}"`}`}</Text>
+			) : null}
 			<Text dimColor>
 				{counts}
 				{loading ? ' · loading more…' : ''}

@@ -21,7 +21,9 @@ export function StatusTable({module, rows, verdict, ok}: StatusTableProps) {
 	return (
 		<Box flexDirection="column">
 			<Text>
-				<Text bold color="cyan">imagespec-gar status</Text>
+				<Text bold color="cyan">
+					imagespec-gar status
+				</Text>
 				<Text dimColor> · {module}</Text>
 			</Text>
 			{rows.map(row => (
@@ -75,7 +77,9 @@ export function BuildTable({rows, jobs, finished}: {readonly rows: readonly Buil
 	return (
 		<Box flexDirection="column">
 			<Text>
-				<Text bold color="cyan">imagespec-gar build</Text>
+				<Text bold color="cyan">
+					imagespec-gar build
+				</Text>
 				<Text dimColor>
 					{' '}
 					· {rows.length} image{rows.length === 1 ? '' : 's'}, {jobs} at a time
@@ -114,7 +118,7 @@ export function BuildTable({rows, jobs, finished}: {readonly rows: readonly Buil
 									{row.name}: {row.error?.message}
 								</Text>
 								<Fix fix={row.error?.fix} />
-								{row.logFile ? <Text dimColor>    log: {row.logFile}</Text> : null}
+								{row.logFile ? <Text dimColor> log: {row.logFile}</Text> : null}
 							</Box>
 						))}
 				</Box>

@@ -102,7 +102,15 @@ function SelectAnswer({question, onAnswer}: {readonly question: Extract<Question
 					onAnswer(choices[Number(index)]!.value);
 				}}
 			/>
-			{hidden > 0 ? <Text dimColor>{hidden} more not shown: {question.choices.filter(choice => choice.disabled).map(choice => `${choice.label} (${choice.hint ?? 'unavailable'})`).join(', ')}</Text> : null}
+			{hidden > 0 ? (
+				<Text dimColor>
+					{hidden} more not shown:{' '}
+					{question.choices
+						.filter(choice => choice.disabled)
+						.map(choice => `${choice.label} (${choice.hint ?? 'unavailable'})`)
+						.join(', ')}
+				</Text>
+			) : null}
 		</Box>
 	);
 }

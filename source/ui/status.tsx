@@ -36,7 +36,23 @@ export function Fix({fix}: {readonly fix?: string}) {
 
 /** One line: icon, title, detail (wrapping under the title, not under the icon); the fix under it. */
 /** compact: one row, detail cut at the edge, no fix (a live list must fit the terminal's height). */
-export function StatusLine({status, title, detail, fix, indent = 0, waiting = false, compact = false}: {readonly status: StepStatus | Check['status']; readonly title: string; readonly detail?: string; readonly fix?: string; readonly indent?: number; readonly waiting?: boolean; readonly compact?: boolean}) {
+export function StatusLine({
+	status,
+	title,
+	detail,
+	fix,
+	indent = 0,
+	waiting = false,
+	compact = false,
+}: {
+	readonly status: StepStatus | Check['status'];
+	readonly title: string;
+	readonly detail?: string;
+	readonly fix?: string;
+	readonly indent?: number;
+	readonly waiting?: boolean;
+	readonly compact?: boolean;
+}) {
 	return (
 		<Box flexDirection="column" marginLeft={indent}>
 			<Box>

@@ -49,6 +49,7 @@ export function Summary({result}: {readonly result: JourneyResult}) {
 				<Box marginTop={1} flexDirection="column">
 					<Text>Use the image in a task:</Text>
 					{result.usage.map((line, index) => (
+						// biome-ignore lint/suspicious/noArrayIndexKey: fixed lines of code: position is identity
 						<Text key={index} color="cyan">{`  ${line}`}</Text>
 					))}
 				</Box>
@@ -56,7 +57,7 @@ export function Summary({result}: {readonly result: JourneyResult}) {
 			{result.nextCommand ? (
 				<Box marginTop={1} flexDirection="column">
 					<Text>Then register:</Text>
-					<Text color="cyan">  {result.nextCommand}</Text>
+					<Text color="cyan"> {result.nextCommand}</Text>
 				</Box>
 			) : null}
 		</Box>

@@ -24,7 +24,11 @@ describe('the Artifact Registry API never answers', () => {
 	});
 
 	const start = (env: NodeJS.ProcessEnv = sandbox.env) => {
-		const child = spawn(process.execPath, [CLI_PATH, '--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', 'trainer', '--no-build', '--json'], {cwd: sandbox.project, env});
+		const child = spawn(
+			process.execPath,
+			[CLI_PATH, '--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', 'trainer', '--no-build', '--json'],
+			{cwd: sandbox.project, env},
+		);
 		let stdout = '';
 		let stderr = '';
 		child.stdout.on('data', (data: Buffer) => {
@@ -45,7 +49,6 @@ describe('the Artifact Registry API never answers', () => {
 		const deadline = Date.now() + ms;
 		while (!check()) {
 			if (Date.now() > deadline) throw new Error('not in time');
-			// eslint-disable-next-line no-await-in-loop
 			await new Promise(resolve => setTimeout(resolve, 20));
 		}
 	};

@@ -34,7 +34,23 @@ requirePythonBase(requireDocker(describe, engine))('build and push a user can tr
 	let sandbox: Sandbox;
 	let env: NodeJS.ProcessEnv;
 	let baseImage: string;
-	const args = (image = 'scorer') => ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', image, '--base-image', baseImage, '--python-version', '3.11', '--commands', 'echo scored > /scored', '--json'];
+	const args = (image = 'scorer') => [
+		'--project',
+		'acme-ml',
+		'--location',
+		'us-east1',
+		'--repository',
+		'union-images',
+		'--image',
+		image,
+		'--base-image',
+		baseImage,
+		'--python-version',
+		'3.11',
+		'--commands',
+		'echo scored > /scored',
+		'--json',
+	];
 	const dockerCommands = async () => world.dockerCommands();
 
 	beforeAll(async () => {
@@ -103,11 +119,19 @@ requirePythonBase(requireDocker(describe, engine))('build and push a user can tr
 		const strictFake = await startFakeArtifactRegistry({dockerImages: {host: strict.host, auth: {user: '_dcgcloud_token', password: 'not-your-token'}}});
 		try {
 			const before = (await dockerCommands()).length;
-			const run = await imagespecGar(args('refused'), sandbox.project, {...env, IMAGESPEC_GAR_API_ENDPOINT: strictFake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: strict.host});
+			const run = await imagespecGar(args('refused'), sandbox.project, {
+				...env,
+				IMAGESPEC_GAR_API_ENDPOINT: strictFake.endpoint,
+				IMAGESPEC_GAR_REGISTRY_HOST: strict.host,
+			});
 			expect(run.code, run.stderr).toBe(1);
 			const result = JSON.parse(run.stdout);
 			expect(schemaErrors('result.schema.json', result)).toEqual([]);
-			expect(result).toMatchObject({ok: false, pushed: false, error: {reason: 'PUSH_UNAUTHENTICATED', fix: `Run \`gcloud auth configure-docker ${strict.host}\` and \`gcloud auth login\`, then retry.`}});
+			expect(result).toMatchObject({
+				ok: false,
+				pushed: false,
+				error: {reason: 'PUSH_UNAUTHENTICATED', fix: `Run \`gcloud auth configure-docker ${strict.host}\` and \`gcloud auth login\`, then retry.`},
+			});
 			expect(result.error.message).toContain(`${strict.host} did not accept your credentials`);
 			expect((await dockerCommands()).slice(before)).toEqual(['buildx', 'build', 'run', 'push']);
 		} finally {
@@ -116,7 +140,7 @@ requirePythonBase(requireDocker(describe, engine))('build and push a user can tr
 		}
 	});
 
-	it('a team\'s declaration with conda_packages: refused before any build, the field and the fix named, exit 1', async () => {
+	it("a team's declaration with conda_packages: refused before any build, the field and the fix named, exit 1", async () => {
 		const team = await makeSandbox({ci: 'true'});
 		try {
 			await loginOffline(team);
@@ -140,7 +164,13 @@ requirePythonBase(requireDocker(describe, engine))('build and push a user can tr
 			const run = await imagespecGar(
 				['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', 'conda-image', '--yes', '--json'],
 				team.project,
-				{...team.env, PATH: env.PATH, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: world.registry.host},
+				{
+					...team.env,
+					PATH: env.PATH,
+					DOCKER_HOST: engine!.dockerHost,
+					IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint,
+					IMAGESPEC_GAR_REGISTRY_HOST: world.registry.host,
+				},
 			);
 			expect(run.code, run.stderr).toBe(1);
 			const result = JSON.parse(run.stdout);

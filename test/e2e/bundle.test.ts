@@ -50,4 +50,3 @@ describe('the built CLI (rolldown bundle)', () => {
 		}
 	});
 });
-

@@ -40,7 +40,23 @@ describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 		await loginOffline(sandbox);
 		const env = {...sandbox.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host};
 		// A build step that takes long enough to be interrupted (busybox sleep; no network needed).
-		const args = ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'cancel-me', '--image', image, '--base-image', baseImage, '--python-version', '3.11', '--commands', 'sleep 60', '--json'];
+		const args = [
+			'--project',
+			'acme-ml',
+			'--location',
+			'us-east1',
+			'--repository',
+			'cancel-me',
+			'--image',
+			image,
+			'--base-image',
+			baseImage,
+			'--python-version',
+			'3.11',
+			'--commands',
+			'sleep 60',
+			'--json',
+		];
 		return {...(await interruptCli(args, {cwd: sandbox.project, env, sandbox}, when, signal)), sandbox};
 	};
 
@@ -86,14 +102,13 @@ describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 });
 
 describe('Ctrl-C at each question of an interactive run (a real terminal)', () => {
-	let fake: FakeArtifactRegistry;
 	let sandbox: Sandbox;
 
 	let world: RepositoryWorld;
 
 	beforeAll(async () => {
 		world = await startRepositoryWorld();
-		({fake, sandbox} = world);
+		({sandbox} = world);
 	});
 
 	afterAll(async () => {

@@ -20,7 +20,30 @@ describe('imagespec-gar --help', () => {
 	it('prints the usage with every flag of the contract and exits 0', async () => {
 		const {code, stdout} = await imagespecGar(['--help'], {cwd: process.cwd(), env: process.env});
 		expect(code).toBe(0);
-		for (const flag of ['--project', '--location', '--repository', '--image', '--base-image', '--python-version', '--packages', '--requirements', '--apt-packages', '--env', '--commands', '--pip-index', '--pip-extra-index-url', '--platform', '--tag-format', '--builder', '--output', '--no-build', '--yes', '--json', '--plain', 'doctor']) {
+		for (const flag of [
+			'--project',
+			'--location',
+			'--repository',
+			'--image',
+			'--base-image',
+			'--python-version',
+			'--packages',
+			'--requirements',
+			'--apt-packages',
+			'--env',
+			'--commands',
+			'--pip-index',
+			'--pip-extra-index-url',
+			'--platform',
+			'--tag-format',
+			'--builder',
+			'--output',
+			'--no-build',
+			'--yes',
+			'--json',
+			'--plain',
+			'doctor',
+		]) {
 			expect(stdout).toContain(flag);
 		}
 	});
@@ -37,7 +60,23 @@ requirePythonBase(requireDocker(describe, engine))('the whole journey, non-inter
 	const basicAuth = `Basic ${Buffer.from(`_dcgcloud_token:${FAKE_TOKEN}`).toString('base64')}`;
 	let baseImage: string;
 	let env: NodeJS.ProcessEnv;
-	const args = () => ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', 'trainer', '--base-image', baseImage, '--python-version', '3.11', '--env', 'MODE=train', '--json'];
+	const args = () => [
+		'--project',
+		'acme-ml',
+		'--location',
+		'us-east1',
+		'--repository',
+		'union-images',
+		'--image',
+		'trainer',
+		'--base-image',
+		baseImage,
+		'--python-version',
+		'3.11',
+		'--env',
+		'MODE=train',
+		'--json',
+	];
 
 	beforeAll(async () => {
 		sandbox = await makeSandbox({ci: 'true'});
@@ -150,7 +189,14 @@ requirePythonBase(requireDocker(describe, engine))('the whole journey, non-inter
 			const run = await imagespecGar(['--yes', '--json', '--location', 'us-east1'], {cwd: member.project, env: memberEnv});
 			expect(run.code, run.stderr).toBe(0);
 			expect(run.stderr).toContain("Found your team's setup in image_specs.py: acme-ml · us-east1 · union-images");
-			expect(JSON.parse(run.stdout)).toMatchObject({ok: true, project: 'acme-ml', repository: 'union-images', image: 'trainer', pushed: false, buildSkipped: 'already in the repository'});
+			expect(JSON.parse(run.stdout)).toMatchObject({
+				ok: true,
+				project: 'acme-ml',
+				repository: 'union-images',
+				image: 'trainer',
+				pushed: false,
+				buildSkipped: 'already in the repository',
+			});
 			const config = JSON.parse(await readFile(path.join(member.dockerConfig, 'config.json'), 'utf8'));
 			expect(config.credHelpers).toEqual({[registry.host]: 'gcloud'});
 			expect(fake.calls.filter(call => call.method === 'CreateRepository')).toHaveLength(1);
@@ -163,7 +209,15 @@ requirePythonBase(requireDocker(describe, engine))('the whole journey, non-inter
 	it('a rerun from saved answers needs no flags for the setup', async () => {
 		const rerun = await imagespecGar(['--yes', '--json', '--no-build'], {cwd: sandbox.project, env});
 		expect(rerun.code, rerun.stderr).toBe(0);
-		expect(JSON.parse(rerun.stdout)).toMatchObject({ok: true, project: 'acme-ml', location: 'us-east1', repository: 'union-images', image: 'trainer', pushed: false, inRepository: true});
+		expect(JSON.parse(rerun.stdout)).toMatchObject({
+			ok: true,
+			project: 'acme-ml',
+			location: 'us-east1',
+			repository: 'union-images',
+			image: 'trainer',
+			pushed: false,
+			inRepository: true,
+		});
 		expect(rerun.stderr).toContain('--no-build: not built (already in the repository)');
 		const other = await imagespecGar(['--yes', '--json', '--no-build', '--image', 'not-pushed', '--base-image', baseImage], {cwd: sandbox.project, env});
 		expect(other.code, other.stderr).toBe(0);
@@ -178,7 +232,10 @@ describe('usage errors', () => {
 			const missing = await imagespecGar(['--project', 'acme-ml', '--repository', 'r1', '--image', 'x'], {cwd: sandbox.project, env: sandbox.env});
 			expect(missing.code).toBe(2);
 			expect(missing.stderr).toContain('Missing --location');
-			const invalid = await imagespecGar(['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'Bad_Repo', '--image', 'x'], {cwd: sandbox.project, env: sandbox.env});
+			const invalid = await imagespecGar(['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'Bad_Repo', '--image', 'x'], {
+				cwd: sandbox.project,
+				env: sandbox.env,
+			});
 			expect(invalid.code).toBe(2);
 			expect(invalid.stderr).toContain('--repository "Bad_Repo" is invalid');
 			const unknown = await imagespecGar(['--projekt', 'acme-ml'], {cwd: sandbox.project, env: sandbox.env});

@@ -4,7 +4,6 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {readDeclaredSpecs} from '../../source/services/spec-module.js';
 import {imagespecGar} from '../support/cli.js';
 import type {Sandbox} from '../support/environment.js';
-import type {FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {KEY, drive, spawnCli} from '../support/pty.js';
 import {startRepositoryWorld, type RepositoryWorld} from '../support/repository-world.js';
 
@@ -13,7 +12,6 @@ import {startRepositoryWorld, type RepositoryWorld} from '../support/repository-
  * adds another image. No docker needed (--no-build).
  */
 describe('two runs writing image_specs.py at once', () => {
-	let fake: FakeArtifactRegistry;
 	let sandbox: Sandbox;
 	const where = ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--no-build', '--python-version', '3.11'];
 
@@ -21,7 +19,7 @@ describe('two runs writing image_specs.py at once', () => {
 
 	beforeAll(async () => {
 		world = await startRepositoryWorld();
-		({fake, sandbox} = world);
+		({sandbox} = world);
 	});
 
 	afterAll(async () => {
@@ -34,7 +32,10 @@ describe('two runs writing image_specs.py at once', () => {
 		try {
 			await drive(person, {answers: [], until: /Write image_specs\.py\?/, unknown: 'enter'});
 
-			const script = await imagespecGar([...where, '--image', 'evaluator', '--packages', 'numpy', '--yes'], {cwd: sandbox.project, env: {...sandbox.env, CI: 'true'}});
+			const script = await imagespecGar([...where, '--image', 'evaluator', '--packages', 'numpy', '--yes'], {
+				cwd: sandbox.project,
+				env: {...sandbox.env, CI: 'true'},
+			});
 			expect(script.code, script.stderr).toBe(0);
 			expect(readDeclaredSpecs(await readFile(moduleFile, 'utf8')).map(spec => spec.name)).toEqual(['evaluator']);
 
@@ -45,7 +46,9 @@ describe('two runs writing image_specs.py at once', () => {
 				['evaluator', ['numpy']],
 				['trainer', ['pandas']],
 			]);
-			expect((await person.history()).join(' ').replace(/\s+/g, ' ')).toMatch(/image_specs\.py changed while you were deciding .*your declaration was added to its new content/);
+			expect((await person.history()).join(' ').replace(/\s+/g, ' ')).toMatch(
+				/image_specs\.py changed while you were deciding .*your declaration was added to its new content/,
+			);
 		} finally {
 			person.kill();
 		}
@@ -56,7 +59,10 @@ describe('two runs writing image_specs.py at once', () => {
 		const person = spawnCli([...where, '--image', 'evaluator', '--packages', 'scipy'], {cwd: sandbox.project, env: sandbox.env, cols: 120, rows: 50});
 		try {
 			await drive(person, {answers: [], until: /Write image_specs\.py\?/, unknown: 'enter'});
-			const script = await imagespecGar([...where, '--image', 'evaluator', '--packages', 'numpy,polars', '--yes'], {cwd: sandbox.project, env: {...sandbox.env, CI: 'true'}});
+			const script = await imagespecGar([...where, '--image', 'evaluator', '--packages', 'numpy,polars', '--yes'], {
+				cwd: sandbox.project,
+				env: {...sandbox.env, CI: 'true'},
+			});
 			expect(script.code, script.stderr).toBe(0);
 
 			await person.press(KEY.enter);
@@ -66,7 +72,9 @@ describe('two runs writing image_specs.py at once', () => {
 				['evaluator', ['numpy', 'polars']],
 				['trainer', ['pandas']],
 			]);
-			expect((await person.history()).join(' ').replace(/\s+/g, ' ')).toMatch(/changed after it was shown to you, and nothing was written: its declaration of evaluator was changed meanwhile/);
+			expect((await person.history()).join(' ').replace(/\s+/g, ' ')).toMatch(
+				/changed after it was shown to you, and nothing was written: its declaration of evaluator was changed meanwhile/,
+			);
 		} finally {
 			person.kill();
 		}

@@ -118,7 +118,7 @@ describe('imagespec-gar doctor on a fresh machine', () => {
 		expect(stderr).toContain('Cancelled');
 	});
 
-	it('logged in with a project: no gcloud started, and node:sqlite\'s ExperimentalWarning never reaches stderr', async () => {
+	it("logged in with a project: no gcloud started, and node:sqlite's ExperimentalWarning never reaches stderr", async () => {
 		const box = await makeSandbox({ci: 'true', env: {DOCKER_HOST: 'unix:///nonexistent.sock', CLOUDSDK_CORE_PROJECT: 'acme-ml'}});
 		try {
 			await loginOffline(box);
@@ -155,13 +155,15 @@ requireDocker(describe, engine)('imagespec-gar doctor on a set-up machine (real 
 		await sandbox?.cleanup();
 	});
 
-	it('a new team member with only the team\'s module: docker auth for its host is missing; after its fix, exit 0', async () => {
+	it("a new team member with only the team's module: docker auth for its host is missing; after its fix, exit 0", async () => {
 		const member = await makeSandbox({ci: 'true', env: {PYTHONPATH: FLYTEKIT}});
 		try {
 			await Promise.all([loginOffline(member), writeAdc(member)]);
 			await writeFile(
 				path.join(member.project, 'image_specs.py'),
-				renderModule([{name: 'trainer', python_version: '3.11', registry: `${host}/acme-ml/union-images`, packages: ['pandas'], platform: 'linux/amd64'}], {sdk: 'union'}),
+				renderModule([{name: 'trainer', python_version: '3.11', registry: `${host}/acme-ml/union-images`, packages: ['pandas'], platform: 'linux/amd64'}], {
+					sdk: 'union',
+				}),
 			);
 			const memberEnv = {...member.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint};
 			const before = await doctor(['--json'], member, memberEnv);
@@ -184,7 +186,7 @@ requireDocker(describe, engine)('imagespec-gar doctor on a set-up machine (real 
 		}
 	});
 
-	it('saved answers, everything in place: exit 0, account and project read from gcloud\'s files, no gcloud started', async () => {
+	it("saved answers, everything in place: exit 0, account and project read from gcloud's files, no gcloud started", async () => {
 		const store = await openStore({folder: sandbox.project, platform: sandbox.platform});
 		store.save(answers => ({...answers, project: 'acme-ml', location: 'us-east1', repository: 'union-images'}));
 		await execa('gcloud', ['auth', 'configure-docker', host, '--quiet'], {env, extendEnv: false});

@@ -45,13 +45,30 @@ requireDocker(describe, engine)('--dry-run: the whole journey reads, changes not
 	});
 
 	/** Each file's bytes, or null when it does not exist. */
-	const snapshot = async () => Object.fromEntries(await Promise.all(Object.entries(files).map(async ([key, file]) => [key, existsSync(file) ? await readFile(file) : null])));
+	const snapshot = async () =>
+		Object.fromEntries(await Promise.all(Object.entries(files).map(async ([key, file]) => [key, existsSync(file) ? await readFile(file) : null])));
 	const mutations = () => fake.calls.map(call => call.method).filter(method => MUTATING.includes(method));
 
 	it('a first setup: plans the repository, the grant, docker auth, the module, the build and the saved answers, and does none of them', async () => {
 		await writeFile(files.dockerConfig, JSON.stringify({auths: {'ghcr.io': {auth: 'dXNlcjpwYXNz'}}, credsStore: 'desktop'}, null, '\t'));
 		const before = await snapshot();
-		const args = [...base, '--image', 'trainer', '--packages', 'pandas', '--description', 'ML images', '--label', 'team=ml', '--immutable-tags', '--cleanup', 'keep:5', '--data-plane-sa', SA, '--dry-run'];
+		const args = [
+			...base,
+			'--image',
+			'trainer',
+			'--packages',
+			'pandas',
+			'--description',
+			'ML images',
+			'--label',
+			'team=ml',
+			'--immutable-tags',
+			'--cleanup',
+			'keep:5',
+			'--data-plane-sa',
+			SA,
+			'--dry-run',
+		];
 		const run = await imagespecGar(args, {cwd: sandbox.project, env});
 		expect(run.code, run.stderr).toBe(0);
 
@@ -64,8 +81,22 @@ requireDocker(describe, engine)('--dry-run: the whole journey reads, changes not
 
 		const result = JSON.parse(run.stdout);
 		expect(schemaErrors('result.schema.json', result)).toEqual([]);
-		expect(result).toMatchObject({ok: true, dryRun: true, pushed: false, repository: 'ml-images', repositoryCreated: false, dataPlaneAccess: {status: 'dry-run'}});
-		expect(result.plan.map((change: {kind: string}) => change.kind)).toEqual(['create-repository', 'grant-access', 'configure-docker', 'write-file', 'build-push', 'save-answers']);
+		expect(result).toMatchObject({
+			ok: true,
+			dryRun: true,
+			pushed: false,
+			repository: 'ml-images',
+			repositoryCreated: false,
+			dataPlaneAccess: {status: 'dry-run'},
+		});
+		expect(result.plan.map((change: {kind: string}) => change.kind)).toEqual([
+			'create-repository',
+			'grant-access',
+			'configure-docker',
+			'write-file',
+			'build-push',
+			'save-answers',
+		]);
 		const [create, grant, docker, module, build] = result.plan;
 		expect(create.data).toMatchObject({
 			repository: 'ml-images',

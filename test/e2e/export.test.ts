@@ -20,7 +20,11 @@ const SA = 'acme-flyteworker-prod@acme-gcp-dataplane.iam.gserviceaccount.com';
 /** A message without proto-loader's oneof markers (conditionType, _tagState): only the fields set. */
 const fieldsOf = (value: unknown): unknown =>
 	value && typeof value === 'object' && !Array.isArray(value)
-		? Object.fromEntries(Object.entries(value).filter(([key]) => !key.startsWith('_') && key !== 'conditionType').map(([key, inner]) => [key, fieldsOf(inner)]))
+		? Object.fromEntries(
+				Object.entries(value)
+					.filter(([key]) => !key.startsWith('_') && key !== 'conditionType')
+					.map(([key, inner]) => [key, fieldsOf(inner)]),
+			)
 		: value;
 
 /** What a repository is, without what the server stamps on it (times, size, URI). */
@@ -59,7 +63,19 @@ describe('imagespec-gar export: the setup without this tool', () => {
 		const setup = await imagespecGar(
 			[
 				...['--project', PROJECT, '--location', LOCATION, '--repository', REPOSITORY, '--image', 'trainer', '--no-build', '--json'],
-				...['--description', "ML team's images", '--label', 'team=ml', '--label', 'cost-center=r-and-d', '--immutable-tags', '--cleanup', 'keep:5', '--data-plane-sa', SA],
+				...[
+					'--description',
+					"ML team's images",
+					'--label',
+					'team=ml',
+					'--label',
+					'cost-center=r-and-d',
+					'--immutable-tags',
+					'--cleanup',
+					'keep:5',
+					'--data-plane-sa',
+					SA,
+				],
 			],
 			{cwd: sandbox.project, env},
 		);
@@ -94,7 +110,11 @@ describe('imagespec-gar export: the setup without this tool', () => {
 		}
 
 		expect(settingsOf(scriptSide.repositories.get(NAME))).toEqual(settingsOf(wizardSide.repositories.get(NAME)));
-		expect(settingsOf(scriptSide.repositories.get(NAME))).toMatchObject({format: 'DOCKER', dockerConfig: {immutableTags: true}, labels: {team: 'ml', 'cost-center': 'r-and-d', 'managed-by': 'imagespec-gar'}});
+		expect(settingsOf(scriptSide.repositories.get(NAME))).toMatchObject({
+			format: 'DOCKER',
+			dockerConfig: {immutableTags: true},
+			labels: {team: 'ml', 'cost-center': 'r-and-d', 'managed-by': 'imagespec-gar'},
+		});
 		expect(scriptSide.policies.get(NAME)?.bindings).toEqual(wizardSide.policies.get(NAME)?.bindings);
 		expect(scriptSide.policies.get(NAME)?.bindings).toEqual([{role: 'roles/artifactregistry.reader', members: [`serviceAccount:${SA}`]}]);
 		expect(scriptSide.enabled).toEqual([`${PROJECT}/artifactregistry.googleapis.com`, `${PROJECT}/artifactregistry.googleapis.com`]);
@@ -130,14 +150,19 @@ describe('imagespec-gar export: the setup without this tool', () => {
 			],
 		});
 		const [member] = Object.values(hcl.resource.google_artifact_registry_repository_iam_member!)[0]!;
-		expect(member).toMatchObject({role: 'roles/artifactregistry.reader', member: `serviceAccount:${SA}`, repository: '${google_artifact_registry_repository.ml_images.name}'});
+		expect(member).toMatchObject({
+			role: 'roles/artifactregistry.reader',
+			member: `serviceAccount:${SA}`,
+			repository: '${google_artifact_registry_repository.ml_images.name}',
+		});
 		expect(hcl.import).toEqual([{to: '${google_artifact_registry_repository.ml_images}', id: NAME}]);
 	}, 60_000);
 
 	it('--help names the subcommand, its flags and --dry-run', async () => {
 		const {code, stdout} = await imagespecGar(['--help'], {cwd: sandbox.project, env});
 		expect(code).toBe(0);
-		for (const text of ['imagespec-gar export --format gcloud|terraform [--output FILE]', '--format gcloud|terraform', '--dry-run', 'Apply these changes?']) expect(stdout).toContain(text);
+		for (const text of ['imagespec-gar export --format gcloud|terraform [--output FILE]', '--format gcloud|terraform', '--dry-run', 'Apply these changes?'])
+			expect(stdout).toContain(text);
 	});
 
 	it('bad usage is one line and exit 2: no --format, an unknown one, --format without export, and no setup to export', async () => {

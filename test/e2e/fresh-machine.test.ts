@@ -44,8 +44,8 @@ describe('on a fresh machine', () => {
 			expect(result.code, result.stderr).toBe(1);
 			expect(result.stdout).toBe('');
 			expect(result.stderr).toBe(
-				`imagespec-gar needs Node.js 22 or newer, found ${found}: run it with \`npx -y node@22 "$(command -v imagespec-gar)"\``
-					+ ' (or `nvm install 22`, `volta install node@22`)\n',
+				`imagespec-gar needs Node.js 22 or newer, found ${found}: run it with \`npx -y node@22 "$(command -v imagespec-gar)"\`` +
+					' (or `nvm install 22`, `volta install node@22`)\n',
 			);
 		}
 	});

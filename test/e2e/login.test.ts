@@ -25,8 +25,23 @@ describe('a failed login check, fixed from inside the wizard', () => {
 		const endpoint = await sharedTokenEndpoint();
 		sandbox.env.CLOUDSDK_AUTH_TOKEN_HOST = endpoint.url;
 		const key = path.join(sandbox.root, 'key.json');
-		const privateKey = generateKeyPairSync('rsa', {modulusLength: 2048, privateKeyEncoding: {type: 'pkcs8', format: 'pem'}, publicKeyEncoding: {type: 'spki', format: 'pem'}}).privateKey;
-		await writeFile(key, JSON.stringify({type: 'service_account', project_id: 'acme-ml', private_key_id: randomBytes(20).toString('hex'), private_key: privateKey, client_email: DEFAULT_ACCOUNT, client_id: '1', token_uri: endpoint.url}));
+		const privateKey = generateKeyPairSync('rsa', {
+			modulusLength: 2048,
+			privateKeyEncoding: {type: 'pkcs8', format: 'pem'},
+			publicKeyEncoding: {type: 'spki', format: 'pem'},
+		}).privateKey;
+		await writeFile(
+			key,
+			JSON.stringify({
+				type: 'service_account',
+				project_id: 'acme-ml',
+				private_key_id: randomBytes(20).toString('hex'),
+				private_key: privateKey,
+				client_email: DEFAULT_ACCOUNT,
+				client_id: '1',
+				token_uri: endpoint.url,
+			}),
+		);
 		const real = (await execa('sh', ['-c', 'command -v gcloud'], {env: sandbox.env, extendEnv: false})).stdout.trim();
 		codes = path.join(sandbox.root, 'codes.log');
 		await shimTool(
@@ -75,7 +90,13 @@ describe('a failed login check, fixed from inside the wizard', () => {
 			// Ink has the terminal back: the checks ran again, green, and the journey went on.
 			// A loaded machine makes gcloud slow: generous, and on failure say which gcloud was running.
 			const next = await run.waitFor('GCP project id:', {timeout: 60_000}).catch(async (error: unknown) => {
-				throw new Error(`${String(error)}\ngcloud runs:\n${await readFile(`${codes}.trace`, 'utf8')}\nlast output:\n${JSON.stringify(run.chunks.slice(-8).map(chunk => ({at: chunk.at - run.startedAt, data: chunk.data.slice(0, 300)})), null, 1)}`);
+				throw new Error(
+					`${String(error)}\ngcloud runs:\n${await readFile(`${codes}.trace`, 'utf8')}\nlast output:\n${JSON.stringify(
+						run.chunks.slice(-8).map(chunk => ({at: chunk.at - run.startedAt, data: chunk.data.slice(0, 300)})),
+						null,
+						1,
+					)}`,
+				);
 			});
 			expect(next).toMatch(/✔ Prerequisites/);
 			expect(await readFile(codes, 'utf8')).toContain('4/fake-code\n');

@@ -27,7 +27,12 @@ describe('--plain, for screen readers and dumb terminals', () => {
 	});
 
 	it('asks line by line, says every status in words, and draws no colour or spinner', async () => {
-		const run = spawnCli(['--plain', '--no-build', '--project', 'acme-ml', '--location', 'us-east1'], {cwd: sandbox.project, env: sandbox.env, cols: 100, rows: 40});
+		const run = spawnCli(['--plain', '--no-build', '--project', 'acme-ml', '--location', 'us-east1'], {
+			cwd: sandbox.project,
+			env: sandbox.env,
+			cols: 100,
+			rows: 40,
+		});
 		try {
 			await run.waitFor('Docker repository in', {timeout: 30_000});
 			await choose(run, 'union-images');
@@ -38,9 +43,8 @@ describe('--plain, for screen readers and dumb terminals', () => {
 			await run.type('trainer');
 			await run.press(KEY.enter);
 			for (const question of ['? Python version', '? Base image', '? Python packages', '? Set more options', '? Write image_specs.py']) {
-				// eslint-disable-next-line no-await-in-loop -- one question after the other
+				// one question after the other
 				await run.waitFor(question);
-				// eslint-disable-next-line no-await-in-loop
 				await run.press(KEY.enter);
 			}
 

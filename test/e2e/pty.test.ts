@@ -49,7 +49,13 @@ requirePythonBase(requireDocker(describe, engine))('imagespec-gar in a terminal,
 		const sandbox = await makeSandbox();
 		sandboxes.push(sandbox);
 		await loginOffline(sandbox);
-		const env = {...sandbox.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host, ...extra};
+		const env = {
+			...sandbox.env,
+			DOCKER_HOST: engine!.dockerHost,
+			IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint,
+			IMAGESPEC_GAR_REGISTRY_HOST: registry.host,
+			...extra,
+		};
 		return {sandbox, env};
 	};
 
@@ -76,11 +82,13 @@ requirePythonBase(requireDocker(describe, engine))('imagespec-gar in a terminal,
 		return JSON.parse(stdout) as Array<Record<string, unknown>>;
 	};
 
-	const dockerConfig = async (sandbox: Sandbox) => JSON.parse(await readFile(path.join(sandbox.dockerConfig, 'config.json'), 'utf8')) as {credHelpers?: Record<string, string>};
+	const dockerConfig = async (sandbox: Sandbox) =>
+		JSON.parse(await readFile(path.join(sandbox.dockerConfig, 'config.json'), 'utf8')) as {credHelpers?: Record<string, string>};
 	const creates = () => fake.calls.filter(call => call.method === 'CreateRepository').length;
 	/** The screen's rows joined without their margins and box borders: what wrapping split is whole again. */
 	const joinRows = (lines: string[]) => lines.map(line => line.replace(/^[\s│╭╰╮╯─┌┐└┘]+|[\s│╭╰╮╯─┌┐└┘]+$/g, '')).join('');
-	const tagOnScreen = (lines: string[], name: string) => new RegExp(`${registryString().replaceAll('.', '\\.')}/${name}:([\\w-]{22})`).exec(joinRows(lines))?.[1];
+	const tagOnScreen = (lines: string[], name: string) =>
+		new RegExp(`${registryString().replaceAll('.', '\\.')}/${name}:([\\w-]{22})`).exec(joinRows(lines))?.[1];
 
 	/**
 	 * The terminal after a narrow NO_COLOR run: no colour, nothing wider than the terminal, and no
@@ -282,7 +290,10 @@ requirePythonBase(requireDocker(describe, engine))('imagespec-gar in a terminal,
 		'Ctrl-C during the build: exit 130, no docker left running, a line on how to resume',
 		async () => {
 			// A build that takes a while: one slow command (a flag, since no question asks for commands).
-			const cli = start(['--image', 'sleeper', '--python-version', '3.12', '--base-image', baseImage, '--commands', 'sleep 97'], {cwd: first.project, env: firstEnv});
+			const cli = start(['--image', 'sleeper', '--python-version', '3.12', '--base-image', baseImage, '--commands', 'sleep 97'], {
+				cwd: first.project,
+				env: firstEnv,
+			});
 			await drive(cli, {answers: imageAnswers('sleeper'), until: /RUN sleep 97/});
 			let children = descendants(cli.pid).filter(child => child.comm === 'docker');
 			for (let attempt = 0; attempt < 40 && !children.some(child => child.args.includes(' build ')); attempt++) {
@@ -305,7 +316,9 @@ requirePythonBase(requireDocker(describe, engine))('imagespec-gar in a terminal,
 			expect(descendants(1).filter(process => process.args.includes('sleeper:'))).toEqual([]);
 			let containers = '';
 			for (let attempt = 0; attempt < 20; attempt++) {
-				({stdout: containers} = await run('docker', ['ps', '--no-trunc', '--format', '{{.Command}}'], {env: {...process.env, DOCKER_HOST: engine!.dockerHost}}));
+				({stdout: containers} = await run('docker', ['ps', '--no-trunc', '--format', '{{.Command}}'], {
+					env: {...process.env, DOCKER_HOST: engine!.dockerHost},
+				}));
 				if (!containers.includes('sleep 97')) break;
 				await new Promise(resolve => setTimeout(resolve, 250));
 			}
@@ -339,7 +352,10 @@ requirePythonBase(requireDocker(describe, engine))('imagespec-gar in a terminal,
 
 			const lines = await cleanScreen(cli);
 			for (const step of ['Project and location', 'Repository', 'Docker authentication', 'ImageSpec', 'Build and push']) {
-				expect(lines.filter(line => new RegExp(`^[✔↷] ${step} —`).test(line)), step).toHaveLength(1);
+				expect(
+					lines.filter(line => new RegExp(`^[✔↷] ${step} —`).test(line)),
+					step,
+				).toHaveLength(1);
 			}
 
 			const text = lines.join('\n');

@@ -44,7 +44,20 @@ const readOnlyBind = (dir: string): boolean => tryMount(['--bind', dir, dir]) &&
 describe('reliability under accident and hostile input', () => {
 	let fake: FakeArtifactRegistry;
 	let sandbox: Sandbox;
-	const base = ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', 'trainer', '--no-build', '--python-version', '3.11', '--json'];
+	const base = [
+		'--project',
+		'acme-ml',
+		'--location',
+		'us-east1',
+		'--repository',
+		'union-images',
+		'--image',
+		'trainer',
+		'--no-build',
+		'--python-version',
+		'3.11',
+		'--json',
+	];
 
 	beforeAll(async () => {
 		fake = await startFakeArtifactRegistry();
@@ -104,7 +117,9 @@ describe('reliability under accident and hostile input', () => {
 			await mkdir(path.join(cwd, 'out.py'));
 			expect(failed(await cli(['--requirements', 'reqs'], cwd), 2, 'USAGE')).toBe('--requirements "reqs" is a folder: name a regular file');
 			expect(failed(await cli(['--output', 'out.py'], cwd), 2, 'USAGE')).toBe('--output "out.py" is a folder: name a regular file');
-			expect(failed(await cli(['--output', 'sub/dir/x.py'], cwd), 2, 'USAGE')).toBe(`--output "sub/dir/x.py": the folder ${path.join(cwd, 'sub', 'dir')} does not exist`);
+			expect(failed(await cli(['--output', 'sub/dir/x.py'], cwd), 2, 'USAGE')).toBe(
+				`--output "sub/dir/x.py": the folder ${path.join(cwd, 'sub', 'dir')} does not exist`,
+			);
 			expect(failed(await cli(['--output', ''], cwd), 2, 'USAGE')).toBe('--output "": name a file');
 		});
 
@@ -114,15 +129,18 @@ describe('reliability under accident and hostile input', () => {
 			expect(failed(await cli([], cwd), 1, 'NOT_A_FILE')).toBe(`${path.join(cwd, 'image_specs.py')} is a folder, not a regular file.`);
 		});
 
-		(asRoot ? it : it.skip)('a read-only project (bind mount): exit 1 naming the module and the fix, nothing written (skips where the kernel refuses the mount)', async context => {
-			const cwd = await project();
-			if (!readOnlyBind(cwd)) return context.skip();
-			context.onTestFinished(() => unmount(cwd));
-			const run = await cli([], cwd);
-			expect(failed(run, 1, 'FILE_EROFS')).toBe(`Cannot write the ImageSpec module ${path.join(cwd, 'image_specs.py')}: the file system is read-only.`);
-			expect(run.stderr).toContain('Run from a writable copy of the project');
-			expect(await readdir(cwd)).toEqual([]);
-		});
+		(asRoot ? it : it.skip)(
+			'a read-only project (bind mount): exit 1 naming the module and the fix, nothing written (skips where the kernel refuses the mount)',
+			async context => {
+				const cwd = await project();
+				if (!readOnlyBind(cwd)) return context.skip();
+				context.onTestFinished(() => unmount(cwd));
+				const run = await cli([], cwd);
+				expect(failed(run, 1, 'FILE_EROFS')).toBe(`Cannot write the ImageSpec module ${path.join(cwd, 'image_specs.py')}: the file system is read-only.`);
+				expect(run.stderr).toContain('Run from a writable copy of the project');
+				expect(await readdir(cwd)).toEqual([]);
+			},
+		);
 
 		(asRoot ? it : it.skip)('a full project (tmpfs): exit 1, no temp file or lock left behind (skips where the kernel refuses the mount)', async context => {
 			const cwd = await project();
@@ -133,28 +151,30 @@ describe('reliability under accident and hostile input', () => {
 			expect(await readdir(cwd)).toEqual(['.fill']);
 		});
 
-		(asRoot ? it : it.skip)('the saved answers\' folder full or read-only: exit 1 naming the file, the JSON document says why (skips where the kernel refuses the mount)', async context => {
-			for (const broken of [fullTmpfs, readOnlyBind]) {
-				const cwd = await project();
-				const xdg = path.join(cwd, '..', `xdg-${count}`);
-				// eslint-disable-next-line no-await-in-loop
-				await mkdir(path.join(xdg, 'imagespec-gar-nodejs'), {recursive: true});
-				const conf = path.join(xdg, 'imagespec-gar-nodejs');
-				if (!broken(conf)) return context.skip();
-				context.onTestFinished(() => unmount(conf));
-				// eslint-disable-next-line no-await-in-loop
-				const run = await cli([], cwd, {...sandbox.env, XDG_CONFIG_HOME: xdg});
-				const message = failed(run, 1, broken === fullTmpfs ? 'FILE_ENOSPC' : 'FILE_EROFS');
-				expect(message).toContain(`Cannot save your answers in ${path.join(conf, 'config.json')}`);
-				expect(run.stderr).toContain(`Error: ${message}`);
-			}
-		});
+		(asRoot ? it : it.skip)(
+			"the saved answers' folder full or read-only: exit 1 naming the file, the JSON document says why (skips where the kernel refuses the mount)",
+			async context => {
+				for (const broken of [fullTmpfs, readOnlyBind]) {
+					const cwd = await project();
+					const xdg = path.join(cwd, '..', `xdg-${count}`);
+					await mkdir(path.join(xdg, 'imagespec-gar-nodejs'), {recursive: true});
+					const conf = path.join(xdg, 'imagespec-gar-nodejs');
+					if (!broken(conf)) return context.skip();
+					context.onTestFinished(() => unmount(conf));
+					const run = await cli([], cwd, {...sandbox.env, XDG_CONFIG_HOME: xdg});
+					const message = failed(run, 1, broken === fullTmpfs ? 'FILE_ENOSPC' : 'FILE_EROFS');
+					expect(message).toContain(`Cannot save your answers in ${path.join(conf, 'config.json')}`);
+					expect(run.stderr).toContain(`Error: ${message}`);
+				}
+			},
+		);
 	});
 
 	describe('point 8: the module and its requirements live in the project', () => {
 		it('paths outside the project, a link that leads out, a file that is not .py or not text: exit 2 naming the rule, nothing created', async () => {
 			const cwd = await project();
-			const outside = (flag: string, value: string) => `--${flag} ${JSON.stringify(value)} is outside the project folder ${cwd}: the module and its requirements live in the project, where union register and your teammates find them`;
+			const outside = (flag: string, value: string) =>
+				`--${flag} ${JSON.stringify(value)} is outside the project folder ${cwd}: the module and its requirements live in the project, where union register and your teammates find them`;
 			expect(failed(await cli(['--requirements', '/etc/hostname'], cwd), 2, 'USAGE')).toBe(outside('requirements', '/etc/hostname'));
 			expect(failed(await cli(['--requirements', '../x.txt', '--packages', 'pandas'], cwd), 2, 'USAGE')).toBe(outside('requirements', '../x.txt'));
 			await expect(readFile(path.join(cwd, '..', 'x.txt'))).rejects.toThrow();
@@ -163,13 +183,15 @@ describe('reliability under accident and hostile input', () => {
 			await symlink('/etc/hostname', path.join(cwd, 'linked.txt'));
 			expect(failed(await cli(['--requirements', 'linked.txt'], cwd), 2, 'USAGE')).toBe(outside('requirements', 'linked.txt'));
 			await writeFile(path.join(cwd, 'binary.txt'), Buffer.from([0x70, 0x61, 0x00, 0xff, 0xfe]));
-			expect(failed(await cli(['--requirements', 'binary.txt'], cwd), 2, 'USAGE')).toBe('--requirements "binary.txt" is not UTF-8 text: name a requirements file');
+			expect(failed(await cli(['--requirements', 'binary.txt'], cwd), 2, 'USAGE')).toBe(
+				'--requirements "binary.txt" is not UTF-8 text: name a requirements file',
+			);
 			expect(await readdir(cwd)).toEqual(['binary.txt', 'linked.txt']);
 		});
 	});
 
 	describe('point 3: secrets are never written silently, nor echoed', () => {
-		it('a secret-looking --env or an index URL with a password: a script is refused (exit 2) with the SDK\'s secret mechanisms named, the value never shown, nothing written', async () => {
+		it("a secret-looking --env or an index URL with a password: a script is refused (exit 2) with the SDK's secret mechanisms named, the value never shown, nothing written", async () => {
 			const cwd = await project();
 			const token = await cli(['--env', 'HF_TOKEN=hf_live_0123456789', '--env', 'MODE=train'], cwd);
 			expect(failed(token, 2, 'USAGE')).toBe(
@@ -197,7 +219,9 @@ describe('reliability under accident and hostile input', () => {
 			expect(failed(await cli(['--commands', 'echo one \\', '--commands', 'echo two'], cwd), 2, 'USAGE')).toBe(
 				'--commands "echo one \\\\": must not end with a backslash (the Dockerfile would join the next command to it)',
 			);
-			expect(failed(await cli(['--packages', '-e .'], cwd), 2, 'USAGE')).toBe('--packages "-e .": a value that starts with "-" must be attached to its flag: --packages=\'-e .\'');
+			expect(failed(await cli(['--packages', '-e .'], cwd), 2, 'USAGE')).toBe(
+				'--packages "-e .": a value that starts with "-" must be attached to its flag: --packages=\'-e .\'',
+			);
 			expect(failed(await cli(['--pakages', 'pandas'], cwd), 2, 'USAGE')).toBe('Unknown flag --pakages');
 			expect(await readdir(cwd)).toEqual([]);
 		});
@@ -218,7 +242,11 @@ describe('reliability under accident and hostile input', () => {
 			await writeFile(file, text);
 			const run = await cli([], cwd, {...sandbox.env, XDG_CONFIG_HOME: xdg});
 			expect(run.code, run.stderr).toBe(0);
-			expect(run.stderr.replace(/\s+/g, ' ')).toMatch(new RegExp(`Saved answers in ${file.replaceAll('/', '\\/')} could not be read \\(its shape is wrong: .+\\); going on from defaults, and the file is left as it is`));
+			expect(run.stderr.replace(/\s+/g, ' ')).toMatch(
+				new RegExp(
+					`Saved answers in ${file.replaceAll('/', '\\/')} could not be read \\(its shape is wrong: .+\\); going on from defaults, and the file is left as it is`,
+				),
+			);
 			expect(await readFile(file, 'utf8')).toBe(text);
 		});
 	});

@@ -52,7 +52,20 @@ describe('the repository step, non-interactively, through the CLI', () => {
 
 	it('creates a missing repository with the settings given as flags', async () => {
 		const result = await imagespecGar(
-			[...base, '--repository', 'ml-images', '--description', 'ML team images', '--label', 'team=ml', '--label', 'env=dev', '--immutable-tags', '--cleanup', 'keep:5'],
+			[
+				...base,
+				'--repository',
+				'ml-images',
+				'--description',
+				'ML team images',
+				'--label',
+				'team=ml',
+				'--label',
+				'env=dev',
+				'--immutable-tags',
+				'--cleanup',
+				'keep:5',
+			],
 			{cwd: sandbox.project, env},
 		);
 		expect(result.code, result.stderr).toBe(0);
@@ -73,8 +86,12 @@ describe('the repository step, non-interactively, through the CLI', () => {
 	it('--no-create: a missing repository is exit 1 with a clear message, and nothing is created', async () => {
 		const result = await imagespecGar([...base, '--repository', 'missing', '--no-create'], {cwd: sandbox.project, env});
 		expect(result.code, result.stderr).toBe(1);
-		expect(result.stderr).toContain(`Repository missing does not exist in ${PROJECT} · ${LOCATION} (or you cannot see it), and --no-create forbids creating it.`);
-		expect(result.stderr).toContain(`fix: Create it: rerun without --no-create, or: gcloud artifacts repositories create missing --repository-format=docker --location ${LOCATION} --project ${PROJECT}`);
+		expect(result.stderr).toContain(
+			`Repository missing does not exist in ${PROJECT} · ${LOCATION} (or you cannot see it), and --no-create forbids creating it.`,
+		);
+		expect(result.stderr).toContain(
+			`fix: Create it: rerun without --no-create, or: gcloud artifacts repositories create missing --repository-format=docker --location ${LOCATION} --project ${PROJECT}`,
+		);
 		expect(JSON.parse(result.stdout)).toMatchObject({ok: false, error: {reason: 'NOT_FOUND'}});
 		expect(fake.calls.map(call => call.method)).not.toContain('CreateRepository');
 		expectNoLibraryNoise(result.stderr);
@@ -86,7 +103,9 @@ describe('the repository step, non-interactively, through the CLI', () => {
 		expect(result.code, result.stderr).toBe(1);
 		expect(result.stderr).toContain(`Artifact Registry API is disabled in project ${PROJECT}.`);
 		expect(result.stderr).toContain(`fix: gcloud services enable artifactregistry.googleapis.com --project ${PROJECT}`);
-		expect(result.stderr).toMatch(/fix: or enable it at https:\/\/console\.developers\.google\.com\/apis\/api\/artifactregistry\.googleapis\.com\/overview\?project=\d+/);
+		expect(result.stderr).toMatch(
+			/fix: or enable it at https:\/\/console\.developers\.google\.com\/apis\/api\/artifactregistry\.googleapis\.com\/overview\?project=\d+/,
+		);
 		expect(JSON.parse(result.stdout)).toMatchObject({ok: false, error: {reason: 'SERVICE_DISABLED'}});
 		expectNoLibraryNoise(result.stderr);
 	});
@@ -103,7 +122,8 @@ describe('the repository step, non-interactively, through the CLI', () => {
 
 	it('--help lists the repository and data plane flags', async () => {
 		const {stdout} = await imagespecGar(['--help'], {cwd: sandbox.project, env});
-		for (const flag of ['--no-create', '--description', '--label', '--immutable-tags', '--cleanup', '--data-plane-sa', '--dry-run']) expect(stdout).toContain(flag);
+		for (const flag of ['--no-create', '--description', '--label', '--immutable-tags', '--cleanup', '--data-plane-sa', '--dry-run'])
+			expect(stdout).toContain(flag);
 	});
 
 	it('--data-plane-sa grants Reader on the repository; --dry-run only shows it; a rerun remembers the account and sends nothing', async () => {
@@ -146,7 +166,10 @@ describe('the repository step, non-interactively, through the CLI', () => {
 		const command = `gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member serviceAccount:${sa} --role roles/artifactregistry.reader`;
 		expect(result.stderr).toContain('warning: You may not change who can read repository images: that needs artifactregistry.repositories.setIamPolicy on it.');
 		expect(result.stderr).toContain(`  | ${command}`);
-		expect(JSON.parse(result.stdout)).toMatchObject({ok: true, dataPlaneAccess: {status: 'needs-admin', serviceAccount: sa, fix: expect.stringContaining(command)}});
+		expect(JSON.parse(result.stdout)).toMatchObject({
+			ok: true,
+			dataPlaneAccess: {status: 'needs-admin', serviceAccount: sa, fix: expect.stringContaining(command)},
+		});
 	});
 });
 
@@ -182,7 +205,9 @@ requireDocker(describe, engine)('before the build', () => {
 			{cwd: sandbox.project, env},
 		);
 		expect(result.code, result.stderr).toBe(1);
-		expect(result.stderr).toContain(`You may not push to repository images in ${PROJECT} · ${LOCATION}: you lack artifactregistry.repositories.uploadArtifacts`);
+		expect(result.stderr).toContain(
+			`You may not push to repository images in ${PROJECT} · ${LOCATION}: you lack artifactregistry.repositories.uploadArtifacts`,
+		);
 		expect(result.stderr).toContain('--role roles/artifactregistry.writer');
 		expect(JSON.parse(result.stdout)).toMatchObject({ok: false, pushed: false, error: {reason: 'NO_PUSH_PERMISSION'}});
 		// Nothing was built: no build log, no image in the registry.

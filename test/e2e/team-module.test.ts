@@ -49,10 +49,13 @@ describe('a team module, read as Python reads it, through the CLI', () => {
 	});
 
 	const rerun = async (image: string) => {
-		const result = await imagespecGar(['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', image, '--yes', '--no-build', '--json'], {
-			cwd: sandbox.project,
-			env,
-		});
+		const result = await imagespecGar(
+			['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--image', image, '--yes', '--no-build', '--json'],
+			{
+				cwd: sandbox.project,
+				env,
+			},
+		);
 		expect(result.stderr).not.toMatch(/Unexpected error|Traceback/);
 		expect(result.code, result.stderr).toBe(0);
 		return JSON.parse(result.stdout) as {tag: string; imageUri: string; specFile?: string};

@@ -36,7 +36,10 @@ describe('typing an answer in a terminal', () => {
 		return run;
 	};
 
-	const input = async (run: PtyRun) => currentQuestion(await run.screen())?.body.map(line => line.trim()).join('') ?? '';
+	const input = async (run: PtyRun) =>
+		currentQuestion(await run.screen())
+			?.body.map(line => line.trim())
+			.join('') ?? '';
 	const showing = async (run: PtyRun, text: string) => {
 		const deadline = Date.now() + 10_000;
 		while ((await input(run)) !== text) {

@@ -58,8 +58,10 @@ describe('bad input: exit 2, the flag named, nothing written', () => {
 		await writeFile(path.join(sandbox.root, 'other-requirements.txt'), 'numpy\n');
 		// Four at a time: each is a whole CLI start.
 		for (let index = 0; index < BAD_INPUTS.length; index += 4) {
-			// eslint-disable-next-line no-await-in-loop -- batches
-			await Promise.all(BAD_INPUTS.slice(index, index + 4).map(async ([name, args]) => outcomes.set(name, await imagespecGar(args, {cwd: sandbox.project, env: sandbox.env}))));
+			// batches
+			await Promise.all(
+				BAD_INPUTS.slice(index, index + 4).map(async ([name, args]) => outcomes.set(name, await imagespecGar(args, {cwd: sandbox.project, env: sandbox.env}))),
+			);
 		}
 	});
 

@@ -82,7 +82,14 @@ describe('an interactive --dry-run ends on "Apply these changes?"', () => {
 		const controller = new AbortController();
 		const store = await openStore({folder: path.join(sandbox.root, 'elsewhere'), platform: sandbox.platform});
 		const run = async (prompter: Prompter, dryRun: boolean) =>
-			runJourney({flags: {...flags, dryRun, repository: 'other'}, cwd: sandbox.project, ctx: {platform: sandbox.platform, signal: controller.signal}, ask: createAsker(prompter, controller.signal), report() {}, store});
+			runJourney({
+				flags: {...flags, dryRun, repository: 'other'},
+				cwd: sandbox.project,
+				ctx: {platform: sandbox.platform, signal: controller.signal},
+				ask: createAsker(prompter, controller.signal),
+				report() {},
+				store,
+			});
 		const result = await planThenApply(person.prompter, controller.signal, run, () => undefined);
 		expect(result).toMatchObject({ok: true, dryRun: true});
 		expect(person.left()).toBe(0);

@@ -49,7 +49,7 @@ const interactiveRun = async (sandbox: Sandbox, flags: Partial<Flags>) => {
 		const start = Date.now();
 		while (!stripVTControlCharacters(view.lastFrame() ?? '').includes(text)) {
 			if (Date.now() - start > timeout) throw new Error(`"${text}" never appeared; the screen was:\n${view.lastFrame() ?? ''}`);
-			// eslint-disable-next-line no-await-in-loop -- polling the screen
+			// polling the screen
 			await tick(50);
 		}
 	};
@@ -57,7 +57,7 @@ const interactiveRun = async (sandbox: Sandbox, flags: Partial<Flags>) => {
 	const type = async (...keys: string[]) => {
 		for (const key of keys) {
 			view.stdin.write(key);
-			// eslint-disable-next-line no-await-in-loop -- one key at a time, as a person types
+			// one key at a time, as a person types
 			await tick();
 		}
 	};
@@ -87,7 +87,9 @@ describe('rerun in a configured folder', () => {
 			project: 'acme-ml',
 			location: 'us-east1',
 			repository: 'union-images',
-			images: {trainer: {name: 'trainer', tag: 'abc123', imageUri: 'x', specFile: path.join(sandbox.project, 'image_specs.py'), pythonVersion: '3.11', updatedAt: ''}},
+			images: {
+				trainer: {name: 'trainer', tag: 'abc123', imageUri: 'x', specFile: path.join(sandbox.project, 'image_specs.py'), pythonVersion: '3.11', updatedAt: ''},
+			},
 		}));
 
 		const run = await interactiveRun(sandbox, {});
@@ -115,7 +117,14 @@ describe('rerun in a configured folder', () => {
 		await run.type(KEY.enter);
 		const result = await run.journey;
 
-		expect(result).toMatchObject({ok: true, project: 'acme-ml', location: 'us-east1', repository: 'union-images', image: 'evaluator', registry: `${REGISTRY_HOST}/acme-ml/union-images`});
+		expect(result).toMatchObject({
+			ok: true,
+			project: 'acme-ml',
+			location: 'us-east1',
+			repository: 'union-images',
+			image: 'evaluator',
+			registry: `${REGISTRY_HOST}/acme-ml/union-images`,
+		});
 		const screen = run.screen();
 		expect(screen).not.toContain('GCP project id');
 		expect(screen).not.toContain('Docker repository in');
@@ -132,7 +141,19 @@ describe('onboarding a new team member', () => {
 		const sandbox = await newSandbox();
 		await writeFile(
 			path.join(sandbox.project, 'image_specs.py'),
-			renderModule([{name: 'trainer', python_version: '3.11', registry: `${REGISTRY_HOST}/acme-ml/union-images`, base_image: 'busybox:1', packages: ['pandas'], platform: 'linux/amd64'}], {sdk: 'union'}),
+			renderModule(
+				[
+					{
+						name: 'trainer',
+						python_version: '3.11',
+						registry: `${REGISTRY_HOST}/acme-ml/union-images`,
+						base_image: 'busybox:1',
+						packages: ['pandas'],
+						platform: 'linux/amd64',
+					},
+				],
+				{sdk: 'union'},
+			),
 		);
 		const run = await interactiveRun(sandbox, {location: 'us-east1'});
 		await run.waitFor('What next?');
@@ -148,7 +169,7 @@ describe('onboarding a new team member', () => {
 	});
 });
 
-describe('the rerun menu and the module\'s missing images', () => {
+describe("the rerun menu and the module's missing images", () => {
 	it('offers "Build every missing image" when status finds one, and hands those images to build', async () => {
 		const sandbox = await newSandbox();
 		const registry = `${REGISTRY_HOST}/acme-ml/union-images`;

@@ -17,7 +17,11 @@ withFakeArtifactRegistry((started, client) => {
 	registry = client;
 });
 
-const caught = async (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
+const caught = async (promise: Promise<unknown>) =>
+	promise.then(
+		() => undefined,
+		(error: unknown) => error,
+	);
 
 describe('Artifact Registry failures', () => {
 	it('a create whose answer was lost: the retry meets ALREADY_EXISTS, and the repository is reported as created by this run', async () => {
@@ -33,17 +37,17 @@ describe('Artifact Registry failures', () => {
 		expect((await registry.createDockerRepository('acme-ml', 'us-east1', 'images')).created).toBe(false);
 	});
 
-	it('INTERNAL from Google: the fix says it is Google\'s side and to rerun', async () => {
+	it("INTERNAL from Google: the fix says it is Google's side and to rerun", async () => {
 		fake.addRepository('acme-ml', 'us-east1', 'images');
 		fake.failNext('GetRepository', {code: 13, message: 'Internal error encountered.'});
 		const error = await caught(registry.getRepository('acme-ml', 'us-east1', 'images'));
 		expect(error).toBeInstanceOf(StepError);
 		expect(error).toMatchObject({reason: 'INTERNAL', message: 'Could not get repository images in us-east1: Internal error encountered.'});
-		expect((error as StepError).fix).toBe('An error on Google\'s side: wait a minute and rerun; if it persists, check https://status.cloud.google.com.');
+		expect((error as StepError).fix).toBe("An error on Google's side: wait a minute and rerun; if it persists, check https://status.cloud.google.com.");
 	});
 });
 
-describe('docker\'s config with a key of the wrong type', () => {
+describe("docker's config with a key of the wrong type", () => {
 	let box: Sandbox;
 	beforeAll(async () => {
 		box = await makeSandbox();

@@ -4,21 +4,16 @@ import path from 'node:path';
 import {afterAll, afterEach, beforeAll, describe, expect, it, vi} from 'vitest';
 import {
 	ENDPOINT_ENV,
-	KNOWN_LOCATIONS,
-	cleanupPolicies,
 	openArtifactRegistry,
-	parseCleanupPreset,
-	parseLabels,
 	repositoryName,
 	repositoryParent,
-	toStepError,
-	validateLocation,
 	validateRepositoryId,
 	type ArtifactRegistry,
 	type OpenArtifactRegistryOptions,
 	type Repository,
 } from '../../source/services/artifact-registry.js';
 import type {ServiceContext} from '../../source/services/context.js';
+import {KNOWN_LOCATIONS} from '../../source/services/locations.js';
 import {CancelledError, StepError} from '../../source/services/errors.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 
@@ -187,9 +182,7 @@ describe('listRepositoryPages', () => {
 		try {
 			const pages = await collect(registry.listRepositoryPages(PROJECT, LOCATION, {prefix: 'team-a'}));
 			expect(pages.flat().map(repository => repository.id)).toEqual(['team-a-base', 'team-a-gpu']);
-			expect((fake.calls[0]!.request as {filter: string}).filter).toBe(
-				`name="projects/${PROJECT}/locations/${LOCATION}/repositories/team-a*"`,
-			);
+			expect((fake.calls[0]!.request as {filter: string}).filter).toBe(`name="projects/${PROJECT}/locations/${LOCATION}/repositories/team-a*"`);
 		} finally {
 			await registry.close();
 		}
@@ -375,9 +368,7 @@ describe('createDockerRepository', () => {
 		const activationUrl = 'https://console.developers.google.com/apis/api/artifactregistry.googleapis.com/overview?project=123456';
 		fake.failNext('CreateRepository', {
 			code: 7,
-			message:
-				'Artifact Registry API has not been used in project 123456 before or it is disabled. Enable it by visiting ' +
-				`${activationUrl} then retry.`,
+			message: `Artifact Registry API has not been used in project 123456 before or it is disabled. Enable it by visiting ${activationUrl} then retry.`,
 			reason: 'SERVICE_DISABLED',
 			domain: 'googleapis.com',
 			metadata: {activationUrl, consumer: 'projects/123456', service: 'artifactregistry.googleapis.com'},
@@ -519,57 +510,6 @@ describe('openArtifactRegistry without the endpoint override', () => {
 	});
 });
 
-describe('toStepError', () => {
-	const apiError = (fields: object) => Object.assign(new Error('x'), fields);
-
-	it('names the Writer role for uploadArtifacts and the Reader role for list', () => {
-		const upload = toStepError(
-			apiError({code: 7, reason: 'IAM_PERMISSION_DENIED', errorInfoMetadata: {permission: 'artifactregistry.repositories.uploadArtifacts'}}),
-			'push images',
-			PROJECT,
-		);
-		expect(upload.fix).toContain('Artifact Registry Writer (roles/artifactregistry.writer)');
-		const list = toStepError(
-			apiError({code: 7, reason: 'IAM_PERMISSION_DENIED', errorInfoMetadata: {permission: 'artifactregistry.repositories.list'}}),
-			'list repositories',
-			PROJECT,
-		);
-		expect(list.fix).toContain('Artifact Registry Reader (roles/artifactregistry.reader)');
-		expect(list.fix).not.toMatch(/existing repository/);
-	});
-
-	it('finds the permission in the message when ErrorInfo is missing', () => {
-		const error = toStepError(
-			apiError({code: 7, details: "Permission 'artifactregistry.repositories.create' denied on resource 'projects/p/locations/us'"}),
-			'create repository images',
-			PROJECT,
-		);
-		expect(error.reason).toBe('IAM_PERMISSION_DENIED');
-		expect(error.fix).toContain('roles/artifactregistry.admin');
-	});
-
-	it('takes the project from ErrorInfo when the caller did not name one', () => {
-		const error = toStepError(apiError({code: 7, reason: 'SERVICE_DISABLED', errorInfoMetadata: {consumer: 'projects/987'}}), 'list repositories');
-		expect(error.fix).toBe('gcloud services enable artifactregistry.googleapis.com --project 987');
-	});
-
-	it('treats an expired login arriving as UNAVAILABLE as an auth problem', () => {
-		const error = toStepError(
-			apiError({code: 14, details: 'Getting metadata from plugin failed with error: invalid_grant'}),
-			'list repositories',
-			PROJECT,
-		);
-		expect(error.reason).toBe('UNAUTHENTICATED');
-		expect(error.fix).toBe('gcloud auth application-default login');
-	});
-
-	it('keeps the message of anything else', () => {
-		const error = toStepError(apiError({code: 3, details: 'Invalid cleanup policy'}), 'create repository images', PROJECT);
-		expect(error.message).toBe('Could not create repository images: Invalid cleanup policy');
-		expect(error.reason).toBe('INVALID_ARGUMENT');
-	});
-});
-
 describe('validateRepositoryId', () => {
 	it.each(['images', 'a', 'my-repo-1', 'a'.repeat(63)])('accepts %s', id => {
 		expect(validateRepositoryId(id)).toBeUndefined();
@@ -584,19 +524,6 @@ describe('validateRepositoryId', () => {
 	it('requires a name and caps it at 63 characters', () => {
 		expect(validateRepositoryId('')).toMatch(/is required/);
 		expect(validateRepositoryId('a'.repeat(64))).toMatch(/at most 63 characters/);
-	});
-});
-
-describe('validateLocation', () => {
-	it('accepts regions and multi-regions, rejects the rest', () => {
-		for (const location of ['us', 'europe', 'asia', 'us-central1', 'europe-west12', 'northamerica-south1']) expect(validateLocation(location)).toBeUndefined();
-		for (const location of ['', 'US', 'us-central', 'uscentral1', 'us-central1-a', 'eu']) expect(validateLocation(location)).toBeTypeOf('string');
-	});
-
-	it('lists multi-regions first', () => {
-		expect(KNOWN_LOCATIONS.slice(0, 3)).toEqual(['asia', 'europe', 'us']);
-		expect(KNOWN_LOCATIONS).toContain('us-central1');
-		expect(new Set(KNOWN_LOCATIONS).size).toBe(KNOWN_LOCATIONS.length);
 	});
 });
 
@@ -634,7 +561,12 @@ describe('createDockerRepository settings and its long-running operation', () =>
 			expect(result.created).toBe(true);
 			expect(result.repository.labels).toEqual({team: 'ml', 'managed-by': 'imagespec-gar'});
 			const stored = fake.repositories.get(NAME)!;
-			expect(stored).toMatchObject({format: 'DOCKER', description: 'team images', labels: {team: 'ml', 'managed-by': 'imagespec-gar'}, dockerConfig: {immutableTags: true}});
+			expect(stored).toMatchObject({
+				format: 'DOCKER',
+				description: 'team images',
+				labels: {team: 'ml', 'managed-by': 'imagespec-gar'},
+				dockerConfig: {immutableTags: true},
+			});
 			// A keep policy only exempts versions from a delete policy: both are sent.
 			// toMatchObject: proto-loader adds its oneof markers (conditionType, _keepCount) to what it decodes.
 			expect(Object.keys(stored.cleanupPolicies as object).sort()).toEqual(['imagespec-gar-delete-old', 'imagespec-gar-keep-recent']);
@@ -654,7 +586,11 @@ describe('createDockerRepository settings and its long-running operation', () =>
 			await registry.createDockerRepository(PROJECT, LOCATION, 'images', {cleanup: {kind: 'delete-untagged', days: 30}});
 			expect(Object.keys(fake.repositories.get(NAME)!.cleanupPolicies as object)).toEqual(['imagespec-gar-delete-untagged']);
 			expect(fake.repositories.get(NAME)!.cleanupPolicies).toMatchObject({
-				'imagespec-gar-delete-untagged': {id: 'imagespec-gar-delete-untagged', action: 'DELETE', condition: {tagState: 'UNTAGGED', olderThan: {seconds: String(30 * 86_400)}}},
+				'imagespec-gar-delete-untagged': {
+					id: 'imagespec-gar-delete-untagged',
+					action: 'DELETE',
+					condition: {tagState: 'UNTAGGED', olderThan: {seconds: String(30 * 86_400)}},
+				},
 			});
 			await registry.createDockerRepository(PROJECT, LOCATION, 'plain', {cleanup: {kind: 'none'}});
 			const plain = fake.repositories.get(`projects/${PROJECT}/locations/${LOCATION}/repositories/plain`)!;
@@ -687,7 +623,10 @@ describe('createDockerRepository settings and its long-running operation', () =>
 		try {
 			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
 			expect(error).toBeInstanceOf(StepError);
-			expect(error).toMatchObject({reason: 'FAILED_PRECONDITION', message: 'Could not create repository images in us-central1: Cleanup policy is invalid for this repository'});
+			expect(error).toMatchObject({
+				reason: 'FAILED_PRECONDITION',
+				message: 'Could not create repository images in us-central1: Cleanup policy is invalid for this repository',
+			});
 			expect(fake.repositories.has(NAME)).toBe(false);
 		} finally {
 			await registry.close();
@@ -744,7 +683,9 @@ describe('errors as the fake server answers them', () => {
 			const error = await caught(collect(registry.listRepositoryPages(PROJECT, LOCATION)));
 			expect(error).toMatchObject({reason: 'SERVICE_DISABLED', message: `Artifact Registry API is disabled in project ${PROJECT}.`});
 			expect((error as StepError).fix).toMatch(
-				new RegExp(`^gcloud services enable artifactregistry\\.googleapis\\.com --project ${PROJECT}\\nor enable it at https://console\\.developers\\.google\\.com/apis/api/artifactregistry\\.googleapis\\.com/overview\\?project=\\d+$`),
+				new RegExp(
+					`^gcloud services enable artifactregistry\\.googleapis\\.com --project ${PROJECT}\\nor enable it at https://console\\.developers\\.google\\.com/apis/api/artifactregistry\\.googleapis\\.com/overview\\?project=\\d+$`,
+				),
 			);
 			// Not a transient error: asked once.
 			expect(methods()).toEqual(['ListRepositories']);
@@ -759,7 +700,10 @@ describe('errors as the fake server answers them', () => {
 		try {
 			const error = await caught(registry.getRepository(PROJECT, LOCATION, 'hidden'));
 			expect(error).toBeInstanceOf(StepError);
-			expect(error).toMatchObject({reason: 'NOT_FOUND', message: `Cannot get repository hidden in ${LOCATION}: it does not exist or you cannot see it in project ${PROJECT}.`});
+			expect(error).toMatchObject({
+				reason: 'NOT_FOUND',
+				message: `Cannot get repository hidden in ${LOCATION}: it does not exist or you cannot see it in project ${PROJECT}.`,
+			});
 			const fix = (error as StepError).fix!.split('\n');
 			expect(fix).toEqual([
 				`If it exists: ask for Artifact Registry Reader (roles/artifactregistry.reader) on it, and check that project ${PROJECT} is the one you mean (gcloud config get project).`,
@@ -794,7 +738,10 @@ describe('errors as the fake server answers them', () => {
 			expect(methods()).toEqual(['GetRepository', 'GetRepository', 'GetRepository']);
 			fake.failNext('GetRepository', {code: 14, message: 'upstream connect error'}, 10);
 			const error = await caught(registry.getRepository(PROJECT, LOCATION, 'images'));
-			expect(error).toMatchObject({reason: 'UNAVAILABLE', message: 'Could not reach Artifact Registry to get repository images in us-central1 (UNAVAILABLE): upstream connect error'});
+			expect(error).toMatchObject({
+				reason: 'UNAVAILABLE',
+				message: 'Could not reach Artifact Registry to get repository images in us-central1 (UNAVAILABLE): upstream connect error',
+			});
 		} finally {
 			await registry.close();
 		}
@@ -814,7 +761,10 @@ describe('IAM on a repository', () => {
 			]);
 			fake.deniedPermissions.add(UPLOAD);
 			expect(await registry.testIamPermissions(PROJECT, LOCATION, 'images', [UPLOAD])).toEqual([]);
-			expect(fake.calls.at(-1)).toEqual({method: 'TestIamPermissions', request: {resource: repositoryName(PROJECT, LOCATION, 'images'), permissions: [UPLOAD]}});
+			expect(fake.calls.at(-1)).toEqual({
+				method: 'TestIamPermissions',
+				request: {resource: repositoryName(PROJECT, LOCATION, 'images'), permissions: [UPLOAD]},
+			});
 		} finally {
 			await registry.close();
 		}
@@ -829,7 +779,10 @@ describe('IAM on a repository', () => {
 			const policy = await registry.getIamPolicy(PROJECT, LOCATION, 'images');
 			expect(policy.bindings).toEqual([{role: 'roles/artifactregistry.writer', members: ['user:ana@example.com']}]);
 			expect(Buffer.from(policy.etag!).equals(fake.policies.get(resource)!.etag)).toBe(true);
-			const written = await registry.setIamPolicy(PROJECT, LOCATION, 'images', {...policy, bindings: [...policy.bindings, {role: 'roles/artifactregistry.reader', members: ['serviceAccount:x@y.iam.gserviceaccount.com']}]});
+			const written = await registry.setIamPolicy(PROJECT, LOCATION, 'images', {
+				...policy,
+				bindings: [...policy.bindings, {role: 'roles/artifactregistry.reader', members: ['serviceAccount:x@y.iam.gserviceaccount.com']}],
+			});
 			expect(fake.policies.get(resource)!.bindings).toHaveLength(2);
 			expect(Buffer.from(written.etag!).equals(Buffer.from(policy.etag!))).toBe(false);
 			// The old etag is stale now.
@@ -839,26 +792,5 @@ describe('IAM on a repository', () => {
 		} finally {
 			await registry.close();
 		}
-	});
-});
-
-describe('settings parsing', () => {
-	it('reads cleanup presets and says what is wrong with the rest', () => {
-		expect(parseCleanupPreset('none')).toEqual({kind: 'none'});
-		expect(parseCleanupPreset('keep:10')).toEqual({kind: 'keep', count: 10});
-		expect(parseCleanupPreset('delete-untagged:30d')).toEqual({kind: 'delete-untagged', days: 30});
-		expect(parseCleanupPreset('delete-untagged:7')).toEqual({kind: 'delete-untagged', days: 7});
-		expect(parseCleanupPreset('keep:0')).toBe('keep:N needs N between 1 and 10000');
-		expect(parseCleanupPreset('delete-untagged:0d')).toBe('delete-untagged:Dd needs D between 1 and 3650 days');
-		expect(parseCleanupPreset('weekly')).toMatch(/^use none, keep:N .* or delete-untagged:Dd/);
-		expect(cleanupPolicies({kind: 'none'})).toEqual({});
-	});
-
-	it('reads labels by Google’s rules and keeps managed-by for itself', () => {
-		expect(parseLabels(['team=ml', 'cost-center=42', 'empty='])).toEqual({team: 'ml', 'cost-center': '42', empty: ''});
-		expect(parseLabels(['team'])).toBe('"team": use key=value');
-		expect(parseLabels(['Team=ml'])).toMatch(/^"Team": label keys are/);
-		expect(parseLabels(['team=ML'])).toMatch(/^"ML": label values are/);
-		expect(parseLabels(['managed-by=me'])).toBe('managed-by is always imagespec-gar: imagespec-gar sets it');
 	});
 });

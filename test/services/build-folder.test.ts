@@ -47,13 +47,19 @@ describe('the build folder in a full TMPDIR', () => {
 			else process.env.TMPDIR = before;
 		});
 		const spec = {name: 'trainer', base_image: 'busybox', commands: ['echo a long enough command to need a data page '.repeat(200)]};
-		const error = await buildAndPush(box.context(), {imageRef: '127.0.0.1:9/p/r/trainer:t', spec, contextDir: box.project, logFile: buildLogPath(box.platform, 'trainer', 't')}, () => {}).then(
+		const error = await buildAndPush(
+			box.context(),
+			{imageRef: '127.0.0.1:9/p/r/trainer:t', spec, contextDir: box.project, logFile: buildLogPath(box.platform, 'trainer', 't')},
+			() => {},
+		).then(
 			() => undefined,
 			(error: unknown) => error,
 		);
 		expect(error).toBeInstanceOf(StepError);
 		expect(error).toMatchObject({reason: 'FILE_ENOSPC'});
-		expect((error as StepError).message).toMatch(new RegExp(`^Cannot write the build context in ${full}/imagespec-gar-build-\\w+: no space is left on the device\\.$`));
+		expect((error as StepError).message).toMatch(
+			new RegExp(`^Cannot write the build context in ${full}/imagespec-gar-build-\\w+: no space is left on the device\\.$`),
+		);
 		expect(await readdir(full)).toEqual(['.fill']);
 	});
 });

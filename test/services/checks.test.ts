@@ -3,7 +3,16 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it, type TestContext} from 'vitest';
-import {CHECK_ORDER, PUSH_PERMISSION, plannedChecks, runChecks, runnableFix, type Check, type CheckId, type CheckOptions} from '../../source/services/checks.js';
+import {
+	CHECK_ORDER,
+	PUSH_PERMISSION,
+	plannedChecks,
+	runChecks,
+	runnableFix,
+	type Check,
+	type CheckId,
+	type CheckOptions,
+} from '../../source/services/checks.js';
 import {dockerEngine, requireDocker} from '../support/docker.js';
 import {makeSandbox, pathHiding, withEnv, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
@@ -22,7 +31,8 @@ const byId = (checks: Check[]) => Object.fromEntries(checks.map(check => [check.
 
 const sdkBin = async () => path.dirname(await realpath((await execa('sh', ['-c', 'command -v gcloud'])).stdout.trim()));
 
-const writeDockerConfig = async (box: Sandbox, config: unknown) => writeFile(path.join(box.dockerConfig, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+const writeDockerConfig = async (box: Sandbox, config: unknown) =>
+	writeFile(path.join(box.dockerConfig, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
 
 // Every runChecks costs one gcloud read (~1.6 s): the cases run side by side.
 describe.concurrent('runChecks', () => {
@@ -60,7 +70,12 @@ describe.concurrent('runChecks', () => {
 		for (const check of checks) expect(Boolean(check.fix), check.id).toBe(check.status !== 'ok');
 		// Only logins are fixes the wizard runs itself.
 		expect(checks.filter(check => runnableFix(check)).map(check => check.id)).toEqual(expect.arrayContaining(['account', 'adc']));
-		expect(checks.filter(check => runnableFix(check) && check.id !== 'credential-helper').map(check => check.id).sort()).toEqual(['account', 'adc']);
+		expect(
+			checks
+				.filter(check => runnableFix(check) && check.id !== 'credential-helper')
+				.map(check => check.id)
+				.sort(),
+		).toEqual(['account', 'adc']);
 	});
 
 	it('gcloud and the helper missing, docker not needed: install fixes, docker only warns', async context => {
@@ -203,7 +218,7 @@ describe.concurrent('runChecks for a saved repository', () => {
 		expect(wizard['docker-auth'].detail).toContain('the wizard registers it');
 	});
 
-	it('docker auth: registered is ok; Docker Desktop\'s credsStore alone is not gcloud; a corrupt config.json is named', async context => {
+	it("docker auth: registered is ok; Docker Desktop's credsStore alone is not gcloud; a corrupt config.json is named", async context => {
 		const box = await repositoryBox(context);
 		await writeDockerConfig(box, {credsStore: 'desktop', credHelpers: {[host]: 'gcloud'}});
 		expect((await run(box))['docker-auth']).toMatchObject({status: 'ok', detail: `${host} → gcloud credential helper`});
@@ -228,7 +243,9 @@ describe.concurrent('runChecks for a saved repository', () => {
 		const box = await repositoryBox(context);
 		const before = fake.calls.length;
 		expect((await run(box)).repository).toMatchObject({status: 'ok', required: true, detail: 'union-images in acme-ml · us-east1 exists; you may push to it'});
-		const asked = fake.calls.slice(before).filter(call => call.method === 'TestIamPermissions' && call.request.resource === 'projects/acme-ml/locations/us-east1/repositories/union-images');
+		const asked = fake.calls
+			.slice(before)
+			.filter(call => call.method === 'TestIamPermissions' && call.request.resource === 'projects/acme-ml/locations/us-east1/repositories/union-images');
 		expect(asked.map(call => call.request.permissions)).toContainEqual([PUSH_PERMISSION]);
 	});
 
@@ -243,7 +260,10 @@ describe.concurrent('runChecks for a saved repository', () => {
 
 	it('not a Docker repository: fails', async context => {
 		const box = await repositoryBox(context);
-		expect((await run(box, {repository: {...repository, repository: 'maven-libs'}})).repository).toMatchObject({status: 'fail', detail: expect.stringContaining('MAVEN repository, not Docker')});
+		expect((await run(box, {repository: {...repository, repository: 'maven-libs'}})).repository).toMatchObject({
+			status: 'fail',
+			detail: expect.stringContaining('MAVEN repository, not Docker'),
+		});
 	});
 
 	it('no push permission: fails with the writer grant for the gcloud account; with --builder union it only warns', async context => {
@@ -279,7 +299,7 @@ describe.concurrent('runChecks for a saved repository', () => {
 });
 
 requireDocker(describe, engine)('runChecks with the Docker engine', () => {
-	it('all green: the account and project from gcloud\'s files, no gcloud started, everything ok', async context => {
+	it("all green: the account and project from gcloud's files, no gcloud started, everything ok", async context => {
 		const box = await sandbox(context, {DOCKER_HOST: engine?.dockerHost, CLOUDSDK_CORE_PROJECT: 'acme-ml', PYTHONPATH: path.join(FIXTURES, 'flytekit-engine')});
 		await Promise.all([loginOffline(box), writeAdc(box, {type: 'authorized_user'})]);
 		const calls = await recordGcloudCalls(box);

@@ -25,7 +25,13 @@ describe('doctor: may the saved data plane account pull from the repository?', (
 	});
 
 	const dataPlaneCheck = async (serviceAccount: string | undefined) => {
-		const {checks} = await runChecks(sandbox.context(), {needDocker: false, needAdc: false, repository: where, python: false, dataPlaneServiceAccount: serviceAccount});
+		const {checks} = await runChecks(sandbox.context(), {
+			needDocker: false,
+			needAdc: false,
+			repository: where,
+			python: false,
+			dataPlaneServiceAccount: serviceAccount,
+		});
 		return checks.find(check => check.id === 'data-plane');
 	};
 

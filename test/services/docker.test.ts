@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto';
 import {existsSync} from 'node:fs';
-import {mkdir, readFile, rm, writeFile} from 'node:fs/promises';
+import {mkdir, readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it, type TestContext} from 'vitest';
@@ -37,7 +37,7 @@ const sandbox = async (context: TestContext) => {
 const unique = () => randomBytes(4).toString('hex');
 
 describe('renderDockerfile', () => {
-	it('is the local build plan\'s Dockerfile: classic-builder syntax, FROM base_image as is', () => {
+	it("is the local build plan's Dockerfile: classic-builder syntax, FROM base_image as is", () => {
 		const dockerfile = renderDockerfile({name: 'x', base_image: 'ghcr.io/flyteorg/flytekit:py3.11-latest', python_version: '3.12'});
 		expect(dockerfile.split('\n')[0]).toBe('FROM ghcr.io/flyteorg/flytekit:py3.11-latest');
 		expect(dockerfile).not.toMatch(/^#\s*syntax|--mount|<</m);
@@ -45,7 +45,7 @@ describe('renderDockerfile', () => {
 });
 
 describe('a field the local build cannot honour', () => {
-	it('is refused before any docker command runs, naming the field and the fix', async (context) => {
+	it('is refused before any docker command runs, naming the field and the fix', async context => {
 		const box = await sandbox(context);
 		const log = path.join(box.root, 'docker.log');
 		await shimTool(box, 'docker', `echo "$*" >> '${log}'\nexit 1`);
@@ -89,11 +89,31 @@ describe('output parsing', () => {
 describe('mapDockerFailure', () => {
 	const gar = 'us-east1-docker.pkg.dev/acme-ml/images/trainer:abc';
 	it.each([
-		['push', 'denied: Permission "artifactregistry.repositories.uploadArtifacts" denied on resource "projects/acme-ml/locations/us-east1/repositories/images" (or it may not exist)', 'PUSH_DENIED', 'roles/artifactregistry.writer'],
-		['push', 'unauthorized: Unauthenticated request. Unauthenticated requests do not have permission "artifactregistry.repositories.uploadArtifacts"', 'PUSH_UNAUTHENTICATED', 'gcloud auth configure-docker us-east1-docker.pkg.dev'],
+		[
+			'push',
+			'denied: Permission "artifactregistry.repositories.uploadArtifacts" denied on resource "projects/acme-ml/locations/us-east1/repositories/images" (or it may not exist)',
+			'PUSH_DENIED',
+			'roles/artifactregistry.writer',
+		],
+		[
+			'push',
+			'unauthorized: Unauthenticated request. Unauthenticated requests do not have permission "artifactregistry.repositories.uploadArtifacts"',
+			'PUSH_UNAUTHENTICATED',
+			'gcloud auth configure-docker us-east1-docker.pkg.dev',
+		],
 		['push', 'no basic auth credentials', 'PUSH_UNAUTHENTICATED', 'gcloud auth login'],
-		['push', 'error getting credentials - err: exec: "docker-credential-gcloud": executable file not found in $PATH, out: ``', 'CREDENTIAL_HELPER_MISSING', 'PATH'],
-		['build', 'Step 1/2 : FROM us-east1-docker.pkg.dev/acme-ml/base/py:1\nmanifest for us-east1-docker.pkg.dev/acme-ml/base/py:1 not found: manifest unknown', 'BASE_IMAGE_UNAVAILABLE', 'base_image'],
+		[
+			'push',
+			'error getting credentials - err: exec: "docker-credential-gcloud": executable file not found in $PATH, out: ``',
+			'CREDENTIAL_HELPER_MISSING',
+			'PATH',
+		],
+		[
+			'build',
+			'Step 1/2 : FROM us-east1-docker.pkg.dev/acme-ml/base/py:1\nmanifest for us-east1-docker.pkg.dev/acme-ml/base/py:1 not found: manifest unknown',
+			'BASE_IMAGE_UNAVAILABLE',
+			'base_image',
+		],
 		['build', 'write /var/lib/docker/tmp/x: no space left on device', 'NO_SPACE', 'docker system prune'],
 		['push', 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?', 'DOCKER_DOWN', 'Start Docker'],
 	] as const)('%s: %s', (phase, output, reason, fix) => {
@@ -116,7 +136,7 @@ describe('mapDockerFailure', () => {
 });
 
 describe('dockerInfo and PATH lookups without an engine', () => {
-	it('reports an engine that does not answer', async (context) => {
+	it('reports an engine that does not answer', async context => {
 		const box = await sandbox(context);
 		const info = await dockerInfo({platform: withEnv(box.platform, {DOCKER_HOST: 'unix:///nonexistent.sock'})});
 		expect(info.cliInstalled).toBe(true);
@@ -126,20 +146,20 @@ describe('dockerInfo and PATH lookups without an engine', () => {
 		expect(info.error).toContain('Cannot connect to the Docker daemon');
 	});
 
-	it('reports docker missing from PATH', async (context) => {
+	it('reports docker missing from PATH', async context => {
 		const box = await sandbox(context);
 		const PATH = await pathHiding(box.env.PATH ?? '', ['docker']);
 		expect(await dockerInfo({platform: withEnv(box.platform, {PATH})})).toMatchObject({cliInstalled: false, engineReachable: false});
 	});
 
-	it('finds docker-credential-gcloud on PATH, and not once hidden', async (context) => {
+	it('finds docker-credential-gcloud on PATH, and not once hidden', async context => {
 		const box = await sandbox(context);
 		expect(await credentialHelperOnPath(box.platform)).toMatch(/docker-credential-gcloud$/);
 		const PATH = await pathHiding(box.env.PATH ?? '', ['docker-credential-gcloud']);
 		expect(await credentialHelperOnPath(withEnv(box.platform, {PATH}))).toBeUndefined();
 	});
 
-	it('finds a .cmd helper through PATHEXT on Windows', async (context) => {
+	it('finds a .cmd helper through PATHEXT on Windows', async context => {
 		const box = await sandbox(context);
 		const {writeFile} = await import('node:fs/promises');
 		await writeFile(path.join(box.root, 'docker-credential-gcloud.cmd'), '@echo off\r\n');
@@ -149,7 +169,7 @@ describe('dockerInfo and PATH lookups without an engine', () => {
 		expect(await credentialHelperOnPath(windows)).toBe(path.join(box.root, 'docker-credential-gcloud.cmd'));
 	});
 
-	it('calls an unreachable registry unknown, not absent', async (context) => {
+	it('calls an unreachable registry unknown, not absent', async context => {
 		const box = await sandbox(context);
 		const result = await imageExists(box.context(), '127.0.0.1:1/nothing/here:1');
 		expect(result.state).toBe('unknown');
@@ -187,7 +207,7 @@ describeDocker('with the Docker engine', () => {
 		return (await execa('docker', args, {env: box.env, extendEnv: false})).stdout;
 	};
 
-	it('builds what the spec declares the way flytekit\'s builder does, proves flytekit imports, then pushes', async (context) => {
+	it("builds what the spec declares the way flytekit's builder does, proves flytekit imports, then pushes", async context => {
 		const box = await sandbox(context);
 		await mkdir(path.join(box.project, 'conf'), {recursive: true});
 		await writeFile(path.join(box.project, 'conf', 'settings.toml'), 'mode = "prod"\n');
@@ -241,7 +261,7 @@ describeDocker('with the Docker engine', () => {
 		expect(JSON.parse(entrypoint)).toEqual(spec.entrypoint);
 	});
 
-	it('refuses to push an image whose Python cannot import flytekit, with the reason', async (context) => {
+	it('refuses to push an image whose Python cannot import flytekit, with the reason', async context => {
 		const box = await sandbox(context);
 		const imageRef = `${registry.host}/test/no-sdk-${unique()}:1`;
 		const events: BuildEvent[] = [];
@@ -253,14 +273,14 @@ describeDocker('with the Docker engine', () => {
 		expect(error).toMatchObject({reason: 'SDK_NOT_IMPORTABLE'});
 		expect((error as StepError).message).toBe(
 			'The built image cannot run a Flyte task: /root/.venv/bin/python -c "import flytekit" failed ' +
-				'(ModuleNotFoundError: No module named \'flyteidl\'); nothing was pushed.',
+				"(ModuleNotFoundError: No module named 'flyteidl'); nothing was pushed.",
 		);
 		expect((error as StepError).fix).toContain(`docker run --rm -it --entrypoint sh ${imageRef}`);
 		expect(events.filter(event => event.type === 'phase').map(event => event.phase)).toEqual(['build', 'check']);
 		expect((await imageExists(box.context(), imageRef)).state).toBe('absent');
 	});
 
-	it('refuses to push when the base image\'s Python is not python_version, or there is no Python at all', async (context) => {
+	it("refuses to push when the base image's Python is not python_version, or there is no Python at all", async context => {
 		const box = await sandbox(context);
 		const common = {contextDir: box.project, logFile: path.join(box.root, 'mismatch.log')};
 		const mismatch = `${registry.host}/test/mismatch-${unique()}:1`;
@@ -268,7 +288,7 @@ describeDocker('with the Docker engine', () => {
 		const error = await buildAndPush(box.context(), {...common, imageRef: mismatch, spec}, () => undefined).catch((error_: unknown) => error_);
 		expect(error).toMatchObject({
 			reason: 'PYTHON_VERSION_MISMATCH',
-			message: 'The built image runs Python 3.11, but the spec\'s python_version is 3.12; nothing was pushed.',
+			message: "The built image runs Python 3.11, but the spec's python_version is 3.12; nothing was pushed.",
 		});
 		expect((await imageExists(box.context(), mismatch)).state).toBe('absent');
 		// Debian's python3 without python_exec: pip refuses (PEP 668), and the fix names python_exec.
@@ -281,7 +301,7 @@ describeDocker('with the Docker engine', () => {
 		expect((await imageExists(box.context(), none)).state).toBe('absent');
 	});
 
-	it('builds a nested base ImageSpec first when its registry lacks it, then the image FROM it', async (context) => {
+	it('builds a nested base ImageSpec first when its registry lacks it, then the image FROM it', async context => {
 		const box = await sandbox(context);
 		const base = {
 			name: `nested-base-${unique()}`,
@@ -310,25 +330,42 @@ describeDocker('with the Docker engine', () => {
 		expect(events.filter(event => event.type === 'phase').map(event => event.phase)).toEqual(['build', 'check', 'push']);
 	});
 
-	it('uses BuildKit only where docker has buildx; the classic builder otherwise', async (context) => {
+	it('uses BuildKit only where docker has buildx; the classic builder otherwise', async context => {
 		const box = await sandbox(context);
 		expect(await hasBuildx(box.context())).toBe(false);
 		const log = path.join(box.root, 'builds.log');
 		const real = (await execa('sh', ['-c', 'command -v docker'], {env: box.env, extendEnv: false})).stdout.trim();
 		const build = async () => {
-			await buildAndPush(box.context(), {imageRef: `${registry.host}/test/bk-${unique()}:1`, spec: {name: 'bk', base_image: baseImage}, contextDir: box.project, logFile: path.join(box.root, 'bk.log')}, () => undefined);
+			await buildAndPush(
+				box.context(),
+				{
+					imageRef: `${registry.host}/test/bk-${unique()}:1`,
+					spec: {name: 'bk', base_image: baseImage},
+					contextDir: box.project,
+					logFile: path.join(box.root, 'bk.log'),
+				},
+				() => undefined,
+			);
 			return (await readFile(log, 'utf8')).trim().split('\n').at(-1);
 		};
 
 		// A docker whose buildx answers (this engine still builds classically underneath).
-		await shimTool(box, 'docker', [`[ "$1" = buildx ] && { echo "github.com/docker/buildx v0.17.1"; exit 0; }`, `[ "$1" = build ] && echo "DOCKER_BUILDKIT=$DOCKER_BUILDKIT" >> '${log}'`, `DOCKER_BUILDKIT=0 exec '${real}' "$@"`].join('\n'));
+		await shimTool(
+			box,
+			'docker',
+			[
+				`[ "$1" = buildx ] && { echo "github.com/docker/buildx v0.17.1"; exit 0; }`,
+				`[ "$1" = build ] && echo "DOCKER_BUILDKIT=$DOCKER_BUILDKIT" >> '${log}'`,
+				`DOCKER_BUILDKIT=0 exec '${real}' "$@"`,
+			].join('\n'),
+		);
 		expect(await hasBuildx(box.context())).toBe(true);
 		expect(await build()).toBe('DOCKER_BUILDKIT=1');
 		await shimTool(box, 'docker', [`[ "$1" = build ] && echo "DOCKER_BUILDKIT=$DOCKER_BUILDKIT" >> '${log}'`, `exec '${real}' "$@"`].join('\n'));
 		expect(await build()).toBe('DOCKER_BUILDKIT=0');
 	});
 
-	it("reports the engine version and architecture (this machine's engine is local)", async (context) => {
+	it("reports the engine version and architecture (this machine's engine is local)", async context => {
 		const box = await sandbox(context);
 		const info = await dockerInfo(box.context());
 		expect(info).toMatchObject({cliInstalled: true, engineReachable: true});
@@ -337,7 +374,7 @@ describeDocker('with the Docker engine', () => {
 		expect(info.error).toBeUndefined();
 	});
 
-	it('builds and pushes a spec, streaming steps and layers, and returns the digest', async (context) => {
+	it('builds and pushes a spec, streaming steps and layers, and returns the digest', async context => {
 		const box = await sandbox(context);
 		const imageRef = `${registry.host}/test/build-${unique()}:v1`;
 		expect((await imageExists(box.context(), imageRef)).state).toBe('absent');
@@ -346,21 +383,26 @@ describeDocker('with the Docker engine', () => {
 		const logFile = path.join(box.root, 'logs', 'build.log');
 		const result = await buildAndPush(
 			box.context(),
-			{imageRef, spec: {name: 'build', base_image: baseImage, env: {GREETING: 'hello world'}, commands: ['echo "$GREETING" > /greeting']}, contextDir: box.project, logFile},
-			(event) => events.push(event),
+			{
+				imageRef,
+				spec: {name: 'build', base_image: baseImage, env: {GREETING: 'hello world'}, commands: ['echo "$GREETING" > /greeting']},
+				contextDir: box.project,
+				logFile,
+			},
+			event => events.push(event),
 		);
 
 		expect(result.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
 		expect(result.imageRef).toBe(imageRef);
-		const phases = events.filter((event) => event.type === 'phase').map((event) => event.phase);
+		const phases = events.filter(event => event.type === 'phase').map(event => event.phase);
 		expect(phases).toEqual(['build', 'check', 'push']);
-		const steps = events.flatMap((event) => (event.type === 'step' ? [event.text] : []));
+		const steps = events.flatMap(event => (event.type === 'step' ? [event.text] : []));
 		expect(steps[0]).toMatch(new RegExp(`^Step 1/${steps.length} : FROM ${baseImage.replaceAll('.', '\\.')}$`));
 		expect(steps.map(step => /^Step (\d+)\//.exec(step)?.[1])).toEqual(steps.map((_, index) => String(index + 1)));
 		expect(steps).toContain(`Step ${steps.length - 5}/${steps.length} : RUN echo "$GREETING" > /greeting`);
-		const layers = events.filter((event) => event.type === 'layer');
+		const layers = events.filter(event => event.type === 'layer');
 		expect(layers.length).toBeGreaterThan(0);
-		expect(layers.some((event) => event.type === 'layer' && /Pushed|already exists|Mounted/.test(event.status))).toBe(true);
+		expect(layers.some(event => event.type === 'layer' && /Pushed|already exists|Mounted/.test(event.status))).toBe(true);
 		const log = await readFile(logFile, 'utf8');
 		expect(log).toContain('Successfully tagged');
 		expect(log).toContain(`digest: ${result.digest}`);
@@ -372,10 +414,14 @@ describeDocker('with the Docker engine', () => {
 		expect(run.stdout).toBe('hello world');
 	});
 
-	it('maps a failing RUN step and a missing base image', async (context) => {
+	it('maps a failing RUN step and a missing base image', async context => {
 		const box = await sandbox(context);
 		const common = {contextDir: box.project, logFile: path.join(box.root, 'fail.log')};
-		const failing = buildAndPush(box.context(), {...common, imageRef: `${registry.host}/test/fail:1`, spec: {name: 'fail', base_image: baseImage, commands: ['exit 3']}}, () => undefined);
+		const failing = buildAndPush(
+			box.context(),
+			{...common, imageRef: `${registry.host}/test/fail:1`, spec: {name: 'fail', base_image: baseImage, commands: ['exit 3']}},
+			() => undefined,
+		);
 		await expect(failing).rejects.toMatchObject({reason: 'BUILD_FAILED'});
 		const missing = buildAndPush(
 			box.context(),
@@ -386,15 +432,20 @@ describeDocker('with the Docker engine', () => {
 		expect(await readFile(common.logFile, 'utf8')).toContain('does-not-exist');
 	});
 
-	it('stops a build on abort: CancelledError, and no docker child or build container left', async (context) => {
+	it('stops a build on abort: CancelledError, and no docker child or build container left', async context => {
 		const box = await sandbox(context);
 		const token = `isg-abort-${unique()}`;
 		const controller = new AbortController();
 		const started = Date.now();
 		const build = buildAndPush(
 			box.context(controller.signal),
-			{imageRef: `${registry.host}/test/abort:1`, spec: {name: 'abort', base_image: baseImage, commands: [`sleep 60 # ${token}`]}, contextDir: box.project, logFile: path.join(box.root, 'abort.log')},
-			(event) => {
+			{
+				imageRef: `${registry.host}/test/abort:1`,
+				spec: {name: 'abort', base_image: baseImage, commands: [`sleep 60 # ${token}`]},
+				contextDir: box.project,
+				logFile: path.join(box.root, 'abort.log'),
+			},
+			event => {
 				if (event.type === 'step' && event.text.includes('sleep 60')) setTimeout(() => controller.abort(), 300);
 			},
 		);
@@ -407,7 +458,7 @@ describeDocker('with the Docker engine', () => {
 		for (let attempt = 0; attempt < 40; attempt++) {
 			containers = (await execa('docker', ['ps', '--no-trunc', '--format', '{{.Command}}'], {env: box.env})).stdout;
 			if (!containers.includes(token)) break;
-			await new Promise((resolve) => setTimeout(resolve, 250));
+			await new Promise(resolve => setTimeout(resolve, 250));
 		}
 		expect(containers).not.toContain(token);
 	});
@@ -434,7 +485,7 @@ describeDocker('with the Docker engine', () => {
 				() => undefined,
 			);
 
-		it('without credentials: a StepError saying how to log in', async (context) => {
+		it('without credentials: a StepError saying how to log in', async context => {
 			const box = await sandbox(context);
 			const error = await push(box, 'anonymous').catch((error_: unknown) => error_);
 			expect(error).toBeInstanceOf(StepError);
@@ -442,7 +493,7 @@ describeDocker('with the Docker engine', () => {
 			expect((error as StepError).fix).toContain(`docker login ${locked.host}`);
 		});
 
-		it('with the gcloud helper but logged out: the fix names configure-docker and gcloud auth login', async (context) => {
+		it('with the gcloud helper but logged out: the fix names configure-docker and gcloud auth login', async context => {
 			const box = await chainSandbox(context);
 			await configureDocker(box.context(), locked.host);
 			const error = await push(box, 'logged-out').catch((error_: unknown) => error_);
@@ -451,7 +502,7 @@ describeDocker('with the Docker engine', () => {
 			expect((error as StepError).fix).toContain('gcloud auth login');
 		});
 
-		it('with the helper missing from PATH: says so', async (context) => {
+		it('with the helper missing from PATH: says so', async context => {
 			const box = await chainSandbox(context);
 			await configureDocker(box.context(), locked.host);
 			const PATH = await pathHiding(box.env.PATH ?? '', ['docker-credential-gcloud']);
@@ -459,7 +510,7 @@ describeDocker('with the Docker engine', () => {
 			expect(error).toMatchObject({reason: 'CREDENTIAL_HELPER_MISSING'});
 		});
 
-		it('logged in (offline gcloud): the whole credential chain pushes, and the image is found', async (context) => {
+		it('logged in (offline gcloud): the whole credential chain pushes, and the image is found', async context => {
 			const box = await chainSandbox(context);
 			await Promise.all([loginOffline(box), configureDocker(box.context(), locked.host)]);
 			const result = await push(box, 'logged-in');

@@ -34,7 +34,7 @@ describe('Terraform export', () => {
 		await expect(exportTerraform(EVERY_OPTION)).toMatchFileSnapshot('__snapshots__/every-option.tf');
 	});
 
-	it('parses with HashiCorp\'s HCL parser, and every attribute is the setup', async () => {
+	it("parses with HashiCorp's HCL parser, and every attribute is the setup", async () => {
 		const hcl = (await parse('main.tf', exportTerraform(EVERY_OPTION))) as Hcl;
 		expect(hcl.variable).toMatchObject({project: [{type: '${string}', default: 'acme-ml'}], location: [{type: '${string}', default: 'europe-west4'}]});
 		expect(hcl.resource.google_artifact_registry_repository).toEqual({
@@ -65,11 +65,21 @@ describe('Terraform export', () => {
 				},
 			],
 		});
-		expect(hcl.import).toEqual([{to: '${google_artifact_registry_repository.union_images}', id: 'projects/acme-ml/locations/europe-west4/repositories/union-images'}]);
+		expect(hcl.import).toEqual([
+			{to: '${google_artifact_registry_repository.union_images}', id: 'projects/acme-ml/locations/europe-west4/repositories/union-images'},
+		]);
 	});
 
 	it('the fewest options: no cleanup policy, no grant, and no import block for a repository to create', async () => {
-		const hcl = (await parse('main.tf', exportTerraform({...EVERY_OPTION, settings: {description: '', labels: {}, immutableTags: false, cleanup: {kind: 'none'}}, dataPlaneServiceAccount: undefined, exists: false}))) as Hcl;
+		const hcl = (await parse(
+			'main.tf',
+			exportTerraform({
+				...EVERY_OPTION,
+				settings: {description: '', labels: {}, immutableTags: false, cleanup: {kind: 'none'}},
+				dataPlaneServiceAccount: undefined,
+				exists: false,
+			}),
+		)) as Hcl;
 		const [repository] = hcl.resource.google_artifact_registry_repository!.union_images!;
 		expect(repository).toMatchObject({labels: {'managed-by': 'imagespec-gar'}, docker_config: [{immutable_tags: false}]});
 		expect(repository).not.toHaveProperty('cleanup_policies');

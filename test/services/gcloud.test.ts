@@ -25,7 +25,7 @@ const setProjectInFile = async (box: Sandbox, project: string) => {
 
 // First and alone: no concurrent read may be loading node:sqlite while process.emitWarning is watched.
 describe('readGcloudState and process warnings', () => {
-	it('drops only node:sqlite\'s ExperimentalWarning: process.emitWarning is restored and passes others on', async (context) => {
+	it("drops only node:sqlite's ExperimentalWarning: process.emitWarning is restored and passes others on", async context => {
 		const box = await sandbox(context);
 		await setProjectInFile(box, 'acme-ml');
 		await loginOffline(box);
@@ -51,7 +51,7 @@ describe('readGcloudState and process warnings', () => {
 
 // Each gcloud start costs ~1.6 s: the gcloud-reading tests run side by side.
 describe.concurrent('readGcloudState', () => {
-	it('reports a fresh config: installed, version, nobody logged in, no project', async (context) => {
+	it('reports a fresh config: installed, version, nobody logged in, no project', async context => {
 		const box = await sandbox(context);
 		const state = await readGcloudState(box.context());
 		expect(state.installed).toBe(true);
@@ -62,7 +62,7 @@ describe.concurrent('readGcloudState', () => {
 		expect(state.project).toBeUndefined();
 	});
 
-	it('reads the account and project of a logged-in config from its files, starting no gcloud', async (context) => {
+	it('reads the account and project of a logged-in config from its files, starting no gcloud', async context => {
 		const box = await sandbox(context);
 		// Project first: login adds core/account to the same file.
 		await setProjectInFile(box, 'acme-ml');
@@ -74,7 +74,7 @@ describe.concurrent('readGcloudState', () => {
 		expect(await calls()).toEqual([]);
 	});
 
-	it('on the files too, CLOUDSDK_CORE_ACCOUNT and CLOUDSDK_CORE_PROJECT override the config file, as gcloud agrees', async (context) => {
+	it('on the files too, CLOUDSDK_CORE_ACCOUNT and CLOUDSDK_CORE_PROJECT override the config file, as gcloud agrees', async context => {
 		const box = await sandbox(context);
 		await setProjectInFile(box, 'from-file');
 		// The last login becomes core/account in the file; the other is only credentialed.
@@ -93,7 +93,7 @@ describe.concurrent('readGcloudState', () => {
 		]);
 	});
 
-	it('CLOUDSDK_ACTIVE_CONFIG_NAME selects another configurations/config_<name>, starting no gcloud', async (context) => {
+	it('CLOUDSDK_ACTIVE_CONFIG_NAME selects another configurations/config_<name>, starting no gcloud', async context => {
 		const box = await sandbox(context);
 		await setProjectInFile(box, 'acme-ml');
 		await loginOffline(box);
@@ -105,7 +105,7 @@ describe.concurrent('readGcloudState', () => {
 		expect(await calls()).toEqual([]);
 	});
 
-	it('logged in without a project: the files answer (project unset, as gcloud says) unless gcloud might ask a GCE metadata server', async (context) => {
+	it('logged in without a project: the files answer (project unset, as gcloud says) unless gcloud might ask a GCE metadata server', async context => {
 		const box = await sandbox(context);
 		await loginOffline(box);
 		// gcloud agrees there is no project.
@@ -121,7 +121,7 @@ describe.concurrent('readGcloudState', () => {
 		// Not known to be off GCE: gcloud is asked.
 		await rm(path.join(box.cloudsdkConfig, 'gce'));
 		expect((await readGcloudState(box.context())).project).toBeUndefined();
-		expect((await calls()).map((call) => call.args).sort()).toEqual(['auth list --format=json', 'config list --format=json']);
+		expect((await calls()).map(call => call.args).sort()).toEqual(['auth list --format=json', 'config list --format=json']);
 
 		// The login wrote [core] with the account last: the project joins that section.
 		await appendFile(path.join(box.cloudsdkConfig, 'configurations', 'config_default'), 'project = acme-ml\n');
@@ -129,7 +129,7 @@ describe.concurrent('readGcloudState', () => {
 		expect(await calls()).toHaveLength(2);
 	});
 
-	it('an account in the config without credentials: asks gcloud, which marks nobody active', async (context) => {
+	it('an account in the config without credentials: asks gcloud, which marks nobody active', async context => {
 		const box = await sandbox(context);
 		await loginOffline(box);
 		const file = path.join(box.cloudsdkConfig, 'configurations', 'config_default');
@@ -145,7 +145,7 @@ describe.concurrent('readGcloudState', () => {
 		expect(await calls()).toHaveLength(2);
 	});
 
-	it('a corrupt credentials.db: asks gcloud, whose own failure is reported; restored, the files answer', async (context) => {
+	it('a corrupt credentials.db: asks gcloud, whose own failure is reported; restored, the files answer', async context => {
 		const box = await sandbox(context);
 		await setProjectInFile(box, 'acme-ml');
 		await loginOffline(box);
@@ -157,21 +157,21 @@ describe.concurrent('readGcloudState', () => {
 		const error = await readGcloudState(box.context()).catch((error_: unknown) => error_);
 		expect(error).toBeInstanceOf(StepError);
 		expect(error).toMatchObject({reason: 'GCLOUD_FAILED', message: expect.stringMatching(/^gcloud auth list failed \(exit 1\)/)});
-		expect((await calls()).map((call) => call.args).sort()).toEqual(['auth list --format=json', 'config list --format=json']);
+		expect((await calls()).map(call => call.args).sort()).toEqual(['auth list --format=json', 'config list --format=json']);
 
 		await copyFile(`${database}.good`, database);
 		expect(await readGcloudState(box.context())).toMatchObject({account: DEFAULT_ACCOUNT, project: 'acme-ml'});
 		expect(await calls()).toHaveLength(2);
 	});
 
-	it('honours CLOUDSDK_CORE_PROJECT over the config file', async (context) => {
+	it('honours CLOUDSDK_CORE_PROJECT over the config file', async context => {
 		const box = await sandbox(context);
 		await setProjectInFile(box, 'from-file');
 		const state = await readGcloudState({platform: withEnv(box.platform, {CLOUDSDK_CORE_PROJECT: 'from-env'})});
 		expect(state.project).toBe('from-env');
 	});
 
-	it('reports gcloud missing from PATH without throwing', async (context) => {
+	it('reports gcloud missing from PATH without throwing', async context => {
 		const box = await sandbox(context);
 		const PATH = await pathHiding(box.env.PATH ?? '', ['gcloud']);
 		const state = await readGcloudState({platform: withEnv(box.platform, {PATH})});
@@ -180,13 +180,13 @@ describe.concurrent('readGcloudState', () => {
 });
 
 describe('hasApplicationDefaultCredentials', () => {
-	it('is absent when the file is missing', async (context) => {
+	it('is absent when the file is missing', async context => {
 		const box = await sandbox(context);
 		const adc = await hasApplicationDefaultCredentials(box.context());
 		expect(adc).toMatchObject({present: false, reason: 'ADC_MISSING', path: path.join(box.cloudsdkConfig, 'application_default_credentials.json')});
 	});
 
-	it('reads authorized_user credentials from CLOUDSDK_CONFIG', async (context) => {
+	it('reads authorized_user credentials from CLOUDSDK_CONFIG', async context => {
 		const box = await sandbox(context);
 		const file = await writeAdc(box, {type: 'authorized_user'});
 		expect(await hasApplicationDefaultCredentials(box.context())).toEqual({
@@ -198,19 +198,19 @@ describe('hasApplicationDefaultCredentials', () => {
 		});
 	});
 
-	it('names the service account of service_account credentials', async (context) => {
+	it('names the service account of service_account credentials', async context => {
 		const box = await sandbox(context);
 		await writeAdc(box, {type: 'service_account'});
 		expect(await hasApplicationDefaultCredentials(box.context())).toMatchObject({present: true, type: 'service_account', account: DEFAULT_ACCOUNT});
 	});
 
-	it('treats a corrupt file as not present, with the reason', async (context) => {
+	it('treats a corrupt file as not present, with the reason', async context => {
 		const box = await sandbox(context);
 		await writeAdc(box, {content: '{"type": "authorized_user",'});
 		expect(await hasApplicationDefaultCredentials(box.context())).toMatchObject({present: false, reason: 'ADC_CORRUPT'});
 	});
 
-	it('treats credentials without their secrets as not present', async (context) => {
+	it('treats credentials without their secrets as not present', async context => {
 		const box = await sandbox(context);
 		await writeAdc(box, {content: JSON.stringify({type: 'authorized_user', client_id: 'x'})});
 		const adc = await hasApplicationDefaultCredentials(box.context());
@@ -218,7 +218,7 @@ describe('hasApplicationDefaultCredentials', () => {
 		expect(adc.detail).toContain('refresh_token');
 	});
 
-	it('follows GOOGLE_APPLICATION_CREDENTIALS first', async (context) => {
+	it('follows GOOGLE_APPLICATION_CREDENTIALS first', async context => {
 		const box = await sandbox(context);
 		await writeAdc(box, {type: 'authorized_user'});
 		const elsewhere = path.join(box.root, 'missing.json');
@@ -230,7 +230,7 @@ describe('hasApplicationDefaultCredentials', () => {
 describe.concurrent('configureDocker', () => {
 	const host = 'us-east1-docker.pkg.dev';
 
-	it('adds the gcloud helper, keeps everything else, and skips gcloud once registered', async (context) => {
+	it('adds the gcloud helper, keeps everything else, and skips gcloud once registered', async context => {
 		const box = await sandbox(context);
 		const file = path.join(box.dockerConfig, 'config.json');
 		const before = {
@@ -250,7 +250,7 @@ describe.concurrent('configureDocker', () => {
 		expect(await configureDocker({platform: withEnv(box.platform, {PATH})}, host)).toEqual({changed: false, configPath: file});
 	});
 
-	it('registers a loopback registry that gcloud does not know', async (context) => {
+	it('registers a loopback registry that gcloud does not know', async context => {
 		const box = await sandbox(context);
 		expect(isKnownGoogleRegistry('127.0.0.1:5000')).toBe(false);
 		await configureDocker(box.context(), '127.0.0.1:5000');
@@ -258,7 +258,7 @@ describe.concurrent('configureDocker', () => {
 		expect(after.credHelpers['127.0.0.1:5000']).toBe('gcloud');
 	});
 
-	it('refuses a corrupt config.json without touching it', async (context) => {
+	it('refuses a corrupt config.json without touching it', async context => {
 		const box = await sandbox(context);
 		const file = path.join(box.dockerConfig, 'config.json');
 		await writeFile(file, '{"credHelpers": ');
@@ -268,7 +268,7 @@ describe.concurrent('configureDocker', () => {
 		expect(await readFile(file, 'utf8')).toBe('{"credHelpers": ');
 	});
 
-	it('does not trust exit 0: a gcloud that wrote nothing is an error with a fix', async (context) => {
+	it('does not trust exit 0: a gcloud that wrote nothing is an error with a fix', async context => {
 		const box = await sandbox(context);
 		await shimTool(box, 'gcloud', 'echo "WARNING: skipping unknown host" >&2; exit 0');
 		const error = await configureDocker(box.context(), host).catch((error_: unknown) => error_);
@@ -277,13 +277,16 @@ describe.concurrent('configureDocker', () => {
 		expect((error as StepError).message).toContain('skipping unknown host');
 	});
 
-	it('maps a failing gcloud to a StepError naming the command', async (context) => {
+	it('maps a failing gcloud to a StepError naming the command', async context => {
 		const box = await sandbox(context);
 		await shimTool(box, 'gcloud', 'echo "ERROR: boom" >&2; exit 1');
-		await expect(configureDocker(box.context(), host)).rejects.toMatchObject({reason: 'CONFIGURE_DOCKER_FAILED', message: expect.stringContaining('ERROR: boom')});
+		await expect(configureDocker(box.context(), host)).rejects.toMatchObject({
+			reason: 'CONFIGURE_DOCKER_FAILED',
+			message: expect.stringContaining('ERROR: boom'),
+		});
 	});
 
-	it('names gcloud when it is not installed', async (context) => {
+	it('names gcloud when it is not installed', async context => {
 		const box = await sandbox(context);
 		const PATH = await pathHiding(box.env.PATH ?? '', ['gcloud']);
 		const error = await configureDocker({platform: withEnv(box.platform, {PATH})}, host).catch((error_: unknown) => error_);

@@ -180,7 +180,14 @@ describe('pyRepr', () => {
 		expect(pyRepr([])).toBe('[]');
 		expect(pyRepr({})).toBe('{}');
 		expect(pyRepr({z: 1, a: {y: [1, 'b'], b: null}})).toBe("{'z': 1, 'a': {'y': [1, 'b'], 'b': None}}");
-		expect(pyRepr(new Map<string, unknown>([['2', 1], ['1', 2]]))).toBe("{'2': 1, '1': 2}");
+		expect(
+			pyRepr(
+				new Map<string, unknown>([
+					['2', 1],
+					['1', 2],
+				]),
+			),
+		).toBe("{'2': 1, '1': 2}");
 	});
 
 	it('matches python3 repr() on tricky values', () => {
@@ -227,12 +234,8 @@ describe('registry composition', () => {
 	it('builds host/project/repository, lowercase', () => {
 		expect(registryHost('us-central1')).toBe('us-central1-docker.pkg.dev');
 		expect(registryHost('europe-west4', 'localhost:5000')).toBe('localhost:5000');
-		expect(composeRegistry({location: 'us-central1', project: 'My-Project', repository: 'Repo'})).toBe(
-			'us-central1-docker.pkg.dev/my-project/repo',
-		);
-		expect(composeRegistry({location: 'us', project: 'example.com:proj', repository: 'images'})).toBe(
-			'us-docker.pkg.dev/example.com/proj/images',
-		);
+		expect(composeRegistry({location: 'us-central1', project: 'My-Project', repository: 'Repo'})).toBe('us-central1-docker.pkg.dev/my-project/repo');
+		expect(composeRegistry({location: 'us', project: 'example.com:proj', repository: 'images'})).toBe('us-docker.pkg.dev/example.com/proj/images');
 		expect(composeRegistry({location: 'us-east1', project: 'p', repository: 'r', hostOverride: '127.0.0.1:5000'})).toBe('127.0.0.1:5000/p/r');
 		expect(defaultBaseImage('3.11')).toBe('ghcr.io/flyteorg/flytekit:py3.11-latest');
 	});
@@ -298,7 +301,16 @@ describe('validation', () => {
 	});
 
 	it('packages', () => {
-		for (const good of ['pandas', 'pandas==2.2.2', 'Flyte_Kit>=1.0,<2', 'union[extra1,extra2]>=0.1', 'torch ; python_version >= "3.9"', 'pkg @ https://x.io/p.whl', 'git+https://github.com/org/repo.git@main', 'a']) {
+		for (const good of [
+			'pandas',
+			'pandas==2.2.2',
+			'Flyte_Kit>=1.0,<2',
+			'union[extra1,extra2]>=0.1',
+			'torch ; python_version >= "3.9"',
+			'pkg @ https://x.io/p.whl',
+			'git+https://github.com/org/repo.git@main',
+			'a',
+		]) {
 			expect(validatePackage(good), good).toBeUndefined();
 		}
 		expect(validatePackage('')).toMatch(/empty/);

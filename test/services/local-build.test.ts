@@ -44,7 +44,9 @@ describe('the local build field table', () => {
 			.split('\n')
 			.map(line => /^\| `(\w+)` \| ([^|]+) \| (built|checked|tag|ignored|refused) \| (.*) \|$/.exec(line))
 			.filter(match => match !== null);
-		expect(rows.map(([, field, , support, how]) => `${field} ${support} ${how}`)).toEqual(FLYTEKIT_FIELD_ORDER.map(field => `${field} ${LOCAL_BUILD[field].support} ${LOCAL_BUILD[field].how}`));
+		expect(rows.map(([, field, , support, how]) => `${field} ${support} ${how}`)).toEqual(
+			FLYTEKIT_FIELD_ORDER.map(field => `${field} ${LOCAL_BUILD[field].support} ${LOCAL_BUILD[field].how}`),
+		);
 		// "no" in the tag column: exactly what flytekit leaves out of the hash (registry_config is nulled).
 		const untagged = rows.filter(([, , tag]) => tag === 'no').map(([, field]) => field);
 		expect(untagged).toEqual(FLYTEKIT_FIELD_ORDER.filter(field => UNHASHED_FIELDS.has(field) || field === 'registry_config'));
@@ -54,7 +56,7 @@ describe('the local build field table', () => {
 		const conda = localBuildRefusal({name: 'x', conda_packages: ['numpy']});
 		expect(conda?.message).toBe('The local docker build cannot honour conda_packages (conda packages need micromamba); nothing was built.');
 		expect(conda?.fix).toContain('builder="union"');
-		expect(conda?.fix).toContain('flytekit\'s ImageBuildEngine');
+		expect(conda?.fix).toContain("flytekit's ImageBuildEngine");
 		expect(localBuildRefusal({name: 'x', cuda: '12.1'})?.fix).toContain('base_image with CUDA');
 		expect(localBuildRefusal({name: 'x', requirements: 'deps/poetry.lock'})?.message).toContain('poetry.lock needs poetry install');
 		// What it can build passes: a requirements.txt, NO_COPY, one platform, empty lists.
@@ -70,7 +72,7 @@ describe('the local build field table', () => {
 	});
 });
 
-describe('flytekit appended the way flytekit\'s default builder does', () => {
+describe("flytekit appended the way flytekit's default builder does", () => {
 	it('appends flytekit, pinned to the flytekit doing the build, when no requirement is flytekit', () => {
 		expect(requirementLines({name: 'x', packages: ['pandas']}, undefined)).toEqual(['pandas', 'flytekit']);
 		expect(requirementLines({name: 'x', packages: ['pandas']}, undefined, '1.16.24')).toEqual(['pandas', 'flytekit==1.16.24']);
@@ -106,7 +108,7 @@ describe('imageSpecId (_F_IMG_ID)', () => {
 		expect(id.replaceAll('-', '_')).toBe(tag);
 	});
 
-	it('settles platform and copy mode as flytekit\'s __post_init__ does', () => {
+	it("settles platform and copy mode as flytekit's __post_init__ does", () => {
 		const local = {name: 'x', registry: 'localhost:5000/t'};
 		expect(imageSpecId(local, undefined, 'arm64')).toBe(imageSpecId({...local, platform: 'linux/arm64'}, undefined, 'x64'));
 		expect(imageSpecId(local, undefined, 'x64')).toBe(imageSpecId({...local, platform: 'linux/amd64'}, undefined, 'arm64'));
@@ -125,7 +127,7 @@ describe('imageSpecId (_F_IMG_ID)', () => {
 });
 
 describe('planLocalBuild', () => {
-	it('writes flytekit\'s recipe for python_exec: venv with system site packages, env, copy, commands, user, _F_IMG_ID', () => {
+	it("writes flytekit's recipe for python_exec: venv with system site packages, env, copy, commands, user, _F_IMG_ID", () => {
 		const spec: ImageSpec = {
 			name: 'trainer',
 			python_version: '3.11',
@@ -177,7 +179,7 @@ describe('planLocalBuild', () => {
 		expect(plan).toMatchObject({python: '/root/.venv/bin/python', expectPython: undefined, hostNetwork: false, copy: ['conf', 'data/a.txt', 'b.txt']});
 	});
 
-	it('without python_exec installs into the base image\'s Python and expects python_version there', () => {
+	it("without python_exec installs into the base image's Python and expects python_version there", () => {
 		const plan = planLocalBuild({name: 'x', python_version: '3.11', apt_packages: ['git']});
 		expect(plan.dockerfile.split('\n').slice(0, 4)).toEqual([
 			'FROM python:3.11-slim',

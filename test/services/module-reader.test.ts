@@ -4,7 +4,7 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {CancelledError, StepError} from '../../source/services/errors.js';
-import {PyLiteral, computeTag} from '../../source/services/imagespec.js';
+import {type PyLiteral, computeTag} from '../../source/services/imagespec.js';
 import {readModuleSpecs, type ModuleSpecs, type ReadSpec} from '../../source/services/module-reader.js';
 import {currentPlatform, type Platform} from '../../source/services/platform.js';
 import {STAND_IN} from '../../source/services/python-stand-in.js';
@@ -182,7 +182,7 @@ describe('a team module read with the stand-in', () => {
 		expect(base.name).toBe('team-base');
 		expect(base.platform).toBe('linux/amd64');
 		expect(base.packages).toEqual(['pandas', 'pyarrow']);
-		expect((base.builder_options?.retries as PyLiteral).repr).toBe('(1, 2.5)');
+		expect((base.builder_options!.retries as PyLiteral).repr).toBe('(1, 2.5)');
 		const trainer = byVariable(result, 'trainer').spec;
 		expect(trainer.packages).toEqual(['pandas', 'pyarrow', 'torch']);
 		expect(trainer.apt_packages).toEqual(['git']);
@@ -284,7 +284,8 @@ describe('with flytekit importable, its image_name() is the reference', () => {
 
 	it("source_copy_mode ALL: the files' digest is flytekit's own (ls_files), the rest of the tag the tool's", async () => {
 		const all = {
-			'image_specs.py': 'from flytekit import ImageSpec\nfrom flytekit.constants import CopyFileDetection\n' +
+			'image_specs.py':
+				'from flytekit import ImageSpec\nfrom flytekit.constants import CopyFileDetection\n' +
 				'img = ImageSpec(name="x", source_root="src", source_copy_mode=CopyFileDetection.ALL)\n',
 		};
 		const expected = `x:${await computeTag({name: 'x', source_root: 'src', source_copy_mode: 'ALL'}, {baseDir: root, sourceRootDigest: 'f00d'})}`;
@@ -303,7 +304,7 @@ describe('with flytekit importable, its image_name() is the reference', () => {
 		expect(error.message).toContain(right);
 	});
 
-	it('flytekit failing to name a spec is that spec\'s problem', async () => {
+	it("flytekit failing to name a spec is that spec's problem", async () => {
 		const result = await readModuleSpecs(answers('raise'), await project(module));
 		const img = byVariable(result, 'img');
 		expect(img.uri).toBeUndefined();

@@ -16,7 +16,7 @@ describe('runBounded', () => {
 			return n * 10;
 		});
 		expect(most).toBe(2);
-		expect(results.map(result => (result?.ok ? result.value : (result?.error as Error).message))).toEqual([10, 'two failed', 30, 40, 50]);
+		expect(results.map(result => (result?.ok ? result.value : (result!.error as Error).message))).toEqual([10, 'two failed', 30, 40, 50]);
 	});
 
 	it('starts nothing new once the signal aborts; the running ones settle', async () => {

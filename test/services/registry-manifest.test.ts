@@ -34,7 +34,11 @@ const pushManifest = async (host: string, name: string, tag: string) => {
 		config: {mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length},
 		layers: [],
 	});
-	const put = await fetch(`http://${host}/v2/${name}/manifests/${tag}`, {method: 'PUT', headers: {authorization: basic, 'content-type': 'application/vnd.oci.image.manifest.v1+json'}, body: manifest});
+	const put = await fetch(`http://${host}/v2/${name}/manifests/${tag}`, {
+		method: 'PUT',
+		headers: {authorization: basic, 'content-type': 'application/vnd.oci.image.manifest.v1+json'},
+		body: manifest,
+	});
 	expect(put.status).toBe(201);
 	return put.headers.get('docker-content-digest')!;
 };
@@ -77,17 +81,25 @@ const bearerRegistry = async (context: TestContext) => {
 		seen.push(`${request.method} ${request.url?.split('?')[0]}`);
 		if (request.url?.startsWith('/v2/token')) {
 			const url = new URL(request.url, 'http://x');
-			const ok = request.headers.authorization === basic && url.searchParams.get('service') === `127.0.0.1:${port}` && url.searchParams.get('scope') === 'repository:acme-ml/union-images/trainer:pull';
+			const ok =
+				request.headers.authorization === basic &&
+				url.searchParams.get('service') === `127.0.0.1:${port}` &&
+				url.searchParams.get('scope') === 'repository:acme-ml/union-images/trainer:pull';
 			response.writeHead(ok ? 200 : 401, {'content-type': 'application/json'}).end(JSON.stringify(ok ? {token} : {errors: [{code: 'UNAUTHORIZED'}]}));
 			return;
 		}
 		if (request.headers.authorization !== `Bearer ${token}`) {
 			response
-				.writeHead(401, {'www-authenticate': `Bearer realm="http://127.0.0.1:${port}/v2/token",service="127.0.0.1:${port}",scope="repository:acme-ml/union-images/trainer:pull"`})
+				.writeHead(401, {
+					'www-authenticate': `Bearer realm="http://127.0.0.1:${port}/v2/token",service="127.0.0.1:${port}",scope="repository:acme-ml/union-images/trainer:pull"`,
+				})
 				.end();
 			return;
 		}
-		const upstream = await fetch(`http://${registry.host}${request.url}`, {method: request.method, headers: {authorization: basic, accept: String(request.headers.accept)}});
+		const upstream = await fetch(`http://${registry.host}${request.url}`, {
+			method: request.method,
+			headers: {authorization: basic, accept: String(request.headers.accept)},
+		});
 		response.writeHead(upstream.status, Object.fromEntries([...upstream.headers].filter(([key]) => key === 'docker-content-digest'))).end();
 	});
 	await new Promise<void>(resolve => {
@@ -146,15 +158,23 @@ describe("imageExists asks the registry itself, with gcloud's cached token or on
 		expect(answer.state).toBe('unknown');
 		expect(answer.detail).toMatch(/HTTP 401 .*unauthorized/);
 		const front = await bearerRegistry(context);
-		expect(await imageExists(loggedOut, `${front.host}/acme-ml/union-images/trainer:v1`)).toMatchObject({state: 'unknown', detail: expect.stringMatching(/gave no token/)});
+		expect(await imageExists(loggedOut, `${front.host}/acme-ml/union-images/trainer:v1`)).toMatchObject({
+			state: 'unknown',
+			detail: expect.stringMatching(/gave no token/),
+		});
 	});
 
 	it("gcloud's cached token stands in for the helper only when gcloud would hand it out as it is", async context => {
 		const {box, tokenCache} = await loggedIn(context, registry.host);
 		expect(await cachedAccessToken(box.platform)).toBe(FAKE_TOKEN);
 		// Impersonation or a token file: the helper would give another token.
-		expect(await cachedAccessToken(withEnv(box.platform, {CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT: 'builder@acme-ml.iam.gserviceaccount.com'}))).toBeUndefined();
-		await appendFile(path.join(box.cloudsdkConfig, 'configurations', 'config_default'), '[auth]\nimpersonate_service_account = builder@acme-ml.iam.gserviceaccount.com\n');
+		expect(
+			await cachedAccessToken(withEnv(box.platform, {CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT: 'builder@acme-ml.iam.gserviceaccount.com'})),
+		).toBeUndefined();
+		await appendFile(
+			path.join(box.cloudsdkConfig, 'configurations', 'config_default'),
+			'[auth]\nimpersonate_service_account = builder@acme-ml.iam.gserviceaccount.com\n',
+		);
 		expect(await cachedAccessToken(box.platform)).toBeUndefined();
 		tokenCache('DELETE FROM access_tokens');
 		expect(await cachedAccessToken(withEnv(box.platform, {CLOUDSDK_CONFIG: path.join(box.root, 'logged-out')}))).toBeUndefined();

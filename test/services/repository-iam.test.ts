@@ -1,12 +1,7 @@
 import {describe, expect, it} from 'vitest';
 import {repositoryName, type ArtifactRegistry} from '../../source/services/artifact-registry.js';
 import {StepError} from '../../source/services/errors.js';
-import {
-	dataPlaneAccess,
-	grantOnRepository,
-	validateServiceAccount,
-	withMember,
-} from '../../source/services/repository-iam.js';
+import {dataPlaneAccess, grantOnRepository, validateServiceAccount, withMember} from '../../source/services/repository-iam.js';
 import type {FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {withFakeArtifactRegistry} from '../support/fake-client.js';
 
@@ -40,7 +35,11 @@ const failure = async (promise: Promise<unknown>) =>
 /** Bindings of a real-looking policy: other roles, a conditional reader binding, a reader binding with someone else. */
 const busyPolicy = () => [
 	{role: 'roles/artifactregistry.writer', members: ['user:ana@example.com', 'group:ml@example.com']},
-	{role: READER, members: ['serviceAccount:ci@acme-ml.iam.gserviceaccount.com'], condition: {expression: 'request.time < timestamp("2030-01-01T00:00:00Z")', title: 'until 2030'}},
+	{
+		role: READER,
+		members: ['serviceAccount:ci@acme-ml.iam.gserviceaccount.com'],
+		condition: {expression: 'request.time < timestamp("2030-01-01T00:00:00Z")', title: 'until 2030'},
+	},
 	{role: READER, members: ['user:bob@example.com']},
 	{role: 'roles/artifactregistry.repoAdmin', members: ['user:admin@example.com']},
 ];
@@ -107,8 +106,13 @@ describe('grantOnRepository (Reader for the data plane), against the fake', () =
 		fake.failNext('SetIamPolicy', {code: 10, message: 'There were concurrent policy changes.'}, 10);
 		const error = await failure(grantOnRepository(registry, WHERE, MEMBER, FAST));
 		// Issue 16: an endless conflict used to end with the API's words and no fix.
-		expect(error).toMatchObject({reason: 'POLICY_CONFLICT', message: 'The IAM policy of repository images kept changing while it was being written (4 tries).'});
-		expect((error as StepError).fix).toMatch(/^Something else is changing it right now .*wait a minute and rerun, or an admin runs:\ngcloud artifacts repositories add-iam-policy-binding images /);
+		expect(error).toMatchObject({
+			reason: 'POLICY_CONFLICT',
+			message: 'The IAM policy of repository images kept changing while it was being written (4 tries).',
+		});
+		expect((error as StepError).fix).toMatch(
+			/^Something else is changing it right now .*wait a minute and rerun, or an admin runs:\ngcloud artifacts repositories add-iam-policy-binding images /,
+		);
 		expect(methods().filter(method => method === 'SetIamPolicy')).toHaveLength(4);
 	});
 
@@ -117,10 +121,15 @@ describe('grantOnRepository (Reader for the data plane), against the fake', () =
 		fake.deniedPermissions.add('artifactregistry.repositories.setIamPolicy');
 		const error = await failure(grantOnRepository(registry, WHERE, MEMBER, FAST));
 		expect(error).toBeInstanceOf(StepError);
-		expect(error).toMatchObject({reason: 'NEEDS_ADMIN', message: 'You may not change who can read repository images: that needs artifactregistry.repositories.setIamPolicy on it.'});
+		expect(error).toMatchObject({
+			reason: 'NEEDS_ADMIN',
+			message: 'You may not change who can read repository images: that needs artifactregistry.repositories.setIamPolicy on it.',
+		});
 		const fix = (error as StepError).fix!.split('\n');
 		expect(fix[0]).toContain('Artifact Registry Administrator (roles/artifactregistry.admin)');
-		expect(fix[1]).toBe(`gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member ${MEMBER} --role ${READER}`);
+		expect(fix[1]).toBe(
+			`gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member ${MEMBER} --role ${READER}`,
+		);
 		expect(policyNow()).toBeUndefined();
 	});
 
@@ -147,7 +156,17 @@ describe('grantOnRepository (Reader for the data plane), against the fake', () =
 	it('asks for approval once, before the first write', async () => {
 		fake.addRepository(PROJECT, LOCATION, 'images');
 		const asked: string[] = [];
-		expect(await grantOnRepository(registry, WHERE, MEMBER, {...FAST, approve: async change => (asked.push(change), false)})).toMatchObject({status: 'declined'});
+		expect(
+			await grantOnRepository(registry, WHERE, MEMBER, {
+				...FAST,
+				approve: async change => {
+					asked.push(change);
+					return false;
+				},
+			}),
+		).toMatchObject({
+			status: 'declined',
+		});
 		expect(asked).toEqual([`${READER}:\n+ ${MEMBER}\n(0 other bindings unchanged)`]);
 		expect(methods()).toEqual(['GetIamPolicy']);
 	});
@@ -157,14 +176,21 @@ describe('dataPlaneAccess (for doctor)', () => {
 	it('ok when a reading role on the repository holds the account', async () => {
 		fake.addRepository(PROJECT, LOCATION, 'images');
 		fake.setPolicy(RESOURCE, [{role: 'roles/artifactregistry.writer', members: [MEMBER]}]);
-		expect(await dataPlaneAccess(registry, WHERE, SA)).toEqual({status: 'ok', role: 'roles/artifactregistry.writer', detail: `${SA} may pull from images (roles/artifactregistry.writer)`});
+		expect(await dataPlaneAccess(registry, WHERE, SA)).toEqual({
+			status: 'ok',
+			role: 'roles/artifactregistry.writer',
+			detail: `${SA} may pull from images (roles/artifactregistry.writer)`,
+		});
 	});
 
 	it('missing when none does (a conditional binding does not count), with the grant command', async () => {
 		fake.addRepository(PROJECT, LOCATION, 'images');
 		fake.setPolicy(RESOURCE, [{role: READER, members: [MEMBER], condition: {expression: 'false', title: 'never'}}]);
 		const access = await dataPlaneAccess(registry, WHERE, SA);
-		expect(access).toMatchObject({status: 'missing', fix: `gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member ${MEMBER} --role ${READER}`});
+		expect(access).toMatchObject({
+			status: 'missing',
+			fix: `gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member ${MEMBER} --role ${READER}`,
+		});
 		expect(access.detail).toContain('has no reading role on repository images');
 	});
 

@@ -2,7 +2,7 @@ import {mkdtemp, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {detectSdk} from '../../source/services/sdk.js';
+import {detectSdk, pinnedFlyteVersion} from '../../source/services/sdk.js';
 
 const project = async (files: Record<string, string>) => {
 	const dir = await mkdtemp(path.join(os.tmpdir(), 'isg-sdk-'));
@@ -24,5 +24,29 @@ describe('detectSdk', () => {
 	it('is not fooled by names that only contain the word', async () => {
 		expect(await detectSdk(await project({'requirements.txt': 'flytekitplugins-pandera\n'}))).toBe('union');
 		expect(await detectSdk(await project({'requirements.txt': 'flytekit\nunionml\n'}))).toBe('flytekit');
+	});
+});
+
+describe('detectSdk: Flyte 2', () => {
+	it('is flyte when the project depends on flyte and not on union or flytekit', async () => {
+		expect(await detectSdk(await project({'requirements.txt': 'flyte==2.6.5\npandas\n'}))).toBe('flyte');
+		expect(await detectSdk(await project({'pyproject.toml': '[project]\ndependencies = ["flyte>=2.0", "pandas"]\n'}))).toBe('flyte');
+		expect(await detectSdk(await project({'requirements.txt': 'flyte\nunion\n'}))).toBe('union');
+	});
+
+	it('is flyte when no dependency names an SDK and the Python files import only flyte', async () => {
+		expect(await detectSdk(await project({'main.py': 'import flyte\n\nenv = flyte.TaskEnvironment(name="x")\n'}))).toBe('flyte');
+		expect(await detectSdk(await project({'main.py': 'from flyte.io import File\n'}))).toBe('flyte');
+		expect(await detectSdk(await project({'a.py': 'import flyte\n', 'b.py': 'from flytekit import task\n'}))).toBe('union');
+		expect(await detectSdk(await project({'a.py': 'import flytekitplugins\nimport flyteidl\n'}))).toBe('union');
+	});
+});
+
+describe('pinnedFlyteVersion', () => {
+	it('is the version the project pins exactly, else undefined', async () => {
+		expect(await pinnedFlyteVersion(await project({'requirements.txt': 'pandas\nflyte == 2.6.5  # pinned\n'}))).toBe('2.6.5');
+		expect(await pinnedFlyteVersion(await project({'pyproject.toml': '[project]\ndependencies = ["flyte==2.1.0"]\n'}))).toBe('2.1.0');
+		expect(await pinnedFlyteVersion(await project({'requirements.txt': 'flyte>=2.6\n'}))).toBeUndefined();
+		expect(await pinnedFlyteVersion(await project({'requirements.txt': 'flytekit==1.16.0\n'}))).toBeUndefined();
 	});
 });

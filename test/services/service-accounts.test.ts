@@ -4,12 +4,16 @@ import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeIam, type FakeIam} from '../support/fake-iam.js';
 import {loginOffline} from '../support/gcloud.js';
 
-describe('listing a project\'s service accounts with the real gcloud', () => {
+describe("listing a project's service accounts with the real gcloud", () => {
 	let sandbox: Sandbox;
 	let iam: FakeIam;
 	beforeAll(async () => {
 		iam = await startFakeIam({
-			'acme-gcp-dataplane': ['acme-flyteworker-prod@acme-gcp-dataplane.iam.gserviceaccount.com', 'acme-flytepropeller@acme-gcp-dataplane.iam.gserviceaccount.com', 'acme-flyteworker-dev@acme-gcp-dataplane.iam.gserviceaccount.com'],
+			'acme-gcp-dataplane': [
+				'acme-flyteworker-prod@acme-gcp-dataplane.iam.gserviceaccount.com',
+				'acme-flytepropeller@acme-gcp-dataplane.iam.gserviceaccount.com',
+				'acme-flyteworker-dev@acme-gcp-dataplane.iam.gserviceaccount.com',
+			],
 		});
 		sandbox = await makeSandbox({env: {}});
 		await loginOffline(sandbox);

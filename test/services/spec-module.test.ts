@@ -62,7 +62,11 @@ const runModule = async (content: string, cwd: string): Promise<Recorded[]> => {
 	const out = path.join(cwd, 'recorded.json');
 	await writeFile(file, content);
 	await rm(out, {force: true});
-	const result = spawnSync('python3', [file], {cwd, env: {...process.env, PYTHONPATH: STUB, PYTHONDONTWRITEBYTECODE: '1', IMAGESPEC_STUB_OUT: out}, encoding: 'utf8'});
+	const result = spawnSync('python3', [file], {
+		cwd,
+		env: {...process.env, PYTHONPATH: STUB, PYTHONDONTWRITEBYTECODE: '1', IMAGESPEC_STUB_OUT: out},
+		encoding: 'utf8',
+	});
 	expect(result.status, result.stderr).toBe(0);
 	return JSON.parse(await readFile(out, 'utf8')) as Recorded[];
 };
@@ -168,8 +172,20 @@ describe('the generated module runs in Python', () => {
 			expect(records[1]!.kwargs).toEqual(trainer);
 			// Key order in Python is flytekit's declaration order.
 			expect(Object.keys(records[0]!.kwargs)).toEqual([
-				'name', 'python_version', 'builder', 'env', 'registry', 'packages', 'requirements', 'apt_packages',
-				'base_image', 'platform', 'pip_index', 'pip_extra_index_url', 'commands', 'tag_format',
+				'name',
+				'python_version',
+				'builder',
+				'env',
+				'registry',
+				'packages',
+				'requirements',
+				'apt_packages',
+				'base_image',
+				'platform',
+				'pip_index',
+				'pip_extra_index_url',
+				'commands',
+				'tag_format',
 			]);
 			// The stub computes flytekit's tag with Python's own str(dict): ours must agree.
 			expect(await computeTag(everything, {baseDir: cwd})).toBe(records[0]!.tag);
@@ -187,7 +203,13 @@ describe('the generated module runs in Python', () => {
 	});
 
 	it('two images whose names map to one variable get distinct variables', async () => {
-		const module = renderModule([{name: 'a-b', python_version: '3.11'}, {name: 'a_b', python_version: '3.11'}], union);
+		const module = renderModule(
+			[
+				{name: 'a-b', python_version: '3.11'},
+				{name: 'a_b', python_version: '3.11'},
+			],
+			union,
+		);
 		expect(module).toContain('a_b_image = union.ImageSpec(');
 		expect(module).toContain('a_b_image_2 = union.ImageSpec(');
 		expect((await runModule(module, path.join(dir, 'dupvars'))).map(r => r.kwargs.name)).toEqual(['a-b', 'a_b']);
@@ -333,7 +355,16 @@ describe('planModuleUpdate', () => {
 		expect(plan.kind).toBe('update');
 		const next = contentOf(plan);
 		expect(next).toContain(
-			['my_trainer = ImageSpec(', '    name="trainer",', '    python_version="3.11",', `    registry="${GAR}",`, '    cuda="12.1",', '    base_image=base,', '    entrypoint=["python"],', ')'].join('\n'),
+			[
+				'my_trainer = ImageSpec(',
+				'    name="trainer",',
+				'    python_version="3.11",',
+				`    registry="${GAR}",`,
+				'    cuda="12.1",',
+				'    base_image=base,',
+				'    entrypoint=["python"],',
+				')',
+			].join('\n'),
 		);
 		const records = await runModule(next, path.join(dir, 'handwritten'));
 		expect(records[1]!.kwargs).toEqual({

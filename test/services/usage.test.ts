@@ -17,4 +17,12 @@ describe('the lines that use an image in a task', () => {
 			'@task(container_image=team_gpu_image)',
 		]);
 	});
+
+	it('for Flyte 2: the environment, whose task takes the image', () => {
+		expect(usageLines({sdk: 'flyte', folder: '/p', moduleFile: '/p/images.py', variable: 'trainer_env'})).toEqual([
+			'from images import trainer_env',
+			'',
+			'@trainer_env.task',
+		]);
+	});
 });

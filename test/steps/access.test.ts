@@ -42,7 +42,12 @@ const run = async (options: {flags?: Partial<Flags>; saved?: ProjectAnswers; per
 		saved: options.saved ?? {},
 	};
 	const outcome = await grantDataPlaneAccess(c, {project: PROJECT, location: LOCATION, repository: 'images', registry});
-	return {outcome, events, codes: events.flatMap(event => (event.type === 'code' ? [event] : [])), notes: events.flatMap(event => (event.type === 'note' ? [event.text] : []))};
+	return {
+		outcome,
+		events,
+		codes: events.flatMap(event => (event.type === 'code' ? [event] : [])),
+		notes: events.flatMap(event => (event.type === 'note' ? [event.text] : [])),
+	};
 };
 
 const methods = () => fake.calls.map(call => call.method);
@@ -58,7 +63,9 @@ describe('data plane access, non-interactively', () => {
 			detail: `${SA} may now pull from images (${READER})`,
 		});
 		expect(fake.policies.get(RESOURCE)!.bindings).toEqual([{role: READER, members: [`serviceAccount:${SA}`]}]);
-		expect(codes).toEqual([{type: 'code', title: 'Changed the IAM policy of repository images', code: `${READER}:\n+ serviceAccount:${SA}\n(0 other bindings unchanged)`}]);
+		expect(codes).toEqual([
+			{type: 'code', title: 'Changed the IAM policy of repository images', code: `${READER}:\n+ serviceAccount:${SA}\n(0 other bindings unchanged)`},
+		]);
 	});
 
 	it('a rerun from the saved account finds it granted and sends nothing', async () => {
@@ -77,7 +84,10 @@ describe('data plane access, non-interactively', () => {
 	it('an invalid --data-plane-sa is a usage error naming the flag', async () => {
 		const error = await run({flags: {dataPlaneSa: 'worker@example.com'}}).catch((error: unknown) => error);
 		expect(error).toBeInstanceOf(UsageError);
-		expect(error).toMatchObject({flag: 'data-plane-sa', message: expect.stringContaining('--data-plane-sa "worker@example.com" is invalid: a service account email ends with .iam.gserviceaccount.com')});
+		expect(error).toMatchObject({
+			flag: 'data-plane-sa',
+			message: expect.stringContaining('--data-plane-sa "worker@example.com" is invalid: a service account email ends with .iam.gserviceaccount.com'),
+		});
 	});
 
 	it('--dry-run plans the change (its diff and the command) and sends nothing', async () => {
@@ -147,7 +157,13 @@ describe('data plane access, interactively', () => {
 	});
 
 	it("another project, by project id: offers that project's flyteworker accounts (listed by the real gcloud), then grants the one chosen", async () => {
-		const iam = await startFakeIam({'acme-gcp-dataplane': [SA, 'acme-flytepropeller@acme-gcp-dataplane.iam.gserviceaccount.com', 'acme-flyteworker-dev@acme-gcp-dataplane.iam.gserviceaccount.com']});
+		const iam = await startFakeIam({
+			'acme-gcp-dataplane': [
+				SA,
+				'acme-flytepropeller@acme-gcp-dataplane.iam.gserviceaccount.com',
+				'acme-flyteworker-dev@acme-gcp-dataplane.iam.gserviceaccount.com',
+			],
+		});
 		const sandbox = await makeSandbox();
 		try {
 			await loginOffline(sandbox);
@@ -180,7 +196,9 @@ describe('data plane access, interactively', () => {
 		expect((await run({person: person.prompter, saved: known})).outcome).toMatchObject({status: 'not-asked'});
 		fake.reset();
 		fake.setPolicy(RESOURCE, [{role: READER, members: [`serviceAccount:${SA}`]}]);
-		expect((await run({person: person.prompter, saved: {...known, dataPlane: {sameProject: false, serviceAccount: SA}}})).outcome).toMatchObject({status: 'already'});
+		expect((await run({person: person.prompter, saved: {...known, dataPlane: {sameProject: false, serviceAccount: SA}}})).outcome).toMatchObject({
+			status: 'already',
+		});
 		expect(person.asked).toEqual([]);
 	});
 

@@ -65,15 +65,29 @@ const harness = (box: Sandbox): StepContext & {events: JourneyEvent[]} => {
 
 	const setup = async (context: TestContext) => {
 		const box = await makeSandbox({
-			env: {DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host, CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY: 'true'},
+			env: {
+				DOCKER_HOST: engine!.dockerHost,
+				IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint,
+				IMAGESPEC_GAR_REGISTRY_HOST: registry.host,
+				CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY: 'true',
+			},
 		});
 		context.onTestFinished(async () => box.cleanup());
 		await Promise.all([loginOffline(box), configureDocker(box.context(), registry.host)]);
 		// The sandbox's parents are private to root; the shared temp folder must be reachable by the other user.
 		await chmod(box.root, 0o755);
-		const spec: ImageSpec = {name: `trainer-${randomBytes(4).toString('hex')}`, python_version: '3.11', registry: `${registry.host}/acme-ml/union-images`, base_image: baseImage, platform: 'linux/amd64'};
+		const spec: ImageSpec = {
+			name: `trainer-${randomBytes(4).toString('hex')}`,
+			python_version: '3.11',
+			registry: `${registry.host}/acme-ml/union-images`,
+			base_image: baseImage,
+			platform: 'linux/amd64',
+		};
 		const tag = await computeTag(spec, {baseDir: box.project});
-		return {box, authored: {spec, tag, uri: imageUri(spec, tag), moduleFile: path.join(box.project, 'image_specs.py'), variable: 'trainer_image', sdk: 'union' as const}};
+		return {
+			box,
+			authored: {spec, tag, uri: imageUri(spec, tag), moduleFile: path.join(box.project, 'image_specs.py'), variable: 'trainer_image', sdk: 'union' as const},
+		};
 	};
 
 	it('a link planted at the old predictable name in a shared temp folder is never written through; the log is 0600 in a 0700 folder of ours', async context => {
@@ -112,7 +126,9 @@ const harness = (box: Sandbox): StepContext & {events: JourneyEvent[]} => {
 
 		const error = await buildImage(harness(box), authored).catch((error: unknown) => error);
 		expect(error).toBeInstanceOf(StepError);
-		expect((error as StepError).message).toBe(`The build log folder ${state}/imagespec-gar/logs belongs to another user (uid ${OTHER}): imagespec-gar writes its logs only into a folder of your own.`);
+		expect((error as StepError).message).toBe(
+			`The build log folder ${state}/imagespec-gar/logs belongs to another user (uid ${OTHER}): imagespec-gar writes its logs only into a folder of your own.`,
+		);
 		expect((error as StepError).fix).toContain('XDG_STATE_HOME');
 		// Nothing was pushed: the registry does not have the tag.
 		const manifest = await fetch(`http://${registry.host}/v2/acme-ml/union-images/${authored.spec.name}/manifests/${authored.tag}`, {

@@ -143,7 +143,13 @@ requirePythonBase(requireDocker(describe, engine))('buildImage on the real engin
 	/** A logged-in person with docker configured for the registry, and every docker call recorded. */
 	const personBox = async (context: TestContext, env: Record<string, string> = {}) => {
 		const box = await makeSandbox({
-			env: {DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host, CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY: 'true', ...env},
+			env: {
+				DOCKER_HOST: engine!.dockerHost,
+				IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint,
+				IMAGESPEC_GAR_REGISTRY_HOST: registry.host,
+				CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY: 'true',
+				...env,
+			},
 		});
 		context.onTestFinished(async () => box.cleanup());
 		await Promise.all([loginOffline(box), configureDocker(box.context(), registry.host)]);
@@ -155,14 +161,22 @@ requirePythonBase(requireDocker(describe, engine))('buildImage on the real engin
 	};
 
 	const authored = async (box: Sandbox, fields: Partial<ImageSpec> = {}, write = false): Promise<AuthoredSpec> => {
-		const spec: ImageSpec = {name: `trainer-${unique()}`, python_version: '3.11', registry: `${registry.host}/acme-ml/union-images`, base_image: baseImage, platform: 'linux/amd64', commands: ['echo built > /built'], ...fields};
+		const spec: ImageSpec = {
+			name: `trainer-${unique()}`,
+			python_version: '3.11',
+			registry: `${registry.host}/acme-ml/union-images`,
+			base_image: baseImage,
+			platform: 'linux/amd64',
+			commands: ['echo built > /built'],
+			...fields,
+		};
 		const tag = await computeTag(spec, {baseDir: box.project});
 		const moduleFile = path.join(box.project, 'image_specs.py');
 		if (write) await writeFile(moduleFile, renderModule([spec], {sdk: 'union'}));
 		return {spec, tag, uri: imageUri(spec, tag), moduleFile, specFile: write ? moduleFile : undefined, variable: variableName(spec.name), sdk: 'union'};
 	};
 
-	it('builds, pushes, and proves it with Artifact Registry\'s listing; a rerun builds and pushes nothing; --force does both again', async context => {
+	it("builds, pushes, and proves it with Artifact Registry's listing; a rerun builds and pushes nothing; --force does both again", async context => {
 		const {box, dockerCalls} = await personBox(context);
 		const image = await authored(box);
 		const calls = fake.calls.length;
@@ -186,7 +200,9 @@ requirePythonBase(requireDocker(describe, engine))('buildImage on the real engin
 		expect(first.notes()).toContain(`Artifact Registry lists ${image.spec.name}:${image.tag} → ${built.digest}.`);
 		const asked = fake.calls.slice(calls).map(call => call.method);
 		expect(asked).toEqual(['GetTag', 'GetTag', 'GetDockerImage']);
-		expect(fake.calls.at(-1)!.request.name).toBe(`projects/acme-ml/locations/us-east1/repositories/union-images/dockerImages/${image.spec.name}@${built.digest}`);
+		expect(fake.calls.at(-1)!.request.name).toBe(
+			`projects/acme-ml/locations/us-east1/repositories/union-images/dockerImages/${image.spec.name}@${built.digest}`,
+		);
 
 		// The journey lends its own client: the lookup goes through it, no second client is opened.
 		const client = await openArtifactRegistry(box.context());
@@ -213,10 +229,15 @@ requirePythonBase(requireDocker(describe, engine))('buildImage on the real engin
 		const {box} = await personBox(context);
 		const image = await authored(box, {name: `team/trainer-${unique()}`});
 		const built = await buildImage(harness(box), image, where);
-		expect(await findInRepository(harness(box), image, where)).toMatchObject({state: 'present', via: 'artifact-registry', digest: built.digest, tags: [image.tag]});
+		expect(await findInRepository(harness(box), image, where)).toMatchObject({
+			state: 'present',
+			via: 'artifact-registry',
+			digest: built.digest,
+			tags: [image.tag],
+		});
 	});
 
-	it('without a reachable Artifact Registry API: the registry\'s manifest answers instead', async context => {
+	it("without a reachable Artifact Registry API: the registry's manifest answers instead", async context => {
 		const {box} = await personBox(context, {IMAGESPEC_GAR_API_ENDPOINT: '127.0.0.1:1'});
 		// The open registry: docker's manifest lookups there need no credential helper (each run of it costs seconds).
 		const image = await authored(box, {registry: `${open.host}/acme-ml/union-images`});
@@ -244,7 +265,7 @@ requirePythonBase(requireDocker(describe, engine))('buildImage on the real engin
 		expect(error).toMatchObject({reason: 'CREDENTIAL_HELPER_MISSING'});
 	});
 
-	describe('flytekit\'s own engine', () => {
+	describe("flytekit's own engine", () => {
 		it('offered when Python imports flytekit and the module is written; builds what the module declares', async context => {
 			const {box, dockerCalls} = await personBox(context, {PYTHONPATH: FLYTEKIT_PATH});
 			const record = path.join(box.root, 'flytekit-builds.jsonl');
@@ -257,14 +278,19 @@ requirePythonBase(requireDocker(describe, engine))('buildImage on the real engin
 			expect(person.asked[0]).toMatchObject({kind: 'select'});
 			expect(JSON.stringify(person.asked[0])).toContain('flytekit 1.16.24+stub');
 			// flytekit (the stub) built the module's spec, under the tag imagespec-gar computed.
-			expect((await readFile(record, 'utf8')).trim().split('\n').map(line => JSON.parse(line) as unknown)).toEqual([{image: image.uri, base_image: baseImage, platform: 'linux/amd64'}]);
+			expect(
+				(await readFile(record, 'utf8'))
+					.trim()
+					.split('\n')
+					.map(line => JSON.parse(line) as unknown),
+			).toEqual([{image: image.uri, base_image: baseImage, platform: 'linux/amd64'}]);
 			expect(await dockerCalls()).toEqual(['build', 'push']);
 			const label = await execa('docker', ['inspect', '--format', '{{index .Config.Labels "built-by"}}', image.uri], {env: box.env, extendEnv: false});
 			expect(label.stdout).toBe('flytekit-stub');
 			expect(c.notes()).toContain(`Artifact Registry lists ${image.spec.name}:${image.tag} → ${built.digest}.`);
 		});
 
-		it('a failing flytekit build is mapped like docker\'s', async context => {
+		it("a failing flytekit build is mapped like docker's", async context => {
 			const {box} = await personBox(context, {PYTHONPATH: FLYTEKIT_PATH, IMAGESPEC_STUB_FAIL: 'write /var/lib/docker/tmp/x: no space left on device'});
 			const person = scriptedPerson([[/^Build with:/, 'flytekit']]);
 			const error = await buildImage(harness(box, {person: person.prompter}), await authored(box, {}, true), where).catch((error_: unknown) => error_);
@@ -291,10 +317,9 @@ requirePythonBase(requireDocker(describe, engine))('buildImage on the real engin
 			expect(left.stdout.trim()).toBe('');
 			let containers = '';
 			for (let attempt = 0; attempt < 40; attempt++) {
-				// eslint-disable-next-line no-await-in-loop -- polling the engine
+				// polling the engine
 				containers = (await execa('docker', ['ps', '--no-trunc', '--format', '{{.Command}}'], {env: {...process.env, DOCKER_HOST: engine!.dockerHost}})).stdout;
 				if (!containers.includes(token)) break;
-				// eslint-disable-next-line no-await-in-loop
 				await new Promise(resolve => setTimeout(resolve, 250));
 			}
 

@@ -42,7 +42,12 @@ describe('the Python version', () => {
 	};
 
 	const pythonQuestion = async (PATH: string | undefined) => {
-		const {c, person} = await context({script: [[/Image name/, 'trainer'], [/Python version/, question => (question.kind === 'select' ? question.default ?? '' : '')]]});
+		const {c, person} = await context({
+			script: [
+				[/Image name/, 'trainer'],
+				[/Python version/, question => (question.kind === 'select' ? (question.default ?? '') : '')],
+			],
+		});
 		c.ctx = {...c.ctx, platform: currentPlatform({HOME: c.folder, ...(PATH ? {PATH} : {})})};
 		await authorImageSpec(c, where).catch(() => undefined);
 		const question = person!.asked.find(asked => /Python version/.test(asked.message));
@@ -54,7 +59,9 @@ describe('the Python version', () => {
 		const local = stdout.trim();
 		const question = await pythonQuestion(process.env.PATH);
 		expect(question?.default).toBe(local);
-		expect(question?.choices.find(choice => choice.value === local)?.hint).toMatch(/^the local Python \(.*python3 is 3\.\d+\.\d+\), as flytekit defaults to it$/);
+		expect(question?.choices.find(choice => choice.value === local)?.hint).toMatch(
+			/^the local Python \(.*python3 is 3\.\d+\.\d+\), as flytekit defaults to it$/,
+		);
 	});
 
 	it('keeps 3.12 when the local interpreter is one flytekit does not support, or there is none', async () => {
@@ -126,7 +133,10 @@ describe('authoring the ImageSpec', () => {
 		expect(await readFile(path.join(created.folder, 'requirements.txt'), 'utf8')).toBe('pandas\nunion\n');
 		expect(authored.spec).toMatchObject({requirements: 'requirements.txt', packages: undefined});
 
-		const same = await context({flags: {image: 'x', packages: ['pandas', 'union'], requirements: 'requirements.txt'}, files: {'requirements.txt': '  pandas\nunion\n\n'}});
+		const same = await context({
+			flags: {image: 'x', packages: ['pandas', 'union'], requirements: 'requirements.txt'},
+			files: {'requirements.txt': '  pandas\nunion\n\n'},
+		});
 		await authorImageSpec(same.c, where);
 		expect(await readFile(path.join(same.folder, 'requirements.txt'), 'utf8')).toBe('  pandas\nunion\n\n');
 	});
@@ -180,7 +190,12 @@ describe('an image the module already declares: read as written, changed only wh
 		const {c, module, events} = await context({flags: {image: 'trainer', yes: true}, files: {'image_specs.py': TEAM_MODULE}});
 		const authored = await authorImageSpec(c, where);
 		// Every field hashed, pip_extra_args too (the wizard never asks about it).
-		const spec = {name: 'trainer', registry: 'us-east1-docker.pkg.dev/acme-ml/union-images', packages: ['pandas', 'scikit-learn'], pip_extra_args: '--no-cache-dir'};
+		const spec = {
+			name: 'trainer',
+			registry: 'us-east1-docker.pkg.dev/acme-ml/union-images',
+			packages: ['pandas', 'scikit-learn'],
+			pip_extra_args: '--no-cache-dir',
+		};
 		expect(authored.tag).toBe(await computeTag(spec, {baseDir: '/'}));
 		expect(await module()).toBe(TEAM_MODULE);
 		expect(events.some(event => event.type === 'code')).toBe(false);
@@ -227,7 +242,10 @@ trainer_image = union.ImageSpec(
 		expect(authored.spec.platform).toBeUndefined();
 		expect(authored.spec.python_version).toBeUndefined();
 		// flytekit: {'name': 'trainer', 'registry': ..., 'packages': [...], 'platform': 'linux/amd64'}
-		const expected = await computeTag({name: 'trainer', registry: 'us-east1-docker.pkg.dev/acme-ml/union-images', packages: ['pandas', 'scikit-learn']}, {baseDir: '/'});
+		const expected = await computeTag(
+			{name: 'trainer', registry: 'us-east1-docker.pkg.dev/acme-ml/union-images', packages: ['pandas', 'scikit-learn']},
+			{baseDir: '/'},
+		);
 		expect(authored.tag).toBe(expected);
 		expect(await module()).toBe(plain);
 	});
@@ -237,7 +255,9 @@ trainer_image = union.ImageSpec(
 		const {c, module, events} = await context({flags: {image: 'trainer', yes: true, packages: ['pandas>=2,<3']}, files: {'image_specs.py': plain}});
 		const authored = await authorImageSpec(c, where);
 		expect(authored.spec.packages).toEqual(['pandas>=2,<3']);
-		expect(await module()).toBe(plain.replace('packages=["pandas",  "scikit-learn"],  # pinned by the team', 'packages=["pandas>=2,<3"],  # pinned by the team'));
+		expect(await module()).toBe(
+			plain.replace('packages=["pandas",  "scikit-learn"],  # pinned by the team', 'packages=["pandas>=2,<3"],  # pinned by the team'),
+		);
 		const preview = events.find(event => event.type === 'code');
 		expect(preview).toMatchObject({title: 'Update image_specs.py'});
 	});
@@ -256,7 +276,10 @@ trainer_image = union.ImageSpec(
 	});
 
 	it('a declared builder="union" stays unless a builder was chosen in this run', async () => {
-		const union = TEAM_MODULE.replace('    pip_extra_args="--no-cache-dir",\n', '').replace('    name="trainer",\n', '    name="trainer",\n    builder="union",\n');
+		const union = TEAM_MODULE.replace('    pip_extra_args="--no-cache-dir",\n', '').replace(
+			'    name="trainer",\n',
+			'    name="trainer",\n    builder="union",\n',
+		);
 		const kept = await context({flags: {image: 'trainer', yes: true}, files: {'image_specs.py': union}});
 		expect((await authorImageSpec(kept.c, {...where, builder: 'local', builderChosen: false})).spec.builder).toBe('union');
 		expect(await kept.module()).toBe(union);
@@ -309,7 +332,7 @@ describe('the module is kept whole: what cannot be edited safely is refused, wit
 	});
 
 	it('a module with a syntax error is not rewritten (Python judges), and its declarations stay', async () => {
-		const broken = TEAM_MODULE.replace('    pip_extra_args="--no-cache-dir",\n', '') + 'def oops(:\n';
+		const broken = `${TEAM_MODULE.replace('    pip_extra_args="--no-cache-dir",\n', '')}def oops(:\n`;
 		const {c, module} = await context({flags: {image: 'other', yes: true}, files: {'image_specs.py': broken}});
 		withPython(c);
 		await expect(authorImageSpec(c, where)).rejects.toThrow(/image_specs.py:11: SyntaxError: invalid syntax/);

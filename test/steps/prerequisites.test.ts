@@ -23,8 +23,23 @@ const personalGcloud = async (box: Sandbox, options: {loginExit?: number} = {}) 
 	const endpoint = await sharedTokenEndpoint();
 	box.env.CLOUDSDK_AUTH_TOKEN_HOST = endpoint.url;
 	const key = path.join(box.root, 'key.json');
-	const privateKey = generateKeyPairSync('rsa', {modulusLength: 2048, privateKeyEncoding: {type: 'pkcs8', format: 'pem'}, publicKeyEncoding: {type: 'spki', format: 'pem'}}).privateKey;
-	await writeFile(key, JSON.stringify({type: 'service_account', project_id: 'acme-ml', private_key_id: randomBytes(20).toString('hex'), private_key: privateKey, client_email: DEFAULT_ACCOUNT, client_id: '1', token_uri: endpoint.url}));
+	const privateKey = generateKeyPairSync('rsa', {
+		modulusLength: 2048,
+		privateKeyEncoding: {type: 'pkcs8', format: 'pem'},
+		publicKeyEncoding: {type: 'spki', format: 'pem'},
+	}).privateKey;
+	await writeFile(
+		key,
+		JSON.stringify({
+			type: 'service_account',
+			project_id: 'acme-ml',
+			private_key_id: randomBytes(20).toString('hex'),
+			private_key: privateKey,
+			client_email: DEFAULT_ACCOUNT,
+			client_id: '1',
+			token_uri: endpoint.url,
+		}),
+	);
 	const adcSource = path.join(box.root, 'adc-source.json');
 	await writeAdc({...box, cloudsdkConfig: box.root} as Sandbox, {type: 'authorized_user'}).then(async file => writeFile(adcSource, await readFile(file)));
 	const real = (await execa('sh', ['-c', 'command -v gcloud'], {env: box.env, extendEnv: false})).stdout.trim();
@@ -156,7 +171,7 @@ describe.concurrent('checkPrerequisites: logins the wizard runs for you', () => 
 		const gcloud = await personalGcloud(box);
 		const plainPerson = scriptedPerson([]);
 		for (const prompter of [undefined, plainPerson.prompter]) {
-			// eslint-disable-next-line no-await-in-loop -- one after the other: both read the same gcloud
+			// one after the other: both read the same gcloud
 			await expect(checkPrerequisites(harness(box, prompter), needs)).rejects.toMatchObject({reason: 'PREREQUISITES'});
 		}
 

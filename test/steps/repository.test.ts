@@ -100,7 +100,8 @@ describe("Union's own repositories", () => {
 
 		expect((await asked()).default).toBe(NEW_REPOSITORY);
 		const hints = Object.fromEntries(pages.flat().map(choice => [choice.value, choice.hint ?? '']));
-		for (const union of ['flyte-registry', 'acme-union', 'fast-cache']) expect(hints[union], union).toMatch(/^Union's own: create one for your images · Docker/);
+		for (const union of ['flyte-registry', 'acme-union', 'fast-cache'])
+			expect(hints[union], union).toMatch(/^Union's own: create one for your images · Docker/);
 		for (const yours of ['union-images', 'team-data']) expect(hints[yours], yours).not.toContain("Union's own");
 		expect((await asked('team-data')).default).toBe('team-data');
 	});
@@ -137,7 +138,9 @@ describe('selecting, non-interactively', () => {
 	});
 
 	it('creates a missing one with the settings from the flags, saying exactly what it creates', async () => {
-		const c = context({flags: {repository: 'team-images', description: 'ML team', label: ['team=ml', 'env=dev'], immutableTags: true, cleanup: 'delete-untagged:14d'}});
+		const c = context({
+			flags: {repository: 'team-images', description: 'ML team', label: ['team=ml', 'env=dev'], immutableTags: true, cleanup: 'delete-untagged:14d'},
+		});
 		expect(await choose(c)).toEqual({repository: 'team-images', created: true});
 		expect(stored('team-images')).toMatchObject({
 			format: 'DOCKER',
@@ -168,8 +171,13 @@ describe('selecting, non-interactively', () => {
 	it('--no-create turns a missing repository into a clear failure, and creates nothing', async () => {
 		const error = await failure(choose(context({flags: {repository: 'missing', create: false}})));
 		expect(error).toBeInstanceOf(StepError);
-		expect(error).toMatchObject({reason: 'NOT_FOUND', message: `Repository missing does not exist in ${PROJECT} · ${LOCATION} (or you cannot see it), and --no-create forbids creating it.`});
-		expect((error as StepError).fix).toContain(`gcloud artifacts repositories create missing --repository-format=docker --location ${LOCATION} --project ${PROJECT}`);
+		expect(error).toMatchObject({
+			reason: 'NOT_FOUND',
+			message: `Repository missing does not exist in ${PROJECT} · ${LOCATION} (or you cannot see it), and --no-create forbids creating it.`,
+		});
+		expect((error as StepError).fix).toContain(
+			`gcloud artifacts repositories create missing --repository-format=docker --location ${LOCATION} --project ${PROJECT}`,
+		);
 		expect(methods()).toEqual(['GetRepository']);
 	});
 
@@ -196,7 +204,8 @@ describe('selecting, non-interactively', () => {
 
 describe('selecting, interactively', () => {
 	it('lists page by page with the saved repository first, non-Docker ones disabled, each with its details', async () => {
-		for (let index = 0; index < 250; index++) fake.addRepository(PROJECT, LOCATION, `repo-${String(index).padStart(3, '0')}`, {description: `team ${index}`, sizeBytes: index * 1024 * 1024});
+		for (let index = 0; index < 250; index++)
+			fake.addRepository(PROJECT, LOCATION, `repo-${String(index).padStart(3, '0')}`, {description: `team ${index}`, sizeBytes: index * 1024 * 1024});
 		fake.addRepository(PROJECT, LOCATION, 'jars', {format: 'MAVEN', description: 'Java'});
 		fake.addRepository(PROJECT, LOCATION, 'zz-saved', {description: 'the one from last time'});
 		let callsWhenAsked = 0;
@@ -218,12 +227,28 @@ describe('selecting, interactively', () => {
 		expect(callsWhenAsked).toBe(1);
 		expect(methods().filter(method => method === 'ListRepositories')).toHaveLength(3);
 		const question = person.asked[0] as SearchQuestion;
-		expect(question).toMatchObject({kind: 'search', flag: 'repository', default: 'zz-saved', pinned: [{label: '+ Create a new repository', value: NEW_REPOSITORY}]});
+		expect(question).toMatchObject({
+			kind: 'search',
+			flag: 'repository',
+			default: 'zz-saved',
+			pinned: [{label: '+ Create a new repository', value: NEW_REPOSITORY}],
+		});
 		expect(pages.map(page => page.length)).toEqual([101, 100, 51]);
 		const all = pages.flat();
-		expect(all[0]).toEqual({label: 'zz-saved', value: 'zz-saved', hint: `Docker · ${LOCATION} · 0 B · the one from last time · last used`, keywords: 'the one from last time'});
+		expect(all[0]).toEqual({
+			label: 'zz-saved',
+			value: 'zz-saved',
+			hint: `Docker · ${LOCATION} · 0 B · the one from last time · last used`,
+			keywords: 'the one from last time',
+		});
 		expect(all.filter(choice => choice.value === 'zz-saved')).toHaveLength(1);
-		expect(all.find(choice => choice.value === 'jars')).toEqual({label: 'jars', value: 'jars', hint: `MAVEN, not Docker · ${LOCATION} · 0 B · Java`, keywords: 'Java', disabled: true});
+		expect(all.find(choice => choice.value === 'jars')).toEqual({
+			label: 'jars',
+			value: 'jars',
+			hint: `MAVEN, not Docker · ${LOCATION} · 0 B · Java`,
+			keywords: 'Java',
+			disabled: true,
+		});
 		expect(all.find(choice => choice.value === 'repo-012')?.hint).toBe(`Docker · ${LOCATION} · 12 MB · team 12`);
 		// A choice from the list needs no second look-up and no create.
 		expect(methods()).not.toContain('CreateRepository');
@@ -245,7 +270,11 @@ describe('selecting, interactively', () => {
 		expect(person.asked[0]).toMatchObject({kind: 'text', default: 'union-images'});
 		expect(c.notes()).toContain(`No repositories in ${PROJECT} · ${LOCATION} yet: name the one to create.`);
 		expect(c.codes()[0]).toContain('cleanup policy  keep the 5 most recent versions of each image, delete older ones');
-		expect(stored('ml-images')).toMatchObject({description: 'ML images', labels: {team: 'ml', 'managed-by': 'imagespec-gar'}, dockerConfig: {immutableTags: true}});
+		expect(stored('ml-images')).toMatchObject({
+			description: 'ML images',
+			labels: {team: 'ml', 'managed-by': 'imagespec-gar'},
+			dockerConfig: {immutableTags: true},
+		});
 	});
 
 	it('offers a named repository that does not exist for creation; declining creates nothing', async () => {
@@ -318,7 +347,11 @@ describe('the Artifact Registry API is disabled', () => {
 		fake.disabledProjects.add(PROJECT);
 		const error = await failure(choose(context({flags: {repository: 'images'}})));
 		expect(error).toMatchObject({reason: 'SERVICE_DISABLED', message: `Artifact Registry API is disabled in project ${PROJECT}.`});
-		expect((error as StepError).fix).toMatch(new RegExp(`^gcloud services enable artifactregistry\\.googleapis\\.com --project ${PROJECT}\\nor enable it at https://console\\.developers\\.google\\.com/\\S+$`));
+		expect((error as StepError).fix).toMatch(
+			new RegExp(
+				`^gcloud services enable artifactregistry\\.googleapis\\.com --project ${PROJECT}\\nor enable it at https://console\\.developers\\.google\\.com/\\S+$`,
+			),
+		);
 	});
 
 	it('interactively: offers to enable it, runs gcloud services enable, then retries and lists', async () => {
@@ -369,7 +402,9 @@ describe('waiting for the create', () => {
 		await vi.waitFor(() => expect(methods()).toContain('GetOperation'));
 		c.controller.abort();
 		expect(await pending).toBeInstanceOf(CancelledError);
-		expect(c.notes()).toEqual([`Stopped waiting: repository slow may still be created in ${PROJECT} · ${LOCATION}. A rerun finds it (imagespec-gar --repository slow).`]);
+		expect(c.notes()).toEqual([
+			`Stopped waiting: repository slow may still be created in ${PROJECT} · ${LOCATION}. A rerun finds it (imagespec-gar --repository slow).`,
+		]);
 
 		// Google finishes it on its own; the rerun uses it.
 		const operation = fake.calls.find(call => call.method === 'GetOperation')!.request.name as string;
@@ -387,7 +422,10 @@ describe('checkPushPermission', () => {
 		fake.addRepository(PROJECT, LOCATION, 'images');
 		expect(await checkPushPermission(context(), registry, where)).toBe(true);
 		expect(fake.calls).toEqual([
-			{method: 'TestIamPermissions', request: {resource: repositoryName(PROJECT, LOCATION, 'images'), permissions: ['artifactregistry.repositories.uploadArtifacts']}},
+			{
+				method: 'TestIamPermissions',
+				request: {resource: repositoryName(PROJECT, LOCATION, 'images'), permissions: ['artifactregistry.repositories.uploadArtifacts']},
+			},
 		]);
 	});
 
@@ -408,12 +446,21 @@ describe('checkPushPermission', () => {
 		fake.failNext('TestIamPermissions', {code: 13, message: 'backend error'});
 		const c = context();
 		expect(await checkPushPermission(c, registry, {...where, account: 'ci@p.iam.gserviceaccount.com'})).toBe(false);
-		expect(c.notes()).toEqual(['Could not check whether you may push to images (Could not check your permissions on repository images: backend error); trying the push anyway.']);
+		expect(c.notes()).toEqual([
+			'Could not check whether you may push to images (Could not check your permissions on repository images: backend error); trying the push anyway.',
+		]);
 	});
 });
 
 describe('formatBytes', () => {
 	it('reads like a person would write it', () => {
-		expect([0, 1023, 1024, 12 * 1024 * 1024, 1.5 * 1024 ** 3, 250 * 1024 ** 4].map(formatBytes)).toEqual(['0 B', '1023 B', '1.0 KB', '12 MB', '1.5 GB', '250 TB']);
+		expect([0, 1023, 1024, 12 * 1024 * 1024, 1.5 * 1024 ** 3, 250 * 1024 ** 4].map(formatBytes)).toEqual([
+			'0 B',
+			'1023 B',
+			'1.0 KB',
+			'12 MB',
+			'1.5 GB',
+			'250 TB',
+		]);
 	});
 });

@@ -47,7 +47,11 @@ export const startBuildWorld = async (
 		sandbox,
 		baseImage,
 		env: {...sandbox.env, DOCKER_HOST: engine.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host},
-		dockerCommands: async () => (await readFile(dockerLog, 'utf8').catch(() => '')).trim().split('\n').filter(command => command !== '' && command !== 'version'),
+		dockerCommands: async () =>
+			(await readFile(dockerLog, 'utf8').catch(() => ''))
+				.trim()
+				.split('\n')
+				.filter(command => command !== '' && command !== 'version'),
 		async stop() {
 			await fake.stop();
 			await registry.stop();
@@ -62,10 +66,9 @@ export const processesOf = async (sandbox: Sandbox): Promise<string[]> => {
 	const found: string[] = [];
 	for (const pid of await readdir('/proc')) {
 		if (!/^\d+$/.test(pid)) continue;
-		// eslint-disable-next-line no-await-in-loop -- a scan of /proc
+		// a scan of /proc
 		const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
 		if (environ.includes(`CLOUDSDK_CONFIG=${sandbox.cloudsdkConfig}\0`)) {
-			// eslint-disable-next-line no-await-in-loop
 			found.push(`${pid} ${(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ')}`);
 		}
 	}

@@ -14,8 +14,7 @@ export const TEST_ENGINE_DIR = '/tmp/imagespec-gar-test';
 
 export const isCi = (env: NodeJS.ProcessEnv = process.env): boolean => Boolean(env.CI) && env.CI !== 'false' && env.CI !== '0';
 
-const onPath = (name: string): boolean =>
-	(process.env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && existsSync(path.join(dir, name)));
+const onPath = (name: string): boolean => (process.env.PATH ?? '').split(path.delimiter).some(dir => dir !== '' && existsSync(path.join(dir, name)));
 
 let engine: Promise<DockerEngine | undefined> | undefined;
 
@@ -31,11 +30,15 @@ export const dockerEngine = async (): Promise<DockerEngine | undefined> => {
 		if (process.getuid?.() !== 0 || !onPath('dockerd') || !onPath('docker')) return undefined;
 		// flock: two vitest workers must not start two daemons on one data root. -o: the daemon
 		// must not inherit the lock, or it holds it for its whole life.
-		const result = await execa('flock', ['-o', `${TEST_ENGINE_DIR}.start-lock`, 'bash', path.join(REPO_ROOT, '.ci', 'services.sh'), 'start-docker', TEST_ENGINE_DIR], {
-			reject: false,
-			stdin: 'ignore',
-			timeout: 120_000,
-		});
+		const result = await execa(
+			'flock',
+			['-o', `${TEST_ENGINE_DIR}.start-lock`, 'bash', path.join(REPO_ROOT, '.ci', 'services.sh'), 'start-docker', TEST_ENGINE_DIR],
+			{
+				reject: false,
+				stdin: 'ignore',
+				timeout: 120_000,
+			},
+		);
 		if (result.exitCode !== 0) throw new Error(`Could not start a private dockerd: ${result.stderr}`);
 		return {dockerHost: `unix://${TEST_ENGINE_DIR}/docker.sock`};
 	})();
@@ -89,7 +92,13 @@ export const startRegistry = async (options: {auth?: {user: string; password: st
 	// vitest kills the worker outright (no 'exit' handler runs then).
 	const child = spawn(
 		'sh',
-		['-c', 'docker-registry serve "$1" & pid=$!; trap \'kill $pid\' TERM; read _; kill $pid 2>/dev/null; wait $pid; rm -rf "$2"', 'sh', path.join(dir, 'config.yml'), dir],
+		[
+			'-c',
+			'docker-registry serve "$1" & pid=$!; trap \'kill $pid\' TERM; read _; kill $pid 2>/dev/null; wait $pid; rm -rf "$2"',
+			'sh',
+			path.join(dir, 'config.yml'),
+			dir,
+		],
 		{stdio: ['pipe', 'ignore', 'pipe']},
 	);
 	// Never the reason a test process stays alive; the lifeline still ends the registry with it.
@@ -103,7 +112,7 @@ export const startRegistry = async (options: {auth?: {user: string; password: st
 	const host = `127.0.0.1:${port}`;
 	const stop = async () => {
 		if (child.exitCode === null && child.signalCode === null) {
-			const exited = new Promise((resolve) => child.once('exit', resolve));
+			const exited = new Promise(resolve => child.once('exit', resolve));
 			child.stdin?.end();
 			await exited;
 		}
@@ -113,11 +122,11 @@ export const startRegistry = async (options: {auth?: {user: string; password: st
 		if (child.exitCode !== null) break;
 		// 200 open, 401 with auth: either way it serves.
 		const ok = await fetch(`http://${host}/v2/`).then(
-			(response) => response.status === 200 || response.status === 401,
+			response => response.status === 200 || response.status === 401,
 			() => false,
 		);
 		if (ok) return {host, dir, stop};
-		await new Promise((resolve) => setTimeout(resolve, 100));
+		await new Promise(resolve => setTimeout(resolve, 100));
 	}
 	await stop();
 	throw new Error(`docker-registry did not start on ${host}: ${stderr}`);
@@ -156,15 +165,15 @@ const buildBaseImage = async (dockerHost: string, registryHost: string): Promise
 	const env = {...process.env, DOCKER_HOST: dockerHost};
 	const busybox = (process.env.PATH ?? '')
 		.split(path.delimiter)
-		.map((dir) => path.join(dir, 'busybox'))
-		.find((file) => existsSync(file));
+		.map(dir => path.join(dir, 'busybox'))
+		.find(file => existsSync(file));
 	if (!busybox) throw new Error('busybox not found: apt-get install busybox-static');
 	const root = await mkdtemp(path.join(os.tmpdir(), 'imagespec-gar-rootfs-'));
 	try {
-		await Promise.all(['bin', 'tmp', 'etc', 'root'].map(async (dir) => mkdir(path.join(root, dir), {recursive: true})));
+		await Promise.all(['bin', 'tmp', 'etc', 'root'].map(async dir => mkdir(path.join(root, dir), {recursive: true})));
 		await copyFile(busybox, path.join(root, 'bin', 'busybox'));
-		const applets = (await execa(busybox, ['--list'])).stdout.split('\n').filter((name) => /^[\w.[-]+$/.test(name) && name !== 'busybox');
-		await Promise.all(applets.map(async (name) => symlink('busybox', path.join(root, 'bin', name))));
+		const applets = (await execa(busybox, ['--list'])).stdout.split('\n').filter(name => /^[\w.[-]+$/.test(name) && name !== 'busybox');
+		await Promise.all(applets.map(async name => symlink('busybox', path.join(root, 'bin', name))));
 		await execa('tar', ['-C', root, '-c', '.'], {env}).pipe('docker', ['import', '-', ref], {env});
 		const push = await execa('docker', ['push', ref], {env, reject: false});
 		if (push.exitCode !== 0) throw new Error(`docker push ${ref} failed: ${push.stderr}`);

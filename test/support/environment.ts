@@ -55,7 +55,7 @@ export const makeSandbox = async (options: SandboxOptions = {}): Promise<Sandbox
 		home: path.join(root, 'home'),
 		project: path.join(root, 'project'),
 	};
-	await Promise.all(Object.values(dirs).map(async (dir) => mkdir(dir, {recursive: true})));
+	await Promise.all(Object.values(dirs).map(async dir => mkdir(dir, {recursive: true})));
 	const env: NodeJS.ProcessEnv = {...process.env};
 	for (const name of leaking) delete env[name];
 	delete env.CI;
@@ -80,7 +80,7 @@ export const makeSandbox = async (options: SandboxOptions = {}): Promise<Sandbox
 		...dirs,
 		env,
 		platform,
-		context: (signal) => ({platform, signal}),
+		context: signal => ({platform, signal}),
 		cleanup: async () => rm(root, {recursive: true, force: true}),
 	};
 };
@@ -115,22 +115,25 @@ export const pathHiding = async (pathValue: string, names: string[]): Promise<st
 };
 
 const makeHidingPath = async (pathValue: string, names: string[]): Promise<string> => {
-	const dirs = pathValue.split(path.delimiter).filter((dir) => dir !== '');
+	const dirs = pathValue.split(path.delimiter).filter(dir => dir !== '');
 	const result: string[] = [];
 	for (const dir of dirs) {
 		const entries = (await readdir(dir).catch(() => [] as string[])).sort();
-		if (!entries.some((entry) => names.includes(entry))) {
+		if (!entries.some(entry => names.includes(entry))) {
 			result.push(dir);
 			continue;
 		}
-		const kept = entries.filter((entry) => !names.includes(entry));
-		const hash = createHash('sha1').update(JSON.stringify([dir, kept])).digest('hex').slice(0, 16);
+		const kept = entries.filter(entry => !names.includes(entry));
+		const hash = createHash('sha1')
+			.update(JSON.stringify([dir, kept]))
+			.digest('hex')
+			.slice(0, 16);
 		const mirror = path.join(MIRROR_ROOT, hash);
 		if (!existsSync(mirror)) {
 			// Built aside, then renamed: a concurrent worker never sees half a mirror.
 			await mkdir(MIRROR_ROOT, {recursive: true});
 			const partial = await mkdtemp(path.join(MIRROR_ROOT, 'partial-'));
-			await Promise.all(kept.map(async (entry) => symlink(path.join(dir, entry), path.join(partial, entry))));
+			await Promise.all(kept.map(async entry => symlink(path.join(dir, entry), path.join(partial, entry))));
 			await rename(partial, mirror).catch(async () => rm(partial, {recursive: true, force: true}));
 		}
 		result.push(mirror);

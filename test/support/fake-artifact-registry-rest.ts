@@ -23,7 +23,8 @@ const STATUS = {400: 'INVALID_ARGUMENT', 404: 'NOT_FOUND', 409: 'ALREADY_EXISTS'
 
 /** google.protobuf.Duration as JSON ("2592000s", "2592000.0s") → the gRPC side's {seconds}. */
 const duration = (value: unknown) => (typeof value === 'string' ? {seconds: String(Math.round(Number.parseFloat(value)))} : value);
-const durationJson = (value: unknown) => (value && typeof value === 'object' && 'seconds' in value ? `${String((value as {seconds: unknown}).seconds)}s` : value);
+const durationJson = (value: unknown) =>
+	value && typeof value === 'object' && 'seconds' in value ? `${String((value as {seconds: unknown}).seconds)}s` : value;
 const timestampJson = (value: unknown) =>
 	value && typeof value === 'object' && 'seconds' in value ? new Date(Number((value as {seconds: unknown}).seconds) * 1000).toISOString() : value;
 
@@ -56,7 +57,9 @@ export async function serveArtifactRegistryRest(fake: FakeArtifactRegistry): Pro
 
 	const answer = (response: ServerResponse, status: number, body: unknown) => {
 		response.writeHead(status, {'content-type': 'application/json; charset=UTF-8'});
-		response.end(JSON.stringify(status >= 400 ? {error: {code: status, message: String(body), status: STATUS[status as keyof typeof STATUS] ?? 'UNKNOWN'}} : body));
+		response.end(
+			JSON.stringify(status >= 400 ? {error: {code: status, message: String(body), status: STATUS[status as keyof typeof STATUS] ?? 'UNKNOWN'}} : body),
+		);
 	};
 
 	const handle = (request: IncomingMessage, body: string, response: ServerResponse) => {
@@ -91,7 +94,11 @@ export async function serveArtifactRegistryRest(fake: FakeArtifactRegistry): Pro
 			if (fake.repositories.has(name)) return answer(response, 409, 'the repository already exists');
 			const {name: _name, createTime: _c, updateTime: _u, sizeBytes: _s, registryUri: _r, ...fields} = json;
 			fake.addRepository(project, location, id, {format: fields.format});
-			const created: RepositoryObject = {...fake.repositories.get(name)!, ...fields, ...(fields.cleanupPolicies ? {cleanupPolicies: mapPolicies(fields.cleanupPolicies, duration)} : {})};
+			const created: RepositoryObject = {
+				...fake.repositories.get(name)!,
+				...fields,
+				...(fields.cleanupPolicies ? {cleanupPolicies: mapPolicies(fields.cleanupPolicies, duration)} : {}),
+			};
 			fake.repositories.set(name, created);
 			const done = {name: `${parent}/operations/${randomUUID()}`, done: true, response: {'@type': REPOSITORY_TYPE, ...toJson(created)}};
 			operations.set(done.name, done);

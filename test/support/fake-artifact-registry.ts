@@ -57,7 +57,12 @@ export type FakeArtifactRegistry = {
 	serviceUsageUrl: string;
 	/** `services enable` calls that reached serviceUsageUrl, as 'project/service'. */
 	enabled: string[];
-	addRepository(project: string, location: string, id: string, fields?: {format?: string; description?: string; sizeBytes?: number; labels?: Record<string, string>}): void;
+	addRepository(
+		project: string,
+		location: string,
+		id: string,
+		fields?: {format?: string; description?: string; sizeBytes?: number; labels?: Record<string, string>},
+	): void;
 	/** Docker images ListDockerImages (and GetTag, GetDockerImage) report in `repository` (a full name) with nothing pushed. */
 	seedDockerImages(repository: string, images: SeededDockerImage[]): void;
 	/** Replaces a repository's policy and gives it a new etag. */
@@ -145,7 +150,7 @@ const parentPattern = /^projects\/[^/]+\/locations\/[^/]+$/;
 const now = () => ({seconds: String(Math.floor(Date.now() / 1000)), nanos: 0});
 
 /** A stable fake project number: SERVICE_DISABLED names projects by number, as Google does. */
-const projectNumber = (project: string) => String(100_000_000_000 + ([...project].reduce((sum, char) => (sum * 31 + char.charCodeAt(0)) % 899_999_999_999, 7)));
+const projectNumber = (project: string) => String(100_000_000_000 + [...project].reduce((sum, char) => (sum * 31 + char.charCodeAt(0)) % 899_999_999_999, 7));
 
 /** The permission each method needs, and the resource it is checked on. */
 const PERMISSIONS: Record<string, {permission: string; resource: (request: any) => string}> = {
@@ -203,7 +208,13 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 			{
 				reason: 'SERVICE_DISABLED',
 				domain: 'googleapis.com',
-				metadata: {activationUrl, consumer: `projects/${number}`, service: 'artifactregistry.googleapis.com', serviceTitle: 'Artifact Registry API', containerInfo: number},
+				metadata: {
+					activationUrl,
+					consumer: `projects/${number}`,
+					service: 'artifactregistry.googleapis.com',
+					serviceTitle: 'Artifact Registry API',
+					containerInfo: number,
+				},
 			},
 		);
 	};
@@ -223,11 +234,15 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 		const project = projectOf(resource);
 		if (project && state.disabledProjects.has(project)) return serviceDisabled(project);
 		if (needs && state.deniedPermissions.has(needs.permission)) {
-			return fail(Status.PERMISSION_DENIED, `Permission '${needs.permission}' denied on resource '//artifactregistry.googleapis.com/${resource}' (or it may not exist).`, {
-				reason: 'IAM_PERMISSION_DENIED',
-				domain: 'artifactregistry.googleapis.com',
-				metadata: {permission: needs.permission, resource},
-			});
+			return fail(
+				Status.PERMISSION_DENIED,
+				`Permission '${needs.permission}' denied on resource '//artifactregistry.googleapis.com/${resource}' (or it may not exist).`,
+				{
+					reason: 'IAM_PERMISSION_DENIED',
+					domain: 'artifactregistry.googleapis.com',
+					metadata: {permission: needs.permission, resource},
+				},
+			);
 		}
 		return undefined;
 	};
@@ -254,12 +269,7 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 			else callback(null, result);
 		};
 
-	const makeRepository = (
-		project: string,
-		location: string,
-		id: string,
-		fields: Partial<RepositoryObject> & {sizeBytes?: string},
-	): RepositoryObject => {
+	const makeRepository = (project: string, location: string, id: string, fields: Partial<RepositoryObject> & {sizeBytes?: string}): RepositoryObject => {
 		const format = fields.format ?? 'DOCKER';
 		const name = `projects/${project}/locations/${location}/repositories/${id}`;
 		return {
@@ -332,32 +342,29 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 			return repository ?? fail(Status.NOT_FOUND, 'Requested entity was not found.');
 		}),
 
-		CreateRepository: unary(
-			'CreateRepository',
-			(request: {parent?: string; repositoryId?: string; repository?: Partial<RepositoryObject>}) => {
-				const parent = request.parent ?? '';
-				const id = request.repositoryId ?? '';
-				if (!parentPattern.test(parent)) return fail(Status.INVALID_ARGUMENT, `invalid parent "${parent}"`);
-				if (!repositoryIdPattern.test(id) || id.length > 63) return fail(Status.INVALID_ARGUMENT, `invalid repository id "${id}"`);
-				const name = `${parent}/repositories/${id}`;
-				if (repositories.has(name)) return fail(Status.ALREADY_EXISTS, 'the repository already exists');
-				const {project, location} = splitParent(parent);
-				const {name: _ignored, createTime: _c, updateTime: _u, sizeBytes: _s, registryUri: _r, ...fields} = request.repository ?? {};
-				const repository = makeRepository(project, location, id, {...fields, format: fields.format ?? 'FORMAT_UNSPECIFIED'});
-				const operationName = `${parent}/operations/${randomUUID()}`;
-				const {polls = 0, error} = state.createOperation;
-				// The repository exists once the operation is done (a failed one leaves nothing).
-				const finish = () => {
-					if (error) return {name: operationName, done: true, error: {code: error.code, message: error.message}};
-					repositories.set(name, repository);
-					return {name: operationName, done: true, response: any(REPOSITORY_TYPE, repository)};
-				};
-				// done:true with the Repository inline: the client never polls GetOperation.
-				const operation = polls > 0 ? {name: operationName, done: false} : finish();
-				operations.set(operationName, {operation, pollsLeft: polls, finish});
-				return operation;
-			},
-		),
+		CreateRepository: unary('CreateRepository', (request: {parent?: string; repositoryId?: string; repository?: Partial<RepositoryObject>}) => {
+			const parent = request.parent ?? '';
+			const id = request.repositoryId ?? '';
+			if (!parentPattern.test(parent)) return fail(Status.INVALID_ARGUMENT, `invalid parent "${parent}"`);
+			if (!repositoryIdPattern.test(id) || id.length > 63) return fail(Status.INVALID_ARGUMENT, `invalid repository id "${id}"`);
+			const name = `${parent}/repositories/${id}`;
+			if (repositories.has(name)) return fail(Status.ALREADY_EXISTS, 'the repository already exists');
+			const {project, location} = splitParent(parent);
+			const {name: _ignored, createTime: _c, updateTime: _u, sizeBytes: _s, registryUri: _r, ...fields} = request.repository ?? {};
+			const repository = makeRepository(project, location, id, {...fields, format: fields.format ?? 'FORMAT_UNSPECIFIED'});
+			const operationName = `${parent}/operations/${randomUUID()}`;
+			const {polls = 0, error} = state.createOperation;
+			// The repository exists once the operation is done (a failed one leaves nothing).
+			const finish = () => {
+				if (error) return {name: operationName, done: true, error: {code: error.code, message: error.message}};
+				repositories.set(name, repository);
+				return {name: operationName, done: true, response: any(REPOSITORY_TYPE, repository)};
+			};
+			// done:true with the Repository inline: the client never polls GetOperation.
+			const operation = polls > 0 ? {name: operationName, done: false} : finish();
+			operations.set(operationName, {operation, pollsLeft: polls, finish});
+			return operation;
+		}),
 
 		GetIamPolicy: unary('GetIamPolicy', (request: {resource?: string}) => {
 			const resource = request.resource ?? '';
@@ -431,7 +438,9 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 		request.on('end', () => {
 			const match = /^\/v1\/projects\/([^/]+)\/services\/([^/:?]+):enable/.exec(request.url ?? '');
 			if (request.method !== 'POST' || !match) {
-				response.writeHead(404, {'content-type': 'application/json'}).end(JSON.stringify({error: {code: 404, message: `no route ${request.method} ${request.url}`, status: 'NOT_FOUND'}}));
+				response
+					.writeHead(404, {'content-type': 'application/json'})
+					.end(JSON.stringify({error: {code: 404, message: `no route ${request.method} ${request.url}`, status: 'NOT_FOUND'}}));
 				return;
 			}
 			const [, project = '', serviceName = ''] = match;
@@ -442,7 +451,10 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 				JSON.stringify({
 					name: `operations/acf.p2-${projectNumber(project)}-${randomUUID()}`,
 					done: true,
-					response: {'@type': 'type.googleapis.com/google.api.serviceusage.v1.EnableServiceResponse', service: {name: `projects/${projectNumber(project)}/services/${serviceName}`, state: 'ENABLED'}},
+					response: {
+						'@type': 'type.googleapis.com/google.api.serviceusage.v1.EnableServiceResponse',
+						service: {name: `projects/${projectNumber(project)}/services/${serviceName}`, state: 'ENABLED'},
+					},
 				}),
 			);
 		});

@@ -12,7 +12,10 @@ export const withFakeArtifactRegistry = (use: (fake: FakeArtifactRegistry, regis
 
 	beforeAll(async () => {
 		fake = await startFakeArtifactRegistry();
-		registry = await openArtifactRegistry({platform: {os: 'linux', arch: 'x64', env: {[ENDPOINT_ENV]: fake.endpoint}, home: '/nonexistent'}}, {retryDelaysMs: [1]});
+		registry = await openArtifactRegistry(
+			{platform: {os: 'linux', arch: 'x64', env: {[ENDPOINT_ENV]: fake.endpoint}, home: '/nonexistent'}},
+			{retryDelaysMs: [1]},
+		);
 		use(fake, registry);
 	});
 

@@ -57,9 +57,11 @@ export function dockerImageMethods(options: DockerImagesOptions, calls: Calls): 
 	});
 	const get = async (pathname: string, init: RequestInit = {}) => {
 		if (!source) return new Response(null, {status: 404});
-		const response = await fetch(`http://${source.host}${pathname}`, {...init, headers: headers(init.headers as Record<string, string>)}).catch((error: unknown) => {
-			throw new GrpcFailure({code: UNAVAILABLE, details: `registry ${source.host}: ${String(error)}`});
-		});
+		const response = await fetch(`http://${source.host}${pathname}`, {...init, headers: headers(init.headers as Record<string, string>)}).catch(
+			(error: unknown) => {
+				throw new GrpcFailure({code: UNAVAILABLE, details: `registry ${source.host}: ${String(error)}`});
+			},
+		);
 		return response;
 	};
 
@@ -70,11 +72,15 @@ export function dockerImageMethods(options: DockerImagesOptions, calls: Calls): 
 		const {tags} = (await list.json()) as {tags?: string[] | null};
 		const byDigest = new Map<string, {tags: string[]; size: number; mediaType: string}>();
 		for (const tag of tags ?? []) {
-			// eslint-disable-next-line no-await-in-loop -- a handful of tags per test image
+			// a handful of tags per test image
 			const head = await get(`/v2/${name}/manifests/${tag}`, {method: 'HEAD', headers: {accept: ACCEPT}});
 			const digest = head.headers.get('docker-content-digest');
 			if (!head.ok || !digest) continue;
-			const entry = byDigest.get(digest) ?? {tags: [], size: Number(head.headers.get('content-length') ?? 0), mediaType: head.headers.get('content-type') ?? ''};
+			const entry = byDigest.get(digest) ?? {
+				tags: [],
+				size: Number(head.headers.get('content-length') ?? 0),
+				mediaType: head.headers.get('content-type') ?? '',
+			};
 			entry.tags.push(tag);
 			byDigest.set(digest, entry);
 		}
@@ -138,7 +144,6 @@ export function dockerImageMethods(options: DockerImagesOptions, calls: Calls): 
 			const all = seededOf(parent).map(found => dockerImage(parent, found.image, found));
 			for (const name of catalog.repositories ?? []) {
 				if (!name.startsWith(prefix)) continue;
-				// eslint-disable-next-line no-await-in-loop
 				for (const found of await imagesOf(name)) all.push(dockerImage(parent, name.slice(prefix.length), found));
 			}
 

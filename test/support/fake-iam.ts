@@ -27,11 +27,17 @@ export const startFakeIam = async (accounts: Record<string, string[]>): Promise<
 		listed.push(project);
 		const emails = accounts[project];
 		if (!emails) {
-			response.writeHead(403).end(JSON.stringify({error: {code: 403, message: `Permission 'iam.serviceAccounts.list' denied on resource (or it may not exist).`, status: 'PERMISSION_DENIED'}}));
+			response.writeHead(403).end(
+				JSON.stringify({
+					error: {code: 403, message: `Permission 'iam.serviceAccounts.list' denied on resource (or it may not exist).`, status: 'PERMISSION_DENIED'},
+				}),
+			);
 			return;
 		}
 
-		response.end(JSON.stringify({accounts: emails.map(email => ({name: `projects/${project}/serviceAccounts/${email}`, projectId: project, email, uniqueId: '1'}))}));
+		response.end(
+			JSON.stringify({accounts: emails.map(email => ({name: `projects/${project}/serviceAccounts/${email}`, projectId: project, email, uniqueId: '1'}))}),
+		);
 	});
 	await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
 	const {port} = server.address() as AddressInfo;

@@ -37,7 +37,7 @@ export const startTokenEndpoint = async (): Promise<TokenEndpoint> => {
 			resolve(String(data).trim());
 		});
 		server.once('error', reject);
-		server.once('exit', (code) => {
+		server.once('exit', code => {
 			reject(new Error(`the token endpoint exited (${code})`));
 		});
 	});
@@ -95,10 +95,7 @@ export const loginOffline = async (sandbox: Sandbox, options: {account?: string;
 };
 
 /** Writes Application Default Credentials where gcloud would ($CLOUDSDK_CONFIG). Returns the path. */
-export const writeAdc = async (
-	sandbox: Sandbox,
-	options: {type?: 'authorized_user' | 'service_account'; content?: string} = {},
-): Promise<string> => {
+export const writeAdc = async (sandbox: Sandbox, options: {type?: 'authorized_user' | 'service_account'; content?: string} = {}): Promise<string> => {
 	const file = path.join(sandbox.cloudsdkConfig, 'application_default_credentials.json');
 	const type = options.type ?? 'authorized_user';
 	const json =
@@ -137,14 +134,7 @@ export const recordGcloudCalls = async (sandbox: Sandbox): Promise<() => Promise
 	await shimTool(
 		sandbox,
 		'gcloud',
-		[
-			`id=$$`,
-			`echo "start $id $(date +%s%N) $*" >> '${log}'`,
-			`'${real}' "$@"`,
-			`rc=$?`,
-			`echo "end $id $(date +%s%N)" >> '${log}'`,
-			`exit $rc`,
-		].join('\n'),
+		[`id=$$`, `echo "start $id $(date +%s%N) $*" >> '${log}'`, `'${real}' "$@"`, `rc=$?`, `echo "end $id $(date +%s%N)" >> '${log}'`, `exit $rc`].join('\n'),
 	);
 	return async () => {
 		const text = await readFile(log, 'utf8').catch(() => '');

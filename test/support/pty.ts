@@ -315,15 +315,21 @@ export const drive = async (run: PtyRun, options: DriveOptions): Promise<{asked:
 	const unknown: string[] = [];
 	let answered: string | undefined;
 	for (;;) {
-		if (Date.now() > deadline) throw new Error(`drive: ${String(options.until)} not reached in time; asked ${JSON.stringify(asked)}. The terminal shows:\n${(await run.history()).join('\n')}`);
+		if (Date.now() > deadline)
+			throw new Error(
+				`drive: ${String(options.until)} not reached in time; asked ${JSON.stringify(asked)}. The terminal shows:\n${(await run.history()).join('\n')}`,
+			);
 		const screen = await run.screen();
 		const text = screen.join('\n');
 		if (matchesText(options.until, text)) return {asked, unknown};
-		if (run.exit) throw new Error(`drive: the program exited (${run.exit.exitCode}) before ${String(options.until)}; asked ${JSON.stringify(asked)}. The terminal shows:\n${(await run.history()).join('\n')}`);
+		if (run.exit)
+			throw new Error(
+				`drive: the program exited (${run.exit.exitCode}) before ${String(options.until)}; asked ${JSON.stringify(asked)}. The terminal shows:\n${(await run.history()).join('\n')}`,
+			);
 		const question = currentQuestion(screen);
 		// Wait for the answered question to go (or a validation error under it).
 		if (!question || question.message === answered) {
-			if (question && question.body.some(line => line.trim().startsWith('✖'))) {
+			if (question?.body.some(line => line.trim().startsWith('✖'))) {
 				throw new Error(`drive: "${question.message}" refused the answer:\n${screen.join('\n')}`);
 			}
 
@@ -407,7 +413,7 @@ export const alive = (pid: number): boolean => {
 
 /** Every SGR (colour/style) escape in text. */
 export const sgrCodes = (text: string): string[] =>
-	// eslint-disable-next-line no-control-regex -- escape codes are the point
+	// escape codes are the point
 	[...text.matchAll(/\u001B\[[\d;:]*m/g)].map(match => match[0]);
 
 /**

@@ -10,7 +10,7 @@ const tick = async (ms = 30) => new Promise(resolve => setTimeout(resolve, ms));
 const type = async (stdin: {write: (data: string) => void}, ...keys: string[]) => {
 	for (const key of keys) {
 		stdin.write(key);
-		// eslint-disable-next-line no-await-in-loop -- Ink reads keys one at a time
+		// Ink reads keys one at a time
 		await tick();
 	}
 };
@@ -24,7 +24,13 @@ describe('QuestionView', () => {
 		const answers: unknown[] = [];
 		const {stdin, lastFrame} = render(
 			<QuestionView
-				question={{kind: 'text', flag: 'repository', message: 'New repository name:', default: 'Bad_Name', validate: value => (/^[a-z][a-z\d-]*$/.test(value) ? undefined : 'lowercase letters, numbers and hyphens')}}
+				question={{
+					kind: 'text',
+					flag: 'repository',
+					message: 'New repository name:',
+					default: 'Bad_Name',
+					validate: value => (/^[a-z][a-z\d-]*$/.test(value) ? undefined : 'lowercase letters, numbers and hyphens'),
+				}}
 				onAnswer={value => answers.push(value)}
 			/>,
 		);
@@ -64,7 +70,9 @@ describe('QuestionView', () => {
 		['a bracketed paste types its first line and submits at its line end', ['\u001B[200~trainer\n\u001B[201~'], 'trainer'],
 	])('%s', async (_, keys, expected) => {
 		const answers: unknown[] = [];
-		const {stdin} = render(<QuestionView question={{kind: 'text', flag: 'image', message: 'Image name:', default: 'default-name'}} onAnswer={value => answers.push(value)} />);
+		const {stdin} = render(
+			<QuestionView question={{kind: 'text', flag: 'image', message: 'Image name:', default: 'default-name'}} onAnswer={value => answers.push(value)} />,
+		);
 		await tick();
 		await type(stdin, ...keys);
 		if (answers.length === 0) await type(stdin, KEY.enter);
@@ -117,11 +125,15 @@ describe('QuestionView', () => {
 
 	it('confirms with Enter on the default and declines with n then Enter, as every question ends with Enter', async () => {
 		const answers: unknown[] = [];
-		const yes = render(<QuestionView question={{kind: 'confirm', flag: 'output', message: 'Write image_specs.py?', default: true}} onAnswer={value => answers.push(value)} />);
+		const yes = render(
+			<QuestionView question={{kind: 'confirm', flag: 'output', message: 'Write image_specs.py?', default: true}} onAnswer={value => answers.push(value)} />,
+		);
 		await tick();
 		await type(yes.stdin, KEY.enter);
 		yes.unmount();
-		const no = render(<QuestionView question={{kind: 'confirm', flag: 'output', message: 'Write image_specs.py?', default: true}} onAnswer={value => answers.push(value)} />);
+		const no = render(
+			<QuestionView question={{kind: 'confirm', flag: 'output', message: 'Write image_specs.py?', default: true}} onAnswer={value => answers.push(value)} />,
+		);
 		await tick();
 		expect(no.lastFrame()).toContain('Write image_specs.py? (Y/n)');
 		await type(no.stdin, 'n');
@@ -138,7 +150,10 @@ describe('App', () => {
 		const lastFrame = () => stripVTControlCharacters(view.lastFrame() ?? '');
 		session.report({type: 'step', step: 'checks', status: 'running'});
 		session.report({type: 'checks-started', ids: ['gcloud', 'account']});
-		session.report({type: 'check', check: {id: 'account', title: 'gcloud account', status: 'fail', detail: 'no active account', fix: 'gcloud auth login', required: true}});
+		session.report({
+			type: 'check',
+			check: {id: 'account', title: 'gcloud account', status: 'fail', detail: 'no active account', fix: 'gcloud auth login', required: true},
+		});
 		await tick();
 		expect(lastFrame()).toContain('Prerequisites');
 		expect(lastFrame()).toContain('✖ gcloud account — no active account');
@@ -179,7 +194,18 @@ describe('App', () => {
 		const {lastFrame} = render(<App session={session} onCancel={() => undefined} />);
 		session.report({
 			type: 'done',
-			result: {ok: true, pushed: true, project: 'acme-ml', location: 'us-east1', repository: 'union-images', imageUri: 'us-east1-docker.pkg.dev/acme-ml/union-images/trainer:abc', digest: 'sha256:1234', specFile: '/p/image_specs.py', nextCommand: 'union register .', usage: ['import union', 'from image_specs import trainer_image', '', '@union.task(container_image=trainer_image)']},
+			result: {
+				ok: true,
+				pushed: true,
+				project: 'acme-ml',
+				location: 'us-east1',
+				repository: 'union-images',
+				imageUri: 'us-east1-docker.pkg.dev/acme-ml/union-images/trainer:abc',
+				digest: 'sha256:1234',
+				specFile: '/p/image_specs.py',
+				nextCommand: 'union register .',
+				usage: ['import union', 'from image_specs import trainer_image', '', '@union.task(container_image=trainer_image)'],
+			},
 		});
 		await tick();
 		const frame = lastFrame() ?? '';

@@ -10,7 +10,7 @@ const tick = async (ms = 30) => new Promise(resolve => setTimeout(resolve, ms));
 const type = async (stdin: {write: (data: string) => void}, ...keys: string[]) => {
 	for (const key of keys) {
 		stdin.write(key);
-		// eslint-disable-next-line no-await-in-loop -- Ink reads keys one at a time
+		// Ink reads keys one at a time
 		await tick();
 	}
 };
@@ -77,7 +77,12 @@ describe('FilterSelect', () => {
 
 	it('filters as you type, and Enter chooses the focused match', async () => {
 		const answers: string[] = [];
-		const view = render(<FilterSelect question={question(fromArray([repo('team-a-base'), repo('team-b-gpu'), repo('infra', {keywords: 'GPU images'})]))} onAnswer={value => answers.push(value)} />);
+		const view = render(
+			<FilterSelect
+				question={question(fromArray([repo('team-a-base'), repo('team-b-gpu'), repo('infra', {keywords: 'GPU images'})]))}
+				onAnswer={value => answers.push(value)}
+			/>,
+		);
 		const frame = () => stripVTControlCharacters(view.lastFrame() ?? '');
 		await tick();
 		await type(view.stdin, 'g', 'p', 'u');
@@ -134,12 +139,18 @@ describe('FilterSelect', () => {
 	it('starts on the default once it arrives, and scrolls a window of rows', async () => {
 		const many = Array.from({length: 40}, (_, index) => repo(`repo-${String(index).padStart(2, '0')}`));
 		const answers: string[] = [];
-		const view = render(<FilterSelect question={question(fromArray(many.slice(0, 20), many.slice(20)), {default: 'repo-30'})} onAnswer={value => answers.push(value)} />);
+		const view = render(
+			<FilterSelect question={question(fromArray(many.slice(0, 20), many.slice(20)), {default: 'repo-30'})} onAnswer={value => answers.push(value)} />,
+		);
 		const frame = () => stripVTControlCharacters(view.lastFrame() ?? '');
 		await tick();
 		expect(frame()).toMatch(/› repo-30/);
 		expect(frame()).not.toContain('repo-00');
-		expect(frame().split('\n').filter(line => /repo-\d\d/.test(line))).toHaveLength(8);
+		expect(
+			frame()
+				.split('\n')
+				.filter(line => /repo-\d\d/.test(line)),
+		).toHaveLength(8);
 		await type(view.stdin, KEY.pageDown, KEY.enter);
 		expect(answers).toEqual(['repo-38']);
 	});
@@ -155,7 +166,9 @@ describe('FilterSelect', () => {
 
 	it('with 5,000 rows, each keystroke reaches the screen quickly', async () => {
 		const pages = Array.from({length: 50}, (_, page) =>
-			Array.from({length: 100}, (_, index) => repo(`team-${String(page * 100 + index).padStart(4, '0')}`, {hint: `Docker · us-east1 · 1.0 MB · Images of team ${page * 100 + index}`})),
+			Array.from({length: 100}, (_, index) =>
+				repo(`team-${String(page * 100 + index).padStart(4, '0')}`, {hint: `Docker · us-east1 · 1.0 MB · Images of team ${page * 100 + index}`}),
+			),
 		);
 		const view = render(<FilterSelect question={question(fromArray(...pages))} onAnswer={() => undefined} />);
 		const frame = () => stripVTControlCharacters(view.lastFrame() ?? '');
@@ -168,7 +181,7 @@ describe('FilterSelect', () => {
 			const expected = query === '' ? 'Filter: type to filter' : `Filter: ${query}\n`;
 			const started = performance.now();
 			view.stdin.write(key);
-			// eslint-disable-next-line no-await-in-loop -- one key, one frame
+			// one key, one frame
 			while (!frame().includes(expected)) await new Promise(resolve => setImmediate(resolve));
 			times.push(performance.now() - started);
 		}

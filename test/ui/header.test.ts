@@ -39,7 +39,18 @@ describe('surelyInk (may the entry draw the header before main parses the flags?
 		expect(surelyInk([], {...env, CI: 'true'}, true)).toBe(false);
 		expect(surelyInk([], {...env, TERM: 'dumb'}, true)).toBe(false);
 		expect(surelyInk([], {...env, INK_SCREEN_READER: 'true'}, true)).toBe(false);
-		for (const argv of [['--json'], ['--json=true'], ['--yes'], ['--no-yes'], ['--plain'], ['--help'], ['-h'], ['--version'], ['doctor'], ['--project', 'p', 'doctor']]) {
+		for (const argv of [
+			['--json'],
+			['--json=true'],
+			['--yes'],
+			['--no-yes'],
+			['--plain'],
+			['--help'],
+			['-h'],
+			['--version'],
+			['doctor'],
+			['--project', 'p', 'doctor'],
+		]) {
 			expect(surelyInk(argv, env, true), argv.join(' ')).toBe(false);
 		}
 	});

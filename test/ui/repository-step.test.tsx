@@ -24,7 +24,10 @@ let registry: ArtifactRegistry;
 
 beforeAll(async () => {
 	[fake, sandbox] = await Promise.all([startFakeArtifactRegistry(), makeSandbox()]);
-	registry = await openArtifactRegistry({platform: {...sandbox.platform, env: {...sandbox.env, [ENDPOINT_ENV]: fake.endpoint}}}, {retryDelaysMs: [1], operationPollDelaysMs: [5]});
+	registry = await openArtifactRegistry(
+		{platform: {...sandbox.platform, env: {...sandbox.env, [ENDPOINT_ENV]: fake.endpoint}}},
+		{retryDelaysMs: [1], operationPollDelaysMs: [5]},
+	);
 });
 
 afterAll(async () => {
@@ -65,7 +68,7 @@ const start = (saved: ProjectAnswers = {}) => {
 	const type = async (...keys: string[]) => {
 		for (const key of keys) {
 			view.stdin.write(key);
-			// eslint-disable-next-line no-await-in-loop -- Ink reads keys one at a time
+			// Ink reads keys one at a time
 			await tick();
 		}
 	};

@@ -1,0 +1,94 @@
+import {readFile, writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {computeFlyteUri, type FlyteImage} from '../../source/services/flyte-image.js';
+import {renderFlyteModule} from '../../source/services/flyte-module.js';
+import {startBuildWorld, type BuildWorld} from '../support/build-world.js';
+import {imagespecGar} from '../support/cli.js';
+import {dockerEngine, requireDocker} from '../support/docker.js';
+import {shimTool} from '../support/gcloud.js';
+import {schemaErrors} from '../support/schema.js';
+
+const engine = await dockerEngine();
+
+/**
+ * `--sdk flyte` end to end. The real flyte SDK cannot be installed on these machines: a recording
+ * stand-in `flyte` executable takes its place (it records its arguments and folder, then builds
+ * and pushes with the real docker engine); the registry, docker's gcloud credentials and the proof
+ * through the fake Artifact Registry are the real ones. The URI is the tool's computation for the
+ * flyte the project pins (flyte==2.6.5), whose vectors come from flyte-sdk's own _image.py.
+ */
+requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof (CLI, real engine and registry)', {timeout: 300_000}, () => {
+	let world: BuildWorld;
+	let flyteLog: string;
+	const setup = ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images'];
+
+	beforeAll(async () => {
+		world = await startBuildWorld(engine!);
+		flyteLog = path.join(world.sandbox.root, 'flyte-calls.log');
+		await shimTool(
+			world.sandbox,
+			'flyte',
+			[
+				`{ echo "$*"; pwd; } >> '${flyteLog}'`,
+				`printf 'FROM %s\\nRUN echo built-by-flyte > /built\\n' "$IMAGESPEC_STUB_FLYTE_BASE" | docker build -t "$IMAGESPEC_STUB_FLYTE_URI" - && docker push "$IMAGESPEC_STUB_FLYTE_URI"`,
+			].join('\n'),
+		);
+		await writeFile(path.join(world.sandbox.project, 'requirements.txt'), 'flyte==2.6.5\n');
+	});
+
+	afterAll(async () => {
+		await world?.stop();
+	});
+
+	const image = (name: string): FlyteImage => ({
+		name,
+		registry: `${world.registry.host}/acme-ml/union-images`,
+		platform: ['linux/amd64'],
+		base: {kind: 'debian', pythonVersion: [3, 12]},
+		layers: [{kind: 'pip_packages', packages: ['pandas']}],
+	});
+
+	it('--no-build: detected from the project (flyte==2.6.5), writes the module and names the URI flyte computes', async () => {
+		const run = await imagespecGar([...setup, '--image', 'trainer', '--python-version', '3.12', '--packages', 'pandas', '--no-build', '--json'], {
+			cwd: world.sandbox.project,
+			env: world.env,
+		});
+		expect(run.code, run.stderr).toBe(0);
+		const result = JSON.parse(run.stdout);
+		expect(schemaErrors('result.schema.json', result)).toEqual([]);
+		const expected = await computeFlyteUri(image('trainer'), {folder: world.sandbox.project, installedFlyte: '2.6.5'});
+		expect(result).toMatchObject({ok: true, sdk: 'flyte', image: 'trainer', imageUri: expected.known && expected.uri, pushed: false});
+		expect(result).not.toHaveProperty('buildSkipped');
+		expect(result.usage).toEqual(['from flyte_images import trainer_env', '', '@trainer_env.task']);
+		expect(await readFile(path.join(world.sandbox.project, 'flyte_images.py'), 'utf8')).toBe(renderFlyteModule([image('trainer')]));
+		expect(run.stderr).toContain('amd64 only');
+	});
+
+	it('builds with flyte build (the stand-in), streams its output, and proves the push with Artifact Registry', async () => {
+		const expected = await computeFlyteUri(image('scorer'), {folder: world.sandbox.project, installedFlyte: '2.6.5'});
+		if (!expected.known) throw new Error(expected.reason);
+		const env = {...world.env, IMAGESPEC_STUB_FLYTE_URI: expected.uri, IMAGESPEC_STUB_FLYTE_BASE: world.baseImage};
+		const run = await imagespecGar([...setup, '--sdk', 'flyte', '--image', 'scorer', '--python-version', '3.12', '--packages', 'pandas', '--json'], {
+			cwd: world.sandbox.project,
+			env,
+			timeout: 240_000,
+		});
+		expect(run.code, run.stderr).toBe(0);
+		const result = JSON.parse(run.stdout);
+		expect(result).toMatchObject({ok: true, sdk: 'flyte', imageUri: expected.uri, pushed: true, inRepository: true});
+		expect(result.digest).toMatch(/^sha256:[a-f\d]{64}$/);
+		// flyte was asked for the local builder, the module and the environment, in the module's folder.
+		const calls = (await readFile(flyteLog, 'utf8')).trim().split('\n');
+		expect(calls).toEqual(['--image-builder local build flyte_images.py scorer_env', world.sandbox.project]);
+		expect(await world.dockerCommands()).toEqual(expect.arrayContaining(['build', 'push']));
+		expect(run.stderr).toContain('built-by-flyte');
+		expect(run.stderr).toContain(`Artifact Registry lists scorer:${expected.tag} → ${result.digest}.`);
+
+		// A rerun finds it there: flyte is not run again.
+		const again = await imagespecGar([...setup, '--sdk', 'flyte', '--image', 'scorer', '--json'], {cwd: world.sandbox.project, env});
+		expect(again.code, again.stderr).toBe(0);
+		expect(JSON.parse(again.stdout)).toMatchObject({ok: true, pushed: false, buildSkipped: 'already in the repository', imageUri: expected.uri});
+		expect((await readFile(flyteLog, 'utf8')).trim().split('\n')).toHaveLength(2);
+	});
+});
