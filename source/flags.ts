@@ -32,6 +32,8 @@ export type Flags = {
 	builder?: string;
 	output?: string;
 	sdk?: Sdk;
+	/** Flyte 2: also set image.registry in the project's flyte config.yaml (asked when interactive and not given). */
+	flyteConfig?: boolean;
 	build: boolean;
 	/** Build and push even when the tag is already in the repository. */
 	force: boolean;

@@ -49,6 +49,8 @@ export const HELP = `
     --sdk union|flytekit|flyte
                              what the module imports (default: flyte when the project depends on or imports only
                              flyte (Flyte 2: flyte.Image declarations); flytekit when it uses it without union)
+    --flyte-config           Flyte 2: also set image.registry in the project's flyte config.yaml (the one flyte
+                             reads here, else .flyte/config.yaml); every other line of it is kept
 
   Status and build (every image of the module: image_specs.py, or --output FILE)
     --all                    build every missing or stale image (with --force: every image)

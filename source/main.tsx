@@ -49,6 +49,7 @@ const FLAG_TYPES = {
 	builder: {type: 'string'},
 	output: {type: 'string'},
 	sdk: {type: 'string'},
+	flyteConfig: {type: 'boolean'},
 	build: {type: 'boolean', default: true},
 	force: {type: 'boolean', default: false},
 	allowSecrets: {type: 'boolean', default: false},

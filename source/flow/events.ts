@@ -29,6 +29,8 @@ export type JourneyResult = {
 	specFile?: string;
 	/** Which SDK's module was written: flyte (flyte.Image) or union/flytekit (ImageSpec, the default). */
 	sdk?: Sdk;
+	/** Flyte 2: the flyte config.yaml whose image.registry was set (--flyte-config). */
+	flyteConfig?: string;
 	pushed: boolean;
 	/** Whether the repository has the image now (undefined: could not tell). */
 	inRepository?: boolean;

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type {Flags} from '../flags.js';
-import {validateRepositoryId, type ArtifactRegistry, type RepositoryWhere} from '../services/artifact-registry.js';
+import {validateRepositoryId, type ArtifactRegistry, type RepositoryRef} from '../services/artifact-registry.js';
 import {configureDocker} from '../services/gcloud.js';
 import {CancelledError, StepError, UsageError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
-import {DEFAULT_PLATFORM, registryHost} from '../services/imagespec.js';
+import {DEFAULT_PLATFORM, registryHostOfLocation} from '../services/imagespec.js';
 import {SECRET_FIX, secretWarning, secretsInFlags} from '../services/secrets.js';
 import {usageLines} from '../services/usage.js';
 import {SDKS, detectSdk} from '../services/sdk.js';
@@ -21,7 +21,8 @@ import {chooseProjectAndLocation, validateProjectId} from '../steps/project.js';
 import {checkPushPermission, chooseRepository, validateRepositoryFlags} from '../steps/repository.js';
 import {grantDataPlaneAccess} from '../steps/access.js';
 import {validateServiceAccount} from '../services/repository-iam.js';
-import {asSavedAnswers, chooseRerunAction, findKnownSetup, toSavedImage, type KnownSetup, type RerunChoice} from '../steps/setup.js';
+import {chooseRerunAction, findKnownSetup, planRerun, resolveAnswers, toSavedImage} from '../steps/setup.js';
+import {answer, lastImage} from './answers.js';
 import {createAsker, type Asker} from './ask.js';
 import type {JourneyResult, Reporter, StepId} from './events.js';
 import {dryRunRegistry, plan, planDockerAuth, type PlannedChange} from './plan.js';
@@ -70,14 +71,16 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	};
 	const store: AnswerStore = flags.dryRun ? {...options.store, save() {}} : options.store;
 	const env = ctx.platform.env;
-	const c: StepContext = {flags, cwd: options.cwd, folder: projectFolder(options.cwd), ctx, ask, report, saved: store.load()};
+	const where = {cwd: options.cwd, folder: projectFolder(options.cwd)};
 	const result: JourneyResult = {ok: false, pushed: false};
 
 	// Before anything reads them (a FIFO would block the run, a path outside the project leak).
-	await checkFlagFiles(c);
+	await checkFlagFiles({flags, ...where});
 	// A rerun starts from the saved answers; a new team member from the team's module.
-	const known = await findKnownSetup(c);
-	if (known?.source === 'module') c.saved = asSavedAnswers(known, c.saved);
+	const saved = store.load();
+	const known = await findKnownSetup({flags, saved, ctx, ...where});
+	// After the rerun menu, the context its plan makes (new answers, maybe no one asked).
+	let c: StepContext = {...resolveAnswers(flags, saved, known), ...where, ctx, ask, report};
 	await validateFlags(c);
 	if (store.problem)
 		report({
@@ -155,9 +158,9 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		if (known && ask.interactive && !chosen) {
 			// The menu offers to build what the repository lacks; a status that cannot answer offers nothing.
 			const missing = await missingImages(c, known.moduleFile, openRegistry).catch(() => []);
-			const choice = await chooseRerunAction(c, known, missing);
-			if (choice.action === 'build-missing') buildMissing = choice.images;
-			applyRerunChoice(c, known, choice);
+			const rerun = planRerun(c, known, await chooseRerunAction(c, known, missing));
+			buildMissing = rerun.buildImages;
+			c = {...c, ...rerun.answers, ask: rerun.asked ? c.ask : createAsker(undefined, ctx.signal)};
 		}
 		return chooseProjectAndLocation(c, {gcloudProject: gcloud.project, registry: openRegistry()});
 	});
@@ -184,13 +187,14 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	finished('access', access.done ? 'done' : 'skipped', access.detail);
 
 	// 4. Docker authentication for the repository's host
-	const host = registryHost(location, env.IMAGESPEC_GAR_REGISTRY_HOST);
+	const host = registryHostOfLocation(location, env.IMAGESPEC_GAR_REGISTRY_HOST);
 	const auth = await step('docker-auth', async () => {
 		if (!flags.dryRun) return configureDocker(ctx, host);
 		const change = await planDockerAuth(ctx, host);
 		if (change) report(plan(change));
 		return {changed: false, planned: change !== undefined};
 	});
+	if (!flags.dryRun) store.save(answers => ({...answers, dockerAuth: host}));
 	if ('planned' in auth && auth.planned) finished('docker-auth', 'skipped', `--dry-run: ${host} not configured`);
 	else if (auth.changed) finished('docker-auth', 'done', `${host} → gcloud credential helper`);
 	else finished('docker-auth', 'skipped', `${host} already uses the gcloud credential helper`);
@@ -203,9 +207,9 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	// 5. The ImageSpec module and the tag flytekit will compute (the builder is part of the spec)
 	const authored = await step('imagespec', async () => {
 		// A person is asked only when the run builds; a declared builder changes only when chosen.
-		const chosen = c.flags.builder !== undefined || (ask.interactive && c.flags.build);
-		c.flags = {...c.flags, builder: await chooseBuilder(c, {docker})};
-		return authorImageSpec(c, {project, location, repository, builder: c.flags.builder === 'union' ? 'union' : 'local', builderChosen: chosen});
+		const chosen = c.flags.builder !== undefined || (c.ask.interactive && c.flags.build);
+		const builder = await chooseBuilder(c, {docker});
+		return authorImageSpec(c, {project, location, repository, builder, builderChosen: chosen});
 	});
 	const builder = authored.spec.builder === 'union' ? 'union' : 'local';
 	Object.assign(result, {registry: authored.spec.registry, image: authored.spec.name, tag: authored.tag, imageUri: authored.uri, specFile: authored.specFile});
@@ -261,7 +265,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
  * --dry-run's build step: whether the tag is already there (a read); if not (or --force), the
  * build and push it would run. Nothing is built.
  */
-async function planBuild(c: StepContext, authored: AuthoredSpec, where: RepositoryWhere & {account?: string}, openRegistry: () => Promise<ArtifactRegistry>) {
+async function planBuild(c: StepContext, authored: AuthoredSpec, where: RepositoryRef & {account?: string}, openRegistry: () => Promise<ArtifactRegistry>) {
 	await checkPushPermission(c, await openRegistry(), {...where, imageUri: authored.uri});
 	const there = c.flags.force ? undefined : await findInRepository(c, authored, where, openRegistry);
 	if (there?.state === 'present') {
@@ -284,7 +288,7 @@ async function planBuild(c: StepContext, authored: AuthoredSpec, where: Reposito
 
 /** Invalid or missing flags fail before any work, with the flag named (exit 2). */
 async function validateFlags(c: StepContext) {
-	const {flags, saved, ask} = c;
+	const {flags, ask} = c;
 	rejectInvalidFlags(flags);
 
 	for (const [a, b] of [
@@ -306,46 +310,12 @@ async function validateFlags(c: StepContext) {
 	if (!ask.interactive) {
 		const missing = (
 			[
-				['location', flags.location ?? saved.location],
-				['repository', flags.repository ?? saved.repository],
-				['image', flags.image ?? Object.values(saved.images ?? {}).at(-1)?.name],
+				['location', answer(c, 'location')],
+				['repository', answer(c, 'repository')],
+				['image', flags.image ?? lastImage(c)?.name],
 			] as const
 		).find(([, value]) => value === undefined);
 		if (missing) throw new UsageError(`Missing --${missing[0]}: nothing saved for this project folder either`, missing[0]);
-	}
-}
-
-/** The rerun menu's answer, as the flags and saved answers the remaining steps read. */
-function applyRerunChoice(c: StepContext, known: KnownSetup, choice: RerunChoice) {
-	const setup = {project: known.project, location: known.location, repository: known.repository};
-	switch (choice.action) {
-		case 'add': {
-			c.flags = {...c.flags, ...setup};
-			break;
-		}
-
-		case 'rebuild': {
-			// Every image answer from its declaration or saved answers: asked of no one.
-			c.flags = {...c.flags, ...setup, image: choice.image, force: true};
-			c.ask = createAsker(undefined, c.ctx.signal);
-			break;
-		}
-
-		case 'build-missing': {
-			// The saved setup as it is, asked of no one: the build command takes over after this step.
-			c.flags = {...c.flags, ...setup};
-			c.ask = createAsker(undefined, c.ctx.signal);
-			break;
-		}
-
-		case 'change': {
-			break;
-		}
-
-		case 'start-over': {
-			c.saved = {};
-			break;
-		}
 	}
 }
 
@@ -355,7 +325,7 @@ function applyRerunChoice(c: StepContext, known: KnownSetup, choice: RerunChoice
  */
 async function rejectUnknownLocation(c: StepContext, location: string) {
 	if (KNOWN_LOCATIONS.includes(location)) return;
-	const project = c.flags.project ?? c.saved.project;
+	const project = answer(c, 'project');
 	const live = project
 		? await import('../services/artifact-registry.js')
 				.then(async ({openArtifactRegistry}) => (await openArtifactRegistry(c.ctx)).listLocations(project, c.ctx.signal))

@@ -1,9 +1,9 @@
-import {repositoryName, type ArtifactRegistry, type Repository} from '../services/artifact-registry.js';
+import {repositoryName, type ArtifactRegistry, type Repository, type RepositoryRef} from '../services/artifact-registry.js';
 import {readDockerConfig, isGcloudHelperRegistered} from '../services/docker-config.js';
 import {StepError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
 import {dockerConfigPath} from '../services/platform.js';
-import {enableApiCommand} from '../services/api-errors.js';
+import {configureDockerCommand, enableApiCommand} from '../services/fixes.js';
 import type {Prompter, Question} from './ask.js';
 import type {JourneyResult, Reporter, StepId} from './events.js';
 
@@ -35,13 +35,10 @@ const DRY_RUN_MUTATION = 'DRY_RUN_MUTATION';
  * plan creates reads as new and empty, so the steps after it plan against it. A disabled API
  * is planned to be enabled once, and reads as a project with nothing in it.
  */
-export function dryRunRegistry(
-	registry: ArtifactRegistry,
-	report: Reporter,
-): ArtifactRegistry & {planRepository(project: string, location: string, id: string): void} {
+export function dryRunRegistry(registry: ArtifactRegistry, report: Reporter): ArtifactRegistry & {planRepository(ref: RepositoryRef): void} {
 	const planned = new Set<string>();
 	const enabling = new Set<string>();
-	const isPlanned = (project: string, location: string, id: string) => planned.has(repositoryName(project, location, id)) || enabling.has(project);
+	const isPlanned = (ref: RepositoryRef) => planned.has(repositoryName(ref)) || enabling.has(ref.project);
 	const refuse = (what: string): never => {
 		throw new StepError(`--dry-run: ${what} must not be sent (a bug: please report it).`, {reason: DRY_RUN_MUTATION});
 	};
@@ -67,19 +64,19 @@ export function dryRunRegistry(
 		}
 	};
 
-	const fresh = (project: string, location: string, id: string): Repository => ({
-		name: repositoryName(project, location, id),
-		id,
-		project,
-		location,
+	const fresh = (ref: RepositoryRef): Repository => ({
+		name: repositoryName(ref),
+		id: ref.repository,
+		project: ref.project,
+		location: ref.location,
 		format: 'DOCKER',
 		description: '',
 		labels: {},
 	});
 
 	return {
-		planRepository(project, location, id) {
-			planned.add(repositoryName(project, location, id));
+		planRepository(ref) {
+			planned.add(repositoryName(ref));
 		},
 
 		async *listRepositoryPages(project, location, options) {
@@ -104,44 +101,44 @@ export function dryRunRegistry(
 			}
 		},
 
-		async getRepository(project, location, id, signal) {
-			if (isPlanned(project, location, id)) return planned.has(repositoryName(project, location, id)) ? fresh(project, location, id) : undefined;
+		async getRepository(ref, signal) {
+			if (isPlanned(ref)) return planned.has(repositoryName(ref)) ? fresh(ref) : undefined;
 			return read(
-				project,
-				async () => registry.getRepository(project, location, id, signal),
+				ref.project,
+				async () => registry.getRepository(ref, signal),
 				() => undefined,
 			);
 		},
 
-		async createDockerRepository(_project, _location, id) {
-			return refuse(`creating repository ${id}`);
+		async createDockerRepository(ref) {
+			return refuse(`creating repository ${ref.repository}`);
 		},
 
-		async testIamPermissions(project, location, id, permissions, signal) {
+		async testIamPermissions(ref, permissions, signal) {
 			// The person who creates the repository administers it.
-			if (isPlanned(project, location, id)) return [...permissions];
-			return registry.testIamPermissions(project, location, id, permissions, signal);
+			if (isPlanned(ref)) return [...permissions];
+			return registry.testIamPermissions(ref, permissions, signal);
 		},
 
-		async getIamPolicy(project, location, id, signal) {
-			if (isPlanned(project, location, id)) return {bindings: []};
-			return registry.getIamPolicy(project, location, id, signal);
+		async getIamPolicy(ref, signal) {
+			if (isPlanned(ref)) return {bindings: []};
+			return registry.getIamPolicy(ref, signal);
 		},
 
-		async setIamPolicy(_project, _location, id) {
-			return refuse(`the IAM policy of repository ${id}`);
+		async setIamPolicy(ref) {
+			return refuse(`the IAM policy of repository ${ref.repository}`);
 		},
 
 		listLocations: async (project, signal) => registry.listLocations(project, signal),
 
 		async findTag(where, image, tag, signal) {
-			if (isPlanned(where.project, where.location, where.repository)) return undefined;
+			if (isPlanned(where)) return undefined;
 			return registry.findTag(where, image, tag, signal);
 		},
 
 		async listDockerImages(where, options) {
 			// A repository the plan would create holds no images yet.
-			if (isPlanned(where.project, where.location, where.repository)) return [];
+			if (isPlanned(where)) return [];
 			return registry.listDockerImages(where, options);
 		},
 
@@ -158,7 +155,7 @@ export async function planDockerAuth(ctx: ServiceContext, host: string): Promise
 		step: 'docker-auth',
 		summary: `register gcloud as docker's credential helper for ${host} in ${configFile}`,
 		content: `"credHelpers": {\n  "${host}": "gcloud"\n}\n(every other entry of ${configFile} is kept)`,
-		command: `gcloud auth configure-docker ${host}`,
+		command: configureDockerCommand(host),
 		data: {host, configFile, credHelpers: {[host]: 'gcloud'}},
 	};
 }

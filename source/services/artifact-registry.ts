@@ -3,10 +3,11 @@
 import fs from 'node:fs';
 import {createRequire} from 'node:module';
 import type {ArtifactRegistryClient, protos as ArtifactRegistryProtos} from '@google-cloud/artifact-registry';
-import {ADC_FIX, GrpcCode, apiCode, apiDetails, failure, isTransient, toStepError} from './api-errors.js';
+import {GrpcCode, apiCode, apiDetails, failure, isTransient, toStepError} from './api-errors.js';
 import {abortable, combineSignals, sleep, throwIfAborted} from './cancellation.js';
 import type {ServiceContext} from './context.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
+import {ADC_LOGIN} from './fixes.js';
 import {KNOWN_LOCATIONS, sortLocations} from './locations.js';
 import {adcPath} from './platform.js';
 import {
@@ -23,12 +24,8 @@ import {filterWarnings} from './warnings.js';
 /** `host:port` of a plaintext gRPC Artifact Registry (tests, local fakes). */
 export const ENDPOINT_ENV = 'IMAGESPEC_GAR_API_ENDPOINT';
 
-/** What a docker push needs on the repository (Artifact Registry Writer has it). */
-export const PUSH_PERMISSION = 'artifactregistry.repositories.uploadArtifacts';
-
-/** An IAM member for a gcloud account: service accounts and people are named differently. */
-export const iamMember = (account: string | undefined): string =>
-	account ? (account.endsWith('.gserviceaccount.com') ? `serviceAccount:${account}` : `user:${account}`) : 'user:YOUR_EMAIL';
+/** Which repository: the triple every repository call and command names. */
+export type RepositoryRef = {project: string; location: string; repository: string};
 
 export type Repository = {
 	/** Full resource name: projects/P/locations/L/repositories/ID. */
@@ -59,38 +56,34 @@ export type ArtifactRegistry = {
 		options?: {pageSize?: number; firstPageSize?: number; prefix?: string; signal?: AbortSignal},
 	): AsyncIterable<Repository[]>;
 	/** undefined when the repository does not exist (NOT_FOUND). */
-	getRepository(project: string, location: string, id: string, signal?: AbortSignal): Promise<Repository | undefined>;
+	getRepository(ref: RepositoryRef, signal?: AbortSignal): Promise<Repository | undefined>;
 	/**
 	 * Creates a DOCKER repository and waits for its long-running operation (polling GetOperation
 	 * while it is pending). created:false when a Docker repository of that name was already there.
 	 */
 	createDockerRepository(
-		project: string,
-		location: string,
-		id: string,
+		ref: RepositoryRef,
 		options?: RepositorySettings & {signal?: AbortSignal; onPending?: (operation: string) => void},
 	): Promise<{repository: Repository; created: boolean}>;
 	/** Which of `permissions` the caller holds on the repository (none when it cannot see it). */
-	testIamPermissions(project: string, location: string, id: string, permissions: readonly string[], signal?: AbortSignal): Promise<string[]>;
-	getIamPolicy(project: string, location: string, id: string, signal?: AbortSignal): Promise<IamPolicy>;
+	testIamPermissions(ref: RepositoryRef, permissions: readonly string[], signal?: AbortSignal): Promise<string[]>;
+	getIamPolicy(ref: RepositoryRef, signal?: AbortSignal): Promise<IamPolicy>;
 	/** Sends the policy with its etag; a concurrent change fails with reason ABORTED or FAILED_PRECONDITION. */
-	setIamPolicy(project: string, location: string, id: string, policy: IamPolicy, signal?: AbortSignal): Promise<IamPolicy>;
+	setIamPolicy(ref: RepositoryRef, policy: IamPolicy, signal?: AbortSignal): Promise<IamPolicy>;
 	/** Live location ids, or KNOWN_LOCATIONS when the API cannot tell. Multi-regions first. */
 	listLocations(project: string, signal?: AbortSignal): Promise<string[]>;
 	/**
 	 * The Docker image `tag` points at, as Artifact Registry lists it (what the cluster pulls
 	 * from), or undefined when the repository has no such tag.
 	 */
-	findTag(where: RepositoryWhere, image: string, tag: string, signal?: AbortSignal): Promise<RepositoryImage | undefined>;
+	findTag(ref: RepositoryRef, image: string, tag: string, signal?: AbortSignal): Promise<RepositoryImage | undefined>;
 	/**
 	 * Every Docker image (one per digest) in the repository: one ListDockerImages call per page of
 	 * up to `pageSize` (the API's maximum, 1,000, by default), however many images are asked about.
 	 */
-	listDockerImages(where: RepositoryWhere, options?: {pageSize?: number; signal?: AbortSignal}): Promise<DockerImageEntry[]>;
+	listDockerImages(ref: RepositoryRef, options?: {pageSize?: number; signal?: AbortSignal}): Promise<DockerImageEntry[]>;
 	close(): Promise<void>;
 };
-
-export type RepositoryWhere = {project: string; location: string; repository: string};
 
 export type RepositoryImage = {
 	/** sha256:... */
@@ -133,14 +126,15 @@ const DOCKER_IMAGES_PAGE_SIZE = 1000;
 
 export const repositoryParent = (project: string, location: string): string => `projects/${project}/locations/${location}`;
 
-export const repositoryName = (project: string, location: string, id: string): string => `${repositoryParent(project, location)}/repositories/${id}`;
+/** projects/P/locations/L/repositories/R: the repository's resource name. */
+export const repositoryName = ({project, location, repository}: RepositoryRef): string => `${repositoryParent(project, location)}/repositories/${repository}`;
 
 const repositoryNamePattern = /^projects\/([^/]+)\/locations\/([^/]+)\/repositories\/([^/]+)$/;
 
-export function parseRepositoryName(name: string): {project: string; location: string; id: string} | undefined {
+function parseRepositoryName(name: string): RepositoryRef | undefined {
 	const match = repositoryNamePattern.exec(name);
 	if (!match) return undefined;
-	return {project: match[1]!, location: match[2]!, id: match[3]!};
+	return {project: match[1]!, location: match[2]!, repository: match[3]!};
 }
 
 const repositoryIdPattern = /^[a-z]([a-z0-9-]*[a-z0-9])?$/;
@@ -205,7 +199,7 @@ function toRepository(message: RepositoryMessage): Repository {
 	const format = typeof message.format === 'number' ? (formatNames[message.format] ?? String(message.format)) : String(message.format ?? 'FORMAT_UNSPECIFIED');
 	const repository: Repository = {
 		name,
-		id: parts?.id ?? name.split('/').pop() ?? '',
+		id: parts?.repository ?? name.split('/').pop() ?? '',
 		project: parts?.project ?? '',
 		location: parts?.location ?? '',
 		format,
@@ -348,7 +342,7 @@ async function createClient(module: ArtifactRegistryModule, ctx: ServiceContext)
 	const hasFile = fs.existsSync(credentials);
 	if (env.GOOGLE_APPLICATION_CREDENTIALS && !hasFile) {
 		throw new StepError(`GOOGLE_APPLICATION_CREDENTIALS points at ${credentials}, which does not exist.`, {
-			fix: `Unset GOOGLE_APPLICATION_CREDENTIALS or point it at a key file, then run: ${ADC_FIX}`,
+			fix: `Unset GOOGLE_APPLICATION_CREDENTIALS or point it at a key file, then run: ${ADC_LOGIN}`,
 			reason: 'NO_ADC',
 		});
 	}
@@ -377,7 +371,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 		if (ctx.signal?.aborted || isAbort(error)) throw new CancelledError();
 		const mapped = toStepError(error, 'load Google Cloud credentials');
 		throw new StepError(mapped.reason === 'NO_ADC' ? mapped.message : `Could not load Google Cloud credentials: ${apiDetails(error)}`, {
-			fix: ADC_FIX,
+			fix: ADC_LOGIN,
 			reason: 'NO_ADC',
 			cause: error,
 		});
@@ -405,14 +399,14 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 				: (message as RepositoryMessage),
 		);
 
-	const getRepository = async (project: string, location: string, id: string, signal?: AbortSignal): Promise<Repository | undefined> => {
+	const getRepository = async (ref: RepositoryRef, signal?: AbortSignal): Promise<Repository | undefined> => {
 		const active = combineSignals(ctx.signal, signal);
 		try {
-			const [message] = await withRetry(async () => call(client.getRepository({name: repositoryName(project, location, id)}), active), retryDelays, active);
+			const [message] = await withRetry(async () => call(client.getRepository({name: repositoryName(ref)}), active), retryDelays, active);
 			return toRepository(message as RepositoryMessage);
 		} catch (error) {
 			if (apiCode(error) === GrpcCode.NOT_FOUND && !active?.aborted) return undefined;
-			throw failure(error, active, `get repository ${id} in ${location}`, project);
+			throw failure(error, active, `get repository ${ref.repository} in ${ref.location}`, ref.project);
 		}
 	};
 
@@ -441,7 +435,8 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 
 		getRepository,
 
-		async createDockerRepository(project, location, id, createOptions = {}) {
+		async createDockerRepository(ref, createOptions = {}) {
+			const {project, location, repository: id} = ref;
 			const active = combineSignals(ctx.signal, createOptions.signal);
 			const action = `create repository ${id} in ${location}`;
 			const invalid = validateRepositoryId(id);
@@ -485,7 +480,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 			}
 
 			// ALREADY_EXISTS: fine if it is a Docker repository (a rerun, or a teammate made it).
-			const existing = await getRepository(project, location, id, createOptions.signal);
+			const existing = await getRepository(ref, createOptions.signal);
 			if (!existing) {
 				throw new StepError(`Cannot ${action}: the name is taken, but the repository cannot be read.`, {
 					fix: 'Choose another repository name.',
@@ -507,46 +502,46 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 			return {repository: existing, created: ours};
 		},
 
-		async testIamPermissions(project, location, id, permissions, signal) {
+		async testIamPermissions(ref, permissions, signal) {
 			const active = combineSignals(ctx.signal, signal);
-			const resource = repositoryName(project, location, id);
+			const resource = repositoryName(ref);
 			try {
 				const [response] = await withRetry(async () => call(client.testIamPermissions({resource, permissions: [...permissions]}), active), retryDelays, active);
 				return response.permissions ?? [];
 			} catch (error) {
-				throw failure(error, active, `check your permissions on repository ${id}`, project);
+				throw failure(error, active, `check your permissions on repository ${ref.repository}`, ref.project);
 			}
 		},
 
-		async getIamPolicy(project, location, id, signal) {
+		async getIamPolicy(ref, signal) {
 			const active = combineSignals(ctx.signal, signal);
 			try {
 				const [policy] = await withRetry(
 					// Version 3 shows conditional bindings, which a write must then keep.
-					async () => call(client.getIamPolicy({resource: repositoryName(project, location, id), options: {requestedPolicyVersion: 3}}), active),
+					async () => call(client.getIamPolicy({resource: repositoryName(ref), options: {requestedPolicyVersion: 3}}), active),
 					retryDelays,
 					active,
 				);
 				return toPolicy(policy);
 			} catch (error) {
-				throw failure(error, active, `read the IAM policy of repository ${id}`, project);
+				throw failure(error, active, `read the IAM policy of repository ${ref.repository}`, ref.project);
 			}
 		},
 
-		async setIamPolicy(project, location, id, policy, signal) {
+		async setIamPolicy(ref, policy, signal) {
 			const active = combineSignals(ctx.signal, signal);
 			try {
 				// Not retried here: after a lost answer only a fresh read tells whether it was applied.
 				const [written] = await call(
 					client.setIamPolicy({
-						resource: repositoryName(project, location, id),
+						resource: repositoryName(ref),
 						policy: {version: policy.version, bindings: policy.bindings, etag: policy.etag},
 					}),
 					active,
 				);
 				return toPolicy(written);
 			} catch (error) {
-				throw failure(error, active, `change the IAM policy of repository ${id}`, project);
+				throw failure(error, active, `change the IAM policy of repository ${ref.repository}`, ref.project);
 			}
 		},
 
@@ -572,7 +567,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 
 		async findTag(where, image, tag, signal) {
 			const active = combineSignals(ctx.signal, signal);
-			const repository = repositoryName(where.project, where.location, where.repository);
+			const repository = repositoryName(where);
 			// Docker image paths are URL-encoded package ids (team/trainer → team%2Ftrainer).
 			const pkg = encodeURIComponent(image);
 			let version: string;
@@ -596,7 +591,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 
 		async listDockerImages(where, listOptions = {}) {
 			const active = combineSignals(ctx.signal, listOptions.signal);
-			const parent = repositoryName(where.project, where.location, where.repository);
+			const parent = repositoryName(where);
 			const entries: DockerImageEntry[] = [];
 			let pageToken = '';
 			do {

@@ -1,12 +1,16 @@
-import type {ArtifactRegistry} from './artifact-registry.js';
+import type {ArtifactRegistry, RepositoryRef} from './artifact-registry.js';
 import type {ServiceContext} from './context.js';
 import {EMULATION_COST, credentialHelperAnswers, credentialHelperOnPath, dockerInfo, type DockerInfo} from './docker.js';
 import {credentialSourceFor, readDockerConfig} from './docker-config.js';
+import {snapDocker, socketPermission, underSudo} from './docker-reach.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
+import {findExecutable} from './exec.js';
+import {ADC_LOGIN, GCLOUD_LOGIN, INSTALL_DOCKER, INSTALL_GCLOUD, START_DOCKER, configureDockerCommand, writerGrantFix} from './fixes.js';
 import {hasApplicationDefaultCredentials, readGcloudState, type AdcState, type GcloudState} from './gcloud.js';
-import {registryHost as garHost} from './imagespec.js';
+import {registryHostOfLocation} from './imagespec.js';
 import {dockerConfigPath, executable} from './platform.js';
 import {detectPython, type PythonInfo} from './python.js';
+import {PUSH_PERMISSION, iamMember} from './repository-iam.js';
 
 export type CheckId =
 	| 'gcloud'
@@ -20,7 +24,11 @@ export type CheckId =
 	| 'repository'
 	| 'data-plane'
 	| 'arch'
-	| 'python';
+	| 'python'
+	// Flyte 2 projects only (doctor): flyte-checks.ts.
+	| 'flyte-sdk'
+	| 'flyte-config'
+	| 'flyte-host';
 
 export type Check = {
 	id: CheckId;
@@ -33,7 +41,6 @@ export type Check = {
 };
 
 /** The repository this folder pushes to (saved answers or the team's module). */
-export type KnownRepository = {project: string; location: string; repository: string};
 
 export type CheckOptions = {
 	/** Given by --project or saved answers; wins over gcloud's core/project. */
@@ -43,7 +50,7 @@ export type CheckOptions = {
 	/** The Artifact Registry client authenticates with Application Default Credentials. */
 	needAdc: boolean;
 	/** When known: docker auth for its host, whether it still exists and whether you may push to it. */
-	repository?: KnownRepository;
+	repository?: RepositoryRef;
 	/**
 	 * 'wizard': its own later steps run configure-docker and choose or create the repository, so
 	 * problems there only warn. 'doctor' (default): they are required like the rest.
@@ -56,6 +63,8 @@ export type CheckOptions = {
 	registry?: () => Promise<ArtifactRegistry>;
 	/** Ask Python whether flytekit / union import (default true). */
 	python?: boolean;
+	/** The host the wizard registered with configure-docker on an earlier run (saved answers). */
+	dockerAuthSaved?: string;
 	/** The Union data plane's worker service account (another project): may it pull from the repository? */
 	dataPlaneServiceAccount?: string;
 };
@@ -98,6 +107,9 @@ export const CHECK_TITLES: Record<CheckId, string> = {
 	'data-plane': 'Data plane can pull',
 	arch: 'Build architecture',
 	python: 'Python with union or flytekit',
+	'flyte-sdk': 'flyte SDK (Flyte 2)',
+	'flyte-config': "flyte's image.registry",
+	'flyte-host': 'Repository host reachable',
 };
 
 /** The checks runChecks reports for these options: the repository ones only when one is known. */
@@ -109,20 +121,14 @@ export const plannedChecks = (options: Pick<CheckOptions, 'repository' | 'python
 		return true;
 	});
 
-export const PUSH_PERMISSION = 'artifactregistry.repositories.uploadArtifacts';
 const REPOSITORY_CHECK_TIMEOUT_MS = 15_000;
 
-const INSTALL_GCLOUD = 'Install the Google Cloud SDK: https://cloud.google.com/sdk/docs/install';
-const INSTALL_DOCKER = 'Install Docker: https://docs.docker.com/get-docker/';
-const START_DOCKER = 'Start Docker (open Docker Desktop, or `sudo systemctl start docker`), then run this again.';
-const LOGIN = 'gcloud auth login';
 // The host doctor asks the credential helper about when no repository is known: any GAR host gets gcloud's token.
 const SAMPLE_HOST = 'us-docker.pkg.dev';
-const ADC_LOGIN = 'gcloud auth application-default login';
 
 /** Fixes the wizard can run for the person, with the terminal handed over. */
 export const RUNNABLE_FIXES: Readonly<Record<string, readonly string[]>> = {
-	[LOGIN]: ['auth', 'login'],
+	[GCLOUD_LOGIN]: ['auth', 'login'],
 	[ADC_LOGIN]: ['auth', 'application-default', 'login'],
 };
 
@@ -133,7 +139,7 @@ export const runnableFix = (check: Check): {command: string; args: readonly stri
 	return args ? {command: check.fix, args} : undefined;
 };
 
-const make = (id: CheckId, required: boolean, status: Check['status'], detail: string, fix?: string): Check => ({
+export const make = (id: CheckId, required: boolean, status: Check['status'], detail: string, fix?: string): Check => ({
 	id,
 	title: CHECK_TITLES[id],
 	// An optional check never fails the run: it only warns.
@@ -200,7 +206,9 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 					[state.version ? `Google Cloud SDK ${state.version}` : 'gcloud', state.path ? `at ${state.path}` : ''].filter(Boolean).join(' '),
 				),
 			);
-			emit(state.account ? make('account', true, 'ok', state.account) : make('account', true, 'fail', 'No active gcloud account: not logged in.', LOGIN));
+			emit(
+				state.account ? make('account', true, 'ok', state.account) : make('account', true, 'fail', 'No active gcloud account: not logged in.', GCLOUD_LOGIN),
+			);
 		} else {
 			emit(make('gcloud', true, 'fail', 'gcloud was not found on PATH.', INSTALL_GCLOUD));
 			emit(make('account', true, 'fail', 'Needs gcloud.', INSTALL_GCLOUD));
@@ -236,14 +244,29 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 	})();
 
 	const dockerPart = (async (): Promise<DockerInfo> => {
-		const [info, helper] = await Promise.all([dockerInfo(gates.docker.ctx).finally(gates.docker.open), credentialHelperOnPath(ctx.platform)]);
+		const [info, helper, dockerPath] = await Promise.all([
+			dockerInfo(gates.docker.ctx).finally(gates.docker.open),
+			credentialHelperOnPath(ctx.platform),
+			findExecutable(ctx.platform, executable(ctx.platform, 'docker')),
+		]);
 		const need = options.needDocker;
 		if (info.cliInstalled) {
-			emit(make('docker-cli', need, 'ok', `Docker ${info.cliVersion ?? ''}`.trim()));
+			// A snap's docker or a run under sudo leaves gcloud's credential helper out of every push.
+			const reach = (dockerPath ? await snapDocker(dockerPath) : undefined) ?? underSudo(ctx.platform);
+			const cli = `Docker ${info.cliVersion ?? ''}`.trim();
+			if (!reach) emit(make('docker-cli', need, 'ok', cli));
+			else emit(make('docker-cli', need && reach.problem === 'snap', reach.problem === 'snap' ? 'fail' : 'warn', `${cli}: ${reach.detail}`, reach.fix));
+			const denied = socketPermission(info.error, ctx.platform);
 			emit(
 				info.engineReachable
 					? make('docker-engine', need, 'ok', `Engine ${info.engineVersion ?? ''}`.trim())
-					: make('docker-engine', need, 'fail', info.error ?? 'The Docker engine does not answer.', START_DOCKER),
+					: make(
+							'docker-engine',
+							need,
+							'fail',
+							denied?.detail ?? info.error ?? 'The Docker engine does not answer.',
+							denied?.fix ?? `${START_DOCKER}, then run this again.`,
+						),
 			);
 		} else {
 			emit(make('docker-cli', need, 'fail', 'docker was not found on PATH.', INSTALL_DOCKER));
@@ -255,7 +278,7 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 		} else if (helper) {
 			// doctor proves it: docker gets a token for the host only if the helper gives one.
 			const host = options.repository
-				? garHost(options.repository.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST)
+				? registryHostOfLocation(options.repository.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST)
 				: (ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST ?? SAMPLE_HOST);
 			const answer = await credentialHelperAnswers(ctx, host);
 			emit(
@@ -266,7 +289,7 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 							need,
 							'fail',
 							`${helper} gives docker no token for ${host}: ${answer.why}`,
-							/account/i.test(answer.why) ? LOGIN : `${LOGIN}, then check: echo ${host} | docker-credential-gcloud get`,
+							/account/i.test(answer.why) ? GCLOUD_LOGIN : `${GCLOUD_LOGIN}, then check: echo ${host} | docker-credential-gcloud get`,
 						),
 			);
 		} else {
@@ -292,7 +315,7 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 
 	const dockerAuthPart = (async () => {
 		if (!options.repository) return;
-		emit(await dockerAuthCheck(ctx, options.repository, options.needDocker && !wizard, wizard));
+		emit(await dockerAuthCheck(ctx, options.repository, {required: options.needDocker && !wizard, wizard, saved: options.dockerAuthSaved}));
 	})();
 
 	const repositoryPart = (async () => {
@@ -334,10 +357,14 @@ const projectCheck = (given: string | undefined, state: GcloudState | undefined)
 };
 
 /** Does docker ask gcloud for the repository host's credentials? Read from config.json, no process. */
-const dockerAuthCheck = async (ctx: ServiceContext, where: KnownRepository, required: boolean, wizard: boolean): Promise<Check> => {
-	const host = garHost(where.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST);
+const dockerAuthCheck = async (
+	ctx: ServiceContext,
+	where: RepositoryRef,
+	{required, wizard, saved}: {required: boolean; wizard: boolean; saved?: string},
+): Promise<Check> => {
+	const host = registryHostOfLocation(where.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST);
 	const file = dockerConfigPath(ctx.platform);
-	const command = `gcloud auth configure-docker ${host}`;
+	const command = configureDockerCommand(host);
 	const later = wizard ? ' (the wizard registers it in the Docker authentication step)' : '';
 	let source;
 	try {
@@ -347,13 +374,17 @@ const dockerAuthCheck = async (ctx: ServiceContext, where: KnownRepository, requ
 	}
 
 	if (source?.mechanism === 'credHelpers' && source.helper === 'gcloud') return make('docker-auth', required, 'ok', `${host} → gcloud credential helper`);
+	// Registered on an earlier run and gone now: something rewrote config.json (Docker Desktop does, keeping its own credsStore).
+	const desktop = source?.mechanism === 'credsStore' && source.helper === 'desktop';
+	const dropped =
+		saved === host ? `gcloud's entry for ${host} is gone since an earlier run registered it${desktop ? ' (Docker Desktop rewrote the file)' : ''}: ` : '';
 	const uses =
 		source === undefined
 			? `docker has no credentials for ${host} in ${file}`
 			: source.mechanism === 'auths'
 				? `docker uses a stored \`docker login\` for ${host}, which expires within the hour`
 				: `docker asks docker-credential-${source.helper} (${source.mechanism}) for ${host}, not gcloud`;
-	return make('docker-auth', required, 'fail', `${uses}: pushes would be refused${later}.`, command);
+	return make('docker-auth', required, 'fail', `${dropped}${uses}: pushes would be refused${later}.`, command);
 };
 
 /** Does the saved repository still exist, as Docker, and may this account push to it? */
@@ -376,7 +407,7 @@ const repositoryCheck = async (
 
 	try {
 		const client = await openClient();
-		const found = await client.getRepository(project, location, repository, signal);
+		const found = await client.getRepository(where, signal);
 		if (!found) {
 			return make(
 				'repository',
@@ -393,7 +424,7 @@ const repositoryCheck = async (
 
 		let granted: string[];
 		try {
-			granted = await client.testIamPermissions(project, location, repository, [PUSH_PERMISSION], signal);
+			granted = await client.testIamPermissions(where, [PUSH_PERMISSION], signal);
 		} catch (error) {
 			if (ctx.signal?.aborted) throw new CancelledError();
 			return make('repository', false, 'warn', `${label} exists; could not check push permission (${timeout.aborted ? 'no answer in time' : message(error)}).`);
@@ -401,13 +432,12 @@ const repositoryCheck = async (
 
 		if (granted.includes(PUSH_PERMISSION)) return make('repository', required, 'ok', `${label} exists; you may push to it`);
 		const account = (await gcloud.catch(() => undefined))?.account;
-		const member = account ? (account.endsWith('.gserviceaccount.com') ? `serviceAccount:${account}` : `user:${account}`) : 'user:YOUR_EMAIL';
 		return make(
 			'repository',
 			pushRequired,
 			'fail',
 			`${label} exists, but you may not push to it (no ${PUSH_PERMISSION}; checked with your Application Default Credentials).`,
-			`Ask an admin of the repository for Artifact Registry Writer: gcloud artifacts repositories add-iam-policy-binding ${repository} --project ${project} --location ${location} --member ${member} --role roles/artifactregistry.writer`,
+			writerGrantFix(where, iamMember(account)),
 		);
 	} catch (error) {
 		if (ctx.signal?.aborted) throw new CancelledError();
@@ -423,7 +453,7 @@ const repositoryCheck = async (
 /** Reads the repository's policy: does a reading role hold the data plane's worker account? Warns only. */
 const dataPlaneCheck = async (
 	ctx: ServiceContext,
-	where: KnownRepository,
+	where: RepositoryRef,
 	serviceAccount: string,
 	openClient: () => Promise<ArtifactRegistry>,
 ): Promise<Check> => {

@@ -97,7 +97,7 @@ export function exportTerraform(setup: ExportSetup): string {
 			'# The repository exists already: Terraform adopts it instead of creating it (Terraform >= 1.5).',
 			'import {',
 			`  to = ${ref}`,
-			`  id = ${hclString(repositoryName(project, location, repository))}`,
+			`  id = ${hclString(repositoryName({project, location, repository}))}`,
 			'}',
 		);
 	}

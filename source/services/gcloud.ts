@@ -1,10 +1,10 @@
 import {readFile, realpath} from 'node:fs/promises';
 import path from 'node:path';
-import {enableApiCommand} from './api-errors.js';
 import type {ServiceContext} from './context.js';
 import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {CancelledError, StepError} from './errors.js';
 import {findExecutable, runTool} from './exec.js';
+import {configureDockerCommand, enableApiCommand} from './fixes.js';
 import {adcPath, dockerConfigPath, executable, gcloudConfigDir, type Platform} from './platform.js';
 import {filterWarnings} from './warnings.js';
 
@@ -338,7 +338,7 @@ export const configureDocker = async (ctx: ServiceContext, host: string): Promis
 	const configPath = dockerConfigPath(ctx.platform);
 	// Reading first also stops us on a corrupt file, which gcloud would fail on anyway.
 	if (isGcloudHelperRegistered(await readDockerConfig(ctx.platform), host)) return {changed: false, configPath};
-	const command = `gcloud auth configure-docker ${host}`;
+	const command = configureDockerCommand(host);
 	const result = await runTool(ctx, executable(ctx.platform, 'gcloud'), ['auth', 'configure-docker', host, '--quiet'], {
 		env: isKnownGoogleRegistry(host) ? undefined : {CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY: 'true'},
 	});

@@ -3,7 +3,7 @@
  * (paged), however many images the module declares. No React here: `status`, `build --all` and
  * the rerun menu all read these rows.
  */
-import type {ArtifactRegistry, DockerImageEntry, RepositoryWhere} from './artifact-registry.js';
+import type {ArtifactRegistry, DockerImageEntry, RepositoryRef} from './artifact-registry.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
 import type {ModuleImage} from './module-images.js';
 import type {SavedImage} from './store.js';
@@ -38,7 +38,7 @@ export type ImageStatus = {
 
 export type StatusOptions = {
 	/** Where a registry string lives in Artifact Registry; undefined for other registries. */
-	whereOf: (registry: string) => RepositoryWhere | undefined;
+	whereOf: (registry: string) => RepositoryRef | undefined;
 	/** The Artifact Registry client, opened only when some image is in Artifact Registry. */
 	registry: () => Promise<ArtifactRegistry>;
 	/** This folder's saved images by name: what was pushed from here last (for `changed`). */
@@ -46,11 +46,11 @@ export type StatusOptions = {
 	signal?: AbortSignal;
 };
 
-const key = (where: RepositoryWhere) => `${where.project}/${where.location}/${where.repository}`;
+const key = (where: RepositoryRef) => `${where.project}/${where.location}/${where.repository}`;
 
 export async function imageStatuses(images: readonly ModuleImage[], options: StatusOptions): Promise<ImageStatus[]> {
 	const wheres = images.map(image => (image.spec.registry ? options.whereOf(image.spec.registry) : undefined));
-	const repositories = new Map<string, RepositoryWhere>();
+	const repositories = new Map<string, RepositoryRef>();
 	for (const where of wheres) if (where) repositories.set(key(where), where);
 
 	// One listing per repository, all at once.

@@ -120,14 +120,15 @@ export const SUPPORTED_PYTHON_VERSIONS = ['3.9', '3.10', '3.11', '3.12', '3.13']
 
 export const defaultBaseImage = (pythonVersion: string): string => `ghcr.io/flyteorg/flytekit:py${pythonVersion}-latest`;
 
-export const registryHost = (location: string, hostOverride?: string): string =>
+/** The Artifact Registry Docker host of a location (`us-central1-docker.pkg.dev`), or the override when one is set. */
+export const registryHostOfLocation = (location: string, hostOverride?: string): string =>
 	hostOverride ? hostOverride.toLowerCase() : `${location.toLowerCase()}-docker.pkg.dev`;
 
 /** Domain-scoped projects (`example.com:proj`) appear in image paths as `example.com/proj`. */
 export const projectPath = (project: string): string => project.toLowerCase().replace(':', '/');
 
 export const composeRegistry = (parts: {location: string; project: string; repository: string; hostOverride?: string}): string =>
-	`${registryHost(parts.location, parts.hostOverride)}/${projectPath(parts.project)}/${parts.repository.toLowerCase()}`;
+	`${registryHostOfLocation(parts.location, parts.hostOverride)}/${projectPath(parts.project)}/${parts.repository.toLowerCase()}`;
 
 /** The inverse of composeRegistry for `*-docker.pkg.dev` registries; extra path segments are kept in `rest`. */
 export const parseGarRegistry = (registry: string): {location: string; project: string; repository: string; rest?: string} | undefined => {

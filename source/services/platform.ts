@@ -9,6 +9,8 @@ export type Platform = {
 	arch: string;
 	env: NodeJS.ProcessEnv;
 	home: string;
+	/** The process's user id (POSIX): 0 under sudo. */
+	uid?: number;
 };
 
 export const currentPlatform = (env: NodeJS.ProcessEnv = process.env): Platform => ({
@@ -17,6 +19,7 @@ export const currentPlatform = (env: NodeJS.ProcessEnv = process.env): Platform 
 	env,
 	// HOME first: tests and users may point it elsewhere for one run.
 	home: (process.platform === 'win32' ? env.USERPROFILE : env.HOME) ?? os.homedir(),
+	uid: process.getuid?.(),
 });
 
 /** gcloud is a .cmd script on Windows. */
@@ -36,6 +39,3 @@ export const adcPath = (platform: Platform): string =>
 
 /** docker's config.json: DOCKER_CONFIG, else ~/.docker. */
 export const dockerConfigPath = (platform: Platform): string => path.join(platform.env.DOCKER_CONFIG ?? path.join(platform.home, '.docker'), 'config.json');
-
-/** Images run on amd64 nodes; building them on arm64 is emulated. */
-export const isEmulatedBuild = (platform: Platform, target: string): boolean => target === 'linux/amd64' && platform.arch === 'arm64';

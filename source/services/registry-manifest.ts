@@ -14,8 +14,8 @@ import {executable} from './platform.js';
 
 export type ImageExistence = {state: 'present' | 'absent' | 'unknown'; digest?: string; detail?: string};
 
-/** Registry host of an image reference (docker's rule: a first part with '.', ':' or 'localhost'). */
-export const registryHost = (imageRef: string): string => {
+/** The registry host of an image reference (docker's rule: a first part with '.', ':' or 'localhost'). */
+export const registryHostOfImage = (imageRef: string): string => {
 	const first = imageRef.split('/')[0] ?? '';
 	return imageRef.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
 };
@@ -33,7 +33,7 @@ const ACCEPT = [
 
 /** Where the manifest of imageRef is asked for, docker's defaults applied (Docker Hub, library/). */
 const manifestUrl = (imageRef: string): {host: string; url: string} => {
-	const host = registryHost(imageRef);
+	const host = registryHostOfImage(imageRef);
 	let rest = host === 'docker.io' && !imageRef.startsWith('docker.io/') ? imageRef : imageRef.slice(host.length + 1);
 	let reference = 'latest';
 	const at = rest.indexOf('@');

@@ -1,7 +1,8 @@
 import {GrpcCode} from './api-errors.js';
-import type {ArtifactRegistry, IamBinding, IamPolicy} from './artifact-registry.js';
+import type {ArtifactRegistry, IamBinding, IamPolicy, RepositoryRef} from './artifact-registry.js';
 import {sleep} from './cancellation.js';
 import {CancelledError, StepError} from './errors.js';
+import {grantCommand} from './fixes.js';
 
 /** What the Union data plane needs to pull images from the repository. */
 export const READER_ROLE = 'roles/artifactregistry.reader';
@@ -16,8 +17,6 @@ const ROLES_THAT_READ = new Set([
 	'roles/artifactregistry.createOnPushRepoAdmin',
 ]);
 
-export type RepositoryRef = {project: string; location: string; repository: string};
-
 const serviceAccountPattern = /^[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.:-]*\.iam\.gserviceaccount\.com$/;
 
 /** Why `email` is not a service account email, or undefined. */
@@ -30,11 +29,14 @@ export function validateServiceAccount(email: string): string | undefined {
 	return undefined;
 }
 
-export const serviceAccountMember = (email: string) => `serviceAccount:${email}`;
+/** What a docker push needs on the repository (Artifact Registry Writer has it). */
+export const PUSH_PERMISSION = 'artifactregistry.repositories.uploadArtifacts';
 
-/** The command an admin runs to grant what the wizard could not. */
-export const grantCommand = ({project, location, repository}: RepositoryRef, member: string, role = READER_ROLE): string =>
-	`gcloud artifacts repositories add-iam-policy-binding ${repository} --project ${project} --location ${location} --member ${member} --role ${role}`;
+/** An IAM member for a gcloud account: service accounts and people are named differently. */
+export const iamMember = (account: string | undefined): string =>
+	account ? (account.endsWith('.gserviceaccount.com') ? serviceAccountMember(account) : `user:${account}`) : 'user:YOUR_EMAIL';
+
+export const serviceAccountMember = (email: string): string => `serviceAccount:${email}`;
 
 /**
  * `policy` with `member` in the unconditional binding of `role` (created when there is none).
@@ -93,14 +95,14 @@ export async function grantOnRepository(
 	for (let attempt = 0; ; attempt++) {
 		let phase: 'read' | 'write' = 'read';
 		try {
-			const before = await registry.getIamPolicy(project, location, repository, options.signal);
+			const before = await registry.getIamPolicy({project, location, repository}, options.signal);
 			const {policy, changed} = withMember(before, role, member);
 			if (!changed) return {status: 'already'};
 			const change = describeChange(before, policy, role);
 			if (options.dryRun) return {status: 'dry-run', change};
 			if (attempt === 0 && options.approve && !(await options.approve(change))) return {status: 'declined', change};
 			phase = 'write';
-			await registry.setIamPolicy(project, location, repository, policy, options.signal);
+			await registry.setIamPolicy({project, location, repository}, policy, options.signal);
 			return {status: 'granted', change, attempts: attempt + 1};
 		} catch (error) {
 			const delay = delays[attempt];
@@ -163,7 +165,7 @@ export async function dataPlaneAccess(
 	const member = serviceAccountMember(serviceAccount);
 	let policy: IamPolicy;
 	try {
-		policy = await registry.getIamPolicy(where.project, where.location, where.repository, signal);
+		policy = await registry.getIamPolicy(where, signal);
 	} catch (error) {
 		if (error instanceof CancelledError) throw error;
 		return {
@@ -178,6 +180,6 @@ export async function dataPlaneAccess(
 	return {
 		status: 'missing',
 		detail: `${serviceAccount} has no reading role on repository ${where.repository} (a grant on the whole project would not show here).`,
-		fix: grantCommand(where, member),
+		fix: grantCommand(where, member, READER_ROLE),
 	};
 }

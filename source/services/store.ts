@@ -30,6 +30,8 @@ export type ProjectAnswers = {
 	/** Where the Union data plane runs: the same project, or the worker service account (an email, never a key). */
 	dataPlane?: SavedDataPlane;
 	output?: string;
+	/** The registry host `gcloud auth configure-docker` registered on this machine in the last run: its entry missing later means something rewrote docker's config. */
+	dockerAuth?: string;
 	/** Images authored in this project folder, by image name; insertion order = authoring order. */
 	images?: Record<string, SavedImage>;
 };
@@ -47,7 +49,7 @@ const savedImage = {
 const projectAnswers = {
 	type: 'object',
 	properties: {
-		...Object.fromEntries(['project', 'location', 'repository', 'output'].map(key => [key, text])),
+		...Object.fromEntries(['project', 'location', 'repository', 'output', 'dockerAuth'].map(key => [key, text])),
 		dataPlane: {type: 'object', properties: {sameProject: {type: 'boolean'}, serviceAccount: text, project: text}},
 		// schemaVersion 0 kept a list; migrate() turns it into the map.
 		images: {

@@ -1,12 +1,14 @@
 import type {Choice} from '../flow/ask.js';
 import {EMULATION_COST, buildAndPush, dockerInfo, imageExists, isEmulated, type BuildEvent, type DockerInfo} from '../services/docker.js';
-import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
+import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import {CancelledError, StepError, isAbort} from '../services/errors.js';
+import {START_DOCKER} from '../services/fixes.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
 import {buildLogPath} from '../services/log-folder.js';
 import {findSecrets, redactor} from '../services/secrets.js';
 import {DEFAULT_PLATFORM, effectivePlatform, parseGarRegistry, type ImageSpec} from '../services/imagespec.js';
 import {detectPython, type PythonInfo} from '../services/python.js';
+import {answer, lastImage} from '../flow/answers.js';
 import type {StepContext} from './context.js';
 import type {AuthoredSpec} from './imagespec.js';
 
@@ -36,7 +38,7 @@ export type Presence = {
 export async function chooseBuilder(c: StepContext, options: {docker?: DockerInfo} = {}): Promise<Builder> {
 	const given = c.flags.builder;
 	if (given === 'local' || given === 'union') return given;
-	const saved = Object.values(c.saved.images ?? {}).at(-1)?.builder;
+	const saved = lastImage(c)?.builder;
 	const previous: Builder | undefined = saved === 'union' || saved === 'local' ? saved : undefined;
 	if (!c.ask.interactive || !c.flags.build) return previous ?? 'local';
 
@@ -71,7 +73,7 @@ export async function chooseBuilder(c: StepContext, options: {docker?: DockerInf
 	// Docker may have been started while the question was up; if not, say so before authoring.
 	if (!docker.engineReachable && !(await dockerInfo(c.ctx)).engineReachable) {
 		throw new StepError('A local build needs the Docker engine, and it is not running.', {
-			fix: 'Start Docker (open Docker Desktop, or `sudo systemctl start docker`) and run imagespec-gar again, or choose to let Union build it (--builder union).',
+			fix: `${START_DOCKER} and run imagespec-gar again, or choose to let Union build it (--builder union).`,
 			reason: 'DOCKER_DOWN',
 		});
 	}
@@ -84,7 +86,7 @@ export const localBuildCertain = (c: Pick<StepContext, 'flags' | 'ask' | 'saved'
 	if (!c.flags.build) return false;
 	if (c.flags.builder !== undefined) return c.flags.builder === 'local';
 	// A person is asked later (and offered Union when docker is missing); a script builds locally.
-	return !c.ask.interactive && Object.values(c.saved.images ?? {}).at(-1)?.builder !== 'union';
+	return !c.ask.interactive && lastImage(c)?.builder !== 'union';
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -94,12 +96,12 @@ export const localBuildCertain = (c: Pick<StepContext, 'flags' | 'ask' | 'saved'
 export type RepositoryImage = Pick<AuthoredSpec, 'tag' | 'uri'> & {spec: Pick<ImageSpec, 'name' | 'registry'>};
 
 /** project / location / repository of the spec's registry (GAR host, or a private host with the saved location). */
-const whereOf = (c: StepContext, authored: RepositoryImage, given?: RepositoryWhere): RepositoryWhere | undefined => {
+const whereOf = (c: StepContext, authored: RepositoryImage, given?: RepositoryRef): RepositoryRef | undefined => {
 	if (given) return given;
 	const registry = authored.spec.registry ?? '';
 	const gar = parseGarRegistry(registry);
 	if (gar) return {project: gar.project, location: gar.location, repository: gar.repository};
-	const location = c.flags.location ?? c.saved.location;
+	const location = answer(c, 'location');
 	const [, project, repository] = registry.split('/');
 	return location && project && repository ? {project, location, repository} : undefined;
 };
@@ -113,7 +115,7 @@ const whereOf = (c: StepContext, authored: RepositoryImage, given?: RepositoryWh
 export async function findInRepository(
 	c: Pick<StepContext, 'ctx' | 'flags' | 'saved'>,
 	authored: RepositoryImage,
-	given?: RepositoryWhere,
+	given?: RepositoryRef,
 	registry?: () => Promise<ArtifactRegistry>,
 ): Promise<Presence> {
 	const where = whereOf(c as StepContext, authored, given);
@@ -158,7 +160,7 @@ export async function findInRepository(
 export async function buildImage(
 	c: StepContext,
 	authored: AuthoredSpec,
-	where?: RepositoryWhere,
+	where?: RepositoryRef,
 	registry?: () => Promise<ArtifactRegistry>,
 ): Promise<BuildOutcome> {
 	const {ctx, report} = c;

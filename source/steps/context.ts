@@ -1,12 +1,13 @@
-import type {Flags} from '../flags.js';
 import type {Asker} from '../flow/ask.js';
+import type {Answers} from '../flow/answers.js';
 import type {Reporter} from '../flow/events.js';
 import type {ServiceContext} from '../services/context.js';
-import type {ProjectAnswers} from '../services/store.js';
 
-/** What every step gets: the flags, where the answers come from, where statuses go. */
-export type StepContext = {
-	flags: Flags;
+/**
+ * What every step gets: the run's answers (read-only: see flow/answers.ts), where a missing one
+ * is asked, where statuses go.
+ */
+export type StepContext = Answers & {
 	/** Where the command runs. */
 	cwd: string;
 	/** The project folder answers belong to (git root, else cwd). */
@@ -14,6 +15,4 @@ export type StepContext = {
 	ctx: ServiceContext & {signal: AbortSignal};
 	ask: Asker;
 	report: Reporter;
-	/** Saved answers as they were when the run started. */
-	saved: ProjectAnswers;
 };

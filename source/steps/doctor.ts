@@ -1,11 +1,15 @@
 import path from 'node:path';
 import type {Flags} from '../flags.js';
+import {answer} from '../flow/answers.js';
 import {plannedChecks, runChecks, type Check, type CheckOptions} from '../services/checks.js';
+import {FLYTE_CHECKS, runFlyteChecks, type FlyteCheckOptions} from '../services/flyte-checks.js';
+import {composeRegistry, registryHostOfLocation} from '../services/imagespec.js';
+import {detectSdk} from '../services/sdk.js';
 import {isAbort} from '../services/errors.js';
 import type {Platform} from '../services/platform.js';
 import {openStore, projectFolder} from '../services/store.js';
 import {knownRepository} from './prerequisites.js';
-import {asSavedAnswers, findKnownSetup} from './setup.js';
+import {findKnownSetup, resolveAnswers} from './setup.js';
 
 export type DoctorOptions = {
 	flags: Flags;
@@ -31,17 +35,22 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
 	const {flags, platform, signal} = options;
 	const ctx = {platform, signal};
 	try {
-		const {checkOptions, note} = await doctorOptions(options);
-		const planned = plannedChecks(checkOptions);
+		const {checkOptions, note, flyte} = await doctorOptions(options);
+		const planned = [...plannedChecks(checkOptions), ...(flyte ? FLYTE_CHECKS : [])];
+		// A Flyte 2 project gets flyte's own checks after the shared ones.
+		const run = async (onCheck?: (check: Check) => void) => {
+			const {checks} = await runChecks(ctx, checkOptions, onCheck);
+			return {checks: flyte ? [...checks, ...(await runFlyteChecks(ctx, flyte, onCheck))] : checks};
+		};
 		let report: DoctorReport;
 		if (flags.json) {
-			report = toReport((await runChecks(ctx, checkOptions)).checks);
+			report = toReport((await run()).checks);
 			options.stdout(`${JSON.stringify(report, null, 2)}\n`);
 		} else if (options.ink) {
-			report = await withInk(planned, note, async onCheck => runChecks(ctx, checkOptions, onCheck));
+			report = await withInk(planned, note, run);
 		} else {
 			options.stderr('Checking gcloud, credentials, docker, your repository and Python…\n');
-			report = toReport((await runChecks(ctx, checkOptions)).checks);
+			report = toReport((await run()).checks);
 			options.stdout(plainTable(report.checks, note, verdict(report)));
 		}
 
@@ -61,26 +70,41 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
 }
 
 /** What to check: flags first, then saved answers, then the team's module. */
-async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Promise<{checkOptions: CheckOptions; note?: string}> {
+async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Promise<{checkOptions: CheckOptions; note?: string; flyte?: FlyteCheckOptions}> {
 	const folder = projectFolder(cwd);
 	const store = await openStore({folder, platform});
-	let saved = store.problem ? {} : store.load();
-	const known = await findKnownSetup({cwd, folder, flags, saved, ctx: {platform, signal}});
-	if (known?.source === 'module') saved = asSavedAnswers(known, saved);
-	const repository = knownRepository({flags, saved});
+	const stored = store.problem ? {} : store.load();
+	const known = await findKnownSetup({cwd, folder, flags, saved: stored, ctx: {platform, signal}});
+	const answers = resolveAnswers(flags, stored, known);
+	const {saved} = answers;
+	const repository = knownRepository(answers);
 	const env = platform.env;
 	const note = repository
 		? known?.source === 'module'
 			? `Repository from your team's ${path.relative(cwd, known.moduleFile) || known.moduleFile}.`
 			: undefined
 		: 'No repository is saved for this folder (and no image_specs.py declares one): run imagespec-gar to choose one; then doctor checks docker auth for it and your access.';
+	const flyte = (flags.sdk ?? (await detectSdk(folder))) === 'flyte';
+	const flyteOptions: FlyteCheckOptions | undefined = flyte
+		? {
+				folder,
+				...(repository
+					? {
+							registry: composeRegistry({...repository, hostOverride: env.IMAGESPEC_GAR_REGISTRY_HOST}),
+							host: registryHostOfLocation(repository.location, env.IMAGESPEC_GAR_REGISTRY_HOST),
+						}
+					: {}),
+			}
+		: undefined;
 	return {
+		...(flyteOptions ? {flyte: flyteOptions} : {}),
 		checkOptions: {
-			project: flags.project ?? saved.project,
+			project: answer(answers, 'project'),
 			needDocker: flags.builder !== 'union',
 			needAdc: !env.IMAGESPEC_GAR_API_ENDPOINT,
 			repository,
 			mode: 'doctor',
+			dockerAuthSaved: saved.dockerAuth,
 			dataPlaneServiceAccount: saved.dataPlane?.sameProject === false ? saved.dataPlane.serviceAccount : undefined,
 		},
 		note,

@@ -2,12 +2,12 @@ import {chmod} from 'node:fs/promises';
 import path from 'node:path';
 import type {Flags} from '../flags.js';
 import {rejectInvalidFlags} from '../flow/journey.js';
-import type {Repository} from '../services/artifact-registry.js';
+import type {Repository, RepositoryRef} from '../services/artifact-registry.js';
 import {parseCleanupPreset, parseLabels, type CleanupPreset} from '../services/repository-settings.js';
 import {StepError, UsageError, isAbort} from '../services/errors.js';
 import {exportGcloud, type ExportSetup} from '../services/export-gcloud.js';
 import {exportTerraform} from '../services/export-terraform.js';
-import {registryHost} from '../services/imagespec.js';
+import {registryHostOfLocation} from '../services/imagespec.js';
 import type {Platform} from '../services/platform.js';
 import {writeFileAtomic} from '../services/spec-module.js';
 import {openStore, projectFolder} from '../services/store.js';
@@ -104,7 +104,7 @@ async function resolveSetup({flags, cwd, platform, signal, stderr}: ExportOption
 			cleanup: flags.cleanup === undefined ? (live?.cleanup ?? {kind: 'none'}) : (parseCleanupPreset(flags.cleanup) as CleanupPreset),
 		},
 		dataPlaneServiceAccount: flags.dataPlaneSa ?? dataPlane,
-		registryHost: registryHost(location, platform.env.IMAGESPEC_GAR_REGISTRY_HOST),
+		registryHost: registryHostOfLocation(location, platform.env.IMAGESPEC_GAR_REGISTRY_HOST),
 		exists: live === null ? undefined : live !== undefined,
 	};
 }
@@ -115,14 +115,14 @@ const withoutManagedBy = (labels: Record<string, string> | undefined): Record<st
 /** The repository as it is now; undefined when it does not exist, null when that cannot be told (said on stderr). */
 async function liveRepository(
 	ctx: {platform: Platform; signal: AbortSignal},
-	{project, location, repository}: {project: string; location: string; repository: string},
+	{project, location, repository}: RepositoryRef,
 	stderr: (text: string) => void,
 ): Promise<Repository | undefined | null> {
 	const {openArtifactRegistry} = await import('../services/artifact-registry.js');
 	let registry;
 	try {
 		registry = await openArtifactRegistry(ctx, {retryDelaysMs: []});
-		return await registry.getRepository(project, location, repository, ctx.signal);
+		return await registry.getRepository({project, location, repository}, ctx.signal);
 	} catch (error) {
 		if (isAbort(error) || ctx.signal.aborted) throw error;
 		stderr(

@@ -1,7 +1,8 @@
+import {mkdir} from 'node:fs/promises';
 import path from 'node:path';
 import {splitList} from '../flags.js';
 import {planFile} from '../flow/plan.js';
-import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
+import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import type {BuildEvent} from '../services/docker.js';
 import {StepError} from '../services/errors.js';
 import {buildWithFlyte, findFlyte, type FlyteBuilder} from '../services/flyte-build.js';
@@ -14,7 +15,9 @@ import {buildLogPath} from '../services/log-folder.js';
 import {writeModuleChecked} from '../services/module-write.js';
 import {findPython, pythonSyntaxError} from '../services/python.js';
 import {pinnedFlyteVersion} from '../services/sdk.js';
-import {readModuleFile} from '../services/spec-module.js';
+import {readModuleFile, writeFileAtomic} from '../services/spec-module.js';
+import {findFlyteConfig, setConfigRegistry} from '../services/flyte-config.js';
+import {guardFile} from '../services/file-safety.js';
 import type {BuildOutcome} from './build.js';
 import {findInRepository} from './build.js';
 import type {StepContext} from './context.js';
@@ -230,7 +233,7 @@ export async function authorFlyteImage(c: StepContext, where: {project: string; 
 export async function buildFlyteImage(
 	c: StepContext,
 	authored: AuthoredFlyte,
-	where: RepositoryWhere,
+	where: RepositoryRef,
 	registry?: () => Promise<ArtifactRegistry>,
 ): Promise<BuildOutcome> {
 	const {ctx, report} = c;
@@ -282,4 +285,41 @@ export async function buildFlyteImage(
 	const listed = after.via === 'artifact-registry' ? `Artifact Registry lists ${tagged}` : `The registry has ${tagged}`;
 	report({type: 'note', level: 'info', text: `${listed} → ${after.digest ?? 'digest unknown'}.`});
 	return {pushed: true, digest: after.digest, logFile};
+}
+
+/**
+ * `image.registry` in the project's flyte config (--flyte-config, or asked): the config flyte
+ * reads in this folder when it is the project's own (not ~/.flyte), else a new
+ * .flyte/config.yaml. Shown as a diff, written atomically, every other byte kept.
+ */
+export async function setFlyteConfigRegistry(c: StepContext, registry: string): Promise<string | undefined> {
+	const {flags, ask, report, folder} = c;
+	const {home, env} = c.ctx.platform;
+	const found = findFlyteConfig(folder, {}, home);
+	const file = found && !found.startsWith(path.join(home, '.')) ? found : path.join(folder, '.flyte', 'config.yaml');
+	const relative = path.relative(c.cwd, file) || file;
+	const wanted =
+		flags.flyteConfig ??
+		(ask.interactive ? await ask.confirm({flag: 'flyte-config', message: `Also set image.registry in ${relative}?`, default: false}) : false);
+	if (!wanted) return undefined;
+	const existing = await readModuleFile(file);
+	const content = setConfigRegistry(existing, registry, relative);
+	if (content === existing) {
+		report({type: 'note', level: 'info', text: `${relative} already sets image.registry: ${registry}`});
+		return file;
+	}
+	const preview = existing === undefined ? content : lineDiff(existing, content);
+	if (flags.dryRun) {
+		report(planFile(file, relative, existing === undefined ? 'create' : 'update', preview, 'imagespec'));
+		return file;
+	}
+	report({type: 'code', title: `${existing === undefined ? 'Create' : 'Update'} ${relative}`, code: preview});
+	await guardFile("write flyte's config", file, async () => {
+		await mkdir(path.dirname(file), {recursive: true});
+		await writeFileAtomic(file, content);
+	});
+	if (env.FLYTE_IMAGE_REGISTRY && env.FLYTE_IMAGE_REGISTRY !== registry) {
+		report({type: 'note', level: 'warn', text: `FLYTE_IMAGE_REGISTRY=${env.FLYTE_IMAGE_REGISTRY} is set here and wins over ${relative}.`});
+	}
+	return file;
 }

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type {JourneyResult, StepId} from '../flow/events.js';
 import {plan} from '../flow/plan.js';
-import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
+import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import {usageLines} from '../services/usage.js';
 import type {StepContext} from './context.js';
-import {authorFlyteImage, buildFlyteImage} from './flyte-image.js';
+import {authorFlyteImage, buildFlyteImage, setFlyteConfigRegistry} from './flyte-image.js';
 import {checkPushPermission} from './repository.js';
 
 /** The journey's step runner and reporters, lent to the Flyte 2 steps. */
@@ -21,7 +21,7 @@ export type JourneySteps = {
  */
 export async function runFlyteSteps(
 	c: StepContext,
-	where: RepositoryWhere & {account?: string},
+	where: RepositoryRef & {account?: string},
 	result: JourneyResult,
 	steps: JourneySteps,
 ): Promise<JourneyResult> {
@@ -36,6 +36,10 @@ export async function runFlyteSteps(
 		specFile: authored.specFile,
 	});
 	if (authored.unknown) c.report({type: 'note', level: 'warn', text: `${authored.unknown} The URI is not shown rather than guessed.`});
+	if (authored.image.registry) {
+		const config = await step('imagespec', async () => setFlyteConfigRegistry(c, authored.image.registry!));
+		if (config) result.flyteConfig = config;
+	}
 	finished('imagespec', 'done', authored.uri ?? `${authored.image.name} (URI unknown)`);
 
 	if (!c.flags.build) {

@@ -6,16 +6,18 @@
 import os from 'node:os';
 import path from 'node:path';
 import type {Flags} from '../flags.js';
+import {answer, moduleFileOf} from '../flow/answers.js';
 import {createAsker} from '../flow/ask.js';
 import type {JourneyEvent} from '../flow/events.js';
 import {buildSummary, buildLine, statusLines, statusVerdict, type BuildRow} from '../present/images.js';
-import type {ArtifactRegistry, RepositoryWhere} from '../services/artifact-registry.js';
+import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import type {ServiceContext} from '../services/context.js';
 import {dockerInfo} from '../services/docker.js';
 import {CancelledError, StepError, UsageError, isAbort} from '../services/errors.js';
+import {START_DOCKER} from '../services/fixes.js';
 import {configureDocker} from '../services/gcloud.js';
 import {imageStatuses, type ImageStatus} from '../services/image-status.js';
-import {registryHost} from '../services/imagespec.js';
+import {registryHostOfLocation} from '../services/imagespec.js';
 import {readModuleImages, type ModuleImage} from '../services/module-images.js';
 import type {Platform} from '../services/platform.js';
 import {runBounded} from '../services/pool.js';
@@ -24,7 +26,6 @@ import {buildImage} from './build.js';
 import type {StepContext} from './context.js';
 import type {DoctorOptions} from './doctor.js';
 import {imageSpecSdk} from '../services/sdk.js';
-import {DEFAULT_MODULE} from './imagespec.js';
 import {checkPushPermission} from './repository.js';
 import {parseRegistry, toSavedImage} from './setup.js';
 
@@ -49,7 +50,7 @@ export type ModuleState = {
 	via: string;
 	images: ModuleImage[];
 	statuses: ImageStatus[];
-	where: (image: ModuleImage) => RepositoryWhere | undefined;
+	where: (image: ModuleImage) => RepositoryRef | undefined;
 	saved: ProjectAnswers;
 	store: AnswerStore;
 	registry: () => Promise<ArtifactRegistry>;
@@ -59,7 +60,7 @@ export type ModuleState = {
 /** Where a registry string lives in Artifact Registry (a private host takes `location` from flags or saved answers). */
 const garWhere =
 	(platform: Platform, location: string | undefined) =>
-	(registry: string): RepositoryWhere | undefined => {
+	(registry: string): RepositoryRef | undefined => {
 		const parsed = parseRegistry(registry, platform.env.IMAGESPEC_GAR_REGISTRY_HOST);
 		const at = parsed?.location ?? location;
 		return parsed && at ? {project: parsed.project, location: at, repository: parsed.repository} : undefined;
@@ -72,7 +73,7 @@ export async function missingImages(
 	registry: () => Promise<ArtifactRegistry>,
 ): Promise<string[]> {
 	const {specs} = await readModuleImages(c.ctx, {moduleFile, folder: c.folder});
-	const whereOf = garWhere(c.ctx.platform, c.flags.location ?? c.saved.location);
+	const whereOf = garWhere(c.ctx.platform, answer(c, 'location'));
 	const statuses = await imageStatuses(specs, {whereOf, registry, saved: c.saved.images, signal: c.ctx.signal});
 	return statuses.filter(row => row.state === 'missing' || row.state === 'stale').map(row => row.name);
 }
@@ -83,10 +84,10 @@ export async function readModuleState(options: Pick<ImagesCommandOptions, 'flags
 	const folder = projectFolder(cwd);
 	const store = await openStore({folder, platform});
 	const saved = store.problem ? {} : store.load();
-	const moduleFile = path.resolve(cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
+	const moduleFile = moduleFileOf({flags, saved}, {cwd, folder});
 	const {via, specs: images} = await readModuleImages(ctx, {moduleFile, folder});
 
-	const whereOf = garWhere(platform, flags.location ?? saved.location);
+	const whereOf = garWhere(platform, answer({flags, saved}, 'location'));
 
 	// One client for the whole command, opened only when an image is in Artifact Registry.
 	let opening: Promise<ArtifactRegistry> | undefined;
@@ -313,7 +314,7 @@ async function buildRows(
 	const docker = await dockerInfo(ctx);
 	if (!docker.engineReachable) {
 		const error = new StepError(`A local build needs the Docker engine, and it is not reachable: ${docker.error ?? 'no answer'}`, {
-			fix: 'Start Docker (open Docker Desktop, or `sudo systemctl start docker`), then rerun.',
+			fix: `${START_DOCKER}, then rerun.`,
 			reason: docker.cliInstalled ? 'DOCKER_DOWN' : 'DOCKER_MISSING',
 		});
 		for (const index of work) set(index, {outcome: 'failed', error: errorOf(error)});
@@ -322,12 +323,12 @@ async function buildRows(
 
 	// Once per repository: docker auth for its host, and may this account push there?
 	const ready = new Map<string, Promise<void>>();
-	const prepare = async (where: RepositoryWhere) => {
+	const prepare = async (where: RepositoryRef) => {
 		const key = `${where.project}/${where.location}/${where.repository}`;
 		let done = ready.get(key);
 		if (!done) {
 			done = (async () => {
-				await configureDocker(ctx, registryHost(where.location, options.platform.env.IMAGESPEC_GAR_REGISTRY_HOST));
+				await configureDocker(ctx, registryHostOfLocation(where.location, options.platform.env.IMAGESPEC_GAR_REGISTRY_HOST));
 				const silent = {report: () => undefined, ctx, flags: {...flags, force: true}};
 				await checkPushPermission(silent, await state.registry(), where);
 			})();

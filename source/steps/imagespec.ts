@@ -1,6 +1,7 @@
 import {existsSync} from 'node:fs';
 import path from 'node:path';
 import {splitList, type Flags} from '../flags.js';
+import type {RepositoryRef} from '../services/artifact-registry.js';
 import {editDeclaration, type FieldEdits} from '../services/declaration-edit.js';
 import {StepError, UsageError} from '../services/errors.js';
 import {guardFile, readRegularText} from '../services/file-safety.js';
@@ -25,10 +26,10 @@ import {detectPython, pythonSyntaxError} from '../services/python.js';
 import {readModuleSpecs} from '../services/module-reader.js';
 import {validateImageName} from '../services/imagespec.js';
 import {planFile} from '../flow/plan.js';
+import {lastImage, moduleFileOf} from '../flow/answers.js';
 import type {StepContext} from './context.js';
 
 export const DEFAULT_PYTHON_VERSION = '3.12';
-export const DEFAULT_MODULE = 'image_specs.py';
 
 /**
  * The local interpreter's X.Y when flytekit supports it: flytekit's own default for an ImageSpec
@@ -59,22 +60,19 @@ export type AuthoredSpec = {
  * read as written: only what the person gives now (a flag, an answer) changes, every other field
  * keeps its text, and no default is added to it.
  */
-export async function authorImageSpec(
-	c: StepContext,
-	where: {project: string; location: string; repository: string; builder: 'local' | 'union'; builderChosen?: boolean},
-): Promise<AuthoredSpec> {
-	const {ask, flags, saved, report, folder} = c;
+export async function authorImageSpec(c: StepContext, where: RepositoryRef & {builder: 'local' | 'union'; builderChosen?: boolean}): Promise<AuthoredSpec> {
+	const {ask, flags, report, folder} = c;
 	const env = c.ctx.platform.env;
 	const name = await ask.text(
 		{
 			flag: 'image',
 			message: 'Image name (e.g. trainer, team/trainer):',
-			default: ask.interactive ? undefined : Object.values(saved.images ?? {}).at(-1)?.name,
+			default: ask.interactive ? undefined : lastImage(c)?.name,
 			validate: validateImageName,
 		},
 		flags.image,
 	);
-	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(folder, DEFAULT_MODULE));
+	const moduleFile = moduleFileOf(c, c);
 	const existing = await readModuleFile(moduleFile);
 	const registry = composeRegistry({
 		location: where.location,

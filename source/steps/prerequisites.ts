@@ -1,8 +1,9 @@
-import type {ArtifactRegistry} from '../services/artifact-registry.js';
-import {plannedChecks, runChecks, runnableFix, type Check, type CheckOptions, type ChecksOutcome, type KnownRepository} from '../services/checks.js';
+import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
+import {plannedChecks, runChecks, runnableFix, type Check, type CheckOptions, type ChecksOutcome} from '../services/checks.js';
 import {StepError} from '../services/errors.js';
 import {runInTerminal} from '../services/exec.js';
 import {executable} from '../services/platform.js';
+import {answer} from '../flow/answers.js';
 import type {StepContext} from './context.js';
 
 export type PrerequisiteNeeds = {
@@ -16,10 +17,10 @@ export type PrerequisiteNeeds = {
 const MAX_OFFERS = 2;
 
 /** The repository flags or saved answers point at, when all three parts are known. */
-export const knownRepository = (c: Pick<StepContext, 'flags' | 'saved'>): KnownRepository | undefined => {
-	const project = c.flags.project ?? c.saved.project;
-	const location = c.flags.location ?? c.saved.location;
-	const repository = c.flags.repository ?? c.saved.repository;
+export const knownRepository = (c: Pick<StepContext, 'flags' | 'saved'>): RepositoryRef | undefined => {
+	const project = answer(c, 'project');
+	const location = answer(c, 'location');
+	const repository = answer(c, 'repository');
 	return project && location && repository ? {project, location, repository} : undefined;
 };
 
@@ -31,11 +32,12 @@ export const knownRepository = (c: Pick<StepContext, 'flags' | 'saved'>): KnownR
  */
 export async function checkPrerequisites(c: StepContext, needs: PrerequisiteNeeds): Promise<ChecksOutcome> {
 	const options: CheckOptions = {
-		project: c.flags.project ?? c.saved.project,
+		project: answer(c, 'project'),
 		needDocker: needs.docker,
 		needAdc: needs.adc,
 		repository: knownRepository(c),
 		mode: 'wizard',
+		dockerAuthSaved: c.saved.dockerAuth,
 		registry: needs.registry,
 		// Only a person is offered flytekit's engine; a script skips the Python probe (~0.3-3 s).
 		python: c.ask.interactive,

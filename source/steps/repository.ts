@@ -1,9 +1,10 @@
 import {formatBytes} from '../format.js';
-import type {Flags} from '../flags.js';
+import {splitList, type Flags} from '../flags.js';
 import type {Choice} from '../flow/ask.js';
 import {replayable} from '../flow/choices.js';
-import {enableApiCommand} from '../services/api-errors.js';
-import {iamMember, PUSH_PERMISSION, repositoryName, validateRepositoryId, type ArtifactRegistry, type Repository} from '../services/artifact-registry.js';
+import {enableApiCommand, writerGrantFix} from '../services/fixes.js';
+import {repositoryName, validateRepositoryId, type ArtifactRegistry, type Repository, type RepositoryRef} from '../services/artifact-registry.js';
+import {PUSH_PERMISSION, iamMember} from '../services/repository-iam.js';
 import {sleep} from '../services/cancellation.js';
 import {enableArtifactRegistryApi} from '../services/gcloud.js';
 import {
@@ -83,7 +84,7 @@ export async function chooseRepository(c: StepContext, where: Where): Promise<Re
 /** A named repository: used when it is Docker, created (or offered) when it is missing. */
 async function takeNamed(c: StepContext, where: Where, id: string): Promise<RepositoryOutcome | 'back'> {
 	const {project, location, registry} = where;
-	const existing = await withApiEnabled(c, where, async () => registry.getRepository(project, location, id, c.ctx.signal));
+	const existing = await withApiEnabled(c, where, async () => registry.getRepository({project, location, repository: id}, c.ctx.signal));
 	if (existing) {
 		assertDocker(existing);
 		return {repository: id, created: false};
@@ -134,7 +135,7 @@ function lister(c: StepContext, where: Where): Lister {
 		const signal = c.ctx.signal;
 		const {iterator, first, savedRepository} = await withApiEnabled(c, where, async () => {
 			// The saved repository goes first even when it is on the last page: ask for it directly.
-			const savedLookup = savedId ? registry.getRepository(project, location, savedId, signal).catch(() => undefined) : undefined;
+			const savedLookup = savedId ? registry.getRepository({project, location, repository: savedId}, signal).catch(() => undefined) : undefined;
 			const iterator = registry
 				.listRepositoryPages(project, location, {
 					signal,
@@ -240,25 +241,19 @@ async function askSettings(c: StepContext): Promise<Required<RepositorySettings>
 			default: '',
 			placeholder: 'team=ml',
 			validate: value => {
-				const labels = parseLabels(splitPairs(value));
+				const labels = parseLabels(splitList(value) ?? []);
 				return typeof labels === 'string' ? labels : undefined;
 			},
 		},
 		flags.label.length > 0 ? flags.label.join(',') : undefined,
 	);
-	const labels = parseLabels(splitPairs(labelText)) as Record<string, string>;
+	const labels = parseLabels(splitList(labelText) ?? []) as Record<string, string>;
 	const immutableTags =
 		flags.immutableTags ??
 		(await ask.confirm({flag: 'immutable-tags', message: 'Immutable tags (a pushed tag can never be moved to another image)?', default: false}));
 	const cleanup = flags.cleanup === undefined ? await askCleanup(c) : (parseCleanupPreset(flags.cleanup) as CleanupPreset);
 	return {description, labels, immutableTags, cleanup};
 }
-
-const splitPairs = (text: string): string[] =>
-	text
-		.split(',')
-		.map(pair => pair.trim())
-		.filter(Boolean);
 
 async function askCleanup({ask}: StepContext): Promise<CleanupPreset> {
 	const kind = await ask.select({
@@ -296,7 +291,7 @@ async function askCleanup({ask}: StepContext): Promise<CleanupPreset> {
 export function describeRepositoryPlan(where: {project: string; location: string}, id: string, settings: Required<RepositorySettings>): string {
 	const labels = {...settings.labels, ...MANAGED_BY_LABELS};
 	return [
-		`name            ${repositoryName(where.project, where.location, id)}`,
+		`name            ${repositoryName({project: where.project, location: where.location, repository: id})}`,
 		'format          Docker (standard repository)',
 		`description     ${settings.description || '(none)'}`,
 		`labels          ${Object.entries(labels)
@@ -339,7 +334,7 @@ async function offerCreation(c: StepContext, where: Where, id: string, origin: '
 /** --dry-run: the repository it would create, and the steps after it plan against a new, empty one. */
 function planRepository(c: StepContext, where: Where, id: string, settings: Required<RepositorySettings>): RepositoryOutcome {
 	const {project, location, registry} = where;
-	(registry as Partial<ReturnType<typeof dryRunRegistry>>).planRepository?.(project, location, id);
+	(registry as Partial<ReturnType<typeof dryRunRegistry>>).planRepository?.({project, location, repository: id});
 	c.report(
 		plan({
 			kind: 'create-repository',
@@ -360,11 +355,14 @@ async function createRepository(c: StepContext, where: Where, id: string, settin
 	try {
 		const outcome = await withApiEnabled(c, where, async () => {
 			sent = true;
-			return registry.createDockerRepository(project, location, id, {
-				...settings,
-				signal: c.ctx.signal,
-				onPending: () => progress(c, `Creating ${id} in ${location}: waiting for Artifact Registry to finish…`),
-			});
+			return registry.createDockerRepository(
+				{project, location, repository: id},
+				{
+					...settings,
+					signal: c.ctx.signal,
+					onPending: () => progress(c, `Creating ${id} in ${location}: waiting for Artifact Registry to finish…`),
+				},
+			);
 		});
 		if (!outcome.created) c.report({type: 'note', level: 'info', text: `Repository ${id} already existed (a Docker repository): using it.`});
 		return {repository: id, created: outcome.created};
@@ -439,12 +437,12 @@ const isServiceDisabled = (error: unknown) => error instanceof StepError && erro
 export async function checkPushPermission(
 	c: Pick<StepContext, 'report' | 'ctx' | 'flags'>,
 	registry: ArtifactRegistry,
-	where: {project: string; location: string; repository: string; account?: string; imageUri?: string},
+	where: RepositoryRef & {account?: string; imageUri?: string},
 ): Promise<boolean> {
 	const {project, location, repository} = where;
 	let granted: string[];
 	try {
-		granted = await registry.testIamPermissions(project, location, repository, [PUSH_PERMISSION], c.ctx.signal);
+		granted = await registry.testIamPermissions({project, location, repository}, [PUSH_PERMISSION], c.ctx.signal);
 	} catch (error) {
 		if (error instanceof CancelledError) throw error;
 		c.report({
@@ -461,10 +459,7 @@ export async function checkPushPermission(
 	throw new StepError(
 		`You may not push to repository ${repository} in ${project} · ${location}: you lack ${PUSH_PERMISSION}, so the push would fail. Nothing was built.`,
 		{
-			fix: [
-				'Ask an admin of the repository for Artifact Registry Writer (roles/artifactregistry.writer):',
-				`gcloud artifacts repositories add-iam-policy-binding ${repository} --project ${project} --location ${location} --member ${iamMember(where.account)} --role roles/artifactregistry.writer`,
-			].join('\n'),
+			fix: writerGrantFix(where, iamMember(where.account)),
 			reason: 'NO_PUSH_PERMISSION',
 		},
 	);

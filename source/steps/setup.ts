@@ -3,8 +3,9 @@ import path from 'node:path';
 import {parseGarRegistry, type ImageSpec} from '../services/imagespec.js';
 import {readModuleSpecs} from '../services/module-reader.js';
 import type {ProjectAnswers, SavedImage} from '../services/store.js';
+import type {Flags} from '../flags.js';
+import {freezeAnswers, moduleFileOf, withFlags, type Answers} from '../flow/answers.js';
 import type {StepContext} from './context.js';
-import {DEFAULT_MODULE} from './imagespec.js';
 
 /**
  * The setup a rerun or a new team member starts from: this folder's saved answers, else the
@@ -28,7 +29,7 @@ export type RerunChoice =
 
 export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'flags' | 'saved' | 'ctx'>): Promise<KnownSetup | undefined> {
 	const {saved, flags} = c;
-	const moduleFile = path.resolve(c.cwd, flags.output ?? saved.output ?? path.join(c.folder, DEFAULT_MODULE));
+	const moduleFile = moduleFileOf(c, c);
 	if (saved.project && saved.location && saved.repository) {
 		return {
 			source: 'saved',
@@ -89,14 +90,55 @@ export const parseRegistry = (registry: string, hostOverride?: string): {project
 	return parseGarRegistry(registry);
 };
 
-/** The answers a known setup supplies, as if they were saved (flags still win). */
-export const asSavedAnswers = (known: KnownSetup, saved: ProjectAnswers): ProjectAnswers => ({
-	...saved,
-	project: known.project,
-	location: known.location,
-	repository: known.repository,
-	images: {...Object.fromEntries(known.images.map(image => [image.name, image])), ...saved.images},
-});
+/**
+ * The run's answers, resolved once: the flags; then the saved answers, or, for a folder that saved
+ * no setup, the setup the team's module declares (its images behind any saved ones).
+ */
+export const resolveAnswers = (flags: Flags, saved: ProjectAnswers, known: KnownSetup | undefined): Answers =>
+	freezeAnswers(
+		flags,
+		known?.source === 'module'
+			? {
+					...saved,
+					project: known.project,
+					location: known.location,
+					repository: known.repository,
+					images: {...Object.fromEntries(known.images.map(image => [image.name, image])), ...saved.images},
+				}
+			: saved,
+	);
+
+/**
+ * What the rest of the run does after the rerun menu: its answers, whether a person is still
+ * asked, and the images `imagespec-gar build` takes over (the wizard then stops after this step).
+ */
+export type RerunPlan = {answers: Answers; asked: boolean; buildImages?: string[]};
+
+export const planRerun = (answers: Answers, known: KnownSetup, choice: RerunChoice): RerunPlan => {
+	const setup = {project: known.project, location: known.location, repository: known.repository};
+	switch (choice.action) {
+		case 'add': {
+			return {answers: withFlags(answers, setup), asked: true};
+		}
+
+		case 'rebuild': {
+			// Every image answer from its declaration or saved answers: asked of no one.
+			return {answers: withFlags(answers, {...setup, image: choice.image, force: true}), asked: false};
+		}
+
+		case 'build-missing': {
+			return {answers: withFlags(answers, setup), asked: false, buildImages: choice.images};
+		}
+
+		case 'change': {
+			return {answers, asked: true};
+		}
+
+		case 'start-over': {
+			return {answers: freezeAnswers(answers.flags, {}), asked: true};
+		}
+	}
+};
 
 /** Interactive reruns open on the saved setup and a choice; adding an image is one Enter away. */
 /** missing: declared images the repository lacks (missing or stale), offered to build all at once. */

@@ -223,6 +223,23 @@ requirePythonBase(requireDocker(describe, engine))('the whole journey, non-inter
 		expect(other.code, other.stderr).toBe(0);
 		expect(JSON.parse(other.stdout)).toMatchObject({ok: true, image: 'not-pushed', pushed: false, inRepository: false});
 	});
+
+	it("Docker Desktop rewrote config.json and dropped gcloud's entry: doctor says so, the next run adds it back beside credsStore", async () => {
+		const file = path.join(sandbox.dockerConfig, 'config.json');
+		await writeFile(file, JSON.stringify({auths: {}, credsStore: 'desktop', currentContext: 'desktop-linux'}));
+		const doctor = await imagespecGar(['doctor', '--json'], {cwd: sandbox.project, env});
+		const auth = (JSON.parse(doctor.stdout) as {checks: Array<{id: string; status: string; detail: string}>}).checks.find(check => check.id === 'docker-auth');
+		expect(auth).toMatchObject({status: 'fail'});
+		expect(auth?.detail).toContain(`gcloud's entry for ${registry.host} is gone since an earlier run registered it (Docker Desktop rewrote the file)`);
+		const rerun = await imagespecGar(['--yes', '--json', '--no-build'], {cwd: sandbox.project, env});
+		expect(rerun.code, rerun.stderr).toBe(0);
+		expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({
+			auths: {},
+			credsStore: 'desktop',
+			currentContext: 'desktop-linux',
+			credHelpers: {[registry.host]: 'gcloud'},
+		});
+	});
 });
 
 describe('usage errors', () => {

@@ -1,4 +1,5 @@
 import {readFile, writeFile} from 'node:fs/promises';
+import {createServer} from 'node:net';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {computeFlyteUri, type FlyteImage} from '../../source/services/flyte-image.js';
@@ -49,11 +50,14 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		layers: [{kind: 'pip_packages', packages: ['pandas']}],
 	});
 
-	it('--no-build: detected from the project (flyte==2.6.5), writes the module and names the URI flyte computes', async () => {
-		const run = await imagespecGar([...setup, '--image', 'trainer', '--python-version', '3.12', '--packages', 'pandas', '--no-build', '--json'], {
-			cwd: world.sandbox.project,
-			env: world.env,
-		});
+	it("--no-build: detected from the project (flyte==2.6.5), writes the module (and, asked, image.registry in flyte's config) and names the URI flyte computes", async () => {
+		const run = await imagespecGar(
+			[...setup, '--image', 'trainer', '--python-version', '3.12', '--packages', 'pandas', '--no-build', '--flyte-config', '--json'],
+			{
+				cwd: world.sandbox.project,
+				env: world.env,
+			},
+		);
 		expect(run.code, run.stderr).toBe(0);
 		const result = JSON.parse(run.stdout);
 		expect(schemaErrors('result.schema.json', result)).toEqual([]);
@@ -63,6 +67,10 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		expect(result.usage).toEqual(['from flyte_images import trainer_env', '', '@trainer_env.task']);
 		expect(await readFile(path.join(world.sandbox.project, 'flyte_images.py'), 'utf8')).toBe(renderFlyteModule([image('trainer')]));
 		expect(run.stderr).toContain('amd64 only');
+		// --flyte-config: image.registry in the project's flyte config (none yet: .flyte/config.yaml).
+		const config = path.join(world.sandbox.project, '.flyte', 'config.yaml');
+		expect(result.flyteConfig).toBe(config);
+		expect(await readFile(config, 'utf8')).toBe(`image:\n  registry: ${world.registry.host}/acme-ml/union-images\n`);
 	});
 
 	it('builds with flyte build (the stand-in), streams its output, and proves the push with Artifact Registry', async () => {
@@ -90,5 +98,36 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		expect(again.code, again.stderr).toBe(0);
 		expect(JSON.parse(again.stdout)).toMatchObject({ok: true, pushed: false, buildSkipped: 'already in the repository', imageUri: expected.uri});
 		expect((await readFile(flyteLog, 'utf8')).trim().split('\n')).toHaveLength(2);
+	});
+
+	it("doctor: the flyte SDK and CLI, the config's image.registry, whether the repository host answers", async () => {
+		await writeFile(path.join(world.sandbox.project, 'config.yaml'), '# team\nimage:\n  registry: ghcr.io/acme\n');
+		const run = await imagespecGar(['doctor', ...setup, '--json'], {cwd: world.sandbox.project, env: world.env});
+		const report = JSON.parse(run.stdout) as {ok: boolean; checks: Array<{id: string; status: string; detail: string; fix?: string}>};
+		expect(schemaErrors('doctor.schema.json', report)).toEqual([]);
+		const byId = Object.fromEntries(report.checks.map(check => [check.id, check]));
+		expect(byId['flyte-sdk']).toMatchObject({status: 'warn', detail: expect.stringMatching(/cannot import flyte: .*; the flyte CLI at .*shims\/flyte$/)});
+		expect(byId['flyte-config']).toMatchObject({
+			status: 'warn',
+			detail: `image.registry is ghcr.io/acme (${path.join(world.sandbox.project, 'config.yaml')}), not this repository's ${world.registry.host}/acme-ml/union-images: a declaration without registry= pushes there`,
+		});
+		expect(byId['flyte-host']).toMatchObject({status: 'ok', detail: `${world.registry.host} answers`});
+
+		// A port nothing listens on.
+		const closed = await new Promise<number>(resolve => {
+			const server = createServer().listen(0, '127.0.0.1', () => {
+				const {port} = server.address() as {port: number};
+				server.close(() => resolve(port));
+			});
+		});
+		const away = await imagespecGar(['doctor', ...setup, '--json'], {
+			cwd: world.sandbox.project,
+			env: {...world.env, IMAGESPEC_GAR_REGISTRY_HOST: `127.0.0.1:${closed}`},
+		});
+		expect(away.code).toBe(1);
+		expect(JSON.parse(away.stdout).checks.find((check: {id: string}) => check.id === 'flyte-host')).toMatchObject({
+			status: 'fail',
+			detail: expect.stringContaining(`127.0.0.1:${closed} does not answer (ECONNREFUSED)`),
+		});
 	});
 });

@@ -26,7 +26,7 @@ const caught = async (promise: Promise<unknown>) =>
 describe('Artifact Registry failures', () => {
 	it('a create whose answer was lost: the retry meets ALREADY_EXISTS, and the repository is reported as created by this run', async () => {
 		fake.loseAnswerNext('CreateRepository');
-		const result = await registry.createDockerRepository('acme-ml', 'us-east1', 'images');
+		const result = await registry.createDockerRepository({project: 'acme-ml', location: 'us-east1', repository: 'images'});
 		expect(result.created).toBe(true);
 		expect(fake.calls.map(call => call.method)).toEqual(['CreateRepository', 'CreateRepository', 'GetRepository']);
 	});
@@ -34,13 +34,13 @@ describe('Artifact Registry failures', () => {
 	it('a teammate\'s repository (not labelled by this tool) is still "already there", lost answer or not', async () => {
 		fake.addRepository('acme-ml', 'us-east1', 'images');
 		fake.loseAnswerNext('CreateRepository');
-		expect((await registry.createDockerRepository('acme-ml', 'us-east1', 'images')).created).toBe(false);
+		expect((await registry.createDockerRepository({project: 'acme-ml', location: 'us-east1', repository: 'images'})).created).toBe(false);
 	});
 
 	it("INTERNAL from Google: the fix says it is Google's side and to rerun", async () => {
 		fake.addRepository('acme-ml', 'us-east1', 'images');
 		fake.failNext('GetRepository', {code: 13, message: 'Internal error encountered.'});
-		const error = await caught(registry.getRepository('acme-ml', 'us-east1', 'images'));
+		const error = await caught(registry.getRepository({project: 'acme-ml', location: 'us-east1', repository: 'images'}));
 		expect(error).toBeInstanceOf(StepError);
 		expect(error).toMatchObject({reason: 'INTERNAL', message: 'Could not get repository images in us-east1: Internal error encountered.'});
 		expect((error as StepError).fix).toBe("An error on Google's side: wait a minute and rerun; if it persists, check https://status.cloud.google.com.");

@@ -248,7 +248,7 @@ describe('getRepository', () => {
 		fake.addRepository(PROJECT, LOCATION, 'images', {description: 'x'});
 		const registry = await open();
 		try {
-			const repository = await registry.getRepository(PROJECT, LOCATION, 'images');
+			const repository = await registry.getRepository({project: PROJECT, location: LOCATION, repository: 'images'});
 			expect(repository).toMatchObject({id: 'images', format: 'DOCKER', description: 'x', project: PROJECT, location: LOCATION});
 			expect(fake.calls).toEqual([{method: 'GetRepository', request: {name: `projects/${PROJECT}/locations/${LOCATION}/repositories/images`}}]);
 		} finally {
@@ -259,7 +259,7 @@ describe('getRepository', () => {
 	it('returns undefined on NOT_FOUND', async () => {
 		const registry = await open();
 		try {
-			expect(await registry.getRepository(PROJECT, LOCATION, 'missing')).toBeUndefined();
+			expect(await registry.getRepository({project: PROJECT, location: LOCATION, repository: 'missing'})).toBeUndefined();
 		} finally {
 			await registry.close();
 		}
@@ -272,7 +272,7 @@ describe('getRepository', () => {
 		});
 		const registry = await open();
 		try {
-			const error = await caught(registry.getRepository(PROJECT, LOCATION, 'hidden'));
+			const error = await caught(registry.getRepository({project: PROJECT, location: LOCATION, repository: 'hidden'}));
 			expect(error).toBeInstanceOf(StepError);
 			expect((error as StepError).message).toMatch(/does not exist or you cannot see it/);
 			expect((error as StepError).reason).toBe('NOT_FOUND');
@@ -284,7 +284,7 @@ describe('getRepository', () => {
 	it('throws CancelledError when the signal is already aborted, without calling the API', async () => {
 		const registry = await open();
 		try {
-			const error = await caught(registry.getRepository(PROJECT, LOCATION, 'images', AbortSignal.abort()));
+			const error = await caught(registry.getRepository({project: PROJECT, location: LOCATION, repository: 'images'}, AbortSignal.abort()));
 			expect(error).toBeInstanceOf(CancelledError);
 			expect(fake.calls).toEqual([]);
 		} finally {
@@ -297,7 +297,7 @@ describe('createDockerRepository', () => {
 	it('creates a Docker repository labelled managed-by imagespec-gar and waits for it', async () => {
 		const registry = await open();
 		try {
-			const result = await registry.createDockerRepository(PROJECT, LOCATION, 'images', {description: 'ImageSpec images'});
+			const result = await registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'}, {description: 'ImageSpec images'});
 			expect(result.created).toBe(true);
 			expect(result.repository).toMatchObject({
 				name: `projects/${PROJECT}/locations/${LOCATION}/repositories/images`,
@@ -330,7 +330,7 @@ describe('createDockerRepository', () => {
 		fake.addRepository(PROJECT, LOCATION, 'images', {description: 'made by a teammate'});
 		const registry = await open();
 		try {
-			const result = await registry.createDockerRepository(PROJECT, LOCATION, 'images');
+			const result = await registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'});
 			expect(result.created).toBe(false);
 			expect(result.repository).toMatchObject({id: 'images', format: 'DOCKER', description: 'made by a teammate'});
 			expect(methods()).toEqual(['CreateRepository', 'GetRepository']);
@@ -343,7 +343,7 @@ describe('createDockerRepository', () => {
 		fake.addRepository(PROJECT, LOCATION, 'images', {format: 'MAVEN'});
 		const registry = await open();
 		try {
-			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			const error = await caught(registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'}));
 			expect(error).toBeInstanceOf(StepError);
 			expect((error as StepError).message).toMatch(/already exists.*format MAVEN/);
 			expect((error as StepError).reason).toBe('WRONG_FORMAT');
@@ -355,7 +355,7 @@ describe('createDockerRepository', () => {
 	it('rejects an invalid id before calling the API', async () => {
 		const registry = await open();
 		try {
-			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'My_Repo'));
+			const error = await caught(registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'My_Repo'}));
 			expect(error).toBeInstanceOf(StepError);
 			expect((error as StepError).message).toMatch(/lowercase letters, numbers, and hyphens/);
 			expect(fake.calls).toEqual([]);
@@ -375,7 +375,7 @@ describe('createDockerRepository', () => {
 		});
 		const registry = await open();
 		try {
-			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			const error = await caught(registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'}));
 			expect(error).toBeInstanceOf(StepError);
 			expect(error).toMatchObject({reason: 'SERVICE_DISABLED', message: `Artifact Registry API is disabled in project ${PROJECT}.`});
 			expect((error as StepError).fix).toContain(`gcloud services enable artifactregistry.googleapis.com --project ${PROJECT}`);
@@ -396,7 +396,7 @@ describe('createDockerRepository', () => {
 		});
 		const registry = await open();
 		try {
-			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			const error = await caught(registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'}));
 			expect(error).toBeInstanceOf(StepError);
 			expect((error as StepError).reason).toBe('IAM_PERMISSION_DENIED');
 			expect((error as StepError).message).toContain('artifactregistry.repositories.create');
@@ -412,7 +412,7 @@ describe('createDockerRepository', () => {
 		fake.failNext('CreateRepository', {code: 14, message: 'upstream connect error'});
 		const registry = await open();
 		try {
-			const result = await registry.createDockerRepository(PROJECT, LOCATION, 'images');
+			const result = await registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'});
 			expect(result.created).toBe(true);
 			expect(methods()).toEqual(['CreateRepository', 'CreateRepository']);
 		} finally {
@@ -424,7 +424,7 @@ describe('createDockerRepository', () => {
 		fake.failNext('CreateRepository', {code: 16, message: 'Request had invalid authentication credentials.'}, 3);
 		const registry = await open();
 		try {
-			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			const error = await caught(registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'}));
 			expect(error).toMatchObject({reason: 'UNAUTHENTICATED', fix: 'gcloud auth application-default login'});
 			expect(methods()).toEqual(['CreateRepository']);
 		} finally {
@@ -552,12 +552,15 @@ describe('createDockerRepository settings and its long-running operation', () =>
 	it('sends description, labels (managed-by always), immutable tags and a keep-N cleanup policy', async () => {
 		const registry = await open();
 		try {
-			const result = await registry.createDockerRepository(PROJECT, LOCATION, 'images', {
-				description: 'team images',
-				labels: {team: 'ml'},
-				immutableTags: true,
-				cleanup: {kind: 'keep', count: 5},
-			});
+			const result = await registry.createDockerRepository(
+				{project: PROJECT, location: LOCATION, repository: 'images'},
+				{
+					description: 'team images',
+					labels: {team: 'ml'},
+					immutableTags: true,
+					cleanup: {kind: 'keep', count: 5},
+				},
+			);
 			expect(result.created).toBe(true);
 			expect(result.repository.labels).toEqual({team: 'ml', 'managed-by': 'imagespec-gar'});
 			const stored = fake.repositories.get(NAME)!;
@@ -583,7 +586,7 @@ describe('createDockerRepository settings and its long-running operation', () =>
 	it('sends delete-untagged:Dd as an UNTAGGED delete policy older than D days, and no policy for none', async () => {
 		const registry = await open();
 		try {
-			await registry.createDockerRepository(PROJECT, LOCATION, 'images', {cleanup: {kind: 'delete-untagged', days: 30}});
+			await registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'}, {cleanup: {kind: 'delete-untagged', days: 30}});
 			expect(Object.keys(fake.repositories.get(NAME)!.cleanupPolicies as object)).toEqual(['imagespec-gar-delete-untagged']);
 			expect(fake.repositories.get(NAME)!.cleanupPolicies).toMatchObject({
 				'imagespec-gar-delete-untagged': {
@@ -592,7 +595,7 @@ describe('createDockerRepository settings and its long-running operation', () =>
 					condition: {tagState: 'UNTAGGED', olderThan: {seconds: String(30 * 86_400)}},
 				},
 			});
-			await registry.createDockerRepository(PROJECT, LOCATION, 'plain', {cleanup: {kind: 'none'}});
+			await registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'plain'}, {cleanup: {kind: 'none'}});
 			const plain = fake.repositories.get(`projects/${PROJECT}/locations/${LOCATION}/repositories/plain`)!;
 			expect(plain.cleanupPolicies ?? {}).toEqual({});
 			expect((plain.dockerConfig as {immutableTags?: boolean} | undefined)?.immutableTags ?? false).toBe(false);
@@ -606,7 +609,10 @@ describe('createDockerRepository settings and its long-running operation', () =>
 		const registry = await open();
 		try {
 			const pending: string[] = [];
-			const result = await registry.createDockerRepository(PROJECT, LOCATION, 'images', {onPending: name => pending.push(name)});
+			const result = await registry.createDockerRepository(
+				{project: PROJECT, location: LOCATION, repository: 'images'},
+				{onPending: name => pending.push(name)},
+			);
 			expect(result).toMatchObject({created: true, repository: {id: 'images', format: 'DOCKER', labels: {'managed-by': 'imagespec-gar'}}});
 			expect(methods()).toEqual(['CreateRepository', 'GetOperation', 'GetOperation', 'GetOperation']);
 			expect(pending).toHaveLength(1);
@@ -621,7 +627,7 @@ describe('createDockerRepository settings and its long-running operation', () =>
 		fake.createOperation = {polls: 1, error: {code: 9, message: 'Cleanup policy is invalid for this repository'}};
 		const registry = await open();
 		try {
-			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			const error = await caught(registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'}));
 			expect(error).toBeInstanceOf(StepError);
 			expect(error).toMatchObject({
 				reason: 'FAILED_PRECONDITION',
@@ -637,7 +643,7 @@ describe('createDockerRepository settings and its long-running operation', () =>
 		fake.createOperation = {polls: 1_000_000};
 		const registry = await open(undefined, {operationTimeoutMs: 60});
 		try {
-			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			const error = await caught(registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'}));
 			expect(error).toMatchObject({reason: 'OPERATION_PENDING'});
 			expect((error as StepError).fix).toMatch(/rerun imagespec-gar.*finds the repository/);
 		} finally {
@@ -650,10 +656,12 @@ describe('createDockerRepository settings and its long-running operation', () =>
 		const registry = await open(undefined, {operationPollDelaysMs: [20]});
 		try {
 			const controller = new AbortController();
-			const pending = caught(registry.createDockerRepository(PROJECT, LOCATION, 'images', {signal: controller.signal}));
+			const pending = caught(registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'}, {signal: controller.signal}));
 			await vi.waitFor(() => expect(methods().filter(method => method === 'GetOperation').length).toBeGreaterThanOrEqual(2));
 			controller.abort();
 			expect(await pending).toBeInstanceOf(CancelledError);
+			// A poll sent just before the abort may still reach the server: count after it lands.
+			await new Promise(resolve => setTimeout(resolve, 50));
 			const polls = methods().length;
 			await new Promise(resolve => setTimeout(resolve, 150));
 			expect(methods()).toHaveLength(polls);
@@ -667,7 +675,7 @@ describe('createDockerRepository settings and its long-running operation', () =>
 		fake.failNext('GetOperation', {code: 14, message: 'connection reset'});
 		const registry = await open();
 		try {
-			expect((await registry.createDockerRepository(PROJECT, LOCATION, 'images')).created).toBe(true);
+			expect((await registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'})).created).toBe(true);
 			expect(methods()).toEqual(['CreateRepository', 'GetOperation', 'GetOperation']);
 		} finally {
 			await registry.close();
@@ -698,7 +706,7 @@ describe('errors as the fake server answers them', () => {
 		fake.deniedPermissions.add('artifactregistry.repositories.get');
 		const registry = await open();
 		try {
-			const error = await caught(registry.getRepository(PROJECT, LOCATION, 'hidden'));
+			const error = await caught(registry.getRepository({project: PROJECT, location: LOCATION, repository: 'hidden'}));
 			expect(error).toBeInstanceOf(StepError);
 			expect(error).toMatchObject({
 				reason: 'NOT_FOUND',
@@ -718,7 +726,7 @@ describe('errors as the fake server answers them', () => {
 		fake.deniedPermissions.add('artifactregistry.repositories.create');
 		const registry = await open();
 		try {
-			const error = await caught(registry.createDockerRepository(PROJECT, LOCATION, 'images'));
+			const error = await caught(registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'}));
 			expect(error).toMatchObject({
 				reason: 'IAM_PERMISSION_DENIED',
 				message: `You do not have permission artifactregistry.repositories.create in project ${PROJECT}, which is needed to create repository images in ${LOCATION}.`,
@@ -734,10 +742,10 @@ describe('errors as the fake server answers them', () => {
 		fake.failNext('GetRepository', {code: 14, message: 'upstream connect error'}, 2);
 		const registry = await open();
 		try {
-			expect(await registry.getRepository(PROJECT, LOCATION, 'images')).toMatchObject({id: 'images'});
+			expect(await registry.getRepository({project: PROJECT, location: LOCATION, repository: 'images'})).toMatchObject({id: 'images'});
 			expect(methods()).toEqual(['GetRepository', 'GetRepository', 'GetRepository']);
 			fake.failNext('GetRepository', {code: 14, message: 'upstream connect error'}, 10);
-			const error = await caught(registry.getRepository(PROJECT, LOCATION, 'images'));
+			const error = await caught(registry.getRepository({project: PROJECT, location: LOCATION, repository: 'images'}));
 			expect(error).toMatchObject({
 				reason: 'UNAVAILABLE',
 				message: 'Could not reach Artifact Registry to get repository images in us-central1 (UNAVAILABLE): upstream connect error',
@@ -755,15 +763,17 @@ describe('IAM on a repository', () => {
 		fake.addRepository(PROJECT, LOCATION, 'images');
 		const registry = await open();
 		try {
-			expect(await registry.testIamPermissions(PROJECT, LOCATION, 'images', [UPLOAD, 'artifactregistry.repositories.downloadArtifacts'])).toEqual([
-				UPLOAD,
-				'artifactregistry.repositories.downloadArtifacts',
-			]);
+			expect(
+				await registry.testIamPermissions({project: PROJECT, location: LOCATION, repository: 'images'}, [
+					UPLOAD,
+					'artifactregistry.repositories.downloadArtifacts',
+				]),
+			).toEqual([UPLOAD, 'artifactregistry.repositories.downloadArtifacts']);
 			fake.deniedPermissions.add(UPLOAD);
-			expect(await registry.testIamPermissions(PROJECT, LOCATION, 'images', [UPLOAD])).toEqual([]);
+			expect(await registry.testIamPermissions({project: PROJECT, location: LOCATION, repository: 'images'}, [UPLOAD])).toEqual([]);
 			expect(fake.calls.at(-1)).toEqual({
 				method: 'TestIamPermissions',
-				request: {resource: repositoryName(PROJECT, LOCATION, 'images'), permissions: [UPLOAD]},
+				request: {resource: repositoryName({project: PROJECT, location: LOCATION, repository: 'images'}), permissions: [UPLOAD]},
 			});
 		} finally {
 			await registry.close();
@@ -772,21 +782,24 @@ describe('IAM on a repository', () => {
 
 	it('reads a policy with its etag and writes it back; a stale etag is ABORTED', async () => {
 		fake.addRepository(PROJECT, LOCATION, 'images');
-		const resource = repositoryName(PROJECT, LOCATION, 'images');
+		const resource = repositoryName({project: PROJECT, location: LOCATION, repository: 'images'});
 		fake.setPolicy(resource, [{role: 'roles/artifactregistry.writer', members: ['user:ana@example.com']}]);
 		const registry = await open();
 		try {
-			const policy = await registry.getIamPolicy(PROJECT, LOCATION, 'images');
+			const policy = await registry.getIamPolicy({project: PROJECT, location: LOCATION, repository: 'images'});
 			expect(policy.bindings).toEqual([{role: 'roles/artifactregistry.writer', members: ['user:ana@example.com']}]);
 			expect(Buffer.from(policy.etag!).equals(fake.policies.get(resource)!.etag)).toBe(true);
-			const written = await registry.setIamPolicy(PROJECT, LOCATION, 'images', {
-				...policy,
-				bindings: [...policy.bindings, {role: 'roles/artifactregistry.reader', members: ['serviceAccount:x@y.iam.gserviceaccount.com']}],
-			});
+			const written = await registry.setIamPolicy(
+				{project: PROJECT, location: LOCATION, repository: 'images'},
+				{
+					...policy,
+					bindings: [...policy.bindings, {role: 'roles/artifactregistry.reader', members: ['serviceAccount:x@y.iam.gserviceaccount.com']}],
+				},
+			);
 			expect(fake.policies.get(resource)!.bindings).toHaveLength(2);
 			expect(Buffer.from(written.etag!).equals(Buffer.from(policy.etag!))).toBe(false);
 			// The old etag is stale now.
-			const error = await caught(registry.setIamPolicy(PROJECT, LOCATION, 'images', policy));
+			const error = await caught(registry.setIamPolicy({project: PROJECT, location: LOCATION, repository: 'images'}, policy));
 			expect(error).toMatchObject({reason: 'ABORTED'});
 			expect(fake.policies.get(resource)!.bindings).toHaveLength(2);
 		} finally {

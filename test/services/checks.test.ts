@@ -1,18 +1,10 @@
-import {realpath, writeFile} from 'node:fs/promises';
+import {mkdir, realpath, symlink, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it, type TestContext} from 'vitest';
-import {
-	CHECK_ORDER,
-	PUSH_PERMISSION,
-	plannedChecks,
-	runChecks,
-	runnableFix,
-	type Check,
-	type CheckId,
-	type CheckOptions,
-} from '../../source/services/checks.js';
+import {CHECK_ORDER, plannedChecks, runChecks, runnableFix, type Check, type CheckId, type CheckOptions} from '../../source/services/checks.js';
+import {PUSH_PERMISSION} from '../../source/services/repository-iam.js';
 import {dockerEngine, requireDocker} from '../support/docker.js';
 import {makeSandbox, pathHiding, withEnv, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
@@ -114,6 +106,55 @@ describe.concurrent('runChecks', () => {
 		expect(result['docker-engine']).toMatchObject({status: 'fail', required: true, detail: 'Needs the Docker CLI.'});
 		expect(result['docker-cli'].fix).toContain('https://docs.docker.com/get-docker/');
 	});
+
+	/** PATH whose docker is a script (prepended), running the real docker. */
+	const dockerVia = async (box: Sandbox, relative: string, script: (docker: string) => string) => {
+		const docker = (await execa('sh', ['-c', 'command -v docker'])).stdout.trim();
+		const launcher = path.join(box.root, 'usr', 'bin', path.basename(relative) === 'docker' ? 'snap' : 'launcher');
+		await mkdir(path.dirname(launcher), {recursive: true});
+		await writeFile(launcher, `#!/bin/sh\n${script(docker)}\n`, {mode: 0o755});
+		await mkdir(path.join(box.root, path.dirname(relative)), {recursive: true});
+		await symlink(launcher, path.join(box.root, relative));
+		return withEnv(box.platform, {PATH: `${path.join(box.root, path.dirname(relative))}:${box.env.PATH}`});
+	};
+
+	it("docker from a snap: the CLI check fails (the snap's docker cannot run gcloud's helper), saying what to install", async context => {
+		const box = await sandbox(context, {DOCKER_HOST: engine?.dockerHost ?? 'unix:///nonexistent.sock'});
+		const platform = await dockerVia(box, 'snap/bin/docker', docker => `exec ${docker} "$@"`);
+		const result = byId((await runChecks({platform}, {needDocker: true, needAdc: false, python: false})).checks);
+		expect(result['docker-cli']).toMatchObject({status: 'fail', required: true});
+		expect(result['docker-cli'].detail).toContain(`${path.join(box.root, 'snap', 'bin', 'docker')} is the snap's docker`);
+		expect(result['docker-cli'].fix).toContain('sudo snap remove docker');
+		// Not needed for this run (Union builds): it says the same, without failing the run.
+		const union = byId((await runChecks({platform}, {needDocker: false, needAdc: false, python: false})).checks);
+		expect(union['docker-cli']).toMatchObject({status: 'warn', required: false});
+	});
+
+	it("run under sudo: docker and gcloud read root's files, said as a warning naming the person", async context => {
+		const box = await sandbox(context, {SUDO_USER: 'alice'});
+		const result = byId((await runChecks({platform: {...box.platform, uid: 0}}, {needDocker: true, needAdc: false, python: false})).checks);
+		expect(result['docker-cli']).toMatchObject({status: 'warn', required: false});
+		expect(result['docker-cli'].detail).toContain("imagespec-gar runs under sudo: docker and gcloud read root's config and login, not alice's");
+		expect(result['docker-cli'].fix).toContain('Run imagespec-gar as alice, without sudo');
+		const asAlice = byId((await runChecks({platform: {...box.platform, uid: 1000}}, {needDocker: true, needAdc: false, python: false})).checks);
+		expect(asAlice['docker-cli']).toMatchObject({status: 'ok'});
+	});
+
+	// The docker CLI run as a user outside the docker group (only root can switch users: CI runs as root).
+	requireDocker(it, engine).skipIf(process.getuid?.() !== 0)(
+		'an engine socket the user may not open: the docker-group fix, not "start Docker"',
+		async context => {
+			const box = await sandbox(context, {DOCKER_HOST: engine?.dockerHost, USER: 'alice'});
+			const platform = await dockerVia(box, 'bin/docker', docker => `cd / && exec runuser -u nobody -- ${docker} "$@"`);
+			const result = byId((await runChecks({platform}, {needDocker: true, needAdc: false, python: false})).checks);
+			expect(result['docker-engine']).toMatchObject({
+				status: 'fail',
+				required: true,
+				fix: 'sudo usermod -aG docker alice, then log out and back in (or run: newgrp docker)',
+			});
+			expect(result['docker-engine'].detail).toContain('permission denied on its socket');
+		},
+	);
 
 	it('a corrupt ADC file fails with a fix naming it; a given project wins over gcloud config', async context => {
 		const box = await sandbox(context, {DOCKER_HOST: 'unix:///nonexistent.sock', CLOUDSDK_CORE_PROJECT: 'from-gcloud'});
@@ -226,6 +267,12 @@ describe.concurrent('runChecks for a saved repository', () => {
 		const desktop = (await run(box))['docker-auth'];
 		expect(desktop).toMatchObject({status: 'fail', fix: `gcloud auth configure-docker ${host}`});
 		expect(desktop.detail).toContain('docker-credential-desktop');
+		expect(desktop.detail).not.toContain('gone');
+		// Registered on an earlier run (saved answers) and gone now: Docker Desktop rewrote config.json.
+		await writeDockerConfig(box, {credsStore: 'desktop'});
+		const dropped = (await run(box, {dockerAuthSaved: host}))['docker-auth'];
+		expect(dropped).toMatchObject({status: 'fail', fix: `gcloud auth configure-docker ${host}`});
+		expect(dropped.detail).toContain(`gcloud's entry for ${host} is gone since an earlier run registered it (Docker Desktop rewrote the file)`);
 		await writeDockerConfig(box, '{"credHelpers": ');
 		const corrupt = (await run(box))['docker-auth'];
 		expect(corrupt).toMatchObject({status: 'fail', detail: expect.stringContaining('not valid JSON')});
@@ -275,7 +322,9 @@ describe.concurrent('runChecks for a saved repository', () => {
 		expect(local.repository).toMatchObject({status: 'fail', required: true});
 		expect(local.repository.detail).toContain(`you may not push to it (no ${PUSH_PERMISSION}`);
 		expect(local.repository.fix).toBe(
-			`Ask an admin of the repository for Artifact Registry Writer: gcloud artifacts repositories add-iam-policy-binding union-images --project acme-ml --location us-east1 --member serviceAccount:${DEFAULT_ACCOUNT} --role roles/artifactregistry.writer`,
+			'Ask an admin of the repository for Artifact Registry Writer (roles/artifactregistry.writer):\n' +
+				'gcloud artifacts repositories add-iam-policy-binding union-images --project acme-ml --location us-east1 ' +
+				`--member serviceAccount:${DEFAULT_ACCOUNT} --role roles/artifactregistry.writer`,
 		);
 		expect(union.repository).toMatchObject({status: 'warn', required: false});
 	});

@@ -1,6 +1,7 @@
 import {mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import type {FlyteImage} from '../../source/services/flyte-image.js';
 import {flyteDeclarationOf, planFlyteModuleUpdate, readFlyteDeclarations, renderFlyteModule} from '../../source/services/flyte-module.js';
@@ -124,6 +125,38 @@ describe('the generated flyte module, run by Python against the recording stand-
 			['a_image', undefined, 'FLYTE_IMAGE_UNMODELLED', 'Cannot name a_image: it uses with_workdir, which the tool does not model.'],
 			['b_image', undefined, 'FLYTE_VERSION_UNKNOWN', expect.stringContaining('neither importable nor pinned exactly')],
 		]);
+	});
+});
+
+describe('with flyte importable (a stub of the SDK on PYTHONPATH): flyte itself is asked, and must agree', () => {
+	const STUB = fileURLToPath(new URL('../fixtures/flyte-sdk-stub', import.meta.url));
+	const vector = FLYTE_URI_VECTORS.find(candidate => candidate.id === 'debian-py312-pip')!;
+	const read = async (answer: string) => {
+		const {folder, moduleFile} = await project({'images.py': renderFlyteModule([vector.image])});
+		const stubbed = {platform: withEnv(currentPlatform(), {PYTHONPATH: STUB, IMAGESPEC_STUB_FLYTE_URI: answer})};
+		return readFlyteModule(stubbed, {moduleFile, folder, python});
+	};
+
+	it("flyte's image.uri is kept beside the tool's, for the flyte version that imports", async () => {
+		const result = await read(vector.uri);
+		expect(result).toMatchObject({via: 'flyte', flyteVersion: '2.6.5'});
+		expect(result.images[0]).toMatchObject({uri: vector.uri, sdkUri: vector.uri});
+		// The SDK resolves from_debian_base itself: the tool hashes the base image flyte reports.
+		expect(result.images[0]!.image!.base).toEqual({kind: 'base', uri: vector.baseImage});
+	});
+
+	it('a different answer stops the run, naming both', async () => {
+		const other = `${GAR}/trainer:0123456789abcdef0123456789abcdef`;
+		await expect(read(other)).rejects.toMatchObject({
+			reason: 'TAG_MISMATCH',
+			message: `The URI of trainer_image differs: flyte 2.6.5 names ${other}, imagespec-gar computed ${vector.uri}.`,
+		});
+	});
+
+	it("flyte failing to name it is that image's problem, not a guess", async () => {
+		const result = await read('raise');
+		expect(result.images[0]).toMatchObject({problem: {reason: 'SDK_TAG_FAILED', message: expect.stringContaining('stub flyte cannot name this image')}});
+		expect(result.images[0]!.uri).toBeUndefined();
 	});
 });
 

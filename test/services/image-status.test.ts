@@ -2,7 +2,7 @@ import {mkdtemp, rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {openArtifactRegistry, type ArtifactRegistry, type RepositoryWhere} from '../../source/services/artifact-registry.js';
+import {openArtifactRegistry, type ArtifactRegistry, type RepositoryRef} from '../../source/services/artifact-registry.js';
 import {imageStatuses, whatChanged} from '../../source/services/image-status.js';
 import {computeTag, parseGarRegistry} from '../../source/services/imagespec.js';
 import {readModuleImages} from '../../source/services/module-images.js';
@@ -12,7 +12,7 @@ const REGISTRY = 'us-east1-docker.pkg.dev/acme-ml/union-images';
 const REPOSITORY = 'projects/acme-ml/locations/us-east1/repositories/union-images';
 const platform = (endpoint: string) => ({os: 'linux' as const, arch: 'x64', env: {IMAGESPEC_GAR_API_ENDPOINT: endpoint}, home: '/nonexistent'});
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
-const whereOf = (registry: string): RepositoryWhere | undefined => {
+const whereOf = (registry: string): RepositoryRef | undefined => {
 	const gar = parseGarRegistry(registry);
 	return gar ? {project: gar.project, location: gar.location, repository: gar.repository} : undefined;
 };

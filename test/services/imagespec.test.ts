@@ -14,7 +14,7 @@ import {
 	imageUri,
 	parseGarRegistry,
 	pyRepr,
-	registryHost,
+	registryHostOfLocation,
 	requirementsDigest,
 	specHash,
 	tagFromHash,
@@ -232,8 +232,8 @@ describe('pyRepr', () => {
 
 describe('registry composition', () => {
 	it('builds host/project/repository, lowercase', () => {
-		expect(registryHost('us-central1')).toBe('us-central1-docker.pkg.dev');
-		expect(registryHost('europe-west4', 'localhost:5000')).toBe('localhost:5000');
+		expect(registryHostOfLocation('us-central1')).toBe('us-central1-docker.pkg.dev');
+		expect(registryHostOfLocation('europe-west4', 'localhost:5000')).toBe('localhost:5000');
 		expect(composeRegistry({location: 'us-central1', project: 'My-Project', repository: 'Repo'})).toBe('us-central1-docker.pkg.dev/my-project/repo');
 		expect(composeRegistry({location: 'us', project: 'example.com:proj', repository: 'images'})).toBe('us-docker.pkg.dev/example.com/proj/images');
 		expect(composeRegistry({location: 'us-east1', project: 'p', repository: 'r', hostOverride: '127.0.0.1:5000'})).toBe('127.0.0.1:5000/p/r');

@@ -8,7 +8,7 @@ import {withFakeArtifactRegistry} from '../support/fake-client.js';
 const PROJECT = 'acme-ml';
 const LOCATION = 'us-east1';
 const WHERE = {project: PROJECT, location: LOCATION, repository: 'images'};
-const RESOURCE = repositoryName(PROJECT, LOCATION, 'images');
+const RESOURCE = repositoryName({project: PROJECT, location: LOCATION, repository: 'images'});
 const SA = 'acme-flyteworker-prod@acme-gcp-dataplane.iam.gserviceaccount.com';
 const MEMBER = `serviceAccount:${SA}`;
 const READER = 'roles/artifactregistry.reader';

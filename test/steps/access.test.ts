@@ -16,7 +16,7 @@ import {scriptedPerson} from '../support/scripted-person.js';
 
 const PROJECT = 'acme-ml';
 const LOCATION = 'us-east1';
-const RESOURCE = repositoryName(PROJECT, LOCATION, 'images');
+const RESOURCE = repositoryName({project: PROJECT, location: LOCATION, repository: 'images'});
 const SA = 'acme-flyteworker-prod@acme-gcp-dataplane.iam.gserviceaccount.com';
 const READER = 'roles/artifactregistry.reader';
 

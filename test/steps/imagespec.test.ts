@@ -158,8 +158,7 @@ describe('authoring the ImageSpec', () => {
 		const file = path.join(first.folder, 'image_specs.py');
 		await writeFile(file, `${await readFile(file, 'utf8')}\n# my own notes\n`);
 		first.events.length = 0;
-		first.c.flags = {...first.c.flags, pythonVersion: '3.12'};
-		await authorImageSpec(first.c, where);
+		await authorImageSpec({...first.c, flags: {...first.c.flags, pythonVersion: '3.12'}}, where);
 		const preview = first.events.find(event => event.type === 'code');
 		expect(preview).toMatchObject({type: 'code', title: 'Update image_specs.py'});
 		const code = preview?.type === 'code' ? preview.code : '';
@@ -300,8 +299,7 @@ trainer_image = union.ImageSpec(
 				[/Set more options/, false],
 			],
 		});
-		c.flags = {...c.flags, build: false};
-		const authored = await authorImageSpec(c, where);
+		const authored = await authorImageSpec({...c, flags: {...c.flags, build: false}}, where);
 		expect(person!.left()).toBe(0);
 		expect(authored.spec).not.toHaveProperty('base_image');
 		expect(await module()).toBe(plain);

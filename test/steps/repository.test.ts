@@ -59,7 +59,7 @@ const context = (options: {flags?: Partial<Flags>; saved?: ProjectAnswers; perso
 };
 
 const choose = async (c: StepContext) => chooseRepository(c, {project: PROJECT, location: LOCATION, registry, timings: TIMINGS});
-const stored = (id: string) => fake.repositories.get(repositoryName(PROJECT, LOCATION, id));
+const stored = (id: string) => fake.repositories.get(repositoryName({project: PROJECT, location: LOCATION, repository: id}));
 const methods = () => fake.calls.map(call => call.method);
 const failure = async (promise: Promise<unknown>) =>
 	promise.then(
@@ -424,7 +424,10 @@ describe('checkPushPermission', () => {
 		expect(fake.calls).toEqual([
 			{
 				method: 'TestIamPermissions',
-				request: {resource: repositoryName(PROJECT, LOCATION, 'images'), permissions: ['artifactregistry.repositories.uploadArtifacts']},
+				request: {
+					resource: repositoryName({project: PROJECT, location: LOCATION, repository: 'images'}),
+					permissions: ['artifactregistry.repositories.uploadArtifacts'],
+				},
 			},
 		]);
 	});
