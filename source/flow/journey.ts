@@ -201,7 +201,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
 	// 5-6 for Flyte 2: the flyte.Image module, flyte's URI and flyte's own builder.
 	if ((c.flags.sdk ?? (await detectSdk(c.folder))) === 'flyte') {
-		return runFlyteSteps(c, {project, location, repository, account: gcloud.account}, result, {step, finished, openRegistry});
+		return runFlyteSteps(c, {project, location, repository, account: gcloud.account}, result, {step, finished, openRegistry, save: store.save});
 	}
 
 	// 5. The ImageSpec module and the tag flytekit will compute (the builder is part of the spec)

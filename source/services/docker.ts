@@ -99,7 +99,7 @@ export const credentialHelperOnPath = async (platform: Platform): Promise<string
 	// Bare name: on Windows docker finds it through PATHEXT, as we do.
 	findExecutable(platform, 'docker-credential-gcloud');
 
-export {imageExists, registryHostOfImage, type ImageExistence} from './registry-manifest.js';
+export {imageExists} from './registry-manifest.js';
 
 /** A local build reads the whole spec: LOCAL_BUILD (local-build.ts) says what each field does. */
 export type BuildSpec = ImageSpec;
@@ -140,6 +140,27 @@ const parseSize = (text: string): number | undefined => {
 };
 
 /** Turns one build output line into a step event, for the classic builder and BuildKit's plain output. */
+/**
+ * Turns a build tool's output lines (flytekit's engine, flyte build: docker underneath) into
+ * build events; `failingStep()` is the Dockerfile step that ran last, for a failure.
+ */
+export const buildOutputHandler = (onEvent: (event: BuildEvent) => void) => {
+	let failingStep: string | undefined;
+	return {
+		onLine(line: string) {
+			onEvent({type: 'log', line});
+			const step = parseBuildLine(line);
+			if (step) {
+				failingStep = /^Step \d+\/\d+ : (.*)$/.exec(step.text)?.[1];
+				onEvent(step);
+			}
+			const layer = parsePushLine(line);
+			if (layer) onEvent(layer);
+		},
+		failingStep: () => failingStep,
+	};
+};
+
 export const parseBuildLine = (line: string): Extract<BuildEvent, {type: 'step'}> | undefined => {
 	const classic = /^Step (\d+)\/(\d+) : (.*)$/.exec(line);
 	if (classic) return {type: 'step', text: line, index: Number(classic[1]), total: Number(classic[2])};

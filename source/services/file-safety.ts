@@ -112,7 +112,7 @@ export async function readRegularText(file: string): Promise<string | undefined>
 }
 
 /** Whether `file` (after following links) lies inside `folder` (after following links). */
-export async function insideFolder(folder: string, file: string): Promise<boolean> {
+async function insideFolder(folder: string, file: string): Promise<boolean> {
 	const root = await realpath(folder).catch(() => path.resolve(folder));
 	// A file that does not exist yet: its nearest existing parent decides.
 	let existing = path.resolve(file);
@@ -149,7 +149,8 @@ export async function checkFlagFile(
 	if (options.extension && path.extname(file) !== options.extension) throw new UsageError(`${shown}: the file must end in ${options.extension}`, flag);
 	if (!(await insideFolder(options.folder, file))) {
 		throw new UsageError(
-			`${shown} is outside the project folder ${options.folder}: the module and its requirements live in the project, where union register and your teammates find them`,
+			`${shown} is outside the project folder ${options.folder}: ` +
+				'the module and its requirements live in the project, where union register and your teammates find them',
 			flag,
 		);
 	}

@@ -29,7 +29,7 @@ export const ROLES = {
 	reader: 'Artifact Registry Reader (roles/artifactregistry.reader)',
 } as const;
 
-export const WRITER_ROLE = 'roles/artifactregistry.writer';
+const WRITER_ROLE = 'roles/artifactregistry.writer';
 
 /** The command an admin runs to grant `role` on the repository to `member` (user:…, serviceAccount:…). */
 export const grantCommand = ({project, location, repository}: RepositoryRef, member: string, role: string): string =>

@@ -50,7 +50,7 @@ const sdkVersion = async (sdkBin: string): Promise<string | undefined> => {
 	}
 };
 
-export const locateGcloud = async (platform: Platform): Promise<{path: string; sdkBin: string} | undefined> => {
+const locateGcloud = async (platform: Platform): Promise<{path: string; sdkBin: string} | undefined> => {
 	const found = await findExecutable(platform, 'gcloud');
 	if (!found) return undefined;
 	// Homebrew and Debian link gcloud into a shared bin; the helper is only beside the real one.
@@ -396,7 +396,9 @@ export async function enableArtifactRegistryApi(ctx: ServiceContext, project: st
 	if (result.exitCode !== 0) {
 		const said = result.stderr.trim().split('\n').slice(-3).join(' ') || `exit ${result.exitCode}`;
 		throw new StepError(`Could not enable the Artifact Registry API in project ${project}: ${said}`, {
-			fix: `Enabling an API needs Service Usage Admin (roles/serviceusage.serviceUsageAdmin) or Owner on the project; ask for it, or ask an owner to run: ${enableApiCommand(project)}`,
+			fix:
+				'Enabling an API needs Service Usage Admin (roles/serviceusage.serviceUsageAdmin) or Owner on the project; ' +
+				`ask for it, or ask an owner to run: ${enableApiCommand(project)}`,
 			reason: 'SERVICE_DISABLED',
 		});
 	}

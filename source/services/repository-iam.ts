@@ -2,7 +2,7 @@ import {GrpcCode} from './api-errors.js';
 import type {ArtifactRegistry, IamBinding, IamPolicy, RepositoryRef} from './artifact-registry.js';
 import {sleep} from './cancellation.js';
 import {CancelledError, StepError} from './errors.js';
-import {grantCommand} from './fixes.js';
+import {ROLES, grantCommand} from './fixes.js';
 
 /** What the Union data plane needs to pull images from the repository. */
 export const READER_ROLE = 'roles/artifactregistry.reader';
@@ -53,7 +53,7 @@ export function withMember(policy: IamPolicy, role: string, member: string): {po
 }
 
 /** The change, as a person reads it: the bindings of `role` before and after. */
-export function describeChange(before: IamPolicy, after: IamPolicy, role: string): string {
+function describeChange(before: IamPolicy, after: IamPolicy, role: string): string {
 	const members = (policy: IamPolicy) => policy.bindings.filter(binding => binding.role === role && !binding.condition).flatMap(binding => binding.members);
 	const old = new Set(members(before));
 	const lines = members(after).map(member => `${old.has(member) ? '  ' : '+ '}${member}`);
@@ -135,7 +135,8 @@ function asGrantError(error: unknown, where: RepositoryRef, member: string, role
 	const doing = at.phase === 'read' ? 'read who can read' : 'change who can read';
 	return new StepError(`You may not ${doing} repository ${where.repository}: that needs artifactregistry.repositories.${permission} on it.`, {
 		fix: [
-			'A role with that permission, e.g. Artifact Registry Administrator (roles/artifactregistry.admin) on the repository or project, or Project IAM Admin (roles/resourcemanager.projectIamAdmin); or an admin runs:',
+			`A role with that permission, e.g. ${ROLES.admin} on the repository or project, ` +
+				'or Project IAM Admin (roles/resourcemanager.projectIamAdmin); or an admin runs:',
 			grantCommand(where, member, role),
 		].join('\n'),
 		reason: 'NEEDS_ADMIN',

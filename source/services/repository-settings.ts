@@ -14,7 +14,7 @@ export type RepositorySettings = {
 	cleanup?: CleanupPreset;
 };
 
-export const CLEANUP_SYNTAX = 'none, keep:N (keep the N most recent versions) or delete-untagged:Dd (delete untagged versions older than D days)';
+const CLEANUP_SYNTAX = 'none, keep:N (keep the N most recent versions) or delete-untagged:Dd (delete untagged versions older than D days)';
 
 /** `none` | `keep:N` | `delete-untagged:Dd` → the preset, or a reason it is not one. */
 export function parseCleanupPreset(text: string): CleanupPreset | string {

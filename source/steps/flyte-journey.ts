@@ -4,6 +4,8 @@ import {plan} from '../flow/plan.js';
 import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import {usageLines} from '../services/usage.js';
 import type {StepContext} from './context.js';
+import type {AnswerStore} from '../services/store.js';
+import {toSavedFlyteImage} from './flyte-setup.js';
 import {authorFlyteImage, buildFlyteImage, setFlyteConfigRegistry} from './flyte-image.js';
 import {checkPushPermission} from './repository.js';
 
@@ -12,6 +14,8 @@ export type JourneySteps = {
 	step: <T>(id: StepId, work: () => Promise<T>) => Promise<T>;
 	finished: (id: StepId, status: 'done' | 'skipped', detail: string) => void;
 	openRegistry: () => Promise<ArtifactRegistry>;
+	/** Saves answers for the next run (a no-op under --dry-run). */
+	save: AnswerStore['save'];
 };
 
 /**
@@ -25,7 +29,7 @@ export async function runFlyteSteps(
 	result: JourneyResult,
 	steps: JourneySteps,
 ): Promise<JourneyResult> {
-	const {step, finished, openRegistry} = steps;
+	const {step, finished, openRegistry, save} = steps;
 	const authored = await step('imagespec', async () => authorFlyteImage(c, where));
 	Object.assign(result, {
 		sdk: 'flyte',
@@ -35,6 +39,13 @@ export async function runFlyteSteps(
 		imageUri: authored.uri,
 		specFile: authored.specFile,
 	});
+	if (authored.uri && authored.tag && authored.specFile) {
+		const saved = {
+			...toSavedFlyteImage(authored.image, authored.tag, authored.uri, authored.specFile),
+			builder: c.flags.builder === 'union' ? 'union' : 'local',
+		};
+		save(answers => ({...answers, images: {...answers.images, [authored.image.name]: saved}}));
+	}
 	if (authored.unknown) c.report({type: 'note', level: 'warn', text: `${authored.unknown} The URI is not shown rather than guessed.`});
 	if (authored.image.registry) {
 		const config = await step('imagespec', async () => setFlyteConfigRegistry(c, authored.image.registry!));

@@ -1,3 +1,5 @@
+// steps/: one journey step at a time, with scripted answers, the loopback Artifact Registry fake
+// and, for builds, a real Docker engine; a file is named after the step it tests.
 import {describe, expect, it} from 'vitest';
 import {defaultFlags, type Flags} from '../../source/flags.js';
 import {createAsker, type Prompter, type TextQuestion} from '../../source/flow/ask.js';
@@ -102,7 +104,9 @@ describe('data plane access, non-interactively', () => {
 					step: 'access',
 					summary: `let ${SA} pull from images (${READER})`,
 					content: `${READER}:\n+ serviceAccount:${SA}\n(1 other binding unchanged)`,
-					command: `gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member serviceAccount:${SA} --role ${READER}`,
+					command:
+						`gcloud artifacts repositories add-iam-policy-binding images --project ` +
+						`${PROJECT} --location ${LOCATION} --member serviceAccount:${SA} --role ${READER}`,
 					data: {project: PROJECT, location: LOCATION, repository: 'images', member: `serviceAccount:${SA}`, role: READER},
 				},
 			},
@@ -113,7 +117,9 @@ describe('data plane access, non-interactively', () => {
 	it('without permission to set the policy: goes on, with the role needed and the exact command for an admin', async () => {
 		fake.deniedPermissions.add('artifactregistry.repositories.setIamPolicy');
 		const {outcome, notes, codes} = await run({flags: {dataPlaneSa: SA}});
-		const command = `gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member serviceAccount:${SA} --role ${READER}`;
+		const command =
+			`gcloud artifacts repositories add-iam-policy-binding images --project ` +
+			`${PROJECT} --location ${LOCATION} --member serviceAccount:${SA} --role ${READER}`;
 		expect(outcome).toMatchObject({done: false, status: 'needs-admin', detail: `not granted: an admin must let ${SA} pull (command above)`});
 		expect(outcome.fix).toContain(command);
 		expect(notes).toEqual(['You may not change who can read repository images: that needs artifactregistry.repositories.setIamPolicy on it.']);
