@@ -4,7 +4,7 @@ import type {ServiceContext} from './context.js';
 import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {CancelledError, StepError} from './errors.js';
 import {findExecutable, runTool} from './exec.js';
-import {configureDockerCommand, enableApiCommand} from './fixes.js';
+import {ARTIFACT_REGISTRY_SERVICE, configureDockerCommand, enableApiCommand} from './fixes.js';
 import {adcPath, dockerConfigPath, executable, gcloudConfigDir, type Platform} from './platform.js';
 import {filterWarnings} from './warnings.js';
 
@@ -390,12 +390,11 @@ export const listServiceAccounts = async (ctx: ServiceContext, project: string, 
 
 /** Turns the Artifact Registry API on in `project` with gcloud (the person's own login). */
 export async function enableArtifactRegistryApi(ctx: ServiceContext, project: string): Promise<void> {
-	const result = await runTool(ctx, executable(ctx.platform, 'gcloud'), ['services', 'enable', 'artifactregistry.googleapis.com', '--project', project], {
+	const result = await runTool(ctx, executable(ctx.platform, 'gcloud'), ['services', 'enable', ARTIFACT_REGISTRY_SERVICE, '--project', project], {
 		timeout: 180_000,
 	});
 	if (result.exitCode !== 0) {
-		const said = result.stderr.trim().split('\n').slice(-3).join(' ') || `exit ${result.exitCode}`;
-		throw new StepError(`Could not enable the Artifact Registry API in project ${project}: ${said}`, {
+		throw new StepError(`Could not enable the Artifact Registry API in project ${project} (exit ${result.exitCode}): ${lastLines(result.stderr)}`, {
 			fix:
 				'Enabling an API needs Service Usage Admin (roles/serviceusage.serviceUsageAdmin) or Owner on the project; ' +
 				`ask for it, or ask an owner to run: ${enableApiCommand(project)}`,
