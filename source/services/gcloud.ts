@@ -223,6 +223,45 @@ export const readGcloudState = async (ctx: ServiceContext): Promise<GcloudState>
 	};
 };
 
+/**
+ * The active account's access token from gcloud's own cache (access_tokens.db) while it has more
+ * than five minutes left: what `docker-credential-gcloud get` would hand docker, without a gcloud
+ * start (~0.5-1 s). Undefined whenever gcloud might answer otherwise (impersonation, a token
+ * file, files that do not answer clearly, an expired or missing token): then ask the helper.
+ */
+export const cachedAccessToken = async (platform: Platform): Promise<string | undefined> => {
+	try {
+		const {env} = platform;
+		if (env.CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT || env.CLOUDSDK_AUTH_ACCESS_TOKEN_FILE) return undefined;
+		const located = await locateGcloud(platform);
+		const files = located && (await readGcloudFiles(platform, located.sdkBin));
+		if (!located || !files?.account) return undefined;
+		const dir = gcloudConfigDir(platform);
+		const name = await activeConfigName(platform, dir);
+		const properties = await Promise.all(
+			[path.join(dir, 'configurations', `config_${name}`), path.join(located.sdkBin, '..', 'properties')].map(async file =>
+				parseProperties((await readIfPresent(file)) ?? ''),
+			),
+		);
+		const overridden = properties.some(
+			sections => !sections || ['impersonate_service_account', 'access_token_file'].some(key => sections.get('auth')?.has(key)),
+		);
+		const sqlite = await loadSqlite();
+		if (overridden || !sqlite) return undefined;
+		const database = new sqlite.DatabaseSync(path.join(dir, 'access_tokens.db'), {readOnly: true});
+		try {
+			const row = database.prepare('SELECT access_token, token_expiry FROM access_tokens WHERE account_id = ?').get(files.account);
+			// gcloud stores the expiry as naive UTC text: 2026-12-02 00:01:57.201973.
+			const expiry = typeof row?.token_expiry === 'string' ? Date.parse(`${row.token_expiry.replace(' ', 'T')}Z`) : Number.NaN;
+			return typeof row?.access_token === 'string' && row.access_token !== '' && expiry - Date.now() > 5 * 60_000 ? row.access_token : undefined;
+		} finally {
+			database.close();
+		}
+	} catch {
+		return undefined;
+	}
+};
+
 export type AdcState = {
 	present: boolean;
 	path: string;
