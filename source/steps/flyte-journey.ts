@@ -69,7 +69,8 @@ export async function runFlyteSteps(
 		finished('build', 'skipped', `--dry-run: ${authored.uri ?? authored.image.name} not built`);
 	} else {
 		const built = await step('build', async () => {
-			if (authored.uri) await checkPushPermission(c, await openRegistry(), {...where, imageUri: authored.uri});
+			// flyte's local builder pushes as this person; Union's remote builder as its own accounts.
+			if (authored.uri && c.flags.builder !== 'union') await checkPushPermission(c, await openRegistry(), {...where, imageUri: authored.uri});
 			return buildFlyteImage(c, authored, where, openRegistry);
 		});
 		Object.assign(result, {
