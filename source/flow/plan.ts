@@ -3,7 +3,7 @@ import {readDockerConfig, isGcloudHelperRegistered} from '../services/docker-con
 import {StepError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
 import {dockerConfigPath} from '../services/platform.js';
-import {enableApiCommand} from '../services/api-errors.js';
+import {configureDockerCommand, enableApiCommand} from '../services/fixes.js';
 import type {Prompter, Question} from './ask.js';
 import type {JourneyResult, Reporter, StepId} from './events.js';
 
@@ -155,7 +155,7 @@ export async function planDockerAuth(ctx: ServiceContext, host: string): Promise
 		step: 'docker-auth',
 		summary: `register gcloud as docker's credential helper for ${host} in ${configFile}`,
 		content: `"credHelpers": {\n  "${host}": "gcloud"\n}\n(every other entry of ${configFile} is kept)`,
-		command: `gcloud auth configure-docker ${host}`,
+		command: configureDockerCommand(host),
 		data: {host, configFile, credHelpers: {[host]: 'gcloud'}},
 	};
 }

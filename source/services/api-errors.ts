@@ -3,6 +3,7 @@
 
 // This file: an Artifact Registry API failure (a gax GoogleError) → a StepError saying what to do.
 import {CancelledError, StepError, isAbort} from './errors.js';
+import {ADC_LOGIN, NETWORK_FIX, ROLES, enableApiCommand} from './fixes.js';
 
 /** gRPC status codes used here. */
 export const GrpcCode = {
@@ -55,18 +56,9 @@ const apiMetadata = (error: unknown): Record<string, string> => {
 	return metadata && typeof metadata === 'object' ? (metadata as Record<string, string>) : {};
 };
 
-export const ADC_FIX = 'gcloud auth application-default login';
-export const enableApiCommand = (project: string): string => `gcloud services enable artifactregistry.googleapis.com --project ${project}`;
 const NO_ADC_PATTERN = /Could not load the default credentials/i;
 // Token refresh failures reach gRPC through the auth plugin and arrive as UNAVAILABLE.
 const EXPIRED_LOGIN_PATTERN = /invalid_grant|invalid_rapt|reauth related error|Getting metadata from plugin failed/i;
-
-const ROLES = {
-	admin: 'Artifact Registry Administrator (roles/artifactregistry.admin)',
-	repoAdmin: 'Artifact Registry Repository Administrator (roles/artifactregistry.repoAdmin)',
-	writer: 'Artifact Registry Writer (roles/artifactregistry.writer)',
-	reader: 'Artifact Registry Reader (roles/artifactregistry.reader)',
-} as const;
 
 /** The smallest predefined role that holds `permission`, for the fix line. */
 export function roleForPermission(permission: string): string | undefined {
@@ -91,7 +83,7 @@ export function toStepError(error: unknown, action: string, project?: string): S
 	if (error instanceof StepError) return error;
 	if (error instanceof ApiDeadlineError) {
 		return new StepError(`Artifact Registry did not answer within ${error.seconds} s while trying to ${action}.`, {
-			fix: 'Check your network connection, proxy (HTTPS_PROXY) or VPN, then rerun; on a slow link allow more time with IMAGESPEC_GAR_API_TIMEOUT=<seconds>.',
+			fix: `${NETWORK_FIX}, then rerun; on a slow link allow more time with IMAGESPEC_GAR_API_TIMEOUT=<seconds>.`,
 			reason: 'API_TIMEOUT',
 			cause: error,
 		});
@@ -106,12 +98,7 @@ export function toStepError(error: unknown, action: string, project?: string): S
 	const cause = error;
 
 	if (reason === 'SERVICE_DISABLED') {
-		const fix = [
-			where ? enableApiCommand(where) : 'gcloud services enable artifactregistry.googleapis.com',
-			metadata.activationUrl ? `or enable it at ${metadata.activationUrl}` : undefined,
-		]
-			.filter(Boolean)
-			.join('\n');
+		const fix = [enableApiCommand(where), metadata.activationUrl ? `or enable it at ${metadata.activationUrl}` : undefined].filter(Boolean).join('\n');
 		return new StepError(`Artifact Registry API is disabled${inProject}.`, {fix, reason, cause});
 	}
 
@@ -149,12 +136,12 @@ export function toStepError(error: unknown, action: string, project?: string): S
 	}
 
 	if (NO_ADC_PATTERN.test(details)) {
-		return new StepError('No Google Cloud Application Default Credentials were found.', {fix: ADC_FIX, reason: 'NO_ADC', cause});
+		return new StepError('No Google Cloud Application Default Credentials were found.', {fix: ADC_LOGIN, reason: 'NO_ADC', cause});
 	}
 
 	if (code === GrpcCode.UNAUTHENTICATED || EXPIRED_LOGIN_PATTERN.test(details)) {
 		return new StepError(`Google Cloud did not accept your credentials, so the wizard could not ${action}: ${details}`, {
-			fix: ADC_FIX,
+			fix: ADC_LOGIN,
 			reason: 'UNAUTHENTICATED',
 			cause,
 		});
@@ -162,7 +149,7 @@ export function toStepError(error: unknown, action: string, project?: string): S
 
 	if (code === GrpcCode.UNAVAILABLE || code === GrpcCode.DEADLINE_EXCEEDED) {
 		return new StepError(`Could not reach Artifact Registry to ${action} (${codeNames.get(code)}): ${details}`, {
-			fix: 'Check your network connection, proxy (HTTPS_PROXY) or VPN, then try again.',
+			fix: `${NETWORK_FIX}, then try again.`,
 			reason: codeNames.get(code),
 			cause,
 		});

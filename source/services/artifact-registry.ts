@@ -3,10 +3,11 @@
 import fs from 'node:fs';
 import {createRequire} from 'node:module';
 import type {ArtifactRegistryClient, protos as ArtifactRegistryProtos} from '@google-cloud/artifact-registry';
-import {ADC_FIX, GrpcCode, apiCode, apiDetails, failure, isTransient, toStepError} from './api-errors.js';
+import {GrpcCode, apiCode, apiDetails, failure, isTransient, toStepError} from './api-errors.js';
 import {abortable, combineSignals, sleep, throwIfAborted} from './cancellation.js';
 import type {ServiceContext} from './context.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
+import {ADC_LOGIN} from './fixes.js';
 import {KNOWN_LOCATIONS, sortLocations} from './locations.js';
 import {adcPath} from './platform.js';
 import {
@@ -22,13 +23,6 @@ import {filterWarnings} from './warnings.js';
 
 /** `host:port` of a plaintext gRPC Artifact Registry (tests, local fakes). */
 export const ENDPOINT_ENV = 'IMAGESPEC_GAR_API_ENDPOINT';
-
-/** What a docker push needs on the repository (Artifact Registry Writer has it). */
-export const PUSH_PERMISSION = 'artifactregistry.repositories.uploadArtifacts';
-
-/** An IAM member for a gcloud account: service accounts and people are named differently. */
-export const iamMember = (account: string | undefined): string =>
-	account ? (account.endsWith('.gserviceaccount.com') ? `serviceAccount:${account}` : `user:${account}`) : 'user:YOUR_EMAIL';
 
 /** Which repository: the triple every repository call and command names. */
 export type RepositoryRef = {project: string; location: string; repository: string};
@@ -348,7 +342,7 @@ async function createClient(module: ArtifactRegistryModule, ctx: ServiceContext)
 	const hasFile = fs.existsSync(credentials);
 	if (env.GOOGLE_APPLICATION_CREDENTIALS && !hasFile) {
 		throw new StepError(`GOOGLE_APPLICATION_CREDENTIALS points at ${credentials}, which does not exist.`, {
-			fix: `Unset GOOGLE_APPLICATION_CREDENTIALS or point it at a key file, then run: ${ADC_FIX}`,
+			fix: `Unset GOOGLE_APPLICATION_CREDENTIALS or point it at a key file, then run: ${ADC_LOGIN}`,
 			reason: 'NO_ADC',
 		});
 	}
@@ -377,7 +371,7 @@ export async function openArtifactRegistry(ctx: ServiceContext, options: OpenArt
 		if (ctx.signal?.aborted || isAbort(error)) throw new CancelledError();
 		const mapped = toStepError(error, 'load Google Cloud credentials');
 		throw new StepError(mapped.reason === 'NO_ADC' ? mapped.message : `Could not load Google Cloud credentials: ${apiDetails(error)}`, {
-			fix: ADC_FIX,
+			fix: ADC_LOGIN,
 			reason: 'NO_ADC',
 			cause: error,
 		});

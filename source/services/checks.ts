@@ -6,10 +6,12 @@ import {credentialSourceFor, readDockerConfig} from './docker-config.js';
 import {snapDocker, socketPermission, underSudo} from './docker-reach.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
 import {findExecutable} from './exec.js';
+import {ADC_LOGIN, GCLOUD_LOGIN, INSTALL_DOCKER, INSTALL_GCLOUD, START_DOCKER, configureDockerCommand, writerGrantFix} from './fixes.js';
 import {hasApplicationDefaultCredentials, readGcloudState, type AdcState, type GcloudState} from './gcloud.js';
 import {registryHostOfLocation} from './imagespec.js';
 import {dockerConfigPath, executable} from './platform.js';
 import {detectPython, type PythonInfo} from './python.js';
+import {PUSH_PERMISSION, iamMember} from './repository-iam.js';
 
 export type CheckId =
 	| 'gcloud'
@@ -120,20 +122,14 @@ export const plannedChecks = (options: Pick<CheckOptions, 'repository' | 'python
 		return true;
 	});
 
-export const PUSH_PERMISSION = 'artifactregistry.repositories.uploadArtifacts';
 const REPOSITORY_CHECK_TIMEOUT_MS = 15_000;
 
-const INSTALL_GCLOUD = 'Install the Google Cloud SDK: https://cloud.google.com/sdk/docs/install';
-const INSTALL_DOCKER = 'Install Docker: https://docs.docker.com/get-docker/';
-const START_DOCKER = 'Start Docker (open Docker Desktop, or `sudo systemctl start docker`), then run this again.';
-const LOGIN = 'gcloud auth login';
 // The host doctor asks the credential helper about when no repository is known: any GAR host gets gcloud's token.
 const SAMPLE_HOST = 'us-docker.pkg.dev';
-const ADC_LOGIN = 'gcloud auth application-default login';
 
 /** Fixes the wizard can run for the person, with the terminal handed over. */
 export const RUNNABLE_FIXES: Readonly<Record<string, readonly string[]>> = {
-	[LOGIN]: ['auth', 'login'],
+	[GCLOUD_LOGIN]: ['auth', 'login'],
 	[ADC_LOGIN]: ['auth', 'application-default', 'login'],
 };
 
@@ -209,7 +205,9 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 					[state.version ? `Google Cloud SDK ${state.version}` : 'gcloud', state.path ? `at ${state.path}` : ''].filter(Boolean).join(' '),
 				),
 			);
-			emit(state.account ? make('account', true, 'ok', state.account) : make('account', true, 'fail', 'No active gcloud account: not logged in.', LOGIN));
+			emit(
+				state.account ? make('account', true, 'ok', state.account) : make('account', true, 'fail', 'No active gcloud account: not logged in.', GCLOUD_LOGIN),
+			);
 		} else {
 			emit(make('gcloud', true, 'fail', 'gcloud was not found on PATH.', INSTALL_GCLOUD));
 			emit(make('account', true, 'fail', 'Needs gcloud.', INSTALL_GCLOUD));
@@ -261,7 +259,13 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 			emit(
 				info.engineReachable
 					? make('docker-engine', need, 'ok', `Engine ${info.engineVersion ?? ''}`.trim())
-					: make('docker-engine', need, 'fail', denied?.detail ?? info.error ?? 'The Docker engine does not answer.', denied?.fix ?? START_DOCKER),
+					: make(
+							'docker-engine',
+							need,
+							'fail',
+							denied?.detail ?? info.error ?? 'The Docker engine does not answer.',
+							denied?.fix ?? `${START_DOCKER}, then run this again.`,
+						),
 			);
 		} else {
 			emit(make('docker-cli', need, 'fail', 'docker was not found on PATH.', INSTALL_DOCKER));
@@ -284,7 +288,7 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 							need,
 							'fail',
 							`${helper} gives docker no token for ${host}: ${answer.why}`,
-							/account/i.test(answer.why) ? LOGIN : `${LOGIN}, then check: echo ${host} | docker-credential-gcloud get`,
+							/account/i.test(answer.why) ? GCLOUD_LOGIN : `${GCLOUD_LOGIN}, then check: echo ${host} | docker-credential-gcloud get`,
 						),
 			);
 		} else {
@@ -359,7 +363,7 @@ const dockerAuthCheck = async (
 ): Promise<Check> => {
 	const host = registryHostOfLocation(where.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST);
 	const file = dockerConfigPath(ctx.platform);
-	const command = `gcloud auth configure-docker ${host}`;
+	const command = configureDockerCommand(host);
 	const later = wizard ? ' (the wizard registers it in the Docker authentication step)' : '';
 	let source;
 	try {
@@ -402,7 +406,7 @@ const repositoryCheck = async (
 
 	try {
 		const client = await openClient();
-		const found = await client.getRepository({project, location, repository}, signal);
+		const found = await client.getRepository(where, signal);
 		if (!found) {
 			return make(
 				'repository',
@@ -419,7 +423,7 @@ const repositoryCheck = async (
 
 		let granted: string[];
 		try {
-			granted = await client.testIamPermissions({project, location, repository}, [PUSH_PERMISSION], signal);
+			granted = await client.testIamPermissions(where, [PUSH_PERMISSION], signal);
 		} catch (error) {
 			if (ctx.signal?.aborted) throw new CancelledError();
 			return make('repository', false, 'warn', `${label} exists; could not check push permission (${timeout.aborted ? 'no answer in time' : message(error)}).`);
@@ -427,13 +431,12 @@ const repositoryCheck = async (
 
 		if (granted.includes(PUSH_PERMISSION)) return make('repository', required, 'ok', `${label} exists; you may push to it`);
 		const account = (await gcloud.catch(() => undefined))?.account;
-		const member = account ? (account.endsWith('.gserviceaccount.com') ? `serviceAccount:${account}` : `user:${account}`) : 'user:YOUR_EMAIL';
 		return make(
 			'repository',
 			pushRequired,
 			'fail',
 			`${label} exists, but you may not push to it (no ${PUSH_PERMISSION}; checked with your Application Default Credentials).`,
-			`Ask an admin of the repository for Artifact Registry Writer: gcloud artifacts repositories add-iam-policy-binding ${repository} --project ${project} --location ${location} --member ${member} --role roles/artifactregistry.writer`,
+			writerGrantFix(where, iamMember(account)),
 		);
 	} catch (error) {
 		if (ctx.signal?.aborted) throw new CancelledError();

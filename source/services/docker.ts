@@ -6,6 +6,7 @@ import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {StepError, isAbort} from './errors.js';
 import {findExecutable, runTool, streamTool} from './exec.js';
 import {fileError} from './file-safety.js';
+import {GCLOUD_LOGIN, ROLES, START_DOCKER, configureDockerCommand} from './fixes.js';
 import {openLogFile} from './log-folder.js';
 import {isKnownGoogleRegistry} from './gcloud.js';
 import {executable, type Platform} from './platform.js';
@@ -226,7 +227,7 @@ export const mapDockerFailure = (
 	const gar = host.endsWith('-docker.pkg.dev');
 	if (/Cannot connect to the Docker daemon|error during connect|docker daemon is not running|connection refused.*docker\.sock/i.test(output)) {
 		return new StepError('The Docker engine is not running.', {
-			fix: 'Start Docker (Docker Desktop, or `sudo systemctl start docker`), then retry.',
+			fix: `${START_DOCKER}, then retry.`,
 			reason: 'DOCKER_DOWN',
 		});
 	}
@@ -266,8 +267,7 @@ export const mapDockerFailure = (
 		if (fromStep || /pull access denied|failed to resolve source metadata|manifest for \S+ not found/i.test(output)) {
 			const base = /^FROM\s+(?:--platform=\S+\s+)?(\S+)/i.exec(context.failingStep ?? '')?.[1] ?? 'BASE_IMAGE';
 			const baseHost = base === 'BASE_IMAGE' ? 'HOST' : registryHostOfImage(base);
-			const login =
-				baseHost.endsWith('-docker.pkg.dev') || baseHost.endsWith('gcr.io') ? `gcloud auth configure-docker ${baseHost}` : `docker login ${baseHost}`;
+			const login = baseHost.endsWith('-docker.pkg.dev') || baseHost.endsWith('gcr.io') ? configureDockerCommand(baseHost) : `docker login ${baseHost}`;
 			return new StepError(`The base image could not be pulled: ${last}`, {
 				fix: `Check the base_image name and tag, and that you can pull it (\`docker pull ${base}\`; \`${login}\` if it is private).`,
 				reason: 'BASE_IMAGE_UNAVAILABLE',
@@ -279,14 +279,16 @@ export const mapDockerFailure = (
 		return new StepError(`${host} did not accept your credentials: ${last}`, {
 			fix:
 				gar || host.endsWith('gcr.io') || context.gcloudHelper
-					? `Run \`gcloud auth configure-docker ${host}\` and \`gcloud auth login\`, then retry.`
+					? `Run \`${configureDockerCommand(host)}\` and \`${GCLOUD_LOGIN}\`, then retry.`
 					: `Log in to ${host} (\`docker login ${host}\`), then retry.`,
 			reason: 'PUSH_UNAUTHENTICATED',
 		});
 	}
 	if (/uploadArtifacts|denied: Permission/i.test(output)) {
 		return new StepError(`Artifact Registry refused the push to ${host}: ${last}`, {
-			fix: `Your account needs Artifact Registry Writer (roles/artifactregistry.writer) on the repository, and the repository must exist at ${host}; if you ran configure-docker for another region's host, run \`gcloud auth configure-docker ${host}\`.`,
+			fix:
+				`Your account needs ${ROLES.writer} on the repository, and the repository must exist at ${host}; ` +
+				`if you ran configure-docker for another region's host, run \`${configureDockerCommand(host)}\`.`,
 			reason: 'PUSH_DENIED',
 		});
 	}

@@ -4,6 +4,7 @@ import path from 'node:path';
 import {execa, execaSync, type Result} from 'execa';
 import type {ServiceContext} from './context.js';
 import {CancelledError, StepError} from './errors.js';
+import {INSTALL_CREDENTIAL_HELPER, INSTALL_DOCKER, INSTALL_GCLOUD} from './fixes.js';
 import type {Platform} from './platform.js';
 
 export type ToolResult = {stdout: string; stderr: string; exitCode: number};
@@ -19,10 +20,9 @@ export type ToolOptions = {
 };
 
 const installFixes: Record<string, string> = {
-	gcloud: 'Install the Google Cloud SDK: https://cloud.google.com/sdk/docs/install',
-	docker: 'Install Docker: https://docs.docker.com/get-docker/',
-	'docker-credential-gcloud':
-		"Put the Google Cloud SDK's bin folder on PATH (it holds docker-credential-gcloud), or reinstall the SDK: https://cloud.google.com/sdk/docs/install",
+	gcloud: INSTALL_GCLOUD,
+	docker: INSTALL_DOCKER,
+	'docker-credential-gcloud': INSTALL_CREDENTIAL_HELPER,
 };
 
 /** 'gcloud.cmd' and '/usr/bin/gcloud' both name gcloud. */

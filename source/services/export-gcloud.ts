@@ -1,7 +1,7 @@
-import {enableApiCommand} from './api-errors.js';
 import {MANAGED_BY_LABELS, cleanupPolicies, formatCleanupPreset, type RepositorySettings} from './repository-settings.js';
 import type {RepositoryRef} from './artifact-registry.js';
-import {READER_ROLE, grantCommand, serviceAccountMember} from './repository-iam.js';
+import {configureDockerCommand, enableApiCommand, grantCommand} from './fixes.js';
+import {READER_ROLE, serviceAccountMember} from './repository-iam.js';
 
 /** What `imagespec-gar export` reproduces: one folder's repository, its reader grant and docker's auth. */
 export type ExportSetup = RepositoryRef & {
@@ -113,6 +113,6 @@ export function exportGcloud(setup: ExportSetup): string {
 		);
 	}
 
-	lines.push('', '# docker asks gcloud for credentials for the repository host', `gcloud auth configure-docker ${setup.registryHost} --quiet`, '');
+	lines.push('', '# docker asks gcloud for credentials for the repository host', `${configureDockerCommand(setup.registryHost)} --quiet`, '');
 	return lines.join('\n');
 }

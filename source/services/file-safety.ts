@@ -149,7 +149,8 @@ export async function checkFlagFile(
 	if (options.extension && path.extname(file) !== options.extension) throw new UsageError(`${shown}: the file must end in ${options.extension}`, flag);
 	if (!(await insideFolder(options.folder, file))) {
 		throw new UsageError(
-			`${shown} is outside the project folder ${options.folder}: the module and its requirements live in the project, where union register and your teammates find them`,
+			`${shown} is outside the project folder ${options.folder}: ` +
+				'the module and its requirements live in the project, where union register and your teammates find them',
 			flag,
 		);
 	}

@@ -1,10 +1,10 @@
 import {readFile, realpath} from 'node:fs/promises';
 import path from 'node:path';
-import {enableApiCommand} from './api-errors.js';
 import type {ServiceContext} from './context.js';
 import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {CancelledError, StepError} from './errors.js';
 import {findExecutable, runTool} from './exec.js';
+import {configureDockerCommand, enableApiCommand} from './fixes.js';
 import {adcPath, dockerConfigPath, executable, gcloudConfigDir, type Platform} from './platform.js';
 import {filterWarnings} from './warnings.js';
 
@@ -299,7 +299,7 @@ export const configureDocker = async (ctx: ServiceContext, host: string): Promis
 	const configPath = dockerConfigPath(ctx.platform);
 	// Reading first also stops us on a corrupt file, which gcloud would fail on anyway.
 	if (isGcloudHelperRegistered(await readDockerConfig(ctx.platform), host)) return {changed: false, configPath};
-	const command = `gcloud auth configure-docker ${host}`;
+	const command = configureDockerCommand(host);
 	const result = await runTool(ctx, executable(ctx.platform, 'gcloud'), ['auth', 'configure-docker', host, '--quiet'], {
 		env: isKnownGoogleRegistry(host) ? undefined : {CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY: 'true'},
 	});
@@ -357,7 +357,9 @@ export async function enableArtifactRegistryApi(ctx: ServiceContext, project: st
 	if (result.exitCode !== 0) {
 		const said = result.stderr.trim().split('\n').slice(-3).join(' ') || `exit ${result.exitCode}`;
 		throw new StepError(`Could not enable the Artifact Registry API in project ${project}: ${said}`, {
-			fix: `Enabling an API needs Service Usage Admin (roles/serviceusage.serviceUsageAdmin) or Owner on the project; ask for it, or ask an owner to run: ${enableApiCommand(project)}`,
+			fix:
+				'Enabling an API needs Service Usage Admin (roles/serviceusage.serviceUsageAdmin) or Owner on the project; ' +
+				`ask for it, or ask an owner to run: ${enableApiCommand(project)}`,
 			reason: 'SERVICE_DISABLED',
 		});
 	}

@@ -39,6 +39,3 @@ export const adcPath = (platform: Platform): string =>
 
 /** docker's config.json: DOCKER_CONFIG, else ~/.docker. */
 export const dockerConfigPath = (platform: Platform): string => path.join(platform.env.DOCKER_CONFIG ?? path.join(platform.home, '.docker'), 'config.json');
-
-/** Images run on amd64 nodes; building them on arm64 is emulated. */
-export const isEmulatedBuild = (platform: Platform, target: string): boolean => target === 'linux/amd64' && platform.arch === 'arm64';

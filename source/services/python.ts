@@ -86,7 +86,8 @@ export const pythonSyntaxError = async (ctx: ServiceContext, source: string, fil
 	const executable = await findPython(ctx);
 	if (!executable) return undefined;
 	const check =
-		'import sys\ntry:\n    compile(sys.stdin.buffer.read(), sys.argv[1], "exec")\nexcept SyntaxError as e:\n    print("%s (line %s)" % (e.msg, e.lineno)); sys.exit(3)';
+		'import sys\ntry:\n    compile(sys.stdin.buffer.read(), sys.argv[1], "exec")\n' +
+		'except SyntaxError as e:\n    print("%s (line %s)" % (e.msg, e.lineno)); sys.exit(3)';
 	const result = await runTool(ctx, executable, ['-c', check, filename], {input: source, timeout: 30_000});
 	return result.exitCode === 3 ? result.stdout.trim() : undefined;
 };

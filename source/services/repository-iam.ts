@@ -2,6 +2,7 @@ import {GrpcCode} from './api-errors.js';
 import type {ArtifactRegistry, IamBinding, IamPolicy, RepositoryRef} from './artifact-registry.js';
 import {sleep} from './cancellation.js';
 import {CancelledError, StepError} from './errors.js';
+import {ROLES, grantCommand} from './fixes.js';
 
 /** What the Union data plane needs to pull images from the repository. */
 export const READER_ROLE = 'roles/artifactregistry.reader';
@@ -28,11 +29,14 @@ export function validateServiceAccount(email: string): string | undefined {
 	return undefined;
 }
 
-export const serviceAccountMember = (email: string) => `serviceAccount:${email}`;
+/** What a docker push needs on the repository (Artifact Registry Writer has it). */
+export const PUSH_PERMISSION = 'artifactregistry.repositories.uploadArtifacts';
 
-/** The command an admin runs to grant what the wizard could not. */
-export const grantCommand = ({project, location, repository}: RepositoryRef, member: string, role = READER_ROLE): string =>
-	`gcloud artifacts repositories add-iam-policy-binding ${repository} --project ${project} --location ${location} --member ${member} --role ${role}`;
+/** An IAM member for a gcloud account: service accounts and people are named differently. */
+export const iamMember = (account: string | undefined): string =>
+	account ? (account.endsWith('.gserviceaccount.com') ? serviceAccountMember(account) : `user:${account}`) : 'user:YOUR_EMAIL';
+
+export const serviceAccountMember = (email: string): string => `serviceAccount:${email}`;
 
 /**
  * `policy` with `member` in the unconditional binding of `role` (created when there is none).
@@ -131,7 +135,8 @@ function asGrantError(error: unknown, where: RepositoryRef, member: string, role
 	const doing = at.phase === 'read' ? 'read who can read' : 'change who can read';
 	return new StepError(`You may not ${doing} repository ${where.repository}: that needs artifactregistry.repositories.${permission} on it.`, {
 		fix: [
-			'A role with that permission, e.g. Artifact Registry Administrator (roles/artifactregistry.admin) on the repository or project, or Project IAM Admin (roles/resourcemanager.projectIamAdmin); or an admin runs:',
+			`A role with that permission, e.g. ${ROLES.admin} on the repository or project, ` +
+				'or Project IAM Admin (roles/resourcemanager.projectIamAdmin); or an admin runs:',
 			grantCommand(where, member, role),
 		].join('\n'),
 		reason: 'NEEDS_ADMIN',
@@ -176,6 +181,6 @@ export async function dataPlaneAccess(
 	return {
 		status: 'missing',
 		detail: `${serviceAccount} has no reading role on repository ${where.repository} (a grant on the whole project would not show here).`,
-		fix: grantCommand(where, member),
+		fix: grantCommand(where, member, READER_ROLE),
 	};
 }

@@ -64,7 +64,10 @@ export const maskUrlCredentials = (text: string): string => text.replace(/(\b[a-
 
 /** The one sentence that names what was found and where it would go. */
 export const secretWarning = (secrets: Secret[], moduleName: string): string =>
-	`${secrets.map(secret => secret.label).join(', ')} ${secrets.length === 1 ? 'looks' : 'look'} like a secret: it would be written in plain text into ${moduleName} (meant for git) and baked into the pushed image.`;
+	`${secrets.map(secret => secret.label).join(', ')} ${secrets.length === 1 ? 'looks' : 'look'} like a secret: ` +
+	`it would be written in plain text into ${moduleName} (meant for git) and baked into the pushed image.`;
 
 export const SECRET_FIX =
-	"Keep secrets out of the spec: give pip credentials at build time with pip_secret_mounts (flytekit's ImageSpec) and runtime secrets with Union secrets (`union create secret`, then secret_requests on the task). To write it anyway, rerun with --allow-secrets.";
+	"Keep secrets out of the spec: give pip credentials at build time with pip_secret_mounts (flytekit's ImageSpec) " +
+	'and runtime secrets with Union secrets (`union create secret`, then secret_requests on the task). ' +
+	'To write it anyway, rerun with --allow-secrets.';

@@ -21,9 +21,10 @@ const INDENT = '    ';
 const LINE_LENGTH = 88;
 
 const PYTHON_KEYWORDS = new Set(
-	'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield match case type _'.split(
-		' ',
-	),
+	(
+		'False None True and as assert async await break class continue def del elif else except finally for from global if import in ' +
+		'is lambda nonlocal not or pass raise return try while with yield match case type _'
+	).split(' '),
 );
 
 /** 'trainer' -> 'trainer_image', 'team/my-img' -> 'team_my_img_image'. */

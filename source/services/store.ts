@@ -30,7 +30,10 @@ export type ProjectAnswers = {
 	/** Where the Union data plane runs: the same project, or the worker service account (an email, never a key). */
 	dataPlane?: SavedDataPlane;
 	output?: string;
-	/** The registry host `gcloud auth configure-docker` registered on this machine in the last run: its entry missing later means something rewrote docker's config. */
+	/**
+	 * The registry host `gcloud auth configure-docker` registered on this machine in the last run:
+	 * its entry missing later means something rewrote docker's config.
+	 */
 	dockerAuth?: string;
 	/** Images authored in this project folder, by image name; insertion order = authoring order. */
 	images?: Record<string, SavedImage>;

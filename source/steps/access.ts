@@ -4,7 +4,8 @@ import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registr
 import {StepError} from '../services/errors.js';
 import {plan} from '../flow/plan.js';
 import {listServiceAccounts} from '../services/gcloud.js';
-import {READER_ROLE, grantCommand, grantOnRepository, serviceAccountMember, validateServiceAccount} from '../services/repository-iam.js';
+import {grantCommand} from '../services/fixes.js';
+import {READER_ROLE, grantOnRepository, serviceAccountMember, validateServiceAccount} from '../services/repository-iam.js';
 import type {SavedDataPlane} from '../services/store.js';
 import type {StepContext} from './context.js';
 import {validateProjectId} from './project.js';
@@ -65,7 +66,7 @@ export async function grantDataPlaneAccess(c: StepContext, where: RepositoryRef 
 						step: 'access',
 						summary: `let ${serviceAccount} pull from ${where.repository} (${READER_ROLE})`,
 						content: outcome.change,
-						command: grantCommand(ref, member),
+						command: grantCommand(ref, member, READER_ROLE),
 						data: {...ref, member, role: READER_ROLE},
 					}),
 				);

@@ -3,6 +3,7 @@ import {EMULATION_COST, buildAndPush, dockerInfo, imageExists, isEmulated, type 
 import type {RepositoryRef} from '../services/artifact-registry.js';
 import {registryHandle, type RegistryHandle} from '../services/registry-handle.js';
 import {CancelledError, StepError, isAbort} from '../services/errors.js';
+import {START_DOCKER} from '../services/fixes.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
 import {buildLogPath} from '../services/log-folder.js';
 import {findSecrets, redactor} from '../services/secrets.js';
@@ -73,7 +74,7 @@ export async function chooseBuilder(c: StepContext, options: {docker?: DockerInf
 	// Docker may have been started while the question was up; if not, say so before authoring.
 	if (!docker.engineReachable && !(await dockerInfo(c.ctx)).engineReachable) {
 		throw new StepError('A local build needs the Docker engine, and it is not running.', {
-			fix: 'Start Docker (open Docker Desktop, or `sudo systemctl start docker`) and run imagespec-gar again, or choose to let Union build it (--builder union).',
+			fix: `${START_DOCKER} and run imagespec-gar again, or choose to let Union build it (--builder union).`,
 			reason: 'DOCKER_DOWN',
 		});
 	}

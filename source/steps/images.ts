@@ -15,6 +15,7 @@ import {registryHandle, type OwnedRegistry, type RegistryHandle} from '../servic
 import type {ServiceContext} from '../services/context.js';
 import {dockerInfo} from '../services/docker.js';
 import {CancelledError, StepError, UsageError, isAbort} from '../services/errors.js';
+import {START_DOCKER} from '../services/fixes.js';
 import {configureDocker} from '../services/gcloud.js';
 import {imageStatuses, type ImageStatus} from '../services/image-status.js';
 import {registryHostOfLocation} from '../services/imagespec.js';
@@ -301,7 +302,7 @@ async function buildRows(
 	const docker = await dockerInfo(ctx);
 	if (!docker.engineReachable) {
 		const error = new StepError(`A local build needs the Docker engine, and it is not reachable: ${docker.error ?? 'no answer'}`, {
-			fix: 'Start Docker (open Docker Desktop, or `sudo systemctl start docker`), then rerun.',
+			fix: `${START_DOCKER}, then rerun.`,
 			reason: docker.cliInstalled ? 'DOCKER_DOWN' : 'DOCKER_MISSING',
 		});
 		for (const index of work) set(index, {outcome: 'failed', error: errorOf(error)});

@@ -1,17 +1,10 @@
 import {formatBytes} from '../format.js';
-import type {Flags} from '../flags.js';
+import {splitList, type Flags} from '../flags.js';
 import type {Choice} from '../flow/ask.js';
 import {replayable} from '../flow/choices.js';
-import {enableApiCommand} from '../services/api-errors.js';
-import {
-	iamMember,
-	PUSH_PERMISSION,
-	repositoryName,
-	validateRepositoryId,
-	type ArtifactRegistry,
-	type Repository,
-	type RepositoryRef,
-} from '../services/artifact-registry.js';
+import {enableApiCommand, writerGrantFix} from '../services/fixes.js';
+import {repositoryName, validateRepositoryId, type ArtifactRegistry, type Repository, type RepositoryRef} from '../services/artifact-registry.js';
+import {PUSH_PERMISSION, iamMember} from '../services/repository-iam.js';
 import {sleep} from '../services/cancellation.js';
 import {enableArtifactRegistryApi} from '../services/gcloud.js';
 import {
@@ -248,25 +241,19 @@ async function askSettings(c: StepContext): Promise<Required<RepositorySettings>
 			default: '',
 			placeholder: 'team=ml',
 			validate: value => {
-				const labels = parseLabels(splitPairs(value));
+				const labels = parseLabels(splitList(value) ?? []);
 				return typeof labels === 'string' ? labels : undefined;
 			},
 		},
 		flags.label.length > 0 ? flags.label.join(',') : undefined,
 	);
-	const labels = parseLabels(splitPairs(labelText)) as Record<string, string>;
+	const labels = parseLabels(splitList(labelText) ?? []) as Record<string, string>;
 	const immutableTags =
 		flags.immutableTags ??
 		(await ask.confirm({flag: 'immutable-tags', message: 'Immutable tags (a pushed tag can never be moved to another image)?', default: false}));
 	const cleanup = flags.cleanup === undefined ? await askCleanup(c) : (parseCleanupPreset(flags.cleanup) as CleanupPreset);
 	return {description, labels, immutableTags, cleanup};
 }
-
-const splitPairs = (text: string): string[] =>
-	text
-		.split(',')
-		.map(pair => pair.trim())
-		.filter(Boolean);
 
 async function askCleanup({ask}: StepContext): Promise<CleanupPreset> {
 	const kind = await ask.select({
@@ -472,10 +459,7 @@ export async function checkPushPermission(
 	throw new StepError(
 		`You may not push to repository ${repository} in ${project} · ${location}: you lack ${PUSH_PERMISSION}, so the push would fail. Nothing was built.`,
 		{
-			fix: [
-				'Ask an admin of the repository for Artifact Registry Writer (roles/artifactregistry.writer):',
-				`gcloud artifacts repositories add-iam-policy-binding ${repository} --project ${project} --location ${location} --member ${iamMember(where.account)} --role roles/artifactregistry.writer`,
-			].join('\n'),
+			fix: writerGrantFix(where, iamMember(where.account)),
 			reason: 'NO_PUSH_PERMISSION',
 		},
 	);

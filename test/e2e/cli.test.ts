@@ -127,7 +127,8 @@ requirePythonBase(requireDocker(describe, engine))('the whole journey, non-inter
 		const moduleFile = path.join(sandbox.project, 'image_specs.py');
 		const parsed = await run('python3', [
 			'-c',
-			'import ast, json, sys; tree = ast.parse(open(sys.argv[1]).read()); print(json.dumps([{k.arg: ast.literal_eval(k.value) for k in n.value.keywords} for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)]))',
+			'import ast, json, sys; tree = ast.parse(open(sys.argv[1]).read()); print(json.dumps([{k.arg: ast.literal_eval(k.value) ' +
+				'for k in n.value.keywords} for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)]))',
 			moduleFile,
 		]);
 		const [declared] = JSON.parse(parsed.stdout) as Array<Record<string, unknown>>;

@@ -76,7 +76,8 @@ requirePythonBase(requireDocker(describe, engine))('imagespec-gar in a terminal,
 	const declarations = async (file: string) => {
 		const {stdout} = await run('python3', [
 			'-c',
-			'import ast, json, sys; tree = ast.parse(open(sys.argv[1]).read()); print(json.dumps([{k.arg: ast.literal_eval(k.value) for k in n.value.keywords} for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)]))',
+			'import ast, json, sys; tree = ast.parse(open(sys.argv[1]).read()); print(json.dumps([{k.arg: ast.literal_eval(k.value) ' +
+				'for k in n.value.keywords} for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)]))',
 			file,
 		]);
 		return JSON.parse(stdout) as Array<Record<string, unknown>>;

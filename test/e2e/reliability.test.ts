@@ -174,7 +174,8 @@ describe('reliability under accident and hostile input', () => {
 		it('paths outside the project, a link that leads out, a file that is not .py or not text: exit 2 naming the rule, nothing created', async () => {
 			const cwd = await project();
 			const outside = (flag: string, value: string) =>
-				`--${flag} ${JSON.stringify(value)} is outside the project folder ${cwd}: the module and its requirements live in the project, where union register and your teammates find them`;
+				`--${flag} ${JSON.stringify(value)} is outside the project folder ${cwd}: the module and ` +
+				`its requirements live in the project, where union register and your teammates find them`;
 			expect(failed(await cli(['--requirements', '/etc/hostname'], cwd), 2, 'USAGE')).toBe(outside('requirements', '/etc/hostname'));
 			expect(failed(await cli(['--requirements', '../x.txt', '--packages', 'pandas'], cwd), 2, 'USAGE')).toBe(outside('requirements', '../x.txt'));
 			await expect(readFile(path.join(cwd, '..', 'x.txt'))).rejects.toThrow();
@@ -191,11 +192,13 @@ describe('reliability under accident and hostile input', () => {
 	});
 
 	describe('point 3: secrets are never written silently, nor echoed', () => {
-		it("a secret-looking --env or an index URL with a password: a script is refused (exit 2) with the SDK's secret mechanisms named, the value never shown, nothing written", async () => {
+		it("a secret-looking --env or index URL password: refused (exit 2), the SDK's secret mechanisms named, the value never shown, nothing written", async () => {
 			const cwd = await project();
 			const token = await cli(['--env', 'HF_TOKEN=hf_live_0123456789', '--env', 'MODE=train'], cwd);
 			expect(failed(token, 2, 'USAGE')).toBe(
-				"--env HF_TOKEN looks like a secret: it would be written in plain text into the module (meant for git) and baked into the pushed image. Keep secrets out of the spec: give pip credentials at build time with pip_secret_mounts (flytekit's ImageSpec) and runtime secrets with Union secrets (`union create secret`, then secret_requests on the task). To write it anyway, rerun with --allow-secrets.",
+				'--env HF_TOKEN looks like a secret: it would be written in plain text into the module (meant for git) and baked into the pushed ' +
+					"image. Keep secrets out of the spec: give pip credentials at build time with pip_secret_mounts (flytekit's ImageSpec) and runtime " +
+					'secrets with Union secrets (`union create secret`, then secret_requests on the task). To write it anyway, rerun with --allow-secrets.',
 			);
 			const index = await cli(['--pip-index', 'https://deploy:s3cr3t-pw@pypi.example.com/simple'], cwd);
 			expect(failed(index, 2, 'USAGE')).toMatch(/^--pip-index looks like a secret: /);

@@ -91,7 +91,8 @@ describe('the repository step, non-interactively, through the CLI', () => {
 			`Repository missing does not exist in ${PROJECT} · ${LOCATION} (or you cannot see it), and --no-create forbids creating it.`,
 		);
 		expect(result.stderr).toContain(
-			`fix: Create it: rerun without --no-create, or: gcloud artifacts repositories create missing --repository-format=docker --location ${LOCATION} --project ${PROJECT}`,
+			`fix: Create it: rerun without --no-create, or: gcloud artifacts repositories create ` +
+				`missing --repository-format=docker --location ${LOCATION} --project ${PROJECT}`,
 		);
 		// --json on failure: everything known so far, and the step that failed.
 		const failure = JSON.parse(result.stdout);
@@ -169,7 +170,9 @@ describe('the repository step, non-interactively, through the CLI', () => {
 		fake.deniedPermissions.add('artifactregistry.repositories.setIamPolicy');
 		const result = await imagespecGar([...base, '--repository', 'images', '--data-plane-sa', sa], {cwd: sandbox.project, env});
 		expect(result.code, result.stderr).toBe(0);
-		const command = `gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member serviceAccount:${sa} --role roles/artifactregistry.reader`;
+		const command =
+			`gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} ` +
+			`--location ${LOCATION} --member serviceAccount:${sa} --role roles/artifactregistry.reader`;
 		expect(result.stderr).toContain('warning: You may not change who can read repository images: that needs artifactregistry.repositories.setIamPolicy on it.');
 		expect(result.stderr).toContain(`  | ${command}`);
 		expect(JSON.parse(result.stdout)).toMatchObject({

@@ -268,7 +268,9 @@ describe('getRepository', () => {
 	it('says "does not exist or you cannot see it" on PERMISSION_DENIED', async () => {
 		fake.failNext('GetRepository', {
 			code: 7,
-			message: `Permission 'artifactregistry.repositories.get' denied on resource '//artifactregistry.googleapis.com/projects/${PROJECT}/locations/${LOCATION}/repositories/hidden' (or it may not exist).`,
+			message:
+				`Permission 'artifactregistry.repositories.get' denied on resource ` +
+				`'//artifactregistry.googleapis.com/projects/${PROJECT}/locations/${LOCATION}/repositories/hidden' (or it may not exist).`,
 		});
 		const registry = await open();
 		try {
@@ -389,7 +391,9 @@ describe('createDockerRepository', () => {
 	it('maps IAM_PERMISSION_DENIED to the permission and the Administrator role', async () => {
 		fake.failNext('CreateRepository', {
 			code: 7,
-			message: `Permission 'artifactregistry.repositories.create' denied on resource '//artifactregistry.googleapis.com/projects/${PROJECT}/locations/${LOCATION}' (or it may not exist).`,
+			message:
+				`Permission 'artifactregistry.repositories.create' denied on resource ` +
+				`'//artifactregistry.googleapis.com/projects/${PROJECT}/locations/${LOCATION}' (or it may not exist).`,
 			reason: 'IAM_PERMISSION_DENIED',
 			domain: 'artifactregistry.googleapis.com',
 			metadata: {permission: 'artifactregistry.repositories.create', resource: `projects/${PROJECT}/locations/${LOCATION}`},
@@ -692,7 +696,8 @@ describe('errors as the fake server answers them', () => {
 			expect(error).toMatchObject({reason: 'SERVICE_DISABLED', message: `Artifact Registry API is disabled in project ${PROJECT}.`});
 			expect((error as StepError).fix).toMatch(
 				new RegExp(
-					`^gcloud services enable artifactregistry\\.googleapis\\.com --project ${PROJECT}\\nor enable it at https://console\\.developers\\.google\\.com/apis/api/artifactregistry\\.googleapis\\.com/overview\\?project=\\d+$`,
+					`^gcloud services enable artifactregistry\\.googleapis\\.com --project ${PROJECT}\\nor enable it at ` +
+						`https://console\\.developers\\.google\\.com/apis/api/artifactregistry\\.googleapis\\.com/overview\\?project=\\d+$`,
 				),
 			);
 			// Not a transient error: asked once.
@@ -714,7 +719,8 @@ describe('errors as the fake server answers them', () => {
 			});
 			const fix = (error as StepError).fix!.split('\n');
 			expect(fix).toEqual([
-				`If it exists: ask for Artifact Registry Reader (roles/artifactregistry.reader) on it, and check that project ${PROJECT} is the one you mean (gcloud config get project).`,
+				`If it exists: ask for Artifact Registry Reader (roles/artifactregistry.reader) on ` +
+					`it, and check that project ${PROJECT} is the one you mean (gcloud config get project).`,
 				'If it does not: choose another repository, or create it (needs Artifact Registry Administrator (roles/artifactregistry.admin)).',
 			]);
 		} finally {
@@ -729,8 +735,12 @@ describe('errors as the fake server answers them', () => {
 			const error = await caught(registry.createDockerRepository({project: PROJECT, location: LOCATION, repository: 'images'}));
 			expect(error).toMatchObject({
 				reason: 'IAM_PERMISSION_DENIED',
-				message: `You do not have permission artifactregistry.repositories.create in project ${PROJECT}, which is needed to create repository images in ${LOCATION}.`,
-				fix: `Ask a project owner to grant you Artifact Registry Administrator (roles/artifactregistry.admin) on project ${PROJECT}, or pick an existing repository.`,
+				message:
+					`You do not have permission artifactregistry.repositories.create in project ` +
+					`${PROJECT}, which is needed to create repository images in ${LOCATION}.`,
+				fix:
+					`Ask a project owner to grant you Artifact Registry Administrator ` +
+					`(roles/artifactregistry.admin) on project ${PROJECT}, or pick an existing repository.`,
 			});
 		} finally {
 			await registry.close();

@@ -3,16 +3,8 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it, type TestContext} from 'vitest';
-import {
-	CHECK_ORDER,
-	PUSH_PERMISSION,
-	plannedChecks,
-	runChecks,
-	runnableFix,
-	type Check,
-	type CheckId,
-	type CheckOptions,
-} from '../../source/services/checks.js';
+import {CHECK_ORDER, plannedChecks, runChecks, runnableFix, type Check, type CheckId, type CheckOptions} from '../../source/services/checks.js';
+import {PUSH_PERMISSION} from '../../source/services/repository-iam.js';
 import {dockerEngine, requireDocker} from '../support/docker.js';
 import {makeSandbox, pathHiding, withEnv, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
@@ -330,7 +322,9 @@ describe.concurrent('runChecks for a saved repository', () => {
 		expect(local.repository).toMatchObject({status: 'fail', required: true});
 		expect(local.repository.detail).toContain(`you may not push to it (no ${PUSH_PERMISSION}`);
 		expect(local.repository.fix).toBe(
-			`Ask an admin of the repository for Artifact Registry Writer: gcloud artifacts repositories add-iam-policy-binding union-images --project acme-ml --location us-east1 --member serviceAccount:${DEFAULT_ACCOUNT} --role roles/artifactregistry.writer`,
+			'Ask an admin of the repository for Artifact Registry Writer (roles/artifactregistry.writer):\n' +
+				'gcloud artifacts repositories add-iam-policy-binding union-images --project acme-ml --location us-east1 ' +
+				`--member serviceAccount:${DEFAULT_ACCOUNT} --role roles/artifactregistry.writer`,
 		);
 		expect(union.repository).toMatchObject({status: 'warn', required: false});
 	});

@@ -91,7 +91,8 @@ describe('mapDockerFailure', () => {
 	it.each([
 		[
 			'push',
-			'denied: Permission "artifactregistry.repositories.uploadArtifacts" denied on resource "projects/acme-ml/locations/us-east1/repositories/images" (or it may not exist)',
+			'denied: Permission "artifactregistry.repositories.uploadArtifacts" denied on resource ' +
+				'"projects/acme-ml/locations/us-east1/repositories/images" (or it may not exist)',
 			'PUSH_DENIED',
 			'roles/artifactregistry.writer',
 		],

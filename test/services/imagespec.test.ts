@@ -50,7 +50,8 @@ describe('computeTag reproduces flytekit (facts/imagespec.md)', () => {
 
 	it('GAR registry, python_version, packages', async () => {
 		expect(hashInput(base)).toBe(
-			"{'name': 'my-image', 'python_version': '3.11', 'registry': 'us-central1-docker.pkg.dev/my-project/my-repo', 'packages': ['pandas', 'union'], 'platform': 'linux/amd64'}",
+			"{'name': 'my-image', 'python_version': '3.11', 'registry': 'us-central1-docker.pkg.dev/my-project/my-repo', " +
+				"'packages': ['pandas', 'union'], 'platform': 'linux/amd64'}",
 		);
 		expect(await tag(base)).toBe('_bwqv2mCpygzPK4M5b1_Vg');
 	});
@@ -106,7 +107,9 @@ describe('computeTag reproduces flytekit (facts/imagespec.md)', () => {
 	});
 
 	it('the str(dict) with source_copy_mode and builder_options hashes to the listed tag', () => {
-		const input = `{'name': 'x', 'env': {'Q': 'say "hi"'}, 'packages': ["it's"], 'platform': 'linux/amd64', 'source_copy_mode': <CopyFileDetection.NO_COPY: 3>, 'builder_options': {'flag': True, 'n': 1}}`;
+		const input =
+			`{'name': 'x', 'env': {'Q': 'say "hi"'}, 'packages': ["it's"], 'platform': 'linux/amd64', ` +
+			`'source_copy_mode': <CopyFileDetection.NO_COPY: 3>, 'builder_options': {'flag': True, 'n': 1}}`;
 		expect(specHash(input)).toBe('1JVo_Ca0_XD06xhHWwKJdw');
 		// Our renderer gives the same text for the part it owns.
 		const ours = hashInput({name: 'x', packages: ["it's"], env: {Q: 'say "hi"'}});

@@ -95,7 +95,8 @@ describe('checkRequirement: PEP 508 as packaging reads it', () => {
 		}).split('.')[0]! >= '22';
 	it.skipIf(!hasPackaging && !process.env.CI)('agrees with the installed packaging on every vector', () => {
 		const script =
-			'import json,sys\nfrom packaging.requirements import Requirement\nout=[]\nfor s in json.load(sys.stdin):\n    try:\n        Requirement(s); out.append(True)\n    except Exception:\n        out.append(False)\nprint(json.dumps(out))';
+			'import json,sys\nfrom packaging.requirements import Requirement\nout=[]\nfor s in json.load(sys.stdin):\n' +
+			'    try:\n        Requirement(s); out.append(True)\n    except Exception:\n        out.append(False)\nprint(json.dumps(out))';
 		const all = [...ACCEPTED, ...REJECTED];
 		const verdicts = JSON.parse(execFileSync(python, ['-c', script], {input: JSON.stringify(all), encoding: 'utf8'})) as boolean[];
 		expect(all.map(requirement => checkRequirement(requirement) === undefined)).toEqual(verdicts);

@@ -102,7 +102,9 @@ describe('data plane access, non-interactively', () => {
 					step: 'access',
 					summary: `let ${SA} pull from images (${READER})`,
 					content: `${READER}:\n+ serviceAccount:${SA}\n(1 other binding unchanged)`,
-					command: `gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member serviceAccount:${SA} --role ${READER}`,
+					command:
+						`gcloud artifacts repositories add-iam-policy-binding images --project ` +
+						`${PROJECT} --location ${LOCATION} --member serviceAccount:${SA} --role ${READER}`,
 					data: {project: PROJECT, location: LOCATION, repository: 'images', member: `serviceAccount:${SA}`, role: READER},
 				},
 			},
@@ -113,7 +115,9 @@ describe('data plane access, non-interactively', () => {
 	it('without permission to set the policy: goes on, with the role needed and the exact command for an admin', async () => {
 		fake.deniedPermissions.add('artifactregistry.repositories.setIamPolicy');
 		const {outcome, notes, codes} = await run({flags: {dataPlaneSa: SA}});
-		const command = `gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member serviceAccount:${SA} --role ${READER}`;
+		const command =
+			`gcloud artifacts repositories add-iam-policy-binding images --project ` +
+			`${PROJECT} --location ${LOCATION} --member serviceAccount:${SA} --role ${READER}`;
 		expect(outcome).toMatchObject({done: false, status: 'needs-admin', detail: `not granted: an admin must let ${SA} pull (command above)`});
 		expect(outcome.fix).toContain(command);
 		expect(notes).toEqual(['You may not change who can read repository images: that needs artifactregistry.repositories.setIamPolicy on it.']);

@@ -49,7 +49,8 @@ const personalGcloud = async (box: Sandbox, options: {loginExit?: number} = {}) 
 		'gcloud',
 		[
 			'case "$1 $2" in',
-			`"auth login") echo "auth login" >> '${log}'; ${options.loginExit === undefined ? `exec '${real}' auth activate-service-account --key-file='${key}'` : `exit ${options.loginExit}`} ;;`,
+			`"auth login") echo "auth login" >> '${log}'; ` +
+				`${options.loginExit === undefined ? `exec '${real}' auth activate-service-account --key-file='${key}'` : `exit ${options.loginExit}`} ;;`,
 			`"auth application-default") echo "adc login" >> '${log}'; cp '${adcSource}' "$CLOUDSDK_CONFIG/application_default_credentials.json"; exit 0 ;;`,
 			'esac',
 			`exec '${real}' "$@"`,

@@ -309,7 +309,9 @@ describe('selecting, interactively', () => {
 		const c = context({person: person.prompter});
 		expect(await choose(c)).toEqual({repository: 'existing', created: false});
 		expect(c.notes()).toContain(
-			`You do not have permission artifactregistry.repositories.create in project ${PROJECT}, which is needed to create repository ${'mine'} in ${LOCATION}.\n→ Ask a project owner to grant you Artifact Registry Administrator (roles/artifactregistry.admin) on project ${PROJECT}, or pick an existing repository.`,
+			`You do not have permission artifactregistry.repositories.create in project ${PROJECT}, which is needed ` +
+				`to create repository ${'mine'} in ${LOCATION}.\n→ Ask a project owner to grant you Artifact Registry ` +
+				`Administrator (roles/artifactregistry.admin) on project ${PROJECT}, or pick an existing repository.`,
 		);
 		// The list was fetched once and shown twice.
 		expect(methods().filter(method => method === 'ListRepositories')).toHaveLength(1);
@@ -438,10 +440,13 @@ describe('checkPushPermission', () => {
 		const error = await failure(checkPushPermission(context(), registry, where));
 		expect(error).toMatchObject({
 			reason: 'NO_PUSH_PERMISSION',
-			message: `You may not push to repository images in ${PROJECT} · ${LOCATION}: you lack artifactregistry.repositories.uploadArtifacts, so the push would fail. Nothing was built.`,
+			message:
+				`You may not push to repository images in ${PROJECT} · ${LOCATION}: you lack ` +
+				`artifactregistry.repositories.uploadArtifacts, so the push would fail. Nothing was built.`,
 		});
 		expect((error as StepError).fix).toContain(
-			`gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member user:ana@example.com --role roles/artifactregistry.writer`,
+			`gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} ` +
+				`--location ${LOCATION} --member user:ana@example.com --role roles/artifactregistry.writer`,
 		);
 	});
 

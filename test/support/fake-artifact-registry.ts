@@ -204,7 +204,8 @@ export async function startFakeArtifactRegistry(options: {dockerImages?: DockerI
 		const activationUrl = `https://console.developers.google.com/apis/api/artifactregistry.googleapis.com/overview?project=${number}`;
 		return fail(
 			Status.PERMISSION_DENIED,
-			`Artifact Registry API has not been used in project ${number} before or it is disabled. Enable it by visiting ${activationUrl} then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.`,
+			`Artifact Registry API has not been used in project ${number} before or it is disabled. Enable it by visiting ${activationUrl} ` +
+				`then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.`,
 			{
 				reason: 'SERVICE_DISABLED',
 				domain: 'googleapis.com',

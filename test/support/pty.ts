@@ -329,7 +329,8 @@ export const drive = async (run: PtyRun, options: DriveOptions): Promise<{asked:
 		if (matchesText(options.until, text)) return {asked, unknown};
 		if (run.exit)
 			throw new Error(
-				`drive: the program exited (${run.exit.exitCode}) before ${String(options.until)}; asked ${JSON.stringify(asked)}. The terminal shows:\n${(await run.history()).join('\n')}`,
+				`drive: the program exited (${run.exit.exitCode}) before ${String(options.until)}; ` +
+					`asked ${JSON.stringify(asked)}. The terminal shows:\n${(await run.history()).join('\n')}`,
 			);
 		const question = currentQuestion(screen);
 		// Wait for the answered question to go (or a validation error under it).
