@@ -41,9 +41,10 @@ describe('the one Artifact Registry client a command owns', () => {
 		const [a, b] = await Promise.all([first, second]);
 		expect(a).toBe(b);
 		expect(wrapped).toBe(1);
-		expect(await a.listLocations('acme-ml')).toContain('us-east1');
+		fake.addRepository('acme-ml', 'us-east1', 'images');
+		expect(await a.getRepository({project: 'acme-ml', location: 'us-east1', repository: 'images'})).toMatchObject({id: 'images'});
 		await handle.close();
-		await expect(a.listLocations('acme-ml')).rejects.toThrow();
+		await expect(a.getRepository({project: 'acme-ml', location: 'us-east1', repository: 'images'})).rejects.toThrow();
 	});
 
 	it('close never waits for a client still opening', async () => {
