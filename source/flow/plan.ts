@@ -3,7 +3,7 @@ import {readDockerConfig, isGcloudHelperRegistered} from '../services/docker-con
 import {StepError} from '../services/errors.js';
 import type {ServiceContext} from '../services/context.js';
 import {dockerConfigPath} from '../services/platform.js';
-import {configureDockerCommand, enableApiCommand} from '../services/fixes.js';
+import {ARTIFACT_REGISTRY_SERVICE, configureDockerCommand, enableApiCommand} from '../services/fixes.js';
 import type {Prompter, Question} from './ask.js';
 import type {JourneyResult, Reporter, StepId} from './events.js';
 
@@ -57,7 +57,7 @@ export function dryRunRegistry(registry: ArtifactRegistry, report: Reporter): Ar
 					step: 'repository',
 					summary: `enable the Artifact Registry API in project ${project}`,
 					command: enableApiCommand(project),
-					data: {project, service: 'artifactregistry.googleapis.com'},
+					data: {project, service: ARTIFACT_REGISTRY_SERVICE},
 				}),
 			);
 			return empty();

@@ -61,7 +61,7 @@ const NO_ADC_PATTERN = /Could not load the default credentials/i;
 const EXPIRED_LOGIN_PATTERN = /invalid_grant|invalid_rapt|reauth related error|Getting metadata from plugin failed/i;
 
 /** The smallest predefined role that holds `permission`, for the fix line. */
-export function roleForPermission(permission: string): string | undefined {
+function roleForPermission(permission: string): string | undefined {
 	if (/^artifactregistry\.repositories\.(create|update|delete|setIamPolicy|getIamPolicy)$/.test(permission)) return ROLES.admin;
 	if (/^artifactregistry\.repositories\.deleteArtifacts$|^artifactregistry\.(tags|versions|packages)\.delete$/.test(permission)) {
 		return ROLES.repoAdmin;

@@ -39,8 +39,6 @@ export type Repository = {
 	sizeBytes?: number;
 	/** ISO 8601. */
 	createTime?: string;
-	/** e.g. us-central1-docker.pkg.dev/P/ID, when the server reports it. */
-	registryUri?: string;
 	labels: Record<string, string>;
 	/** Docker repositories: whether a pushed tag can never move. */
 	immutableTags?: boolean;
@@ -161,7 +159,6 @@ type RepositoryMessage = {
 	labels?: Record<string, string> | null;
 	sizeBytes?: unknown;
 	createTime?: Timestamp | null;
-	registryUri?: string | null;
 	dockerConfig?: {immutableTags?: boolean | null} | null;
 	cleanupPolicies?: Record<string, CleanupPolicyMessage> | null;
 };
@@ -210,7 +207,6 @@ function toRepository(message: RepositoryMessage): Repository {
 	if (sizeBytes !== undefined) repository.sizeBytes = sizeBytes;
 	const createTime = toIso(message.createTime);
 	if (createTime) repository.createTime = createTime;
-	if (message.registryUri) repository.registryUri = message.registryUri;
 	if (typeof message.dockerConfig?.immutableTags === 'boolean') repository.immutableTags = message.dockerConfig.immutableTags;
 	const cleanup = cleanupPresetOf(message.cleanupPolicies ?? {});
 	if (cleanup) repository.cleanup = cleanup;

@@ -128,7 +128,7 @@ const REPOSITORY_CHECK_TIMEOUT_MS = 15_000;
 const SAMPLE_HOST = 'us-docker.pkg.dev';
 
 /** Fixes the wizard can run for the person, with the terminal handed over. */
-export const RUNNABLE_FIXES: Readonly<Record<string, readonly string[]>> = {
+const RUNNABLE_FIXES: Readonly<Record<string, readonly string[]>> = {
 	[GCLOUD_LOGIN]: ['auth', 'login'],
 	[ADC_LOGIN]: ['auth', 'application-default', 'login'],
 };

@@ -10,6 +10,7 @@ import {GCLOUD_LOGIN, ROLES, START_DOCKER, configureDockerCommand} from './fixes
 import {openLogFile} from './log-folder.js';
 import {isKnownGoogleRegistry} from './gcloud.js';
 import {executable, type Platform} from './platform.js';
+import {imageExists, registryHostOfImage} from './registry-manifest.js';
 import {computeTag, effectivePlatform, imageUri, type ImageSpec} from './imagespec.js';
 import {
 	NO_PYTHON_MARKER,
@@ -98,49 +99,7 @@ export const credentialHelperOnPath = async (platform: Platform): Promise<string
 	// Bare name: on Windows docker finds it through PATHEXT, as we do.
 	findExecutable(platform, 'docker-credential-gcloud');
 
-/** The registry host of an image reference (docker's rule: a first part with '.', ':' or 'localhost'). */
-export const registryHostOfImage = (imageRef: string): string => {
-	const first = imageRef.split('/')[0] ?? '';
-	return imageRef.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
-};
-
-/** Plain-HTTP registries docker itself trusts: loopback only. */
-const isLoopbackHost = (host: string): boolean => /^(localhost|127(\.\d+){3}|\[::1\])(:\d+)?$/.test(host);
-
-export type ImageExistence = {state: 'present' | 'absent' | 'unknown'; digest?: string; detail?: string};
-
-/**
- * Whether imageRef is in its registry, without pulling. 'unknown' (auth, network) is kept apart
- * from 'absent' on purpose: flytekit treats any failure as "exists" and skips the build.
- */
-export const imageExists = async (ctx: ServiceContext, imageRef: string): Promise<ImageExistence> => {
-	const args = ['manifest', 'inspect', '--verbose'];
-	// Without --insecure the CLI tries HTTPS only and reports a loopback image as missing.
-	if (isLoopbackHost(registryHostOfImage(imageRef))) args.push('--insecure');
-	args.push(imageRef);
-	const result = await runTool(ctx, executable(ctx.platform, 'docker'), args, {
-		// Clients before 20.10 hide `manifest` behind this.
-		env: {DOCKER_CLI_EXPERIMENTAL: 'enabled'},
-		timeout: 60_000,
-	});
-	if (result.exitCode === 0) return {state: 'present', digest: manifestDigest(result.stdout)};
-	const detail = result.stderr.trim() || result.stdout.trim();
-	const credentialTrouble = /credential|unauthori[sz]ed|denied|authentication/i.test(detail);
-	if (!credentialTrouble && /no such manifest|manifest unknown|name unknown|not found/i.test(detail)) {
-		return {state: 'absent', detail};
-	}
-	return {state: 'unknown', detail};
-};
-
-const manifestDigest = (stdout: string): string | undefined => {
-	try {
-		const parsed = JSON.parse(stdout) as {Descriptor?: {digest?: string}} | Array<{Descriptor?: {digest?: string}}>;
-		// A manifest list prints one entry per platform; the list's own digest is not there.
-		return Array.isArray(parsed) ? undefined : parsed.Descriptor?.digest;
-	} catch {
-		return undefined;
-	}
-};
+export {imageExists} from './registry-manifest.js';
 
 /** A local build reads the whole spec: LOCAL_BUILD (local-build.ts) says what each field does. */
 export type BuildSpec = ImageSpec;
@@ -181,6 +140,27 @@ const parseSize = (text: string): number | undefined => {
 };
 
 /** Turns one build output line into a step event, for the classic builder and BuildKit's plain output. */
+/**
+ * Turns a build tool's output lines (flytekit's engine, flyte build: docker underneath) into
+ * build events; `failingStep()` is the Dockerfile step that ran last, for a failure.
+ */
+export const buildOutputHandler = (onEvent: (event: BuildEvent) => void) => {
+	let failingStep: string | undefined;
+	return {
+		onLine(line: string) {
+			onEvent({type: 'log', line});
+			const step = parseBuildLine(line);
+			if (step) {
+				failingStep = /^Step \d+\/\d+ : (.*)$/.exec(step.text)?.[1];
+				onEvent(step);
+			}
+			const layer = parsePushLine(line);
+			if (layer) onEvent(layer);
+		},
+		failingStep: () => failingStep,
+	};
+};
+
 export const parseBuildLine = (line: string): Extract<BuildEvent, {type: 'step'}> | undefined => {
 	const classic = /^Step (\d+)\/(\d+) : (.*)$/.exec(line);
 	if (classic) return {type: 'step', text: line, index: Number(classic[1]), total: Number(classic[2])};

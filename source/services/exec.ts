@@ -26,7 +26,7 @@ const installFixes: Record<string, string> = {
 };
 
 /** 'gcloud.cmd' and '/usr/bin/gcloud' both name gcloud. */
-export const toolName = (file: string): string => (file.split(/[\\/]/).pop() ?? file).replace(/\.(cmd|exe|bat)$/i, '');
+const toolName = (file: string): string => (file.split(/[\\/]/).pop() ?? file).replace(/\.(cmd|exe|bat)$/i, '');
 
 const childEnv = (ctx: ServiceContext, extra?: ToolOptions['env']): NodeJS.ProcessEnv => {
 	const env: NodeJS.ProcessEnv = {...ctx.platform.env};
@@ -204,7 +204,7 @@ export const findExecutable = async (platform: Platform, name: string): Promise<
 };
 
 /** Windows env names are case-insensitive ("Path"), but a copied env object is not. */
-export const envValue = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
+const envValue = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
 	if (env[name] !== undefined) return env[name];
 	const key = Object.keys(env).find(k => k.toUpperCase() === name.toUpperCase());
 	return key === undefined ? undefined : env[key];

@@ -66,6 +66,10 @@ export function gcloudCleanupPolicyFile(settings: Pick<RepositorySettings, 'clea
 	}));
 }
 
+/** The first line of every export: what it sets up. */
+export const exportTitle = ({project, location, repository}: RepositoryRef): string =>
+	`The Artifact Registry setup of imagespec-gar: repository ${repository} in ${project} · ${location}.`;
+
 /**
  * A POSIX shell script that reproduces the setup with gcloud alone. Safe to run again: the
  * repository is created only when `describe` cannot find it; the other commands are idempotent.
@@ -77,7 +81,7 @@ export function exportGcloud(setup: ExportSetup): string {
 	const policies = gcloudCleanupPolicyFile(settings);
 	const lines = [
 		'#!/bin/sh',
-		`# The Artifact Registry setup of imagespec-gar: repository ${repository} in ${project} · ${location}.`,
+		`# ${exportTitle(setup)}`,
 		'# Runnable as it is (gcloud logged in as someone who may create repositories and change their IAM policy);',
 		'# running it again changes nothing that is already in place.',
 		'set -eu',

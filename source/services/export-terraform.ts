@@ -1,5 +1,5 @@
 import {repositoryName} from './artifact-registry.js';
-import {repositoryLabels, type ApiPolicy, type ExportSetup} from './export-gcloud.js';
+import {exportTitle, repositoryLabels, type ApiPolicy, type ExportSetup} from './export-gcloud.js';
 import {READER_ROLE, serviceAccountMember} from './repository-iam.js';
 import {cleanupPolicies, formatCleanupPreset} from './repository-settings.js';
 
@@ -30,7 +30,7 @@ export function exportTerraform(setup: ExportSetup): string {
 	const width = Math.max(...labels.map(([key]) => hclKey(key).length));
 
 	const out: string[] = [
-		`# The Artifact Registry setup of imagespec-gar: repository ${repository} in ${project} · ${location}.`,
+		`# ${exportTitle(setup)}`,
 		'',
 		'variable "project" {',
 		'  description = "GCP project of the Artifact Registry repository"',

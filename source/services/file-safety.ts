@@ -112,7 +112,7 @@ export async function readRegularText(file: string): Promise<string | undefined>
 }
 
 /** Whether `file` (after following links) lies inside `folder` (after following links). */
-export async function insideFolder(folder: string, file: string): Promise<boolean> {
+async function insideFolder(folder: string, file: string): Promise<boolean> {
 	const root = await realpath(folder).catch(() => path.resolve(folder));
 	// A file that does not exist yet: its nearest existing parent decides.
 	let existing = path.resolve(file);

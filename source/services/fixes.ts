@@ -5,18 +5,21 @@ import type {RepositoryRef} from './artifact-registry.js';
 export const GCLOUD_LOGIN = 'gcloud auth login';
 export const ADC_LOGIN = 'gcloud auth application-default login';
 
-export const INSTALL_GCLOUD = 'Install the Google Cloud SDK: https://cloud.google.com/sdk/docs/install';
+const SDK_INSTALL_URL = 'https://cloud.google.com/sdk/docs/install';
+export const INSTALL_GCLOUD = `Install the Google Cloud SDK: ${SDK_INSTALL_URL}`;
 export const INSTALL_DOCKER = 'Install Docker: https://docs.docker.com/get-docker/';
-export const INSTALL_CREDENTIAL_HELPER =
-	"Put the Google Cloud SDK's bin folder on PATH (it holds docker-credential-gcloud), or reinstall the SDK: https://cloud.google.com/sdk/docs/install";
+export const INSTALL_CREDENTIAL_HELPER = `Put the Google Cloud SDK's bin folder on PATH (it holds docker-credential-gcloud), or reinstall the SDK: ${SDK_INSTALL_URL}`;
 
 /** How to start the engine; the caller adds what comes after (", then rerun."). */
 export const START_DOCKER = 'Start Docker (open Docker Desktop, or `sudo systemctl start docker`)';
 
 export const NETWORK_FIX = 'Check your network connection, proxy (HTTPS_PROXY) or VPN';
 
+/** The Artifact Registry API, as Service Usage names it. */
+export const ARTIFACT_REGISTRY_SERVICE = 'artifactregistry.googleapis.com';
+
 /** Turns the Artifact Registry API on; without a project, in gcloud's current one. */
-export const enableApiCommand = (project?: string): string => `gcloud services enable artifactregistry.googleapis.com${project ? ` --project ${project}` : ''}`;
+export const enableApiCommand = (project?: string): string => `gcloud services enable ${ARTIFACT_REGISTRY_SERVICE}${project ? ` --project ${project}` : ''}`;
 
 /** Registers gcloud as docker's credential helper for `host`. */
 export const configureDockerCommand = (host: string): string => `gcloud auth configure-docker ${host}`;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type {ServiceContext} from './context.js';
-import {type BuildEvent, mapDockerFailure, parseBuildLine, parsePushLine} from './docker.js';
+import {type BuildEvent, buildOutputHandler, mapDockerFailure} from './docker.js';
 import {StepError, isAbort} from './errors.js';
 import {findExecutable, streamTool} from './exec.js';
 import {openLogFile} from './log-folder.js';
@@ -39,7 +39,7 @@ export const flyteBuildArgs = (options: Pick<FlyteBuildOptions, 'builder' | 'mod
  */
 export const buildWithFlyte = async (ctx: ServiceContext, options: FlyteBuildOptions, onEvent: (event: BuildEvent) => void): Promise<void> => {
 	const log = await openLogFile(options.logFile, options.redact);
-	let failingStep: string | undefined;
+	const lines = buildOutputHandler(onEvent);
 	const args = flyteBuildArgs(options);
 	try {
 		log.write(`$ ${options.flyte} ${args.join(' ')}`);
@@ -50,20 +50,15 @@ export const buildWithFlyte = async (ctx: ServiceContext, options: FlyteBuildOpt
 			args,
 			line => {
 				log.write(line);
-				onEvent({type: 'log', line});
-				const step = parseBuildLine(line);
-				if (step) {
-					failingStep = /^Step \d+\/\d+ : (.*)$/.exec(step.text)?.[1];
-					onEvent(step);
-				}
-				const layer = parsePushLine(line);
-				if (layer) onEvent(layer);
+				lines.onLine(line);
 			},
 			{cwd: path.dirname(options.moduleFile), env: {PYTHONUNBUFFERED: '1'}, killGroup: true},
 		);
 		if (result.exitCode !== 0) {
 			const output = result.tail.join('\n');
-			const mapped = mapDockerFailure(/push/i.test(result.tail.slice(-5).join('\n')) ? 'push' : 'build', output, options.imageUri, {failingStep});
+			const mapped = mapDockerFailure(/push/i.test(result.tail.slice(-5).join('\n')) ? 'push' : 'build', output, options.imageUri, {
+				failingStep: lines.failingStep(),
+			});
 			throw new StepError(`flyte build failed: ${mapped.message}`, {fix: mapped.fix, reason: mapped.reason ?? 'FLYTE_BUILD_FAILED'});
 		}
 	} catch (error) {

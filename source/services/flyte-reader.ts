@@ -11,9 +11,9 @@
 import path from 'node:path';
 import type {ServiceContext} from './context.js';
 import {StepError} from './errors.js';
-import {runTool} from './exec.js';
 import {computeFlyteUri, type FlyteBase, type FlyteImage, type FlyteLayer} from './flyte-image.js';
 import {FLYTE_READER, FLYTE_STAND_IN} from './flyte-stand-in.js';
+import {runModuleReader} from './python.js';
 
 export type ReadFlyteImage = {
 	variable: string;
@@ -103,21 +103,7 @@ const decodeImage = (record: Record_): FlyteImage | string => {
 };
 
 export const readFlyteModule = async (ctx: ServiceContext, options: ReadFlyteOptions): Promise<FlyteModule> => {
-	const result = await runTool(ctx, options.python, ['-c', FLYTE_READER, path.resolve(options.moduleFile)], {
-		cwd: options.folder,
-		input: FLYTE_STAND_IN,
-		timeout: options.timeout ?? 120_000,
-		env: {PYTHONDONTWRITEBYTECODE: '1', PYTHONIOENCODING: 'utf-8'},
-	});
-	const line = result.stdout
-		.split('\n')
-		.reverse()
-		.find(candidate => candidate.startsWith(MARK));
-	if (line === undefined) {
-		const why = result.stderr.trim().split('\n').at(-1) || `exit ${result.exitCode}`;
-		throw new StepError(`Could not read ${options.moduleFile} with ${options.python}: ${why}`, {reason: 'MODULE_FAILED'});
-	}
-	const output = JSON.parse(line.slice(MARK.length)) as Output;
+	const output = await runModuleReader<Output>(ctx, options.python, {script: FLYTE_READER, mark: MARK, input: FLYTE_STAND_IN, ...options});
 	if ('broken' in output) {
 		throw new StepError(`flyte is installed but does not import (${output.broken}); \`flyte build\` would fail the same way.`, {
 			fix: `Repair the environment of ${options.python}, e.g. pip install --force-reinstall flyte.`,

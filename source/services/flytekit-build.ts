@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type {ServiceContext} from './context.js';
-import {type BuildEvent, mapDockerFailure, parseBuildLine, parsePushLine} from './docker.js';
+import {type BuildEvent, buildOutputHandler, mapDockerFailure} from './docker.js';
 import {StepError, isAbort} from './errors.js';
 import {streamTool} from './exec.js';
 import {openLogFile} from './log-folder.js';
@@ -49,7 +49,7 @@ ImageBuildEngine.build(spec)
 export const buildWithFlytekit = async (ctx: ServiceContext, options: FlytekitBuildOptions, onEvent: (event: BuildEvent) => void): Promise<void> => {
 	const log = await openLogFile(options.logFile, options.redact);
 	let announced: string | undefined;
-	let failingStep: string | undefined;
+	const lines = buildOutputHandler(onEvent);
 	try {
 		log.write(`$ ${options.python} -c <flytekit ImageBuildEngine driver> ${options.moduleFile} ${options.name}`);
 		onEvent({type: 'phase', phase: 'build'});
@@ -64,15 +64,7 @@ export const buildWithFlytekit = async (ctx: ServiceContext, options: FlytekitBu
 					return;
 				}
 
-				onEvent({type: 'log', line});
-				const step = parseBuildLine(line);
-				if (step) {
-					failingStep = /^Step \d+\/\d+ : (.*)$/.exec(step.text)?.[1];
-					onEvent(step);
-				}
-
-				const layer = parsePushLine(line);
-				if (layer) onEvent(layer);
+				lines.onLine(line);
 			},
 			{cwd: path.dirname(options.moduleFile), env: {PYTHONUNBUFFERED: '1'}, killGroup: true},
 		);
@@ -92,7 +84,9 @@ export const buildWithFlytekit = async (ctx: ServiceContext, options: FlytekitBu
 				});
 			}
 
-			const mapped = mapDockerFailure(/push/i.test(result.tail.slice(-5).join('\n')) ? 'push' : 'build', output, options.imageUri, {failingStep});
+			const mapped = mapDockerFailure(/push/i.test(result.tail.slice(-5).join('\n')) ? 'push' : 'build', output, options.imageUri, {
+				failingStep: lines.failingStep(),
+			});
 			throw new StepError(`flytekit's ImageBuildEngine failed: ${mapped.message}`, {fix: mapped.fix, reason: mapped.reason ?? 'FLYTEKIT_BUILD_FAILED'});
 		}
 	} catch (error) {

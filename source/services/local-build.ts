@@ -23,7 +23,7 @@ type FieldRule = {
 };
 
 /** Builds the field can take elsewhere: Union's builder, or flytekit's own engine driven by this tool. */
-export const ELSEWHERE_FIX =
+const ELSEWHERE_FIX =
 	'Set builder="union" (or pass --builder union) so Union builds it at registration, or build with flytekit\'s own engine: ' +
 	'run imagespec-gar interactively where a Python imports flytekit and choose "flytekit\'s ImageBuildEngine".';
 

@@ -53,12 +53,12 @@ export const KNOWN_LOCATIONS: readonly string[] = Object.freeze([
 	'us-west8',
 ]);
 
-export const MULTI_REGIONS: readonly string[] = Object.freeze(['asia', 'europe', 'us']);
+const MULTI_REGIONS: readonly string[] = Object.freeze(['asia', 'europe', 'us']);
 
 // Regions look like `us-central1`; new ones appear often, so the shape is checked, not the list.
 const regionPattern = /^[a-z]+-[a-z]+\d+$/;
 
-export const isMultiRegion = (location: string): boolean => MULTI_REGIONS.includes(location);
+const isMultiRegion = (location: string): boolean => MULTI_REGIONS.includes(location);
 
 /** Returns why `location` cannot be an Artifact Registry location, or undefined if it can. */
 export function validateLocation(location: string): string | undefined {

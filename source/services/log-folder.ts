@@ -19,7 +19,7 @@ export const logFolder = ({os, env, home}: Platform): string => {
  * Creates the folder (0700) when missing; refuses one that is a link, not a folder, or owned by
  * someone else (they could swap its files); closes a folder of ours that others may enter.
  */
-export async function ensurePrivateFolder(dir: string): Promise<void> {
+async function ensurePrivateFolder(dir: string): Promise<void> {
 	try {
 		await mkdir(dir, {recursive: true, mode: 0o700});
 	} catch (error) {

@@ -34,9 +34,8 @@ import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import type {ServiceContext} from './context.js';
 import {StepError} from './errors.js';
-import {runTool} from './exec.js';
 import {FLYTEKIT_FIELD_ORDER, PyLiteral, computeTag, imageUri, type CopyMode, type ImageSpec} from './imagespec.js';
-import {findPython} from './python.js';
+import {findPython, runModuleReader} from './python.js';
 import {READER, STAND_IN} from './python-stand-in.js';
 import {readLiteralSpecs} from './spec-module.js';
 
@@ -125,23 +124,8 @@ const decodeSpecs = (records: Record_[]): ImageSpec[] => {
 	return records.map((_, index) => at(index));
 };
 
-const runReader = async (ctx: ServiceContext, python: string, options: ReadModuleOptions): Promise<ReaderOutput> => {
-	const result = await runTool(ctx, python, ['-c', READER, path.resolve(options.moduleFile)], {
-		cwd: options.folder,
-		input: STAND_IN,
-		timeout: options.timeout ?? 120_000,
-		env: {PYTHONDONTWRITEBYTECODE: '1', PYTHONIOENCODING: 'utf-8'},
-	});
-	const line = result.stdout
-		.split('\n')
-		.reverse()
-		.find(candidate => candidate.startsWith(MARK));
-	if (line === undefined) {
-		const why = result.stderr.trim().split('\n').at(-1) || `exit ${result.exitCode}`;
-		throw new StepError(`Could not read ${options.moduleFile} with ${python}: ${why}`, {reason: 'MODULE_FAILED'});
-	}
-	return JSON.parse(line.slice(MARK.length)) as ReaderOutput;
-};
+const runReader = async (ctx: ServiceContext, python: string, options: ReadModuleOptions): Promise<ReaderOutput> =>
+	runModuleReader<ReaderOutput>(ctx, python, {script: READER, mark: MARK, input: STAND_IN, ...options});
 
 const tagOf = async (ctx: ServiceContext, spec: ImageSpec, folder: string, sourceRootDigest?: string): Promise<Pick<ReadSpec, 'tag' | 'uri' | 'problem'>> => {
 	try {

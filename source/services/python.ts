@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type {ServiceContext} from './context.js';
 import {StepError} from './errors.js';
 import {findExecutable, runTool} from './exec.js';
@@ -90,4 +91,30 @@ export const pythonSyntaxError = async (ctx: ServiceContext, source: string, fil
 		'except SyntaxError as e:\n    print("%s (line %s)" % (e.msg, e.lineno)); sys.exit(3)';
 	const result = await runTool(ctx, executable, ['-c', check, filename], {input: source, timeout: 30_000});
 	return result.exitCode === 3 ? result.stdout.trim() : undefined;
+};
+
+/**
+ * Runs a reader script on a module the way the SDK loads it (cwd = the project folder, `input`
+ * on stdin: the stand-in SDK) and returns the JSON it printed after `mark` on its last such line.
+ */
+export const runModuleReader = async <T>(
+	ctx: ServiceContext,
+	python: string,
+	options: {script: string; mark: string; moduleFile: string; folder: string; input: string; timeout?: number},
+): Promise<T> => {
+	const result = await runTool(ctx, python, ['-c', options.script, path.resolve(options.moduleFile)], {
+		cwd: options.folder,
+		input: options.input,
+		timeout: options.timeout ?? 120_000,
+		env: {PYTHONDONTWRITEBYTECODE: '1', PYTHONIOENCODING: 'utf-8'},
+	});
+	const line = result.stdout
+		.split('\n')
+		.reverse()
+		.find(candidate => candidate.startsWith(options.mark));
+	if (line === undefined) {
+		const why = result.stderr.trim().split('\n').at(-1) || `exit ${result.exitCode}`;
+		throw new StepError(`Could not read ${options.moduleFile} with ${python}: ${why}`, {reason: 'MODULE_FAILED'});
+	}
+	return JSON.parse(line.slice(options.mark.length)) as T;
 };

@@ -2,7 +2,7 @@ import {GrpcCode} from './api-errors.js';
 import type {ArtifactRegistry, IamBinding, IamPolicy, RepositoryRef} from './artifact-registry.js';
 import {sleep} from './cancellation.js';
 import {CancelledError, StepError} from './errors.js';
-import {ROLES, grantCommand} from './fixes.js';
+import {ROLES, WRITER_ROLE, grantCommand} from './fixes.js';
 
 /** What the Union data plane needs to pull images from the repository. */
 export const READER_ROLE = 'roles/artifactregistry.reader';
@@ -10,7 +10,7 @@ export const READER_ROLE = 'roles/artifactregistry.reader';
 /** Roles granted on a repository that include downloadArtifacts (a pull). */
 const ROLES_THAT_READ = new Set([
 	READER_ROLE,
-	'roles/artifactregistry.writer',
+	WRITER_ROLE,
 	'roles/artifactregistry.repoAdmin',
 	'roles/artifactregistry.admin',
 	'roles/artifactregistry.createOnPushWriter',
@@ -53,7 +53,7 @@ export function withMember(policy: IamPolicy, role: string, member: string): {po
 }
 
 /** The change, as a person reads it: the bindings of `role` before and after. */
-export function describeChange(before: IamPolicy, after: IamPolicy, role: string): string {
+function describeChange(before: IamPolicy, after: IamPolicy, role: string): string {
 	const members = (policy: IamPolicy) => policy.bindings.filter(binding => binding.role === role && !binding.condition).flatMap(binding => binding.members);
 	const old = new Set(members(before));
 	const lines = members(after).map(member => `${old.has(member) ? '  ' : '+ '}${member}`);

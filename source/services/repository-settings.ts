@@ -14,7 +14,7 @@ export type RepositorySettings = {
 	cleanup?: CleanupPreset;
 };
 
-export const CLEANUP_SYNTAX = 'none, keep:N (keep the N most recent versions) or delete-untagged:Dd (delete untagged versions older than D days)';
+const CLEANUP_SYNTAX = 'none, keep:N (keep the N most recent versions) or delete-untagged:Dd (delete untagged versions older than D days)';
 
 /** `none` | `keep:N` | `delete-untagged:Dd` → the preset, or a reason it is not one. */
 export function parseCleanupPreset(text: string): CleanupPreset | string {
@@ -58,6 +58,11 @@ export type CleanupPolicyMessage = {mostRecentVersions?: {keepCount?: unknown} |
 // NaN (so falsy below) for a missing value.
 const wholeNumber = (value: unknown): number => Number(String(value));
 
+// The ids of the policies imagespec-gar writes: how it later knows a repository's policies as its own.
+const DELETE_OLD = 'imagespec-gar-delete-old';
+const KEEP_RECENT = 'imagespec-gar-keep-recent';
+const DELETE_UNTAGGED = 'imagespec-gar-delete-untagged';
+
 /**
  * The repository's cleanupPolicies map. A keep policy only exempts versions from delete policies,
  * so "keep the N most recent" is a delete-everything policy plus a keep-N exemption.
@@ -69,14 +74,14 @@ export function cleanupPolicies(preset: CleanupPreset): Record<string, object> {
 		}
 		case 'keep': {
 			return {
-				'imagespec-gar-delete-old': {id: 'imagespec-gar-delete-old', action: 'DELETE', condition: {tagState: 'ANY'}},
-				'imagespec-gar-keep-recent': {id: 'imagespec-gar-keep-recent', action: 'KEEP', mostRecentVersions: {keepCount: preset.count}},
+				[DELETE_OLD]: {id: DELETE_OLD, action: 'DELETE', condition: {tagState: 'ANY'}},
+				[KEEP_RECENT]: {id: KEEP_RECENT, action: 'KEEP', mostRecentVersions: {keepCount: preset.count}},
 			};
 		}
 		case 'delete-untagged': {
 			return {
-				'imagespec-gar-delete-untagged': {
-					id: 'imagespec-gar-delete-untagged',
+				[DELETE_UNTAGGED]: {
+					id: DELETE_UNTAGGED,
 					action: 'DELETE',
 					condition: {tagState: 'UNTAGGED', olderThan: {seconds: preset.days * DAY_SECONDS}},
 				},
@@ -89,10 +94,10 @@ export function cleanupPolicies(preset: CleanupPreset): Record<string, object> {
 export function cleanupPresetOf(policies: Record<string, CleanupPolicyMessage>): CleanupPreset | undefined {
 	const ids = Object.keys(policies).sort().join(',');
 	if (ids === '') return {kind: 'none'};
-	const count = wholeNumber(policies['imagespec-gar-keep-recent']?.mostRecentVersions?.keepCount);
-	if (ids === 'imagespec-gar-delete-old,imagespec-gar-keep-recent' && count) return {kind: 'keep', count};
-	const seconds = wholeNumber(policies['imagespec-gar-delete-untagged']?.condition?.olderThan?.seconds);
-	if (ids === 'imagespec-gar-delete-untagged' && seconds) return {kind: 'delete-untagged', days: Math.round(seconds / DAY_SECONDS)};
+	const count = wholeNumber(policies[KEEP_RECENT]?.mostRecentVersions?.keepCount);
+	if (ids === [DELETE_OLD, KEEP_RECENT].join(',') && count) return {kind: 'keep', count};
+	const seconds = wholeNumber(policies[DELETE_UNTAGGED]?.condition?.olderThan?.seconds);
+	if (ids === DELETE_UNTAGGED && seconds) return {kind: 'delete-untagged', days: Math.round(seconds / DAY_SECONDS)};
 	return undefined;
 }
 

@@ -148,6 +148,33 @@ export async function findInRepository(
 // Build, push, prove
 
 /**
+ * Before a build (unless --force): the outcome when the repository already has the tag, said
+ * to the person; undefined when it must be built (a lookup that cannot answer is said too).
+ */
+export async function skipWhenThere(
+	c: StepContext,
+	image: RepositoryImage,
+	where?: RepositoryRef,
+	registry?: RegistryHandle,
+): Promise<BuildOutcome | undefined> {
+	if (c.flags.force) return undefined;
+	c.report({type: 'step', step: 'build', status: 'running', detail: `is ${image.spec.name}:${image.tag} already in the repository?`});
+	const before = await findInRepository(c, image, where, registry);
+	if (before.state === 'present') {
+		c.report({
+			type: 'note',
+			level: 'info',
+			text: `${image.uri} is already in the repository${before.digest ? ` (${before.digest})` : ''}: nothing to build or push. --force rebuilds it.`,
+		});
+		return {pushed: false, digest: before.digest, skipped: 'already in the repository'};
+	}
+
+	if (before.state === 'unknown')
+		c.report({type: 'note', level: 'warn', text: `Could not tell whether ${image.uri} exists (${before.detail ?? 'no answer'}); building it.`});
+	return undefined;
+}
+
+/**
  * The build step: skip when the tag is already there (unless --force); else build and push (docker, or
  * flytekit's own engine when the person picks it), then prove the repository lists the tag.
  */
@@ -155,19 +182,8 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 	const {ctx, report} = c;
 	const progress = (detail: string) => report({type: 'step', step: 'build', status: 'running', detail});
 	const tagged = `${authored.spec.name}:${authored.tag}`;
-	if (!c.flags.force) progress(`is ${tagged} already in the repository?`);
-	const before = c.flags.force ? undefined : await findInRepository(c, authored, where, registry);
-	if (before?.state === 'present') {
-		report({
-			type: 'note',
-			level: 'info',
-			text: `${authored.uri} is already in the repository${before.digest ? ` (${before.digest})` : ''}: nothing to build or push. --force rebuilds it.`,
-		});
-		return {pushed: false, digest: before.digest, skipped: 'already in the repository'};
-	}
-
-	if (before?.state === 'unknown')
-		report({type: 'note', level: 'warn', text: `Could not tell whether ${authored.uri} exists (${before.detail ?? 'no answer'}); building it.`});
+	const there = await skipWhenThere(c, authored, where, registry);
+	if (there) return there;
 
 	const logFile = buildLogPath(ctx.platform, authored.spec.name, authored.tag);
 	const engine = await chooseEngine(c, authored);

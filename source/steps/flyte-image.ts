@@ -10,7 +10,7 @@ import {buildWithFlyte, findFlyte, type FlyteBuilder} from '../services/flyte-bu
 import {DEFAULT_FLYTE_PLATFORM, computeFlyteUri, type FlyteImage, type FlyteLayer} from '../services/flyte-image.js';
 import {flyteDeclarationOf, planFlyteModuleUpdate, readFlyteDeclarations, PLATFORM_REASON, environmentVariable} from '../services/flyte-module.js';
 import {readFlyteModule} from '../services/flyte-reader.js';
-import {composeRegistry, validateImageName} from '../services/imagespec.js';
+import {composeRegistry} from '../services/imagespec.js';
 import {lineDiff} from '../services/diff.js';
 import {buildLogPath} from '../services/log-folder.js';
 import {writeModuleChecked} from '../services/module-write.js';
@@ -20,8 +20,9 @@ import {readModuleFile, writeFileAtomic} from '../services/spec-module.js';
 import {findFlyteConfig, setConfigRegistry} from '../services/flyte-config.js';
 import {guardFile} from '../services/file-safety.js';
 import type {BuildOutcome} from './build.js';
-import {findInRepository} from './build.js';
+import {findInRepository, skipWhenThere} from './build.js';
 import type {StepContext} from './context.js';
+import {askImageName} from './imagespec.js';
 
 /** The module the wizard writes for Flyte 2, beside (never in) an ImageSpec module. */
 export const DEFAULT_FLYTE_MODULE = 'flyte_images.py';
@@ -140,16 +141,8 @@ async function nameImage(c: StepContext, authored: AuthoredFlyte): Promise<Autho
  * URI flyte will give it.
  */
 export async function authorFlyteImage(c: StepContext, where: {project: string; location: string; repository: string}): Promise<AuthoredFlyte> {
-	const {ask, flags, saved, report, folder} = c;
-	const name = await ask.text(
-		{
-			flag: 'image',
-			message: 'Image name (e.g. trainer, team/trainer):',
-			default: ask.interactive ? undefined : Object.values(saved.images ?? {}).at(-1)?.name,
-			validate: validateImageName,
-		},
-		flags.image,
-	);
+	const {ask, flags, report, folder} = c;
+	const name = await askImageName(c);
 	const moduleFile = path.resolve(c.cwd, flags.output ?? path.join(folder, DEFAULT_FLYTE_MODULE));
 	const relative = path.relative(c.cwd, moduleFile) || moduleFile;
 	const existing = await readModuleFile(moduleFile);
@@ -237,15 +230,8 @@ export async function buildFlyteImage(c: StepContext, authored: AuthoredFlyte, w
 	if (!authored.uri || !authored.tag) return {pushed: false, skipped: `not built: ${authored.unknown ?? 'its URI is unknown'}`};
 	const target = {spec: {name: authored.image.name, registry: authored.image.registry}, tag: authored.tag, uri: authored.uri};
 	const tagged = `${authored.image.name}:${authored.tag}`;
-	const before = c.flags.force ? undefined : await findInRepository(c, target, where, registry);
-	if (before?.state === 'present') {
-		report({
-			type: 'note',
-			level: 'info',
-			text: `${authored.uri} is already in the repository${before.digest ? ` (${before.digest})` : ''}: nothing to build or push. --force rebuilds it.`,
-		});
-		return {pushed: false, digest: before.digest, skipped: 'already in the repository'};
-	}
+	const there = await skipWhenThere(c, target, where, registry);
+	if (there) return there;
 	const flyte = await findFlyte(ctx);
 	if (!flyte || !authored.specFile || !authored.environment) {
 		const why = !flyte

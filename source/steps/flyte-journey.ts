@@ -5,6 +5,7 @@ import type {RepositoryRef} from '../services/artifact-registry.js';
 import type {RegistryHandle} from '../services/registry-handle.js';
 import {usageLines} from '../services/usage.js';
 import type {StepContext} from './context.js';
+import {toSavedFlyteImage} from './flyte-setup.js';
 import {authorFlyteImage, buildFlyteImage, setFlyteConfigRegistry, type AuthoredFlyte} from './flyte-image.js';
 import {checkPushPermission} from './repository.js';
 
@@ -17,6 +18,9 @@ export async function flyteImageStep(c: StepContext, where: RepositoryRef): Prom
 	const authored = await authorFlyteImage(c, where);
 	if (authored.unknown) c.report({type: 'note', level: 'warn', text: `${authored.unknown} The URI is not shown rather than guessed.`});
 	const flyteConfig = authored.image.registry ? await setFlyteConfigRegistry(c, authored.image.registry) : undefined;
+	const {uri, tag, specFile} = authored;
+	const saved =
+		uri && tag && specFile ? {...toSavedFlyteImage(authored.image, tag, uri, specFile), builder: c.flags.builder === 'union' ? 'union' : 'local'} : undefined;
 	return {
 		status: 'done',
 		detail: authored.uri ?? `${authored.image.name} (URI unknown)`,
@@ -38,6 +42,7 @@ export async function flyteImageStep(c: StepContext, where: RepositoryRef): Prom
 			specFile: authored.specFile,
 			...(flyteConfig ? {flyteConfig} : {}),
 		},
+		save: saved && (answers => ({...answers, images: {...answers.images, [authored.image.name]: saved}})),
 	};
 }
 

@@ -42,6 +42,18 @@ const localPythonVersion = async (c: StepContext): Promise<{version: string; fro
 	return {version, from: `the local Python (${python.executable} is ${python.version}), as flytekit defaults to it`};
 };
 
+/** The image's name: --image, else asked; a script falls back to the last saved image. */
+export const askImageName = async (c: Pick<StepContext, 'ask' | 'flags' | 'saved'>): Promise<string> =>
+	c.ask.text(
+		{
+			flag: 'image',
+			message: 'Image name (e.g. trainer, team/trainer):',
+			default: c.ask.interactive ? undefined : lastImage(c)?.name,
+			validate: validateImageName,
+		},
+		c.flags.image,
+	);
+
 export type AuthoredSpec = {
 	spec: ImageSpec;
 	tag: string;
@@ -63,15 +75,7 @@ export type AuthoredSpec = {
 export async function authorImageSpec(c: StepContext, where: RepositoryRef & {builder: 'local' | 'union'; builderChosen?: boolean}): Promise<AuthoredSpec> {
 	const {ask, flags, report, folder} = c;
 	const env = c.ctx.platform.env;
-	const name = await ask.text(
-		{
-			flag: 'image',
-			message: 'Image name (e.g. trainer, team/trainer):',
-			default: ask.interactive ? undefined : lastImage(c)?.name,
-			validate: validateImageName,
-		},
-		flags.image,
-	);
+	const name = await askImageName(c);
 	const moduleFile = moduleFileOf(c, c);
 	const existing = await readModuleFile(moduleFile);
 	const registry = composeRegistry({

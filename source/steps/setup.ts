@@ -62,7 +62,9 @@ export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'fl
 		return {source: 'module', project: where.project, location, repository: where.repository, moduleFile, images};
 	}
 
-	return undefined;
+	// A Flyte 2 team's module (flyte_images.py) tells a newcomer the setup the same way.
+	const {findFlyteSetup} = await import('./flyte-setup.js');
+	return findFlyteSetup(c);
 }
 
 /** What the saved answers keep of an image once its tag is known (the next status compares against it). */

@@ -1,3 +1,5 @@
+// e2e/: the built CLI (dist/cli.js) run as a person runs it, in a sandboxed home with real gcloud,
+// the loopback Artifact Registry fake and, where a build happens, a real Docker engine and registry.
 import {spawn} from 'node:child_process';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {CLI_PATH} from '../support/cli.js';

@@ -1,6 +1,10 @@
+import {execFile} from 'node:child_process';
 import {readdir, readFile} from 'node:fs/promises';
 import path from 'node:path';
+import {promisify} from 'node:util';
+import meow from 'meow';
 import {describe, expect, it} from 'vitest';
+import {HELP, helpScreen} from '../../source/help.js';
 import {CLI_PATH} from '../support/cli.js';
 
 // `npm test` builds dist/ before the suite runs.
@@ -23,5 +27,26 @@ describe('the built CLI (rolldown bundle)', () => {
 		const modules = (await chunks()).flatMap(text => [...text.matchAll(/^\/\/ (node_modules\/\S+)$/gm)].map(match => match[1]!));
 		expect(modules).toContain('node_modules/react-reconciler/cjs/react-reconciler.production.js');
 		expect(modules.filter(module => module.endsWith('.development.js'))).toEqual([]);
+	});
+
+	// Every module file the process loads, through a load hook (node --import), printed at exit.
+	const LOADED = `import module from 'node:module'; const seen = []; module.registerHooks({load(url, context, next) { seen.push(url); return next(url, context); }}); process.on('exit', () => process.stderr.write(JSON.stringify(seen)));`;
+	const loadedBy = async (args: string[]) => {
+		const {stdout, stderr} = await promisify(execFile)(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(LOADED)}`, CLI_PATH, ...args]);
+		return {stdout, loaded: (JSON.parse(stderr) as string[]).filter(url => url.startsWith('file:'))};
+	};
+
+	it('answers --version and --help from the entry alone: neither meow nor main loads (a bare node start)', async () => {
+		const packageJson = JSON.parse(await readFile(path.join(dist, '..', 'package.json'), 'utf8')) as {version: string; description: string};
+		const version = await loadedBy(['--version']);
+		expect(version.stdout).toBe(`${packageJson.version}\n`);
+		const help = await loadedBy(['--help']);
+		// What meow itself prints (console.log of its help) for --help alone.
+		expect(help.stdout).toBe(`${meow(HELP, {importMeta: import.meta, argv: []}).help}\n`);
+		expect(help.stdout).toBe(`${helpScreen(packageJson.description)}\n`);
+		for (const {loaded} of [version, help]) {
+			expect(loaded.length).toBeLessThanOrEqual(4);
+			expect(loaded.filter(url => /meow|\/main-/.test(url))).toEqual([]);
+		}
 	});
 });

@@ -1,4 +1,4 @@
-import {readFile, writeFile} from 'node:fs/promises';
+import {mkdir, readFile, writeFile} from 'node:fs/promises';
 import {createServer} from 'node:net';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
@@ -129,5 +129,27 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 			status: 'fail',
 			detail: expect.stringContaining(`127.0.0.1:${closed} does not answer (ECONNREFUSED)`),
 		});
+	});
+
+	it("a new team member's clone: the setup comes from the team's flyte_images.py, and the URI is the same", async () => {
+		const clone = path.join(world.sandbox.root, 'newcomer');
+		await mkdir(clone, {recursive: true});
+		await writeFile(path.join(clone, 'requirements.txt'), 'flyte==2.6.5\n');
+		await writeFile(path.join(clone, 'flyte_images.py'), await readFile(path.join(world.sandbox.project, 'flyte_images.py'), 'utf8'));
+		// The test registry's host names no location (a real *-docker.pkg.dev host does): --location gives it.
+		const run = await imagespecGar(['--image', 'trainer', '--location', 'us-east1', '--no-build', '--json'], {cwd: clone, env: world.env});
+		expect(run.code, run.stderr).toBe(0);
+		expect(run.stderr).toContain("Found your team's setup in flyte_images.py: acme-ml · us-east1 · union-images.");
+		const expected = await computeFlyteUri(image('trainer'), {folder: clone, installedFlyte: '2.6.5'});
+		expect(JSON.parse(run.stdout)).toMatchObject({
+			ok: true,
+			sdk: 'flyte',
+			project: 'acme-ml',
+			location: 'us-east1',
+			repository: 'union-images',
+			imageUri: expected.known && expected.uri,
+		});
+		// The module was read, not rewritten.
+		expect(await readFile(path.join(clone, 'flyte_images.py'), 'utf8')).toBe(await readFile(path.join(world.sandbox.project, 'flyte_images.py'), 'utf8'));
 	});
 });

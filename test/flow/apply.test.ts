@@ -1,3 +1,5 @@
+// flow/: the journey's middle, driven with scripted answers against the fakes: where an answer comes
+// from, the rerun menu, the event reducer's state, and a --dry-run plan applied.
 import {existsSync} from 'node:fs';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';

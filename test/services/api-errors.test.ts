@@ -1,3 +1,5 @@
+// services/: each service against real parts (the AR client on the loopback gRPC fake, real gcloud
+// in a temporary CLOUDSDK_CONFIG, a real Docker engine); files are named after the service or behaviour they test.
 import {describe, expect, it} from 'vitest';
 import {toStepError} from '../../source/services/api-errors.js';
 

@@ -164,7 +164,6 @@ describe('listRepositoryPages', () => {
 				format: 'DOCKER',
 				description: 'team images',
 				sizeBytes: 123_456_789,
-				registryUri: `${LOCATION}-docker.pkg.dev/${PROJECT}/images`,
 				labels: {},
 			});
 			expect(images!.createTime).toMatch(/^\d{4}-\d\d-\d\dT/);

@@ -3,7 +3,13 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {describe, expect, it, type TestContext} from 'vitest';
 import {StepError} from '../../source/services/errors.js';
-import {configureDocker, hasApplicationDefaultCredentials, isKnownGoogleRegistry, readGcloudState} from '../../source/services/gcloud.js';
+import {
+	configureDocker,
+	enableArtifactRegistryApi,
+	hasApplicationDefaultCredentials,
+	isKnownGoogleRegistry,
+	readGcloudState,
+} from '../../source/services/gcloud.js';
 import {makeSandbox, pathHiding, withEnv, type Sandbox} from '../support/environment.js';
 import {DEFAULT_ACCOUNT, loginOffline, recordGcloudCalls, shimTool, writeAdc} from '../support/gcloud.js';
 
@@ -293,5 +299,22 @@ describe.concurrent('configureDocker', () => {
 		expect(error).toMatchObject({reason: 'TOOL_NOT_FOUND'});
 		expect((error as StepError).message).toContain('gcloud');
 		expect((error as StepError).fix).toContain('https://cloud.google.com/sdk/docs/install');
+	});
+});
+
+describe('enableArtifactRegistryApi', () => {
+	it('runs gcloud services enable; a refusal says what gcloud said, the role it needs and the command for an owner', async context => {
+		const box = await sandbox(context);
+		// Nobody is logged in: the real gcloud refuses before it reaches the network.
+		const error = await enableArtifactRegistryApi(box.context(), 'acme-ml').catch((error_: unknown) => error_);
+		expect(error).toBeInstanceOf(StepError);
+		expect(error).toMatchObject({
+			reason: 'SERVICE_DISABLED',
+			message: expect.stringMatching(/^Could not enable the Artifact Registry API in project acme-ml \(exit 1\): \S/),
+		});
+		expect((error as StepError).fix).toBe(
+			'Enabling an API needs Service Usage Admin (roles/serviceusage.serviceUsageAdmin) or Owner on the project; ' +
+				'ask for it, or ask an owner to run: gcloud services enable artifactregistry.googleapis.com --project acme-ml',
+		);
 	});
 });

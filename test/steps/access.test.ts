@@ -1,3 +1,5 @@
+// steps/: one journey step at a time, with scripted answers, the loopback Artifact Registry fake
+// and, for builds, a real Docker engine; a file is named after the step it tests.
 import {describe, expect, it} from 'vitest';
 import {defaultFlags, type Flags} from '../../source/flags.js';
 import {createAsker, type Prompter, type TextQuestion} from '../../source/flow/ask.js';

@@ -1,3 +1,5 @@
+// support/: what tests start and share: the loopback Artifact Registry fakes (gRPC, REST, IAM),
+// sandboxed homes, gcloud logins, docker engines and registries, a pty driver, a scripted person.
 import {spawn} from 'node:child_process';
 import {readdir, readFile} from 'node:fs/promises';
 import path from 'node:path';

@@ -4,12 +4,11 @@ import {mkdir, mkdtemp, rm, symlink, writeFile, copyFile} from 'node:fs/promises
 import {createServer, type AddressInfo, type Socket} from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
+import {REPO_ROOT} from './repo-root.js';
 
 export type DockerEngine = {dockerHost: string};
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Shared by every test file and run on this machine, so no test leaks a daemon of its own. */
 export const TEST_ENGINE_DIR = '/tmp/imagespec-gar-test';
 
@@ -33,7 +32,7 @@ export const dockerEngine = async (): Promise<DockerEngine | undefined> => {
 		// must not inherit the lock, or it holds it for its whole life.
 		const result = await execa(
 			'flock',
-			['-o', `${TEST_ENGINE_DIR}.start-lock`, 'bash', path.join(repoRoot, '.ci', 'services.sh'), 'start-docker', TEST_ENGINE_DIR],
+			['-o', `${TEST_ENGINE_DIR}.start-lock`, 'bash', path.join(REPO_ROOT, '.ci', 'services.sh'), 'start-docker', TEST_ENGINE_DIR],
 			{
 				reject: false,
 				stdin: 'ignore',

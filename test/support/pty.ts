@@ -2,22 +2,17 @@
  * The built CLI in a pseudo-terminal, read back as a person sees it: @lydell/node-pty runs it,
  * @xterm/headless rebuilds the screen from its output. Keys go in one at a time.
  */
-import {existsSync, readdirSync, readFileSync} from 'node:fs';
+import {readdirSync, readFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {REPO_ROOT} from './repo-root.js';
 
 // Both packages are CommonJS without named exports that ESM can see.
 const require = createRequire(import.meta.url);
 const {spawn} = require('@lydell/node-pty') as typeof import('@lydell/node-pty');
 const {Terminal} = require('@xterm/headless') as typeof import('@xterm/headless');
 
-/** The repository root: the nearest folder up with package.json (also from a compiled copy under .tmp/). */
-export const REPO_ROOT = (() => {
-	let dir = path.dirname(fileURLToPath(import.meta.url));
-	while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-	return dir;
-})();
+export {REPO_ROOT};
 
 /** The built CLI (npm run build); IMAGESPEC_GAR_CLI runs another build (e.g. a bench baseline). */
 export const CLI = process.env.IMAGESPEC_GAR_CLI ?? path.join(REPO_ROOT, 'dist', 'cli.js');

@@ -1,3 +1,5 @@
+// ui/: the Ink components rendered with ink-testing-library, read as the terminal would show them.
+// (The same screens run end to end in e2e/pty.test.ts.)
 import {stripVTControlCharacters} from 'node:util';
 import {afterEach, describe, expect, it} from 'vitest';
 import {cleanup, render} from 'ink-testing-library';
