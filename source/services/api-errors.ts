@@ -103,11 +103,13 @@ export function toStepError(error: unknown, action: string, project?: string): S
 	}
 
 	const permission = metadata.permission ?? permissionInText.exec(details)?.[1];
+	const unseen = `Cannot ${action}: it does not exist or you cannot see it${inProject}.`;
+	const thatProject = `that project ${where} is the one you mean (gcloud config get project)`;
 	// Google answers a read of something missing and of something hidden alike: name both fixes.
 	const hidden = code === GrpcCode.NOT_FOUND || (code === GrpcCode.PERMISSION_DENIED && (/^get\b/i.test(action) || /\.get$/.test(permission ?? '')));
 	if (hidden && /^get repository\b/i.test(action)) {
-		const check = where ? `check that project ${where} is the one you mean (gcloud config get project)` : 'check the project';
-		return new StepError(`Cannot ${action}: it does not exist or you cannot see it${inProject}.`, {
+		const check = where ? `check ${thatProject}` : 'check the project';
+		return new StepError(unseen, {
 			fix: [
 				`If it exists: ask for ${ROLES.reader} on it, and ${check}.`,
 				`If it does not: choose another repository, or create it (needs ${ROLES.admin}).`,
@@ -128,8 +130,8 @@ export function toStepError(error: unknown, action: string, project?: string): S
 	}
 
 	if (code === GrpcCode.NOT_FOUND || (code === GrpcCode.PERMISSION_DENIED && (/^get\b/i.test(action) || /may not exist/i.test(details)))) {
-		return new StepError(`Cannot ${action}: it does not exist or you cannot see it${inProject}.`, {
-			fix: where ? `Check the name and that project ${where} is the one you mean (gcloud config get project).` : 'Check the name and project.',
+		return new StepError(unseen, {
+			fix: where ? `Check the name and ${thatProject}.` : 'Check the name and project.',
 			reason: 'NOT_FOUND',
 			cause,
 		});

@@ -74,7 +74,7 @@ export type ArtifactRegistry = {
 	 * The Docker image `tag` points at, as Artifact Registry lists it (what the cluster pulls
 	 * from), or undefined when the repository has no such tag.
 	 */
-	findTag(ref: RepositoryRef, image: string, tag: string, signal?: AbortSignal): Promise<RepositoryImage | undefined>;
+	findTag(ref: RepositoryRef, image: string, tag: string, signal?: AbortSignal): Promise<DockerImage | undefined>;
 	/**
 	 * Every Docker image (one per digest) in the repository: one ListDockerImages call per page of
 	 * up to `pageSize` (the API's maximum, 1,000, by default), however many images are asked about.
@@ -83,7 +83,8 @@ export type ArtifactRegistry = {
 	close(): Promise<void>;
 };
 
-export type RepositoryImage = {
+/** A Docker image (one digest) in a repository, as the API's DockerImage resource describes it. */
+export type DockerImage = {
 	/** sha256:... */
 	digest: string;
 	/** HOST/PROJECT/REPOSITORY/IMAGE@sha256:... as Artifact Registry reports it. */
@@ -93,7 +94,7 @@ export type RepositoryImage = {
 };
 
 /** One digest of one image in a repository, as ListDockerImages reports it. */
-export type DockerImageEntry = RepositoryImage & {
+export type DockerImageEntry = DockerImage & {
 	/** The image name (package), decoded: `team/trainer`. */
 	image: string;
 	sizeBytes?: number;

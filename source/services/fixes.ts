@@ -8,7 +8,7 @@ export const ADC_LOGIN = 'gcloud auth application-default login';
 const SDK_INSTALL_URL = 'https://cloud.google.com/sdk/docs/install';
 export const INSTALL_GCLOUD = `Install the Google Cloud SDK: ${SDK_INSTALL_URL}`;
 export const INSTALL_DOCKER = 'Install Docker: https://docs.docker.com/get-docker/';
-export const INSTALL_CREDENTIAL_HELPER = `Put the Google Cloud SDK's bin folder on PATH (it holds docker-credential-gcloud), or reinstall the SDK: ${SDK_INSTALL_URL}`;
+export const INSTALL_CREDENTIAL_HELPER = `Put the SDK's bin folder (it holds docker-credential-gcloud) on PATH, or reinstall the SDK: ${SDK_INSTALL_URL}`;
 
 /** How to start the engine; the caller adds what comes after (", then rerun."). */
 export const START_DOCKER = 'Start Docker (open Docker Desktop, or `sudo systemctl start docker`)';

@@ -10,7 +10,8 @@ import {readModuleFile} from './spec-module.js';
 
 /** variable, spec, tag and uri when known, else problem (why the tag cannot be told here). */
 export type ModuleImage = Pick<ReadSpec, 'variable' | 'spec' | 'tag' | 'uri' | 'problem'>;
-export type ModuleImages = Pick<ModuleSpecs, 'via'> & {specs: ModuleImage[]};
+/** via: how the module was read; 'flyte' is a Flyte 2 module read with the real flyte SDK. */
+export type ModuleImages = {via: ModuleSpecs['via'] | 'flyte'; specs: ModuleImage[]};
 
 export async function readModuleImages(ctx: ServiceContext, options: {moduleFile: string; folder: string}): Promise<ModuleImages> {
 	// Said plainly before any Python runs: there is nothing to read.

@@ -3,7 +3,7 @@
  * flytekit gives each.
  *
  * Entry point: `readModuleSpecs(ctx, {moduleFile, folder})` →
- * `{via, sdkVersion?, specs: [{variable, variables, spec, tag?, uri?, sdkUri?, problem?}]}`.
+ * `{via, missing?, specs: [{variable, variables, spec, tag?, uri?, sdkUri?, problem?}]}`.
  * - `via: 'flytekit'`: a Python 3 on PATH imports flytekit (or union). The module runs in a
  *   subprocess as `union register` loads it (the top folder of its package on sys.path, cwd =
  *   `folder`, where flytekit resolves relative `requirements` and `copy` paths), with the real
@@ -54,7 +54,6 @@ export type ReadSpec = {
 
 export type ModuleSpecs = {
 	via: 'flytekit' | 'stand-in' | 'literal';
-	sdkVersion?: string;
 	/** Modules the team's module imports that this Python lacks (stand-in only): placeholders stood in. */
 	missing?: string[];
 	specs: ReadSpec[];
@@ -211,7 +210,6 @@ export const readModuleSpecs = async (ctx: ServiceContext, options: ReadModuleOp
 	}
 	return {
 		via: output.via,
-		...(output.sdk_version ? {sdkVersion: output.sdk_version} : {}),
 		...(output.missing.length > 0 ? {missing: output.missing} : {}),
 		specs: read,
 	};

@@ -2,22 +2,16 @@ import path from 'node:path';
 import {isRegularFile} from '../services/file-safety.js';
 import type {FlyteImage} from '../services/flyte-image.js';
 import {readFlyteDeclarations} from '../services/flyte-module.js';
+import {flyteSpecView} from '../services/flyte-images.js';
 import {readModuleFile} from '../services/spec-module.js';
 import type {SavedImage} from '../services/store.js';
 import type {StepContext} from './context.js';
 import {DEFAULT_FLYTE_MODULE} from './flyte-image.js';
-import {parseRegistry, type KnownSetup} from './setup.js';
+import {parseRegistry, toSavedImage, type KnownSetup} from './setup.js';
 
-/** What the saved answers keep of a Flyte 2 image once its URI is known (a rerun offers to rebuild it). */
-export const toSavedFlyteImage = (image: FlyteImage, tag: string, uri: string, specFile: string): SavedImage => ({
-	name: image.name,
-	tag,
-	imageUri: uri,
-	specFile,
-	...(image.base.kind === 'debian' ? {pythonVersion: image.base.pythonVersion.join('.')} : {baseImage: image.base.uri}),
-	...(image.platform ? {platform: image.platform.join(',')} : {}),
-	updatedAt: new Date().toISOString(),
-});
+/** What the saved answers keep of a Flyte 2 image once its URI is known: the fields status compares. */
+export const toSavedFlyteImage = (image: FlyteImage, tag: string, uri: string, specFile: string): SavedImage =>
+	toSavedImage(flyteSpecView(image), tag, uri, specFile);
 
 /**
  * A new team member's setup from the team's Flyte 2 module (flyte_images.py, or --output): the

@@ -26,7 +26,9 @@ import {openStore, projectFolder, type AnswerStore, type ProjectAnswers} from '.
 import {buildImage} from './build.js';
 import type {StepContext} from './context.js';
 import type {DoctorOptions} from './doctor.js';
-import {imageSpecSdk} from '../services/sdk.js';
+import {detectSdk, imageSpecSdk, pinnedFlyteVersion, type Sdk} from '../services/sdk.js';
+import {readFlyteModuleImages} from '../services/flyte-images.js';
+import {DEFAULT_FLYTE_MODULE} from './flyte-image.js';
 import {checkPushPermission} from './repository.js';
 import {parseRegistry, toSavedImage} from './setup.js';
 
@@ -43,6 +45,7 @@ const MAX_JOBS = 16;
 
 /** The module, its images and their statuses: what both commands start from. */
 export type ModuleState = {
+	sdk: Sdk;
 	moduleFile: string;
 	folder: string;
 	via: string;
@@ -82,14 +85,20 @@ export async function readModuleState(options: Pick<ImagesCommandOptions, 'flags
 	const folder = projectFolder(cwd);
 	const store = await openStore({folder, platform});
 	const saved = store.problem ? {} : store.load();
-	const moduleFile = moduleFileOf({flags, saved}, {cwd, folder});
-	const {via, specs: images} = await readModuleImages(ctx, {moduleFile, folder});
+	// A Flyte 2 project's module is flyte_images.py (or --output), read as flyte build loads it.
+	const sdk = flags.sdk ?? (await detectSdk(folder));
+	const moduleFile = sdk === 'flyte' ? path.resolve(cwd, flags.output ?? path.join(folder, DEFAULT_FLYTE_MODULE)) : moduleFileOf({flags, saved}, {cwd, folder});
+	const {via, specs: images} =
+		sdk === 'flyte'
+			? await readFlyteModuleImages(ctx, {moduleFile, folder, pinnedFlyte: await pinnedFlyteVersion(folder)})
+			: await readModuleImages(ctx, {moduleFile, folder});
 
 	const whereOf = garWhere(platform, answer({flags, saved}, 'location'));
 
 	const registry = registryHandle(ctx);
 	const statuses = await imageStatuses(images, {whereOf, registry, saved: saved.images, signal});
 	return {
+		sdk,
 		moduleFile,
 		folder,
 		via,
@@ -228,6 +237,12 @@ export async function runBuild(options: ImagesCommandOptions & {names: string[]}
 	try {
 		jobs = parseJobs(flags.jobs);
 		state = await readModuleState(options);
+		if (state.sdk === 'flyte') {
+			throw new StepError('imagespec-gar build builds ImageSpec modules; a Flyte 2 image is built by the wizard.', {
+				fix: 'Run imagespec-gar --sdk flyte --image NAME (it runs flyte build and proves the push).',
+				reason: 'FLYTE_BUILD_COMMAND',
+			});
+		}
 		const selected = selectImages(state.statuses, options.names, flags);
 		const byStatus = new Map(state.statuses.map((row, index) => [row, state!.images[index]!]));
 		rows = selected.map(({variable, name, tag, uri}) => ({variable, name, ...(tag ? {tag} : {}), ...(uri ? {uri} : {}), outcome: 'pending'}));

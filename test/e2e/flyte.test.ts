@@ -152,4 +152,24 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		// The module was read, not rewritten.
 		expect(await readFile(path.join(clone, 'flyte_images.py'), 'utf8')).toBe(await readFile(path.join(world.sandbox.project, 'flyte_images.py'), 'utf8'));
 	});
+
+	it('status: every image of the Flyte 2 module, pushed or missing, with the URI flyte computes; build points at the wizard', async () => {
+		const run = await imagespecGar(['status', '--json'], {cwd: world.sandbox.project, env: world.env});
+		expect(run.code, run.stderr).toBe(1);
+		const report = JSON.parse(run.stdout);
+		expect(schemaErrors('status.schema.json', report)).toEqual([]);
+		const uri = async (name: string) => {
+			const computed = await computeFlyteUri(image(name), {folder: world.sandbox.project, installedFlyte: '2.6.5'});
+			return computed.known ? computed.uri : undefined;
+		};
+		expect(report).toMatchObject({ok: false, module: path.join(world.sandbox.project, 'flyte_images.py'), via: 'stand-in'});
+		expect(report.images.map((row: {name: string; state: string; uri: string}) => [row.name, row.state, row.uri])).toEqual([
+			['trainer', 'missing', await uri('trainer')],
+			['scorer', 'pushed', await uri('scorer')],
+		]);
+
+		const build = await imagespecGar(['build', '--all', '--json'], {cwd: world.sandbox.project, env: world.env});
+		expect(build.code).toBe(1);
+		expect(JSON.parse(build.stdout).error).toMatchObject({reason: 'FLYTE_BUILD_COMMAND'});
+	});
 });
