@@ -2,6 +2,7 @@
 // a sleep that can be cancelled, and signals combined.
 import {CancelledError} from './errors.js';
 
+/** Throws CancelledError when `signal` has already aborted. */
 export const throwIfAborted = (signal?: AbortSignal): void => {
 	if (signal?.aborted) throw new CancelledError();
 };

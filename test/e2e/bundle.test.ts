@@ -30,7 +30,10 @@ describe('the built CLI (rolldown bundle)', () => {
 	});
 
 	// Every module file the process loads, through a load hook (node --import), printed at exit.
-	const LOADED = `import module from 'node:module'; const seen = []; module.registerHooks({load(url, context, next) { seen.push(url); return next(url, context); }}); process.on('exit', () => process.stderr.write(JSON.stringify(seen)));`;
+	const LOADED =
+		"import module from 'node:module'; const seen = []; " +
+		'module.registerHooks({load(url, context, next) { seen.push(url); return next(url, context); }}); ' +
+		"process.on('exit', () => process.stderr.write(JSON.stringify(seen)));";
 	const loadedBy = async (args: string[]) => {
 		const {stdout, stderr} = await promisify(execFile)(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(LOADED)}`, CLI_PATH, ...args]);
 		return {stdout, loaded: (JSON.parse(stderr) as string[]).filter(url => url.startsWith('file:'))};

@@ -151,6 +151,20 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		});
 		// The module was read, not rewritten.
 		expect(await readFile(path.join(clone, 'flyte_images.py'), 'utf8')).toBe(await readFile(path.join(world.sandbox.project, 'flyte_images.py'), 'utf8'));
+
+		// An update changes only what was asked (the pip layer); the person's own lines stay byte for byte.
+		const module = path.join(clone, 'flyte_images.py');
+		const theirs = `${await readFile(module, 'utf8')}\n\n@trainer_env.task\ndef train(x: int) -> int:\n    return x  # mine\n`;
+		await writeFile(module, theirs);
+		const update = await imagespecGar(['--image', 'trainer', '--location', 'us-east1', '--packages', 'pandas,numpy', '--no-build', '--json'], {
+			cwd: clone,
+			env: world.env,
+		});
+		expect(update.code, update.stderr).toBe(0);
+		const updated: FlyteImage = {...image('trainer'), layers: [{kind: 'pip_packages', packages: ['pandas', 'numpy']}]};
+		const now = await computeFlyteUri(updated, {folder: clone, installedFlyte: '2.6.5'});
+		expect(JSON.parse(update.stdout)).toMatchObject({ok: true, imageUri: now.known && now.uri});
+		expect(await readFile(module, 'utf8')).toBe(theirs.replace('.with_pip_packages("pandas")', '.with_pip_packages("pandas", "numpy")'));
 	});
 
 	it('status: every image of the Flyte 2 module, pushed or missing, with the URI flyte computes; build points at the wizard', async () => {
