@@ -1,3 +1,5 @@
+// source/: cli.tsx (the entry) → main.tsx (argv, which command, which presenters), the flags, and app.tsx: the wizard's Ink view.
+// The journey is in flow/, its steps in steps/, plain Node services in services/, presenters in present/ and ui/.
 import {useEffect, useSyncExternalStore} from 'react';
 import {Box, Static, Text, useApp, useInput, useStdin, useWindowSize} from 'ink';
 import {currentStep, type TranscriptItem} from './flow/state.js';

@@ -68,7 +68,8 @@ export const HELP = `
     --allow-secrets          write a secret-looking --env value or index URL password into the module anyway
                              (refused otherwise: use pip_secret_mounts or Union secrets)
     --yes                    do not ask: flags, then saved answers, then defaults
-    --json                   print the result as one JSON document on stdout (progress on stderr)
+    --json                   print the result as one JSON document on stdout (progress on stderr); on failure
+                             it carries what is known so far and the failed step
     --plain                  line-by-line prompts, no animation (also TERM=dumb, INK_SCREEN_READER=true)
     --help, --version
 

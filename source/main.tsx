@@ -15,6 +15,7 @@ import {hasTerminal, isCi, plainByEnv} from './mode.js';
 import {writeHeader} from './present/header.js';
 import {HELP} from './help.js';
 import {createInkSession} from './present/ink-session.js';
+import {createJsonPresenter, type JsonPresenter} from './present/json.js';
 import {createPlainReporter} from './present/plain.js';
 
 export const EXIT = {ok: 0, failed: 1, usage: 2, cancelled: 130} as const;
@@ -162,14 +163,6 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	// Before anything loads (the store's modules, Ink): the person sees the wizard start at once.
 	if (ink && !options.headerWritten) writeHeader();
 	const store = await openStore({folder: projectFolder(process.cwd()), platform});
-	let flow: FlowState = initialState();
-	const track =
-		(present: Reporter): Reporter =>
-		event => {
-			flow = reduce(flow, event);
-			present(event);
-		};
-
 	const writeErr = (line: string) => process.stderr.write(`${line}\n`);
 	const runOnce = async (prompter: Prompter | undefined, report: Reporter, viewReady?: Promise<void>, dryRun = flags.dryRun) =>
 		runJourney({flags: {...flags, dryRun}, cwd: process.cwd(), ctx: {platform, signal}, ask: createAsker(prompter, signal), report, store, viewReady});
@@ -187,20 +180,30 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 				)
 			: runOnce(prompter, report, viewReady);
 
+	// The presenters, chosen once, each a subscriber of the journey's events: the Ink view (which
+	// holds the run's state), or plain lines on stderr, with --json's document on stdout beside them.
 	if (!ink) {
 		const {createInquirerPrompter} = await import('./present/inquirer.js');
-		const report = track(createPlainReporter(writeErr));
+		const json = flags.json ? createJsonPresenter(text => process.stdout.write(text)) : undefined;
+		const plain = createPlainReporter(writeErr);
+		let flow: FlowState = initialState();
+		const report: Reporter = event => {
+			flow = reduce(flow, event);
+			plain(event);
+			json?.report(event);
+		};
+
 		try {
 			const result = await journey(interactive ? createInquirerPrompter() : undefined, report, undefined, planned => printPlainSummary(planned, writeErr));
 			if (result.plan && interactive) return EXIT.ok;
 			report({type: 'done', result});
 			if (result.buildImages) return handOverToBuild(result.buildImages);
-			if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+			json?.succeeded(result);
 			// A dry run's plan is its point: on stderr under --json too.
-			if (!flags.json || result.plan) printPlainSummary(result, writeErr);
+			if (!json || result.plan) printPlainSummary(result, writeErr);
 			return EXIT.ok;
 		} catch (error) {
-			return finish(error, flow, flags, writeErr);
+			return finish(error, flow, writeErr, json);
 		}
 	}
 
@@ -212,7 +215,7 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	const viewReady = new Promise<void>(resolve => {
 		drawn = resolve;
 	});
-	const outcome = journey(session.prompter, track(session.report), viewReady).then(
+	const outcome = journey(session.prompter, session.report, viewReady).then(
 		result => ({result}),
 		(error: unknown) => ({error}),
 	);
@@ -229,29 +232,25 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	instance.unmount();
 	await instance.waitUntilExit();
 	// A failed step is already on screen with its fix; anything else is printed once the view is gone.
-	if (failure) return finish(failure.error, flow, flags, writeErr);
+	if (failure) return finish(failure.error, session.getSnapshot().flow, writeErr);
 	return 'result' in ended && ended.result.buildImages ? handOverToBuild(ended.result.buildImages) : EXIT.ok;
 }
 
 /** Turn an error into its message, its fix, and the exit code the contract promises. */
-function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: string) => void): number {
-	const json = (result: JourneyResult) => {
-		if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-	};
-
+function finish(error: unknown, flow: FlowState, write: (line: string) => void, json?: JsonPresenter): number {
 	if (isAbort(error)) {
 		const completed = flow.steps.filter(step => isCompleted(step.status)).map(step => step.title);
 		write(
 			`Cancelled. ${completed.length > 0 ? `Completed: ${completed.join(', ')}.` : 'Nothing was changed.'} Your answers so far are saved: rerun imagespec-gar to resume.`,
 		);
-		json({ok: false, pushed: false, error: {message: 'cancelled', reason: 'CANCELLED'}});
+		json?.failed({message: 'cancelled', reason: 'CANCELLED'});
 		return EXIT.cancelled;
 	}
 
 	if (error instanceof UsageError) {
 		write(`Error: ${error.message}`);
 		write('Run imagespec-gar --help for usage.');
-		json({ok: false, pushed: false, error: {message: error.message, reason: 'USAGE'}});
+		json?.failed({message: error.message, reason: 'USAGE'});
 		return EXIT.usage;
 	}
 
@@ -262,7 +261,7 @@ function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: str
 			if (error.fix) write(`Fix: ${error.fix}`);
 		}
 
-		json({...flow.result, ok: false, pushed: false, error: {message: error.message, fix: error.fix, reason: error.reason}});
+		json?.failed({message: error.message, fix: error.fix, reason: error.reason});
 		return EXIT.failed;
 	}
 
@@ -271,14 +270,14 @@ function finish(error: unknown, flow: FlowState, flags: Flags, write: (line: str
 	if (mapped instanceof StepError) {
 		write(`Error: ${mapped.message}`);
 		if (mapped.fix) write(`Fix: ${mapped.fix}`);
-		json({...flow.result, ok: false, pushed: false, error: {message: mapped.message, fix: mapped.fix, reason: mapped.reason}});
+		json?.failed({message: mapped.message, fix: mapped.fix, reason: mapped.reason});
 		return EXIT.failed;
 	}
 
 	// One line, never a stack trace.
 	const message = error instanceof Error ? error.message : String(error);
 	write(`Unexpected error: ${message}`);
-	json({ok: false, pushed: false, error: {message, reason: 'UNEXPECTED'}});
+	json?.failed({message, reason: 'UNEXPECTED'});
 	return EXIT.failed;
 }
 

@@ -1,3 +1,5 @@
+// flow/: the journey (journey.ts runs the table in journey-steps.ts), where answers come from (answers.ts, ask.ts),
+// the events every presenter subscribes to (events.ts), their reducer (state.ts) and --dry-run's plan (plan.ts).
 import path from 'node:path';
 import type {Flags} from '../flags.js';
 import type {ProjectAnswers, SavedImage} from '../services/store.js';

@@ -67,6 +67,8 @@ export type JourneyEvent =
 	| {type: 'log'; line: string}
 	| {type: 'build-step'; text: string}
 	| {type: 'layer'; id: string; status: string; current?: number; total?: number}
+	/** Everything known so far (after each step): what --json prints, with the error, when a later step fails. */
+	| {type: 'known'; result: JourneyResult}
 	| {type: 'done'; result: JourneyResult};
 
 export type Reporter = (event: JourneyEvent) => void;

@@ -20,6 +20,8 @@ export type FlowState = {
 	layers: Array<{id: string; status: string; current?: number; total?: number}>;
 	/** Only the last few log lines live on screen; the full log is in a file. */
 	logTail: string[];
+	/** Everything the run has found so far (a failure's --json carries it). */
+	known?: JourneyResult;
 	result?: JourneyResult;
 };
 
@@ -91,6 +93,10 @@ export const reduce = (state: FlowState, event: JourneyEvent): FlowState => {
 
 		case 'log': {
 			return {...state, logTail: [...state.logTail, event.line].slice(-LOG_TAIL_LINES)};
+		}
+
+		case 'known': {
+			return {...state, known: event.result};
 		}
 
 		case 'done': {

@@ -65,6 +65,7 @@ const plainLines = (event: JourneyEvent, layerStatus: Map<string, string>): stri
 
 		case 'log':
 		case 'checks-started':
+		case 'known':
 		case 'done': {
 			return [];
 		}

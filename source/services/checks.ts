@@ -1,4 +1,5 @@
 import type {ArtifactRegistry, RepositoryRef} from './artifact-registry.js';
+import {registryHandle, type RegistryHandle} from './registry-handle.js';
 import type {ServiceContext} from './context.js';
 import {EMULATION_COST, credentialHelperAnswers, credentialHelperOnPath, dockerInfo, type DockerInfo} from './docker.js';
 import {credentialSourceFor, readDockerConfig} from './docker-config.js';
@@ -60,7 +61,7 @@ export type CheckOptions = {
 	 * Opens (once) the client the caller needs anyway: called as soon as the checks' processes run,
 	 * and reused by the repository checks. Otherwise they load one of their own.
 	 */
-	registry?: () => Promise<ArtifactRegistry>;
+	registry?: RegistryHandle;
 	/** Ask Python whether flytekit / union import (default true). */
 	python?: boolean;
 	/** The host the wizard registered with configure-docker on an earlier run (saved answers). */
@@ -172,17 +173,15 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 	const gates = {gcloud: spawnGate(ctx), docker: spawnGate(ctx), python: spawnGate(ctx)};
 	const childrenStarted = Promise.all(Object.values(gates).map(async gate => gate.opened));
 	// One client for the repository and data-plane checks: the caller's, or one of our own closed at the end.
-	let own: Promise<ArtifactRegistry> | undefined;
+	const own = options.registry ? undefined : registryHandle(ctx);
+	const registry = options.registry ?? own!;
 	const openClient = async (): Promise<ArtifactRegistry> => {
 		await childrenStarted;
-		if (options.registry) return options.registry();
-		own ??= import('./artifact-registry.js').then(async ({openArtifactRegistry}) => openArtifactRegistry(ctx));
-		return own;
+		return registry.open();
 	};
 
 	// The wizard needs its client right after the checks: open it while they run.
-	const {registry} = options;
-	if (registry) void childrenStarted.then(async () => registry()).catch(() => undefined);
+	if (options.registry) void openClient().catch(() => undefined);
 
 	const gcloudPart = (async (): Promise<GcloudState> => {
 		let state: GcloudState;
@@ -341,7 +340,7 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 	try {
 		outcomes = await Promise.all([gcloudPart, adcPart, dockerPart, dockerAuthPart, repositoryPart, dataPlanePart, pythonPart]);
 	} finally {
-		await (await own?.catch(() => undefined))?.close();
+		await own?.close();
 	}
 
 	const [gcloud, adc, docker, , , , python] = outcomes;

@@ -4,6 +4,7 @@
  * the rerun menu all read these rows.
  */
 import type {ArtifactRegistry, DockerImageEntry, RepositoryRef} from './artifact-registry.js';
+import type {RegistryHandle} from './registry-handle.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
 import type {ModuleImage} from './module-images.js';
 import type {SavedImage} from './store.js';
@@ -40,7 +41,7 @@ export type StatusOptions = {
 	/** Where a registry string lives in Artifact Registry; undefined for other registries. */
 	whereOf: (registry: string) => RepositoryRef | undefined;
 	/** The Artifact Registry client, opened only when some image is in Artifact Registry. */
-	registry: () => Promise<ArtifactRegistry>;
+	registry: RegistryHandle;
 	/** This folder's saved images by name: what was pushed from here last (for `changed`). */
 	saved?: Record<string, SavedImage>;
 	signal?: AbortSignal;
@@ -58,7 +59,7 @@ export async function imageStatuses(images: readonly ModuleImage[], options: Sta
 	if (repositories.size > 0) {
 		let client: ArtifactRegistry | StepError;
 		try {
-			client = await options.registry();
+			client = await options.registry.open();
 		} catch (error) {
 			if (isAbort(error) || options.signal?.aborted) throw new CancelledError();
 			client = asStepError(error);

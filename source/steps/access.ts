@@ -1,3 +1,5 @@
+// steps/: what each wizard step does (repository.ts creates the repository, imagespec.ts writes the module, build.ts
+// builds and pushes…), and the other commands (doctor, export, status and build); each talks to services/.
 import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import {StepError} from '../services/errors.js';
 import {plan} from '../flow/plan.js';
@@ -24,7 +26,7 @@ const OTHER_ACCOUNT = '\u0000other';
 const PLACEHOLDER = '<org>-flyteworker-<suffix>@<org>-gcp-dataplane.iam.gserviceaccount.com';
 
 /**
- * Step 4: when the Union data plane runs in another project, its worker service account gets
+ * The access step: when the Union data plane runs in another project, its worker service account gets
  * Artifact Registry Reader on the repository (read-modify-write of the repository's IAM policy).
  * A missing permission to change the policy does not stop the run: the command an admin can run
  * is shown instead.

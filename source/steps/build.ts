@@ -1,6 +1,7 @@
 import type {Choice} from '../flow/ask.js';
 import {EMULATION_COST, buildAndPush, dockerInfo, imageExists, isEmulated, type BuildEvent, type DockerInfo} from '../services/docker.js';
-import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
+import type {RepositoryRef} from '../services/artifact-registry.js';
+import {registryHandle, type RegistryHandle} from '../services/registry-handle.js';
 import {CancelledError, StepError, isAbort} from '../services/errors.js';
 import {START_DOCKER} from '../services/fixes.js';
 import {buildWithFlytekit} from '../services/flytekit-build.js';
@@ -81,7 +82,7 @@ export async function chooseBuilder(c: StepContext, options: {docker?: DockerInf
 	return 'local';
 }
 
-/** Whether step 1 must require docker: only when a local build is already certain. */
+/** Whether the checks step must require docker: only when a local build is already certain. */
 export const localBuildCertain = (c: Pick<StepContext, 'flags' | 'ask' | 'saved'>): boolean => {
 	if (!c.flags.build) return false;
 	if (c.flags.builder !== undefined) return c.flags.builder === 'local';
@@ -116,21 +117,14 @@ export async function findInRepository(
 	c: Pick<StepContext, 'ctx' | 'flags' | 'saved'>,
 	authored: RepositoryImage,
 	given?: RepositoryRef,
-	registry?: () => Promise<ArtifactRegistry>,
+	registry?: RegistryHandle,
 ): Promise<Presence> {
 	const where = whereOf(c as StepContext, authored, given);
 	let apiProblem: string | undefined;
 	if (where) {
-		let own: ArtifactRegistry | undefined;
-		const openOwn = async () => {
-			const {openArtifactRegistry} = await import('../services/artifact-registry.js');
-			const opened = await openArtifactRegistry(c.ctx);
-			own = opened;
-			return opened;
-		};
-
+		const own = registry ? undefined : registryHandle(c.ctx);
 		try {
-			const client = await (registry ?? openOwn)();
+			const client = await (registry ?? own!).open();
 			const found = await client.findTag(where, authored.spec.name, authored.tag, c.ctx.signal);
 			return found ? {state: 'present', digest: found.digest, tags: found.tags, via: 'artifact-registry'} : {state: 'absent', via: 'artifact-registry'};
 		} catch (error) {
@@ -161,7 +155,7 @@ export async function skipWhenThere(
 	c: StepContext,
 	image: RepositoryImage,
 	where?: RepositoryRef,
-	registry?: () => Promise<ArtifactRegistry>,
+	registry?: RegistryHandle,
 ): Promise<BuildOutcome | undefined> {
 	if (c.flags.force) return undefined;
 	c.report({type: 'step', step: 'build', status: 'running', detail: `is ${image.spec.name}:${image.tag} already in the repository?`});
@@ -181,15 +175,10 @@ export async function skipWhenThere(
 }
 
 /**
- * Step 6: skip when the tag is already there (unless --force); else build and push (docker, or
+ * The build step: skip when the tag is already there (unless --force); else build and push (docker, or
  * flytekit's own engine when the person picks it), then prove the repository lists the tag.
  */
-export async function buildImage(
-	c: StepContext,
-	authored: AuthoredSpec,
-	where?: RepositoryRef,
-	registry?: () => Promise<ArtifactRegistry>,
-): Promise<BuildOutcome> {
+export async function buildImage(c: StepContext, authored: AuthoredSpec, where?: RepositoryRef, registry?: RegistryHandle): Promise<BuildOutcome> {
 	const {ctx, report} = c;
 	const progress = (detail: string) => report({type: 'step', step: 'build', status: 'running', detail});
 	const tagged = `${authored.spec.name}:${authored.tag}`;

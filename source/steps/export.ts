@@ -1,7 +1,7 @@
 import {chmod} from 'node:fs/promises';
 import path from 'node:path';
 import type {Flags} from '../flags.js';
-import {rejectInvalidFlags} from '../flow/journey.js';
+import {rejectInvalidFlags} from '../flow/flag-rules.js';
 import type {Repository, RepositoryRef} from '../services/artifact-registry.js';
 import {parseCleanupPreset, parseLabels, type CleanupPreset} from '../services/repository-settings.js';
 import {StepError, UsageError, isAbort} from '../services/errors.js';

@@ -2,7 +2,8 @@ import {mkdir} from 'node:fs/promises';
 import path from 'node:path';
 import {splitList} from '../flags.js';
 import {planFile} from '../flow/plan.js';
-import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
+import type {RepositoryRef} from '../services/artifact-registry.js';
+import type {RegistryHandle} from '../services/registry-handle.js';
 import type {BuildEvent} from '../services/docker.js';
 import {StepError} from '../services/errors.js';
 import {buildWithFlyte, findFlyte, type FlyteBuilder} from '../services/flyte-build.js';
@@ -135,7 +136,7 @@ async function nameImage(c: StepContext, authored: AuthoredFlyte): Promise<Autho
 }
 
 /**
- * Step 5 for Flyte 2: the flyte.Image declaration in the managed module (the same rules as the
+ * The imagespec step for Flyte 2: the flyte.Image declaration in the managed module (the same rules as the
  * ImageSpec module: only a marked file is written, only the tool's declarations change), and the
  * URI flyte will give it.
  */
@@ -218,17 +219,12 @@ export async function authorFlyteImage(c: StepContext, where: {project: string; 
 }
 
 /**
- * Step 6 for Flyte 2: skip when the URI is already in the repository (unless --force); else
+ * The build step for Flyte 2: skip when the URI is already in the repository (unless --force); else
  * flyte's own builder (`flyte build`, local, or remote with --builder union) when the flyte CLI
  * is here, then the proof that the repository lists the tag. Without flyte, Union's remote
  * builder builds the image when the environment is deployed.
  */
-export async function buildFlyteImage(
-	c: StepContext,
-	authored: AuthoredFlyte,
-	where: RepositoryRef,
-	registry?: () => Promise<ArtifactRegistry>,
-): Promise<BuildOutcome> {
+export async function buildFlyteImage(c: StepContext, authored: AuthoredFlyte, where: RepositoryRef, registry?: RegistryHandle): Promise<BuildOutcome> {
 	const {ctx, report} = c;
 	const progress = (detail: string) => report({type: 'step', step: 'build', status: 'running', detail});
 	if (!authored.uri || !authored.tag) return {pushed: false, skipped: `not built: ${authored.unknown ?? 'its URI is unknown'}`};

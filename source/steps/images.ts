@@ -10,7 +10,8 @@ import {answer, moduleFileOf} from '../flow/answers.js';
 import {createAsker} from '../flow/ask.js';
 import type {JourneyEvent} from '../flow/events.js';
 import {buildSummary, buildLine, statusLines, statusVerdict, type BuildRow} from '../present/images.js';
-import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
+import type {RepositoryRef} from '../services/artifact-registry.js';
+import {registryHandle, type OwnedRegistry, type RegistryHandle} from '../services/registry-handle.js';
 import type {ServiceContext} from '../services/context.js';
 import {dockerInfo} from '../services/docker.js';
 import {CancelledError, StepError, UsageError, isAbort} from '../services/errors.js';
@@ -31,11 +32,8 @@ import {DEFAULT_FLYTE_MODULE} from './flyte-image.js';
 import {checkPushPermission} from './repository.js';
 import {parseRegistry, toSavedImage} from './setup.js';
 
-/** What doctor gets (flags, where, how to draw and write), and optionally a client to reuse. */
-export type ImagesCommandOptions = DoctorOptions & {
-	/** An Artifact Registry client to use instead of opening one. */
-	registry?: () => Promise<ArtifactRegistry>;
-};
+/** What doctor gets: flags, where, how to draw and write. */
+export type ImagesCommandOptions = DoctorOptions;
 
 /** The document `status --json` prints (schema/status.schema.json). */
 export type StatusReport = {ok: boolean; module: string; via?: string; images: ImageStatus[]; error?: {message: string; fix?: string; reason?: string}};
@@ -56,8 +54,8 @@ export type ModuleState = {
 	where: (image: ModuleImage) => RepositoryRef | undefined;
 	saved: ProjectAnswers;
 	store: AnswerStore;
-	registry: () => Promise<ArtifactRegistry>;
-	close: () => Promise<void>;
+	/** One client for the whole command, opened only when an image is in Artifact Registry. */
+	registry: OwnedRegistry;
 };
 
 /** Where a registry string lives in Artifact Registry (a private host takes `location` from flags or saved answers). */
@@ -73,7 +71,7 @@ const garWhere =
 export async function missingImages(
 	c: Pick<StepContext, 'ctx' | 'folder' | 'flags' | 'saved'>,
 	moduleFile: string,
-	registry: () => Promise<ArtifactRegistry>,
+	registry: RegistryHandle,
 ): Promise<string[]> {
 	const {specs} = await readModuleImages(c.ctx, {moduleFile, folder: c.folder});
 	const whereOf = garWhere(c.ctx.platform, answer(c, 'location'));
@@ -81,7 +79,7 @@ export async function missingImages(
 	return statuses.filter(row => row.state === 'missing' || row.state === 'stale').map(row => row.name);
 }
 
-export async function readModuleState(options: Pick<ImagesCommandOptions, 'flags' | 'cwd' | 'platform' | 'signal' | 'registry'>): Promise<ModuleState> {
+export async function readModuleState(options: Pick<ImagesCommandOptions, 'flags' | 'cwd' | 'platform' | 'signal'>): Promise<ModuleState> {
 	const {flags, cwd, platform, signal} = options;
 	const ctx: ServiceContext = {platform, signal};
 	const folder = projectFolder(cwd);
@@ -97,14 +95,7 @@ export async function readModuleState(options: Pick<ImagesCommandOptions, 'flags
 
 	const whereOf = garWhere(platform, answer({flags, saved}, 'location'));
 
-	// One client for the whole command, opened only when an image is in Artifact Registry.
-	let opening: Promise<ArtifactRegistry> | undefined;
-	const registry =
-		options.registry ??
-		(async () => {
-			opening ??= import('../services/artifact-registry.js').then(async ({openArtifactRegistry}) => openArtifactRegistry(ctx));
-			return opening;
-		});
+	const registry = registryHandle(ctx);
 	const statuses = await imageStatuses(images, {whereOf, registry, saved: saved.images, signal});
 	return {
 		sdk,
@@ -117,9 +108,6 @@ export async function readModuleState(options: Pick<ImagesCommandOptions, 'flags
 		saved,
 		store,
 		registry,
-		close: async () => {
-			if (opening) await (await opening.catch(() => undefined))?.close();
-		},
 	};
 }
 
@@ -190,7 +178,7 @@ export async function runStatus(options: ImagesCommandOptions): Promise<number> 
 			if (flags.json) options.stdout(`${JSON.stringify(report, null, 2)}\n`);
 		});
 	} finally {
-		await state?.close();
+		await state?.registry.close();
 	}
 }
 
@@ -290,7 +278,7 @@ export async function runBuild(options: ImagesCommandOptions & {names: string[]}
 			json({ok: false, module: state?.moduleFile ?? '', jobs, images: rows, error: failure});
 		});
 	} finally {
-		await state?.close();
+		await state?.registry.close();
 	}
 }
 
@@ -345,7 +333,7 @@ async function buildRows(
 			done = (async () => {
 				await configureDocker(ctx, registryHostOfLocation(where.location, options.platform.env.IMAGESPEC_GAR_REGISTRY_HOST));
 				const silent = {report: () => undefined, ctx, flags: {...flags, force: true}};
-				await checkPushPermission(silent, await state.registry(), where);
+				await checkPushPermission(silent, await state.registry.open(), where);
 			})();
 			ready.set(key, done);
 		}

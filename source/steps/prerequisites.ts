@@ -1,4 +1,5 @@
-import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
+import type {RepositoryRef} from '../services/artifact-registry.js';
+import type {RegistryHandle} from '../services/registry-handle.js';
 import {plannedChecks, runChecks, runnableFix, type Check, type CheckOptions, type ChecksOutcome} from '../services/checks.js';
 import {StepError} from '../services/errors.js';
 import {runInTerminal} from '../services/exec.js';
@@ -10,7 +11,7 @@ export type PrerequisiteNeeds = {
 	docker: boolean;
 	adc: boolean;
 	/** Opens the client the journey needs anyway: the checks start it early and reuse it. */
-	registry?: () => Promise<ArtifactRegistry>;
+	registry?: RegistryHandle;
 };
 
 /** How often one fix is offered before the wizard gives up and prints it. */
@@ -25,7 +26,7 @@ export const knownRepository = (c: Pick<StepContext, 'flags' | 'saved'>): Reposi
 };
 
 /**
- * Step 1: every prerequisite at once. A failed required one whose fix is a login the wizard can
+ * The checks step: every prerequisite at once. A failed required one whose fix is a login the wizard can
  * run (`gcloud auth login`, `gcloud auth application-default login`) is offered to an
  * interactive person, run on their terminal, and the checks run again; otherwise the run stops
  * with the fixes.

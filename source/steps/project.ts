@@ -1,4 +1,4 @@
-import type {ArtifactRegistry} from '../services/artifact-registry.js';
+import type {RegistryHandle} from '../services/registry-handle.js';
 import {KNOWN_LOCATIONS} from '../services/locations.js';
 import type {StepContext} from './context.js';
 
@@ -8,10 +8,10 @@ export const validateProjectId = (id: string): string | undefined =>
 		? undefined
 		: 'project ids are 6-30 lowercase letters, digits and hyphens, start with a letter and do not end with a hyphen';
 
-/** Step 2: the project (saved, else gcloud's) and the location (saved, else asked). */
+/** The project step: the project (saved, else gcloud's) and the location (saved, else asked). */
 export async function chooseProjectAndLocation(
 	c: StepContext,
-	options: {gcloudProject?: string; registry: Promise<ArtifactRegistry>},
+	options: {gcloudProject?: string; registry: RegistryHandle},
 ): Promise<{project: string; location: string}> {
 	const {ask, flags, saved} = c;
 	const project = await ask.text(
@@ -36,9 +36,9 @@ export async function chooseProjectAndLocation(
 	return {project, location};
 }
 
-const liveLocations = async (c: StepContext, registry: Promise<ArtifactRegistry>, project: string): Promise<readonly string[]> => {
+const liveLocations = async (c: StepContext, registry: RegistryHandle, project: string): Promise<readonly string[]> => {
 	try {
-		return await (await registry).listLocations(project, c.ctx.signal);
+		return await (await registry.open()).listLocations(project, c.ctx.signal);
 	} catch {
 		return KNOWN_LOCATIONS;
 	}

@@ -50,7 +50,7 @@ export function validateRepositoryFlags(flags: Pick<Flags, 'label' | 'cleanup'>)
 }
 
 /**
- * Step 3: a Docker repository. --repository (or, non-interactively, the saved one) is used without
+ * The repository step: a Docker repository. --repository (or, non-interactively, the saved one) is used without
  * a prompt and created when missing; otherwise the person picks from the live list (saved one
  * first) or creates one. API failures the person can fix here (API disabled, no permission to
  * create) are offered a fix and retried.

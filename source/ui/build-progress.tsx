@@ -1,3 +1,5 @@
+// ui/: the Ink (React) components the views draw: the wizard's questions, checks, build progress and summary,
+// doctor's table, status and build tables. They only draw state; the journey never imports them.
 import {Box, Text} from 'ink';
 import type {FlowState} from '../flow/state.js';
 import {formatBytes} from '../format.js';

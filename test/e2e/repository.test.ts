@@ -5,6 +5,7 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {loginOffline} from '../support/gcloud.js';
+import {schemaErrors} from '../support/schema.js';
 import {dockerEngine, makeBaseImage, requireDocker, startRegistry, type Registry} from '../support/docker.js';
 
 const run = promisify(execFile);
@@ -93,7 +94,12 @@ describe('the repository step, non-interactively, through the CLI', () => {
 			`fix: Create it: rerun without --no-create, or: gcloud artifacts repositories create ` +
 				`missing --repository-format=docker --location ${LOCATION} --project ${PROJECT}`,
 		);
-		expect(JSON.parse(result.stdout)).toMatchObject({ok: false, error: {reason: 'NOT_FOUND'}});
+		// --json on failure: everything known so far, and the step that failed.
+		const failure = JSON.parse(result.stdout);
+		expect(failure).toMatchObject({ok: false, pushed: false, project: PROJECT, location: LOCATION, error: {reason: 'NOT_FOUND', step: 'repository'}});
+		expect(failure.checks.length).toBeGreaterThan(0);
+		expect(failure).not.toHaveProperty('repository');
+		expect(schemaErrors('result.schema.json', failure)).toEqual([]);
 		expect(fake.calls.map(call => call.method)).not.toContain('CreateRepository');
 		expectNoLibraryNoise(result.stderr);
 	});
@@ -212,7 +218,19 @@ requireDocker(describe, engine)('before the build', () => {
 			`You may not push to repository images in ${PROJECT} · ${LOCATION}: you lack artifactregistry.repositories.uploadArtifacts`,
 		);
 		expect(result.stderr).toContain('--role roles/artifactregistry.writer');
-		expect(JSON.parse(result.stdout)).toMatchObject({ok: false, pushed: false, error: {reason: 'NO_PUSH_PERMISSION'}});
+		// --json on failure carries everything known so far: where the image was going, which image, and the failed step.
+		const failure = JSON.parse(result.stdout);
+		expect(failure).toMatchObject({
+			ok: false,
+			pushed: false,
+			project: PROJECT,
+			location: LOCATION,
+			repository: 'images',
+			image: 'denied',
+			imageUri: expect.stringMatching(new RegExp(`/${PROJECT}/images/denied:`)),
+			error: {reason: 'NO_PUSH_PERMISSION', step: 'build'},
+		});
+		expect(schemaErrors('result.schema.json', failure)).toEqual([]);
 		// Nothing was built: no build log, no image in the registry.
 		expect(result.stderr).not.toContain('Full build log');
 		const catalog = await fetch(`http://${registry.host}/v2/_catalog`).then(async response => response.json() as Promise<{repositories: string[]}>);

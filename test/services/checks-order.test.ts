@@ -10,10 +10,12 @@ describe('runChecks: its processes first, then the Artifact Registry client', ()
 		const events: string[] = [];
 		const ctx = {...box.context(), onSpawn: () => events.push('spawn')};
 		let opened = 0;
-		const registry = async (): Promise<ArtifactRegistry> => {
-			opened++;
-			events.push('client');
-			throw new Error('not needed: no repository is known');
+		const registry = {
+			async open(): Promise<ArtifactRegistry> {
+				opened++;
+				events.push('client');
+				throw new Error('not needed: no repository is known');
+			},
 		};
 
 		const {checks} = await runChecks(ctx, {needDocker: true, needAdc: false, mode: 'wizard', registry, python: true}, () => undefined);

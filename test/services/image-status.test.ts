@@ -91,7 +91,7 @@ describe('imageStatuses: one row per declared image, from one listing of the rep
 
 		const specFile = path.join(folder, 'image_specs.py');
 		const saved = {scorer: {name: 'scorer', tag: 'oldtag', imageUri: '', specFile, pythonVersion: '3.12', requirements: 'requirements.txt', updatedAt: ''}};
-		const rows = await imageStatuses(specs, {whereOf, registry: async () => client, saved});
+		const rows = await imageStatuses(specs, {whereOf, registry: {open: async () => client}, saved});
 		expect(fake.calls.map(call => call.method)).toEqual(['ListDockerImages', 'ListDockerImages', 'ListDockerImages']);
 		expect(fake.calls.map(call => call.request.pageSize)).toEqual([1000, 1000, 1000]);
 
@@ -109,7 +109,7 @@ describe('imageStatuses: one row per declared image, from one listing of the rep
 		const {specs} = await read();
 		fake.deniedPermissions.add('artifactregistry.dockerimages.list');
 		try {
-			const rows = await imageStatuses(specs, {whereOf, registry: async () => client});
+			const rows = await imageStatuses(specs, {whereOf, registry: {open: async () => client}});
 			const trainer = rows.find(row => row.name === 'trainer')!;
 			expect(trainer).toMatchObject({state: 'cannot-tell', reason: 'IAM_PERMISSION_DENIED'});
 			expect(trainer.detail).toContain('artifactregistry.dockerimages.list');
@@ -125,7 +125,7 @@ describe('imageStatuses: one row per declared image, from one listing of the rep
 		await rm(path.join(folder, 'requirements.txt'));
 		try {
 			const {specs} = await read();
-			const rows = await imageStatuses(specs, {whereOf, registry: async () => client});
+			const rows = await imageStatuses(specs, {whereOf, registry: {open: async () => client}});
 			expect(rows.find(row => row.name === 'scorer')).toMatchObject({state: 'cannot-tell', reason: 'REQUIREMENTS_UNREADABLE'});
 			expect(rows.find(row => row.name === 'fresh')!.state).not.toBe('cannot-tell');
 		} finally {

@@ -208,9 +208,11 @@ requirePythonBase(requireDocker(describe, engine))('buildImage on the real engin
 		const client = await openArtifactRegistry(box.context());
 		context.onTestFinished(async () => client.close());
 		let lent = 0;
-		const journeyClient = async () => {
-			lent++;
-			return client;
+		const journeyClient = {
+			async open() {
+				lent++;
+				return client;
+			},
 		};
 
 		const rerun = harness(box);
