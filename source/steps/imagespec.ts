@@ -156,7 +156,9 @@ export async function authorImageSpec(c: StepContext, where: RepositoryRef & {bu
 	const elsewhere = existing === undefined || read?.via !== 'literal' ? undefined : otherDeclarationLine(existing, name, declarations);
 	if (elsewhere !== undefined) {
 		throw new StepError(`${relative} already declares ${name} (line ${elsewhere}) in a form imagespec-gar does not edit.`, {
-			fix: `Change that declaration in ${relative} yourself, or choose another image name: a second declaration of ${name} would not be the image union register builds.`,
+			fix:
+				`Change that declaration in ${relative} yourself, or choose another image name: ` +
+				`a second declaration of ${name} would not be the image union register builds.`,
 			reason: 'DECLARED_ELSEWHERE',
 		});
 	}
@@ -414,10 +416,10 @@ const refuseUnaskedTagChange = (c: StepContext, declared: ImageSpec, spec: Image
 	if (unasked.length === 0) return;
 	const [first] = unasked;
 	const flag = first === 'registry' ? 'repository' : flagFor(first!);
+	const values = (of: ImageSpec) => unasked.map(key => `${key}=${JSON.stringify(of[key] ?? null)}`).join(', ');
 	throw new UsageError(
-		`${info.relative} declares ${info.name} with ${unasked.map(key => `${key}=${JSON.stringify(declared[key] ?? null)}`).join(', ')}; this run would change that (${unasked
-			.map(key => `${key}=${JSON.stringify(spec[key] ?? null)}`)
-			.join(', ')}) and so its tag (${info.before ?? '?'} → ${info.tag}). Pass --${flag} to ask for that change, or run without --yes to review it.`,
+		`${info.relative} declares ${info.name} with ${values(declared)}; this run would change that (${values(spec)}) ` +
+			`and so its tag (${info.before ?? '?'} → ${info.tag}). Pass --${flag} to ask for that change, or run without --yes to review it.`,
 		flag,
 	);
 };
@@ -460,7 +462,8 @@ async function choosePackages(
 			const plan = planRequirementsFile(await readRegularText(file), flags.packages);
 			if (plan.kind === 'keep')
 				throw new UsageError(
-					`--requirements ${JSON.stringify(flags.requirements)} already lists other packages (${plan.extra.join(', ') || 'other versions'}): leave out --packages to use it as it is`,
+					`--requirements ${JSON.stringify(flags.requirements)} already lists other packages ` +
+						`(${plan.extra.join(', ') || 'other versions'}): leave out --packages to use it as it is`,
 					'requirements',
 				);
 			if (plan.kind === 'create' && flags.dryRun) c.report(planFile(file, flags.requirements, 'create', plan.content, 'imagespec'));

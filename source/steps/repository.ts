@@ -93,7 +93,8 @@ async function takeNamed(c: StepContext, where: Where, id: string): Promise<Repo
 	if (!c.flags.create) {
 		throw new StepError(`Repository ${id} does not exist in ${project} · ${location} (or you cannot see it), and --no-create forbids creating it.`, {
 			fix: [
-				`Create it: rerun without --no-create, or: gcloud artifacts repositories create ${id} --repository-format=docker --location ${location} --project ${project}`,
+				'Create it: rerun without --no-create, or: ' +
+					`gcloud artifacts repositories create ${id} --repository-format=docker --location ${location} --project ${project}`,
 				`Or use an existing one: gcloud artifacts repositories list --project ${project} --location ${location}`,
 			].join('\n'),
 			reason: 'NOT_FOUND',
