@@ -68,7 +68,8 @@ export async function flyteBuildStep(
 		return {status: 'skipped', detail: `--dry-run: ${authored.uri ?? authored.image.name} not built`};
 	}
 
-	if (authored.uri) await checkPushPermission(c, await registry.open(), {...where, imageUri: authored.uri});
+	// flyte's local builder pushes as this person; Union's remote builder as its own accounts.
+	if (authored.uri && c.flags.builder !== 'union') await checkPushPermission(c, await registry.open(), {...where, imageUri: authored.uri});
 	const {project, location, repository} = where;
 	const built = await buildFlyteImage(c, authored, {project, location, repository}, registry);
 	return {

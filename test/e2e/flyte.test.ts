@@ -98,6 +98,18 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		expect(again.code, again.stderr).toBe(0);
 		expect(JSON.parse(again.stdout)).toMatchObject({ok: true, pushed: false, buildSkipped: 'already in the repository', imageUri: expected.uri});
 		expect((await readFile(flyteLog, 'utf8')).trim().split('\n')).toHaveLength(2);
+
+		// --builder union: flyte's remote builder (--force: built again although it is there).
+		const remote = await imagespecGar([...setup, '--sdk', 'flyte', '--image', 'scorer', '--builder', 'union', '--force', '--json'], {
+			cwd: world.sandbox.project,
+			env,
+		});
+		expect(remote.code, remote.stderr).toBe(0);
+		expect(JSON.parse(remote.stdout)).toMatchObject({ok: true, pushed: true, imageUri: expected.uri});
+		expect((await readFile(flyteLog, 'utf8')).trim().split('\n').slice(2)).toEqual([
+			'--image-builder remote build flyte_images.py scorer_env',
+			world.sandbox.project,
+		]);
 	});
 
 	it("doctor: the flyte SDK and CLI, the config's image.registry, whether the repository host answers", async () => {

@@ -1,27 +1,7 @@
-import {execFile} from 'node:child_process';
-import {promisify} from 'node:util';
 import {parse} from '@cdktf/hcl2json';
 import {describe, expect, it} from 'vitest';
-import {exportGcloud, gcloudCleanupPolicyFile, shellQuote, type ExportSetup} from '../../source/services/export-gcloud.js';
 import {exportTerraform} from '../../source/services/export-terraform.js';
-
-const run = promisify(execFile);
-
-/** Every option the wizard supports, with text that needs quoting in both languages. */
-const EVERY_OPTION: ExportSetup = {
-	project: 'acme-ml',
-	location: 'europe-west4',
-	repository: 'union-images',
-	settings: {
-		description: 'Team "ML" images: ${not a template} and 100%{x}; it\'s fine',
-		labels: {team: 'ml', 'cost-center': 'r-and-d'},
-		immutableTags: true,
-		cleanup: {kind: 'delete-untagged', days: 30},
-	},
-	dataPlaneServiceAccount: 'acme-flyteworker-prod@acme-gcp-dataplane.iam.gserviceaccount.com',
-	registryHost: 'europe-west4-docker.pkg.dev',
-	exists: true,
-};
+import {EVERY_OPTION} from '../fixtures/export-setup.js';
 
 type Hcl = {
 	variable: Record<string, Array<Record<string, unknown>>>;
@@ -85,28 +65,5 @@ describe('Terraform export', () => {
 		expect(repository).not.toHaveProperty('cleanup_policies');
 		expect(hcl.resource).not.toHaveProperty('google_artifact_registry_repository_iam_member');
 		expect(hcl).not.toHaveProperty('import');
-	});
-});
-
-describe('gcloud export', () => {
-	it('is a script sh accepts, and quotes what the shell would otherwise read', async () => {
-		const script = exportGcloud(EVERY_OPTION);
-		await expect(run('sh', ['-n', '-c', script])).resolves.toBeDefined();
-		expect(script).toContain(`--description='Team "ML" images: \${not a template} and 100%{x}; it'\\''s fine'`);
-		expect(script).toContain('--labels=team=ml,cost-center=r-and-d,managed-by=imagespec-gar --immutable-tags');
-		expect(script).toContain('gcloud auth configure-docker europe-west4-docker.pkg.dev --quiet');
-		const {stdout} = await run('sh', ['-c', `printf '%s' ${shellQuote("it's $HOME `x`")}`]);
-		expect(stdout).toBe("it's $HOME `x`");
-	});
-
-	it('writes the cleanup policy in the file format gcloud reads, from the same policies the API gets', () => {
-		expect(gcloudCleanupPolicyFile({cleanup: {kind: 'keep', count: 5}})).toEqual([
-			{name: 'imagespec-gar-delete-old', action: {type: 'DELETE'}, condition: {tagState: 'ANY'}},
-			{name: 'imagespec-gar-keep-recent', action: {type: 'KEEP'}, mostRecentVersions: {keepCount: 5}},
-		]);
-		expect(gcloudCleanupPolicyFile({cleanup: {kind: 'delete-untagged', days: 2}})).toEqual([
-			{name: 'imagespec-gar-delete-untagged', action: {type: 'DELETE'}, condition: {tagState: 'UNTAGGED', olderThan: '172800s'}},
-		]);
-		expect(exportGcloud({...EVERY_OPTION, settings: {...EVERY_OPTION.settings, cleanup: {kind: 'none'}}})).not.toContain('set-cleanup-policies');
 	});
 });
