@@ -11,6 +11,7 @@ import {usageLines} from '../services/usage.js';
 import {grantDataPlaneAccess} from '../steps/access.js';
 import {buildImage, chooseBuilder, findInRepository, localBuildCertain} from '../steps/build.js';
 import type {StepContext} from '../steps/context.js';
+import type {AuthoredFlyte} from '../steps/flyte-image.js';
 import {flyteBuildStep, flyteImageStep} from '../steps/flyte-journey.js';
 import {authorImageSpec, type AuthoredSpec} from '../steps/imagespec.js';
 import {missingImages} from '../steps/images.js';
@@ -40,7 +41,7 @@ export type Found = {
 	location?: string;
 	repository?: string;
 	/** The image step's work: an ImageSpec (sdk union or flytekit) or a flyte.Image (sdk flyte). */
-	image?: {name: string} & ({sdk: 'imagespec'; authored: AuthoredSpec} | {sdk: 'flyte'; authored: import('../steps/flyte-image.js').AuthoredFlyte});
+	image?: {name: string} & ({sdk: 'imagespec'; authored: AuthoredSpec} | {sdk: 'flyte'; authored: AuthoredFlyte});
 	/** What the summary says to do next, once every step has succeeded. */
 	next?: Pick<JourneyResult, 'nextCommand' | 'usage'>;
 };

@@ -1,4 +1,4 @@
-import type {ArtifactRegistry, RepositoryRef} from './artifact-registry.js';
+import type {RepositoryRef} from './artifact-registry.js';
 import {registryHandle, type RegistryHandle} from './registry-handle.js';
 import type {ServiceContext} from './context.js';
 import {EMULATION_COST, credentialHelperAnswers, credentialHelperOnPath, dockerInfo, type DockerInfo} from './docker.js';
@@ -175,13 +175,15 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 	// One client for the repository and data-plane checks: the caller's, or one of our own closed at the end.
 	const own = options.registry ? undefined : registryHandle(ctx);
 	const registry = options.registry ?? own!;
-	const openClient = async (): Promise<ArtifactRegistry> => {
-		await childrenStarted;
-		return registry.open();
+	const client: RegistryHandle = {
+		async open() {
+			await childrenStarted;
+			return registry.open();
+		},
 	};
 
 	// The wizard needs its client right after the checks: open it while they run.
-	if (options.registry) void openClient().catch(() => undefined);
+	if (options.registry) void client.open().catch(() => undefined);
 
 	const gcloudPart = (async (): Promise<GcloudState> => {
 		let state: GcloudState;
@@ -319,12 +321,12 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 
 	const repositoryPart = (async () => {
 		if (!options.repository) return;
-		emit(await repositoryCheck(ctx, options, gcloudPart, openClient));
+		emit(await repositoryCheck(ctx, options, gcloudPart, client));
 	})();
 
 	const dataPlanePart = (async () => {
 		if (!options.repository || !options.dataPlaneServiceAccount) return;
-		emit(await dataPlaneCheck(ctx, options.repository, options.dataPlaneServiceAccount, openClient));
+		emit(await dataPlaneCheck(ctx, options.repository, options.dataPlaneServiceAccount, client));
 	})();
 
 	const pythonPart = (async (): Promise<PythonInfo | undefined> => {
@@ -387,12 +389,7 @@ const dockerAuthCheck = async (
 };
 
 /** Does the saved repository still exist, as Docker, and may this account push to it? */
-const repositoryCheck = async (
-	ctx: ServiceContext,
-	options: CheckOptions,
-	gcloud: Promise<GcloudState>,
-	openClient: () => Promise<ArtifactRegistry>,
-): Promise<Check> => {
+const repositoryCheck = async (ctx: ServiceContext, options: CheckOptions, gcloud: Promise<GcloudState>, registry: RegistryHandle): Promise<Check> => {
 	const where = options.repository!;
 	const {project, location, repository} = where;
 	const wizard = options.mode === 'wizard';
@@ -405,7 +402,7 @@ const repositoryCheck = async (
 	const unknown = (why: string, fix?: string) => make('repository', false, 'warn', `Could not check ${label}: ${why}`, fix);
 
 	try {
-		const client = await openClient();
+		const client = await registry.open();
 		const found = await client.getRepository(where, signal);
 		if (!found) {
 			return make(
@@ -450,18 +447,13 @@ const repositoryCheck = async (
 };
 
 /** Reads the repository's policy: does a reading role hold the data plane's worker account? Warns only. */
-const dataPlaneCheck = async (
-	ctx: ServiceContext,
-	where: RepositoryRef,
-	serviceAccount: string,
-	openClient: () => Promise<ArtifactRegistry>,
-): Promise<Check> => {
+const dataPlaneCheck = async (ctx: ServiceContext, where: RepositoryRef, serviceAccount: string, registry: RegistryHandle): Promise<Check> => {
 	const signal = ctx.signal
 		? AbortSignal.any([ctx.signal, AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS)])
 		: AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);
 	try {
-		const [registry, {dataPlaneAccess}] = await Promise.all([openClient(), import('./repository-iam.js')]);
-		const access = await dataPlaneAccess(registry, where, serviceAccount, signal);
+		const [client, {dataPlaneAccess}] = await Promise.all([registry.open(), import('./repository-iam.js')]);
+		const access = await dataPlaneAccess(client, where, serviceAccount, signal);
 		return make('data-plane', false, access.status === 'ok' ? 'ok' : 'warn', access.detail, access.fix);
 	} catch (error) {
 		if (ctx.signal?.aborted) throw new CancelledError();
