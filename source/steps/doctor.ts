@@ -5,7 +5,7 @@ import {plannedChecks, runChecks, type Check, type CheckOptions} from '../servic
 import {FLYTE_CHECKS, runFlyteChecks, type FlyteCheckOptions} from '../services/flyte-checks.js';
 import {composeRegistry, registryHostOfLocation} from '../services/imagespec.js';
 import {detectSdk} from '../services/sdk.js';
-import {isAbort} from '../services/errors.js';
+import {StepError, isAbort} from '../services/errors.js';
 import type {Platform} from '../services/platform.js';
 import {openStore, projectFolder} from '../services/store.js';
 import {doctorPresenter, type DoctorPresenter, type DoctorReport} from '../present/doctor.js';
@@ -56,7 +56,9 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
 			return 130;
 		}
 
-		options.stderr(`Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+		// One line and its fix, never a stack trace.
+		if (error instanceof StepError) options.stderr(`Error: ${error.message}\n${error.fix ? `Fix: ${error.fix}\n` : ''}`);
+		else options.stderr(`Unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
 		return 1;
 	}
 }
