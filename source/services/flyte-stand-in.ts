@@ -119,7 +119,8 @@ class Image:
     def with_pip_packages(self, *packages, index_url=None, extra_index_urls=None, pre=False, extra_args=None, secret_mounts=None):
         extra = _ensure_tuple(extra_index_urls) if extra_index_urls else None
         mounts = _ensure_tuple(secret_mounts) if secret_mounts else None
-        return self.clone(addl_layer=PipPackages(packages=packages or None, index_url=index_url, extra_index_urls=extra, pre=pre, extra_args=extra_args, secret_mounts=mounts))
+        return self.clone(addl_layer=PipPackages(packages=packages or None, index_url=index_url, extra_index_urls=extra,
+                                                 pre=pre, extra_args=extra_args, secret_mounts=mounts))
 
     def with_requirements(self, file, index_url=None, extra_index_urls=None, pre=False, extra_args=None, secret_mounts=None):
         file = Path(file) if isinstance(file, str) else file
@@ -289,10 +290,12 @@ for variable, value in list(vars(module).items()):
             images[names[id(value)]]["variables"].append(variable)
             continue
         names[id(value)] = len(images)
-        record = {"variables": [variable], "name": value.name, "registry": value.registry, "platform": list(value.platform or ()), "cloned": bool(value._is_cloned)}
+        record = {"variables": [variable], "name": value.name, "registry": value.registry,
+                  "platform": list(value.platform or ()), "cloned": bool(value._is_cloned)}
         debian = getattr(value, "debian", None)
         if via == "stand-in" and debian is not None:
-            record["debian"] = {"python_version": list(debian["python_version"]), "flyte_version": debian["flyte_version"], "install_flyte": debian["install_flyte"]}
+            record["debian"] = {"python_version": list(debian["python_version"]), "flyte_version": debian["flyte_version"],
+                                "install_flyte": debian["install_flyte"]}
         else:
             record["base_image"] = value.base_image
         record["layers"] = [encode_layer(layer) for layer in value._layers]

@@ -32,7 +32,8 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 			'flyte',
 			[
 				`{ echo "$*"; pwd; } >> '${flyteLog}'`,
-				`printf 'FROM %s\\nRUN echo built-by-flyte > /built\\n' "$IMAGESPEC_STUB_FLYTE_BASE" | docker build -t "$IMAGESPEC_STUB_FLYTE_URI" - && docker push "$IMAGESPEC_STUB_FLYTE_URI"`,
+				`printf 'FROM %s\\nRUN echo built-by-flyte > /built\\n' "$IMAGESPEC_STUB_FLYTE_BASE" | ` +
+					`docker build -t "$IMAGESPEC_STUB_FLYTE_URI" - && docker push "$IMAGESPEC_STUB_FLYTE_URI"`,
 			].join('\n'),
 		);
 		await writeFile(path.join(world.sandbox.project, 'requirements.txt'), 'flyte==2.6.5\n');
@@ -50,7 +51,7 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		layers: [{kind: 'pip_packages', packages: ['pandas']}],
 	});
 
-	it("--no-build: detected from the project (flyte==2.6.5), writes the module (and, asked, image.registry in flyte's config) and names the URI flyte computes", async () => {
+	it("--no-build: flyte==2.6.5 detected, the module written (and, asked, image.registry in flyte's config), the URI flyte computes named", async () => {
 		const run = await imagespecGar(
 			[...setup, '--image', 'trainer', '--python-version', '3.12', '--packages', 'pandas', '--no-build', '--flyte-config', '--json'],
 			{
@@ -121,7 +122,9 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		expect(byId['flyte-sdk']).toMatchObject({status: 'warn', detail: expect.stringMatching(/cannot import flyte: .*; the flyte CLI at .*shims\/flyte$/)});
 		expect(byId['flyte-config']).toMatchObject({
 			status: 'warn',
-			detail: `image.registry is ghcr.io/acme (${path.join(world.sandbox.project, 'config.yaml')}), not this repository's ${world.registry.host}/acme-ml/union-images: a declaration without registry= pushes there`,
+			detail:
+				`image.registry is ghcr.io/acme (${path.join(world.sandbox.project, 'config.yaml')}), not this ` +
+				`repository's ${world.registry.host}/acme-ml/union-images: a declaration without registry= pushes there`,
 		});
 		expect(byId['flyte-host']).toMatchObject({status: 'ok', detail: `${world.registry.host} answers`});
 
