@@ -1,8 +1,8 @@
 import {existsSync} from 'node:fs';
-import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import {isMap, isScalar, parseDocument} from 'yaml';
 import {StepError} from './errors.js';
+import {readRegularText} from './file-safety.js';
 
 /*
  * flyte's config.yaml as the SDK finds and reads it: flyte-sdk 7e2d4231,
@@ -49,7 +49,8 @@ const imageSection = (text: string, file: string): Record<string, unknown> => {
 /** What flyte would use for image.registry and image.builder in `folder`. */
 export const readFlyteImageConfig = async (folder: string, env: NodeJS.ProcessEnv, home: string): Promise<FlyteImageConfig> => {
 	const file = findFlyteConfig(folder, env, home);
-	const image = file === undefined ? {} : imageSection(await readFile(file, 'utf8'), file);
+	const text = file === undefined ? undefined : await readRegularText(file);
+	const image = file === undefined || text === undefined ? {} : imageSection(text, file);
 	const fromFile = typeof image.registry === 'string' && image.registry !== '' ? image.registry : undefined;
 	const fromEnv = env.FLYTE_IMAGE_REGISTRY || undefined;
 	return {

@@ -1,6 +1,7 @@
 import {createHash, type Hash} from 'node:crypto';
-import {readFile} from 'node:fs/promises';
 import path from 'node:path';
+import {StepError} from './errors.js';
+import {readRegularFile} from './file-safety.js';
 
 /*
  * Flyte 2's `flyte.Image` as the wizard writes and reads it, and the URI flyte computes for it.
@@ -74,7 +75,14 @@ const hashLayer = async (hasher: Hash, layer: FlyteLayer, folder: string): Promi
 		case 'requirements': {
 			// Requirements is a PipPackages without packages, then the file's bytes.
 			hasher.update(pipOptionsText(layer), 'utf8');
-			hasher.update(await readFile(path.resolve(folder, layer.file)));
+			const file = path.resolve(folder, layer.file);
+			const bytes = await readRegularFile(file);
+			if (!bytes)
+				throw new StepError(`${file} does not exist: the requirements layer hashes its bytes.`, {
+					fix: `Create ${file}, or name another file.`,
+					reason: 'FILE_MISSING',
+				});
+			hasher.update(bytes);
 			break;
 		}
 		case 'apt_packages': {

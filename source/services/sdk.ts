@@ -1,5 +1,6 @@
-import {readFile, readdir} from 'node:fs/promises';
+import {readdir} from 'node:fs/promises';
 import path from 'node:path';
+import {readRegularText} from './file-safety.js';
 import {packageName} from './imagespec.js';
 import {parseRequirements} from './requirements.js';
 
@@ -15,8 +16,8 @@ const DEPENDENCY_FILES = ['requirements.txt', 'requirements.in', 'requirements-d
 const projectRequirements = async (folder: string): Promise<string[]> => {
 	const requirements: string[] = [];
 	for (const file of DEPENDENCY_FILES) {
-		// a handful of small files
-		const content = await readFile(path.join(folder, file), 'utf8').catch(() => undefined);
+		// A handful of small files; a FIFO or folder in their place is not read (it would block).
+		const content = await readRegularText(path.join(folder, file)).catch(() => undefined);
 		if (content === undefined) continue;
 		requirements.push(
 			...(file.startsWith('requirements')
@@ -33,8 +34,8 @@ const importedSdks = async (folder: string): Promise<Set<Sdk>> => {
 	const found = new Set<Sdk>();
 	const files = await readdir(folder).catch(() => [] as string[]);
 	for (const file of files.filter(name => name.endsWith('.py')).slice(0, 200)) {
-		// small files, read one after the other
-		const content = await readFile(path.join(folder, file), 'utf8').catch(() => '');
+		// Small files, one after the other; a FIFO named *.py is skipped, not waited on.
+		const content = (await readRegularText(path.join(folder, file)).catch(() => undefined)) ?? '';
 		for (const match of content.matchAll(/^(?:import|from)[ \t]+(union|flytekit|flyte)\b(?!\.)|^(?:import|from)[ \t]+(union|flytekit|flyte)\./gm)) {
 			found.add((match[1] ?? match[2]) as Sdk);
 		}

@@ -1,3 +1,4 @@
+import {execFileSync} from 'node:child_process';
 import {mkdtemp, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,4 +50,15 @@ describe('pinnedFlyteVersion', () => {
 		expect(await pinnedFlyteVersion(await project({'requirements.txt': 'flyte>=2.6\n'}))).toBeUndefined();
 		expect(await pinnedFlyteVersion(await project({'requirements.txt': 'flytekit==1.16.0\n'}))).toBeUndefined();
 	});
+});
+
+describe('detectSdk: files that are not regular files', () => {
+	it('a FIFO named like a module or a requirements file is skipped, never waited on', async () => {
+		const folder = await mkdtemp(path.join(os.tmpdir(), 'isg-sdk-fifo-'));
+		execFileSync('mkfifo', [path.join(folder, 'image_specs.py')]);
+		execFileSync('mkfifo', [path.join(folder, 'requirements.txt')]);
+		await writeFile(path.join(folder, 'workflows.py'), 'import flyte\n');
+		// Opening a FIFO for reading blocks until a writer comes: none will, so a read would never end.
+		expect(await detectSdk(folder)).toBe('flyte');
+	}, 10_000);
 });
