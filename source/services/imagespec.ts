@@ -3,7 +3,7 @@ import {opendir, readFile, stat} from 'node:fs/promises';
 import {readRegularFile} from './file-safety.js';
 import path from 'node:path';
 import {StepError, UsageError} from './errors.js';
-import {checkRequirement} from './pep508.js';
+import {checkRequirement, splitRequirements} from './pep508.js';
 
 /**
  * A value whose Python repr is known as text: what the Python reader saw for values JSON cannot
@@ -247,6 +247,15 @@ export const packageName = (requirement: string): string | undefined => {
 export const validatePackage = (requirement: string): string | undefined => {
 	if (/^(?:git\+|hg\+|svn\+|bzr\+)?(?:https?|file|ssh):\/\/\S+$/.test(requirement.trim())) return undefined;
 	return checkRequirement(requirement);
+};
+
+/** The first entry of a comma-separated package list that is not a package, with why; undefined when all are. */
+export const packagesProblem = (value: string): string | undefined => {
+	for (const item of splitRequirements(value)) {
+		const why = validatePackage(item);
+		if (why) return `"${item.trim()}": ${why}`;
+	}
+	return undefined;
 };
 
 const APT_PACKAGE = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?(?:=[A-Za-z0-9.+~:-]+)?$/;

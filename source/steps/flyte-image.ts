@@ -10,7 +10,8 @@ import {buildWithFlyte, findFlyte, type FlyteBuilder} from '../services/flyte-bu
 import {DEFAULT_FLYTE_PLATFORM, computeFlyteUri, type FlyteImage, type FlyteLayer} from '../services/flyte-image.js';
 import {flyteDeclarationOf, planFlyteModuleUpdate, readFlyteDeclarations, PLATFORM_REASON, environmentVariable} from '../services/flyte-module.js';
 import {readFlyteModule} from '../services/flyte-reader.js';
-import {composeRegistry} from '../services/imagespec.js';
+import {composeRegistry, packagesProblem} from '../services/imagespec.js';
+import {splitRequirements} from '../services/pep508.js';
 import {lineDiff} from '../services/diff.js';
 import {buildLogPath} from '../services/log-folder.js';
 import {writeModuleChecked} from '../services/module-write.js';
@@ -22,7 +23,7 @@ import {guardFile} from '../services/file-safety.js';
 import type {BuildOutcome} from './build.js';
 import {findInRepository, skipWhenThere} from './build.js';
 import type {StepContext} from './context.js';
-import {askImageName} from './imagespec.js';
+import {DEFAULT_PYTHON_VERSION, askImageName, localPythonVersion} from './imagespec.js';
 
 /** The module the wizard writes for Flyte 2, beside (never in) an ImageSpec module. */
 export const DEFAULT_FLYTE_MODULE = 'flyte_images.py';
@@ -88,12 +89,14 @@ const revise = (declared: FlyteImage, c: StepContext): FlyteImage => {
 /** A new image: the repository's registry, flyte's Debian base (or --base-image), amd64 only. */
 async function answerNew(c: StepContext, name: string, registry: string): Promise<FlyteImage> {
 	const {ask, flags} = c;
+	const local = flags.pythonVersion === undefined && !flags.baseImage ? await localPythonVersion(c, FLYTE_PYTHON_VERSIONS, 'flyte') : undefined;
+	if (local && !ask.interactive) c.report({type: 'note', level: 'info', text: `Python ${local.version}: ${local.from}`});
 	const python = await ask.select(
 		{
 			flag: 'python-version',
 			message: "Python version (flyte's Debian base image for it):",
-			choices: FLYTE_PYTHON_VERSIONS.map(value => ({label: value, value})),
-			default: flags.pythonVersion ?? '3.12',
+			choices: FLYTE_PYTHON_VERSIONS.map(value => ({label: value, value, hint: value === local?.version ? local.from : undefined})),
+			default: flags.pythonVersion ?? local?.version ?? DEFAULT_PYTHON_VERSION,
 		},
 		flags.pythonVersion,
 	);
@@ -105,7 +108,17 @@ async function answerNew(c: StepContext, name: string, registry: string): Promis
 	}
 	const packages =
 		flags.packages ??
-		(ask.interactive ? splitList(await ask.text({flag: 'packages', message: 'pip packages (comma separated, empty for none):', default: ''})) : undefined);
+		(ask.interactive
+			? splitRequirements(
+					await ask.text({
+						flag: 'packages',
+						message: 'pip packages (comma-separated; empty for none):',
+						default: '',
+						placeholder: 'pandas>=2,<3, pyarrow',
+						validate: packagesProblem,
+					}),
+				)
+			: undefined);
 	const layers = layersFromFlags({...c, flags: {...flags, packages}});
 	const platform = flags.platform ? splitList(flags.platform)! : DEFAULT_FLYTE_PLATFORM;
 	if (!flags.platform) c.report({type: 'note', level: 'info', text: `platform=("linux/amd64",): ${PLATFORM_REASON}.`});

@@ -32,14 +32,18 @@ import type {StepContext} from './context.js';
 export const DEFAULT_PYTHON_VERSION = '3.12';
 
 /**
- * The local interpreter's X.Y when flytekit supports it: flytekit's own default for an ImageSpec
- * without python_version, and the Python `union register` runs with. Says where it came from.
+ * The local interpreter's X.Y when the SDK supports it: flytekit's default for an ImageSpec without
+ * python_version and flyte's for from_debian_base, the Python that registers. Says where it came from.
  */
-const localPythonVersion = async (c: StepContext): Promise<{version: string; from: string} | undefined> => {
+export const localPythonVersion = async (
+	c: StepContext,
+	supported: readonly string[] = SUPPORTED_PYTHON_VERSIONS,
+	sdk = 'flytekit',
+): Promise<{version: string; from: string} | undefined> => {
 	const python = await detectPython(c.ctx);
 	const version = python.version?.split('.').slice(0, 2).join('.');
-	if (!version || !(SUPPORTED_PYTHON_VERSIONS as readonly string[]).includes(version)) return undefined;
-	return {version, from: `the local Python (${python.executable} is ${python.version}), as flytekit defaults to it`};
+	if (!version || !supported.includes(version)) return undefined;
+	return {version, from: `the local Python (${python.executable} is ${python.version}), as ${sdk} defaults to it`};
 };
 
 /** The image's name: --image, else asked; a script falls back to the last saved image. */
