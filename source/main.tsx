@@ -1,6 +1,6 @@
 import meow from 'meow';
 import {createAsker, type Prompter} from './flow/ask.js';
-import type {JourneyResult, Reporter} from './flow/events.js';
+import {declarationNoun, type JourneyResult, type Reporter} from './flow/events.js';
 import {runJourney} from './flow/journey.js';
 import {planLines, planThenApply} from './flow/plan.js';
 import {initialState, isCompleted, reduce, type FlowState} from './flow/state.js';
@@ -295,7 +295,7 @@ function printPlainSummary(result: JourneyResult, write: (line: string) => void)
 			? 'Done: the image is in Artifact Registry.'
 			: result.inRepository
 				? 'Done: the image was already in Artifact Registry.'
-				: 'Done: the ImageSpec is ready.',
+				: `Done: the ${declarationNoun(result.sdk)} is ready.`,
 	);
 	if (result.imageUri) write(`  image:     ${result.imageUri}${result.inRepository === false ? ' (not in the repository yet)' : ''}`);
 	if (result.digest) write(`  digest:    ${result.digest}`);

@@ -72,3 +72,6 @@ export type JourneyEvent =
 	| {type: 'done'; result: JourneyResult};
 
 export type Reporter = (event: JourneyEvent) => void;
+
+/** What the module declares, in the SDK's own word: a Flyte 2 project has flyte.Image, not ImageSpec. */
+export const declarationNoun = (sdk: Sdk | undefined): string => (sdk === 'flyte' ? 'flyte.Image' : 'ImageSpec');

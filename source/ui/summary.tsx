@@ -1,5 +1,5 @@
 import {Box, Text} from 'ink';
-import type {JourneyResult} from '../flow/events.js';
+import {declarationNoun, type JourneyResult} from '../flow/events.js';
 import {planLines} from '../flow/plan.js';
 
 /** The end of the journey: what exists now and the next command to run. */
@@ -33,7 +33,11 @@ export function Summary({result}: {readonly result: JourneyResult}) {
 	return (
 		<Box flexDirection="column" marginTop={1} borderStyle="round" borderColor="green" paddingX={1}>
 			<Text bold color="green">
-				{result.pushed ? 'Your image is in Artifact Registry' : result.inRepository ? 'Your image was already in Artifact Registry' : 'Your ImageSpec is ready'}
+				{result.pushed
+					? 'Your image is in Artifact Registry'
+					: result.inRepository
+						? 'Your image was already in Artifact Registry'
+						: `Your ${declarationNoun(result.sdk)} is ready`}
 			</Text>
 			{rows
 				.filter((row): row is [string, string] => Boolean(row[1]))
