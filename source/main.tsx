@@ -241,7 +241,8 @@ function finish(error: unknown, flow: FlowState, write: (line: string) => void, 
 	if (isAbort(error)) {
 		const completed = flow.steps.filter(step => isCompleted(step.status)).map(step => step.title);
 		write(
-			`Cancelled. ${completed.length > 0 ? `Completed: ${completed.join(', ')}.` : 'Nothing was changed.'} Your answers so far are saved: rerun imagespec-gar to resume.`,
+			`Cancelled. ${completed.length > 0 ? `Completed: ${completed.join(', ')}.` : 'Nothing was changed.'} ` +
+				'Your answers so far are saved: rerun imagespec-gar to resume.',
 		);
 		json?.failed({message: 'cancelled', reason: 'CANCELLED'});
 		return EXIT.cancelled;

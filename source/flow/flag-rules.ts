@@ -81,7 +81,8 @@ async function rejectUnknownLocation(c: StepContext, registry: RegistryHandle, l
 	const family = location.replace(/\d+$/, '');
 	const near = live.filter(known => known.startsWith(family));
 	throw new UsageError(
-		`--location ${JSON.stringify(location)} is not an Artifact Registry location${near.length > 0 ? `; did you mean ${near.join(', ')}?` : ` (e.g. ${KNOWN_LOCATIONS.slice(3, 6).join(', ')})`}`,
+		`--location ${JSON.stringify(location)} is not an Artifact Registry location` +
+			(near.length > 0 ? `; did you mean ${near.join(', ')}?` : ` (e.g. ${KNOWN_LOCATIONS.slice(3, 6).join(', ')})`),
 		'location',
 	);
 }

@@ -63,7 +63,9 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 			report({
 				type: 'note',
 				level: 'info',
-				text: `Found your team's setup in ${path.relative(options.cwd, known.moduleFile) || known.moduleFile}: ${known.project} · ${known.location} · ${known.repository}. Checking this machine and your access to it.`,
+				text:
+					`Found your team's setup in ${path.relative(options.cwd, known.moduleFile) || known.moduleFile}: ` +
+					`${known.project} · ${known.location} · ${known.repository}. Checking this machine and your access to it.`,
 			});
 		}
 

@@ -77,7 +77,8 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 		? known?.source === 'module'
 			? `Repository from your team's ${path.relative(cwd, known.moduleFile) || known.moduleFile}.`
 			: undefined
-		: 'No repository is saved for this folder (and no image_specs.py declares one): run imagespec-gar to choose one; then doctor checks docker auth for it and your access.';
+		: 'No repository is saved for this folder (and no image_specs.py declares one): ' +
+			'run imagespec-gar to choose one; then doctor checks docker auth for it and your access.';
 	const flyte = (flags.sdk ?? (await detectSdk(folder))) === 'flyte';
 	const flyteOptions: FlyteCheckOptions | undefined = flyte
 		? {

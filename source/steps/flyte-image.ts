@@ -255,7 +255,9 @@ export async function buildFlyteImage(c: StepContext, authored: AuthoredFlyte, w
 		report({
 			type: 'note',
 			level: 'info',
-			text: `Not built here (${why}): with image.builder: remote in flyte's config, Union's image builder builds ${authored.uri} when the environment is deployed (its service accounts need Artifact Registry Writer on the repository).`,
+			text:
+				`Not built here (${why}): with image.builder: remote in flyte's config, Union's image builder builds ${authored.uri} ` +
+				'when the environment is deployed (its service accounts need Artifact Registry Writer on the repository).',
 		});
 		return {pushed: false, skipped: `left to Union's remote builder (${why})`};
 	}
@@ -273,7 +275,9 @@ export async function buildFlyteImage(c: StepContext, authored: AuthoredFlyte, w
 	const after = await findInRepository(c, target, where, registry);
 	if (after.state !== 'present') {
 		throw new StepError(`flyte build finished, but the repository does not list ${authored.uri}${after.detail ? ` (${after.detail})` : ''}.`, {
-			fix: `Check that flyte pushed to ${authored.image.registry ?? "the registry in flyte's config"}: gcloud artifacts docker images list ${authored.image.registry ?? ''} --include-tags`,
+			fix:
+				`Check that flyte pushed to ${authored.image.registry ?? "the registry in flyte's config"}: ` +
+				`gcloud artifacts docker images list ${authored.image.registry ?? ''} --include-tags`,
 			reason: 'NOT_LISTED',
 		});
 	}
