@@ -43,6 +43,21 @@ const reachable = async (ctx: ServiceContext, host: string): Promise<string | un
 	}
 };
 
+/** Whether the project's Python imports flyte, and whether the flyte CLI is here (flyte build runs only then). */
+export const flyteSdkCheck = async (ctx: ServiceContext): Promise<Check> => {
+	const [sdk, cli] = await Promise.all([probeFlyte(ctx), findFlyte(ctx)]);
+	const cliText = cli ? `the flyte CLI at ${cli}` : 'no flyte CLI on PATH (flyte build cannot run here)';
+	return sdk.version
+		? make('flyte-sdk', false, cli ? 'ok' : 'warn', `flyte ${sdk.version} imports in ${sdk.python}; ${cliText}`, 'pip install flyte (it brings the flyte CLI)')
+		: make(
+				'flyte-sdk',
+				false,
+				'warn',
+				`${sdk.problem}: imagespec-gar computes URIs for the flyte the project pins (flyte==X.Y.Z) and leaves builds to Union's remote builder; ${cliText}`,
+				'pip install flyte in the Python the project uses',
+			);
+};
+
 export const runFlyteChecks = async (ctx: ServiceContext, options: FlyteCheckOptions, onCheck?: (check: Check) => void): Promise<Check[]> => {
 	const checks: Check[] = [];
 	const emit = (check: Check) => {
@@ -50,25 +65,7 @@ export const runFlyteChecks = async (ctx: ServiceContext, options: FlyteCheckOpt
 		onCheck?.(check);
 	};
 
-	const [sdk, cli] = await Promise.all([probeFlyte(ctx), findFlyte(ctx)]);
-	const cliText = cli ? `the flyte CLI at ${cli}` : 'no flyte CLI on PATH (flyte build cannot run here)';
-	emit(
-		sdk.version
-			? make(
-					'flyte-sdk',
-					false,
-					cli ? 'ok' : 'warn',
-					`flyte ${sdk.version} imports in ${sdk.python}; ${cliText}`,
-					'pip install flyte (it brings the flyte CLI)',
-				)
-			: make(
-					'flyte-sdk',
-					false,
-					'warn',
-					`${sdk.problem}: imagespec-gar computes URIs for the flyte the project pins (flyte==X.Y.Z) and leaves builds to Union's remote builder; ${cliText}`,
-					'pip install flyte in the Python the project uses',
-				),
-	);
+	emit(await flyteSdkCheck(ctx));
 
 	try {
 		const config = await readFlyteImageConfig(options.folder, ctx.platform.env, ctx.platform.home);

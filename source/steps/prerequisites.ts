@@ -1,5 +1,7 @@
 import type {RepositoryRef} from '../services/artifact-registry.js';
 import type {RegistryHandle} from '../services/registry-handle.js';
+import {flyteSdkCheck} from '../services/flyte-checks.js';
+import {detectSdk} from '../services/sdk.js';
 import {plannedChecks, runChecks, runnableFix, type Check, type CheckOptions, type ChecksOutcome} from '../services/checks.js';
 import {StepError} from '../services/errors.js';
 import {runInTerminal} from '../services/exec.js';
@@ -43,11 +45,19 @@ export async function checkPrerequisites(c: StepContext, needs: PrerequisiteNeed
 		// Only a person is offered flytekit's engine; a script skips the Python probe (~0.3-3 s).
 		python: c.ask.interactive,
 	};
+	// A Flyte 2 project needs flyte (and its CLI, to build here), not union or flytekit.
+	const flyte = c.ask.interactive && (c.flags.sdk ?? (await detectSdk(c.folder))) === 'flyte';
+	if (flyte) options.python = false;
 	const offered = new Map<string, number>();
 	for (;;) {
-		c.report({type: 'checks-started', ids: plannedChecks(options)});
+		c.report({type: 'checks-started', ids: [...plannedChecks(options), ...(flyte ? (['flyte-sdk'] as const) : [])]});
 		// checks again after each fix
-		const outcome = await runChecks(c.ctx, options, check => c.report({type: 'check', check}));
+		const [checked, flyteSdk] = await Promise.all([
+			runChecks(c.ctx, options, check => c.report({type: 'check', check})),
+			flyte ? flyteSdkCheck(c.ctx) : undefined,
+		]);
+		if (flyteSdk) c.report({type: 'check', check: flyteSdk});
+		const outcome = flyteSdk ? {...checked, checks: [...checked.checks, flyteSdk]} : checked;
 		const failed = outcome.checks.filter(check => check.required && check.status === 'fail');
 		if (failed.length === 0) return outcome;
 		// --dry-run changes nothing, not even a login: the fixes are printed instead.

@@ -11,7 +11,7 @@ import {readGcloudState} from '../../source/services/gcloud.js';
 import type {StepContext} from '../../source/steps/context.js';
 import {checkPrerequisites} from '../../source/steps/prerequisites.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
-import {DEFAULT_ACCOUNT, sharedTokenEndpoint, shimTool, writeAdc} from '../support/gcloud.js';
+import {DEFAULT_ACCOUNT, loginOffline, sharedTokenEndpoint, shimTool, writeAdc} from '../support/gcloud.js';
 import {scriptedPerson, type Reply} from '../support/scripted-person.js';
 
 /**
@@ -178,5 +178,22 @@ describe.concurrent('checkPrerequisites: logins the wizard runs for you', () => 
 
 		expect(plainPerson.asked).toEqual([]);
 		expect(await gcloud.logins()).toEqual([]);
+	});
+});
+
+describe('checkPrerequisites: a Flyte 2 project', () => {
+	it('asks whether flyte imports (and its CLI is here), not union or flytekit', async context => {
+		const box = await sandbox(context);
+		await loginOffline(box);
+		await writeFile(path.join(box.project, 'requirements.txt'), 'flyte==2.6.5\n');
+		// A Python whose flyte is 2.6.5: it answers the probe as that Python would.
+		await shimTool(box, 'python3', 'printf 2.6.5');
+		const c = harness(box, person([], {handedOver: 0}).prompter);
+		const outcome = await checkPrerequisites(c, {docker: false, adc: false});
+		const ids = outcome.checks.map(check => check.id);
+		expect(ids).toContain('flyte-sdk');
+		expect(ids).not.toContain('python');
+		expect(outcome.checks.find(check => check.id === 'flyte-sdk')?.detail).toMatch(/^flyte 2\.6\.5 imports in .*python3; no flyte CLI on PATH/);
+		expect(c.events.find(event => event.type === 'checks-started')).toMatchObject({ids: expect.arrayContaining(['flyte-sdk'])});
 	});
 });
