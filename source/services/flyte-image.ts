@@ -80,7 +80,7 @@ const hashLayer = async (hasher: Hash, layer: FlyteLayer, folder: string): Promi
 			if (!bytes)
 				throw new StepError(`${file} does not exist: the requirements layer hashes its bytes.`, {
 					fix: `Create ${file}, or name another file.`,
-					reason: 'FILE_MISSING',
+					reason: 'REQUIREMENTS_MISSING',
 				});
 			hasher.update(bytes);
 			break;
