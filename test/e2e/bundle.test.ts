@@ -30,6 +30,12 @@ describe('the built CLI (rolldown bundle)', () => {
 		expect(modules.filter(module => module.endsWith('.development.js'))).toEqual([]);
 	});
 
+	it("decodes yoga's WebAssembly from the bundle, never through fetch (which would load undici before Ink's first frame)", async () => {
+		const texts = await chunks();
+		expect(texts.filter(text => text.includes('node_modules/yoga-layout/dist/binaries/yoga-wasm-base64-esm.js'))).toHaveLength(1);
+		expect(texts.filter(text => text.includes('failed to load wasm binary file'))).toEqual([]);
+	});
+
 	// Every module file the process loads, through a load hook (node --import), printed at exit.
 	// On the main thread only (node runs --import on each worker thread too).
 	const LOADED =
