@@ -21,7 +21,15 @@ export type SavedImage = {
 	updatedAt: string;
 };
 
-export type SavedDataPlane = {sameProject: boolean; serviceAccount?: string; project?: string};
+export type SavedDataPlane = {
+	sameProject: boolean;
+	/** The worker account (Reader). */
+	serviceAccount?: string;
+	project?: string;
+	/** Union's remote image builder (Writer) and the operator proxy (Reader), once asked. */
+	builderServiceAccount?: string;
+	operatorProxyServiceAccount?: string;
+};
 
 export type ProjectAnswers = {
 	project?: string;
@@ -53,7 +61,10 @@ const projectAnswers = {
 	type: 'object',
 	properties: {
 		...Object.fromEntries(['project', 'location', 'repository', 'output', 'dockerAuth'].map(key => [key, text])),
-		dataPlane: {type: 'object', properties: {sameProject: {type: 'boolean'}, serviceAccount: text, project: text}},
+		dataPlane: {
+			type: 'object',
+			properties: {sameProject: {type: 'boolean'}, serviceAccount: text, project: text, builderServiceAccount: text, operatorProxyServiceAccount: text},
+		},
 		// schemaVersion 0 kept a list; migrate() turns it into the map.
 		images: {
 			anyOf: [

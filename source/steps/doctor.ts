@@ -9,6 +9,7 @@ import {StepError, isAbort} from '../services/errors.js';
 import type {Platform} from '../services/platform.js';
 import {openStore, projectFolder} from '../services/store.js';
 import {doctorPresenter, type DoctorPresenter, type DoctorReport} from '../present/doctor.js';
+import {remoteBuilderConfigured} from './builder-access.js';
 import {knownRepository} from './prerequisites.js';
 import {findKnownSetup, resolveAnswers} from './setup.js';
 
@@ -80,6 +81,11 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 		: 'No repository is saved for this folder (and no image_specs.py declares one): ' +
 			'run imagespec-gar to choose one; then doctor checks docker auth for it and your access.';
 	const flyte = (flags.sdk ?? (await detectSdk(folder))) === 'flyte';
+	const remote = await remoteBuilderConfigured({...flags, sdk: flyte ? 'flyte' : flags.sdk}, [...Object.values(saved.images ?? {}), ...(known?.images ?? [])], {
+		folder,
+		platform,
+	});
+	const dataPlane = saved.dataPlane;
 	const flyteOptions: FlyteCheckOptions | undefined = flyte
 		? {
 				folder,
@@ -100,7 +106,16 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 			repository,
 			mode: 'doctor',
 			dockerAuthSaved: saved.dockerAuth,
-			dataPlaneServiceAccount: saved.dataPlane?.sameProject === false ? saved.dataPlane.serviceAccount : undefined,
+			dataPlaneServiceAccount: dataPlane?.sameProject === false ? dataPlane.serviceAccount : undefined,
+			...(remote
+				? {
+						remoteBuilder: {
+							sameProject: dataPlane?.sameProject,
+							builderServiceAccount: flags.builderSa ?? dataPlane?.builderServiceAccount,
+							operatorProxyServiceAccount: flags.operatorProxySa ?? dataPlane?.operatorProxyServiceAccount,
+						},
+					}
+				: {}),
 		},
 		note,
 	};
