@@ -5,17 +5,12 @@ import {imagespecGar} from '../support/cli.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {loginOffline} from '../support/gcloud.js';
+import {BUILDER, PROXY, READER, WORKER, WRITER} from '../fixtures/union-accounts.js';
 import {schemaErrors} from '../support/schema.js';
 
 const PROJECT = 'acme-ml';
 const LOCATION = 'us-east1';
 const RESOURCE = `projects/${PROJECT}/locations/${LOCATION}/repositories/images`;
-const DATA_PLANE = 'acme-gcp-dataplane';
-const WORKER = `acme-flyteworker-prod@${DATA_PLANE}.iam.gserviceaccount.com`;
-const BUILDER = `acme-userflyterol-prod@${DATA_PLANE}.iam.gserviceaccount.com`;
-const PROXY = `acme-backend-prod@${DATA_PLANE}.iam.gserviceaccount.com`;
-const READER = 'roles/artifactregistry.reader';
-const WRITER = 'roles/artifactregistry.writer';
 const ACCOUNTS = ['--data-plane-sa', WORKER, '--builder-sa', BUILDER, '--operator-proxy-sa', PROXY];
 
 /**

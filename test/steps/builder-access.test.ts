@@ -17,16 +17,11 @@ import {makeSandbox} from '../support/environment.js';
 import {startFakeIam} from '../support/fake-iam.js';
 import {loginOffline} from '../support/gcloud.js';
 import {scriptedPerson} from '../support/scripted-person.js';
+import {BUILDER, DATA_PLANE, PROXY, READER, WORKER, WRITER} from '../fixtures/union-accounts.js';
 
 const PROJECT = 'acme-ml';
 const LOCATION = 'us-east1';
 const RESOURCE = repositoryName({project: PROJECT, location: LOCATION, repository: 'images'});
-const DATA_PLANE = 'acme-gcp-dataplane';
-const WORKER = `acme-flyteworker-prod@${DATA_PLANE}.iam.gserviceaccount.com`;
-const BUILDER = `acme-userflyterol-prod@${DATA_PLANE}.iam.gserviceaccount.com`;
-const PROXY = `acme-backend-prod@${DATA_PLANE}.iam.gserviceaccount.com`;
-const READER = 'roles/artifactregistry.reader';
-const WRITER = 'roles/artifactregistry.writer';
 const ELSEWHERE: SavedDataPlane = {sameProject: false, serviceAccount: WORKER, project: DATA_PLANE};
 
 let fake: FakeArtifactRegistry;
