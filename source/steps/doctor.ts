@@ -69,7 +69,8 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 	const store = await openStore({folder, platform});
 	const stored = store.problem ? {} : store.load();
 	const known = await findKnownSetup({cwd, folder, flags, saved: stored, ctx: {platform, signal}});
-	const answers = resolveAnswers(flags, stored, known);
+	const sdk = flags.sdk ?? (await detectSdk(folder));
+	const answers = resolveAnswers(flags, stored, known, sdk);
 	const {saved} = answers;
 	const repository = knownRepository(answers);
 	const env = platform.env;
@@ -79,7 +80,7 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 			: undefined
 		: 'No repository is saved for this folder (and no image_specs.py declares one): ' +
 			'run imagespec-gar to choose one; then doctor checks docker auth for it and your access.';
-	const flyte = (flags.sdk ?? (await detectSdk(folder))) === 'flyte';
+	const flyte = answers.sdk === 'flyte';
 	const flyteOptions: FlyteCheckOptions | undefined = flyte
 		? {
 				folder,
