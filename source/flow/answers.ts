@@ -8,6 +8,9 @@ import type {ProjectAnswers, SavedImage} from '../services/store.js';
 /** The module a run reads and writes when --output and the saved answers name none. */
 export const DEFAULT_MODULE = 'image_specs.py';
 
+/** The module the wizard writes for Flyte 2, beside (never in) an ImageSpec module. */
+export const DEFAULT_FLYTE_MODULE = 'flyte_images.py';
+
 /**
  * Where every answer comes from, resolved once per run and never changed: this run's flags (and
  * a rerun menu's choice), then the saved answers, into which the team's module's declared setup

@@ -145,7 +145,7 @@ async function runStep(id: StepId, c: StepContext, report: Reporter, work: () =>
  * A step writes only what it declares (`adds` to the result, `saves` to the answers): a field it
  * did not declare is a bug in the table, found by any run of that step.
  */
-function declared<T extends Partial<JourneyResult> | ProjectAnswers>(step: JourneyStep, list: 'adds' | 'saves', written: T, before?: T): T {
+export function declared<T extends Partial<JourneyResult> | ProjectAnswers>(step: JourneyStep, list: 'adds' | 'saves', written: T, before?: T): T {
 	const allowed = new Set<string>(step[list]);
 	const keys = Object.keys(written).filter(key => before === undefined || written[key as keyof T] !== before[key as keyof T]);
 	const undeclared = keys.filter(key => !allowed.has(key));
