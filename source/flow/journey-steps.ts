@@ -5,7 +5,6 @@ import type {ChecksOutcome} from '../services/checks.js';
 import {configureDocker} from '../services/gcloud.js';
 import {DEFAULT_PLATFORM, registryHostOfLocation} from '../services/imagespec.js';
 import type {RegistryHandle} from '../services/registry-handle.js';
-import {detectSdk} from '../services/sdk.js';
 import type {ProjectAnswers, SavedDataPlane} from '../services/store.js';
 import {usageLines} from '../services/usage.js';
 import {grantDataPlaneAccess} from '../steps/access.js';
@@ -220,7 +219,7 @@ export const JOURNEY_STEPS: readonly JourneyStep[] = [
 		adds: ['sdk', 'registry', 'image', 'tag', 'imageUri', 'specFile', 'flyteConfig'],
 		async run(c, _deps, found) {
 			const {project, location, repository} = need(found, 'project', 'location', 'repository');
-			if ((c.flags.sdk ?? (await detectSdk(c.folder))) === 'flyte') return flyteImageStep(c, {project, location, repository});
+			if (c.sdk === 'flyte') return flyteImageStep(c, {project, location, repository});
 			// A person is asked only when the run builds; a declared builder changes only when chosen.
 			const chosen = c.flags.builder !== undefined || (c.ask.interactive && c.flags.build);
 			const builder = await chooseBuilder(c, {docker: found.docker});

@@ -73,11 +73,12 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 	const store = await openStore({folder, platform});
 	const stored = store.problem ? {} : store.load();
 	const known = await findKnownSetup({cwd, folder, flags, saved: stored, ctx: {platform, signal}});
-	const answers = resolveAnswers(flags, stored, known);
+	const sdk = flags.sdk ?? (await detectSdk(folder));
+	const answers = resolveAnswers(flags, stored, known, sdk);
 	const {saved} = answers;
 	const repository = knownRepository(answers);
 	const env = platform.env;
-	const flyte = (flags.sdk ?? (await detectSdk(folder))) === 'flyte';
+	const flyte = answers.sdk === 'flyte';
 	const note = repository
 		? known?.source === 'module'
 			? `Repository from your team's ${path.relative(cwd, known.moduleFile) || known.moduleFile}.`

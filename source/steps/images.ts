@@ -361,6 +361,7 @@ async function buildRows(
 					if (event.type === 'note' && event.text.startsWith('Full build log: ')) rows[index]!.logFile = event.text.slice('Full build log: '.length);
 				},
 				saved: state.saved,
+				sdk: state.sdk,
 			};
 			const authored = {
 				spec: image.spec,
@@ -369,7 +370,7 @@ async function buildRows(
 				moduleFile: state.moduleFile,
 				specFile: state.moduleFile,
 				variable: image.variable,
-				sdk: await imageSpecSdk(options.flags.sdk, state.folder),
+				sdk: imageSpecSdk(state.sdk),
 			};
 			const outcome = await buildImage(c, authored, where, state.registry);
 			// What this push was made of: the next status can tell what changed since.

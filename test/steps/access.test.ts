@@ -42,6 +42,7 @@ const run = async (options: {flags?: Partial<Flags>; saved?: ProjectAnswers; per
 		ask: createAsker(options.person, controller.signal),
 		report: event => events.push(event),
 		saved: options.saved ?? {},
+		sdk: 'union',
 	};
 	const outcome = await grantDataPlaneAccess(c, {project: PROJECT, location: LOCATION, repository: 'images', registry});
 	return {

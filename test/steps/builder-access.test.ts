@@ -43,6 +43,7 @@ const context = (options: {flags?: Partial<Flags>; saved?: ProjectAnswers; perso
 		ask: createAsker(options.person, controller.signal),
 		report: event => events.push(event),
 		saved: options.saved ?? {},
+		sdk: 'union',
 	};
 	return {c, events};
 };
