@@ -22,7 +22,15 @@ export type SavedImage = {
 	updatedAt: string;
 };
 
-export type SavedDataPlane = {sameProject: boolean; serviceAccount?: string; project?: string};
+export type SavedDataPlane = {
+	sameProject: boolean;
+	/** The worker account (Reader). */
+	serviceAccount?: string;
+	project?: string;
+	/** Union's remote image builder (Writer) and the operator proxy (Reader), once asked. */
+	builderServiceAccount?: string;
+	operatorProxyServiceAccount?: string;
+};
 
 export type ProjectAnswers = {
 	project?: string;
@@ -59,7 +67,9 @@ const SAVED_IMAGE: Shape = {
 const PROJECT_ANSWERS: Shape = {
 	object: {
 		...Object.fromEntries(['project', 'location', 'repository', 'output', 'dockerAuth'].map(key => [key, text] as const)),
-		dataPlane: {object: {sameProject: 'boolean', serviceAccount: text, project: text}},
+		dataPlane: {
+			object: {sameProject: 'boolean', serviceAccount: text, project: text, builderServiceAccount: text, operatorProxyServiceAccount: text},
+		},
 		// schemaVersion 0 kept a list; migrate() turns it into the map.
 		images: {anyOf: [{map: SAVED_IMAGE}, {list: SAVED_IMAGE}]},
 	},

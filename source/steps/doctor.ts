@@ -12,6 +12,7 @@ import {readModuleSpecs} from '../services/module-reader.js';
 import type {Platform} from '../services/platform.js';
 import {openStore, projectFolder} from '../services/store.js';
 import {doctorPresenter, type DoctorPresenter, type DoctorReport} from '../present/doctor.js';
+import {remoteBuilderConfigured} from './builder-access.js';
 import {knownRepository} from './prerequisites.js';
 import {findKnownSetup, resolveAnswers} from './setup.js';
 
@@ -83,6 +84,11 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 			? `Repository from your team's ${path.relative(cwd, known.moduleFile) || known.moduleFile}.`
 			: undefined
 		: await whyNoRepository({platform, signal}, {moduleFile: moduleFileOf(answers, {cwd, folder}), folder, cwd, flyte});
+	const remote = await remoteBuilderConfigured({...flags, sdk: flyte ? 'flyte' : flags.sdk}, [...Object.values(saved.images ?? {}), ...(known?.images ?? [])], {
+		folder,
+		platform,
+	});
+	const dataPlane = saved.dataPlane;
 	const flyteOptions: FlyteCheckOptions | undefined = flyte
 		? {
 				folder,
@@ -103,7 +109,16 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 			repository,
 			mode: 'doctor',
 			dockerAuthSaved: saved.dockerAuth,
-			dataPlaneServiceAccount: saved.dataPlane?.sameProject === false ? saved.dataPlane.serviceAccount : undefined,
+			dataPlaneServiceAccount: dataPlane?.sameProject === false ? dataPlane.serviceAccount : undefined,
+			...(remote
+				? {
+						remoteBuilder: {
+							sameProject: dataPlane?.sameProject,
+							builderServiceAccount: flags.builderSa ?? dataPlane?.builderServiceAccount,
+							operatorProxyServiceAccount: flags.operatorProxySa ?? dataPlane?.operatorProxyServiceAccount,
+						},
+					}
+				: {}),
 		},
 		note,
 	};
