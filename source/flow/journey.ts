@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {CancelledError, StepError} from '../services/errors.js';
 import {registryHandle} from '../services/registry-handle.js';
+import {detectSdk} from '../services/sdk.js';
 import {projectFolder, type AnswerStore, type ProjectAnswers} from '../services/store.js';
 import type {StepContext} from '../steps/context.js';
 import {checkFlagFiles} from '../steps/flag-files.js';
@@ -51,7 +52,10 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		// A rerun starts from the saved answers; a new team member from the team's module.
 		const saved = store.load();
 		const known = await findKnownSetup({flags, saved, ctx, ...where});
-		let c: StepContext = {...resolveAnswers(flags, saved, known), ...where, ctx, ask, report};
+		// Once per run: every step that differs by SDK reads c.sdk.
+		const sdk = flags.sdk ?? (await detectSdk(where.folder));
+		report({type: 'sdk', sdk});
+		let c: StepContext = {...resolveAnswers(flags, saved, known, sdk), ...where, ctx, ask, report};
 		await validateFlags(c, registry);
 		if (store.problem)
 			report({

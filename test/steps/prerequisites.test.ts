@@ -51,6 +51,7 @@ const harness = (box: Sandbox, prompter: Prompter | undefined): Harness => {
 		ask: createAsker(prompter, controller.signal),
 		report: event => events.push(event),
 		saved: {},
+		sdk: 'union',
 		events,
 	};
 	return run;
@@ -167,7 +168,8 @@ describe('checkPrerequisites: a Flyte 2 project', () => {
 		await writeFile(path.join(box.project, 'requirements.txt'), 'flyte==2.6.5\n');
 		// A Python whose flyte is 2.6.5: it answers the probe as that Python would.
 		await shimTool(box, 'python3', 'printf 2.6.5');
-		const c = harness(box, person([], {handedOver: 0}).prompter);
+		// The journey detected the SDK once (flyte==2.6.5): the checks read it from the answers.
+		const c = {...harness(box, person([], {handedOver: 0}).prompter), sdk: 'flyte' as const};
 		const outcome = await checkPrerequisites(c, {docker: false, adc: false});
 		const ids = outcome.checks.map(check => check.id);
 		expect(ids).toContain('flyte-sdk');
