@@ -1,8 +1,6 @@
 import {fileURLToPath} from 'node:url';
 import {defineConfig} from 'rolldown';
 
-// One bundle (plus a chunk per lazy import) instead of ~750 files: Node resolves and reads each
-// module on its own, and that, not our code, was most of start-up.
 // yoga-layout's loader (emscripten) fetches its own base64 `data:` URL when a global fetch exists:
 // on Node that loads undici and pushes ~100 kB through it, ~70 ms CPU before Ink's first frame. The
 // synchronous decode it falls back to (no fetch) is what Node needs.
@@ -19,6 +17,8 @@ const yogaWithoutFetch = {
 	},
 };
 
+// One bundle (plus a chunk per lazy import) instead of ~750 files: Node resolves and reads each
+// module on its own, and that, not our code, was most of start-up.
 export default defineConfig({
 	plugins: [yogaWithoutFetch],
 	// The Artifact Registry client's worker thread (source/services/registry-thread.ts) is an entry of its own.
