@@ -4,6 +4,7 @@ import {registryHandle} from '../services/registry-handle.js';
 import {projectFolder, type AnswerStore, type ProjectAnswers} from '../services/store.js';
 import type {StepContext} from '../steps/context.js';
 import {checkFlagFiles} from '../steps/flag-files.js';
+import {endReadAhead, startReadAhead} from '../steps/read-ahead.js';
 import {findKnownSetup, resolveAnswers} from '../steps/setup.js';
 import type {Flags} from '../flags.js';
 import type {ServiceContext} from '../services/context.js';
@@ -53,6 +54,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		const known = await findKnownSetup({flags, saved, ctx, ...where});
 		let c: StepContext = {...resolveAnswers(flags, saved, known), ...where, ctx, ask, report};
 		await validateFlags(c, registry);
+		void startReadAhead(c).catch(() => undefined);
 		if (store.problem)
 			report({
 				type: 'note',
@@ -105,6 +107,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
 		return {...result, ok: true, ...found.next};
 	} finally {
+		endReadAhead({ctx});
 		await registry.close();
 	}
 }
