@@ -38,6 +38,8 @@ export type JourneyResult = {
 	repositoryCreated?: boolean;
 	/** Whether the Union data plane (another project's worker service account) may pull from the repository. */
 	dataPlaneAccess?: {status: string; serviceAccount?: string; fix?: string};
+	/** Union's remote image builder (another project): its account's Writer and the operator proxy's Reader on the repository. */
+	builderAccess?: {status: string; grants: Array<{account: string; serviceAccount: string; role: string; status: string; fix?: string}>};
 	buildSkipped?: string;
 	logFile?: string;
 	nextCommand?: string;
@@ -69,9 +71,15 @@ export type JourneyEvent =
 	| {type: 'layer'; id: string; status: string; current?: number; total?: number}
 	/** Everything known so far (after each step): what --json prints, with the error, when a later step fails. */
 	| {type: 'known'; result: JourneyResult}
+	/** The project's SDK, once the run knows it: the image step's title (and words) follow it. */
+	| {type: 'sdk'; sdk: Sdk}
 	| {type: 'done'; result: JourneyResult};
 
 export type Reporter = (event: JourneyEvent) => void;
 
 /** What the module declares, in the SDK's own word: a Flyte 2 project has flyte.Image, not ImageSpec. */
 export const declarationNoun = (sdk: Sdk | undefined): string => (sdk === 'flyte' ? 'flyte.Image' : 'ImageSpec');
+
+/** A step's title in the run's SDK: the image step is named after what the module declares. */
+export const stepTitle = (id: string, sdk: Sdk | undefined): string =>
+	id === 'imagespec' ? declarationNoun(sdk) : (STEPS.find(step => step.id === id)?.title ?? id);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {CancelledError, StepError} from '../services/errors.js';
 import {registryHandle} from '../services/registry-handle.js';
+import {detectSdk} from '../services/sdk.js';
 import {projectFolder, type AnswerStore, type ProjectAnswers} from '../services/store.js';
 import type {StepContext} from '../steps/context.js';
 import {checkFlagFiles} from '../steps/flag-files.js';
@@ -52,7 +53,10 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		// A rerun starts from the saved answers; a new team member from the team's module.
 		const saved = store.load();
 		const known = await findKnownSetup({flags, saved, ctx, ...where});
-		let c: StepContext = {...resolveAnswers(flags, saved, known), ...where, ctx, ask, report};
+		// Once per run: every step that differs by SDK reads c.sdk.
+		const sdk = flags.sdk ?? (await detectSdk(where.folder));
+		report({type: 'sdk', sdk});
+		let c: StepContext = {...resolveAnswers(flags, saved, known, sdk), ...where, ctx, ask, report};
 		await validateFlags(c, registry);
 		void startReadAhead(c).catch(() => undefined);
 		if (store.problem)
@@ -144,7 +148,7 @@ async function runStep(id: StepId, c: StepContext, report: Reporter, work: () =>
  * A step writes only what it declares (`adds` to the result, `saves` to the answers): a field it
  * did not declare is a bug in the table, found by any run of that step.
  */
-function declared<T extends Partial<JourneyResult> | ProjectAnswers>(step: JourneyStep, list: 'adds' | 'saves', written: T, before?: T): T {
+export function declared<T extends Partial<JourneyResult> | ProjectAnswers>(step: JourneyStep, list: 'adds' | 'saves', written: T, before?: T): T {
 	const allowed = new Set<string>(step[list]);
 	const keys = Object.keys(written).filter(key => before === undefined || written[key as keyof T] !== before[key as keyof T]);
 	const undeclared = keys.filter(key => !allowed.has(key));

@@ -1,6 +1,6 @@
 import type {Check} from '../services/checks.js';
 import {planBody, planTitle} from './plan.js';
-import {STEPS, type JourneyEvent, type JourneyResult, type StepId, type StepStatus} from './events.js';
+import {STEPS, stepTitle, type JourneyEvent, type JourneyResult, type StepId, type StepStatus} from './events.js';
 
 export type StepState = {id: StepId; title: string; status: StepStatus; detail?: string; fix?: string};
 export type PendingCheck = {id: Check['id']; pending: true};
@@ -97,6 +97,10 @@ export const reduce = (state: FlowState, event: JourneyEvent): FlowState => {
 
 		case 'known': {
 			return {...state, known: event.result};
+		}
+
+		case 'sdk': {
+			return {...state, steps: state.steps.map(step => ({...step, title: stepTitle(step.id, event.sdk)}))};
 		}
 
 		case 'done': {

@@ -1,5 +1,6 @@
 const NAME = 'imagespec-gar';
-const TAGLINE = '· Artifact Registry for your ImageSpec images · Ctrl-C to stop';
+// Both SDKs' images: it is drawn before the run knows which one the project uses.
+const TAGLINE = '· Artifact Registry for your Flyte images · Ctrl-C to stop';
 
 const bold = (text: string) => `\u001B[1m\u001B[36m${text}\u001B[39m\u001B[22m`;
 const dim = (text: string) => `\u001B[2m${text}\u001B[22m`;

@@ -1,25 +1,34 @@
 import {planBody, planTitle} from '../flow/plan.js';
-import {STEPS, type JourneyEvent, type Reporter} from '../flow/events.js';
+import {stepTitle, type JourneyEvent, type Reporter} from '../flow/events.js';
+import type {Sdk} from '../services/sdk.js';
 
 const STATUS_WORD = {ok: 'ok', warn: 'warning', fail: 'FAILED'} as const;
-const title = (id: string) => STEPS.find(step => step.id === id)?.title ?? id;
 
 /**
  * Line-by-line progress in words: for --plain, screen readers, dumb terminals, CI logs and
  * the stderr of --json. No animation, no colour, every status spelled out.
  */
 export const createPlainReporter = (write: (line: string) => void): Reporter => {
-	const layerStatus = new Map<string, string>();
+	const seen: Seen = {layerStatus: new Map()};
 	return (event: JourneyEvent) => {
-		const lines = plainLines(event, layerStatus);
+		const lines = plainLines(event, seen);
 		for (const line of lines) write(line);
 	};
 };
 
-const plainLines = (event: JourneyEvent, layerStatus: Map<string, string>): string[] => {
+/** What earlier events told: each layer's last status, and the run's SDK (the image step's title). */
+type Seen = {layerStatus: Map<string, string>; sdk?: Sdk};
+
+const plainLines = (event: JourneyEvent, seen: Seen): string[] => {
+	const {layerStatus} = seen;
 	switch (event.type) {
+		case 'sdk': {
+			seen.sdk = event.sdk;
+			return [];
+		}
+
 		case 'step': {
-			const head = `${title(event.step)}: ${event.status === 'running' ? 'started' : event.status === 'failed' ? 'FAILED' : event.status}`;
+			const head = `${stepTitle(event.step, seen.sdk)}: ${event.status === 'running' ? 'started' : event.status === 'failed' ? 'FAILED' : event.status}`;
 			const lines = [event.detail ? `${head} — ${event.detail}` : head];
 			if (event.fix) lines.push(...event.fix.split('\n').map(line => `  fix: ${line}`));
 			return lines;

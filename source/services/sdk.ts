@@ -61,12 +61,8 @@ export const detectSdk = async (folder: string): Promise<Sdk> => {
 /** The SDKs that declare ImageSpec (Flyte 1). */
 export type ImageSpecSdk = Exclude<Sdk, 'flyte'>;
 
-/** The ImageSpec module's SDK: --sdk when it names one, else what the project uses. */
-export const imageSpecSdk = async (flag: Sdk | undefined, folder: string): Promise<ImageSpecSdk> => {
-	if (flag === 'union' || flag === 'flytekit') return flag;
-	const detected = await detectSdk(folder);
-	return detected === 'flyte' ? 'union' : detected;
-};
+/** The ImageSpec module's SDK, from the run's one (--sdk, else detected): union for a project that names none. */
+export const imageSpecSdk = (sdk: Sdk): ImageSpecSdk => (sdk === 'flyte' ? 'union' : sdk);
 
 /** The flyte version the project pins exactly (`flyte==2.6.5`), which names its from_debian_base image. */
 export const pinnedFlyteVersion = async (folder: string): Promise<string | undefined> => {

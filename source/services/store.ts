@@ -1,10 +1,12 @@
 import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
+import {writeFileSync as writeFileAtomically} from 'atomically';
+import {StepError} from './errors.js';
 import {fileError} from './file-safety.js';
 import type {Platform} from './platform.js';
 
 /**
- * Per-project answers, kept in a `conf` store keyed by the user's project folder.
+ * Per-project answers, kept in one JSON file keyed by the user's project folder.
  * Only names are stored: never a token, key or credential.
  */
 export type SavedImage = {
@@ -21,7 +23,15 @@ export type SavedImage = {
 	updatedAt: string;
 };
 
-export type SavedDataPlane = {sameProject: boolean; serviceAccount?: string; project?: string};
+export type SavedDataPlane = {
+	sameProject: boolean;
+	/** The worker account (Reader). */
+	serviceAccount?: string;
+	project?: string;
+	/** Union's remote image builder (Writer) and the operator proxy (Reader), once asked. */
+	builderServiceAccount?: string;
+	operatorProxyServiceAccount?: string;
+};
 
 export type ProjectAnswers = {
 	project?: string;
@@ -41,30 +51,56 @@ export type ProjectAnswers = {
 
 export const SCHEMA_VERSION = 1;
 
-const text = {type: 'string'};
-const savedImage = {
-	type: 'object',
-	properties: Object.fromEntries([
-		...['name', 'tag', 'imageUri', 'specFile', 'baseImage', 'pythonVersion', 'requirements', 'platform', 'builder', 'updatedAt'].map(key => [key, text]),
-		['packages', {type: 'array', items: text}],
+/**
+ * The shape of the file, checked when it is read: a file of another shape is reported and kept,
+ * never overwritten. (conf + ajv checked it before: ~0.1 s of the start-up spent compiling the schema.)
+ */
+type Shape = 'string' | 'boolean' | 'integer' | {object: Record<string, Shape>} | {map: Shape} | {list: Shape} | {anyOf: Shape[]};
+const text = 'string';
+const SAVED_IMAGE: Shape = {
+	object: Object.fromEntries([
+		...['name', 'tag', 'imageUri', 'specFile', 'baseImage', 'pythonVersion', 'requirements', 'platform', 'builder', 'updatedAt'].map(
+			key => [key, text] as const,
+		),
+		['packages', {list: text}],
 	]),
 };
-const projectAnswers = {
-	type: 'object',
-	properties: {
-		...Object.fromEntries(['project', 'location', 'repository', 'output', 'dockerAuth'].map(key => [key, text])),
-		dataPlane: {type: 'object', properties: {sameProject: {type: 'boolean'}, serviceAccount: text, project: text}},
-		// schemaVersion 0 kept a list; migrate() turns it into the map.
-		images: {
-			anyOf: [
-				{type: 'object', additionalProperties: savedImage},
-				{type: 'array', items: savedImage},
-			],
+const PROJECT_ANSWERS: Shape = {
+	object: {
+		...Object.fromEntries(['project', 'location', 'repository', 'output', 'dockerAuth'].map(key => [key, text] as const)),
+		dataPlane: {
+			object: {sameProject: 'boolean', serviceAccount: text, project: text, builderServiceAccount: text, operatorProxyServiceAccount: text},
 		},
+		// schemaVersion 0 kept a list; migrate() turns it into the map.
+		images: {anyOf: [{map: SAVED_IMAGE}, {list: SAVED_IMAGE}]},
 	},
 };
-/** The shape of the whole file (conf validates it with ajv when it reads and writes). */
-const STORE_SCHEMA = {schemaVersion: {type: 'integer', minimum: 0}, projects: {type: 'object', additionalProperties: projectAnswers}};
+const STORE_SHAPE: Shape = {object: {schemaVersion: 'integer', projects: {map: PROJECT_ANSWERS}}};
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Where value departs from shape (`projects › /p › images must be …`), or undefined when it fits. Absent keys fit. */
+const shapeProblem = (value: unknown, shape: Shape, at: string[]): string | undefined => {
+	const where = at.length > 0 ? at.join(' › ') : 'the file';
+	if (shape === 'string' || shape === 'boolean') return typeof value === shape ? undefined : `${where} must be a ${shape}`;
+	if (shape === 'integer') return Number.isInteger(value) && (value as number) >= 0 ? undefined : `${where} must be a whole number`;
+	if ('anyOf' in shape) {
+		const problems = shape.anyOf.map(one => shapeProblem(value, one, at));
+		return problems.includes(undefined) ? undefined : problems[0];
+	}
+	if ('list' in shape) {
+		if (!Array.isArray(value)) return `${where} must be a list`;
+		return value.map((item, index) => shapeProblem(item, shape.list, [...at, String(index)])).find(Boolean);
+	}
+	if (!isPlainObject(value)) return `${where} must be an object`;
+	if ('map' in shape)
+		return Object.entries(value)
+			.map(([key, item]) => shapeProblem(item, shape.map, [...at, key]))
+			.find(Boolean);
+	return Object.entries(shape.object)
+		.map(([key, part]) => (value[key] === undefined ? undefined : shapeProblem(value[key], part, [...at, key])))
+		.find(Boolean);
+};
 
 type StoreShape = {schemaVersion?: number; projects?: Record<string, ProjectAnswers>};
 
@@ -85,65 +121,82 @@ export const projectFolder = (cwd: string): string => {
 	}
 };
 
+/** The file's content, checked; {} when there is no file yet. Throws (one line) on anything else. */
+const readStore = (file: string): StoreShape => {
+	let found: string;
+	try {
+		found = readFileSync(file, 'utf8');
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+		throw error;
+	}
+	const parsed = JSON.parse(found) as unknown;
+	const wrong = Array.isArray(parsed) ? 'it holds a list, not an object' : shapeProblem(parsed, STORE_SHAPE, []);
+	if (wrong) throw new Error(`its shape is wrong: ${wrong}`);
+	return parsed as StoreShape;
+};
+
+const firstLine = (error: unknown) => (error instanceof Error ? error.message.split('\n')[0]! : String(error));
+
+/**
+ * One JSON file of every project's answers, 0600, replaced whole and atomically (atomically's
+ * temp file and rename) on each save. Nothing is created until the first save.
+ */
 export const openStore = async (options: {folder: string; platform: Platform; cwd?: string}): Promise<AnswerStore> => {
-	const {default: Conf} = await import('conf');
 	const key = options.folder;
 	const dir = options.cwd ?? configDir(options.platform);
 	const file = path.join(dir, 'config.json');
-	let conf: InstanceType<typeof Conf<StoreShape>> | undefined;
-	let problem: string | undefined;
-	const open = () =>
-		new Conf<StoreShape>({
-			projectName: 'imagespec-gar',
-			cwd: dir,
-			// Paths contain dots; they are keys, not property paths.
-			accessPropertiesByDotNotation: false,
-			configFileMode: 0o600,
-			clearInvalidConfig: false,
-			// A file of another shape is reported and kept, never overwritten (as invalid JSON is).
-			schema: STORE_SCHEMA,
-		});
-
-	// conf creates its folder when constructed: wait for the first save unless there is a file to read.
-	if (existsSync(file)) {
+	const write = (next: StoreShape) => {
 		try {
-			// conf reads a top-level list as an object (and would write it back as one).
-			if (Array.isArray(parseOrUndefined(readFileSync(file, 'utf8')))) throw new Error('its shape is wrong: it holds a list, not an object');
-			conf = open();
-			const version = conf.get('schemaVersion') ?? (conf.size > 0 ? 0 : SCHEMA_VERSION);
-			if (version < SCHEMA_VERSION) conf.store = migrate(conf.store, version);
-			else if (version > SCHEMA_VERSION) problem = `it was written by a newer imagespec-gar (schemaVersion ${version})`;
+			writeFileAtomically(file, JSON.stringify(next, undefined, '\t'), {mode: 0o600});
 		} catch (error) {
-			conf = undefined;
-			problem = error instanceof Error ? error.message.split('\n')[0]!.replace(/^Config schema violation: /, 'its shape is wrong: ') : String(error);
+			throw fileError(error, 'save your answers in', file);
 		}
-	}
-
-	const projects = (): Record<string, ProjectAnswers> => {
-		const value = conf?.get('projects');
-		return value && typeof value === 'object' ? value : {};
 	};
+
+	let data: StoreShape = {};
+	let problem: string | undefined;
+	try {
+		data = readStore(file);
+		const version = data.schemaVersion ?? (Object.keys(data).length > 0 ? 0 : SCHEMA_VERSION);
+		if (version < SCHEMA_VERSION) write((data = migrate(data, version)));
+		else if (version > SCHEMA_VERSION) problem = `it was written by a newer imagespec-gar (schemaVersion ${version})`;
+	} catch (error) {
+		data = {};
+		problem = firstLine(error);
+	}
 
 	return {
 		path: file,
 		problem,
-		load: () => structuredClone(projects()[key] ?? {}),
+		// Read again, as conf did: another run (another store) may have saved since.
+		load: () => {
+			if (problem) return {};
+			try {
+				data = readStore(file);
+			} catch {
+				// Unreadable since it was opened: what it held then.
+			}
+			return structuredClone(data.projects?.[key] ?? {});
+		},
 		save(update) {
 			if (problem) return;
-			conf ??= open();
-			const all = projects();
-			// One write: opening the store (or a run that fails on usage) leaves no file behind.
+			// Read again: another run (another project folder) may have saved since.
+			let all: Record<string, ProjectAnswers>;
 			try {
-				conf.set({schemaVersion: SCHEMA_VERSION, projects: {...all, [key]: update(structuredClone(all[key] ?? {}))}});
+				all = readStore(file).projects ?? {};
 			} catch (error) {
-				throw fileError(error, 'save your answers in', file);
+				const cause = fileError(error, 'read your saved answers in', file);
+				throw cause instanceof StepError ? cause : new StepError(`Cannot save your answers in ${file}: ${firstLine(error)}`, {cause: error});
 			}
+			// One write: opening the store (or a run that fails on usage) leaves no file behind.
+			write({schemaVersion: SCHEMA_VERSION, projects: {...all, [key]: update(structuredClone(all[key] ?? {}))}});
 		},
 	};
 };
 
 /**
- * Our own migrations (conf's are marked unsupported by its author). v0, before schemaVersion
+ * Our own migrations. v0, before schemaVersion
  * existed, kept each project's images as a list.
  */
 export const migrate = (data: StoreShape, from: number): StoreShape => {
@@ -161,15 +214,7 @@ export const migrate = (data: StoreShape, from: number): StoreShape => {
 	return next;
 };
 
-const parseOrUndefined = (text: string): unknown => {
-	try {
-		return JSON.parse(text) as unknown;
-	} catch {
-		return undefined;
-	}
-};
-
-/** conf's own location, but honouring the env we were given (tests pass XDG_CONFIG_HOME). */
+/** Where conf, which kept the file before, put it (answers saved then are found), honouring the env we were given (tests pass XDG_CONFIG_HOME). */
 const configDir = ({os, env, home}: Platform): string => {
 	if (os === 'darwin' && !env.XDG_CONFIG_HOME) return path.join(home, 'Library', 'Preferences', 'imagespec-gar-nodejs');
 	if (os === 'win32') return path.join(env.APPDATA ?? path.join(home, 'AppData', 'Roaming'), 'imagespec-gar-nodejs', 'Config');

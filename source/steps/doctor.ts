@@ -1,14 +1,18 @@
 import path from 'node:path';
 import type {Flags} from '../flags.js';
-import {answer} from '../flow/answers.js';
+import {DEFAULT_FLYTE_MODULE, DEFAULT_MODULE, answer, moduleFileOf} from '../flow/answers.js';
 import {plannedChecks, runChecks, type Check, type CheckOptions} from '../services/checks.js';
 import {FLYTE_CHECKS, runFlyteChecks, type FlyteCheckOptions} from '../services/flyte-checks.js';
 import {composeRegistry, registryHostOfLocation} from '../services/imagespec.js';
 import {detectSdk} from '../services/sdk.js';
+import type {ServiceContext} from '../services/context.js';
 import {StepError, isAbort} from '../services/errors.js';
+import {isRegularFile} from '../services/file-safety.js';
+import {readModuleSpecs} from '../services/module-reader.js';
 import type {Platform} from '../services/platform.js';
 import {openStore, projectFolder} from '../services/store.js';
 import {doctorPresenter, type DoctorPresenter, type DoctorReport} from '../present/doctor.js';
+import {remoteBuilderConfigured} from './builder-access.js';
 import {knownRepository} from './prerequisites.js';
 import {findKnownSetup, resolveAnswers} from './setup.js';
 
@@ -49,7 +53,7 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
 		// A run that failed still takes its view down, before saying why.
 		await presenter?.end();
 		if (isAbort(error) || signal.aborted) {
-			// conf's when-exit re-sends the signal to us after its cleanup; once main has removed its
+			// atomically's when-exit (the store's writer) re-sends the signal to us after its cleanup; once main has removed its
 			// handlers that second delivery would kill us (no exit 130). Absorb it until we exit.
 			for (const name of ['SIGINT', 'SIGTERM'] as const) process.on(name, () => undefined);
 			options.stderr('Cancelled: nothing was changed.\n');
@@ -69,17 +73,22 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 	const store = await openStore({folder, platform});
 	const stored = store.problem ? {} : store.load();
 	const known = await findKnownSetup({cwd, folder, flags, saved: stored, ctx: {platform, signal}});
-	const answers = resolveAnswers(flags, stored, known);
+	const sdk = flags.sdk ?? (await detectSdk(folder));
+	const answers = resolveAnswers(flags, stored, known, sdk);
 	const {saved} = answers;
 	const repository = knownRepository(answers);
 	const env = platform.env;
+	const flyte = answers.sdk === 'flyte';
 	const note = repository
 		? known?.source === 'module'
 			? `Repository from your team's ${path.relative(cwd, known.moduleFile) || known.moduleFile}.`
 			: undefined
-		: 'No repository is saved for this folder (and no image_specs.py declares one): ' +
-			'run imagespec-gar to choose one; then doctor checks docker auth for it and your access.';
-	const flyte = (flags.sdk ?? (await detectSdk(folder))) === 'flyte';
+		: await whyNoRepository({platform, signal}, {moduleFile: moduleFileOf(answers, {cwd, folder}), folder, cwd, flyte});
+	const remote = await remoteBuilderConfigured({...flags, sdk: flyte ? 'flyte' : flags.sdk}, [...Object.values(saved.images ?? {}), ...(known?.images ?? [])], {
+		folder,
+		platform,
+	});
+	const dataPlane = saved.dataPlane;
 	const flyteOptions: FlyteCheckOptions | undefined = flyte
 		? {
 				folder,
@@ -100,10 +109,38 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 			repository,
 			mode: 'doctor',
 			dockerAuthSaved: saved.dockerAuth,
-			dataPlaneServiceAccount: saved.dataPlane?.sameProject === false ? saved.dataPlane.serviceAccount : undefined,
+			dataPlaneServiceAccount: dataPlane?.sameProject === false ? dataPlane.serviceAccount : undefined,
+			...(remote
+				? {
+						remoteBuilder: {
+							sameProject: dataPlane?.sameProject,
+							builderServiceAccount: flags.builderSa ?? dataPlane?.builderServiceAccount,
+							operatorProxyServiceAccount: flags.operatorProxySa ?? dataPlane?.operatorProxyServiceAccount,
+						},
+					}
+				: {}),
 		},
 		note,
 	};
+}
+
+const CHOOSE_ONE = 'run imagespec-gar to choose one; then doctor checks docker auth for it and your access.';
+
+/**
+ * Why no repository is known. A team's module that is there but does not run (a syntax error, a
+ * failing import) is named with its error: "none declares one" would send a newcomer the wrong way.
+ */
+async function whyNoRepository(ctx: ServiceContext, where: {moduleFile: string; folder: string; cwd: string; flyte: boolean}): Promise<string> {
+	const name = path.relative(where.cwd, where.moduleFile) || where.moduleFile;
+	if (!where.flyte && isRegularFile(where.moduleFile)) {
+		const problem = await readModuleSpecs(ctx, {moduleFile: where.moduleFile, folder: where.folder}).then(
+			() => undefined,
+			(error: unknown) => (isAbort(error) ? Promise.reject(error) : error instanceof StepError ? error : undefined),
+		);
+		if (problem) return `${name} could not be read, so its repository is not known: ${problem.message}${problem.fix ? `\nfix: ${problem.fix}` : ''}`;
+	}
+	const module = where.flyte ? DEFAULT_FLYTE_MODULE : DEFAULT_MODULE;
+	return `No repository is saved for this folder (and no ${module} declares one): ${CHOOSE_ONE}`;
 }
 
 const toReport = (checks: Check[]): DoctorReport => ({ok: checks.every(check => !check.required || check.status !== 'fail'), checks});

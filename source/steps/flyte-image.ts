@@ -25,8 +25,9 @@ import {findInRepository, skipWhenThere} from './build.js';
 import type {StepContext} from './context.js';
 import {DEFAULT_PYTHON_VERSION, askImageName, localPythonVersion} from './imagespec.js';
 
-/** The module the wizard writes for Flyte 2, beside (never in) an ImageSpec module. */
-export const DEFAULT_FLYTE_MODULE = 'flyte_images.py';
+import {DEFAULT_FLYTE_MODULE} from '../flow/answers.js';
+
+export {DEFAULT_FLYTE_MODULE};
 
 /** flyte's from_debian_base Pythons (flyte-sdk _image.py, _DEFAULT_IMAGE_PREFIXES). */
 const FLYTE_PYTHON_VERSIONS = ['3.14', '3.13', '3.12', '3.11', '3.10'];

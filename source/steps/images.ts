@@ -116,7 +116,7 @@ const errorOf = (error: unknown) =>
 		? {message: error.message, ...(error.fix ? {fix: error.fix} : {}), ...(error.reason ? {reason: error.reason} : {})}
 		: {message: String(error)};
 
-/** Ctrl-C / SIGTERM: absorb the signal conf's when-exit re-sends, say so, exit 130. */
+/** Ctrl-C / SIGTERM: absorb the signal atomically's when-exit (the store's writer) re-sends, say so, exit 130. */
 function cancelled(options: Pick<ImagesCommandOptions, 'stderr'>, what: string): number {
 	for (const name of ['SIGINT', 'SIGTERM'] as const) process.on(name, () => undefined);
 	options.stderr(`Cancelled: ${what}\n`);
@@ -361,6 +361,7 @@ async function buildRows(
 					if (event.type === 'note' && event.text.startsWith('Full build log: ')) rows[index]!.logFile = event.text.slice('Full build log: '.length);
 				},
 				saved: state.saved,
+				sdk: state.sdk,
 			};
 			const authored = {
 				spec: image.spec,
@@ -369,7 +370,7 @@ async function buildRows(
 				moduleFile: state.moduleFile,
 				specFile: state.moduleFile,
 				variable: image.variable,
-				sdk: await imageSpecSdk(options.flags.sdk, state.folder),
+				sdk: imageSpecSdk(state.sdk),
 			};
 			const outcome = await buildImage(c, authored, where, state.registry);
 			// What this push was made of: the next status can tell what changed since.

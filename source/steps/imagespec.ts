@@ -77,7 +77,7 @@ export type AuthoredSpec = {
  * keeps its text, and no default is added to it.
  */
 export async function authorImageSpec(c: StepContext, where: RepositoryRef & {builder: 'local' | 'union'; builderChosen?: boolean}): Promise<AuthoredSpec> {
-	const {ask, flags, report, folder} = c;
+	const {ask, report, folder} = c;
 	const env = c.ctx.platform.env;
 	const name = await askImageName(c);
 	const moduleFile = moduleFileOf(c, c);
@@ -116,7 +116,7 @@ export async function authorImageSpec(c: StepContext, where: RepositoryRef & {bu
 		const tag = changed ? await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch}) : found.tag!;
 		const uri = imageUri(spec, tag);
 		if (!ask.interactive && found.tag !== tag) refuseUnaskedTagChange(c, found.spec, spec, {name, relative, before: found.tag, tag});
-		const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: found.variable, sdk: await imageSpecSdk(flags.sdk, folder)};
+		const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: found.variable, sdk: imageSpecSdk(c.sdk)};
 		if (!changed) {
 			report({type: 'note', level: 'info', text: `${relative} already declares ${name} this way`});
 			return authored;
@@ -173,7 +173,7 @@ export async function authorImageSpec(c: StepContext, where: RepositoryRef & {bu
 	const redact = redactor(findSecrets(spec));
 	const tag = await computeTag(spec, {baseDir: folder, arch: c.ctx.platform.arch});
 	const uri = imageUri(spec, tag);
-	const sdk = await imageSpecSdk(flags.sdk, folder);
+	const sdk = imageSpecSdk(c.sdk);
 	const plan = planModuleUpdate(existing, spec, {sdk});
 	const authored: AuthoredSpec = {spec, tag, uri, moduleFile, specFile: moduleFile, variable: plan.variable, sdk};
 	if (plan.kind === 'unmanaged') {

@@ -1,7 +1,6 @@
 import type {RepositoryRef} from '../services/artifact-registry.js';
 import type {RegistryHandle} from '../services/registry-handle.js';
 import {flyteSdkCheck} from '../services/flyte-checks.js';
-import {detectSdk} from '../services/sdk.js';
 import {plannedChecks, runChecks, runnableFix, type Check, type CheckOptions, type ChecksOutcome} from '../services/checks.js';
 import {StepError} from '../services/errors.js';
 import {runInTerminal} from '../services/exec.js';
@@ -46,7 +45,7 @@ export async function checkPrerequisites(c: StepContext, needs: PrerequisiteNeed
 		python: c.ask.interactive,
 	};
 	// A Flyte 2 project needs flyte (and its CLI, to build here), not union or flytekit.
-	const flyte = c.ask.interactive && (c.flags.sdk ?? (await detectSdk(c.folder))) === 'flyte';
+	const flyte = c.ask.interactive && c.sdk === 'flyte';
 	if (flyte) options.python = false;
 	const offered = new Map<string, number>();
 	for (;;) {

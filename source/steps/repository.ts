@@ -23,7 +23,7 @@ import type {StepContext} from './context.js';
 
 export const NEW_REPOSITORY = '\u0000new';
 export const DEFAULT_NEW_REPOSITORY = 'union-images';
-export const DEFAULT_DESCRIPTION = 'Union / Flyte ImageSpec images (created by imagespec-gar)';
+export const DEFAULT_DESCRIPTION = 'Union / Flyte images (created by imagespec-gar)';
 
 export type RepositoryTimings = {
 	/** Waits between retries after enabling the API (it takes a while to be active everywhere). */

@@ -2,6 +2,7 @@ import {isRegularFile} from '../services/file-safety.js';
 import path from 'node:path';
 import {parseGarRegistry, type ImageSpec} from '../services/imagespec.js';
 import {readModuleSpecs} from '../services/module-reader.js';
+import type {Sdk} from '../services/sdk.js';
 import type {ProjectAnswers, SavedImage} from '../services/store.js';
 import type {Flags} from '../flags.js';
 import {freezeAnswers, moduleFileOf, withFlags, type Answers} from '../flow/answers.js';
@@ -96,7 +97,7 @@ export const parseRegistry = (registry: string, hostOverride?: string): {project
  * The run's answers, resolved once: the flags; then the saved answers, or, for a folder that saved
  * no setup, the setup the team's module declares (its images behind any saved ones).
  */
-export const resolveAnswers = (flags: Flags, saved: ProjectAnswers, known: KnownSetup | undefined): Answers =>
+export const resolveAnswers = (flags: Flags, saved: ProjectAnswers, known: KnownSetup | undefined, sdk: Sdk): Answers =>
 	freezeAnswers(
 		flags,
 		known?.source === 'module'
@@ -108,6 +109,7 @@ export const resolveAnswers = (flags: Flags, saved: ProjectAnswers, known: Known
 					images: {...Object.fromEntries(known.images.map(image => [image.name, image])), ...saved.images},
 				}
 			: saved,
+		sdk,
 	);
 
 /**
@@ -137,7 +139,7 @@ export const planRerun = (answers: Answers, known: KnownSetup, choice: RerunChoi
 		}
 
 		case 'start-over': {
-			return {answers: freezeAnswers(answers.flags, {}), asked: true};
+			return {answers: freezeAnswers(answers.flags, {}, answers.sdk), asked: true};
 		}
 	}
 };

@@ -10,6 +10,7 @@ import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {loginOffline} from '../support/gcloud.js';
 import {schemaErrors} from '../support/schema.js';
+import {whereFlags} from '../support/repository-world.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const engine = await dockerEngine();
@@ -35,12 +36,7 @@ requirePythonBase(requireDocker(describe, engine))('build and push a user can tr
 	let env: NodeJS.ProcessEnv;
 	let baseImage: string;
 	const args = (image = 'scorer') => [
-		'--project',
-		'acme-ml',
-		'--location',
-		'us-east1',
-		'--repository',
-		'union-images',
+		...whereFlags(),
 		'--image',
 		image,
 		'--base-image',

@@ -10,7 +10,7 @@ import {dockerEngine, requireDocker, startRegistry, type Registry} from '../supp
 import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
 import {KEY, spawnCli} from '../support/pty.js';
 import {interruptCli, processesOf} from '../support/build-world.js';
-import {startRepositoryWorld, type RepositoryWorld} from '../support/repository-world.js';
+import {useRepositoryWorld, whereFlags} from '../support/repository-world.js';
 
 const engine = await dockerEngine();
 const describeDocker = requirePythonBase(requireDocker(describe, engine));
@@ -40,23 +40,7 @@ describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 		await loginOffline(sandbox);
 		const env = {...sandbox.env, DOCKER_HOST: engine!.dockerHost, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: registry.host};
 		// A build step that takes long enough to be interrupted (busybox sleep; no network needed).
-		const args = [
-			'--project',
-			'acme-ml',
-			'--location',
-			'us-east1',
-			'--repository',
-			'cancel-me',
-			'--image',
-			image,
-			'--base-image',
-			baseImage,
-			'--python-version',
-			'3.11',
-			'--commands',
-			'sleep 60',
-			'--json',
-		];
+		const args = [...whereFlags('cancel-me'), '--image', image, '--base-image', baseImage, '--python-version', '3.11', '--commands', 'sleep 60', '--json'];
 		return {...(await interruptCli(args, {cwd: sandbox.project, env, sandbox}, when, signal)), sandbox};
 	};
 
@@ -102,18 +86,7 @@ describeDocker('Ctrl-C (SIGINT) and SIGTERM at each step of a real run', () => {
 });
 
 describe('Ctrl-C at each question of an interactive run (a real terminal)', () => {
-	let sandbox: Sandbox;
-
-	let world: RepositoryWorld;
-
-	beforeAll(async () => {
-		world = await startRepositoryWorld();
-		({sandbox} = world);
-	});
-
-	afterAll(async () => {
-		await world?.stop();
-	});
+	const world = useRepositoryWorld();
 
 	// Each run is given the answers before the question (as flags), then Ctrl-C is pressed there.
 	const questions: Array<[string, string[]]> = [
@@ -124,6 +97,7 @@ describe('Ctrl-C at each question of an interactive run (a real terminal)', () =
 	];
 
 	it('as soon as the header is up, before Ink has loaded: exit 130 and the resume line', async () => {
+		const {sandbox} = world();
 		const run = spawnCli(['--no-build'], {cwd: sandbox.project, env: sandbox.env});
 		try {
 			await run.waitFor('imagespec-gar ·', {timeout: 60_000});
@@ -138,6 +112,7 @@ describe('Ctrl-C at each question of an interactive run (a real terminal)', () =
 	});
 
 	it.each(questions)('at "%s": exit 130, the resume line, nothing left running or half-written', async (question, answers) => {
+		const {sandbox} = world();
 		const flags = ['--project', '--location', '--repository'].flatMap((flag, index) => (answers[index] ? [flag, answers[index]] : []));
 		const run = spawnCli(['--no-build', ...flags], {cwd: sandbox.project, env: sandbox.env});
 		try {

@@ -12,6 +12,7 @@ import {schemaErrors} from '../support/schema.js';
 import {imagespecGar} from '../support/cli.js';
 import {dockerEngine, requireDocker, startRegistry} from '../support/docker.js';
 import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
+import {whereFlags} from '../support/repository-world.js';
 
 const run = promisify(execFile);
 const UNION_STUB = fileURLToPath(new URL('../fixtures/union-stub', import.meta.url));
@@ -60,23 +61,7 @@ requirePythonBase(requireDocker(describe, engine))('the whole journey, non-inter
 	const basicAuth = `Basic ${Buffer.from(`_dcgcloud_token:${FAKE_TOKEN}`).toString('base64')}`;
 	let baseImage: string;
 	let env: NodeJS.ProcessEnv;
-	const args = () => [
-		'--project',
-		'acme-ml',
-		'--location',
-		'us-east1',
-		'--repository',
-		'union-images',
-		'--image',
-		'trainer',
-		'--base-image',
-		baseImage,
-		'--python-version',
-		'3.11',
-		'--env',
-		'MODE=train',
-		'--json',
-	];
+	const args = () => [...whereFlags(), '--image', 'trainer', '--base-image', baseImage, '--python-version', '3.11', '--env', 'MODE=train', '--json'];
 
 	beforeAll(async () => {
 		sandbox = await makeSandbox({ci: 'true'});

@@ -1,32 +1,22 @@
 import {readFile} from 'node:fs/promises';
 import path from 'node:path';
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {describe, expect, it} from 'vitest';
 import {readDeclaredSpecs} from '../../source/services/spec-module.js';
 import {imagespecGar} from '../support/cli.js';
-import type {Sandbox} from '../support/environment.js';
 import {KEY, drive, spawnCli} from '../support/pty.js';
-import {startRepositoryWorld, type RepositoryWorld} from '../support/repository-world.js';
+import {useRepositoryWorld, whereFlags} from '../support/repository-world.js';
 
 /**
  * Two real processes on one module: a person waits at "Write image_specs.py?" while a script
  * adds another image. No docker needed (--no-build).
  */
 describe('two runs writing image_specs.py at once', () => {
-	let sandbox: Sandbox;
-	const where = ['--project', 'acme-ml', '--location', 'us-east1', '--repository', 'union-images', '--no-build', '--python-version', '3.11'];
+	const where = [...whereFlags(), '--no-build', '--python-version', '3.11'];
 
-	let world: RepositoryWorld;
-
-	beforeAll(async () => {
-		world = await startRepositoryWorld();
-		({sandbox} = world);
-	});
-
-	afterAll(async () => {
-		await world?.stop();
-	});
+	const world = useRepositoryWorld();
 
 	it('the run that waited keeps the declaration the other run added meanwhile, and says so', async () => {
+		const {sandbox} = world();
 		const moduleFile = path.join(sandbox.project, 'image_specs.py');
 		const person = spawnCli([...where, '--image', 'trainer', '--packages', 'pandas'], {cwd: sandbox.project, env: sandbox.env, cols: 120, rows: 50});
 		try {
@@ -55,6 +45,7 @@ describe('two runs writing image_specs.py at once', () => {
 	});
 
 	it('when the other run changed the same image meanwhile, nothing is written and the reason is given', async () => {
+		const {sandbox} = world();
 		const moduleFile = path.join(sandbox.project, 'image_specs.py');
 		const person = spawnCli([...where, '--image', 'evaluator', '--packages', 'scipy'], {cwd: sandbox.project, env: sandbox.env, cols: 120, rows: 50});
 		try {

@@ -1,5 +1,5 @@
 import {execFile, spawn} from 'node:child_process';
-import {realpath, writeFile} from 'node:fs/promises';
+import {realpath, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
@@ -86,6 +86,19 @@ describe('imagespec-gar doctor on a fresh machine', () => {
 		expect(lines[account + 1]).toBe(`${' '.repeat(account >= 0 ? lines[account]!.indexOf('No active') : 0)}fix: gcloud auth login`);
 		expect(run.stdout).toContain('No repository is saved for this folder');
 		expect(run.stdout.trimEnd().split('\n').at(-1)).toBe('4 required checks failed: run the fixes above, then imagespec-gar doctor again.');
+	});
+
+	it("a team module that does not run: the note names its error and fix, not 'no module declares one'", async () => {
+		const moduleFile = path.join(sandbox.project, 'image_specs.py');
+		await writeFile(moduleFile, 'from flytekit import ImageSpec\nspec = ImageSpec(name="x", registry="us-east1-docker.pkg.dev/p/r",\n');
+		try {
+			const run = await doctor([], sandbox);
+			expect(run.stdout).toContain('image_specs.py could not be read, so its repository is not known: image_specs.py:2: SyntaxError:');
+			expect(run.stdout).toContain('fix: Fix image_specs.py so that `python image_specs.py` runs, then rerun.');
+			expect(run.stdout).not.toContain('No repository is saved');
+		} finally {
+			await rm(moduleFile, {force: true});
+		}
 	});
 
 	it('docker missing from PATH: the CLI check fails with the install link; with --builder union docker is optional', async () => {

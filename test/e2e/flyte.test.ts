@@ -68,6 +68,9 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		expect(result.usage).toEqual(['from flyte_images import trainer_env', '', '@trainer_env.task']);
 		expect(await readFile(path.join(world.sandbox.project, 'flyte_images.py'), 'utf8')).toBe(renderFlyteModule([image('trainer')]));
 		expect(run.stderr).toContain('amd64 only');
+		// The run speaks Flyte 2: the image step is named after what the module declares.
+		expect(run.stderr).toMatch(/^flyte\.Image: done — /m);
+		expect(run.stderr).not.toContain('ImageSpec');
 		// --flyte-config: image.registry in the project's flyte config (none yet: .flyte/config.yaml).
 		const config = path.join(world.sandbox.project, '.flyte', 'config.yaml');
 		expect(result.flyteConfig).toBe(config);

@@ -1,11 +1,9 @@
-import {generateKeyPairSync, randomBytes} from 'node:crypto';
-import {mkdir, readFile, writeFile} from 'node:fs/promises';
+import {mkdir, readFile} from 'node:fs/promises';
 import path from 'node:path';
-import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
-import {DEFAULT_ACCOUNT, sharedTokenEndpoint, shimTool} from '../support/gcloud.js';
+import {realGcloud, shimTool, writeLoginKey} from '../support/gcloud.js';
 import {KEY, spawnCli} from '../support/pty.js';
 
 /**
@@ -22,27 +20,8 @@ describe('a failed login check, fixed from inside the wizard', () => {
 	beforeAll(async () => {
 		fake = await startFakeArtifactRegistry();
 		sandbox = await makeSandbox({env: {DOCKER_HOST: 'unix:///nonexistent.sock', IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint}});
-		const endpoint = await sharedTokenEndpoint();
-		sandbox.env.CLOUDSDK_AUTH_TOKEN_HOST = endpoint.url;
-		const key = path.join(sandbox.root, 'key.json');
-		const privateKey = generateKeyPairSync('rsa', {
-			modulusLength: 2048,
-			privateKeyEncoding: {type: 'pkcs8', format: 'pem'},
-			publicKeyEncoding: {type: 'spki', format: 'pem'},
-		}).privateKey;
-		await writeFile(
-			key,
-			JSON.stringify({
-				type: 'service_account',
-				project_id: 'acme-ml',
-				private_key_id: randomBytes(20).toString('hex'),
-				private_key: privateKey,
-				client_email: DEFAULT_ACCOUNT,
-				client_id: '1',
-				token_uri: endpoint.url,
-			}),
-		);
-		const real = (await execa('sh', ['-c', 'command -v gcloud'], {env: sandbox.env, extendEnv: false})).stdout.trim();
+		const key = await writeLoginKey(sandbox);
+		const real = await realGcloud(sandbox);
 		codes = path.join(sandbox.root, 'codes.log');
 		await shimTool(
 			sandbox,

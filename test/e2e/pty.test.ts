@@ -161,7 +161,7 @@ requirePythonBase(requireDocker(describe, engine))('imagespec-gar in a terminal,
 			expect(cli.chunks.slice(0, header + 1).some(chunk => chunk.data.includes('Prerequisites'))).toBe(false);
 			// Every prerequisite, with its result, before the first question.
 			const [firstScreen = ''] = Object.values(screens);
-			expect(firstScreen).toContain('imagespec-gar · Artifact Registry for your ImageSpec images');
+			expect(firstScreen).toContain('imagespec-gar · Artifact Registry for your Flyte images');
 			expect(firstScreen).toMatch(/✔ Prerequisites/);
 			expect(firstScreen).toMatch(/✔ gcloud account — ci-bot@acme-ml/);
 			expect(firstScreen).toMatch(/✔ Docker engine/);

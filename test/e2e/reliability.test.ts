@@ -6,6 +6,7 @@ import {imagespecGar, type CliRun} from '../support/cli.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {loginOffline} from '../support/gcloud.js';
+import {whereFlags} from '../support/repository-world.js';
 
 /**
  * Accidents and hostile input, through the built CLI on real parts (gcloud, the real client
@@ -44,20 +45,7 @@ const readOnlyBind = (dir: string): boolean => tryMount(['--bind', dir, dir]) &&
 describe('reliability under accident and hostile input', () => {
 	let fake: FakeArtifactRegistry;
 	let sandbox: Sandbox;
-	const base = [
-		'--project',
-		'acme-ml',
-		'--location',
-		'us-east1',
-		'--repository',
-		'union-images',
-		'--image',
-		'trainer',
-		'--no-build',
-		'--python-version',
-		'3.11',
-		'--json',
-	];
+	const base = [...whereFlags(), '--image', 'trainer', '--no-build', '--python-version', '3.11', '--json'];
 
 	beforeAll(async () => {
 		fake = await startFakeArtifactRegistry();

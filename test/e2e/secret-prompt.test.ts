@@ -1,41 +1,16 @@
 import {existsSync} from 'node:fs';
 import path from 'node:path';
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import type {Sandbox} from '../support/environment.js';
+import {describe, expect, it} from 'vitest';
 import {drive, spawnCli} from '../support/pty.js';
-import {startRepositoryWorld, type RepositoryWorld} from '../support/repository-world.js';
+import {useRepositoryWorld, whereFlags} from '../support/repository-world.js';
 
 /** Issue 16, point 3, for a person: warned, asked (default no), the value never on screen. */
 describe('a secret-looking --env in the wizard', () => {
-	let sandbox: Sandbox;
-
-	let world: RepositoryWorld;
-
-	beforeAll(async () => {
-		world = await startRepositoryWorld();
-		({sandbox} = world);
-	});
-
-	afterAll(async () => {
-		await world?.stop();
-	});
+	const world = useRepositoryWorld();
 
 	it('is said with the way out and asked; the default (no) writes nothing, exit 1', async () => {
-		const args = [
-			'--project',
-			'acme-ml',
-			'--location',
-			'us-east1',
-			'--repository',
-			'union-images',
-			'--no-build',
-			'--image',
-			'trainer',
-			'--python-version',
-			'3.11',
-			'--env',
-			'HF_TOKEN=hf_live_0123456789',
-		];
+		const {sandbox} = world();
+		const args = [...whereFlags(), '--no-build', '--image', 'trainer', '--python-version', '3.11', '--env', 'HF_TOKEN=hf_live_0123456789'];
 		const run = spawnCli(args, {cwd: sandbox.project, env: sandbox.env, cols: 120, rows: 50});
 		try {
 			await drive(run, {answers: [], until: /Write it into the module anyway\?/, unknown: 'enter'});

@@ -40,6 +40,29 @@ describe('saved answers', () => {
 		expect(await readFile(file, 'utf8')).toBe('{"projects": {oops');
 	});
 
+	it('keeps the answers another run saved for another folder since this one opened', async () => {
+		const {platform} = await sandbox();
+		const first = await openStore({folder: '/a', platform});
+		const second = await openStore({folder: '/b', platform});
+		first.save(answers => ({...answers, project: 'acme-a'}));
+		second.save(answers => ({...answers, project: 'acme-b'}));
+		const saved = JSON.parse(await readFile(first.path, 'utf8'));
+		expect(saved.projects).toEqual({'/a': {project: 'acme-a'}, '/b': {project: 'acme-b'}});
+	});
+
+	it('names where a file of the wrong shape goes wrong', async () => {
+		const {root, platform} = await sandbox();
+		const file = path.join(root, 'xdg', 'imagespec-gar-nodejs', 'config.json');
+		await mkdir(path.dirname(file), {recursive: true});
+		const text = JSON.stringify({schemaVersion: 1, projects: {'/p': {images: {x: {name: 'x', specFile: 5}}}}});
+		await writeFile(file, text);
+		const store = await openStore({folder: '/p', platform});
+		expect(store.problem).toBe('its shape is wrong: projects › /p › images › x › specFile must be a string');
+		expect(store.load()).toEqual({});
+		store.save(answers => ({...answers, project: 'acme-ml'}));
+		expect(await readFile(file, 'utf8')).toBe(text);
+	});
+
 	it('finds the git root above the current folder, else uses the folder itself', async () => {
 		const {root} = await sandbox();
 		const repo = path.join(root, 'repo');

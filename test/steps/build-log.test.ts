@@ -39,6 +39,7 @@ const harness = (box: Sandbox): StepContext & {events: JourneyEvent[]} => {
 		ask: createAsker(undefined, controller.signal),
 		report: event => events.push(event),
 		saved: {},
+		sdk: 'union',
 		events,
 	};
 };

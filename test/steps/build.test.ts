@@ -43,6 +43,7 @@ const harness = (box: Sandbox, options: {flags?: Partial<Flags>; person?: Prompt
 		ask: createAsker(options.person, controller.signal),
 		report: event => events.push(event),
 		saved: options.saved ?? {},
+		sdk: 'union',
 		events,
 		notes: () => events.flatMap(event => (event.type === 'note' ? [event.text] : [])),
 	};

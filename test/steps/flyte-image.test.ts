@@ -40,6 +40,7 @@ const answerNew = async (packages: string) => {
 		ask: createAsker(person.prompter, signal),
 		report: event => events.push(event),
 		saved: {},
+		sdk: 'flyte',
 	};
 	await authorFlyteImage(c, where);
 	return {module: await readFile(path.join(folder, 'flyte_images.py'), 'utf8'), python};

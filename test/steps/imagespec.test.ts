@@ -10,12 +10,13 @@ import type {JourneyEvent} from '../../source/flow/events.js';
 import {currentPlatform} from '../../source/services/platform.js';
 import {computeTag, imageUri} from '../../source/services/imagespec.js';
 import {authorImageSpec} from '../../source/steps/imagespec.js';
+import type {Sdk} from '../../source/services/sdk.js';
 import type {StepContext} from '../../source/steps/context.js';
 import {scriptedPerson} from '../support/scripted-person.js';
 
 const where = {project: 'acme-ml', location: 'us-east1', repository: 'union-images', builder: 'local' as const};
 
-const context = async (options: {flags?: Partial<Flags>; files?: Record<string, string>; script?: Parameters<typeof scriptedPerson>[0]}) => {
+const context = async (options: {flags?: Partial<Flags>; files?: Record<string, string>; script?: Parameters<typeof scriptedPerson>[0]; sdk?: Sdk}) => {
 	const folder = await mkdtemp(path.join(os.tmpdir(), 'isg-spec-'));
 	await Promise.all(Object.entries(options.files ?? {}).map(async ([name, content]) => writeFile(path.join(folder, name), content)));
 	const events: JourneyEvent[] = [];
@@ -29,6 +30,8 @@ const context = async (options: {flags?: Partial<Flags>; files?: Record<string, 
 		ask: createAsker(person?.prompter, signal),
 		report: event => events.push(event),
 		saved: {},
+		// What the journey detected (flow/sdk-once.test.ts), or --sdk.
+		sdk: options.flags?.sdk ?? options.sdk ?? 'union',
 	};
 	return {c, folder, events, person, module: async () => readFile(path.join(folder, 'image_specs.py'), 'utf8')};
 };
@@ -142,7 +145,7 @@ describe('authoring the ImageSpec', () => {
 	});
 
 	it('imports flytekit in a project that depends on flytekit without union, and --sdk wins', async () => {
-		const detected = await context({flags: {image: 'x'}, files: {'requirements.txt': 'flytekit>=1.16\n'}});
+		const detected = await context({flags: {image: 'x'}, files: {'requirements.txt': 'flytekit>=1.16\n'}, sdk: 'flytekit'});
 		await authorImageSpec(detected.c, where);
 		expect(await detected.module()).toMatch(/^import flytekit$/m);
 		expect(await detected.module()).toContain('x_image = flytekit.ImageSpec(');

@@ -1,7 +1,5 @@
-import {generateKeyPairSync, randomBytes} from 'node:crypto';
 import {readFile, writeFile} from 'node:fs/promises';
 import path from 'node:path';
-import {execa} from 'execa';
 import {describe, expect, it, type TestContext} from 'vitest';
 import {defaultFlags} from '../../source/flags.js';
 import {createAsker, type Prompter} from '../../source/flow/ask.js';
@@ -11,7 +9,7 @@ import {readGcloudState} from '../../source/services/gcloud.js';
 import type {StepContext} from '../../source/steps/context.js';
 import {checkPrerequisites} from '../../source/steps/prerequisites.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
-import {DEFAULT_ACCOUNT, loginOffline, sharedTokenEndpoint, shimTool, writeAdc} from '../support/gcloud.js';
+import {DEFAULT_ACCOUNT, loginOffline, realGcloud, shimTool, writeAdc, writeLoginKey} from '../support/gcloud.js';
 import {scriptedPerson, type Reply} from '../support/scripted-person.js';
 
 /**
@@ -20,29 +18,10 @@ import {scriptedPerson, type Reply} from '../support/scripted-person.js';
  * is the real gcloud. `loginExit` makes the login fail instead (the person closed the browser).
  */
 const personalGcloud = async (box: Sandbox, options: {loginExit?: number} = {}) => {
-	const endpoint = await sharedTokenEndpoint();
-	box.env.CLOUDSDK_AUTH_TOKEN_HOST = endpoint.url;
-	const key = path.join(box.root, 'key.json');
-	const privateKey = generateKeyPairSync('rsa', {
-		modulusLength: 2048,
-		privateKeyEncoding: {type: 'pkcs8', format: 'pem'},
-		publicKeyEncoding: {type: 'spki', format: 'pem'},
-	}).privateKey;
-	await writeFile(
-		key,
-		JSON.stringify({
-			type: 'service_account',
-			project_id: 'acme-ml',
-			private_key_id: randomBytes(20).toString('hex'),
-			private_key: privateKey,
-			client_email: DEFAULT_ACCOUNT,
-			client_id: '1',
-			token_uri: endpoint.url,
-		}),
-	);
+	const key = await writeLoginKey(box);
 	const adcSource = path.join(box.root, 'adc-source.json');
 	await writeAdc({...box, cloudsdkConfig: box.root} as Sandbox, {type: 'authorized_user'}).then(async file => writeFile(adcSource, await readFile(file)));
-	const real = (await execa('sh', ['-c', 'command -v gcloud'], {env: box.env, extendEnv: false})).stdout.trim();
+	const real = await realGcloud(box);
 	const log = path.join(box.root, 'logins.log');
 	await shimTool(
 		box,
@@ -72,6 +51,7 @@ const harness = (box: Sandbox, prompter: Prompter | undefined): Harness => {
 		ask: createAsker(prompter, controller.signal),
 		report: event => events.push(event),
 		saved: {},
+		sdk: 'union',
 		events,
 	};
 	return run;
@@ -188,7 +168,8 @@ describe('checkPrerequisites: a Flyte 2 project', () => {
 		await writeFile(path.join(box.project, 'requirements.txt'), 'flyte==2.6.5\n');
 		// A Python whose flyte is 2.6.5: it answers the probe as that Python would.
 		await shimTool(box, 'python3', 'printf 2.6.5');
-		const c = harness(box, person([], {handedOver: 0}).prompter);
+		// The journey detected the SDK once (flyte==2.6.5): the checks read it from the answers.
+		const c = {...harness(box, person([], {handedOver: 0}).prompter), sdk: 'flyte' as const};
 		const outcome = await checkPrerequisites(c, {docker: false, adc: false});
 		const ids = outcome.checks.map(check => check.id);
 		expect(ids).toContain('flyte-sdk');

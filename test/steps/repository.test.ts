@@ -51,6 +51,7 @@ const context = (options: {flags?: Partial<Flags>; saved?: ProjectAnswers; perso
 		ask: createAsker(options.person, controller.signal),
 		report: event => events.push(event),
 		saved: options.saved ?? {},
+		sdk: 'union',
 		events,
 		controller,
 		notes: () => events.flatMap(event => (event.type === 'note' ? [event.text] : [])),
@@ -164,7 +165,7 @@ describe('selecting, non-interactively', () => {
 
 	it('creates with the defaults when no setting is given', async () => {
 		expect(await choose(context({flags: {repository: 'plain'}}))).toEqual({repository: 'plain', created: true});
-		expect(stored('plain')).toMatchObject({description: 'Union / Flyte ImageSpec images (created by imagespec-gar)', labels: {'managed-by': 'imagespec-gar'}});
+		expect(stored('plain')).toMatchObject({description: 'Union / Flyte images (created by imagespec-gar)', labels: {'managed-by': 'imagespec-gar'}});
 		expect(Object.keys((stored('plain')!.cleanupPolicies as object | undefined) ?? {})).toEqual([]);
 	});
 

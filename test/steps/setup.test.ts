@@ -23,27 +23,27 @@ const known: KnownSetup = {
 
 describe('answers, resolved once', () => {
 	it('a flag wins over the saved answer; the saved one over nothing', () => {
-		const answers = resolveAnswers({...defaultFlags(), location: 'europe-west4'}, {project: 'saved-project', location: 'us-east1'}, undefined);
+		const answers = resolveAnswers({...defaultFlags(), location: 'europe-west4'}, {project: 'saved-project', location: 'us-east1'}, undefined, 'union');
 		expect(answer(answers, 'location')).toBe('europe-west4');
 		expect(answer(answers, 'project')).toBe('saved-project');
 		expect(answer(answers, 'repository')).toBeUndefined();
 	});
 
 	it("a folder that saved no setup takes the team's module's, with saved images after the declared ones", () => {
-		const answers = resolveAnswers(defaultFlags(), {images: {mine: image('mine', 'union')}}, known);
+		const answers = resolveAnswers(defaultFlags(), {images: {mine: image('mine', 'union')}}, known, 'union');
 		expect([answer(answers, 'project'), answer(answers, 'location'), answer(answers, 'repository')]).toEqual(['acme-ml', 'us-east1', 'team-images']);
 		expect(lastImage(answers)).toMatchObject({name: 'mine', builder: 'union'});
 	});
 
 	it('the module file: --output, else the saved one, else image_specs.py in the project folder', () => {
 		const where = {cwd: '/p/sub', folder: '/p'};
-		expect(moduleFileOf(resolveAnswers(defaultFlags(), {}, undefined), where)).toBe('/p/image_specs.py');
-		expect(moduleFileOf(resolveAnswers(defaultFlags(), {output: 'saved.py'}, undefined), where)).toBe('/p/sub/saved.py');
-		expect(moduleFileOf(resolveAnswers({...defaultFlags(), output: '/x/flag.py'}, {output: 'saved.py'}, undefined), where)).toBe('/x/flag.py');
+		expect(moduleFileOf(resolveAnswers(defaultFlags(), {}, undefined, 'union'), where)).toBe('/p/image_specs.py');
+		expect(moduleFileOf(resolveAnswers(defaultFlags(), {output: 'saved.py'}, undefined, 'union'), where)).toBe('/p/sub/saved.py');
+		expect(moduleFileOf(resolveAnswers({...defaultFlags(), output: '/x/flag.py'}, {output: 'saved.py'}, undefined, 'union'), where)).toBe('/x/flag.py');
 	});
 
 	it('no step can change them', () => {
-		const answers = resolveAnswers(defaultFlags(), {project: 'acme-ml'}, undefined);
+		const answers = resolveAnswers(defaultFlags(), {project: 'acme-ml'}, undefined, 'union');
 		expect(Object.isFrozen(answers.flags)).toBe(true);
 		expect(Object.isFrozen(answers.saved)).toBe(true);
 		expect(() => {
@@ -53,7 +53,7 @@ describe('answers, resolved once', () => {
 });
 
 describe('the rerun menu returns a plan', () => {
-	const before = resolveAnswers({...defaultFlags(), project: 'other'}, {project: 'acme-ml', repository: 'old'}, undefined);
+	const before = resolveAnswers({...defaultFlags(), project: 'other'}, {project: 'acme-ml', repository: 'old'}, undefined, 'union');
 
 	it('rebuild: the known setup, that image, --force, asked of no one; the answers it came from unchanged', () => {
 		const plan = planRerun(before, known, {action: 'rebuild', image: 'declared'});

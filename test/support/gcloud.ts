@@ -75,15 +75,25 @@ const serviceAccountKey = (account: string, tokenUrl: string) => ({
 });
 
 /**
- * A logged-in gcloud without network: activates a fake service-account key against the local
- * token endpoint. The sandbox's env keeps pointing gcloud at that endpoint for refreshes.
+ * A service-account key for the local token endpoint: what a person's sign-in ends in, offline.
+ * The sandbox's env points gcloud at that endpoint for tokens and refreshes.
  */
-export const loginOffline = async (sandbox: Sandbox, options: {account?: string; endpoint?: TokenEndpoint} = {}): Promise<string> => {
-	const account = options.account ?? DEFAULT_ACCOUNT;
+export const writeLoginKey = async (sandbox: Sandbox, options: {account?: string; endpoint?: TokenEndpoint} = {}): Promise<string> => {
 	const endpoint = options.endpoint ?? (await sharedTokenEndpoint());
 	const keyFile = path.join(sandbox.root, `key-${randomBytes(4).toString('hex')}.json`);
-	await writeFile(keyFile, JSON.stringify(serviceAccountKey(account, endpoint.url)), {mode: 0o600});
+	await writeFile(keyFile, JSON.stringify(serviceAccountKey(options.account ?? DEFAULT_ACCOUNT, endpoint.url)), {mode: 0o600});
 	sandbox.env.CLOUDSDK_AUTH_TOKEN_HOST = endpoint.url;
+	return keyFile;
+};
+
+/** The real gcloud on the sandbox's PATH (before any shim wraps it). */
+export const realGcloud = async (sandbox: Sandbox): Promise<string> =>
+	(await execa('sh', ['-c', 'command -v gcloud'], {env: sandbox.env, extendEnv: false})).stdout.trim();
+
+/** A logged-in gcloud without network: activates a fake service-account key against the local token endpoint. */
+export const loginOffline = async (sandbox: Sandbox, options: {account?: string; endpoint?: TokenEndpoint} = {}): Promise<string> => {
+	const account = options.account ?? DEFAULT_ACCOUNT;
+	const keyFile = await writeLoginKey(sandbox, {...options, account});
 	const result = await execa('gcloud', ['auth', 'activate-service-account', `--key-file=${keyFile}`], {
 		env: sandbox.env,
 		extendEnv: false,
@@ -129,7 +139,7 @@ export type GcloudCall = {args: string; start: number; end?: number};
  * prove how many gcloud processes ran and whether they overlapped.
  */
 export const recordGcloudCalls = async (sandbox: Sandbox): Promise<() => Promise<GcloudCall[]>> => {
-	const real = (await execa('sh', ['-c', 'command -v gcloud'], {env: sandbox.env, extendEnv: false})).stdout.trim();
+	const real = await realGcloud(sandbox);
 	const log = path.join(sandbox.root, 'gcloud-calls.log');
 	await shimTool(
 		sandbox,

@@ -7,17 +7,17 @@ const ANSI = /\u001B\[[\d;]*m/g;
 describe('headerText (drawn before Ink loads)', () => {
 	it('is one line on a wide terminal, with the name bold cyan and the rest dim', () => {
 		const text = headerText(100, true);
-		expect(text.replaceAll(ANSI, '')).toBe('imagespec-gar · Artifact Registry for your ImageSpec images · Ctrl-C to stop\n');
+		expect(text.replaceAll(ANSI, '')).toBe('imagespec-gar · Artifact Registry for your Flyte images · Ctrl-C to stop\n');
 		expect(text.startsWith('\u001B[1m\u001B[36mimagespec-gar\u001B[39m\u001B[22m\u001B[2m')).toBe(true);
 	});
 
 	it('wraps at word boundaries within the columns, like Ink wraps a <Text>', () => {
 		const lines = headerText(60, false).trimEnd().split('\n');
-		expect(lines).toEqual(['imagespec-gar · Artifact Registry for your ImageSpec images', '· Ctrl-C to stop']);
+		expect(lines).toEqual(['imagespec-gar · Artifact Registry for your Flyte images ·', 'Ctrl-C to stop']);
 		for (const width of [20, 33, 45]) {
 			const wrapped = headerText(width, false).trimEnd().split('\n');
 			expect(wrapped.every(line => line.length <= width)).toBe(true);
-			expect(wrapped.join(' ')).toBe('imagespec-gar · Artifact Registry for your ImageSpec images · Ctrl-C to stop');
+			expect(wrapped.join(' ')).toBe('imagespec-gar · Artifact Registry for your Flyte images · Ctrl-C to stop');
 		}
 	});
 

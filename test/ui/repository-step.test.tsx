@@ -61,6 +61,7 @@ const start = (saved: ProjectAnswers = {}) => {
 			ask: createAsker(session.prompter, controller.signal),
 			report,
 			saved,
+			sdk: 'union',
 		},
 		{project: PROJECT, location: LOCATION, registry},
 	);
