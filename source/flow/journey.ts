@@ -58,7 +58,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		report({type: 'sdk', sdk});
 		let c: StepContext = {...resolveAnswers(flags, saved, known, sdk), ...where, ctx, ask, report};
 		await validateFlags(c, registry);
-		void startReadAhead(c).catch(() => undefined);
+		startReadAhead(c);
 		if (store.problem)
 			report({
 				type: 'note',

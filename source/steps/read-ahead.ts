@@ -1,7 +1,6 @@
 import {isRegularFile} from '../services/file-safety.js';
 import {dropReadAhead, readModuleSpecsAhead} from '../services/module-reader.js';
 import {detectPython, prepareSyntaxCheck, releaseSyntaxChecks} from '../services/python.js';
-import {detectSdk} from '../services/sdk.js';
 import {moduleFileOf} from '../flow/answers.js';
 import type {StepContext} from './context.js';
 
@@ -14,11 +13,10 @@ import type {StepContext} from './context.js';
  * module-reader.ts hand it the answer started early, when it is the same question). An
  * interactive run waits for a person anyway, and its answers decide what is read.
  */
-export const startReadAhead = async (c: StepContext): Promise<void> => {
-	if (c.ask.interactive) return;
+export const startReadAhead = (c: StepContext): void => {
 	const {flags, ctx} = c;
 	// Flyte 2 modules are read and written another way (flyte-image.ts).
-	if ((flags.sdk ?? (await detectSdk(c.folder))) === 'flyte' || ctx.signal.aborted) return;
+	if (c.ask.interactive || c.sdk === 'flyte' || ctx.signal.aborted) return;
 	// The build pins the local flytekit; a new image without --python-version takes the interpreter's.
 	if (flags.build || flags.pythonVersion === undefined) void detectPython(ctx).catch(() => undefined);
 	const moduleFile = moduleFileOf(c, c);
