@@ -52,7 +52,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		await checkFlagFiles({flags, ...where});
 		// A rerun starts from the saved answers; a new team member from the team's module.
 		const saved = store.load();
-		const known = await findKnownSetup({flags, saved, ctx, ...where});
+		const known = await findKnownSetup({flags, saved, ctx, ...where}, {handOn: !ask.interactive});
 		// Once per run: every step that differs by SDK reads c.sdk.
 		const sdk = flags.sdk ?? (await detectSdk(where.folder));
 		report({type: 'sdk', sdk});

@@ -144,11 +144,14 @@ const aheadKey = (options: ReadModuleOptions) => JSON.stringify([path.resolve(op
 
 /**
  * Starts the read a later step will ask for (a run without questions reads the module it edits),
- * while earlier work runs. Taken by the next readModuleSpecs with the same options, once, and only
- * while the module holds the text this read started from: the same read, started sooner. Any
- * other case reads afresh. Dropped by dropReadAhead at the run's end.
+ * while earlier work runs, or hands on a read the caller needs now too (a newcomer's setup comes
+ * from the module). Taken by the next readModuleSpecs with the same options, once, and only while
+ * the module holds the text this read started from: the same read, started sooner. Any other case
+ * reads afresh. Dropped by dropReadAhead at the run's end.
  */
-export const readModuleSpecsAhead = (ctx: ServiceContext, options: ReadModuleOptions): void => {
+export const readModuleSpecsAhead = async (ctx: ServiceContext, options: ReadModuleOptions): Promise<ModuleSpecs> => {
+	const started = aheads.get(ctx.platform.env);
+	if (started?.key === aheadKey(options)) return started.read;
 	const content = readFile(options.moduleFile, 'utf8').catch(() => undefined);
 	const read = content.then(async () => readFresh(ctx, options));
 	// Nobody may take it: its failure is the taker's to see, or nobody's.
@@ -158,6 +161,7 @@ export const readModuleSpecsAhead = (ctx: ServiceContext, options: ReadModuleOpt
 		const entry = aheads.get(ctx.platform.env);
 		if (entry?.read === read) entry.content = text;
 	});
+	return read;
 };
 
 export const dropReadAhead = (ctx: ServiceContext): void => {

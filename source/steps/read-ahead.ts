@@ -21,7 +21,8 @@ export const startReadAhead = (c: StepContext): void => {
 	if (flags.build || flags.pythonVersion === undefined) void detectPython(ctx).catch(() => undefined);
 	const moduleFile = moduleFileOf(c, c);
 	// Only a regular file: Python reading a FIFO at the module's path would block.
-	if (isRegularFile(moduleFile)) readModuleSpecsAhead(ctx, {moduleFile, folder: c.folder});
+	// (A newcomer's setup came from the module: that read is the one handed on.)
+	if (isRegularFile(moduleFile)) readModuleSpecsAhead(ctx, {moduleFile, folder: c.folder}).catch(() => undefined);
 	prepareSyntaxCheck(ctx, moduleFile);
 };
 

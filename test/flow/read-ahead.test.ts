@@ -42,25 +42,27 @@ afterAll(async () => {
 	await sandbox?.cleanup();
 });
 
-const run = async (flags: Partial<Flags>) => {
+const SETUP = {project: 'acme-ml', location: 'us-east1', repository: 'ml-images'};
+
+const run = async (flags: Partial<Flags>, cwd = sandbox.project) => {
 	const controller = new AbortController();
 	return runJourney({
-		flags: {...defaultFlags(), build: false, yes: true, project: 'acme-ml', location: 'us-east1', repository: 'ml-images', ...flags},
-		cwd: sandbox.project,
+		flags: {...defaultFlags(), build: false, yes: true, ...flags},
+		cwd,
 		ctx: {platform: sandbox.platform, signal: controller.signal},
 		ask: createAsker(undefined, controller.signal),
 		report(event) {
 			if (event.type === 'step' && event.status === 'running' && !event.detail) void writeFile(log, `step ${event.step}\n`, {flag: 'a'});
 		},
-		store: await openStore({folder: sandbox.project, platform: sandbox.platform}),
+		store: await openStore({folder: cwd, platform: sandbox.platform}),
 	});
 };
 
 describe('a run without questions asks Python while the checks run', () => {
 	it('the probe, the read of the module and the syntax check start before the ImageSpec step', async () => {
-		expect(await run({image: 'base', pythonVersion: '3.12', baseImage: 'python:3.12-slim'})).toMatchObject({ok: true});
+		expect(await run({...SETUP, image: 'base', pythonVersion: '3.12', baseImage: 'python:3.12-slim'})).toMatchObject({ok: true});
 		await writeFile(log, '');
-		const result = await run({image: 'added'});
+		const result = await run({...SETUP, image: 'added'});
 		expect(result).toMatchObject({ok: true, image: 'added', imageUri: expect.stringMatching(/^127\.0\.0\.1:5999\/acme-ml\/ml-images\/added:/)});
 		const module = await readFile(path.join(sandbox.project, 'image_specs.py'), 'utf8');
 		expect(module).toContain('name="added"');
@@ -71,5 +73,17 @@ describe('a run without questions asks Python while the checks run', () => {
 		expect(before).toEqual(expect.arrayContaining(['python probe', 'python read', 'python check']));
 		// Each once: nothing is asked twice.
 		expect(lines.filter(line => line.startsWith('python')).sort()).toEqual(['python check', 'python probe', 'python read']);
+	}, 120_000);
+
+	it("a newcomer's run reads the team's module once: the read that found the setup is the ImageSpec step's", async () => {
+		const newcomer = path.join(sandbox.root, 'newcomer');
+		await mkdir(newcomer);
+		await writeFile(path.join(newcomer, 'image_specs.py'), await readFile(path.join(sandbox.project, 'image_specs.py'), 'utf8'));
+		await writeFile(log, '');
+		// The test registry's host names no location: that one answer is given.
+		const result = await run({image: 'scorer', location: 'us-east1'}, newcomer);
+		expect(result).toMatchObject({ok: true, project: 'acme-ml', repository: 'ml-images', image: 'scorer'});
+		expect(await readFile(path.join(newcomer, 'image_specs.py'), 'utf8')).toContain('name="scorer"');
+		expect((await readFile(log, 'utf8')).split('\n').filter(line => line === 'python read')).toHaveLength(1);
 	}, 120_000);
 });

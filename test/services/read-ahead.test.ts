@@ -53,7 +53,7 @@ describe("the module's read, started early", () => {
 		await rm(log, {force: true});
 		const ctx = context();
 		const options = await project('same', spec('trainer'));
-		readModuleSpecsAhead(ctx, options);
+		void readModuleSpecsAhead(ctx, options);
 		// Until the Python has really started (the wrapper logs first), then the step asks.
 		await expect.poll(starts).toEqual(['read start']);
 		await mark('asked');
@@ -69,7 +69,7 @@ describe("the module's read, started early", () => {
 		await rm(log, {force: true});
 		const ctx = context();
 		const options = await project('changed', spec('trainer'));
-		readModuleSpecsAhead(ctx, options);
+		void readModuleSpecsAhead(ctx, options);
 		await expect.poll(starts).toEqual(['read start']);
 		await writeFile(options.moduleFile, spec('scorer'));
 		const read = await readModuleSpecs(ctx, options);
@@ -82,9 +82,9 @@ describe("the module's read, started early", () => {
 		const ctx = context();
 		const first = await project('first', spec('one'));
 		const second = await project('second', spec('two'));
-		readModuleSpecsAhead(ctx, first);
+		void readModuleSpecsAhead(ctx, first);
 		expect((await readModuleSpecs(ctx, second)).specs.map(found => found.spec.name)).toEqual(['two']);
-		readModuleSpecsAhead(ctx, first);
+		void readModuleSpecsAhead(ctx, first);
 		dropReadAhead(ctx);
 		await writeFile(first.moduleFile, spec('three'));
 		expect((await readModuleSpecs(ctx, first)).specs.map(found => found.spec.name)).toEqual(['three']);
