@@ -500,6 +500,15 @@ const remoteBuilderCheck = async (ctx: ServiceContext, where: RepositoryRef, acc
 		['operator-proxy', accounts.operatorProxyServiceAccount],
 	] as const;
 	const unknown = wanted.filter(([, email]) => !email).map(([account]) => `--${UNION_ACCOUNTS[account].flag}`);
+	if (accounts.sameProject === undefined && unknown.length === wanted.length) {
+		return make(
+			'remote-builder',
+			false,
+			'warn',
+			'Not known yet where the Union data plane runs: in another project, its builder needs Writer and its operator proxy Reader on the repository.',
+			`Run imagespec-gar (it asks), or: imagespec-gar ${unknown.map(flag => `${flag} EMAIL`).join(' ')}`,
+		);
+	}
 	const signal = ctx.signal
 		? AbortSignal.any([ctx.signal, AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS)])
 		: AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);

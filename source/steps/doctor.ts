@@ -53,7 +53,7 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
 		// A run that failed still takes its view down, before saying why.
 		await presenter?.end();
 		if (isAbort(error) || signal.aborted) {
-			// atomically's when-exit (the store's writer) re-sends the signal to us after its cleanup; once main has removed its
+			// conf's when-exit re-sends the signal to us after its cleanup; once main has removed its
 			// handlers that second delivery would kill us (no exit 130). Absorb it until we exit.
 			for (const name of ['SIGINT', 'SIGTERM'] as const) process.on(name, () => undefined);
 			options.stderr('Cancelled: nothing was changed.\n');
