@@ -11,6 +11,8 @@ import {createInkSession} from '../../source/present/ink-session.js';
 import {openStore} from '../../source/services/store.js';
 import {computeTag} from '../../source/services/imagespec.js';
 import {renderModule} from '../../source/services/spec-module.js';
+import {computeFlyteUri, type FlyteImage} from '../../source/services/flyte-image.js';
+import {renderFlyteModule} from '../../source/services/flyte-module.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {loginOffline} from '../support/gcloud.js';
@@ -188,6 +190,34 @@ describe("the rerun menu and the module's missing images", () => {
 			const result = await run.journey;
 			expect(result).toMatchObject({ok: true, repository: 'union-images', buildImages: ['scorer']});
 			expect(fake.calls.filter(call => call.method === 'ListDockerImages')).not.toHaveLength(0);
+		} finally {
+			fake.reset();
+			fake.addRepository('acme-ml', 'us-east1', 'union-images', {description: 'team images'});
+		}
+	});
+
+	it('a Flyte 2 team module: the same offer, from the URIs flyte computes (build builds flyte.Image too)', async () => {
+		const sandbox = await newSandbox();
+		await writeFile(path.join(sandbox.project, 'requirements.txt'), 'flyte==2.6.5\n');
+		const image = (name: string): FlyteImage => ({
+			name,
+			registry: `${REGISTRY_HOST}/acme-ml/union-images`,
+			platform: ['linux/amd64'],
+			base: {kind: 'debian', pythonVersion: [3, 12]},
+			layers: [{kind: 'pip_packages', packages: ['pandas']}],
+		});
+		await writeFile(path.join(sandbox.project, 'flyte_images.py'), renderFlyteModule([image('trainer'), image('scorer')]));
+		const trainer = await computeFlyteUri(image('trainer'), {folder: sandbox.project, installedFlyte: '2.6.5'});
+		if (!trainer.known) throw new Error(trainer.reason);
+		const repository = 'projects/acme-ml/locations/us-east1/repositories/union-images';
+		fake.seedDockerImages(repository, [{image: 'trainer', digest: `sha256:${'b'.repeat(64)}`, tags: [trainer.tag]}]);
+		try {
+			const run = await interactiveRun(sandbox, {location: 'us-east1'});
+			await run.waitFor('What next?');
+			expect(run.screen()).toContain('Build every missing image (1)');
+			expect(run.screen()).toContain('scorer: not in the repository at their current tags');
+			await run.type(KEY.down, KEY.enter);
+			expect(await run.journey).toMatchObject({ok: true, repository: 'union-images', buildImages: ['scorer']});
 		} finally {
 			fake.reset();
 			fake.addRepository('acme-ml', 'us-east1', 'union-images', {description: 'team images'});
