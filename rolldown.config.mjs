@@ -1,3 +1,4 @@
+import {fileURLToPath} from 'node:url';
 import {defineConfig} from 'rolldown';
 
 // One bundle (plus a chunk per lazy import) instead of ~750 files: Node resolves and reads each
@@ -10,6 +11,13 @@ export default defineConfig({
 	// React's production build: the development one (react-reconciler alone is ~0.7 MB of checks
 	// and warnings) is what Node would pick at run time, where NODE_ENV is unset.
 	transform: {define: {'process.env.NODE_ENV': '"production"'}},
+	// conf's ajv serves only its `schema` option, which the store never passes: not bundled.
+	resolve: {
+		alias: {
+			'ajv/dist/2020.js': fileURLToPath(new URL('source/services/conf-without-ajv.js', import.meta.url)),
+			'ajv-formats': fileURLToPath(new URL('source/services/conf-without-ajv.js', import.meta.url)),
+		},
+	},
 	output: {
 		dir: 'dist',
 		format: 'esm',

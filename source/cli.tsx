@@ -10,7 +10,7 @@ import {writeHeader} from './present/header.js';
 import {CancelledError} from './services/errors.js';
 
 // Ctrl-C and SIGTERM cancel the run from the first moment (the header invites a key before main
-// has loaded). `on`, not `once`, and never removed: the store's atomic writer (atomically's when-exit) re-sends the
+// has loaded). `on`, not `once`, and never removed: conf's atomic writer (when-exit) re-sends the
 // signal after its own cleanup, and that must not kill us before we report and exit 130.
 const controller = new AbortController();
 const cancel = () => controller.abort(new CancelledError());

@@ -15,6 +15,9 @@ export type Flags = {
 	cleanup?: string;
 	/** The Union data plane's worker service account, granted Reader on the repository. */
 	dataPlaneSa?: string;
+	/** Union's remote image builder's account (Writer) and the operator proxy's (Reader), when the data plane is in another project. */
+	builderSa?: string;
+	operatorProxySa?: string;
 	/** Every read, no change: the run ends with the plan of what it would change. */
 	dryRun: boolean;
 	image?: string;

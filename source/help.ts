@@ -27,6 +27,11 @@ export const HELP = `
 
   A Union data plane in another project
     --data-plane-sa EMAIL    its worker service account, granted Artifact Registry Reader on the repository
+    --builder-sa EMAIL       with Union's remote builder (--builder union, flyte's image.builder: remote): the account
+                             it pushes as (the data plane's user role, <org>-userflyterol-<suffix>), granted Writer
+    --operator-proxy-sa EMAIL
+                             with Union's remote builder: the operator proxy's account (it reads image metadata),
+                             granted Reader. Same project as the data plane: nothing is granted
 
   The ImageSpec
     --image NAME             image name, e.g. trainer or team/trainer

@@ -31,6 +31,8 @@ const FLAG_TYPES = {
 	immutableTags: {type: 'boolean'},
 	cleanup: {type: 'string'},
 	dataPlaneSa: {type: 'string'},
+	builderSa: {type: 'string'},
+	operatorProxySa: {type: 'string'},
 	dryRun: {type: 'boolean', default: false},
 	format: {type: 'string'},
 	all: {type: 'boolean'},

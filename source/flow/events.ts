@@ -38,6 +38,8 @@ export type JourneyResult = {
 	repositoryCreated?: boolean;
 	/** Whether the Union data plane (another project's worker service account) may pull from the repository. */
 	dataPlaneAccess?: {status: string; serviceAccount?: string; fix?: string};
+	/** Union's remote image builder (another project): its account's Writer and the operator proxy's Reader on the repository. */
+	builderAccess?: {status: string; grants: Array<{account: string; serviceAccount: string; role: string; status: string; fix?: string}>};
 	buildSkipped?: string;
 	logFile?: string;
 	nextCommand?: string;

@@ -28,6 +28,8 @@ const FLAG_RULES: Array<[keyof Flags, string, (value: string) => string | undefi
 	['repository', 'repository', validateRepositoryId],
 	['builder', 'builder', value => (value === 'local' || value === 'union' ? undefined : 'use local or union')],
 	['dataPlaneSa', 'data-plane-sa', validateServiceAccount],
+	['builderSa', 'builder-sa', validateServiceAccount],
+	['operatorProxySa', 'operator-proxy-sa', validateServiceAccount],
 	['sdk', 'sdk', value => ((SDKS as readonly string[]).includes(value) ? undefined : `use ${SDKS.join(', ')}`)],
 ];
 

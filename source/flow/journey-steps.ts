@@ -5,9 +5,10 @@ import type {ChecksOutcome} from '../services/checks.js';
 import {configureDocker} from '../services/gcloud.js';
 import {DEFAULT_PLATFORM, registryHostOfLocation} from '../services/imagespec.js';
 import type {RegistryHandle} from '../services/registry-handle.js';
-import type {ProjectAnswers} from '../services/store.js';
+import type {ProjectAnswers, SavedDataPlane} from '../services/store.js';
 import {usageLines} from '../services/usage.js';
 import {grantDataPlaneAccess} from '../steps/access.js';
+import {flyteBuildsRemotely, grantBuilderAccess} from '../steps/builder-access.js';
 import {buildImage, chooseBuilder, findInRepository, localBuildCertain} from '../steps/build.js';
 import type {StepContext} from '../steps/context.js';
 import type {AuthoredFlyte} from '../steps/flyte-image.js';
@@ -39,6 +40,8 @@ export type Found = {
 	project?: string;
 	location?: string;
 	repository?: string;
+	/** Where the data plane runs, as the access step learned it (the remote builder's grants need it). */
+	dataPlane?: SavedDataPlane;
 	/** The image step's work: an ImageSpec (sdk union or flytekit) or a flyte.Image (sdk flyte). */
 	image?: {name: string} & ({sdk: 'imagespec'; authored: AuthoredSpec} | {sdk: 'flyte'; authored: AuthoredFlyte});
 	/** What the summary says to do next, once every step has succeeded. */
@@ -181,8 +184,9 @@ export const JOURNEY_STEPS: readonly JourneyStep[] = [
 			return {
 				status: access.done ? 'done' : 'skipped',
 				detail: access.detail,
+				found: {dataPlane: dataPlane ?? c.saved.dataPlane},
 				result: {dataPlaneAccess: {status: access.status, serviceAccount: access.serviceAccount, fix: access.fix}},
-				save: dataPlane && (saved => ({...saved, dataPlane})),
+				save: dataPlane && (saved => ({...saved, dataPlane: keepBuilderAccounts(saved.dataPlane, dataPlane)})),
 			};
 		},
 	},
@@ -244,42 +248,65 @@ export const JOURNEY_STEPS: readonly JourneyStep[] = [
 		},
 	},
 	{
-		// Build and push, then the proof that the repository lists the tag.
+		// Build and push, then the proof that the repository lists the tag; Union's remote builder gets its IAM first.
 		id: 'build',
-		reads: ['build', 'force', 'dryRun'],
-		saves: [],
-		adds: ['pushed', 'digest', 'buildSkipped', 'logFile', 'inRepository'],
+		reads: ['build', 'force', 'dryRun', 'builderSa', 'operatorProxySa'],
+		saves: ['dataPlane'],
+		adds: ['pushed', 'digest', 'buildSkipped', 'logFile', 'inRepository', 'builderAccess'],
 		async run(c, deps, found) {
-			const {project, location, repository, image} = need(found, 'project', 'location', 'repository', 'image');
-			const where = {project, location, repository};
-			const account = found.gcloud?.account;
-			if (image.sdk === 'flyte') return flyteBuildStep(c, image.authored, {...where, account}, deps.registry);
-			const {authored} = image;
-			const union = authored.spec.builder === 'union';
-			if (!c.flags.build || union) {
-				// Not building now: still tell whether the cluster would find the image today.
-				const there = await findInRepository(c, authored, where, deps.registry).catch(() => undefined);
-				const inRepository = there?.state === 'present' ? true : there?.state === 'absent' ? false : undefined;
-				const now = inRepository ? 'already in the repository' : inRepository === false ? 'not in the repository yet' : 'not checked';
-				return {
-					status: 'skipped',
-					detail: union ? `builder="union": Union builds the image when you register (${now})` : `--no-build: not built (${now})`,
-					result: {inRepository},
-				};
-			}
-
-			if (c.flags.dryRun) return planBuild(c, authored, {...where, account}, deps.registry);
-			// Before any build: a push that cannot succeed is said now, not after minutes of building.
-			await checkPushPermission(c, await deps.registry.open(), {...where, account, imageUri: authored.uri});
-			const built = await buildImage(c, authored, where, deps.registry);
+			const {image} = need(found, 'image');
+			const remote = image.sdk === 'flyte' ? await flyteBuildsRemotely(c) : image.authored.spec.builder === 'union';
+			if (!remote) return buildStep(c, deps, found);
+			const {project, location, repository} = need(found, 'project', 'location', 'repository');
+			const access = await grantBuilderAccess(c, {project, location, repository, registry: await deps.registry.open()}, found.dataPlane);
+			const outcome = await buildStep(c, deps, found);
+			const grants = access.grants.map(({detail: _detail, ...grant}) => grant);
 			return {
-				status: built.skipped ? 'skipped' : 'done',
-				detail: built.skipped ? `${authored.uri} is ${built.skipped}` : `pushed ${built.digest ?? ''}`.trim(),
-				result: {pushed: built.pushed, digest: built.digest, buildSkipped: built.skipped, logFile: built.logFile, inRepository: true},
+				...outcome,
+				detail: access.status === 'checked' ? `${outcome.detail} · ${access.detail}` : outcome.detail,
+				result: {...outcome.result, builderAccess: {status: access.status, grants}},
+				save: access.saved && (saved => ({...saved, dataPlane: access.saved})),
 			};
 		},
 	},
 ];
+
+/** The data plane's worker answer, keeping the builder's accounts saved for the same data plane project. */
+const keepBuilderAccounts = (previous: SavedDataPlane | undefined, now: SavedDataPlane): SavedDataPlane =>
+	previous && !previous.sameProject && !now.sameProject && previous.project === now.project
+		? {...now, builderServiceAccount: previous.builderServiceAccount, operatorProxyServiceAccount: previous.operatorProxyServiceAccount}
+		: now;
+
+/** Build and push, then the proof that the repository lists the tag. */
+async function buildStep(c: StepContext, deps: JourneyDeps, found: Found): Promise<StepOutcome> {
+	const {project, location, repository, image} = need(found, 'project', 'location', 'repository', 'image');
+	const where = {project, location, repository};
+	const account = found.gcloud?.account;
+	if (image.sdk === 'flyte') return flyteBuildStep(c, image.authored, {...where, account}, deps.registry);
+	const {authored} = image;
+	const union = authored.spec.builder === 'union';
+	if (!c.flags.build || union) {
+		// Not building now: still tell whether the cluster would find the image today.
+		const there = await findInRepository(c, authored, where, deps.registry).catch(() => undefined);
+		const inRepository = there?.state === 'present' ? true : there?.state === 'absent' ? false : undefined;
+		const now = inRepository ? 'already in the repository' : inRepository === false ? 'not in the repository yet' : 'not checked';
+		return {
+			status: 'skipped',
+			detail: union ? `builder="union": Union builds the image when you register (${now})` : `--no-build: not built (${now})`,
+			result: {inRepository},
+		};
+	}
+
+	if (c.flags.dryRun) return planBuild(c, authored, {...where, account}, deps.registry);
+	// Before any build: a push that cannot succeed is said now, not after minutes of building.
+	await checkPushPermission(c, await deps.registry.open(), {...where, account, imageUri: authored.uri});
+	const built = await buildImage(c, authored, where, deps.registry);
+	return {
+		status: built.skipped ? 'skipped' : 'done',
+		detail: built.skipped ? `${authored.uri} is ${built.skipped}` : `pushed ${built.digest ?? ''}`.trim(),
+		result: {pushed: built.pushed, digest: built.digest, buildSkipped: built.skipped, logFile: built.logFile, inRepository: true},
+	};
+}
 
 /**
  * --dry-run's build step: whether the tag is already there (a read); if not (or --force), the

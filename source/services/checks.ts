@@ -24,6 +24,7 @@ export type CheckId =
 	| 'docker-auth'
 	| 'repository'
 	| 'data-plane'
+	| 'remote-builder'
 	| 'arch'
 	| 'python'
 	// Flyte 2 projects only (doctor): flyte-checks.ts.
@@ -68,7 +69,12 @@ export type CheckOptions = {
 	dockerAuthSaved?: string;
 	/** The Union data plane's worker service account (another project): may it pull from the repository? */
 	dataPlaneServiceAccount?: string;
+	/** Union's remote image builder builds into the repository: do its accounts hold their roles there? */
+	remoteBuilder?: RemoteBuilderAccounts;
 };
+
+/** What doctor knows of the data plane when Union's remote builder is configured (saved answers). */
+export type RemoteBuilderAccounts = {sameProject?: boolean; builderServiceAccount?: string; operatorProxyServiceAccount?: string};
 
 export type ChecksOutcome = {
 	/** The checks plannedChecks() named, in CHECK_ORDER. */
@@ -91,6 +97,7 @@ export const CHECK_ORDER: readonly CheckId[] = [
 	'docker-auth',
 	'repository',
 	'data-plane',
+	'remote-builder',
 	'arch',
 	'python',
 ];
@@ -106,6 +113,7 @@ export const CHECK_TITLES: Record<CheckId, string> = {
 	'docker-auth': 'Docker auth for the registry host',
 	repository: 'Repository access',
 	'data-plane': 'Data plane can pull',
+	'remote-builder': "Union's remote builder can push",
 	arch: 'Build architecture',
 	python: 'Python with union or flytekit',
 	'flyte-sdk': 'flyte SDK (Flyte 2)',
@@ -114,10 +122,11 @@ export const CHECK_TITLES: Record<CheckId, string> = {
 };
 
 /** The checks runChecks reports for these options: the repository ones only when one is known. */
-export const plannedChecks = (options: Pick<CheckOptions, 'repository' | 'python' | 'dataPlaneServiceAccount'>): CheckId[] =>
+export const plannedChecks = (options: Pick<CheckOptions, 'repository' | 'python' | 'dataPlaneServiceAccount' | 'remoteBuilder'>): CheckId[] =>
 	CHECK_ORDER.filter(id => {
 		if (id === 'docker-auth' || id === 'repository') return options.repository !== undefined;
 		if (id === 'data-plane') return options.repository !== undefined && options.dataPlaneServiceAccount !== undefined;
+		if (id === 'remote-builder') return options.repository !== undefined && options.remoteBuilder !== undefined;
 		if (id === 'python') return options.python !== false;
 		return true;
 	});
@@ -329,6 +338,11 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 		emit(await dataPlaneCheck(ctx, options.repository, options.dataPlaneServiceAccount, client));
 	})();
 
+	const remoteBuilderPart = (async () => {
+		if (!options.repository || !options.remoteBuilder) return;
+		emit(await remoteBuilderCheck(ctx, options.repository, options.remoteBuilder, client));
+	})();
+
 	const pythonPart = (async (): Promise<PythonInfo | undefined> => {
 		if (options.python === false) return undefined;
 		const python = await detectPython(gates.python.ctx);
@@ -340,12 +354,12 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 
 	let outcomes;
 	try {
-		outcomes = await Promise.all([gcloudPart, adcPart, dockerPart, dockerAuthPart, repositoryPart, dataPlanePart, pythonPart]);
+		outcomes = await Promise.all([gcloudPart, adcPart, dockerPart, dockerAuthPart, repositoryPart, dataPlanePart, remoteBuilderPart, pythonPart]);
 	} finally {
 		await own?.close();
 	}
 
-	const [gcloud, adc, docker, , , , python] = outcomes;
+	const [gcloud, adc, docker, , , , , python] = outcomes;
 	const checks = CHECK_ORDER.map(id => results.get(id)).filter((check): check is Check => check !== undefined);
 	return {checks, gcloud, adc, docker, python};
 };
@@ -452,8 +466,8 @@ const dataPlaneCheck = async (ctx: ServiceContext, where: RepositoryRef, service
 		? AbortSignal.any([ctx.signal, AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS)])
 		: AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);
 	try {
-		const [client, {dataPlaneAccess}] = await Promise.all([registry.open(), import('./repository-iam.js')]);
-		const access = await dataPlaneAccess(client, where, serviceAccount, signal);
+		const [client, {accountAccess, READER_ROLE}] = await Promise.all([registry.open(), import('./repository-iam.js')]);
+		const access = await accountAccess(client, where, serviceAccount, READER_ROLE, signal);
 		return make('data-plane', false, access.status === 'ok' ? 'ok' : 'warn', access.detail, access.fix);
 	} catch (error) {
 		if (ctx.signal?.aborted) throw new CancelledError();
@@ -465,6 +479,34 @@ const dataPlaneCheck = async (ctx: ServiceContext, where: RepositoryRef, service
 			error instanceof StepError ? error.fix : undefined,
 		);
 	}
+};
+
+/**
+ * Reads the repository's policy for the remote builder's accounts (UNION_ACCOUNTS): its own
+ * Writer and the operator proxy's Reader. Same project as the data plane: nothing is needed. Warns only.
+ */
+const remoteBuilderCheck = async (ctx: ServiceContext, where: RepositoryRef, accounts: RemoteBuilderAccounts, registry: RegistryHandle): Promise<Check> => {
+	if (accounts.sameProject) return make('remote-builder', false, 'ok', `the data plane runs in ${where.project}: Union's builder needs no grant there`);
+	const {UNION_ACCOUNTS} = await import('./union-accounts.js');
+	const wanted = [
+		['builder', accounts.builderServiceAccount],
+		['operator-proxy', accounts.operatorProxyServiceAccount],
+	] as const;
+	const unknown = wanted.filter(([, email]) => !email).map(([account]) => `--${UNION_ACCOUNTS[account].flag}`);
+	const signal = ctx.signal
+		? AbortSignal.any([ctx.signal, AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS)])
+		: AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);
+	const [client, {accountAccess}] = await Promise.all([registry.open(), import('./repository-iam.js')]);
+	const found = [];
+	for (const [account, email] of wanted) {
+		if (email) found.push(await accountAccess(client, where, email, UNION_ACCOUNTS[account].role, signal));
+	}
+	if (ctx.signal?.aborted) throw new CancelledError();
+	const fixes = found.flatMap(access => (access.fix ? [access.fix] : []));
+	if (unknown.length > 0) fixes.push(`Tell imagespec-gar the accounts: imagespec-gar ${unknown.map(flag => `${flag} EMAIL`).join(' ')}`);
+	const ok = unknown.length === 0 && found.every(access => access.status === 'ok');
+	const details = [...found.map(access => access.detail), ...(unknown.length > 0 ? [`not known yet: ${unknown.join(', ')}`] : [])];
+	return make('remote-builder', false, ok ? 'ok' : 'warn', details.join('; '), fixes.length > 0 ? fixes.join('\n') : undefined);
 };
 
 /** linux/amd64 images build natively only on amd64; elsewhere docker emulates every instruction. */

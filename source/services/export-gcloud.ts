@@ -1,18 +1,29 @@
 import {MANAGED_BY_LABELS, cleanupPolicies, formatCleanupPreset, type RepositorySettings} from './repository-settings.js';
 import type {RepositoryRef} from './artifact-registry.js';
 import {configureDockerCommand, enableApiCommand, grantCommand} from './fixes.js';
-import {READER_ROLE, serviceAccountMember} from './repository-iam.js';
+import {serviceAccountMember} from './repository-iam.js';
+import {UNION_ACCOUNTS, type UnionAccount} from './union-accounts.js';
 
-/** What `imagespec-gar export` reproduces: one folder's repository, its reader grant and docker's auth. */
+/** What `imagespec-gar export` reproduces: one folder's repository, its grants and docker's auth. */
 export type ExportSetup = RepositoryRef & {
 	settings: Required<RepositorySettings>;
-	/** The Union data plane's worker service account (another project), granted Reader. */
-	dataPlaneServiceAccount?: string;
+	/** The Union data plane's accounts (another project), each granted its role (UNION_ACCOUNTS), in order. */
+	grants: RepositoryGrant[];
 	/** The docker host, e.g. us-east1-docker.pkg.dev. */
 	registryHost: string;
 	/** Whether the repository exists already (undefined: could not tell). */
 	exists?: boolean;
 };
+
+export type RepositoryGrant = {account: UnionAccount; serviceAccount: string};
+
+/** Why an account gets its role, as the exports say it above the grant. */
+export const grantComment = (account: UnionAccount): string =>
+	account === 'worker'
+		? 'The Union data plane (another project) may pull from the repository'
+		: account === 'builder'
+			? "Union's remote image builder (the data plane's user role) may push to the repository"
+			: "The data plane's operator proxy may read the repository's images";
 
 /** A word as POSIX sh reads it back unchanged: bare when safe, else single-quoted. */
 export const shellQuote = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`);
@@ -109,12 +120,8 @@ export function exportGcloud(setup: ExportSetup): string {
 		);
 	}
 
-	if (setup.dataPlaneServiceAccount) {
-		lines.push(
-			'',
-			'# The Union data plane (another project) may pull from the repository',
-			`${grantCommand(ref, serviceAccountMember(setup.dataPlaneServiceAccount), READER_ROLE)} --condition=None`,
-		);
+	for (const {account, serviceAccount} of setup.grants) {
+		lines.push('', `# ${grantComment(account)}`, `${grantCommand(ref, serviceAccountMember(serviceAccount), UNION_ACCOUNTS[account].role)} --condition=None`);
 	}
 
 	lines.push('', '# docker asks gcloud for credentials for the repository host', `${configureDockerCommand(setup.registryHost)} --quiet`, '');

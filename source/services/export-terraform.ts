@@ -1,6 +1,7 @@
 import {repositoryName} from './artifact-registry.js';
-import {exportTitle, repositoryLabels, type ApiPolicy, type ExportSetup} from './export-gcloud.js';
-import {READER_ROLE, serviceAccountMember} from './repository-iam.js';
+import {exportTitle, grantComment, repositoryLabels, type ApiPolicy, type ExportSetup} from './export-gcloud.js';
+import {serviceAccountMember} from './repository-iam.js';
+import {UNION_ACCOUNTS} from './union-accounts.js';
 import {cleanupPolicies, formatCleanupPreset} from './repository-settings.js';
 
 /** An HCL string literal (JSON's escapes, and `${` / `%{` kept literal). */
@@ -12,13 +13,16 @@ const hclString = (value: string): string =>
 /** A map key as HCL reads it: bare when it is an identifier, else quoted. */
 const hclKey = (key: string): string => (/^[A-Za-z_][\w-]*$/.test(key) ? key : hclString(key));
 
+/** The grant resources' names after the repository's (data_plane_reader kept from the first exports). */
+const GRANT_RESOURCE = {worker: 'data_plane_reader', builder: 'remote_builder_writer', 'operator-proxy': 'operator_proxy_reader'} as const;
+
 /** Resource names in the output: Terraform identifiers derived from the repository id. */
 const resourceName = (repository: string): string => repository.replaceAll('-', '_');
 
 /**
  * The setup as Terraform for the google provider: variables for project and location, the
  * repository (google_artifact_registry_repository, with every setting the wizard gives it),
- * the data plane's reader grant (google_artifact_registry_repository_iam_member), and an
+ * the data plane's grants (google_artifact_registry_repository_iam_member), and an
  * `import` block when the repository exists already, so `terraform apply` adopts it.
  */
 export function exportTerraform(setup: ExportSetup): string {
@@ -77,16 +81,17 @@ export function exportTerraform(setup: ExportSetup): string {
 	}
 
 	out.push('}');
-	if (setup.dataPlaneServiceAccount) {
+	for (const {account, serviceAccount} of setup.grants) {
+		const {role} = UNION_ACCOUNTS[account];
 		out.push(
 			'',
-			'# The Union data plane (another project) may pull from the repository.',
-			`resource "google_artifact_registry_repository_iam_member" ${hclString(`${name}_data_plane_reader`)} {`,
+			`# ${grantComment(account)}.`,
+			`resource "google_artifact_registry_repository_iam_member" ${hclString(`${name}_${GRANT_RESOURCE[account]}`)} {`,
 			`  project    = ${ref}.project`,
 			`  location   = ${ref}.location`,
 			`  repository = ${ref}.name`,
-			`  role       = ${hclString(READER_ROLE)}`,
-			`  member     = ${hclString(serviceAccountMember(setup.dataPlaneServiceAccount))}`,
+			`  role       = ${hclString(role)}`,
+			`  member     = ${hclString(serviceAccountMember(serviceAccount))}`,
 			'}',
 		);
 	}

@@ -360,10 +360,11 @@ export const configureDocker = async (ctx: ServiceContext, host: string): Promis
 
 /**
  * The service accounts of project whose email contains `contains` (e.g. the Union data plane's
- * `<org>-flyteworker-<suffix>` accounts), by `gcloud iam service-accounts list`. Not allowed to
- * list, or gcloud failing: an empty list (the person can still type the email).
+ * `<org>-flyteworker-<suffix>` accounts; every account when undefined), by `gcloud iam
+ * service-accounts list`. Not allowed to list, or gcloud failing: an empty list (the person can
+ * still type the email).
  */
-export const listServiceAccounts = async (ctx: ServiceContext, project: string, contains: string): Promise<string[]> => {
+export const listServiceAccounts = async (ctx: ServiceContext, project: string, contains?: string): Promise<string[]> => {
 	let result;
 	try {
 		result = await runTool(ctx, executable(ctx.platform, 'gcloud'), [
@@ -371,7 +372,7 @@ export const listServiceAccounts = async (ctx: ServiceContext, project: string, 
 			'service-accounts',
 			'list',
 			`--project=${project}`,
-			`--filter=email~${contains}`,
+			...(contains ? [`--filter=email~${contains}`] : []),
 			'--format=value(email)',
 		]);
 	} catch (error) {
@@ -384,7 +385,7 @@ export const listServiceAccounts = async (ctx: ServiceContext, project: string, 
 	return result.stdout
 		.split('\n')
 		.map(line => line.trim())
-		.filter(email => email.includes(contains))
+		.filter(email => email !== '' && email.includes(contains ?? ''))
 		.sort();
 };
 

@@ -144,8 +144,8 @@ function asGrantError(error: unknown, where: RepositoryRef, member: string, role
 	});
 }
 
-export type DataPlaneAccess = {
-	/** ok: a reading role holds the account; missing: none does on the repository; unknown: the policy could not be read. */
+export type AccountAccess = {
+	/** ok: a role that covers `role` holds the account; missing: none does on the repository; unknown: the policy could not be read. */
 	status: 'ok' | 'missing' | 'unknown';
 	detail: string;
 	fix?: string;
@@ -153,16 +153,31 @@ export type DataPlaneAccess = {
 	role?: string;
 };
 
+/** Roles granted on a repository that include uploadArtifacts (a push). */
+const ROLES_THAT_WRITE = new Set([
+	WRITER_ROLE,
+	'roles/artifactregistry.repoAdmin',
+	'roles/artifactregistry.admin',
+	'roles/artifactregistry.createOnPushWriter',
+	'roles/artifactregistry.createOnPushRepoAdmin',
+]);
+
+/** How a person reads a role's grant: what the account may do with the repository. */
+export const mayWhat = (role: string): string => (role === WRITER_ROLE ? 'push to' : 'pull from');
+
 /**
- * Can the data plane's service account pull from the repository, by the repository's own IAM
- * policy? (A grant on the whole project does not show here: 'missing' says so.)
+ * Does the account hold `role` (Reader or Writer, or a role that includes it) on the repository,
+ * by the repository's own IAM policy? testIamPermissions answers only for the caller, so another
+ * principal's access is read from the policy. A grant on the whole project does not show here:
+ * 'missing' says so.
  */
-export async function dataPlaneAccess(
+export async function accountAccess(
 	registry: ArtifactRegistry,
 	where: RepositoryRef,
 	serviceAccount: string,
+	role: string,
 	signal?: AbortSignal,
-): Promise<DataPlaneAccess> {
+): Promise<AccountAccess> {
 	const member = serviceAccountMember(serviceAccount);
 	let policy: IamPolicy;
 	try {
@@ -176,11 +191,13 @@ export async function dataPlaneAccess(
 		};
 	}
 
-	const binding = policy.bindings.find(binding => ROLES_THAT_READ.has(binding.role) && !binding.condition && binding.members.includes(member));
-	if (binding) return {status: 'ok', role: binding.role, detail: `${serviceAccount} may pull from ${where.repository} (${binding.role})`};
+	const covering = role === WRITER_ROLE ? ROLES_THAT_WRITE : ROLES_THAT_READ;
+	const binding = policy.bindings.find(binding => covering.has(binding.role) && !binding.condition && binding.members.includes(member));
+	if (binding) return {status: 'ok', role: binding.role, detail: `${serviceAccount} may ${mayWhat(role)} ${where.repository} (${binding.role})`};
+	const kind = role === WRITER_ROLE ? 'writing' : 'reading';
 	return {
 		status: 'missing',
-		detail: `${serviceAccount} has no reading role on repository ${where.repository} (a grant on the whole project would not show here).`,
-		fix: grantCommand(where, member, READER_ROLE),
+		detail: `${serviceAccount} has no ${kind} role on repository ${where.repository} (a grant on the whole project would not show here).`,
+		fix: grantCommand(where, member, role),
 	};
 }

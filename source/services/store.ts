@@ -1,12 +1,11 @@
 import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
-import {writeFileSync as writeFileAtomically} from 'atomically';
 import {StepError} from './errors.js';
 import {fileError} from './file-safety.js';
 import type {Platform} from './platform.js';
 
 /**
- * Per-project answers, kept in one JSON file keyed by the user's project folder.
+ * Per-project answers, kept in a `conf` store keyed by the user's project folder.
  * Only names are stored: never a token, key or credential.
  */
 export type SavedImage = {
@@ -23,7 +22,15 @@ export type SavedImage = {
 	updatedAt: string;
 };
 
-export type SavedDataPlane = {sameProject: boolean; serviceAccount?: string; project?: string};
+export type SavedDataPlane = {
+	sameProject: boolean;
+	/** The worker account (Reader). */
+	serviceAccount?: string;
+	project?: string;
+	/** Union's remote image builder (Writer) and the operator proxy (Reader), once asked. */
+	builderServiceAccount?: string;
+	operatorProxyServiceAccount?: string;
+};
 
 export type ProjectAnswers = {
 	project?: string;
@@ -45,7 +52,7 @@ export const SCHEMA_VERSION = 1;
 
 /**
  * The shape of the file, checked when it is read: a file of another shape is reported and kept,
- * never overwritten. (conf + ajv checked it before: ~0.1 s of the start-up spent compiling the schema.)
+ * never overwritten. (Not conf's ajv `schema`: compiling it cost ~0.2 s at every start.)
  */
 type Shape = 'string' | 'boolean' | 'integer' | {object: Record<string, Shape>} | {map: Shape} | {list: Shape} | {anyOf: Shape[]};
 const text = 'string';
@@ -60,7 +67,9 @@ const SAVED_IMAGE: Shape = {
 const PROJECT_ANSWERS: Shape = {
 	object: {
 		...Object.fromEntries(['project', 'location', 'repository', 'output', 'dockerAuth'].map(key => [key, text] as const)),
-		dataPlane: {object: {sameProject: 'boolean', serviceAccount: text, project: text}},
+		dataPlane: {
+			object: {sameProject: 'boolean', serviceAccount: text, project: text, builderServiceAccount: text, operatorProxyServiceAccount: text},
+		},
 		// schemaVersion 0 kept a list; migrate() turns it into the map.
 		images: {anyOf: [{map: SAVED_IMAGE}, {list: SAVED_IMAGE}]},
 	},
@@ -111,59 +120,71 @@ export const projectFolder = (cwd: string): string => {
 	}
 };
 
-/** The file's content, checked; {} when there is no file yet. Throws (one line) on anything else. */
-const readStore = (file: string): StoreShape => {
-	let found: string;
-	try {
-		found = readFileSync(file, 'utf8');
-	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-		throw error;
-	}
-	const parsed = JSON.parse(found) as unknown;
-	const wrong = Array.isArray(parsed) ? 'it holds a list, not an object' : shapeProblem(parsed, STORE_SHAPE, []);
-	if (wrong) throw new Error(`its shape is wrong: ${wrong}`);
-	return parsed as StoreShape;
-};
-
 const firstLine = (error: unknown) => (error instanceof Error ? error.message.split('\n')[0]! : String(error));
 
+const parseOrUndefined = (text: string): unknown => {
+	try {
+		return JSON.parse(text) as unknown;
+	} catch {
+		return undefined;
+	}
+};
+
 /**
- * One JSON file of every project's answers, 0600, replaced whole and atomically (atomically's
- * temp file and rename) on each save. Nothing is created until the first save.
+ * One JSON file of every project's answers, kept by conf: 0600, written whole and atomically on
+ * each save, read again on each load. Nothing is created until the first save. conf gets no
+ * `schema`: its ajv compile cost ~0.2 s at every start; the file's shape is checked here instead.
  */
 export const openStore = async (options: {folder: string; platform: Platform; cwd?: string}): Promise<AnswerStore> => {
+	const {default: Conf} = await import('conf');
 	const key = options.folder;
 	const dir = options.cwd ?? configDir(options.platform);
 	const file = path.join(dir, 'config.json');
-	const write = (next: StoreShape) => {
-		try {
-			writeFileAtomically(file, JSON.stringify(next, undefined, '\t'), {mode: 0o600});
-		} catch (error) {
-			throw fileError(error, 'save your answers in', file);
-		}
+	let conf: InstanceType<typeof Conf<StoreShape>> | undefined;
+	let problem: string | undefined;
+	const open = () =>
+		new Conf<StoreShape>({
+			projectName: 'imagespec-gar',
+			cwd: dir,
+			// Paths contain dots; they are keys, not property paths.
+			accessPropertiesByDotNotation: false,
+			configFileMode: 0o600,
+			// A file that does not parse is reported and kept, never overwritten (as one of another shape is).
+			clearInvalidConfig: false,
+		});
+	/** What the file holds now (conf reads it again), checked: one line when its shape is wrong. */
+	const read = (store: NonNullable<typeof conf>): StoreShape => {
+		const data = store.store;
+		const wrong = shapeProblem(data, STORE_SHAPE, []);
+		if (wrong) throw new Error(`its shape is wrong: ${wrong}`);
+		return data;
 	};
 
+	// conf creates its folder when constructed: wait for the first save unless there is a file to read.
 	let data: StoreShape = {};
-	let problem: string | undefined;
-	try {
-		data = readStore(file);
-		const version = data.schemaVersion ?? (Object.keys(data).length > 0 ? 0 : SCHEMA_VERSION);
-		if (version < SCHEMA_VERSION) write((data = migrate(data, version)));
-		else if (version > SCHEMA_VERSION) problem = `it was written by a newer imagespec-gar (schemaVersion ${version})`;
-	} catch (error) {
-		data = {};
-		problem = firstLine(error);
+	if (existsSync(file)) {
+		try {
+			// conf reads a top-level list as an object (and would write it back as one).
+			if (Array.isArray(parseOrUndefined(readFileSync(file, 'utf8')))) throw new Error('its shape is wrong: it holds a list, not an object');
+			conf = open();
+			data = read(conf);
+			const version = data.schemaVersion ?? (conf.size > 0 ? 0 : SCHEMA_VERSION);
+			if (version < SCHEMA_VERSION) conf.store = data = migrate(data, version);
+			else if (version > SCHEMA_VERSION) problem = `it was written by a newer imagespec-gar (schemaVersion ${version})`;
+		} catch (error) {
+			conf = undefined;
+			data = {};
+			problem = firstLine(error);
+		}
 	}
 
 	return {
 		path: file,
 		problem,
-		// Read again, as conf did: another run (another store) may have saved since.
 		load: () => {
-			if (problem) return {};
+			if (problem || !conf) return {};
 			try {
-				data = readStore(file);
+				data = read(conf);
 			} catch {
 				// Unreadable since it was opened: what it held then.
 			}
@@ -171,16 +192,21 @@ export const openStore = async (options: {folder: string; platform: Platform; cw
 		},
 		save(update) {
 			if (problem) return;
+			conf ??= open();
 			// Read again: another run (another project folder) may have saved since.
 			let all: Record<string, ProjectAnswers>;
 			try {
-				all = readStore(file).projects ?? {};
+				all = read(conf).projects ?? {};
 			} catch (error) {
 				const cause = fileError(error, 'read your saved answers in', file);
 				throw cause instanceof StepError ? cause : new StepError(`Cannot save your answers in ${file}: ${firstLine(error)}`, {cause: error});
 			}
 			// One write: opening the store (or a run that fails on usage) leaves no file behind.
-			write({schemaVersion: SCHEMA_VERSION, projects: {...all, [key]: update(structuredClone(all[key] ?? {}))}});
+			try {
+				conf.set({schemaVersion: SCHEMA_VERSION, projects: {...all, [key]: update(structuredClone(all[key] ?? {}))}});
+			} catch (error) {
+				throw fileError(error, 'save your answers in', file);
+			}
 		},
 	};
 };
@@ -204,7 +230,7 @@ export const migrate = (data: StoreShape, from: number): StoreShape => {
 	return next;
 };
 
-/** Where conf, which kept the file before, put it (answers saved then are found), honouring the env we were given (tests pass XDG_CONFIG_HOME). */
+/** conf's own location, but honouring the env we were given (tests pass XDG_CONFIG_HOME). */
 const configDir = ({os, env, home}: Platform): string => {
 	if (os === 'darwin' && !env.XDG_CONFIG_HOME) return path.join(home, 'Library', 'Preferences', 'imagespec-gar-nodejs');
 	if (os === 'win32') return path.join(env.APPDATA ?? path.join(home, 'AppData', 'Roaming'), 'imagespec-gar-nodejs', 'Config');

@@ -2,10 +2,12 @@
 // builds and pushes…), and the other commands (doctor, export, status and build); each talks to services/.
 import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
 import {StepError} from '../services/errors.js';
+import type {StepId} from '../flow/events.js';
 import {plan} from '../flow/plan.js';
 import {listServiceAccounts} from '../services/gcloud.js';
 import {grantCommand} from '../services/fixes.js';
-import {READER_ROLE, grantOnRepository, serviceAccountMember, validateServiceAccount} from '../services/repository-iam.js';
+import {grantOnRepository, mayWhat, serviceAccountMember, validateServiceAccount} from '../services/repository-iam.js';
+import {UNION_ACCOUNTS, projectOfServiceAccount, type UnionAccount} from '../services/union-accounts.js';
 import type {SavedDataPlane} from '../services/store.js';
 import type {StepContext} from './context.js';
 import {validateProjectId} from './project.js';
@@ -13,7 +15,7 @@ import {validateProjectId} from './project.js';
 export type AccessOutcome = {
 	/** done: the data plane can pull; otherwise the step is skipped, for `detail`'s reason. */
 	done: boolean;
-	status: 'same-project' | 'not-asked' | 'granted' | 'already' | 'dry-run' | 'declined' | 'needs-admin';
+	status: 'same-project' | 'not-asked' | GrantStatus;
 	detail: string;
 	serviceAccount?: string;
 	/** What an admin runs, when the wizard could not grant it. */
@@ -22,8 +24,12 @@ export type AccessOutcome = {
 	saved?: SavedDataPlane;
 };
 
+export type GrantStatus = 'granted' | 'already' | 'dry-run' | 'declined' | 'needs-admin';
+
+/** One account's role on the repository, as offered: what happened, and what an admin runs when the wizard could not. */
+export type Grant = {account: UnionAccount; serviceAccount: string; role: string; status: GrantStatus; detail: string; fix?: string};
+
 const OTHER_ACCOUNT = '\u0000other';
-const PLACEHOLDER = '<org>-flyteworker-<suffix>@<org>-gcp-dataplane.iam.gserviceaccount.com';
 
 /**
  * The access step: when the Union data plane runs in another project, its worker service account gets
@@ -35,62 +41,100 @@ export async function grantDataPlaneAccess(c: StepContext, where: RepositoryRef 
 	const target = await whoPulls(c, where);
 	if ('status' in target) return target;
 	const {serviceAccount, saved} = target;
+	const grant = await offerGrant(c, where, {account: 'worker', serviceAccount, step: 'access'});
+	return {done: grant.status === 'granted' || grant.status === 'already', status: grant.status, serviceAccount, saved, detail: grant.detail, fix: grant.fix};
+}
+
+/**
+ * Gives one of the data plane's accounts its role on the repository (UNION_ACCOUNTS): shows the
+ * change and asks first when a person is there; a flag or a saved answer is the consent of a
+ * script. Without the right to change the policy, the run goes on with the command an admin runs.
+ */
+export async function offerGrant(
+	c: StepContext,
+	where: RepositoryRef & {registry: ArtifactRegistry},
+	{account, serviceAccount, step}: {account: UnionAccount; serviceAccount: string; step: StepId},
+): Promise<Grant> {
+	const {role, flag} = UNION_ACCOUNTS[account];
 	const member = serviceAccountMember(serviceAccount);
 	const ref: RepositoryRef = {project: where.project, location: where.location, repository: where.repository};
 	const title = `IAM policy of repository ${where.repository}`;
+	const may = mayWhat(role);
+	const verb = may.split(' ')[0];
+	const result = (status: GrantStatus, detail: string, fix?: string): Grant => ({account, serviceAccount, role, status, detail, ...(fix ? {fix} : {})});
 	try {
 		const outcome = await grantOnRepository(where.registry, ref, member, {
+			role,
 			dryRun: c.flags.dryRun,
 			signal: c.ctx.signal,
 			approve: c.ask.interactive
 				? async change => {
 						c.report({type: 'code', title: `Change to the ${title}`, code: change});
-						return c.ask.confirm({flag: 'data-plane-sa', message: `Let ${serviceAccount} pull from ${where.repository}?`, default: true});
+						return c.ask.confirm({flag, message: `Let ${serviceAccount} ${may} ${where.repository}?`, default: true});
 					}
 				: undefined,
 		});
 		switch (outcome.status) {
 			case 'already': {
-				return {done: true, status: 'already', serviceAccount, saved, detail: `${serviceAccount} can already pull from ${where.repository}`};
+				return result('already', `${serviceAccount} can already ${may} ${where.repository}`);
 			}
 
 			case 'granted': {
 				if (!c.ask.interactive) c.report({type: 'code', title: `Changed the ${title}`, code: outcome.change});
-				return {done: true, status: 'granted', serviceAccount, saved, detail: `${serviceAccount} may now pull from ${where.repository} (${READER_ROLE})`};
+				return result('granted', `${serviceAccount} may now ${may} ${where.repository} (${role})`);
 			}
 
 			case 'dry-run': {
 				c.report(
 					plan({
 						kind: 'grant-access',
-						step: 'access',
-						summary: `let ${serviceAccount} pull from ${where.repository} (${READER_ROLE})`,
+						step,
+						summary: `let ${serviceAccount} ${may} ${where.repository} (${role})`,
 						content: outcome.change,
-						command: grantCommand(ref, member, READER_ROLE),
-						data: {...ref, member, role: READER_ROLE},
+						command: grantCommand(ref, member, role),
+						data: {...ref, member, role},
 					}),
 				);
-				return {done: false, status: 'dry-run', serviceAccount, saved, detail: `--dry-run: ${serviceAccount} not granted`};
+				return result('dry-run', `--dry-run: ${serviceAccount} not granted`);
 			}
 
 			case 'declined': {
-				return {done: false, status: 'declined', serviceAccount, saved, detail: `not granted: ${serviceAccount} cannot pull from ${where.repository} yet`};
+				return result('declined', `not granted: ${serviceAccount} cannot ${may} ${where.repository} yet`, grantCommand(ref, member, role));
 			}
 		}
 	} catch (error) {
 		if (!(error instanceof StepError) || error.reason !== 'NEEDS_ADMIN') throw error;
-		// The image can still be built and pushed; only the cluster's pull waits for the admin.
+		// The image can still be built and pushed; only the cluster's pull (or Union's push) waits for the admin.
 		c.report({type: 'note', level: 'warn', text: error.message});
 		c.report({type: 'code', title: 'Ask an admin to grant it', code: error.fix ?? ''});
-		return {
-			done: false,
-			status: 'needs-admin',
-			serviceAccount,
-			saved,
-			fix: error.fix,
-			detail: `not granted: an admin must let ${serviceAccount} pull (command above)`,
-		};
+		return result('needs-admin', `not granted: an admin must let ${serviceAccount} ${verb} (command above)`, error.fix);
 	}
+}
+
+/**
+ * One of the data plane's accounts: picked from `project`'s accounts (those whose names match
+ * Union's documented pattern, UNION_ACCOUNTS' `contains`; all of them when Union names none), else typed.
+ * `optional`: an empty answer skips it ('').
+ */
+export async function pickAccount(c: StepContext, account: UnionAccount, project: string | undefined, {optional = false} = {}): Promise<string> {
+	const {flag, label, contains, placeholder} = UNION_ACCOUNTS[account];
+	const listed = project ? await listServiceAccounts(c.ctx, project, contains) : [];
+	if (listed.length > 0) {
+		const picked = await c.ask.select({
+			flag,
+			message: `The ${label} service account in ${project}:`,
+			choices: [...listed.map(email => ({label: email, value: email})), {label: 'Another account (type its email)', value: OTHER_ACCOUNT}],
+			default: listed[0],
+		});
+		if (picked !== OTHER_ACCOUNT) return picked;
+	}
+
+	return c.ask.text({
+		flag,
+		message: `The ${label} service account email${project ? ` in ${project}` : ''}${optional ? ' (empty: skip)' : ''}:`,
+		placeholder: project ? placeholder.replace('<org>-gcp-dataplane', project) : placeholder,
+		validate: value => (optional && value === '' ? undefined : validateServiceAccount(value)),
+	});
 }
 
 type Target = {serviceAccount: string; saved: SavedDataPlane};
@@ -134,31 +178,11 @@ async function whoPulls(c: StepContext, {project, repository}: RepositoryRef): P
 		flag: 'data-plane-sa',
 		message: 'The data plane worker service account (or the data plane project id):',
 		default: previous?.serviceAccount,
-		placeholder: PLACEHOLDER,
+		placeholder: UNION_ACCOUNTS.worker.placeholder,
 		validate: value => (value.includes('@') ? validateServiceAccount(value) : validateProjectId(value) && 'enter a service account email or a project id'),
 	});
 	if (answer.includes('@')) return {serviceAccount: answer, saved: {sameProject: false, serviceAccount: answer, project: projectOfServiceAccount(answer)}};
 	if (answer === project) return sameProject;
-	// Union names the data plane's worker accounts <org>-flyteworker-<suffix>: offer the ones there.
-	const workers = await listServiceAccounts(c.ctx, answer, 'flyteworker');
-	if (workers.length > 0) {
-		const picked = await ask.select({
-			flag: 'data-plane-sa',
-			message: `Worker service account in ${answer}:`,
-			choices: [...workers.map(email => ({label: email, value: email})), {label: 'Another account (type its email)', value: OTHER_ACCOUNT}],
-			default: workers[0],
-		});
-		if (picked !== OTHER_ACCOUNT) return {serviceAccount: picked, saved: {sameProject: false, serviceAccount: picked, project: answer}};
-	}
-
-	const serviceAccount = await ask.text({
-		flag: 'data-plane-sa',
-		message: `Worker service account email in ${answer}:`,
-		placeholder: PLACEHOLDER.replace('<org>-gcp-dataplane', answer),
-		validate: validateServiceAccount,
-	});
+	const serviceAccount = await pickAccount(c, 'worker', answer);
 	return {serviceAccount, saved: {sameProject: false, serviceAccount, project: answer}};
 }
-
-/** `x@proj.iam.gserviceaccount.com` → proj */
-const projectOfServiceAccount = (email: string): string | undefined => /@([^@]+)\.iam\.gserviceaccount\.com$/.exec(email)?.[1];

@@ -12,6 +12,7 @@ import {readModuleSpecs} from '../services/module-reader.js';
 import type {Platform} from '../services/platform.js';
 import {openStore, projectFolder} from '../services/store.js';
 import {doctorPresenter, type DoctorPresenter, type DoctorReport} from '../present/doctor.js';
+import {remoteBuilderConfigured} from './builder-access.js';
 import {knownRepository} from './prerequisites.js';
 import {findKnownSetup, resolveAnswers} from './setup.js';
 
@@ -52,7 +53,7 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
 		// A run that failed still takes its view down, before saying why.
 		await presenter?.end();
 		if (isAbort(error) || signal.aborted) {
-			// atomically's when-exit (the store's writer) re-sends the signal to us after its cleanup; once main has removed its
+			// conf's when-exit re-sends the signal to us after its cleanup; once main has removed its
 			// handlers that second delivery would kill us (no exit 130). Absorb it until we exit.
 			for (const name of ['SIGINT', 'SIGTERM'] as const) process.on(name, () => undefined);
 			options.stderr('Cancelled: nothing was changed.\n');
@@ -83,6 +84,11 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 			? `Repository from your team's ${path.relative(cwd, known.moduleFile) || known.moduleFile}.`
 			: undefined
 		: await whyNoRepository({platform, signal}, {moduleFile: moduleFileOf(answers, {cwd, folder}), folder, cwd, flyte});
+	const remote = await remoteBuilderConfigured({...flags, sdk: flyte ? 'flyte' : flags.sdk}, [...Object.values(saved.images ?? {}), ...(known?.images ?? [])], {
+		folder,
+		platform,
+	});
+	const dataPlane = saved.dataPlane;
 	const flyteOptions: FlyteCheckOptions | undefined = flyte
 		? {
 				folder,
@@ -103,7 +109,16 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 			repository,
 			mode: 'doctor',
 			dockerAuthSaved: saved.dockerAuth,
-			dataPlaneServiceAccount: saved.dataPlane?.sameProject === false ? saved.dataPlane.serviceAccount : undefined,
+			dataPlaneServiceAccount: dataPlane?.sameProject === false ? dataPlane.serviceAccount : undefined,
+			...(remote
+				? {
+						remoteBuilder: {
+							sameProject: dataPlane?.sameProject,
+							builderServiceAccount: flags.builderSa ?? dataPlane?.builderServiceAccount,
+							operatorProxyServiceAccount: flags.operatorProxySa ?? dataPlane?.operatorProxyServiceAccount,
+						},
+					}
+				: {}),
 		},
 		note,
 	};

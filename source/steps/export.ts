@@ -11,7 +11,9 @@ import {registryHostOfLocation} from '../services/imagespec.js';
 import type {Platform} from '../services/platform.js';
 import {writeFileAtomic} from '../services/spec-module.js';
 import {openStore, projectFolder} from '../services/store.js';
+import type {UnionAccount} from '../services/union-accounts.js';
 import {DEFAULT_DESCRIPTION, validateRepositoryFlags} from './repository.js';
+import {remoteBuilderConfigured} from './builder-access.js';
 import {findKnownSetup} from './setup.js';
 
 export const EXPORT_FORMATS = ['gcloud', 'terraform'] as const;
@@ -92,7 +94,14 @@ async function resolveSetup({flags, cwd, platform, signal, stderr}: ExportOption
 	}
 
 	const labels = flags.label.length > 0 ? (parseLabels(flags.label) as Record<string, string>) : withoutManagedBy(live?.labels);
-	const dataPlane = saved.dataPlane?.sameProject === false ? saved.dataPlane.serviceAccount : undefined;
+	const dataPlane = saved.dataPlane?.sameProject === false ? saved.dataPlane : undefined;
+	// The remote builder's grants only where Union's builder builds into this repository.
+	const remote = await remoteBuilderConfigured(flags, [...Object.values(saved.images ?? {}), ...(known?.images ?? [])], {folder, platform});
+	const accounts: Array<[UnionAccount, string | undefined]> = [
+		['worker', flags.dataPlaneSa ?? dataPlane?.serviceAccount],
+		['builder', remote ? (flags.builderSa ?? dataPlane?.builderServiceAccount) : undefined],
+		['operator-proxy', remote ? (flags.operatorProxySa ?? dataPlane?.operatorProxyServiceAccount) : undefined],
+	];
 	return {
 		project,
 		location,
@@ -103,7 +112,7 @@ async function resolveSetup({flags, cwd, platform, signal, stderr}: ExportOption
 			immutableTags: flags.immutableTags ?? live?.immutableTags ?? false,
 			cleanup: flags.cleanup === undefined ? (live?.cleanup ?? {kind: 'none'}) : (parseCleanupPreset(flags.cleanup) as CleanupPreset),
 		},
-		dataPlaneServiceAccount: flags.dataPlaneSa ?? dataPlane,
+		grants: accounts.flatMap(([account, serviceAccount]) => (serviceAccount ? [{account, serviceAccount}] : [])),
 		registryHost: registryHostOfLocation(location, platform.env.IMAGESPEC_GAR_REGISTRY_HOST),
 		exists: live === null ? undefined : live !== undefined,
 	};

@@ -121,7 +121,7 @@ const errorOf = (error: unknown) =>
 		? {message: error.message, ...(error.fix ? {fix: error.fix} : {}), ...(error.reason ? {reason: error.reason} : {})}
 		: {message: String(error)};
 
-/** Ctrl-C / SIGTERM: absorb the signal atomically's when-exit (the store's writer) re-sends, say so, exit 130. */
+/** Ctrl-C / SIGTERM: absorb the signal conf's when-exit re-sends, say so, exit 130. */
 function cancelled(options: Pick<ImagesCommandOptions, 'stderr'>, what: string): number {
 	for (const name of ['SIGINT', 'SIGTERM'] as const) process.on(name, () => undefined);
 	options.stderr(`Cancelled: ${what}\n`);

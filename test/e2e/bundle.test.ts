@@ -29,6 +29,12 @@ describe('the built CLI (rolldown bundle)', () => {
 		expect(modules.filter(module => module.endsWith('.development.js'))).toEqual([]);
 	});
 
+	it("keeps the answers with conf but leaves out conf's ajv, which serves only the schema option the store never passes", async () => {
+		const modules = (await chunks()).flatMap(text => [...text.matchAll(/^\/\/ (node_modules\/\S+)$/gm)].map(match => match[1]!));
+		expect(modules).toContain('node_modules/conf/dist/source/index.js');
+		expect(modules.filter(module => /^node_modules\/ajv(-formats)?\//.test(module))).toEqual([]);
+	});
+
 	// Every module file the process loads, through a load hook (node --import), printed at exit.
 	const LOADED =
 		"import module from 'node:module'; const seen = []; " +

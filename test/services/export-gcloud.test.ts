@@ -13,6 +13,13 @@ describe('gcloud export', () => {
 		expect(script).toContain(`--description='Team "ML" images: \${not a template} and 100%{x}; it'\\''s fine'`);
 		expect(script).toContain('--labels=team=ml,cost-center=r-and-d,managed-by=imagespec-gar --immutable-tags');
 		expect(script).toContain('gcloud auth configure-docker europe-west4-docker.pkg.dev --quiet');
+		// Each of the data plane's accounts with its role: the remote builder pushes, the others read.
+		const grants = script.split('\n').filter(line => line.includes('add-iam-policy-binding'));
+		expect(grants.map(line => /--member (\S+) --role (\S+)/.exec(line)?.slice(1))).toEqual([
+			['serviceAccount:acme-flyteworker-prod@acme-gcp-dataplane.iam.gserviceaccount.com', 'roles/artifactregistry.reader'],
+			['serviceAccount:acme-userflyterol-prod@acme-gcp-dataplane.iam.gserviceaccount.com', 'roles/artifactregistry.writer'],
+			['serviceAccount:acme-backend-prod@acme-gcp-dataplane.iam.gserviceaccount.com', 'roles/artifactregistry.reader'],
+		]);
 		const {stdout} = await run('sh', ['-c', `printf '%s' ${shellQuote("it's $HOME `x`")}`]);
 		expect(stdout).toBe("it's $HOME `x`");
 	});

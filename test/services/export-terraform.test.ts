@@ -44,6 +44,20 @@ describe('Terraform export', () => {
 					member: 'serviceAccount:acme-flyteworker-prod@acme-gcp-dataplane.iam.gserviceaccount.com',
 				},
 			],
+			// Union's remote image builder pushes (Writer); the operator proxy reads image metadata (Reader).
+			union_images_remote_builder_writer: [
+				expect.objectContaining({
+					repository: '${google_artifact_registry_repository.union_images.name}',
+					role: 'roles/artifactregistry.writer',
+					member: 'serviceAccount:acme-userflyterol-prod@acme-gcp-dataplane.iam.gserviceaccount.com',
+				}),
+			],
+			union_images_operator_proxy_reader: [
+				expect.objectContaining({
+					role: 'roles/artifactregistry.reader',
+					member: 'serviceAccount:acme-backend-prod@acme-gcp-dataplane.iam.gserviceaccount.com',
+				}),
+			],
 		});
 		expect(hcl.import).toEqual([
 			{to: '${google_artifact_registry_repository.union_images}', id: 'projects/acme-ml/locations/europe-west4/repositories/union-images'},
@@ -56,7 +70,7 @@ describe('Terraform export', () => {
 			exportTerraform({
 				...EVERY_OPTION,
 				settings: {description: '', labels: {}, immutableTags: false, cleanup: {kind: 'none'}},
-				dataPlaneServiceAccount: undefined,
+				grants: [],
 				exists: false,
 			}),
 		)) as Hcl;

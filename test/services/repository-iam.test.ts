@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest';
 import {repositoryName, type ArtifactRegistry} from '../../source/services/artifact-registry.js';
 import {StepError} from '../../source/services/errors.js';
-import {dataPlaneAccess, grantOnRepository, validateServiceAccount, withMember} from '../../source/services/repository-iam.js';
+import {accountAccess, grantOnRepository, validateServiceAccount, withMember} from '../../source/services/repository-iam.js';
 import type {FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {withFakeArtifactRegistry} from '../support/fake-client.js';
 
@@ -172,11 +172,11 @@ describe('grantOnRepository (Reader for the data plane), against the fake', () =
 	});
 });
 
-describe('dataPlaneAccess (for doctor)', () => {
+describe('accountAccess (for doctor and the remote builder)', () => {
 	it('ok when a reading role on the repository holds the account', async () => {
 		fake.addRepository(PROJECT, LOCATION, 'images');
 		fake.setPolicy(RESOURCE, [{role: 'roles/artifactregistry.writer', members: [MEMBER]}]);
-		expect(await dataPlaneAccess(registry, WHERE, SA)).toEqual({
+		expect(await accountAccess(registry, WHERE, SA, READER)).toEqual({
 			status: 'ok',
 			role: 'roles/artifactregistry.writer',
 			detail: `${SA} may pull from images (roles/artifactregistry.writer)`,
@@ -186,7 +186,7 @@ describe('dataPlaneAccess (for doctor)', () => {
 	it('missing when none does (a conditional binding does not count), with the grant command', async () => {
 		fake.addRepository(PROJECT, LOCATION, 'images');
 		fake.setPolicy(RESOURCE, [{role: READER, members: [MEMBER], condition: {expression: 'false', title: 'never'}}]);
-		const access = await dataPlaneAccess(registry, WHERE, SA);
+		const access = await accountAccess(registry, WHERE, SA, READER);
 		expect(access).toMatchObject({
 			status: 'missing',
 			fix: `gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member ${MEMBER} --role ${READER}`,
@@ -197,9 +197,27 @@ describe('dataPlaneAccess (for doctor)', () => {
 	it('unknown when the policy cannot be read', async () => {
 		fake.addRepository(PROJECT, LOCATION, 'images');
 		fake.deniedPermissions.add('artifactregistry.repositories.getIamPolicy');
-		const access = await dataPlaneAccess(registry, WHERE, SA);
+		const access = await accountAccess(registry, WHERE, SA, READER);
 		expect(access.status).toBe('unknown');
 		expect(access.detail).toContain('artifactregistry.repositories.getIamPolicy');
+	});
+
+	it('Writer is asked of the remote builder: Reader does not cover it, Writer and repoAdmin do', async () => {
+		const WRITER = 'roles/artifactregistry.writer';
+		fake.addRepository(PROJECT, LOCATION, 'images');
+		fake.setPolicy(RESOURCE, [{role: READER, members: [MEMBER]}]);
+		const reading = await accountAccess(registry, WHERE, SA, WRITER);
+		expect(reading).toMatchObject({
+			status: 'missing',
+			fix: `gcloud artifacts repositories add-iam-policy-binding images --project ${PROJECT} --location ${LOCATION} --member ${MEMBER} --role ${WRITER}`,
+		});
+		expect(reading.detail).toContain('has no writing role on repository images');
+		fake.setPolicy(RESOURCE, [{role: 'roles/artifactregistry.repoAdmin', members: [MEMBER]}]);
+		expect(await accountAccess(registry, WHERE, SA, WRITER)).toEqual({
+			status: 'ok',
+			role: 'roles/artifactregistry.repoAdmin',
+			detail: `${SA} may push to images (roles/artifactregistry.repoAdmin)`,
+		});
 	});
 });
 

@@ -154,7 +154,7 @@ describe('data plane access, interactively', () => {
 		const person = scriptedPerson([
 			[/^Does your Union data plane run/, false],
 			[/^The data plane worker service account/, 'acme-gcp-dataplane'],
-			[/^Worker service account email in acme-gcp-dataplane:$/, SA],
+			[/^The data plane worker service account email in acme-gcp-dataplane:$/, SA],
 			[/^Let .* pull from images\?$/, false],
 		]);
 		const {outcome} = await run({person: person.prompter});
@@ -177,7 +177,7 @@ describe('data plane access, interactively', () => {
 			const person = scriptedPerson([
 				[/^Does your Union data plane run/, false],
 				[/^The data plane worker service account/, 'acme-gcp-dataplane'],
-				[/^Worker service account in acme-gcp-dataplane:$/, SA],
+				[/^The data plane worker service account in acme-gcp-dataplane:$/, SA],
 				[/^Let .* pull from images\?$/, true],
 			]);
 			const {outcome} = await run({person: person.prompter, env: {...sandbox.env, CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: iam.endpoint}});

@@ -52,6 +52,24 @@ resource "google_artifact_registry_repository_iam_member" "union_images_data_pla
   member     = "serviceAccount:acme-flyteworker-prod@acme-gcp-dataplane.iam.gserviceaccount.com"
 }
 
+# Union's remote image builder (the data plane's user role) may push to the repository.
+resource "google_artifact_registry_repository_iam_member" "union_images_remote_builder_writer" {
+  project    = google_artifact_registry_repository.union_images.project
+  location   = google_artifact_registry_repository.union_images.location
+  repository = google_artifact_registry_repository.union_images.name
+  role       = "roles/artifactregistry.writer"
+  member     = "serviceAccount:acme-userflyterol-prod@acme-gcp-dataplane.iam.gserviceaccount.com"
+}
+
+# The data plane's operator proxy may read the repository's images.
+resource "google_artifact_registry_repository_iam_member" "union_images_operator_proxy_reader" {
+  project    = google_artifact_registry_repository.union_images.project
+  location   = google_artifact_registry_repository.union_images.location
+  repository = google_artifact_registry_repository.union_images.name
+  role       = "roles/artifactregistry.reader"
+  member     = "serviceAccount:acme-backend-prod@acme-gcp-dataplane.iam.gserviceaccount.com"
+}
+
 # The repository exists already: Terraform adopts it instead of creating it (Terraform >= 1.5).
 import {
   to = google_artifact_registry_repository.union_images
