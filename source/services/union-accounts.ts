@@ -26,6 +26,7 @@ import {READER_ROLE} from './repository-iam.js';
 export const UNION_ACCOUNTS = {
 	worker: {
 		label: 'data plane worker',
+		short: 'data plane worker',
 		role: READER_ROLE,
 		flag: 'data-plane-sa',
 		/** What `gcloud iam service-accounts list` is filtered by; undefined: no documented name. */
@@ -34,6 +35,7 @@ export const UNION_ACCOUNTS = {
 	},
 	builder: {
 		label: "remote image builder (the data plane's user role)",
+		short: "Union's builder",
 		role: WRITER_ROLE,
 		flag: 'builder-sa',
 		contains: 'userflyterol',
@@ -41,12 +43,13 @@ export const UNION_ACCOUNTS = {
 	},
 	'operator-proxy': {
 		label: 'operator proxy',
+		short: 'operator proxy',
 		role: READER_ROLE,
 		flag: 'operator-proxy-sa',
 		contains: undefined,
 		placeholder: 'the data plane backend account of union-operator-proxy (name not documented by Union)',
 	},
-} as const satisfies Record<string, {label: string; role: string; flag: string; contains: string | undefined; placeholder: string}>;
+} as const satisfies Record<string, {label: string; short: string; role: string; flag: string; contains: string | undefined; placeholder: string}>;
 
 export type UnionAccount = keyof typeof UNION_ACCOUNTS;
 

@@ -1,4 +1,5 @@
 import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
+import {WRITER_ROLE} from '../services/fixes.js';
 import {findFlyte} from '../services/flyte-build.js';
 import {readFlyteImageConfig} from '../services/flyte-config.js';
 import type {Flags} from '../flags.js';
@@ -24,6 +25,18 @@ const BUILDER_ACCOUNTS = [
 	['builder', 'builderSa', 'builderServiceAccount'],
 	['operator-proxy', 'operatorProxySa', 'operatorProxyServiceAccount'],
 ] as const;
+
+/** A grant in a few words, for the step's line (the change itself was shown): "Writer granted". */
+const grantWord = ({role, status}: Grant): string => {
+	const name = role === WRITER_ROLE ? 'Writer' : 'Reader';
+	return {
+		granted: `${name} granted`,
+		already: `has ${name}`,
+		'dry-run': `${name} planned`,
+		declined: `${name} declined`,
+		'needs-admin': `${name} needs an admin`,
+	}[status];
+};
 
 /**
  * Whether Union's remote builder builds into this folder's repository (doctor, export): --builder
@@ -78,6 +91,18 @@ export async function grantBuilderAccess(
 		};
 	}
 
+	const unknown = BUILDER_ACCOUNTS.filter(([, flag, field]) => !flags[flag] && !dataPlane[field]);
+	if (ask.interactive && unknown.length > 0) {
+		c.report({
+			type: 'note',
+			level: 'info',
+			text:
+				`Union's remote builder pushes this image as the data plane's user role account, and the operator proxy reads it: ` +
+				`with the data plane in ${dataPlane.project ?? 'another project'}, they need Artifact Registry Writer and Reader ` +
+				`on ${where.repository} (Union's docs: Image Builder, "GCP cross project access").`,
+		});
+	}
+
 	const grants: Grant[] = [];
 	const missing: string[] = [];
 	let saved = dataPlane;
@@ -94,7 +119,7 @@ export async function grantBuilderAccess(
 		grants.push(await offerGrant(c, where, {account, serviceAccount, step: 'build'}));
 	}
 
-	const said = grants.map(grant => `${UNION_ACCOUNTS[grant.account].label}: ${grant.detail}`);
+	const said = grants.map(grant => `${UNION_ACCOUNTS[grant.account].short}: ${grantWord(grant)}`);
 	if (missing.length > 0) said.push(`not checked: pass ${missing.join(' and ')}`);
 	return {status: grants.length > 0 ? 'checked' : 'not-asked', grants, detail: said.join('; '), saved: saved === known ? undefined : saved};
 }

@@ -72,7 +72,7 @@ describe("Union's remote builder's IAM, through the CLI", () => {
 			{role: READER, members: [`serviceAccount:${WORKER}`, `serviceAccount:${PROXY}`]},
 			{role: WRITER, members: [`serviceAccount:${BUILDER}`]},
 		]);
-		expect(run.stderr).toContain(`${BUILDER} may now push to images (${WRITER})`);
+		expect(run.stderr).toContain("Union's builder: Writer granted; operator proxy: Reader granted");
 
 		// The saved setup: doctor's row, ok; then the builder's Writer removed: a warning with the command.
 		const doctor = async () => {

@@ -1,5 +1,6 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {runChecks} from '../../source/services/checks.js';
+import {runChecks, type RemoteBuilderAccounts} from '../../source/services/checks.js';
+import {BUILDER, PROXY, WRITER} from '../fixtures/union-accounts.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 
@@ -14,7 +15,7 @@ describe('doctor: may the saved data plane account pull from the repository?', (
 		fake = await startFakeArtifactRegistry();
 		fake.addRepository(where.project, where.location, where.repository);
 		fake.setPolicy(`projects/${where.project}/locations/${where.location}/repositories/${where.repository}`, [
-			{role: 'roles/artifactregistry.reader', members: [`serviceAccount:${WORKER}`]},
+			{role: 'roles/artifactregistry.reader', members: [`serviceAccount:${WORKER}`, `serviceAccount:${PROXY}`]},
 		]);
 		sandbox = await makeSandbox({env: {IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint}});
 	});
@@ -48,5 +49,36 @@ describe('doctor: may the saved data plane account pull from the repository?', (
 
 	it('is not run without a saved data plane account', async () => {
 		expect(await dataPlaneCheck(undefined)).toBeUndefined();
+	});
+
+	const remoteBuilderCheck = async (remoteBuilder: RemoteBuilderAccounts | undefined) => {
+		const {checks} = await runChecks(sandbox.context(), {needDocker: false, needAdc: false, repository: where, python: false, remoteBuilder});
+		return checks.find(check => check.id === 'remote-builder');
+	};
+
+	it("with Union's remote builder: its Writer and the operator proxy's Reader, each read from the policy", async () => {
+		const missing = await remoteBuilderCheck({sameProject: false, builderServiceAccount: BUILDER, operatorProxyServiceAccount: PROXY});
+		expect(missing).toMatchObject({
+			status: 'warn',
+			required: false,
+			detail: expect.stringContaining(`${BUILDER} has no writing role on repository union-images`),
+		});
+		expect(missing?.fix).toBe(
+			`gcloud artifacts repositories add-iam-policy-binding union-images --project acme-ml --location us-east1 --member serviceAccount:${BUILDER} --role ${WRITER}`,
+		);
+		expect(missing?.detail).toContain(`${PROXY} may pull from union-images`);
+	});
+
+	it("the remote builder in the data plane's own project needs nothing; not knowing where the data plane runs is said, with the flags", async () => {
+		expect(await remoteBuilderCheck({sameProject: true})).toMatchObject({
+			status: 'ok',
+			detail: "the data plane runs in acme-ml: Union's builder needs no grant there",
+		});
+		const unknown = await remoteBuilderCheck({});
+		expect(unknown).toMatchObject({status: 'warn', detail: expect.stringMatching(/^Not known yet where the Union data plane runs/)});
+		expect(unknown?.fix).toBe('Run imagespec-gar (it asks), or: imagespec-gar --builder-sa EMAIL --operator-proxy-sa EMAIL');
+		const half = await remoteBuilderCheck({sameProject: false, builderServiceAccount: BUILDER});
+		expect(half?.detail).toMatch(/not known yet: --operator-proxy-sa$/);
+		expect(await remoteBuilderCheck(undefined)).toBeUndefined();
 	});
 });

@@ -166,7 +166,17 @@ describe("Union's remote builder: Writer for its account, Reader for the operato
 				[/^The operator proxy service account in acme-gcp-dataplane:$/, PROXY],
 				[/^Let acme-backend-prod@.* pull from images\?$/, false],
 			]);
-			const {outcome} = await run(ELSEWHERE, {person: person.prompter, env: {...sandbox.env, CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: iam.endpoint}});
+			const {outcome, events} = await run(ELSEWHERE, {person: person.prompter, env: {...sandbox.env, CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: iam.endpoint}});
+			// Before the first question: why these accounts, and what they need.
+			expect(events[0]).toEqual({
+				type: 'note',
+				level: 'info',
+				text:
+					"Union's remote builder pushes this image as the data plane's user role account, and the operator proxy reads it: " +
+					'with the data plane in acme-gcp-dataplane, they need Artifact Registry Writer and Reader on images ' +
+					'(Union\'s docs: Image Builder, "GCP cross project access").',
+			});
+			expect(outcome.detail).toBe("Union's builder: Writer granted; operator proxy: Reader declined");
 			expect(person.asked[0]).toMatchObject({
 				kind: 'select',
 				choices: [{value: `acme-userflyterol-dev@${DATA_PLANE}.iam.gserviceaccount.com`}, {value: BUILDER}, {label: 'Another account (type its email)'}],

@@ -11,6 +11,7 @@ import path from 'node:path';
 import {parseArgs} from 'node:util';
 import {makeSandbox} from './environment.js';
 import {startFakeArtifactRegistry} from './fake-artifact-registry.js';
+import {startFakeIam} from './fake-iam.js';
 import {loginOffline} from './gcloud.js';
 import {dockerEngine, makeBaseImage, startRegistry} from './docker.js';
 import {flytekitBaseImage, pythonBaseAvailable} from './python-base.js';
@@ -23,6 +24,11 @@ const sandbox = await makeSandbox();
 const [registry, engine] = await Promise.all([startRegistry(), dockerEngine()]);
 // Like the real service, the fake knows the images pushed to its repositories.
 const fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host}});
+// A Union data plane in another project, whose accounts gcloud lists (the access step and the remote builder's offer them).
+const dataPlane = 'acme-gcp-dataplane';
+const iam = await startFakeIam({
+	[dataPlane]: ['flyteworker-prod', 'userflyterol-prod', 'backend-prod'].map(name => `acme-${name}@${dataPlane}.iam.gserviceaccount.com`),
+});
 await loginOffline(sandbox);
 for (let index = 0; index < count; index++) {
 	fake.addRepository(project, 'us-east1', `team-${String(index).padStart(4, '0')}`, {description: `Images of team ${index}`, sizeBytes: index * 1_048_576});
@@ -41,6 +47,7 @@ const exports: Record<string, string | undefined> = {
 	METADATA_SERVER_DETECTION: 'none',
 	DOCKER_HOST: engine?.dockerHost,
 	IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint,
+	CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: iam.endpoint,
 	IMAGESPEC_GAR_REGISTRY_HOST: registry.host,
 	ISG_BASE_IMAGE: baseImage,
 	ISG_PROJECT_DIR: sandbox.project,
@@ -56,7 +63,7 @@ await writeFile(
 process.stdout.write(`${file}\n`);
 
 const stop = async () => {
-	await Promise.all([fake.stop(), registry.stop()]);
+	await Promise.all([fake.stop(), registry.stop(), iam.stop()]);
 	await sandbox.cleanup();
 	process.exit(0);
 };
