@@ -426,9 +426,11 @@ const registry = await openArtifactRegistry(ctx);
 await registry.getRepository('${PROJECT}', '${LOCATION}', '${REPOSITORY}');
 await registry.testIamPermissions('${PROJECT}', '${LOCATION}', '${REPOSITORY}', ['artifactregistry.repositories.uploadArtifacts']).catch(() => []);
 process.exit(0);`;
-	const own: Array<[string, string[]]> = [
+	// The third item is stdin: the credential helper is asked for the repository host's token, as doctor asks it.
+	const own: Array<[string, string[], string?]> = [
 		[node, ['--input-type=module', '-e', gcloudCheck]],
 		['docker', ['version', '--format', '{{json .}}']],
+		['docker-credential-gcloud', ['get'], `${registryHost}\n`],
 		['python3', ['-c', "import importlib.util as u; print(u.find_spec('union'), u.find_spec('flytekit'))"]],
 		[node, ['--input-type=module', '-e', apiCheck]],
 	];
@@ -457,8 +459,12 @@ process.exit(0);`;
 		if (!warm) doctor.push(run.ms);
 		if (!warm) doctorFirstLine.push(lineAt(run.lines, /\S/) ?? Number.NaN);
 		let total = 0;
-		for (const [file, args] of own) {
-			const {ms} = await timed(file, args, env);
+		for (const [file, args, input] of own) {
+			const {ms, code, stderr} =
+				input === undefined
+					? await timed(file, args, env)
+					: await timedWithInput(file, args, {...env, CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY: 'true'}, input);
+			if (input !== undefined && code !== 0) throw new Error(`${file} ${args.join(' ')} failed (${code}): ${stderr}`);
 			total += ms;
 			if (!warm) (singles[ownName(file, args)] ??= []).push(ms);
 		}

@@ -5,6 +5,7 @@ import {detectSdk} from '../services/sdk.js';
 import {projectFolder, type AnswerStore, type ProjectAnswers} from '../services/store.js';
 import type {StepContext} from '../steps/context.js';
 import {checkFlagFiles} from '../steps/flag-files.js';
+import {endReadAhead, startReadAhead} from '../steps/read-ahead.js';
 import {findKnownSetup, resolveAnswers} from '../steps/setup.js';
 import type {Flags} from '../flags.js';
 import type {ServiceContext} from '../services/context.js';
@@ -51,12 +52,13 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		await checkFlagFiles({flags, ...where});
 		// A rerun starts from the saved answers; a new team member from the team's module.
 		const saved = store.load();
-		const known = await findKnownSetup({flags, saved, ctx, ...where});
+		const known = await findKnownSetup({flags, saved, ctx, ...where}, {handOn: !ask.interactive});
 		// Once per run: every step that differs by SDK reads c.sdk.
 		const sdk = flags.sdk ?? (await detectSdk(where.folder));
 		report({type: 'sdk', sdk});
 		let c: StepContext = {...resolveAnswers(flags, saved, known, sdk), ...where, ctx, ask, report};
 		await validateFlags(c, registry);
+		startReadAhead(c);
 		if (store.problem)
 			report({
 				type: 'note',
@@ -109,6 +111,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
 		return {...result, ok: true, ...found.next};
 	} finally {
+		endReadAhead({ctx});
 		await registry.close();
 	}
 }

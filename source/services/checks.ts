@@ -179,7 +179,7 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 	const wizard = options.mode === 'wizard';
 	// Loading the Artifact Registry client blocks the event loop (~0.2 s): the processes the checks
 	// wait on (docker, python, gcloud when its files do not answer) are started first and run meanwhile.
-	const gates = {gcloud: spawnGate(ctx), docker: spawnGate(ctx), python: spawnGate(ctx)};
+	const gates = {gcloud: spawnGate(ctx), docker: spawnGate(ctx), helper: spawnGate(ctx), python: spawnGate(ctx)};
 	const childrenStarted = Promise.all(Object.values(gates).map(async gate => gate.opened));
 	// One client for the repository and data-plane checks: the caller's, or one of our own closed at the end.
 	const own = options.registry ? undefined : registryHandle(ctx);
@@ -253,10 +253,21 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 		return adc;
 	})();
 
+	// doctor proves the helper gives docker a token: a gcloud start (~1 s), the slowest check, so it
+	// starts at once, beside docker version, not after it.
+	const helperPart = (async () => {
+		const helper = await credentialHelperOnPath(ctx.platform);
+		if (!helper || wizard) return {helper};
+		const host = options.repository
+			? registryHostOfLocation(options.repository.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST)
+			: (ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST ?? SAMPLE_HOST);
+		return {helper, host, answer: await credentialHelperAnswers(gates.helper.ctx, host)};
+	})().finally(gates.helper.open);
+
 	const dockerPart = (async (): Promise<DockerInfo> => {
-		const [info, helper, dockerPath] = await Promise.all([
+		const [info, {helper, host, answer}, dockerPath] = await Promise.all([
 			dockerInfo(gates.docker.ctx).finally(gates.docker.open),
-			credentialHelperOnPath(ctx.platform),
+			helperPart,
 			findExecutable(ctx.platform, executable(ctx.platform, 'docker')),
 		]);
 		const need = options.needDocker;
@@ -285,12 +296,8 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 
 		if (helper && wizard) {
 			emit(make('credential-helper', need, 'ok', helper));
-		} else if (helper) {
+		} else if (helper && answer) {
 			// doctor proves it: docker gets a token for the host only if the helper gives one.
-			const host = options.repository
-				? registryHostOfLocation(options.repository.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST)
-				: (ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST ?? SAMPLE_HOST);
-			const answer = await credentialHelperAnswers(ctx, host);
 			emit(
 				answer.answers
 					? make('credential-helper', need, 'ok', `${helper} gives docker a token for ${host}`)

@@ -15,8 +15,11 @@ export type ToolOptions = {
 	cwd?: string;
 	/** Milliseconds; a timed-out child is killed and reported as a StepError. */
 	timeout?: number;
-	/** Fed to the child's stdin (e.g. a host for a credential helper); otherwise stdin is ignored. */
-	input?: string;
+	/**
+	 * Fed to the child's stdin (e.g. a host for a credential helper); otherwise stdin is ignored. A
+	 * promise: the child starts now and gets its input once it is known (python.ts's spare check).
+	 */
+	input?: string | Promise<string>;
 };
 
 const installFixes: Record<string, string> = {
@@ -73,14 +76,16 @@ const commonOptions = (ctx: ServiceContext, options?: Pick<ToolOptions, 'env' | 
  */
 export const runTool = async (ctx: ServiceContext, file: string, args: readonly string[], options?: ToolOptions): Promise<ToolResult> => {
 	if (ctx.signal?.aborted) throw new CancelledError();
+	const input = options?.input;
 	const child = execa(file, args, {
 		...commonOptions(ctx, options),
-		...(options?.input === undefined ? {stdin: 'ignore' as const} : {input: options.input}),
+		...(input === undefined ? {stdin: 'ignore' as const} : typeof input === 'string' ? {input} : {stdin: 'pipe' as const}),
 		reject: false,
 		stripFinalNewline: true,
 	});
 	// execa has spawned (or failed to spawn) the process by now.
 	ctx.onSpawn?.();
+	if (typeof input === 'object') void input.then(text => child.stdin?.end(text)).catch(() => child.stdin?.end());
 	const result = await child;
 	const error = failure(file, result, options);
 	if (error) throw error;

@@ -138,8 +138,50 @@ const tagOf = async (ctx: ServiceContext, spec: ImageSpec, folder: string, sourc
 
 const fieldsNamed = (records: Record_[]): string[] => records.flatMap(record => record.fields.map(([field]) => field));
 
+type Ahead = {key: string; content: string | undefined; read: Promise<ModuleSpecs>};
+const aheads = new WeakMap<NodeJS.ProcessEnv, Ahead>();
+const aheadKey = (options: ReadModuleOptions) => JSON.stringify([path.resolve(options.moduleFile), path.resolve(options.folder), options.python ?? null]);
+
+/**
+ * Starts the read a later step will ask for (a run without questions reads the module it edits),
+ * while earlier work runs, or hands on a read the caller needs now too (a newcomer's setup comes
+ * from the module). Taken by the next readModuleSpecs with the same options, once, and only while
+ * the module holds the text this read started from: the same read, started sooner. Any other case
+ * reads afresh. Dropped by dropReadAhead at the run's end.
+ */
+export const readModuleSpecsAhead = async (ctx: ServiceContext, options: ReadModuleOptions): Promise<ModuleSpecs> => {
+	const started = aheads.get(ctx.platform.env);
+	if (started?.key === aheadKey(options)) return started.read;
+	const content = readFile(options.moduleFile, 'utf8').catch(() => undefined);
+	const read = content.then(async () => readFresh(ctx, options));
+	// Nobody may take it: its failure is the taker's to see, or nobody's.
+	read.catch(() => undefined);
+	aheads.set(ctx.platform.env, {key: aheadKey(options), content: undefined, read});
+	void content.then(text => {
+		const entry = aheads.get(ctx.platform.env);
+		if (entry?.read === read) entry.content = text;
+	});
+	return read;
+};
+
+export const dropReadAhead = (ctx: ServiceContext): void => {
+	aheads.delete(ctx.platform.env);
+};
+
+const takeAhead = async (ctx: ServiceContext, options: ReadModuleOptions): Promise<Promise<ModuleSpecs> | undefined> => {
+	const entry = aheads.get(ctx.platform.env);
+	if (!entry || entry.key !== aheadKey(options)) return undefined;
+	aheads.delete(ctx.platform.env);
+	await entry.read.catch(() => undefined);
+	const now = await readFile(options.moduleFile, 'utf8').catch(() => undefined);
+	return entry.content !== undefined && now === entry.content ? entry.read : undefined;
+};
+
 /** Reads the module with Python when there is one, else its literal declarations. */
-export const readModuleSpecs = async (ctx: ServiceContext, options: ReadModuleOptions): Promise<ModuleSpecs> => {
+export const readModuleSpecs = async (ctx: ServiceContext, options: ReadModuleOptions): Promise<ModuleSpecs> =>
+	(await takeAhead(ctx, options)) ?? readFresh(ctx, options);
+
+const readFresh = async (ctx: ServiceContext, options: ReadModuleOptions): Promise<ModuleSpecs> => {
 	const python = options.python === false ? undefined : (options.python ?? (await findPython(ctx)));
 	if (python === undefined) return readLiterals(ctx, options);
 

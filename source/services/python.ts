@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type {ServiceContext} from './context.js';
-import {StepError} from './errors.js';
-import {findExecutable, runTool} from './exec.js';
+import {StepError, isAbort} from './errors.js';
+import {findExecutable, runTool, type ToolResult} from './exec.js';
 
 /** The Python `union register` would run with, and which SDKs it can import. */
 export type PythonInfo = {
@@ -84,13 +84,67 @@ const probePython = async (ctx: ServiceContext): Promise<PythonInfo> => {
  * or no Python is here to ask. The module must still import for `union register` after a write.
  */
 export const pythonSyntaxError = async (ctx: ServiceContext, source: string, filename: string): Promise<string | undefined> => {
+	const spare = takeSpare(ctx, filename);
+	if (spare) {
+		spare.give(source);
+		const result = await spare.result.catch((error: unknown) => {
+			if (isAbort(error)) throw error;
+			// It failed to start or timed out waiting: ask a fresh one.
+			return undefined;
+		});
+		if (result) return verdict(result);
+	}
 	const executable = await findPython(ctx);
 	if (!executable) return undefined;
-	const check =
-		'import sys\ntry:\n    compile(sys.stdin.buffer.read(), sys.argv[1], "exec")\n' +
-		'except SyntaxError as e:\n    print("%s (line %s)" % (e.msg, e.lineno)); sys.exit(3)';
-	const result = await runTool(ctx, executable, ['-c', check, filename], {input: source, timeout: 30_000});
-	return result.exitCode === 3 ? result.stdout.trim() : undefined;
+	return verdict(await runTool(ctx, executable, ['-c', SYNTAX_CHECK, filename], {input: source, timeout: 30_000}));
+};
+
+const SYNTAX_CHECK =
+	'import sys\ntry:\n    compile(sys.stdin.buffer.read(), sys.argv[1], "exec")\n' +
+	'except SyntaxError as e:\n    print("%s (line %s)" % (e.msg, e.lineno)); sys.exit(3)';
+
+const verdict = (result: ToolResult): string | undefined => (result.exitCode === 3 ? result.stdout.trim() : undefined);
+
+type Spare = {give: (source: string) => void; result: Promise<ToolResult | undefined>};
+const spares = new WeakMap<NodeJS.ProcessEnv, Map<string, Spare>>();
+
+/**
+ * Starts the Python of the next syntax check of `filename` now, waiting for the source on stdin:
+ * its start (the interpreter, a pyenv shim: most of a check's time) then overlaps earlier work.
+ * The check itself is the same process, script and source as pythonSyntaxError's. Released by
+ * releaseSyntaxChecks (an empty source, which compiles) when no check came.
+ */
+export const prepareSyntaxCheck = (ctx: ServiceContext, filename: string): void => {
+	const byFile = spares.get(ctx.platform.env) ?? new Map<string, Spare>();
+	spares.set(ctx.platform.env, byFile);
+	if (byFile.has(filename)) return;
+	let give!: (source: string) => void;
+	const input = new Promise<string>(resolve => {
+		give = resolve;
+	});
+	const result = findPython(ctx).then(async executable =>
+		executable ? runTool(ctx, executable, ['-c', SYNTAX_CHECK, filename], {input, timeout: SPARE_TIMEOUT_MS}) : undefined,
+	);
+	// A spare nobody took, cancelled or failed is no answer: the caller (if any) asks afresh.
+	result.catch(() => undefined);
+	byFile.set(filename, {give, result});
+};
+
+// Long enough for a run without questions to reach its module write, even on a loaded machine.
+const SPARE_TIMEOUT_MS = 120_000;
+
+const takeSpare = (ctx: ServiceContext, filename: string): Spare | undefined => {
+	const byFile = spares.get(ctx.platform.env);
+	const spare = byFile?.get(filename);
+	byFile?.delete(filename);
+	return spare;
+};
+
+/** Ends every spare check no write took: each compiles an empty source and exits (not awaited: nothing waits on it). */
+export const releaseSyntaxChecks = (ctx: ServiceContext): void => {
+	const byFile = spares.get(ctx.platform.env);
+	spares.delete(ctx.platform.env);
+	for (const spare of byFile?.values() ?? []) spare.give('');
 };
 
 /**

@@ -1,7 +1,7 @@
 import {isRegularFile} from '../services/file-safety.js';
 import path from 'node:path';
 import {parseGarRegistry, type ImageSpec} from '../services/imagespec.js';
-import {readModuleSpecs} from '../services/module-reader.js';
+import {readModuleSpecs, readModuleSpecsAhead} from '../services/module-reader.js';
 import type {Sdk} from '../services/sdk.js';
 import type {ProjectAnswers, SavedImage} from '../services/store.js';
 import type {Flags} from '../flags.js';
@@ -28,7 +28,11 @@ export type RerunChoice =
 	| {action: 'change'}
 	| {action: 'start-over'};
 
-export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'flags' | 'saved' | 'ctx'>): Promise<KnownSetup | undefined> {
+/** handOn: the module's read is left for the ImageSpec step (a run without questions: module-reader.ts's read ahead). */
+export async function findKnownSetup(
+	c: Pick<StepContext, 'cwd' | 'folder' | 'flags' | 'saved' | 'ctx'>,
+	{handOn = false}: {handOn?: boolean} = {},
+): Promise<KnownSetup | undefined> {
 	const {saved, flags} = c;
 	const moduleFile = moduleFileOf(c, c);
 	if (saved.project && saved.location && saved.repository) {
@@ -48,7 +52,7 @@ export async function findKnownSetup(c: Pick<StepContext, 'cwd' | 'folder' | 'fl
 	// missing import), its literal registry still tells a newcomer's doctor and wizard the setup.
 	const options = {moduleFile, folder: c.folder};
 	const read = isRegularFile(moduleFile)
-		? await readModuleSpecs(c.ctx, options).catch(async () => readModuleSpecs(c.ctx, {...options, python: false}).catch(() => undefined))
+		? await (handOn ? readModuleSpecsAhead : readModuleSpecs)(c.ctx, options).catch(async () => readModuleSpecs(c.ctx, {...options, python: false}).catch(() => undefined))
 		: undefined;
 	const specs = read?.specs ?? [];
 	const hostOverride = c.ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST;
