@@ -11,6 +11,7 @@ import type {SavedDataPlane, SavedImage} from '../services/store.js';
 import {UNION_ACCOUNTS, projectOfServiceAccount} from '../services/union-accounts.js';
 import {offerGrant, pickAccount, type Grant} from './access.js';
 import type {StepContext} from './context.js';
+import {chooseFlyteBuilder} from './flyte-image.js';
 
 export type BuilderAccessOutcome = {
 	/** same-project: nothing to grant; not-asked: no account known (the flags to pass are in detail); checked: see grants. */
@@ -61,11 +62,9 @@ export async function remoteBuilderConfigured(
  * `image.builder: remote`, or no flyte CLI here to build it locally.
  */
 export async function flyteBuildsRemotely(c: StepContext): Promise<boolean> {
-	if (c.flags.builder !== undefined) return c.flags.builder === 'union';
-	const {env, home} = c.ctx.platform;
-	const config = await readFlyteImageConfig(c.folder, env, home).catch(() => undefined);
-	if (config?.builder === 'remote') return true;
-	return (await findFlyte(c.ctx)) === undefined;
+	// A config flyte cannot read is the build's to report.
+	if ((await chooseFlyteBuilder(c).catch(() => 'local')) === 'remote') return true;
+	return c.flags.builder === undefined && (await findFlyte(c.ctx)) === undefined;
 }
 
 /**
