@@ -1,9 +1,11 @@
-import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
+import type {ArtifactRegistry, IamBinding, RepositoryRef} from '../services/artifact-registry.js';
 import {WRITER_ROLE} from '../services/fixes.js';
 import {findFlyte} from '../services/flyte-build.js';
 import {readFlyteImageConfig} from '../services/flyte-config.js';
+import {readProjectIamBindings} from '../services/gcloud.js';
 import type {Flags} from '../flags.js';
 import type {Platform} from '../services/platform.js';
+import {accountAccess} from '../services/repository-iam.js';
 import {detectSdk} from '../services/sdk.js';
 import type {SavedDataPlane, SavedImage} from '../services/store.js';
 import {UNION_ACCOUNTS, projectOfServiceAccount} from '../services/union-accounts.js';
@@ -103,6 +105,23 @@ export async function grantBuilderAccess(
 		});
 	}
 
+	// The project's own policy, read once and only when the repository's lacks a grant.
+	let projectRead: Promise<IamBinding[] | undefined> | undefined;
+	const projectBindings = () => {
+		projectRead ??= readProjectIamBindings(c.ctx, where.project).then(bindings => {
+			if (!bindings) {
+				c.report({
+					type: 'note',
+					level: 'warn',
+					text:
+						`The IAM policy of project ${where.project} could not be read (that needs resourcemanager.projects.getIamPolicy): ` +
+						`a role granted on the whole project would not show, so only repository ${where.repository}'s policy was checked.`,
+				});
+			}
+			return bindings;
+		});
+		return projectRead;
+	};
 	const grants: Grant[] = [];
 	const missing: string[] = [];
 	let saved = dataPlane;
@@ -116,7 +135,11 @@ export async function grantBuilderAccess(
 			continue;
 		}
 		if (dataPlane[field] !== serviceAccount) saved = {...saved, [field]: serviceAccount};
-		grants.push(await offerGrant(c, where, {account, serviceAccount, step: 'build'}));
+		const {role} = UNION_ACCOUNTS[account];
+		// A role on the whole project covers the repository: nothing is offered then.
+		const access = await accountAccess(where.registry, where, serviceAccount, role, c.ctx.signal, projectBindings);
+		if (access.status === 'ok') grants.push({account, serviceAccount, role, status: 'already', detail: access.detail});
+		else grants.push(await offerGrant(c, where, {account, serviceAccount, step: 'build'}));
 	}
 
 	const said = grants.map(grant => `${UNION_ACCOUNTS[grant.account].short}: ${grantWord(grant)}`);
