@@ -105,6 +105,8 @@ export async function grantBuilderAccess(
 		});
 	}
 
+	// The repository alone: the client may send it to another thread, where a client object cannot go.
+	const ref: RepositoryRef = {project: where.project, location: where.location, repository: where.repository};
 	// The project's own policy, read once and only when the repository's lacks a grant.
 	let projectRead: Promise<IamBinding[] | undefined> | undefined;
 	const projectBindings = () => {
@@ -137,7 +139,7 @@ export async function grantBuilderAccess(
 		if (dataPlane[field] !== serviceAccount) saved = {...saved, [field]: serviceAccount};
 		const {role} = UNION_ACCOUNTS[account];
 		// A role on the whole project covers the repository: nothing is offered then.
-		const access = await accountAccess(where.registry, where, serviceAccount, role, c.ctx.signal, projectBindings);
+		const access = await accountAccess(where.registry, ref, serviceAccount, role, c.ctx.signal, projectBindings);
 		if (access.status === 'ok') grants.push({account, serviceAccount, role, status: 'already', detail: access.detail});
 		else grants.push(await offerGrant(c, where, {account, serviceAccount, step: 'build'}));
 	}

@@ -1,4 +1,4 @@
-import {createServer} from 'node:http';
+import {createServer, type ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
 
 export type FakeIam = {
@@ -18,6 +18,11 @@ export type FakeIam = {
  * The IAM API's service account listing (GET /v1/projects/P/serviceAccounts), for the real
  * gcloud: `accounts` maps a project to its accounts' emails; another project is a 403 as for real.
  */
+/** A project the caller may not read: Google's 403, as gcloud reads it. */
+const denied = (response: ServerResponse, message: string) => {
+	response.writeHead(403).end(JSON.stringify({error: {code: 403, message, status: 'PERMISSION_DENIED'}}));
+};
+
 export const startFakeIam = async (
 	accounts: Record<string, string[]>,
 	/** Resource Manager's project policies (POST /v1/projects/P:getIamPolicy); another project is a 403. */
@@ -34,15 +39,7 @@ export const startFakeIam = async (
 			policiesRead.push(project);
 			const bindings = projectPolicies[project];
 			if (!bindings) {
-				response.writeHead(403).end(
-					JSON.stringify({
-						error: {
-							code: 403,
-							message: `The caller does not have permission (resourcemanager.projects.getIamPolicy on ${project})`,
-							status: 'PERMISSION_DENIED',
-						},
-					}),
-				);
+				denied(response, `The caller does not have permission (resourcemanager.projects.getIamPolicy on ${project})`);
 				return;
 			}
 			response.end(JSON.stringify({version: 1, etag: 'BwY=', bindings}));
@@ -58,11 +55,7 @@ export const startFakeIam = async (
 		listed.push(project);
 		const emails = accounts[project];
 		if (!emails) {
-			response.writeHead(403).end(
-				JSON.stringify({
-					error: {code: 403, message: `Permission 'iam.serviceAccounts.list' denied on resource (or it may not exist).`, status: 'PERMISSION_DENIED'},
-				}),
-			);
+			denied(response, `Permission 'iam.serviceAccounts.list' denied on resource (or it may not exist).`);
 			return;
 		}
 
