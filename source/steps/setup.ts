@@ -52,7 +52,9 @@ export async function findKnownSetup(
 	// missing import), its literal registry still tells a newcomer's doctor and wizard the setup.
 	const options = {moduleFile, folder: c.folder};
 	const read = isRegularFile(moduleFile)
-		? await (handOn ? readModuleSpecsAhead : readModuleSpecs)(c.ctx, options).catch(async () => readModuleSpecs(c.ctx, {...options, python: false}).catch(() => undefined))
+		? await (handOn ? readModuleSpecsAhead : readModuleSpecs)(c.ctx, options).catch(async () =>
+				readModuleSpecs(c.ctx, {...options, python: false}).catch(() => undefined),
+			)
 		: undefined;
 	const specs = read?.specs ?? [];
 	const hostOverride = c.ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST;
