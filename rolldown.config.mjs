@@ -1,12 +1,30 @@
 import {fileURLToPath} from 'node:url';
 import {defineConfig} from 'rolldown';
 
+// yoga-layout's loader (emscripten) fetches its own base64 `data:` URL when a global fetch exists:
+// on Node that loads undici and pushes ~100 kB through it, ~70 ms CPU before Ink's first frame. The
+// synchronous decode it falls back to (no fetch) is what Node needs.
+const YOGA_LOADER = /yoga-layout[\\/]dist[\\/]binaries[\\/]yoga-wasm-base64-esm\.js$/;
+const YOGA_FETCH = 'return w||"function"!=typeof fetch?';
+const yogaWithoutFetch = {
+	name: 'yoga-without-fetch',
+	transform(code, id) {
+		if (!YOGA_LOADER.test(id)) return undefined;
+		// A yoga release that loads another way must be looked at again, not silently left fetching.
+		if (!code.includes(YOGA_FETCH)) throw new Error(`${id}: yoga's loader changed; see yogaWithoutFetch in rolldown.config.mjs`);
+		// Within one line, nothing moves: the source map stays right (map: null).
+		return {code: code.replace(YOGA_FETCH, 'return true?'), map: null};
+	},
+};
+
 // One bundle (plus a chunk per lazy import) instead of ~750 files: Node resolves and reads each
 // module on its own, and that, not our code, was most of start-up.
 export default defineConfig({
-	input: 'source/cli.tsx',
+	plugins: [yogaWithoutFetch],
+	// The Artifact Registry client's worker thread (source/services/registry-thread.ts) is an entry of its own.
+	input: {cli: 'source/cli.tsx', 'registry-worker': 'source/services/registry-worker.ts'},
 	platform: 'node',
-	// Loaded after the first frame and heavy on runtime file reads (protos): left to node_modules.
+	// Loaded on its worker thread and heavy on runtime file reads (protos): left to node_modules.
 	external: ['@google-cloud/artifact-registry', 'google-gax'],
 	// React's production build: the development one (react-reconciler alone is ~0.7 MB of checks
 	// and warnings) is what Node would pick at run time, where NODE_ENV is unset.

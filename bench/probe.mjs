@@ -1,11 +1,13 @@
 // Loaded into the CLI with `node --import` by the bench (never in normal use). Writes JSON lines
-// to BENCH_PROBE_FILE: when the Artifact Registry client is first loaded (BENCH_PROBE_MODULES=1),
-// and the process's peak RSS at exit.
+// to BENCH_PROBE_FILE: when the Artifact Registry client is first loaded on the main thread
+// (BENCH_PROBE_MODULES=1; the CLI loads it on a worker thread, where node runs this file too, and
+// records nothing), and the process's peak RSS (every thread's) at exit.
 import {appendFileSync} from 'node:fs';
 import module from 'node:module';
+import {isMainThread} from 'node:worker_threads';
 
 const file = process.env.BENCH_PROBE_FILE;
-if (file) {
+if (file && isMainThread) {
 	const write = record => appendFileSync(file, `${JSON.stringify({...record, pid: process.pid})}\n`);
 	if (process.env.BENCH_PROBE_MODULES) {
 		let seen = false;

@@ -5,7 +5,7 @@
 import type {ServiceContext} from './context.js';
 import {StepError} from './errors.js';
 import {computeFlyteUri, type FlyteImage} from './flyte-image.js';
-import {readFlyteDeclarations} from './flyte-module.js';
+import {environmentOf, readFlyteDeclarations} from './flyte-module.js';
 import {readFlyteModule} from './flyte-reader.js';
 import type {ImageSpec} from './imagespec.js';
 import type {ModuleImages} from './module-images.js';
@@ -40,6 +40,9 @@ export async function readFlyteModuleImages(ctx: ServiceContext, options: {modul
 			specs: read.images.map(entry => ({
 				variable: entry.variable,
 				spec: entry.image ? flyteSpecView(entry.image) : {name: entry.variable},
+				...(entry.image
+					? {flyte: {image: entry.image, environment: read.environments.find(env => env.image && entry.variables.includes(env.image))?.variable}}
+					: {}),
 				...(entry.uri ? {uri: entry.uri, tag: entry.uri.slice(entry.uri.lastIndexOf(':') + 1)} : {}),
 				...(entry.problem ? {problem: entry.problem} : {}),
 			})),
@@ -64,6 +67,7 @@ export async function readFlyteModuleImages(ctx: ServiceContext, options: {modul
 		specs.push({
 			variable: declaration.variable,
 			spec: flyteSpecView(declaration.image),
+			flyte: {image: declaration.image, environment: environmentOf(content, declaration.variable)},
 			...(uri.known
 				? {uri: uri.uri, tag: uri.tag}
 				: {
