@@ -57,12 +57,14 @@ export const HELP = `
     --flyte-config           Flyte 2: also set image.registry in the project's flyte config.yaml (the one flyte
                              reads here, else .flyte/config.yaml); every other line of it is kept
 
-  Status and build (every image of the module: image_specs.py, or --output FILE)
+  Status and build (every image of the module: image_specs.py, or flyte_images.py for Flyte 2; or --output FILE)
     --all                    build every missing or stale image (with --force: every image)
     --jobs N                 images built at once (default 2, at most 16)
     status exits 0 when every Artifact Registry image is pushed, 1 when any is missing, stale or
     cannot be told; build exits 1 when any image failed (each with its fix); images in other
-    registries are listed and not checked.
+    registries are listed and not checked. A Flyte 2 image is built with \`flyte build FILE ENV\`
+    (its TaskEnvironment; the flyte CLI must be on PATH), by --builder or the image.builder of
+    flyte's config.yaml (local, or remote: Union's image builder), then proven in the repository.
 
   Behaviour
     --dry-run                read everything, change nothing (no repository, IAM change, docker config, file,

@@ -7,7 +7,7 @@ import {snapDocker, socketPermission, underSudo} from './docker-reach.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
 import {findExecutable} from './exec.js';
 import {ADC_LOGIN, GCLOUD_LOGIN, INSTALL_DOCKER, INSTALL_GCLOUD, START_DOCKER, configureDockerCommand, writerGrantFix} from './fixes.js';
-import {hasApplicationDefaultCredentials, readGcloudState, type AdcState, type GcloudState} from './gcloud.js';
+import {hasApplicationDefaultCredentials, readGcloudState, readProjectIamBindings, type AdcState, type GcloudState} from './gcloud.js';
 import {registryHostOfLocation} from './imagespec.js';
 import {dockerConfigPath, executable} from './platform.js';
 import {detectPython, type PythonInfo} from './python.js';
@@ -513,9 +513,12 @@ const remoteBuilderCheck = async (ctx: ServiceContext, where: RepositoryRef, acc
 		? AbortSignal.any([ctx.signal, AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS)])
 		: AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);
 	const [client, {accountAccess}] = await Promise.all([registry.open(), import('./repository-iam.js')]);
+	// The project's own policy counts too: read once, and only when the repository's lacks a grant.
+	let projectRead: ReturnType<typeof readProjectIamBindings> | undefined;
+	const projectBindings = () => (projectRead ??= readProjectIamBindings(ctx, where.project));
 	const found = [];
 	for (const [account, email] of wanted) {
-		if (email) found.push(await accountAccess(client, where, email, UNION_ACCOUNTS[account].role, signal));
+		if (email) found.push(await accountAccess(client, where, email, UNION_ACCOUNTS[account].role, signal, projectBindings));
 	}
 	if (ctx.signal?.aborted) throw new CancelledError();
 	const fixes = found.flatMap(access => (access.fix ? [access.fix] : []));

@@ -344,6 +344,13 @@ export const readFlyteDeclarations = (content: string): FlyteDeclaration[] => {
 	return declarations;
 };
 
+/** A line `ENV = flyte.TaskEnvironment(..., image=VAR, ...)`, as the tool writes it under a declaration: group 1 is ENV. */
+const environmentLine = (imageVariable: string, flags = ''): RegExp =>
+	new RegExp(`^([A-Za-z_]\\w*)[ \\t]*=[ \\t]*flyte\\.TaskEnvironment\\([^\\n]*\\bimage=${imageVariable}\\b[^\\n]*\\n`, flags);
+
+/** The TaskEnvironment the module binds to `imageVariable` on one line (read without Python), if any. */
+export const environmentOf = (content: string, imageVariable: string): string | undefined => environmentLine(imageVariable, 'm').exec(content)?.[1];
+
 /** The declaration text of the image named `name`, to tell whether someone changed it meanwhile. */
 export const flyteDeclarationOf = (content: string | undefined, name: string): string | undefined =>
 	content === undefined ? undefined : readFlyteDeclarations(content).find(declaration => declaration.name?.toLowerCase() === name.toLowerCase())?.text;
@@ -396,9 +403,7 @@ export const planFlyteModuleUpdate = (existing: string | undefined, image: Flyte
 	let at = existing.length;
 	if (last) {
 		// After the last declaration and the environment line the tool wrote under it.
-		const next = new RegExp(`^[A-Za-z_]\\w*[ \\t]*=[ \\t]*flyte\\.TaskEnvironment\\([^\\n]*\\bimage=${last.variable}\\b[^\\n]*\\n`).exec(
-			existing.slice(last.end),
-		);
+		const next = environmentLine(last.variable).exec(existing.slice(last.end));
 		at = last.end + (next?.[0].length ?? 0);
 	}
 	const before = existing.slice(0, at);

@@ -1,5 +1,6 @@
 import {readFile, realpath} from 'node:fs/promises';
 import path from 'node:path';
+import type {IamBinding} from './artifact-registry.js';
 import type {ServiceContext} from './context.js';
 import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {CancelledError, StepError} from './errors.js';
@@ -403,3 +404,26 @@ export async function enableArtifactRegistryApi(ctx: ServiceContext, project: st
 		});
 	}
 }
+
+/**
+ * The project's own IAM bindings (`gcloud projects get-iam-policy`): a role granted on the whole
+ * project covers every repository in it. Undefined when they cannot be read (no
+ * resourcemanager.projects.getIamPolicy, no gcloud, gcloud failing): the caller says so.
+ */
+export const readProjectIamBindings = async (ctx: ServiceContext, project: string): Promise<IamBinding[] | undefined> => {
+	let result;
+	try {
+		result = await runTool(ctx, executable(ctx.platform, 'gcloud'), ['projects', 'get-iam-policy', project, '--format=json']);
+	} catch (error) {
+		if (error instanceof StepError) return undefined;
+		throw error;
+	}
+
+	if (result.exitCode !== 0) return undefined;
+	try {
+		const policy = JSON.parse(result.stdout) as {bindings?: IamBinding[]};
+		return Array.isArray(policy.bindings) ? policy.bindings : [];
+	} catch {
+		return undefined;
+	}
+};

@@ -5,11 +5,15 @@
  */
 import type {ServiceContext} from './context.js';
 import {StepError} from './errors.js';
+import type {FlyteImage} from './flyte-image.js';
 import {readModuleSpecs, type ModuleSpecs, type ReadSpec} from './module-reader.js';
 import {readModuleFile} from './spec-module.js';
 
-/** variable, spec, tag and uri when known, else problem (why the tag cannot be told here). */
-export type ModuleImage = Pick<ReadSpec, 'variable' | 'spec' | 'tag' | 'uri' | 'problem'>;
+/**
+ * variable, spec, tag and uri when known, else problem (why the tag cannot be told here). A Flyte 2
+ * module's image also carries its flyte.Image and the TaskEnvironment `flyte build` builds it through.
+ */
+export type ModuleImage = Pick<ReadSpec, 'variable' | 'spec' | 'tag' | 'uri' | 'problem'> & {flyte?: {image: FlyteImage; environment?: string}};
 /** via: how the module was read; 'flyte' is a Flyte 2 module read with the real flyte SDK. */
 export type ModuleImages = {via: ModuleSpecs['via'] | 'flyte'; specs: ModuleImage[]};
 

@@ -165,11 +165,19 @@ const ROLES_THAT_WRITE = new Set([
 /** How a person reads a role's grant: what the account may do with the repository. */
 export const mayWhat = (role: string): string => (role === WRITER_ROLE ? 'push to' : 'pull from');
 
+/** The unconditional binding's role that gives `serviceAccount` what `role` gives (itself or a larger one), if any. */
+export const coveringRole = (bindings: readonly IamBinding[], serviceAccount: string, role: string): string | undefined => {
+	const member = serviceAccountMember(serviceAccount);
+	const covering = role === WRITER_ROLE ? ROLES_THAT_WRITE : ROLES_THAT_READ;
+	return bindings.find(binding => covering.has(binding.role) && !binding.condition && binding.members.includes(member))?.role;
+};
+
 /**
  * Does the account hold `role` (Reader or Writer, or a role that includes it) on the repository,
- * by the repository's own IAM policy? testIamPermissions answers only for the caller, so another
- * principal's access is read from the policy. A grant on the whole project does not show here:
- * 'missing' says so.
+ * by the repository's IAM policy, then the project's (`projectBindings`, read only when the
+ * repository's has none; undefined: it could not be read)? testIamPermissions answers only for
+ * the caller, so another principal's access is read from the policies. Without `projectBindings`,
+ * 'missing' says a grant on the whole project would not show.
  */
 export async function accountAccess(
 	registry: ArtifactRegistry,
@@ -177,8 +185,8 @@ export async function accountAccess(
 	serviceAccount: string,
 	role: string,
 	signal?: AbortSignal,
+	projectBindings?: () => Promise<IamBinding[] | undefined>,
 ): Promise<AccountAccess> {
-	const member = serviceAccountMember(serviceAccount);
 	let policy: IamPolicy;
 	try {
 		policy = await registry.getIamPolicy(where, signal);
@@ -191,13 +199,23 @@ export async function accountAccess(
 		};
 	}
 
-	const covering = role === WRITER_ROLE ? ROLES_THAT_WRITE : ROLES_THAT_READ;
-	const binding = policy.bindings.find(binding => covering.has(binding.role) && !binding.condition && binding.members.includes(member));
-	if (binding) return {status: 'ok', role: binding.role, detail: `${serviceAccount} may ${mayWhat(role)} ${where.repository} (${binding.role})`};
+	const may = mayWhat(role);
+	const onRepository = coveringRole(policy.bindings, serviceAccount, role);
+	if (onRepository) return {status: 'ok', role: onRepository, detail: `${serviceAccount} may ${may} ${where.repository} (${onRepository})`};
+	const project = projectBindings ? await projectBindings() : undefined;
+	const onProject = project && coveringRole(project, serviceAccount, role);
+	if (onProject) {
+		return {status: 'ok', role: onProject, detail: `${serviceAccount} may ${may} ${where.repository} (${onProject} on project ${where.project})`};
+	}
 	const kind = role === WRITER_ROLE ? 'writing' : 'reading';
+	const projectSaid = !projectBindings
+		? 'a grant on the whole project would not show here'
+		: project
+			? `nor on project ${where.project}`
+			: `project ${where.project}'s own grants could not be read`;
 	return {
 		status: 'missing',
-		detail: `${serviceAccount} has no ${kind} role on repository ${where.repository} (a grant on the whole project would not show here).`,
-		fix: grantCommand(where, member, role),
+		detail: `${serviceAccount} has no ${kind} role on repository ${where.repository} (${projectSaid}).`,
+		fix: grantCommand(where, serviceAccountMember(serviceAccount), role),
 	};
 }

@@ -18,6 +18,9 @@ export type BuildEngine = 'docker' | 'flytekit';
 
 export type BuildOutcome = {pushed: boolean; digest?: string; skipped?: string; logFile?: string; engine?: BuildEngine};
 
+/** BuildOutcome.skipped when the repository already has the tag (not built, and nothing to build). */
+export const ALREADY_THERE = 'already in the repository';
+
 /** Where the tag was looked for, and what was found there. */
 export type Presence = {
 	state: 'present' | 'absent' | 'unknown';
@@ -166,7 +169,7 @@ export async function skipWhenThere(
 			level: 'info',
 			text: `${image.uri} is already in the repository${before.digest ? ` (${before.digest})` : ''}: nothing to build or push. --force rebuilds it.`,
 		});
-		return {pushed: false, digest: before.digest, skipped: 'already in the repository'};
+		return {pushed: false, digest: before.digest, skipped: ALREADY_THERE};
 	}
 
 	if (before.state === 'unknown')

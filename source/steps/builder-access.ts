@@ -1,14 +1,17 @@
-import type {ArtifactRegistry, RepositoryRef} from '../services/artifact-registry.js';
+import type {ArtifactRegistry, IamBinding, RepositoryRef} from '../services/artifact-registry.js';
 import {WRITER_ROLE} from '../services/fixes.js';
 import {findFlyte} from '../services/flyte-build.js';
 import {readFlyteImageConfig} from '../services/flyte-config.js';
+import {readProjectIamBindings} from '../services/gcloud.js';
 import type {Flags} from '../flags.js';
 import type {Platform} from '../services/platform.js';
+import {accountAccess} from '../services/repository-iam.js';
 import {detectSdk} from '../services/sdk.js';
 import type {SavedDataPlane, SavedImage} from '../services/store.js';
 import {UNION_ACCOUNTS, projectOfServiceAccount} from '../services/union-accounts.js';
 import {offerGrant, pickAccount, type Grant} from './access.js';
 import type {StepContext} from './context.js';
+import {chooseFlyteBuilder} from './flyte-image.js';
 
 export type BuilderAccessOutcome = {
 	/** same-project: nothing to grant; not-asked: no account known (the flags to pass are in detail); checked: see grants. */
@@ -59,11 +62,9 @@ export async function remoteBuilderConfigured(
  * `image.builder: remote`, or no flyte CLI here to build it locally.
  */
 export async function flyteBuildsRemotely(c: StepContext): Promise<boolean> {
-	if (c.flags.builder !== undefined) return c.flags.builder === 'union';
-	const {env, home} = c.ctx.platform;
-	const config = await readFlyteImageConfig(c.folder, env, home).catch(() => undefined);
-	if (config?.builder === 'remote') return true;
-	return (await findFlyte(c.ctx)) === undefined;
+	// A config flyte cannot read is the build's to report.
+	if ((await chooseFlyteBuilder(c).catch(() => 'local')) === 'remote') return true;
+	return c.flags.builder === undefined && (await findFlyte(c.ctx)) === undefined;
 }
 
 /**
@@ -104,6 +105,25 @@ export async function grantBuilderAccess(
 		});
 	}
 
+	// The repository alone: the client may send it to another thread, where a client object cannot go.
+	const ref: RepositoryRef = {project: where.project, location: where.location, repository: where.repository};
+	// The project's own policy, read once and only when the repository's lacks a grant.
+	let projectRead: Promise<IamBinding[] | undefined> | undefined;
+	const projectBindings = () => {
+		projectRead ??= readProjectIamBindings(c.ctx, where.project).then(bindings => {
+			if (!bindings) {
+				c.report({
+					type: 'note',
+					level: 'warn',
+					text:
+						`The IAM policy of project ${where.project} could not be read (that needs resourcemanager.projects.getIamPolicy): ` +
+						`a role granted on the whole project would not show, so only repository ${where.repository}'s policy was checked.`,
+				});
+			}
+			return bindings;
+		});
+		return projectRead;
+	};
 	const grants: Grant[] = [];
 	const missing: string[] = [];
 	let saved = dataPlane;
@@ -117,7 +137,11 @@ export async function grantBuilderAccess(
 			continue;
 		}
 		if (dataPlane[field] !== serviceAccount) saved = {...saved, [field]: serviceAccount};
-		grants.push(await offerGrant(c, where, {account, serviceAccount, step: 'build'}));
+		const {role} = UNION_ACCOUNTS[account];
+		// A role on the whole project covers the repository: nothing is offered then.
+		const access = await accountAccess(where.registry, ref, serviceAccount, role, c.ctx.signal, projectBindings);
+		if (access.status === 'ok') grants.push({account, serviceAccount, role, status: 'already', detail: access.detail});
+		else grants.push(await offerGrant(c, where, {account, serviceAccount, step: 'build'}));
 	}
 
 	const said = grants.map(grant => `${UNION_ACCOUNTS[grant.account].short}: ${grantWord(grant)}`);

@@ -18,7 +18,7 @@ import {writeModuleChecked} from '../services/module-write.js';
 import {findPython, pythonSyntaxError} from '../services/python.js';
 import {pinnedFlyteVersion} from '../services/sdk.js';
 import {readModuleFile, writeFileAtomic} from '../services/spec-module.js';
-import {findFlyteConfig, setConfigRegistry} from '../services/flyte-config.js';
+import {findFlyteConfig, readFlyteImageConfig, setConfigRegistry} from '../services/flyte-config.js';
 import {guardFile} from '../services/file-safety.js';
 import type {BuildOutcome} from './build.js';
 import {findInRepository, skipWhenThere} from './build.js';
@@ -233,12 +233,28 @@ export async function authorFlyteImage(c: StepContext, where: {project: string; 
 }
 
 /**
- * The build step for Flyte 2: skip when the URI is already in the repository (unless --force); else
- * flyte's own builder (`flyte build`, local, or remote with --builder union) when the flyte CLI
- * is here, then the proof that the repository lists the tag. Without flyte, Union's remote
- * builder builds the image when the environment is deployed.
+ * Which of flyte's builders builds: --builder (union: Union's remote image builder), else the
+ * image.builder of the flyte config flyte reads here (as `flyte build` would), else local.
  */
-export async function buildFlyteImage(c: StepContext, authored: AuthoredFlyte, where: RepositoryRef, registry?: RegistryHandle): Promise<BuildOutcome> {
+export async function chooseFlyteBuilder(c: Pick<StepContext, 'flags' | 'folder' | 'ctx'>): Promise<FlyteBuilder> {
+	if (c.flags.builder) return c.flags.builder === 'union' ? 'remote' : 'local';
+	const {env, home} = c.ctx.platform;
+	return (await readFlyteImageConfig(c.folder, env, home)).builder === 'remote' ? 'remote' : 'local';
+}
+
+/**
+ * The build step for Flyte 2: skip when the URI is already in the repository (unless --force); else
+ * flyte's own builder (`flyte build` with `builder`: chooseFlyteBuilder) when the flyte CLI is
+ * here, then the proof that the repository lists the tag. Without flyte, Union's remote builder
+ * builds the image when the environment is deployed.
+ */
+export async function buildFlyteImage(
+	c: StepContext,
+	authored: AuthoredFlyte,
+	where: RepositoryRef,
+	options: {builder: FlyteBuilder; registry?: RegistryHandle},
+): Promise<BuildOutcome> {
+	const {registry, builder} = options;
 	const {ctx, report} = c;
 	const progress = (detail: string) => report({type: 'step', step: 'build', status: 'running', detail});
 	if (!authored.uri || !authored.tag) return {pushed: false, skipped: `not built: ${authored.unknown ?? 'its URI is unknown'}`};
@@ -262,7 +278,6 @@ export async function buildFlyteImage(c: StepContext, authored: AuthoredFlyte, w
 		});
 		return {pushed: false, skipped: `left to Union's remote builder (${why})`};
 	}
-	const builder: FlyteBuilder = c.flags.builder === 'union' ? 'remote' : 'local';
 	const logFile = buildLogPath(ctx.platform, authored.image.name, authored.tag);
 	report({type: 'note', level: 'info', text: `Full build log: ${logFile}`});
 	const onEvent = (event: BuildEvent) => {

@@ -6,7 +6,8 @@ import type {RegistryHandle} from '../services/registry-handle.js';
 import {usageLines} from '../services/usage.js';
 import type {StepContext} from './context.js';
 import {toSavedFlyteImage} from './flyte-setup.js';
-import {authorFlyteImage, buildFlyteImage, setFlyteConfigRegistry, type AuthoredFlyte} from './flyte-image.js';
+import {authorFlyteImage, buildFlyteImage, chooseFlyteBuilder, setFlyteConfigRegistry, type AuthoredFlyte} from './flyte-image.js';
+import {ALREADY_THERE} from './build.js';
 import {checkPushPermission} from './repository.js';
 
 /**
@@ -69,22 +70,19 @@ export async function flyteBuildStep(
 	}
 
 	// flyte's local builder pushes as this person; Union's remote builder as its own accounts.
-	if (authored.uri && c.flags.builder !== 'union') await checkPushPermission(c, await registry.open(), {...where, imageUri: authored.uri});
+	const builder = await chooseFlyteBuilder(c);
+	if (authored.uri && builder === 'local') await checkPushPermission(c, await registry.open(), {...where, imageUri: authored.uri});
 	const {project, location, repository} = where;
-	const built = await buildFlyteImage(c, authored, {project, location, repository}, registry);
+	const built = await buildFlyteImage(c, authored, {project, location, repository}, {builder, registry});
 	return {
 		status: built.skipped ? 'skipped' : 'done',
-		detail: built.skipped
-			? built.skipped === 'already in the repository'
-				? `${authored.uri} is ${built.skipped}`
-				: built.skipped
-			: `pushed ${built.digest ?? ''}`.trim(),
+		detail: built.skipped ? (built.skipped === ALREADY_THERE ? `${authored.uri} is ${built.skipped}` : built.skipped) : `pushed ${built.digest ?? ''}`.trim(),
 		result: {
 			pushed: built.pushed,
 			digest: built.digest,
 			buildSkipped: built.skipped,
 			logFile: built.logFile,
-			inRepository: built.pushed || built.skipped === 'already in the repository' ? true : undefined,
+			inRepository: built.pushed || built.skipped === ALREADY_THERE ? true : undefined,
 		},
 	};
 }

@@ -1,7 +1,8 @@
 /**
  * `imagespec-gar status` and `imagespec-gar build [NAME...] [--all]`: every image of the team's
  * module, checked together (one listing per repository) and built together (bounded concurrency,
- * each through the wizard's own buildImage, so each is proven in Artifact Registry afterwards).
+ * each through the wizard's own build: buildImage for an ImageSpec, buildFlyteImage for a
+ * flyte.Image, so each is proven in Artifact Registry afterwards).
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -19,16 +20,20 @@ import {START_DOCKER} from '../services/fixes.js';
 import {configureDocker} from '../services/gcloud.js';
 import {imageStatuses, type ImageStatus} from '../services/image-status.js';
 import {registryHostOfLocation} from '../services/imagespec.js';
-import {readModuleImages, type ModuleImage} from '../services/module-images.js';
+import {readModuleImages, type ModuleImage, type ModuleImages} from '../services/module-images.js';
 import type {Platform} from '../services/platform.js';
 import {runBounded} from '../services/pool.js';
 import {openStore, projectFolder, type AnswerStore, type ProjectAnswers} from '../services/store.js';
-import {buildImage} from './build.js';
+import {ALREADY_THERE, buildImage} from './build.js';
 import type {StepContext} from './context.js';
 import type {DoctorOptions} from './doctor.js';
 import {detectSdk, imageSpecSdk, pinnedFlyteVersion, type Sdk} from '../services/sdk.js';
 import {readFlyteModuleImages} from '../services/flyte-images.js';
-import {DEFAULT_FLYTE_MODULE} from './flyte-image.js';
+import {DEFAULT_FLYTE_MODULE, buildFlyteImage, chooseFlyteBuilder, type AuthoredFlyte} from './flyte-image.js';
+import {toSavedFlyteImage} from './flyte-setup.js';
+import type {AuthoredSpec} from './imagespec.js';
+import {environmentName, environmentVariable} from '../services/flyte-module.js';
+import {findFlyte, type FlyteBuilder} from '../services/flyte-build.js';
 import {checkPushPermission} from './repository.js';
 import {parseRegistry, toSavedImage} from './setup.js';
 
@@ -67,13 +72,17 @@ const garWhere =
 		return parsed && at ? {project: parsed.project, location: at, repository: parsed.repository} : undefined;
 	};
 
+/** Every image the module declares, read as its SDK's CLI loads it: `union register`, or `flyte build` for flyte.Image. */
+const readDeclaredImages = async (ctx: ServiceContext, sdk: Sdk, where: {moduleFile: string; folder: string}): Promise<ModuleImages> =>
+	sdk === 'flyte' ? readFlyteModuleImages(ctx, {...where, pinnedFlyte: await pinnedFlyteVersion(where.folder)}) : readModuleImages(ctx, where);
+
 /** The rerun menu's question: which declared images are missing or stale (none when it cannot tell). */
 export async function missingImages(
-	c: Pick<StepContext, 'ctx' | 'folder' | 'flags' | 'saved'>,
+	c: Pick<StepContext, 'ctx' | 'folder' | 'flags' | 'saved' | 'sdk'>,
 	moduleFile: string,
 	registry: RegistryHandle,
 ): Promise<string[]> {
-	const {specs} = await readModuleImages(c.ctx, {moduleFile, folder: c.folder});
+	const {specs} = await readDeclaredImages(c.ctx, c.sdk, {moduleFile, folder: c.folder});
 	const whereOf = garWhere(c.ctx.platform, answer(c, 'location'));
 	const statuses = await imageStatuses(specs, {whereOf, registry, saved: c.saved.images, signal: c.ctx.signal});
 	return statuses.filter(row => row.state === 'missing' || row.state === 'stale').map(row => row.name);
@@ -88,10 +97,7 @@ export async function readModuleState(options: Pick<ImagesCommandOptions, 'flags
 	// A Flyte 2 project's module is flyte_images.py (or --output), read as flyte build loads it.
 	const sdk = flags.sdk ?? (await detectSdk(folder));
 	const moduleFile = sdk === 'flyte' ? path.resolve(cwd, flags.output ?? path.join(folder, DEFAULT_FLYTE_MODULE)) : moduleFileOf({flags, saved}, {cwd, folder});
-	const {via, specs: images} =
-		sdk === 'flyte'
-			? await readFlyteModuleImages(ctx, {moduleFile, folder, pinnedFlyte: await pinnedFlyteVersion(folder)})
-			: await readModuleImages(ctx, {moduleFile, folder});
+	const {via, specs: images} = await readDeclaredImages(ctx, sdk, {moduleFile, folder});
 
 	const whereOf = garWhere(platform, answer({flags, saved}, 'location'));
 
@@ -237,13 +243,8 @@ export async function runBuild(options: ImagesCommandOptions & {names: string[]}
 	try {
 		jobs = parseJobs(flags.jobs);
 		state = await readModuleState(options);
-		if (state.sdk === 'flyte') {
-			throw new StepError('imagespec-gar build builds ImageSpec modules; a Flyte 2 image is built by the wizard.', {
-				fix: 'Run imagespec-gar --sdk flyte --image NAME (it runs flyte build and proves the push).',
-				reason: 'FLYTE_BUILD_COMMAND',
-			});
-		}
 		const selected = selectImages(state.statuses, options.names, flags);
+		const flyte = state.sdk === 'flyte' ? await flyteBuilding(options, state, selected) : undefined;
 		const byStatus = new Map(state.statuses.map((row, index) => [row, state!.images[index]!]));
 		rows = selected.map(({variable, name, tag, uri}) => ({variable, name, ...(tag ? {tag} : {}), ...(uri ? {uri} : {}), outcome: 'pending'}));
 
@@ -254,7 +255,7 @@ export async function runBuild(options: ImagesCommandOptions & {names: string[]}
 				state,
 				selected.map(row => byStatus.get(row)!),
 				rows,
-				jobs,
+				{jobs, flyte},
 				view.update,
 			);
 		} finally {
@@ -292,9 +293,10 @@ async function buildRows(
 	state: ModuleState,
 	images: ModuleImage[],
 	rows: BuildRow[],
-	jobs: number,
+	how: {jobs: number; flyte?: FlyteBuilding},
 	update: (index: number) => void,
 ): Promise<void> {
+	const {jobs, flyte} = how;
 	const {flags, signal} = options;
 	const ctx = {platform: options.platform, signal};
 	const set = (index: number, change: Partial<BuildRow>) => {
@@ -306,16 +308,19 @@ async function buildRows(
 	const work: number[] = [];
 	for (const [index, image] of images.entries()) {
 		const where = state.where(image);
-		const elsewhere = `${image.spec.registry ?? 'no registry'} is not Artifact Registry: build it with union register or docker`;
+		const elsewhere = `${image.spec.registry ?? 'no registry'} is not Artifact Registry: build it with ${flyte ? 'flyte build' : 'union register or docker'}`;
 		if (!where) set(index, {outcome: 'not-built', detail: elsewhere});
 		else if (image.problem || !image.tag) set(index, {outcome: 'failed', error: errorOf(image.problem ?? new StepError('its tag cannot be computed'))});
 		else if (image.spec.builder === 'union') set(index, {outcome: 'not-built', detail: 'builder="union": Union builds it when you register'});
+		else if (flyte && !image.flyte?.environment) set(index, {outcome: 'failed', error: errorOf(noEnvironment(image, state))});
 		else work.push(index);
 	}
 	if (work.length === 0) return;
 
-	const docker = await dockerInfo(ctx);
-	if (!docker.engineReachable) {
+	// Union's remote builder needs neither this docker nor this account's push permission.
+	const local = flyte?.builder !== 'remote';
+	const docker = local ? await dockerInfo(ctx) : undefined;
+	if (docker && !docker.engineReachable) {
 		const error = new StepError(`A local build needs the Docker engine, and it is not reachable: ${docker.error ?? 'no answer'}`, {
 			fix: `${START_DOCKER}, then rerun.`,
 			reason: docker.cliInstalled ? 'DOCKER_DOWN' : 'DOCKER_MISSING',
@@ -333,7 +338,7 @@ async function buildRows(
 			done = (async () => {
 				await configureDocker(ctx, registryHostOfLocation(where.location, options.platform.env.IMAGESPEC_GAR_REGISTRY_HOST));
 				const silent = {report: () => undefined, ctx, flags: {...flags, force: true}};
-				await checkPushPermission(silent, await state.registry.open(), where);
+				if (local) await checkPushPermission(silent, await state.registry.open(), where);
 			})();
 			ready.set(key, done);
 		}
@@ -363,18 +368,14 @@ async function buildRows(
 				saved: state.saved,
 				sdk: state.sdk,
 			};
-			const authored = {
-				spec: image.spec,
-				tag: image.tag!,
-				uri: image.uri!,
-				moduleFile: state.moduleFile,
-				specFile: state.moduleFile,
-				variable: image.variable,
-				sdk: imageSpecSdk(state.sdk),
-			};
-			const outcome = await buildImage(c, authored, where, state.registry);
+			const outcome =
+				flyte && image.flyte
+					? await buildFlyteImage(c, flyteAuthored(image, image.flyte, state.moduleFile), where, {builder: flyte.builder, registry: state.registry})
+					: await buildImage(c, spec(image, state), where, state.registry);
 			// What this push was made of: the next status can tell what changed since.
-			const saved = toSavedImage(image.spec, image.tag!, image.uri!, state.moduleFile);
+			const saved = image.flyte
+				? toSavedFlyteImage(image.flyte.image, image.tag!, image.uri!, state.moduleFile)
+				: toSavedImage(image.spec, image.tag!, image.uri!, state.moduleFile);
 			if (outcome.pushed) state.store.save(answers => ({...answers, images: {...answers.images, [image.spec.name]: saved}}));
 			return outcome;
 		},
@@ -385,15 +386,66 @@ async function buildRows(
 		const index = work[position]!;
 		if (!result) continue;
 		if (result.ok) {
-			const {pushed, digest} = result.value;
+			const {pushed, digest, skipped} = result.value;
 			const present = {outcome: 'present' as const, digest, detail: 'already in the repository (--force rebuilds it)'};
-			set(index, pushed ? {outcome: 'pushed', digest, detail: undefined} : present);
+			const notBuilt = {outcome: 'not-built' as const, detail: skipped};
+			set(index, pushed ? {outcome: 'pushed', digest, detail: undefined} : skipped === ALREADY_THERE ? present : notBuilt);
 		} else if (isAbort(result.error) || signal.aborted) {
 			set(index, {outcome: 'cancelled', detail: undefined});
 		} else {
 			set(index, {outcome: 'failed', error: errorOf(result.error), detail: undefined});
 		}
 	}
+}
+
+/** An ImageSpec image as buildImage takes it. */
+const spec = (image: ModuleImage, state: ModuleState): AuthoredSpec => ({
+	spec: image.spec,
+	tag: image.tag!,
+	uri: image.uri!,
+	moduleFile: state.moduleFile,
+	specFile: state.moduleFile,
+	variable: image.variable,
+	sdk: imageSpecSdk(state.sdk),
+});
+
+/** A flyte.Image as buildFlyteImage takes it: built through the TaskEnvironment that uses it. */
+const flyteAuthored = (image: ModuleImage, flyte: NonNullable<ModuleImage['flyte']>, moduleFile: string): AuthoredFlyte => ({
+	image: flyte.image,
+	uri: image.uri,
+	tag: image.tag,
+	moduleFile,
+	specFile: moduleFile,
+	variable: image.variable,
+	...(flyte.environment ? {environment: flyte.environment} : {}),
+});
+
+/** `flyte build FILE ENV` builds an environment's image: one without a TaskEnvironment cannot be built by name. */
+const noEnvironment = (image: ModuleImage, state: ModuleState) => {
+	const file = path.basename(state.moduleFile);
+	return new StepError(`No flyte.TaskEnvironment in ${file} uses ${image.variable}: flyte build builds an environment's image.`, {
+		fix: `Add ${environmentVariable(image.variable)} = flyte.TaskEnvironment(name="${environmentName(image.spec.name)}", image=${image.variable}) to ${file}, then rerun.`,
+		reason: 'FLYTE_NO_ENVIRONMENT',
+	});
+};
+
+/** How a Flyte 2 module's images are built: flyte's builder, chosen once for the command. */
+type FlyteBuilding = {builder: FlyteBuilder};
+
+/**
+ * Before any row: which of flyte's builders (chooseFlyteBuilder, as the wizard), and, when
+ * something is to be built, that the flyte CLI is here: without it, one line saying what to install.
+ */
+async function flyteBuilding(options: ImagesCommandOptions, state: ModuleState, selected: readonly ImageStatus[]): Promise<FlyteBuilding> {
+	const builder = await chooseFlyteBuilder({flags: options.flags, folder: state.folder, ctx: {platform: options.platform, signal: options.signal}});
+	const toBuild = selected.some(row => row.state !== 'not-checked' && (options.flags.force || row.state !== 'pushed'));
+	if (toBuild && !(await findFlyte({platform: options.platform, signal: options.signal}))) {
+		throw new StepError('A Flyte 2 image is built with flyte build, and the flyte CLI is not on PATH.', {
+			fix: 'pip install flyte (in the environment you run flyte from), then rerun; or deploy with image.builder: remote and Union builds it.',
+			reason: 'FLYTE_MISSING',
+		});
+	}
+	return {builder};
 }
 
 /** The short text a row shows for one of buildImage's events. */

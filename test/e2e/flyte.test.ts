@@ -1,10 +1,10 @@
-import {mkdir, readFile, writeFile} from 'node:fs/promises';
+import {mkdir, readFile, rename, writeFile} from 'node:fs/promises';
 import {createServer} from 'node:net';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {computeFlyteUri, type FlyteImage} from '../../source/services/flyte-image.js';
 import {renderFlyteModule} from '../../source/services/flyte-module.js';
-import {startBuildWorld, type BuildWorld} from '../support/build-world.js';
+import {interruptCli, startBuildWorld, type BuildWorld} from '../support/build-world.js';
 import {imagespecGar} from '../support/cli.js';
 import {dockerEngine, requireDocker} from '../support/docker.js';
 import {shimTool} from '../support/gcloud.js';
@@ -31,9 +31,14 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 			world.sandbox,
 			'flyte',
 			[
-				`{ echo "$*"; pwd; } >> '${flyteLog}'`,
-				`printf 'FROM %s\\nRUN echo built-by-flyte > /built\\n' "$IMAGESPEC_STUB_FLYTE_BASE" | ` +
-					`docker build -t "$IMAGESPEC_STUB_FLYTE_URI" - && docker push "$IMAGESPEC_STUB_FLYTE_URI"`,
+				// One write per call: builds run side by side (build --jobs 2).
+				`printf '%s\\n%s\\n' "$*" "$(pwd)" >> '${flyteLog}'`,
+				// --image-builder B build FILE ENV: the URI of ENV's image (build NAME...), else the one URI.
+				'environment="$5"',
+				'eval "uri=\\${IMAGESPEC_STUB_FLYTE_URI_$environment:-\\$IMAGESPEC_STUB_FLYTE_URI}"',
+				'if [ "$IMAGESPEC_STUB_FLYTE_FAIL" = "$environment" ]; then echo "error: could not build $environment" >&2; exit 1; fi',
+				'if [ "$IMAGESPEC_STUB_FLYTE_SLEEP" = "$environment" ]; then echo "flyte: waiting for $environment"; sleep 60; fi',
+				`printf 'FROM %s\\nRUN echo built-by-flyte > /built\\n' "$IMAGESPEC_STUB_FLYTE_BASE" | ` + 'docker build -t "$uri" - && docker push "$uri"',
 			].join('\n'),
 		);
 		await writeFile(path.join(world.sandbox.project, 'requirements.txt'), 'flyte==2.6.5\n');
@@ -50,6 +55,16 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		base: {kind: 'debian', pythonVersion: [3, 12]},
 		layers: [{kind: 'pip_packages', packages: ['pandas']}],
 	});
+
+	/** The stand-in's URI for each environment of the module, as the tool computes them. */
+	const buildEnv = async (): Promise<NodeJS.ProcessEnv> => {
+		const env: NodeJS.ProcessEnv = {...world.env, IMAGESPEC_STUB_FLYTE_BASE: world.baseImage};
+		for (const name of ['trainer', 'scorer', 'broken', 'gamma']) {
+			const computed = await computeFlyteUri(image(name), {folder: world.sandbox.project, installedFlyte: '2.6.5'});
+			if (computed.known) env[`IMAGESPEC_STUB_FLYTE_URI_${name}_env`] = computed.uri;
+		}
+		return env;
+	};
 
 	it("--no-build: flyte==2.6.5 detected, the module written (and, asked, image.registry in flyte's config), the URI flyte computes named", async () => {
 		const run = await imagespecGar(
@@ -122,7 +137,10 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		const report = JSON.parse(run.stdout) as {ok: boolean; checks: Array<{id: string; status: string; detail: string; fix?: string}>};
 		expect(schemaErrors('doctor.schema.json', report)).toEqual([]);
 		const byId = Object.fromEntries(report.checks.map(check => [check.id, check]));
-		expect(byId['flyte-sdk']).toMatchObject({status: 'warn', detail: expect.stringMatching(/cannot import flyte: .*; the flyte CLI at .*shims\/flyte$/)});
+		expect(byId['flyte-sdk']).toMatchObject({
+			status: 'warn',
+			detail: expect.stringMatching(/cannot import flyte: .* and builds with flyte build; the flyte CLI at .*shims\/flyte$/),
+		});
 		expect(byId['flyte-config']).toMatchObject({
 			status: 'warn',
 			detail:
@@ -185,7 +203,7 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 		expect(await readFile(module, 'utf8')).toBe(theirs.replace('.with_pip_packages("pandas")', '.with_pip_packages("pandas", "numpy")'));
 	});
 
-	it('status: every image of the Flyte 2 module, pushed or missing, with the URI flyte computes; build points at the wizard', async () => {
+	it('status: every image of the Flyte 2 module, pushed or missing, with the URI flyte computes; build --all builds what is missing', async () => {
 		const run = await imagespecGar(['status', '--json'], {cwd: world.sandbox.project, env: world.env});
 		expect(run.code, run.stderr).toBe(1);
 		const report = JSON.parse(run.stdout);
@@ -200,8 +218,106 @@ requireDocker(describe, engine)('Flyte 2: flyte.Image module, flyte build, proof
 			['scorer', 'pushed', await uri('scorer')],
 		]);
 
-		const build = await imagespecGar(['build', '--all', '--json'], {cwd: world.sandbox.project, env: world.env});
-		expect(build.code).toBe(1);
-		expect(JSON.parse(build.stdout).error).toMatchObject({reason: 'FLYTE_BUILD_COMMAND'});
+		// build --all: flyte build for the missing one only (trainer, through trainer_env), proven in Artifact Registry.
+		const before = (await readFile(flyteLog, 'utf8')).trim().split('\n').length;
+		const build = await imagespecGar(['build', '--all', '--json'], {cwd: world.sandbox.project, env: await buildEnv()});
+		expect(build.code, build.stderr).toBe(0);
+		const built = JSON.parse(build.stdout);
+		expect(schemaErrors('build.schema.json', built)).toEqual([]);
+		expect(built).toMatchObject({ok: true, module: path.join(world.sandbox.project, 'flyte_images.py'), jobs: 2});
+		expect(built.images).toEqual([
+			expect.objectContaining({name: 'trainer', outcome: 'pushed', uri: await uri('trainer'), digest: expect.stringMatching(/^sha256:[a-f\d]{64}$/)}),
+		]);
+		expect((await readFile(flyteLog, 'utf8')).trim().split('\n').slice(before)).toEqual([
+			'--image-builder local build flyte_images.py trainer_env',
+			world.sandbox.project,
+		]);
+		// flyte's output streamed into the row, and its log kept.
+		expect(build.stderr).toContain('built-by-flyte');
+		expect(await readFile(built.images[0].logFile, 'utf8')).toContain('--image-builder local build flyte_images.py trainer_env');
+		const asked = world.fake.calls.filter(call => call.method === 'GetTag').map(call => call.request.name as string);
+		expect(asked.some(name => name.includes('/packages/trainer/'))).toBe(true);
+
+		const after = await imagespecGar(['status', '--json'], {cwd: world.sandbox.project, env: world.env});
+		expect(after.code, after.stderr).toBe(0);
+		expect(JSON.parse(after.stdout).images.map((row: {name: string; state: string}) => `${row.name} ${row.state}`)).toEqual([
+			'trainer pushed',
+			'scorer pushed',
+		]);
+		// Plain: one line per image, in the same words as for ImageSpec.
+		const plain = await imagespecGar(['status'], {cwd: world.sandbox.project, env: world.env});
+		expect(plain.code).toBe(0);
+		expect(plain.stdout).toMatch(/^pushed {2}trainer:[a-f\d]{32} {2}sha256:/m);
+	});
+
+	it("build NAME...: --jobs 2, one failure does not stop the other; the builder flyte's config names", async () => {
+		await writeFile(path.join(world.sandbox.project, 'flyte_images.py'), renderFlyteModule(['trainer', 'scorer', 'broken', 'gamma'].map(name => image(name))));
+		const before = (await readFile(flyteLog, 'utf8')).trim().split('\n').length;
+		const build = await imagespecGar(['build', 'broken', 'gamma_image', '--jobs', '2', '--json'], {
+			cwd: world.sandbox.project,
+			env: {...(await buildEnv()), IMAGESPEC_STUB_FLYTE_FAIL: 'broken_env'},
+		});
+		expect(build.code, build.stderr).toBe(1);
+		const report = JSON.parse(build.stdout);
+		expect(schemaErrors('build.schema.json', report)).toEqual([]);
+		const [broken, gamma] = report.images;
+		expect(gamma).toMatchObject({name: 'gamma', outcome: 'pushed', digest: expect.stringMatching(/^sha256:/)});
+		expect(broken).toMatchObject({name: 'broken', outcome: 'failed', error: {message: expect.stringContaining('flyte build failed'), fix: expect.any(String)}});
+		expect(build.stderr).toContain(`broken: ${broken.error.message}`);
+		expect(build.stderr).toContain(`  log: ${broken.logFile}`);
+		expect(
+			(await readFile(flyteLog, 'utf8'))
+				.trim()
+				.split('\n')
+				.slice(before)
+				.filter(line => line.startsWith('--'))
+				.sort(),
+		).toEqual(['--image-builder local build flyte_images.py broken_env', '--image-builder local build flyte_images.py gamma_env']);
+
+		// image.builder: remote in the config flyte reads here: Union's remote builder (the stand-in again), --force.
+		const config = path.join(world.sandbox.project, 'config.yaml');
+		const kept = await readFile(config, 'utf8');
+		await writeFile(config, `${kept}  builder: remote\n`);
+		try {
+			const remote = await imagespecGar(['build', 'gamma', '--force', '--json'], {cwd: world.sandbox.project, env: await buildEnv()});
+			expect(remote.code, remote.stderr).toBe(0);
+			expect(JSON.parse(remote.stdout).images).toEqual([expect.objectContaining({name: 'gamma', outcome: 'pushed'})]);
+			expect((await readFile(flyteLog, 'utf8')).trim().split('\n').slice(-2, -1)).toEqual(['--image-builder remote build flyte_images.py gamma_env']);
+		} finally {
+			await writeFile(config, kept);
+		}
+	});
+
+	it('build without the flyte CLI: one line saying what to install, exit 1; Ctrl-C stops flyte build, exit 130', async () => {
+		const shim = path.join(world.sandbox.root, 'shims', 'flyte');
+		await rename(shim, `${shim}.away`);
+		try {
+			const run = await imagespecGar(['build', 'trainer', '--force'], {cwd: world.sandbox.project, env: world.env});
+			expect(run.code).toBe(1);
+			expect(run.stderr).toBe(
+				'Error: A Flyte 2 image is built with flyte build, and the flyte CLI is not on PATH.\n' +
+					'  fix: pip install flyte (in the environment you run flyte from), then rerun; or deploy with image.builder: remote and Union builds it.\n',
+			);
+			const json = await imagespecGar(['build', 'trainer', '--force', '--json'], {cwd: world.sandbox.project, env: world.env});
+			expect(JSON.parse(json.stdout)).toMatchObject({
+				ok: false,
+				images: [],
+				error: {reason: 'FLYTE_MISSING', fix: expect.stringContaining('pip install flyte')},
+			});
+		} finally {
+			await rename(`${shim}.away`, shim);
+		}
+
+		const {code, stdout, stderr, left} = await interruptCli(
+			['build', 'trainer', '--force', '--json'],
+			{cwd: world.sandbox.project, env: {...(await buildEnv()), IMAGESPEC_STUB_FLYTE_SLEEP: 'trainer_env'}, sandbox: world.sandbox},
+			/flyte is building trainer/,
+			'SIGINT',
+		);
+		expect(code, stderr).toBe(130);
+		expect(stderr).toContain('Cancelled:');
+		expect(JSON.parse(stdout)).toMatchObject({ok: false, images: [{name: 'trainer', outcome: 'cancelled'}], error: {reason: 'CANCELLED'}});
+		// Neither the stand-in nor its sleep is left.
+		expect(left).toEqual([]);
 	});
 });

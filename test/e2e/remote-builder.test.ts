@@ -4,6 +4,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {imagespecGar} from '../support/cli.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
+import {startFakeIam, type FakeIam} from '../support/fake-iam.js';
 import {loginOffline} from '../support/gcloud.js';
 import {BUILDER, PROXY, READER, WORKER, WRITER} from '../fixtures/union-accounts.js';
 import {schemaErrors} from '../support/schema.js';
@@ -19,21 +20,31 @@ const ACCOUNTS = ['--data-plane-sa', WORKER, '--builder-sa', BUILDER, '--operato
  */
 describe("Union's remote builder's IAM, through the CLI", () => {
 	let fake: FakeArtifactRegistry;
+	let iam: FakeIam;
 	const sandboxes: Sandbox[] = [];
 	const world = async () => {
 		const sandbox = await makeSandbox({ci: 'true'});
 		sandboxes.push(sandbox);
 		await loginOffline(sandbox);
-		return {sandbox, env: {...sandbox.env, IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint, IMAGESPEC_GAR_REGISTRY_HOST: '127.0.0.1:5999'}};
+		return {
+			sandbox,
+			env: {
+				...sandbox.env,
+				IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint,
+				IMAGESPEC_GAR_REGISTRY_HOST: '127.0.0.1:5999',
+				// The project's own policy: gcloud may not read it here, as for most developers.
+				CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: iam.endpoint,
+			},
+		};
 	};
 
 	beforeAll(async () => {
-		fake = await startFakeArtifactRegistry();
+		[fake, iam] = await Promise.all([startFakeArtifactRegistry(), startFakeIam({})]);
 		fake.addRepository(PROJECT, LOCATION, 'images');
 	});
 
 	afterAll(async () => {
-		await fake?.stop();
+		await Promise.all([fake?.stop(), iam?.stop()]);
 		await Promise.all(sandboxes.map(sandbox => sandbox.cleanup()));
 	});
 
@@ -73,6 +84,7 @@ describe("Union's remote builder's IAM, through the CLI", () => {
 			{role: WRITER, members: [`serviceAccount:${BUILDER}`]},
 		]);
 		expect(run.stderr).toContain("Union's builder: Writer granted; operator proxy: Reader granted");
+		expect(run.stderr).toContain(`The IAM policy of project ${PROJECT} could not be read`);
 
 		// The saved setup: doctor's row, ok; then the builder's Writer removed: a warning with the command.
 		const doctor = async () => {

@@ -11,6 +11,8 @@ import {createInkSession} from '../../source/present/ink-session.js';
 import {openStore} from '../../source/services/store.js';
 import {computeTag} from '../../source/services/imagespec.js';
 import {renderModule} from '../../source/services/spec-module.js';
+import {computeFlyteUri, type FlyteImage} from '../../source/services/flyte-image.js';
+import {renderFlyteModule} from '../../source/services/flyte-module.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {loginOffline} from '../support/gcloud.js';
@@ -170,27 +172,46 @@ describe('onboarding a new team member', () => {
 });
 
 describe("the rerun menu and the module's missing images", () => {
-	it('offers "Build every missing image" when status finds one, and hands those images to build', async () => {
-		const sandbox = await newSandbox();
-		const registry = `${REGISTRY_HOST}/acme-ml/union-images`;
-		const trainer = {name: 'trainer', python_version: '3.11', registry, base_image: 'busybox:1', platform: 'linux/amd64'};
-		const scorer = {...trainer, name: 'scorer'};
-		await writeFile(path.join(sandbox.project, 'image_specs.py'), renderModule([trainer, scorer], {sdk: 'union'}));
-		// The trainer is pushed at its current tag; the scorer is not there at all.
+	/** With the trainer pushed at `trainerTag` and the scorer not there at all: the menu offers the scorer, and hands it to build. */
+	const offersToBuildScorer = async (sandbox: Sandbox, trainerTag: string) => {
 		const repository = 'projects/acme-ml/locations/us-east1/repositories/union-images';
-		fake.seedDockerImages(repository, [{image: 'trainer', digest: `sha256:${'a'.repeat(64)}`, tags: [await computeTag(trainer, {baseDir: sandbox.project})]}]);
+		fake.seedDockerImages(repository, [{image: 'trainer', digest: `sha256:${'a'.repeat(64)}`, tags: [trainerTag]}]);
 		try {
 			const run = await interactiveRun(sandbox, {location: 'us-east1'});
 			await run.waitFor('What next?');
 			expect(run.screen()).toContain('Build every missing image (1)');
 			expect(run.screen()).toContain('scorer: not in the repository at their current tags');
 			await run.type(KEY.down, KEY.enter);
-			const result = await run.journey;
-			expect(result).toMatchObject({ok: true, repository: 'union-images', buildImages: ['scorer']});
+			expect(await run.journey).toMatchObject({ok: true, repository: 'union-images', buildImages: ['scorer']});
 			expect(fake.calls.filter(call => call.method === 'ListDockerImages')).not.toHaveLength(0);
 		} finally {
 			fake.reset();
 			fake.addRepository('acme-ml', 'us-east1', 'union-images', {description: 'team images'});
 		}
+	};
+
+	it('offers "Build every missing image" when status finds one, and hands those images to build', async () => {
+		const sandbox = await newSandbox();
+		const registry = `${REGISTRY_HOST}/acme-ml/union-images`;
+		const trainer = {name: 'trainer', python_version: '3.11', registry, base_image: 'busybox:1', platform: 'linux/amd64'};
+		const scorer = {...trainer, name: 'scorer'};
+		await writeFile(path.join(sandbox.project, 'image_specs.py'), renderModule([trainer, scorer], {sdk: 'union'}));
+		await offersToBuildScorer(sandbox, await computeTag(trainer, {baseDir: sandbox.project}));
+	});
+
+	it('a Flyte 2 team module: the same offer, from the URIs flyte computes (build builds flyte.Image too)', async () => {
+		const sandbox = await newSandbox();
+		await writeFile(path.join(sandbox.project, 'requirements.txt'), 'flyte==2.6.5\n');
+		const image = (name: string): FlyteImage => ({
+			name,
+			registry: `${REGISTRY_HOST}/acme-ml/union-images`,
+			platform: ['linux/amd64'],
+			base: {kind: 'debian', pythonVersion: [3, 12]},
+			layers: [{kind: 'pip_packages', packages: ['pandas']}],
+		});
+		await writeFile(path.join(sandbox.project, 'flyte_images.py'), renderFlyteModule([image('trainer'), image('scorer')]));
+		const trainer = await computeFlyteUri(image('trainer'), {folder: sandbox.project, installedFlyte: '2.6.5'});
+		if (!trainer.known) throw new Error(trainer.reason);
+		await offersToBuildScorer(sandbox, trainer.tag);
 	});
 });

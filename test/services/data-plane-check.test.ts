@@ -3,6 +3,8 @@ import {runChecks, type RemoteBuilderAccounts} from '../../source/services/check
 import {BUILDER, PROXY, WRITER} from '../fixtures/union-accounts.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
+import {startFakeIam} from '../support/fake-iam.js';
+import {loginOffline} from '../support/gcloud.js';
 
 const WORKER = 'acme-flyteworker-prod@acme-gcp-dataplane.iam.gserviceaccount.com';
 const where = {project: 'acme-ml', location: 'us-east1', repository: 'union-images'};
@@ -67,6 +69,32 @@ describe('doctor: may the saved data plane account pull from the repository?', (
 			`gcloud artifacts repositories add-iam-policy-binding union-images --project acme-ml --location us-east1 --member serviceAccount:${BUILDER} --role ${WRITER}`,
 		);
 		expect(missing?.detail).toContain(`${PROXY} may pull from union-images`);
+		// No gcloud answers for the project here: said, not guessed.
+		expect(missing?.detail).toContain("project acme-ml's own grants could not be read");
+	});
+
+	it("a Writer role on the whole project counts (the real gcloud reads the project's policy)", async () => {
+		const iam = await startFakeIam({}, {'acme-ml': [{role: WRITER, members: [`serviceAccount:${BUILDER}`]}]});
+		const box = await makeSandbox({env: {IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint}});
+		try {
+			await loginOffline(box);
+			box.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER = iam.endpoint;
+			const {checks} = await runChecks(box.context(), {
+				needDocker: false,
+				needAdc: false,
+				repository: where,
+				python: false,
+				remoteBuilder: {sameProject: false, builderServiceAccount: BUILDER, operatorProxyServiceAccount: PROXY},
+			});
+			expect(checks.find(check => check.id === 'remote-builder')).toMatchObject({
+				status: 'ok',
+				detail: `${BUILDER} may push to union-images (${WRITER} on project acme-ml); ${PROXY} may pull from union-images (roles/artifactregistry.reader)`,
+			});
+			expect(iam.policiesRead).toEqual(['acme-ml']);
+		} finally {
+			await iam.stop();
+			await box.cleanup();
+		}
 	});
 
 	it("the remote builder in the data plane's own project needs nothing; not knowing where the data plane runs is said, with the flags", async () => {

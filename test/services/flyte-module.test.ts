@@ -4,7 +4,7 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import type {FlyteImage} from '../../source/services/flyte-image.js';
-import {flyteDeclarationOf, planFlyteModuleUpdate, readFlyteDeclarations, renderFlyteModule} from '../../source/services/flyte-module.js';
+import {environmentOf, flyteDeclarationOf, planFlyteModuleUpdate, readFlyteDeclarations, renderFlyteModule} from '../../source/services/flyte-module.js';
 import {writeModuleChecked} from '../../source/services/module-write.js';
 import {readFlyteModule} from '../../source/services/flyte-reader.js';
 import {findPython} from '../../source/services/python.js';
@@ -237,5 +237,21 @@ describe('planFlyteModuleUpdate: the managed-module rules', () => {
 		expect(readFlyteDeclarations(merged).map(declaration => declaration.name)).toEqual(['trainer', 'serve']);
 		await writeFile(moduleFile, merged.replace('"union"', '"union==1.0"'));
 		await expect(writeModuleChecked(moduleFile, change({...TRAINER, layers: []}))).rejects.toMatchObject({reason: 'MODULE_CHANGED'});
+	});
+});
+
+describe('environmentOf: the TaskEnvironment `flyte build` builds an image through, read without Python', () => {
+	it('finds the environment line the tool writes under each declaration, and nothing for an image no environment uses', () => {
+		const scorer: FlyteImage = {...TRAINER, name: 'scorer'};
+		const module = renderFlyteModule([TRAINER, scorer]);
+		const [trainer, second] = readFlyteDeclarations(module);
+		expect(environmentOf(module, trainer!.variable)).toBe(`${trainer!.variable.replace(/_image$/, '')}_env`);
+		expect(environmentOf(module, second!.variable)).toBe('scorer_env');
+		// Someone's own environment, named as they like, still counts; an image without one has none.
+		const theirs = `${module}\nmy_env = flyte.TaskEnvironment(name="mine", image=other_image, resources=None)\n`;
+		expect(environmentOf(theirs, 'other_image')).toBe('my_env');
+		expect(environmentOf(module, 'other_image')).toBeUndefined();
+		// A prefix of another variable is not that variable.
+		expect(environmentOf(module, 'scorer')).toBeUndefined();
 	});
 });

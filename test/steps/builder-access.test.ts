@@ -137,7 +137,8 @@ describe("Union's remote builder: Writer for its account, Reader for the operato
 			},
 			expect.objectContaining({step: 'build', summary: `let ${PROXY} pull from images (${READER})`, command: grantCommand(`serviceAccount:${PROXY}`, READER)}),
 		]);
-		expect(methods()).toEqual(['GetIamPolicy', 'GetIamPolicy']);
+		// Each account: the check, then the grant's own read-modify-write stops before the write.
+		expect(methods()).toEqual(['GetIamPolicy', 'GetIamPolicy', 'GetIamPolicy', 'GetIamPolicy']);
 	});
 
 	it('without the right to change the policy: the run goes on, each grant carrying the command an admin runs', async () => {
@@ -150,6 +151,9 @@ describe("Union's remote builder: Writer for its account, Reader for the operato
 		expect(outcome.grants[0]!.fix).toContain(grantCommand(`serviceAccount:${BUILDER}`, WRITER));
 		expect(outcome.grants[1]!.fix).toContain(grantCommand(`serviceAccount:${PROXY}`, READER));
 		expect(events.filter(event => event.type === 'note').map(event => (event as {text: string}).text)).toEqual([
+			// No gcloud on this PATH: the project's own grants cannot be read, and that is said once.
+			'The IAM policy of project acme-ml could not be read (that needs resourcemanager.projects.getIamPolicy): ' +
+				"a role granted on the whole project would not show, so only repository images's policy was checked.",
 			'You may not change who can read repository images: that needs artifactregistry.repositories.setIamPolicy on it.',
 			'You may not change who can read repository images: that needs artifactregistry.repositories.setIamPolicy on it.',
 		]);
@@ -195,6 +199,26 @@ describe("Union's remote builder: Writer for its account, Reader for the operato
 			expect(outcome.grants[1]!.fix).toBe(grantCommand(`serviceAccount:${PROXY}`, READER));
 			expect(fake.policies.get(RESOURCE)!.bindings).toEqual([{role: WRITER, members: [`serviceAccount:${BUILDER}`]}]);
 			expect(iam.listed).toEqual([DATA_PLANE, DATA_PLANE]);
+		} finally {
+			await iam.stop();
+			await sandbox.cleanup();
+		}
+	});
+
+	it("a role on the whole project (read by the real gcloud) covers the repository: nothing is offered; the project's policy is read once", async () => {
+		const iam = await startFakeIam({}, {[PROJECT]: [{role: 'roles/artifactregistry.admin', members: [`serviceAccount:${BUILDER}`]}]});
+		const sandbox = await makeSandbox();
+		try {
+			await loginOffline(sandbox);
+			const env = {...sandbox.env, CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: iam.endpoint};
+			const {outcome, events} = await run(ELSEWHERE, {flags: {builderSa: BUILDER, operatorProxySa: PROXY}, env});
+			expect(outcome.grants.map(grant => [grant.account, grant.status, grant.detail])).toEqual([
+				['builder', 'already', `${BUILDER} may push to images (roles/artifactregistry.admin on project ${PROJECT})`],
+				['operator-proxy', 'granted', `${PROXY} may now pull from images (${READER})`],
+			]);
+			expect(fake.policies.get(RESOURCE)!.bindings).toEqual([{role: READER, members: [`serviceAccount:${PROXY}`]}]);
+			expect(iam.policiesRead).toEqual([PROJECT]);
+			expect(events.some(event => event.type === 'note' && event.text.includes('could not be read'))).toBe(false);
 		} finally {
 			await iam.stop();
 			await sandbox.cleanup();

@@ -26,9 +26,10 @@ const [registry, engine] = await Promise.all([startRegistry(), dockerEngine()]);
 const fake = await startFakeArtifactRegistry({dockerImages: {host: registry.host}});
 // A Union data plane in another project, whose accounts gcloud lists (the access step and the remote builder's offer them).
 const dataPlane = 'acme-gcp-dataplane';
-const iam = await startFakeIam({
-	[dataPlane]: ['flyteworker-prod', 'userflyterol-prod', 'backend-prod'].map(name => `acme-${name}@${dataPlane}.iam.gserviceaccount.com`),
-});
+const iam = await startFakeIam(
+	{[dataPlane]: ['flyteworker-prod', 'userflyterol-prod', 'backend-prod'].map(name => `acme-${name}@${dataPlane}.iam.gserviceaccount.com`)},
+	{[project]: []},
+);
 await loginOffline(sandbox);
 for (let index = 0; index < count; index++) {
 	fake.addRepository(project, 'us-east1', `team-${String(index).padStart(4, '0')}`, {description: `Images of team ${index}`, sizeBytes: index * 1_048_576});
@@ -48,6 +49,7 @@ const exports: Record<string, string | undefined> = {
 	DOCKER_HOST: engine?.dockerHost,
 	IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint,
 	CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: iam.endpoint,
+	CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: iam.endpoint,
 	IMAGESPEC_GAR_REGISTRY_HOST: registry.host,
 	ISG_BASE_IMAGE: baseImage,
 	ISG_PROJECT_DIR: sandbox.project,
