@@ -1,13 +1,13 @@
 // Loaded into the CLI with `node --import` by the bench (never in normal use). Writes JSON lines
-// to BENCH_PROBE_FILE: when the Artifact Registry client is first loaded on the main thread
-// (BENCH_PROBE_MODULES=1; the CLI loads it on a worker thread, where node runs this file too, and
-// records nothing), and the process's peak RSS (every thread's) at exit.
+// to BENCH_PROBE_FILE: when the Artifact Registry client is first loaded (BENCH_PROBE_MODULES=1),
+// and on which thread (node runs this file on each worker thread too; the CLI loads the client on
+// one), and the process's peak RSS (every thread's) at the main thread's exit.
 import {appendFileSync} from 'node:fs';
 import module from 'node:module';
 import {isMainThread} from 'node:worker_threads';
 
 const file = process.env.BENCH_PROBE_FILE;
-if (file && isMainThread) {
+if (file) {
 	const write = record => appendFileSync(file, `${JSON.stringify({...record, pid: process.pid})}\n`);
 	if (process.env.BENCH_PROBE_MODULES) {
 		let seen = false;
@@ -15,7 +15,7 @@ if (file && isMainThread) {
 			load(url, context, next) {
 				if (!seen && /@google-cloud[\\/]artifact-registry|google-gax/.test(url)) {
 					seen = true;
-					write({event: 'ar-load', url, at: Date.now()});
+					write({event: 'ar-load', url, at: Date.now(), mainThread: isMainThread});
 				}
 
 				return next(url, context);
@@ -23,5 +23,5 @@ if (file && isMainThread) {
 		});
 	}
 
-	process.on('exit', () => write({event: 'exit', maxRssKb: process.resourceUsage().maxRSS, at: Date.now()}));
+	if (isMainThread) process.on('exit', () => write({event: 'exit', maxRssKb: process.resourceUsage().maxRSS, at: Date.now()}));
 }

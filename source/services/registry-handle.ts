@@ -5,9 +5,10 @@ import {bundledRegistryWorker, startRegistryThread, takePrestartedThread, type R
 
 /**
  * The one Artifact Registry client a command owns, opened on first use, and never loaded by a run
- * that needs no API. In the bundle it lives on a worker thread (registry-thread.ts): its load runs
- * on another core, and `eager` starts it at once. Run from source (unit tests) it loads on this
- * thread, blocking the event loop ~0.2-0.5 s, so it waits for `after` (the view's first frame).
+ * that needs no API. In the bundle it lives on a worker thread (registry-thread.ts), started at once
+ * with `eager`; its load waits for `after` (the view's first frame: the load takes a core), then runs
+ * beside the main thread, which it never blocks. Run from source (unit tests) it loads on this
+ * thread, blocking the event loop ~0.2-0.5 s, after `after` too.
  * Whoever made the handle closes it, once: `close` never waits for a client still opening, and
  * nothing opens it again.
  */
@@ -31,8 +32,13 @@ export function registryHandle(
 	let closed = false;
 	const load = async (): Promise<ArtifactRegistry> => {
 		if (worker) {
-			thread = takePrestartedThread(ctx) ?? startRegistryThread(ctx, worker);
-			return thread.opened;
+			const started = takePrestartedThread(ctx) ?? startRegistryThread(ctx, worker);
+			thread = started;
+			// Its load takes a core: after the view's first frame, as on this thread.
+			void Promise.resolve(options.after).then(() => {
+				started.load();
+			});
+			return started.opened;
 		}
 		await options.after;
 		const {openArtifactRegistry} = await import('./artifact-registry.js');

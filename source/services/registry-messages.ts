@@ -16,6 +16,8 @@ export type WorkerSetup = {platform: Platform; options: OpenArtifactRegistryOpti
 export type WireArgument = {kind: 'value'; value: unknown} | {kind: 'signal'} | {kind: 'options'; value: Record<string, unknown>; callbacks: string[]};
 
 export type ToWorker =
+	/** Load and open the client (sent once the view has drawn its first frame). */
+	| {type: 'load'}
 	| {type: 'call'; id: number; method: CallMethod; args: WireArgument[]}
 	| {type: 'pages'; id: number; args: WireArgument[]}
 	| {type: 'next'; id: number}

@@ -40,6 +40,8 @@ export type RegistryThread = {
 	opened: Promise<ArtifactRegistry>;
 	/** The run's cancellation, for a thread started before the run had one (prestartRegistryThread). */
 	watch(signal: AbortSignal | undefined): void;
+	/** Starts loading the client: the thread itself starts at once, its ~0.4 s load when told (once). */
+	load(): void;
 	/** Ends the worker now, whatever it is doing (a client still loading has nothing to close). */
 	terminate(): Promise<void>;
 };
@@ -190,7 +192,14 @@ export function startRegistryThread(ctx: ServiceContext, worker: URL, options: O
 		},
 	} as unknown as ArtifactRegistry;
 
-	return {opened: openedSignal.then(() => registry), watch, terminate};
+	return {
+		opened: openedSignal.then(() => registry),
+		watch,
+		load() {
+			post({type: 'load'});
+		},
+		terminate,
+	};
 }
 
 let prestarted: RegistryThread | undefined;

@@ -20,7 +20,13 @@ const run = new AbortController();
 const calls = new Map<number, AbortController>();
 const pages = new Map<number, AsyncIterator<Repository[]>>();
 
-const opening = openArtifactRegistry({platform, signal: run.signal}, options);
+// Opened once the main thread says so (its view's first frame is drawn: this thread's load would
+// take a core from it); every call waits for it.
+let load!: () => void;
+const loading = new Promise<void>(resolve => {
+	load = resolve;
+});
+const opening = loading.then(async () => openArtifactRegistry({platform, signal: run.signal}, options));
 opening.then(
 	() => {
 		post({type: 'opened'});
@@ -45,6 +51,10 @@ const answer = async (id: number, work: (registry: ArtifactRegistry, signal: Abo
 
 port.on('message', (message: ToWorker) => {
 	switch (message.type) {
+		case 'load': {
+			load();
+			break;
+		}
 		case 'call': {
 			const {id, method, args} = message;
 			void answer(id, async (registry, signal) => {

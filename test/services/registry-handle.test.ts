@@ -74,6 +74,7 @@ const where = {project: 'acme-ml', location: 'us-east1', repository: 'images'};
 
 const open = async (signal?: AbortSignal) => {
 	const thread = startRegistryThread({...sandbox.context(signal), signal}, WORKER, {retryDelaysMs: [10], operationPollDelaysMs: [10]});
+	thread.load();
 	return {thread, registry: await thread.opened};
 };
 
@@ -162,6 +163,7 @@ describe('the Artifact Registry client on its worker thread', () => {
 		const bare = await makeSandbox({env: {GOOGLE_APPLICATION_CREDENTIALS: '/nonexistent/missing-key.json'}});
 		try {
 			const thread = startRegistryThread(bare.context(), WORKER);
+			thread.load();
 			const error = await thread.opened.catch((caught: unknown) => caught);
 			expect(error).toBeInstanceOf(StepError);
 			expect(error).toMatchObject({reason: 'NO_ADC', message: expect.stringContaining('missing-key.json')});
@@ -178,6 +180,7 @@ describe('the Artifact Registry client on its worker thread', () => {
 		const thread = takePrestartedThread(sandbox.context(run.signal));
 		expect(thread).toBeDefined();
 		expect(takePrestartedThread(sandbox.context())).toBeUndefined();
+		thread!.load();
 		const registry = await thread!.opened;
 		expect(await registry.getRepository(where)).toBeUndefined();
 		fake.silent = true;
