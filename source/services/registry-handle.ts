@@ -6,9 +6,9 @@ import {bundledRegistryWorker, startRegistryThread, takePrestartedThread, type R
 /**
  * The one Artifact Registry client a command owns, opened on first use, and never loaded by a run
  * that needs no API. In the bundle it lives on a worker thread (registry-thread.ts), started at once
- * with `eager`; its load waits for `after` (the view's first frame: the load takes a core), then runs
- * beside the main thread, which it never blocks. Run from source (unit tests) it loads on this
- * thread, blocking the event loop ~0.2-0.5 s, after `after` too.
+ * with `eager`; the client loads there on first use, after `after` (the view's first frame: the load
+ * takes a core), beside the main thread, which it never blocks. Run from source (unit tests) it
+ * loads on this thread, blocking the event loop ~0.2-0.5 s, at the same moment.
  * Whoever made the handle closes it, once: `close` never waits for a client still opening, and
  * nothing opens it again.
  */
@@ -30,11 +30,14 @@ export function registryHandle(
 	let opened: ArtifactRegistry | undefined;
 	let thread: RegistryThread | undefined;
 	let closed = false;
+	const startThread = (file: URL) => {
+		thread ??= takePrestartedThread(ctx) ?? startRegistryThread(ctx, file);
+		return thread;
+	};
 	const load = async (): Promise<ArtifactRegistry> => {
 		if (worker) {
-			const started = takePrestartedThread(ctx) ?? startRegistryThread(ctx, worker);
-			thread = started;
-			// Its load takes a core: after the view's first frame, as on this thread.
+			const started = startThread(worker);
+			// Its load takes a core: on first use and after the view's first frame, as on this thread.
 			void Promise.resolve(options.after).then(() => {
 				started.load();
 			});
@@ -74,6 +77,6 @@ export function registryHandle(
 			else void pending?.then(async late => late.close()).catch(() => undefined);
 		},
 	};
-	if (worker && options.eager) void handle.open().catch(() => undefined);
+	if (worker && options.eager) startThread(worker);
 	return handle;
 }

@@ -192,8 +192,11 @@ export function startRegistryThread(ctx: ServiceContext, worker: URL, options: O
 		},
 	} as unknown as ArtifactRegistry;
 
+	const opened = openedSignal.then(() => registry);
+	// A thread nobody opened (a run that ends first) fails quietly; whoever awaits it gets the error.
+	opened.catch(() => undefined);
 	return {
-		opened: openedSignal.then(() => registry),
+		opened,
 		watch,
 		load() {
 			post({type: 'load'});
