@@ -302,7 +302,7 @@ function printPlainSummary(result: JourneyResult, write: (line: string) => void)
 	);
 	if (result.imageUri) write(`  image:     ${result.imageUri}${result.inRepository === false ? ' (not in the repository yet)' : ''}`);
 	if (result.digest) write(`  digest:    ${result.digest}`);
-	if (result.specFile) write(`  spec file: ${result.specFile}`);
+	if (result.specFile) write(`  module:    ${result.specFile}`);
 	if (result.usage) {
 		write('  use it in a task:');
 		for (const line of result.usage) write(line ? `    ${line}` : '');

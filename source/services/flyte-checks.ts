@@ -53,7 +53,8 @@ export const flyteSdkCheck = async (ctx: ServiceContext): Promise<Check> => {
 				'flyte-sdk',
 				false,
 				'warn',
-				`${sdk.problem}: imagespec-gar computes URIs for the flyte the project pins (flyte==X.Y.Z) and leaves builds to Union's remote builder; ${cliText}`,
+				`${sdk.problem}: imagespec-gar computes URIs for the flyte the project pins (flyte==X.Y.Z) and ` +
+					`${cli ? 'builds with flyte build' : "leaves builds to Union's remote builder"}; ${cliText}`,
 				'pip install flyte in the Python the project uses',
 			);
 };

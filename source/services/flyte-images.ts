@@ -3,6 +3,7 @@
  * module's (module-images.ts), each flyte.Image seen through the fields the status compares.
  */
 import type {ServiceContext} from './context.js';
+import {readFlyteImageConfig} from './flyte-config.js';
 import {StepError} from './errors.js';
 import {computeFlyteUri, type FlyteImage} from './flyte-image.js';
 import {environmentOf, readFlyteDeclarations} from './flyte-module.js';
@@ -32,16 +33,20 @@ export async function readFlyteModuleImages(ctx: ServiceContext, options: {modul
 			reason: 'MODULE_MISSING',
 		});
 	}
+	// A declaration without registry= pushes to flyte's image.registry (FLYTE_IMAGE_REGISTRY, else the config flyte reads here).
+	const {env, home} = ctx.platform;
+	const configRegistry = (await readFlyteImageConfig(options.folder, env, home)).registry;
+	const withRegistry = (image: FlyteImage): FlyteImage => (image.registry || !configRegistry ? image : {...image, registry: configRegistry});
 	const python = await findPython(ctx);
 	if (python) {
-		const read = await readFlyteModule(ctx, {...options, python});
+		const read = await readFlyteModule(ctx, {...options, python, configRegistry});
 		return {
 			via: read.via,
 			specs: read.images.map(entry => ({
 				variable: entry.variable,
-				spec: entry.image ? flyteSpecView(entry.image) : {name: entry.variable},
+				spec: entry.image ? flyteSpecView(withRegistry(entry.image)) : {name: entry.variable},
 				...(entry.image
-					? {flyte: {image: entry.image, environment: read.environments.find(env => env.image && entry.variables.includes(env.image))?.variable}}
+					? {flyte: {image: withRegistry(entry.image), environment: read.environments.find(env => env.image && entry.variables.includes(env.image))?.variable}}
 					: {}),
 				...(entry.uri ? {uri: entry.uri, tag: entry.uri.slice(entry.uri.lastIndexOf(':') + 1)} : {}),
 				...(entry.problem ? {problem: entry.problem} : {}),
@@ -63,11 +68,12 @@ export async function readFlyteModuleImages(ctx: ServiceContext, options: {modul
 			continue;
 		}
 		// One after the other: a handful of declarations, each a few small reads.
-		const uri = await computeFlyteUri(declaration.image, {folder: options.folder, installedFlyte: options.pinnedFlyte});
+		const image = withRegistry(declaration.image);
+		const uri = await computeFlyteUri(image, {folder: options.folder, installedFlyte: options.pinnedFlyte});
 		specs.push({
 			variable: declaration.variable,
-			spec: flyteSpecView(declaration.image),
-			flyte: {image: declaration.image, environment: environmentOf(content, declaration.variable)},
+			spec: flyteSpecView(image),
+			flyte: {image, environment: environmentOf(content, declaration.variable)},
 			...(uri.known
 				? {uri: uri.uri, tag: uri.tag}
 				: {

@@ -1,7 +1,8 @@
 /**
  * `imagespec-gar status` and `imagespec-gar build [NAME...] [--all]`: every image of the team's
  * module, checked together (one listing per repository) and built together (bounded concurrency,
- * each through the wizard's own buildImage, so each is proven in Artifact Registry afterwards).
+ * each through the wizard's own build: buildImage for an ImageSpec, buildFlyteImage for a
+ * flyte.Image, so each is proven in Artifact Registry afterwards).
  */
 import os from 'node:os';
 import path from 'node:path';

@@ -27,7 +27,7 @@ export function Summary({result}: {readonly result: JourneyResult}) {
 		['Registry', result.registry],
 		['Image', result.imageUri && `${result.imageUri}${result.inRepository === false ? '  (not in the repository yet)' : ''}`],
 		['Digest', result.digest],
-		['Spec file', result.specFile],
+		['Module', result.specFile],
 		['Build log', result.logFile],
 	];
 	return (

@@ -17,6 +17,21 @@ describe('flow state', () => {
 		]);
 	});
 
+	it("names the image step after what the run's SDK declares, in the transcript too", () => {
+		const title = (state: ReturnType<typeof run>) => state.steps.find(step => step.id === 'imagespec')?.title;
+		expect(title(run())).toBe('ImageSpec');
+		expect(title(run({type: 'sdk', sdk: 'union'}))).toBe('ImageSpec');
+		const flyte = run({type: 'sdk', sdk: 'flyte'}, {type: 'step', step: 'imagespec', status: 'done', detail: 'uri'});
+		expect(title(flyte)).toBe('flyte.Image');
+		expect(flyte.transcript).toEqual([{kind: 'step', step: expect.objectContaining({id: 'imagespec', title: 'flyte.Image'}), checks: undefined}]);
+		// Every other step keeps its title.
+		expect(flyte.steps.filter(step => step.id !== 'imagespec').map(step => step.title)).toEqual(
+			run()
+				.steps.filter(step => step.id !== 'imagespec')
+				.map(step => step.title),
+		);
+	});
+
 	it('moves a finished step into the transcript once, with the checks it ran', () => {
 		const state = run(
 			{type: 'step', step: 'checks', status: 'running'},

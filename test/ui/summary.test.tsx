@@ -23,4 +23,10 @@ describe('the final panel', () => {
 		expect(render(<Summary result={{...written, sdk: 'union'}} />).lastFrame()).toContain('Your ImageSpec is ready');
 		expect(render(<Summary result={written} />).lastFrame()).toContain('Your ImageSpec is ready');
 	});
+
+	it('labels the file it wrote "Module" for either SDK: a flyte_images.py holds no spec', () => {
+		const frame = render(<Summary result={{...written, sdk: 'flyte', specFile: '/work/p/flyte_images.py'}} />).lastFrame() ?? '';
+		expect(frame).toMatch(/Module\s+\/work\/p\/flyte_images\.py/);
+		expect(frame).not.toMatch(/spec file/i);
+	});
 });
