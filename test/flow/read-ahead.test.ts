@@ -17,6 +17,8 @@ import {loginOffline} from '../support/gcloud.js';
 let fake: FakeArtifactRegistry;
 let sandbox: Sandbox;
 let log: string;
+/** The pid of each Python started (the wrapper execs it, so the pid is Python's). */
+let pids: string;
 
 beforeAll(async () => {
 	fake = await startFakeArtifactRegistry();
@@ -25,12 +27,13 @@ beforeAll(async () => {
 	await loginOffline(sandbox);
 	const bin = path.join(sandbox.root, 'bin');
 	log = path.join(sandbox.root, 'starts.log');
+	pids = path.join(sandbox.root, 'pids.log');
 	await mkdir(bin);
 	const python = (await execa('sh', ['-c', 'command -v python3'])).stdout.trim();
 	await writeFile(
 		path.join(bin, 'python3'),
 		'#!/bin/sh\ncase "$2" in *stdin.buffer*) kind=check;; *"found = {"*) kind=probe;; *) kind=read;; esac\n' +
-			`echo "python $kind" >> '${log}'\nexec '${python}' "$@"\n`,
+			`echo "python $kind" >> '${log}'\necho "$$" >> '${pids}'\nexec '${python}' "$@"\n`,
 		{mode: 0o755},
 	);
 	await writeFile(path.join(bin, 'docker'), '#!/bin/sh\nsleep 1\necho "Cannot connect to the Docker daemon" >&2\nexit 1\n', {mode: 0o755});
@@ -44,8 +47,7 @@ afterAll(async () => {
 
 const SETUP = {project: 'acme-ml', location: 'us-east1', repository: 'ml-images'};
 
-const run = async (flags: Partial<Flags>, cwd = sandbox.project) => {
-	const controller = new AbortController();
+const run = async (flags: Partial<Flags>, cwd = sandbox.project, controller = new AbortController()) => {
 	return runJourney({
 		flags: {...defaultFlags(), build: false, yes: true, ...flags},
 		cwd,
@@ -85,5 +87,39 @@ describe('a run without questions asks Python while the checks run', () => {
 		expect(result).toMatchObject({ok: true, project: 'acme-ml', repository: 'ml-images', image: 'scorer'});
 		expect(await readFile(path.join(newcomer, 'image_specs.py'), 'utf8')).toContain('name="scorer"');
 		expect((await readFile(log, 'utf8')).split('\n').filter(line => line === 'python read')).toHaveLength(1);
+	}, 120_000);
+
+	it('Ctrl-C while the checks run ends the Python started early too: none is left behind', async () => {
+		await writeFile(pids, '');
+		await writeFile(log, '');
+		// A module that takes its time to load: its read is still running when Ctrl-C comes.
+		await writeFile(path.join(sandbox.project, 'image_specs.py'), '\nimport time\ntime.sleep(60)\n', {flag: 'a'});
+		const controller = new AbortController();
+		const running = run({...SETUP, image: 'cancelled'}, sandbox.project, controller);
+		// Once the read and the spare check have started (the checks wait on the slow docker meanwhile;
+		// the probe's answer is kept from the first test's run, per environment).
+		await expect
+			.poll(
+				async () =>
+					(await readFile(log, 'utf8'))
+						.split('\n')
+						.filter(line => line.startsWith('python'))
+						.sort(),
+				{timeout: 30_000},
+			)
+			.toEqual(['python check', 'python read']);
+		controller.abort();
+		await expect(running).rejects.toThrow();
+		const started = (await readFile(pids, 'utf8')).trim().split('\n').map(Number);
+		const alive = () =>
+			started.filter(pid => {
+				try {
+					process.kill(pid, 0);
+					return true;
+				} catch {
+					return false;
+				}
+			});
+		await expect.poll(alive, {timeout: 10_000}).toEqual([]);
 	}, 120_000);
 });
