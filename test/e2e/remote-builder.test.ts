@@ -138,7 +138,8 @@ describe("Union's remote builder's IAM, through the CLI", () => {
 		expect(bindings()).toContainEqual({role: WRITER, members: [`serviceAccount:${BUILDER}`]});
 
 		fake.calls.length = 0;
-		const rerun = await imagespecGar([...setup, '--no-build'], {cwd: sandbox.project, env});
+		// The worker named again: the builder's saved accounts are kept with it.
+		const rerun = await imagespecGar([...setup, '--no-build', '--data-plane-sa', WORKER], {cwd: sandbox.project, env});
 		expect(rerun.code, rerun.stderr).toBe(0);
 		expect(JSON.parse(rerun.stdout).builderAccess.grants.map((grant: {status: string}) => grant.status)).toEqual(['already', 'already']);
 		expect(fake.calls.map(call => call.method)).not.toContain('SetIamPolicy');
