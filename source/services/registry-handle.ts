@@ -1,7 +1,7 @@
 import type {ArtifactRegistry} from './artifact-registry.js';
 import type {ServiceContext} from './context.js';
 import {CancelledError} from './errors.js';
-import {bundledRegistryWorker, startRegistryThread, type RegistryThread} from './registry-thread.js';
+import {bundledRegistryWorker, startRegistryThread, takePrestartedThread, type RegistryThread} from './registry-thread.js';
 
 /**
  * The one Artifact Registry client a command owns, opened on first use, and never loaded by a run
@@ -31,7 +31,7 @@ export function registryHandle(
 	let closed = false;
 	const load = async (): Promise<ArtifactRegistry> => {
 		if (worker) {
-			thread = startRegistryThread(ctx, worker);
+			thread = takePrestartedThread(ctx) ?? startRegistryThread(ctx, worker);
 			return thread.opened;
 		}
 		await options.after;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {CancelledError, StepError} from '../../source/services/errors.js';
 import {registryHandle} from '../../source/services/registry-handle.js';
-import {startRegistryThread} from '../../source/services/registry-thread.js';
+import {prestartRegistryThread, startRegistryThread, takePrestartedThread} from '../../source/services/registry-thread.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
 import {loginOffline} from '../support/gcloud.js';
@@ -169,5 +169,22 @@ describe('the Artifact Registry client on its worker thread', () => {
 		} finally {
 			await bare.cleanup();
 		}
+	});
+
+	it('a thread started before the run (by the entry) goes to the first taker, then answers to its run signal', async () => {
+		fake.reset();
+		prestartRegistryThread(sandbox.platform, WORKER);
+		const run = new AbortController();
+		const thread = takePrestartedThread(sandbox.context(run.signal));
+		expect(thread).toBeDefined();
+		expect(takePrestartedThread(sandbox.context())).toBeUndefined();
+		const registry = await thread!.opened;
+		expect(await registry.getRepository(where)).toBeUndefined();
+		fake.silent = true;
+		const call = registry.getRepository(where);
+		run.abort();
+		await expect(call).rejects.toBeInstanceOf(CancelledError);
+		fake.silent = false;
+		await thread!.terminate();
 	});
 });
