@@ -184,7 +184,7 @@ export const JOURNEY_STEPS: readonly JourneyStep[] = [
 			return {
 				status: access.done ? 'done' : 'skipped',
 				detail: access.detail,
-				found: {dataPlane: dataPlane ?? c.saved.dataPlane},
+				found: {dataPlane: dataPlane ? keepBuilderAccounts(c.saved.dataPlane, dataPlane) : c.saved.dataPlane},
 				result: {dataPlaneAccess: {status: access.status, serviceAccount: access.serviceAccount, fix: access.fix}},
 				save: dataPlane && (saved => ({...saved, dataPlane: keepBuilderAccounts(saved.dataPlane, dataPlane)})),
 			};

@@ -5,7 +5,7 @@ import {readFlyteImageConfig} from '../services/flyte-config.js';
 import {readProjectIamBindings} from '../services/gcloud.js';
 import type {Flags} from '../flags.js';
 import type {Platform} from '../services/platform.js';
-import {accountAccess} from '../services/repository-iam.js';
+import {accountAccess, mayWhat} from '../services/repository-iam.js';
 import {detectSdk} from '../services/sdk.js';
 import type {SavedDataPlane, SavedImage} from '../services/store.js';
 import {UNION_ACCOUNTS, projectOfServiceAccount} from '../services/union-accounts.js';
@@ -141,7 +141,18 @@ export async function grantBuilderAccess(
 		// A role on the whole project covers the repository: nothing is offered then.
 		const access = await accountAccess(where.registry, ref, serviceAccount, role, c.ctx.signal, projectBindings);
 		if (access.status === 'ok') grants.push({account, serviceAccount, role, status: 'already', detail: access.detail});
-		else grants.push(await offerGrant(c, where, {account, serviceAccount, step: 'build'}));
+		else {
+			const grant = await offerGrant(c, where, {account, serviceAccount, step: 'build'});
+			// Declined: Union's build would fail later, far from here; the command stays on screen.
+			if (grant.status === 'declined' && grant.fix) {
+				c.report({
+					type: 'code',
+					title: `Not granted: until this runs, the ${UNION_ACCOUNTS[account].short} cannot ${mayWhat(role)} ${where.repository}`,
+					code: grant.fix,
+				});
+			}
+			grants.push(grant);
+		}
 	}
 
 	const said = grants.map(grant => `${UNION_ACCOUNTS[grant.account].short}: ${grantWord(grant)}`);

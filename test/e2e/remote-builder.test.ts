@@ -107,6 +107,15 @@ describe("Union's remote builder's IAM, through the CLI", () => {
 		expect(exported.stdout).toContain(`--member serviceAccount:${PROXY} --role ${READER} --condition=None`);
 	}, 240_000);
 
+	it("--help names the remote builder's two flags and what each account is granted", async () => {
+		const {sandbox, env} = await world();
+		const help = await imagespecGar(['--help'], {cwd: sandbox.project, env});
+		expect(help.code).toBe(0);
+		expect(help.stdout).toMatch(/--builder-sa EMAIL\s+with Union's remote builder/);
+		expect(help.stdout).toMatch(/--operator-proxy-sa EMAIL\s+with Union's remote builder: the operator proxy's account/);
+		expect(help.stdout).toContain('granted Writer');
+	});
+
 	it('a local build asks nothing of the remote builder: no builderAccess, no doctor row', async () => {
 		const {sandbox, env} = await world();
 		const run = await imagespecGar([...setup, '--builder', 'local', '--no-build', '--data-plane-sa', WORKER], {cwd: sandbox.project, env});
@@ -129,7 +138,8 @@ describe("Union's remote builder's IAM, through the CLI", () => {
 		expect(bindings()).toContainEqual({role: WRITER, members: [`serviceAccount:${BUILDER}`]});
 
 		fake.calls.length = 0;
-		const rerun = await imagespecGar([...setup, '--no-build'], {cwd: sandbox.project, env});
+		// The worker named again: the builder's saved accounts are kept with it.
+		const rerun = await imagespecGar([...setup, '--no-build', '--data-plane-sa', WORKER], {cwd: sandbox.project, env});
 		expect(rerun.code, rerun.stderr).toBe(0);
 		expect(JSON.parse(rerun.stdout).builderAccess.grants.map((grant: {status: string}) => grant.status)).toEqual(['already', 'already']);
 		expect(fake.calls.map(call => call.method)).not.toContain('SetIamPolicy');

@@ -197,6 +197,11 @@ describe("Union's remote builder: Writer for its account, Reader for the operato
 				['operator-proxy', 'declined'],
 			]);
 			expect(outcome.grants[1]!.fix).toBe(grantCommand(`serviceAccount:${PROXY}`, READER));
+			expect(events.filter(event => event.type === 'code').at(-1)).toEqual({
+				type: 'code',
+				title: 'Not granted: until this runs, the operator proxy cannot pull from images',
+				code: grantCommand(`serviceAccount:${PROXY}`, READER),
+			});
 			expect(fake.policies.get(RESOURCE)!.bindings).toEqual([{role: WRITER, members: [`serviceAccount:${BUILDER}`]}]);
 			expect(iam.listed).toEqual([DATA_PLANE, DATA_PLANE]);
 		} finally {
