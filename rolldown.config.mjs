@@ -21,10 +21,9 @@ const yogaWithoutFetch = {
 // module on its own, and that, not our code, was most of start-up.
 export default defineConfig({
 	plugins: [yogaWithoutFetch],
-	// The Artifact Registry client's worker thread (source/services/registry-thread.ts) is an entry of its own.
-	input: {cli: 'source/cli.tsx', 'registry-worker': 'source/services/registry-worker.ts'},
+	input: 'source/cli.tsx',
 	platform: 'node',
-	// Loaded on its worker thread and heavy on runtime file reads (protos): left to node_modules.
+	// Loaded after the first frame and heavy on runtime file reads (protos): left to node_modules.
 	external: ['@google-cloud/artifact-registry', 'google-gax'],
 	// React's production build: the development one (react-reconciler alone is ~0.7 MB of checks
 	// and warnings) is what Node would pick at run time, where NODE_ENV is unset.

@@ -1,10 +1,8 @@
 // Loaded into the CLI with `node --import` by the bench (never in normal use). Writes JSON lines
 // to BENCH_PROBE_FILE: when the Artifact Registry client is first loaded (BENCH_PROBE_MODULES=1),
-// and on which thread (node runs this file on each worker thread too; the CLI loads the client on
-// one), and the process's peak RSS (every thread's) at the main thread's exit.
+// and the process's peak RSS at exit.
 import {appendFileSync} from 'node:fs';
 import module from 'node:module';
-import {isMainThread} from 'node:worker_threads';
 
 const file = process.env.BENCH_PROBE_FILE;
 if (file) {
@@ -15,7 +13,7 @@ if (file) {
 			load(url, context, next) {
 				if (!seen && /@google-cloud[\\/]artifact-registry|google-gax/.test(url)) {
 					seen = true;
-					write({event: 'ar-load', url, at: Date.now(), mainThread: isMainThread});
+					write({event: 'ar-load', url, at: Date.now()});
 				}
 
 				return next(url, context);
@@ -23,5 +21,5 @@ if (file) {
 		});
 	}
 
-	if (isMainThread) process.on('exit', () => write({event: 'exit', maxRssKb: process.resourceUsage().maxRSS, at: Date.now()}));
+	process.on('exit', () => write({event: 'exit', maxRssKb: process.resourceUsage().maxRSS, at: Date.now()}));
 }

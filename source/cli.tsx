@@ -43,12 +43,6 @@ if (headerWritten) writeHeader();
 // turns it off; Node before 22.1 has no such thing.
 module.enableCompileCache?.();
 
-// The wizard's Artifact Registry client starts loading on its thread now, beside main's modules.
-if (headerWritten) {
-	const [{prestartRegistryThread}, {currentPlatform}] = await Promise.all([import('./services/registry-thread.js'), import('./services/platform.js')]);
-	prestartRegistryThread(currentPlatform(process.env));
-}
-
 const {main} = await import('./main.js');
 const code = await main(argv, {signal: controller.signal, cancel, headerWritten});
 // Exit now, once the output is out: an API call that never answers (cancelled or past its

@@ -43,10 +43,10 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	};
 	const store: AnswerStore = flags.dryRun ? {...options.store, save() {}} : options.store;
 	const where = {cwd: options.cwd, folder: projectFolder(options.cwd)};
-	// Every wizard run calls the API: the client's thread starts now (the entry may have started it),
-	// and the client loads there on first use (the checks), after the view's first frame. (From
-	// source, on this thread, that load blocks the event loop ~0.2-0.5 s.)
-	const registry = registryHandle(ctx, {after: options.viewReady, eager: true, wrap: flags.dryRun ? client => dryRunRegistry(client, report) : undefined});
+	// Loading the client blocks the event loop ~0.2-0.5 s: the checks open it once their processes
+	// run and after the view's first frame, not once a question is up (keys typed meanwhile arrive
+	// as one chunk, and Enter is lost as a paste).
+	const registry = registryHandle(ctx, {after: options.viewReady, wrap: flags.dryRun ? client => dryRunRegistry(client, report) : undefined});
 	try {
 		// Before anything reads them (a FIFO would block the run, a path outside the project leak).
 		await checkFlagFiles({flags, ...where});

@@ -1,16 +1,15 @@
 import type {ArtifactRegistry} from './artifact-registry.js';
 import type {ServiceContext} from './context.js';
 import {CancelledError} from './errors.js';
-import {bundledRegistryWorker, startRegistryThread, takePrestartedThread, type RegistryThread} from './registry-thread.js';
 
 /**
- * The one Artifact Registry client a command owns, opened on first use, and never loaded by a run
- * that needs no API. In the bundle it lives on a worker thread (registry-thread.ts), started at once
- * with `eager`; the client loads there on first use, after `after` (the view's first frame: the load
- * takes a core), beside the main thread, which it never blocks. Run from source (unit tests) it
- * loads on this thread, blocking the event loop ~0.2-0.5 s, at the same moment.
- * Whoever made the handle closes it, once: `close` never waits for a client still opening, and
- * nothing opens it again.
+ * The one Artifact Registry client a command owns, opened on first use: loading the client blocks
+ * the event loop ~0.2-0.5 s, so it waits for `after` (the view's first frame) and is never loaded
+ * by a run that needs no API. Whoever made the handle closes it, once: `close` never waits for a
+ * client still opening, and nothing opens it again.
+ *
+ * Not on a worker thread: that was tried (issue 17) and cut ~0.17 s from the first question, but
+ * the second isolate added ~40 MB to an interactive run's peak memory (141 -> 181 MB, target 150).
  */
 export type RegistryHandle = {
 	open(): Promise<ArtifactRegistry>;
@@ -23,40 +22,23 @@ export type OwnedRegistry = RegistryHandle & {
 
 export function registryHandle(
 	ctx: ServiceContext,
-	options: {after?: Promise<unknown>; eager?: boolean; wrap?: (registry: ArtifactRegistry) => ArtifactRegistry} = {},
+	options: {after?: Promise<unknown>; wrap?: (registry: ArtifactRegistry) => ArtifactRegistry} = {},
 ): OwnedRegistry {
-	const worker = bundledRegistryWorker();
 	let opening: Promise<ArtifactRegistry> | undefined;
 	let opened: ArtifactRegistry | undefined;
-	let thread: RegistryThread | undefined;
 	let closed = false;
-	const startThread = (file: URL) => {
-		thread ??= takePrestartedThread(ctx) ?? startRegistryThread(ctx, file);
-		return thread;
-	};
-	const load = async (): Promise<ArtifactRegistry> => {
-		if (worker) {
-			const started = startThread(worker);
-			// Its load takes a core: on first use and after the view's first frame, as on this thread.
-			void Promise.resolve(options.after).then(() => {
-				started.load();
-			});
-			return started.opened;
-		}
-		await options.after;
-		const {openArtifactRegistry} = await import('./artifact-registry.js');
-		return openArtifactRegistry(ctx);
-	};
-
-	const handle: OwnedRegistry = {
+	return {
 		async open() {
 			// A check still running when the run ends (Ctrl-C) must not start a client nobody closes.
 			if (closed) throw new CancelledError();
 			if (!opening) {
-				opening = load().then(registry => {
-					opened = registry;
-					return options.wrap?.(registry) ?? registry;
-				});
+				opening = Promise.resolve(options.after)
+					.then(async () => import('./artifact-registry.js'))
+					.then(async ({openArtifactRegistry}) => openArtifactRegistry(ctx))
+					.then(registry => {
+						opened = registry;
+						return options.wrap?.(registry) ?? registry;
+					});
 				opening.catch(() => undefined); // Awaited, and its failure reported, by whoever needs the client.
 			}
 
@@ -66,17 +48,11 @@ export function registryHandle(
 			closed = true;
 			const pending = opening;
 			const client = opened;
-			const starting = thread;
 			opening = undefined;
 			opened = undefined;
-			thread = undefined;
 			if (client) await client.close();
-			// Still loading on its thread: end the thread.
-			else if (starting) await starting.terminate();
-			// Still opening here (a credentials lookup can take seconds): never wait for it; close it once open.
+			// Still opening (a credentials lookup can take seconds): never wait for it; close it once open.
 			else void pending?.then(async late => late.close()).catch(() => undefined);
 		},
 	};
-	if (worker && options.eager) startThread(worker);
-	return handle;
 }

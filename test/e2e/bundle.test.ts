@@ -6,7 +6,6 @@ import meow from 'meow';
 import {describe, expect, it} from 'vitest';
 import {HELP, helpScreen} from '../../source/help.js';
 import {CLI_PATH} from '../support/cli.js';
-import {startRepositoryWorld, whereFlags} from '../support/repository-world.js';
 
 // `npm test` builds dist/ before the suite runs.
 const dist = path.dirname(CLI_PATH);
@@ -43,18 +42,13 @@ describe('the built CLI (rolldown bundle)', () => {
 	});
 
 	// Every module file the process loads, through a load hook (node --import), printed at exit.
-	// On the main thread only (node runs --import on each worker thread too).
 	const LOADED =
-		"import module from 'node:module'; import {isMainThread} from 'node:worker_threads'; const seen = []; " +
-		'if (isMainThread) module.registerHooks({load(url, context, next) { seen.push(url); return next(url, context); }}); ' +
-		"if (isMainThread) process.on('exit', () => process.stderr.write(JSON.stringify(seen)));";
-	const loadedBy = async (args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv} = {}) => {
-		const {stdout, stderr} = await promisify(execFile)(
-			process.execPath,
-			['--import', `data:text/javascript,${encodeURIComponent(LOADED)}`, CLI_PATH, ...args],
-			options,
-		);
-		return {stdout, loaded: (JSON.parse(stderr.slice(stderr.lastIndexOf('\n[') + 1)) as string[]).filter(url => url.startsWith('file:'))};
+		"import module from 'node:module'; const seen = []; " +
+		'module.registerHooks({load(url, context, next) { seen.push(url); return next(url, context); }}); ' +
+		"process.on('exit', () => process.stderr.write(JSON.stringify(seen)));";
+	const loadedBy = async (args: string[]) => {
+		const {stdout, stderr} = await promisify(execFile)(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(LOADED)}`, CLI_PATH, ...args]);
+		return {stdout, loaded: (JSON.parse(stderr) as string[]).filter(url => url.startsWith('file:'))};
 	};
 
 	it('answers --version and --help from the entry alone: neither meow nor main loads (a bare node start)', async () => {
@@ -68,19 +62,6 @@ describe('the built CLI (rolldown bundle)', () => {
 		for (const {loaded} of [version, help]) {
 			expect(loaded.length).toBeLessThanOrEqual(4);
 			expect(loaded.filter(url => /meow|\/main-/.test(url))).toEqual([]);
-		}
-	});
-
-	it("loads the Artifact Registry client on its worker thread: the main thread loads none of it, and the run's API calls are answered", async () => {
-		const world = await startRepositoryWorld();
-		try {
-			const args = [...whereFlags(), '--image', 'trainer', '--python-version', '3.12', '--base-image', 'python:3.12-slim', '--no-build', '--yes', '--json'];
-			const run = await loadedBy(args, {cwd: world.sandbox.project, env: world.sandbox.env});
-			expect(JSON.parse(run.stdout)).toMatchObject({ok: true, repository: 'union-images'});
-			expect(world.fake.calls.map(call => call.method)).toContain('GetRepository');
-			expect(run.loaded.filter(url => /google-gax|@google-cloud|@grpc|protobufjs/.test(url))).toEqual([]);
-		} finally {
-			await world.stop();
 		}
 	});
 });
