@@ -67,11 +67,16 @@ function TranscriptLine({item}: {readonly item: TranscriptItem}) {
 		}
 
 		case 'note': {
+			// The icon in its own column, as a step's: a long note wraps under its text, not under the icon.
 			return (
-				<Text color={item.level === 'warn' ? 'yellow' : undefined}>
-					{item.level === 'warn' ? '⚠ ' : 'ℹ '}
-					{item.text}
-				</Text>
+				<Box>
+					<Box width={2} flexShrink={0}>
+						<Text color={item.level === 'warn' ? 'yellow' : undefined}>{item.level === 'warn' ? '⚠' : 'ℹ'}</Text>
+					</Box>
+					<Text color={item.level === 'warn' ? 'yellow' : undefined} wrap="wrap">
+						{item.text}
+					</Text>
+				</Box>
 			);
 		}
 

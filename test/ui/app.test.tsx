@@ -168,6 +168,22 @@ describe('App', () => {
 		expect(frames).toContain('→ gcloud auth login');
 	});
 
+	it('wraps a long note under its text, the icon alone in its column', async () => {
+		const session = createInkSession();
+		const view = render(<App session={session} onCancel={() => undefined} />);
+		const words = Array.from({length: 40}, (_, index) => `word${index}`).join(' ');
+		session.report({type: 'note', level: 'info', text: words});
+		await tick();
+		const all = stripVTControlCharacters(view.frames.join('\n')).split('\n');
+		const start = all.findIndex(line => /^ℹ word0 /.test(line));
+		const end = all.findIndex((line, index) => index > start && !/word\d/.test(line));
+		const lines = all.slice(start, end === -1 ? undefined : end);
+		expect(start).toBeGreaterThanOrEqual(0);
+		expect(lines.length).toBeGreaterThan(1);
+		expect(lines.join(' ')).toContain('word39');
+		for (const line of lines.slice(1)) expect(line).toMatch(/^ {2}word\d/);
+	});
+
 	it('shows a question from the journey and resolves it with the keys typed', async () => {
 		const session = createInkSession();
 		const {stdin, lastFrame} = render(<App session={session} onCancel={() => undefined} />);
