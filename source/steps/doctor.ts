@@ -8,7 +8,7 @@ import {detectSdk} from '../services/sdk.js';
 import type {ServiceContext} from '../services/context.js';
 import {StepError, isAbort} from '../services/errors.js';
 import {isRegularFile} from '../services/file-safety.js';
-import {readModuleSpecs} from '../services/module-reader.js';
+import {dropReadAhead, readModuleSpecs} from '../services/module-reader.js';
 import type {Platform} from '../services/platform.js';
 import {openStore, projectFolder} from '../services/store.js';
 import {doctorPresenter, type DoctorPresenter, type DoctorReport} from '../present/doctor.js';
@@ -72,7 +72,8 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 	const folder = projectFolder(cwd);
 	const store = await openStore({folder, platform});
 	const stored = store.problem ? {} : store.load();
-	const known = await findKnownSetup({cwd, folder, flags, saved: stored, ctx: {platform, signal}});
+	// Handed on: when no repository comes of it, whyNoRepository takes this read's error instead of running the module again.
+	const known = await findKnownSetup({cwd, folder, flags, saved: stored, ctx: {platform, signal}}, {handOn: true});
 	const sdk = flags.sdk ?? (await detectSdk(folder));
 	const answers = resolveAnswers(flags, stored, known, sdk);
 	const {saved} = answers;
@@ -84,7 +85,8 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 			? `Repository from your team's ${path.relative(cwd, known.moduleFile) || known.moduleFile}.`
 			: undefined
 		: await whyNoRepository({platform, signal}, {moduleFile: moduleFileOf(answers, {cwd, folder}), folder, cwd, flyte});
-	const remote = await remoteBuilderConfigured({...flags, sdk: flyte ? 'flyte' : flags.sdk}, [...Object.values(saved.images ?? {}), ...(known?.images ?? [])], {
+	dropReadAhead({platform, signal});
+	const remote = await remoteBuilderConfigured({...flags, sdk: answers.sdk}, [...Object.values(saved.images ?? {}), ...(known?.images ?? [])], {
 		folder,
 		platform,
 	});
