@@ -359,14 +359,23 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 
 	emit(archCheck(ctx.platform.arch, options.needDocker));
 
-	let outcomes;
+	let outcome;
 	try {
-		outcomes = await Promise.all([gcloudPart, adcPart, dockerPart, dockerAuthPart, repositoryPart, dataPlanePart, remoteBuilderPart, pythonPart]);
+		outcome = await allOf({
+			gcloud: gcloudPart,
+			adc: adcPart,
+			docker: dockerPart,
+			dockerAuth: dockerAuthPart,
+			repository: repositoryPart,
+			dataPlane: dataPlanePart,
+			remoteBuilder: remoteBuilderPart,
+			python: pythonPart,
+		});
 	} finally {
 		await own?.close();
 	}
 
-	const [gcloud, adc, docker, , , , , python] = outcomes;
+	const {gcloud, adc, docker, python} = outcome;
 	const checks = CHECK_ORDER.map(id => results.get(id)).filter((check): check is Check => check !== undefined);
 	return {checks, gcloud, adc, docker, python};
 };
@@ -565,6 +574,13 @@ const pythonCheck = (python: PythonInfo): Check => {
 			`Repair the install: ${install.replace('pip install', 'pip install --force-reinstall')}`,
 		);
 	return make('python', false, 'warn', `${where} has neither union nor flytekit: needed to register workflows, not for this wizard.`, install);
+};
+
+/** Promise.all by name: a part added later cannot shift the others' results. */
+const allOf = async <Parts extends Record<string, Promise<unknown>>>(parts: Parts): Promise<{[Name in keyof Parts]: Awaited<Parts[Name]>}> => {
+	const names = Object.keys(parts);
+	const values = await Promise.all(Object.values(parts));
+	return Object.fromEntries(names.map((name, index) => [name, values[index]])) as {[Name in keyof Parts]: Awaited<Parts[Name]>};
 };
 
 /** A context for one part of the checks that says when that part has started its child process. */
