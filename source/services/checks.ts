@@ -1,7 +1,8 @@
 import type {RepositoryRef} from './artifact-registry.js';
 import {registryHandle, type RegistryHandle} from './registry-handle.js';
 import type {ServiceContext} from './context.js';
-import {EMULATION_COST, credentialHelperAnswers, credentialHelperOnPath, dockerInfo, type DockerInfo} from './docker.js';
+import {credentialHelperAnswers, credentialHelperOnPath, type StartedCredentialHelper} from './credential-helper.js';
+import {EMULATION_COST, dockerInfo, type DockerInfo} from './docker.js';
 import {credentialSourceFor, readDockerConfig} from './docker-config.js';
 import {snapDocker, socketPermission, underSudo} from './docker-reach.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
@@ -71,6 +72,8 @@ export type CheckOptions = {
 	dataPlaneServiceAccount?: string;
 	/** Union's remote image builder builds into the repository: do its accounts hold their roles there? */
 	remoteBuilder?: RemoteBuilderAccounts;
+	/** doctor: the credential helper its launch started (cli.tsx), asked here once the host is known. */
+	credentialHelper?: StartedCredentialHelper;
 };
 
 /** What doctor knows of the data plane when Union's remote builder is configured (saved answers). */
@@ -256,12 +259,14 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 	// doctor proves the helper gives docker a token: a gcloud start (~1 s), the slowest check, so it
 	// starts at once, beside docker version, not after it.
 	const helperPart = (async () => {
-		const helper = await credentialHelperOnPath(ctx.platform);
+		const started = options.credentialHelper;
+		const helper = started?.helper ?? (await credentialHelperOnPath(ctx.platform));
 		if (!helper || wizard) return {helper};
 		const host = options.repository
 			? registryHostOfLocation(options.repository.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST)
 			: (ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST ?? SAMPLE_HOST);
-		return {helper, host, answer: await credentialHelperAnswers(gates.helper.ctx, host)};
+		const answer = await (started ? started.answers(gates.helper.ctx, host) : credentialHelperAnswers(gates.helper.ctx, host));
+		return {helper, host, answer};
 	})().finally(gates.helper.open);
 
 	const dockerPart = (async (): Promise<DockerInfo> => {
