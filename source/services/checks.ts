@@ -1,4 +1,4 @@
-import type {RepositoryRef} from './artifact-registry.js';
+import type {IamBinding, RepositoryRef} from './artifact-registry.js';
 import {registryHandle, type RegistryHandle} from './registry-handle.js';
 import type {ServiceContext} from './context.js';
 import {credentialHelperAnswers, credentialHelperOnPath, type StartedCredentialHelper} from './credential-helper.js';
@@ -345,14 +345,20 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 		emit(await repositoryCheck(ctx, options, gcloudPart, client));
 	})();
 
+	// A Reader or Writer role on the whole project counts as one on the repository: the project's
+	// policy is read once (a gcloud start), and only when a repository's own policy lacks a grant.
+	let projectRead: ReturnType<typeof readProjectIamBindings> | undefined;
+	const projectBindings: ProjectBindings = () =>
+		(projectRead ??= options.repository ? readProjectIamBindings(ctx, options.repository.project) : Promise.resolve(undefined));
+
 	const dataPlanePart = (async () => {
 		if (!options.repository || !options.dataPlaneServiceAccount) return;
-		emit(await dataPlaneCheck(ctx, options.repository, options.dataPlaneServiceAccount, client));
+		emit(await dataPlaneCheck(ctx, options.repository, options.dataPlaneServiceAccount, client, projectBindings));
 	})();
 
 	const remoteBuilderPart = (async () => {
 		if (!options.repository || !options.remoteBuilder) return;
-		emit(await remoteBuilderCheck(ctx, options.repository, options.remoteBuilder, client));
+		emit(await remoteBuilderCheck(ctx, options.repository, options.remoteBuilder, client, projectBindings));
 	})();
 
 	const pythonPart = (async (): Promise<PythonInfo | undefined> => {
@@ -481,14 +487,22 @@ const repositoryCheck = async (ctx: ServiceContext, options: CheckOptions, gclou
 	}
 };
 
-/** Reads the repository's policy: does a reading role hold the data plane's worker account? Warns only. */
-const dataPlaneCheck = async (ctx: ServiceContext, where: RepositoryRef, serviceAccount: string, registry: RegistryHandle): Promise<Check> => {
+/** Reads the repository's policy, then the project's: does a reading role hold the data plane's worker account? Warns only. */
+type ProjectBindings = () => Promise<IamBinding[] | undefined>;
+
+const dataPlaneCheck = async (
+	ctx: ServiceContext,
+	where: RepositoryRef,
+	serviceAccount: string,
+	registry: RegistryHandle,
+	projectBindings: ProjectBindings,
+): Promise<Check> => {
 	const signal = ctx.signal
 		? AbortSignal.any([ctx.signal, AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS)])
 		: AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);
 	try {
 		const [client, {accountAccess, READER_ROLE}] = await Promise.all([registry.open(), import('./repository-iam.js')]);
-		const access = await accountAccess(client, where, serviceAccount, READER_ROLE, signal);
+		const access = await accountAccess(client, where, serviceAccount, READER_ROLE, signal, projectBindings);
 		return make('data-plane', false, access.status === 'ok' ? 'ok' : 'warn', access.detail, access.fix);
 	} catch (error) {
 		if (ctx.signal?.aborted) throw new CancelledError();
@@ -506,7 +520,13 @@ const dataPlaneCheck = async (ctx: ServiceContext, where: RepositoryRef, service
  * Reads the repository's policy for the remote builder's accounts (UNION_ACCOUNTS): its own
  * Writer and the operator proxy's Reader. Same project as the data plane: nothing is needed. Warns only.
  */
-const remoteBuilderCheck = async (ctx: ServiceContext, where: RepositoryRef, accounts: RemoteBuilderAccounts, registry: RegistryHandle): Promise<Check> => {
+const remoteBuilderCheck = async (
+	ctx: ServiceContext,
+	where: RepositoryRef,
+	accounts: RemoteBuilderAccounts,
+	registry: RegistryHandle,
+	projectBindings: ProjectBindings,
+): Promise<Check> => {
 	if (accounts.sameProject) return make('remote-builder', false, 'ok', `the data plane runs in ${where.project}: Union's builder needs no grant there`);
 	const {UNION_ACCOUNTS} = await import('./union-accounts.js');
 	const wanted = [
@@ -527,9 +547,6 @@ const remoteBuilderCheck = async (ctx: ServiceContext, where: RepositoryRef, acc
 		? AbortSignal.any([ctx.signal, AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS)])
 		: AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);
 	const [client, {accountAccess}] = await Promise.all([registry.open(), import('./repository-iam.js')]);
-	// The project's own policy counts too: read once, and only when the repository's lacks a grant.
-	let projectRead: ReturnType<typeof readProjectIamBindings> | undefined;
-	const projectBindings = () => (projectRead ??= readProjectIamBindings(ctx, where.project));
 	const found = [];
 	for (const [account, email] of wanted) {
 		if (email) found.push(await accountAccess(client, where, email, UNION_ACCOUNTS[account].role, signal, projectBindings));
