@@ -48,6 +48,13 @@ export type Found = {
 	next?: Pick<JourneyResult, 'nextCommand' | 'usage'>;
 };
 
+/**
+ * A step that goes on beside the later ones (configure-docker beside the build): `next` now, its
+ * outcome when `later` settles. Whatever needs its work waits for it (ServiceContext.dockerAuth);
+ * the run ends only once it has settled.
+ */
+export type LaterOutcome = {later: Promise<StepOutcome>; next: StepContext};
+
 export type StepOutcome = {
 	status: 'done' | 'skipped';
 	detail: string;
@@ -71,7 +78,7 @@ export type JourneyStep = {
 	reads: ReadonlyArray<keyof Flags>;
 	saves: ReadonlyArray<keyof ProjectAnswers>;
 	adds: ReadonlyArray<keyof JourneyResult>;
-	run(c: StepContext, deps: JourneyDeps, found: Found): Promise<StepOutcome>;
+	run(c: StepContext, deps: JourneyDeps, found: Found): Promise<StepOutcome | LaterOutcome>;
 };
 
 /** What a step needs from an earlier one; missing means the table is in the wrong order (a bug). */
@@ -206,9 +213,13 @@ export const JOURNEY_STEPS: readonly JourneyStep[] = [
 				return {status: 'skipped', detail: `--dry-run: ${host} not configured`};
 			}
 
-			const {changed} = await configureDocker(c.ctx, host);
+			// Beside the ImageSpec step and the build (nothing they do before the push needs it): the
+			// push, and a pull from this host, wait for it (services/docker-config.ts, dockerAuthDone).
 			const save = (saved: ProjectAnswers) => ({...saved, dockerAuth: host});
-			return changed ? {status: 'done', detail: `${host} → gcloud credential helper`, save} : {...already, save};
+			const later = configureDocker(c.ctx, host).then(
+				({changed}): StepOutcome => (changed ? {status: 'done', detail: `${host} → gcloud credential helper`, save} : {...already, save}),
+			);
+			return {later, next: {...c, ctx: {...c.ctx, dockerAuth: {host, done: later}}}};
 		},
 	},
 	{

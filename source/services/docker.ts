@@ -2,7 +2,7 @@ import {cp, mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type {ServiceContext} from './context.js';
-import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
+import {dockerAuthDone, isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {StepError, isAbort} from './errors.js';
 import {findExecutable, runTool, streamTool} from './exec.js';
 import {fileError} from './file-safety.js';
@@ -391,6 +391,8 @@ const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEven
 		const buildkit = await hasBuildx(ctx);
 		const env = {BUILDKIT_PROGRESS: 'plain', DOCKER_BUILDKIT: buildkit ? '1' : '0'};
 
+		// A base image pulled from the host being configured waits for its credentials; any other build starts at once.
+		await dockerAuthDone(ctx, registryHostOfImage(plan.from));
 		onEvent({type: 'phase', phase: 'build'});
 		let currentStep: string | undefined;
 		// --force-rm: a failed or cancelled step leaves no stopped container behind. The host
@@ -419,6 +421,7 @@ const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEven
 		await checkCanRunTasks(ctx, imageRef, platform, plan, out);
 		if (!push) return {imageRef, digest: ''};
 
+		await dockerAuthDone(ctx, registryHostOfImage(imageRef));
 		onEvent({type: 'phase', phase: 'push'});
 		out.record(`$ docker push ${imageRef}`);
 		let digest: string | undefined;

@@ -1,0 +1,131 @@
+// A first run configures docker (`gcloud auth configure-docker`, a gcloud start) beside the build:
+// nothing before the push needs that host's credentials. Observed through a gcloud and a docker on
+// PATH that log each command's start and end (then run the real ones), with configure-docker made
+// a second slower so the order cannot come out right by chance.
+import {mkdtemp, readFile, rm} from 'node:fs/promises';
+import path from 'node:path';
+import {execa} from 'execa';
+import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
+import {startBuildWorld, type BuildWorld} from '../support/build-world.js';
+import {imagespecGar} from '../support/cli.js';
+import {dockerEngine, requireDocker} from '../support/docker.js';
+import {realGcloud, shimTool} from '../support/gcloud.js';
+import {flytekitBaseImage, requirePythonBase} from '../support/python-base.js';
+import {whereFlags} from '../support/repository-world.js';
+
+const engine = await dockerEngine();
+
+type Span = {start: number; end?: number};
+
+requirePythonBase(requireDocker(describe, engine))('a first run: docker authentication beside the build', {timeout: 300_000}, () => {
+	let world: BuildWorld;
+	let log: string;
+	let dockerConfig: string;
+
+	/** Each logged command's first start and end (ms), by name: configure-docker, build, run, push. */
+	const spans = async (): Promise<Record<string, Span>> => {
+		const found: Record<string, Span> = {};
+		for (const line of (await readFile(log, 'utf8').catch(() => '')).trim().split('\n')) {
+			const [kind, name = '', time = '0'] = line.split(' ');
+			const span = (found[name] ??= {start: Number(time) / 1e6});
+			if (kind === 'end') span.end = Number(time) / 1e6;
+		}
+		return found;
+	};
+
+	const run = async (image: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) =>
+		imagespecGar(
+			[
+				...whereFlags(),
+				'--image',
+				image,
+				'--base-image',
+				extra[0] ?? world.baseImage,
+				'--python-version',
+				'3.11',
+				'--commands',
+				`echo ${image} > /built`,
+				'--json',
+			],
+			{cwd: world.sandbox.project, env: {...world.env, DOCKER_CONFIG: dockerConfig, ...env}, timeout: 240_000},
+		);
+
+	beforeAll(async () => {
+		world = await startBuildWorld(engine!, flytekitBaseImage);
+		log = path.join(world.sandbox.root, 'spans.log');
+		const gcloud = await realGcloud(world.sandbox);
+		const shims = path.join(world.sandbox.root, 'shims');
+		const docker = (
+			await execa('sh', ['-c', 'command -v docker'], {env: {PATH: world.sandbox.env.PATH?.replace(`${shims}${path.delimiter}`, '')}})
+		).stdout.trim();
+		const stamp = (what: string) => `echo "${what} $(date +%s%N)" >> '${log}'`;
+		await shimTool(
+			world.sandbox,
+			'gcloud',
+			[
+				'case "$*" in *configure-docker*)',
+				stamp('start configure-docker'),
+				'sleep 1',
+				`if [ -n "$FAIL_CONFIGURE" ]; then echo "ERROR: (gcloud.auth.configure-docker) refused" >&2; ${stamp('end configure-docker')}; exit 1; fi`,
+				`'${gcloud}' "$@"; rc=$?`,
+				stamp('end configure-docker'),
+				'exit $rc;;',
+				'esac',
+				`exec '${gcloud}' "$@"`,
+			].join('\n'),
+		);
+		await shimTool(
+			world.sandbox,
+			'docker',
+			['case "$1" in build|run|push)', stamp('start $1'), `'${docker}' "$@"; rc=$?`, stamp('end $1'), 'exit $rc;;', 'esac', `exec '${docker}' "$@"`].join('\n'),
+		);
+	});
+
+	beforeEach(async () => {
+		// A fresh docker config each run, so configure-docker has work to do.
+		dockerConfig = await mkdtemp(path.join(world.sandbox.root, 'docker-'));
+		await rm(log, {force: true});
+	});
+
+	afterAll(async () => {
+		await world?.stop();
+	});
+
+	it('the build starts while configure-docker runs; the push waits for it', async () => {
+		const result = await run('beside');
+		expect(result.code, result.stderr).toBe(0);
+		expect(JSON.parse(result.stdout)).toMatchObject({ok: true, pushed: true});
+		const {'configure-docker': configure, build, run: check, push} = await spans();
+		expect(configure?.end, result.stderr).toBeDefined();
+		expect(build!.start).toBeLessThan(configure!.end!);
+		expect(check!.start).toBeGreaterThanOrEqual(build!.end!);
+		expect(push!.start).toBeGreaterThanOrEqual(Math.max(configure!.end!, check!.end!));
+		// Docker's config is what configure-docker writes, and the answers say so.
+		const config = JSON.parse(await readFile(path.join(dockerConfig, 'config.json'), 'utf8'));
+		expect(config.credHelpers).toMatchObject({[world.registry.host]: 'gcloud'});
+		expect(result.stderr).toMatch(/Docker authentication: done/);
+	});
+
+	it('a base image on the host being configured: the build waits for its credentials', async () => {
+		const base = `${world.registry.host}/base/own-base:1`;
+		await execa('docker', ['tag', world.baseImage, base], {env: {...process.env, DOCKER_HOST: engine!.dockerHost}});
+		const result = await run('own-base', [base]);
+		expect(result.code, result.stderr).toBe(0);
+		const {'configure-docker': configure, build} = await spans();
+		expect(build!.start).toBeGreaterThanOrEqual(configure!.end!);
+	});
+
+	it('configure-docker fails: the build stops before the push, the run fails with its fix, and nothing is pushed', async () => {
+		const result = await run('refused', [], {FAIL_CONFIGURE: '1'});
+		expect(result.code, result.stderr).toBe(1);
+		expect(result.stderr).toMatch(/Docker authentication: FAILED — gcloud auth configure-docker .* failed \(exit 1\)/);
+		expect(result.stderr).toMatch(/Build and push: skipped — docker cannot use \S+: its docker authentication .* failed/);
+		// The run fails with configure-docker's own error, in its step, as when it ran before the build.
+		expect(JSON.parse(result.stdout)).toMatchObject({ok: false, pushed: false, error: {reason: 'CONFIGURE_DOCKER_FAILED', step: 'docker-auth'}});
+		expect(JSON.parse(result.stdout).error.fix).toContain('gcloud auth configure-docker');
+		const logged = await spans();
+		expect(logged.push).toBeUndefined();
+		expect(logged['configure-docker']?.end).toBeDefined();
+		await expect(readFile(path.join(dockerConfig, 'config.json'), 'utf8')).rejects.toThrow();
+	});
+});
