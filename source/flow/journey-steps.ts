@@ -15,7 +15,7 @@ import type {AuthoredFlyte} from '../steps/flyte-image.js';
 import {flyteBuildStep, flyteImageStep} from '../steps/flyte-journey.js';
 import {authorImageSpec, type AuthoredSpec} from '../steps/imagespec.js';
 import {missingImages} from '../steps/images.js';
-import {checkPrerequisites} from '../steps/prerequisites.js';
+import {checkPrerequisites, knownRepository} from '../steps/prerequisites.js';
 import {chooseProjectAndLocation} from '../steps/project.js';
 import {checkPushPermission, chooseRepository} from '../steps/repository.js';
 import {chooseRerunAction, planRerun, toSavedImage, type KnownSetup} from '../steps/setup.js';
@@ -37,6 +37,8 @@ export type JourneyDeps = {
 export type Found = {
 	gcloud?: ChecksOutcome['gcloud'];
 	docker?: ChecksOutcome['docker'];
+	/** The repository the checks found you may push to (testIamPermissions): the build step does not ask again. */
+	pushChecked?: RepositoryRef;
 	project?: string;
 	location?: string;
 	repository?: string;
@@ -121,7 +123,9 @@ export const JOURNEY_STEPS: readonly JourneyStep[] = [
 				registry,
 			});
 			const ok = checks.filter(check => check.status === 'ok').length;
-			return {status: 'done', detail: `${ok} of ${checks.length} ok`, found: {gcloud, docker}, result: {checks}};
+			// The repository check is ok only when the repository exists and you may push to it.
+			const pushChecked = checks.some(check => check.id === 'repository' && check.status === 'ok') ? knownRepository(c) : undefined;
+			return {status: 'done', detail: `${ok} of ${checks.length} ok`, found: {gcloud, docker, pushChecked}, result: {checks}};
 		},
 	},
 	{
@@ -288,6 +292,9 @@ const keepBuilderAccounts = (previous: SavedDataPlane | undefined, now: SavedDat
 		? {...now, builderServiceAccount: previous.builderServiceAccount, operatorProxyServiceAccount: previous.operatorProxyServiceAccount}
 		: now;
 
+const isSameRepository = (a: RepositoryRef | undefined, b: RepositoryRef): boolean =>
+	a !== undefined && a.project === b.project && a.location === b.location && a.repository === b.repository;
+
 /** Build and push, then the proof that the repository lists the tag. */
 async function buildStep(c: StepContext, deps: JourneyDeps, found: Found): Promise<StepOutcome> {
 	const {project, location, repository, image} = need(found, 'project', 'location', 'repository', 'image');
@@ -309,8 +316,9 @@ async function buildStep(c: StepContext, deps: JourneyDeps, found: Found): Promi
 	}
 
 	if (c.flags.dryRun) return planBuild(c, authored, {...where, account}, deps.registry);
-	// Before any build: a push that cannot succeed is said now, not after minutes of building.
-	await checkPushPermission(c, await deps.registry.open(), {...where, account, imageUri: authored.uri});
+	// Before any build: a push that cannot succeed is said now, not after minutes of building (once:
+	// the checks asked already when they knew this repository).
+	if (!isSameRepository(found.pushChecked, where)) await checkPushPermission(c, await deps.registry.open(), {...where, account, imageUri: authored.uri});
 	const built = await buildImage(c, authored, where, deps.registry);
 	return {
 		status: built.skipped ? 'skipped' : 'done',

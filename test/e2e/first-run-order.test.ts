@@ -52,6 +52,8 @@ requirePythonBase(requireDocker(describe, engine))('a first run: docker authenti
 
 	beforeAll(async () => {
 		world = await startBuildWorld(engine!, flytekitBaseImage);
+		// The repository exists, as in a first run against a team's repository: the checks ask whether you may push to it.
+		world.fake.addRepository('acme-ml', 'us-east1', 'union-images');
 		log = path.join(world.sandbox.root, 'spans.log');
 		const gcloud = await realGcloud(world.sandbox);
 		const shims = path.join(world.sandbox.root, 'shims');
@@ -92,6 +94,7 @@ requirePythonBase(requireDocker(describe, engine))('a first run: docker authenti
 	});
 
 	it('the build starts while configure-docker runs; the push waits for it', async () => {
+		const calls = world.fake.calls.length;
 		const result = await run('beside');
 		expect(result.code, result.stderr).toBe(0);
 		expect(JSON.parse(result.stdout)).toMatchObject({ok: true, pushed: true});
@@ -104,6 +107,8 @@ requirePythonBase(requireDocker(describe, engine))('a first run: docker authenti
 		const config = JSON.parse(await readFile(path.join(dockerConfig, 'config.json'), 'utf8'));
 		expect(config.credHelpers).toMatchObject({[world.registry.host]: 'gcloud'});
 		expect(result.stderr).toMatch(/Docker authentication: done/);
+		// The push permission is asked once: the checks asked it of this repository, the build step does not again.
+		expect(world.fake.calls.slice(calls).filter(call => call.method === 'TestIamPermissions')).toHaveLength(1);
 	});
 
 	it('a base image on the host being configured: the build waits for its credentials', async () => {
