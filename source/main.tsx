@@ -6,6 +6,7 @@ import {planLines, planThenApply} from './flow/plan.js';
 import {initialState, isCompleted, reduce, type FlowState} from './flow/state.js';
 import {checkArgv} from './argv.js';
 import {defaultFlags, splitList, type Flags} from './flags.js';
+import type {StartedCredentialHelper} from './services/credential-helper.js';
 import {splitRequirements} from './services/pep508.js';
 import {StepError, UsageError, isAbort} from './services/errors.js';
 import {fileError} from './services/file-safety.js';
@@ -74,8 +75,12 @@ const parseCli = (argv: string[]) =>
  * signal / cancel: the run's cancellation, which Ctrl-C and SIGTERM trigger (the entry listens
  * from its first line); the Ink view calls cancel for Ctrl-C in raw mode.
  * headerWritten: the entry drew the header already (see surelyInk).
+ * credentialHelper: doctor's, started by the entry before this module loaded.
  */
-export async function main(argv: string[], options: {signal: AbortSignal; cancel: () => void; headerWritten?: boolean}): Promise<number> {
+export async function main(
+	argv: string[],
+	options: {signal: AbortSignal; cancel: () => void; headerWritten?: boolean; credentialHelper?: StartedCredentialHelper},
+): Promise<number> {
 	let cli: ReturnType<typeof parseCli>;
 	// Before meow, whose own message ("Unknown flag", then the token) names no flag and no fix.
 	const argvProblem = checkArgv(argv, FLAG_TYPES);
@@ -119,9 +124,6 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 	};
 
 	const env = process.env;
-	// A private registry host (IMAGESPEC_GAR_REGISTRY_HOST) is one gcloud does not know: let both
-	// `configure-docker` and the credential helper docker runs for the push accept it.
-	if (env.IMAGESPEC_GAR_REGISTRY_HOST) env.CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY ??= 'true';
 	const platform = currentPlatform(env);
 	const interactive = hasTerminal() && !isCi(env) && !flags.yes && !flags.json;
 	const plain = flags.plain || plainByEnv(env);
@@ -139,6 +141,7 @@ export async function main(argv: string[], options: {signal: AbortSignal; cancel
 			ink,
 			stdout: text => process.stdout.write(text),
 			stderr: text => process.stderr.write(text),
+			credentialHelper: options.credentialHelper,
 		});
 	}
 

@@ -1,7 +1,8 @@
-import type {RepositoryRef} from './artifact-registry.js';
+import type {IamBinding, RepositoryRef} from './artifact-registry.js';
 import {registryHandle, type RegistryHandle} from './registry-handle.js';
 import type {ServiceContext} from './context.js';
-import {EMULATION_COST, credentialHelperAnswers, credentialHelperOnPath, dockerInfo, type DockerInfo} from './docker.js';
+import {credentialHelperAnswers, credentialHelperOnPath, type StartedCredentialHelper} from './credential-helper.js';
+import {EMULATION_COST, dockerInfo, type DockerInfo} from './docker.js';
 import {credentialSourceFor, readDockerConfig} from './docker-config.js';
 import {snapDocker, socketPermission, underSudo} from './docker-reach.js';
 import {CancelledError, StepError, isAbort} from './errors.js';
@@ -71,6 +72,8 @@ export type CheckOptions = {
 	dataPlaneServiceAccount?: string;
 	/** Union's remote image builder builds into the repository: do its accounts hold their roles there? */
 	remoteBuilder?: RemoteBuilderAccounts;
+	/** doctor: the credential helper its launch started (cli.tsx), asked here once the host is known. */
+	credentialHelper?: StartedCredentialHelper;
 };
 
 /** What doctor knows of the data plane when Union's remote builder is configured (saved answers). */
@@ -256,12 +259,14 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 	// doctor proves the helper gives docker a token: a gcloud start (~1 s), the slowest check, so it
 	// starts at once, beside docker version, not after it.
 	const helperPart = (async () => {
-		const helper = await credentialHelperOnPath(ctx.platform);
+		const started = options.credentialHelper;
+		const helper = started?.helper ?? (await credentialHelperOnPath(ctx.platform));
 		if (!helper || wizard) return {helper};
 		const host = options.repository
 			? registryHostOfLocation(options.repository.location, ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST)
 			: (ctx.platform.env.IMAGESPEC_GAR_REGISTRY_HOST ?? SAMPLE_HOST);
-		return {helper, host, answer: await credentialHelperAnswers(gates.helper.ctx, host)};
+		const answer = await (started ? started.answers(gates.helper.ctx, host) : credentialHelperAnswers(gates.helper.ctx, host));
+		return {helper, host, answer};
 	})().finally(gates.helper.open);
 
 	const dockerPart = (async (): Promise<DockerInfo> => {
@@ -340,14 +345,20 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 		emit(await repositoryCheck(ctx, options, gcloudPart, client));
 	})();
 
+	// A Reader or Writer role on the whole project counts as one on the repository: the project's
+	// policy is read once (a gcloud start), and only when a repository's own policy lacks a grant.
+	let projectRead: ReturnType<typeof readProjectIamBindings> | undefined;
+	const projectBindings: ProjectBindings = () =>
+		(projectRead ??= options.repository ? readProjectIamBindings(ctx, options.repository.project) : Promise.resolve(undefined));
+
 	const dataPlanePart = (async () => {
 		if (!options.repository || !options.dataPlaneServiceAccount) return;
-		emit(await dataPlaneCheck(ctx, options.repository, options.dataPlaneServiceAccount, client));
+		emit(await dataPlaneCheck(ctx, options.repository, options.dataPlaneServiceAccount, client, projectBindings));
 	})();
 
 	const remoteBuilderPart = (async () => {
 		if (!options.repository || !options.remoteBuilder) return;
-		emit(await remoteBuilderCheck(ctx, options.repository, options.remoteBuilder, client));
+		emit(await remoteBuilderCheck(ctx, options.repository, options.remoteBuilder, client, projectBindings));
 	})();
 
 	const pythonPart = (async (): Promise<PythonInfo | undefined> => {
@@ -359,14 +370,23 @@ export const runChecks = async (ctx: ServiceContext, options: CheckOptions, onCh
 
 	emit(archCheck(ctx.platform.arch, options.needDocker));
 
-	let outcomes;
+	let outcome;
 	try {
-		outcomes = await Promise.all([gcloudPart, adcPart, dockerPart, dockerAuthPart, repositoryPart, dataPlanePart, remoteBuilderPart, pythonPart]);
+		outcome = await allOf({
+			gcloud: gcloudPart,
+			adc: adcPart,
+			docker: dockerPart,
+			dockerAuth: dockerAuthPart,
+			repository: repositoryPart,
+			dataPlane: dataPlanePart,
+			remoteBuilder: remoteBuilderPart,
+			python: pythonPart,
+		});
 	} finally {
 		await own?.close();
 	}
 
-	const [gcloud, adc, docker, , , , , python] = outcomes;
+	const {gcloud, adc, docker, python} = outcome;
 	const checks = CHECK_ORDER.map(id => results.get(id)).filter((check): check is Check => check !== undefined);
 	return {checks, gcloud, adc, docker, python};
 };
@@ -467,14 +487,22 @@ const repositoryCheck = async (ctx: ServiceContext, options: CheckOptions, gclou
 	}
 };
 
-/** Reads the repository's policy: does a reading role hold the data plane's worker account? Warns only. */
-const dataPlaneCheck = async (ctx: ServiceContext, where: RepositoryRef, serviceAccount: string, registry: RegistryHandle): Promise<Check> => {
+/** Reads the repository's policy, then the project's: does a reading role hold the data plane's worker account? Warns only. */
+type ProjectBindings = () => Promise<IamBinding[] | undefined>;
+
+const dataPlaneCheck = async (
+	ctx: ServiceContext,
+	where: RepositoryRef,
+	serviceAccount: string,
+	registry: RegistryHandle,
+	projectBindings: ProjectBindings,
+): Promise<Check> => {
 	const signal = ctx.signal
 		? AbortSignal.any([ctx.signal, AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS)])
 		: AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);
 	try {
 		const [client, {accountAccess, READER_ROLE}] = await Promise.all([registry.open(), import('./repository-iam.js')]);
-		const access = await accountAccess(client, where, serviceAccount, READER_ROLE, signal);
+		const access = await accountAccess(client, where, serviceAccount, READER_ROLE, signal, projectBindings);
 		return make('data-plane', false, access.status === 'ok' ? 'ok' : 'warn', access.detail, access.fix);
 	} catch (error) {
 		if (ctx.signal?.aborted) throw new CancelledError();
@@ -492,7 +520,13 @@ const dataPlaneCheck = async (ctx: ServiceContext, where: RepositoryRef, service
  * Reads the repository's policy for the remote builder's accounts (UNION_ACCOUNTS): its own
  * Writer and the operator proxy's Reader. Same project as the data plane: nothing is needed. Warns only.
  */
-const remoteBuilderCheck = async (ctx: ServiceContext, where: RepositoryRef, accounts: RemoteBuilderAccounts, registry: RegistryHandle): Promise<Check> => {
+const remoteBuilderCheck = async (
+	ctx: ServiceContext,
+	where: RepositoryRef,
+	accounts: RemoteBuilderAccounts,
+	registry: RegistryHandle,
+	projectBindings: ProjectBindings,
+): Promise<Check> => {
 	if (accounts.sameProject) return make('remote-builder', false, 'ok', `the data plane runs in ${where.project}: Union's builder needs no grant there`);
 	const {UNION_ACCOUNTS} = await import('./union-accounts.js');
 	const wanted = [
@@ -513,9 +547,6 @@ const remoteBuilderCheck = async (ctx: ServiceContext, where: RepositoryRef, acc
 		? AbortSignal.any([ctx.signal, AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS)])
 		: AbortSignal.timeout(REPOSITORY_CHECK_TIMEOUT_MS);
 	const [client, {accountAccess}] = await Promise.all([registry.open(), import('./repository-iam.js')]);
-	// The project's own policy counts too: read once, and only when the repository's lacks a grant.
-	let projectRead: ReturnType<typeof readProjectIamBindings> | undefined;
-	const projectBindings = () => (projectRead ??= readProjectIamBindings(ctx, where.project));
 	const found = [];
 	for (const [account, email] of wanted) {
 		if (email) found.push(await accountAccess(client, where, email, UNION_ACCOUNTS[account].role, signal, projectBindings));
@@ -565,6 +596,13 @@ const pythonCheck = (python: PythonInfo): Check => {
 			`Repair the install: ${install.replace('pip install', 'pip install --force-reinstall')}`,
 		);
 	return make('python', false, 'warn', `${where} has neither union nor flytekit: needed to register workflows, not for this wizard.`, install);
+};
+
+/** Promise.all by name: a part added later cannot shift the others' results. */
+const allOf = async <Parts extends Record<string, Promise<unknown>>>(parts: Parts): Promise<{[Name in keyof Parts]: Awaited<Parts[Name]>}> => {
+	const names = Object.keys(parts);
+	const values = await Promise.all(Object.values(parts));
+	return Object.fromEntries(names.map((name, index) => [name, values[index]])) as {[Name in keyof Parts]: Awaited<Parts[Name]>};
 };
 
 /** A context for one part of the checks that says when that part has started its child process. */

@@ -4,12 +4,12 @@ import path from 'node:path';
 import type {ServiceContext} from './context.js';
 import {dockerAuthDone, isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {StepError, isAbort} from './errors.js';
-import {findExecutable, runTool, streamTool} from './exec.js';
+import {credentialHelperOnPath} from './credential-helper.js';
+import {runTool, streamTool} from './exec.js';
 import {fileError} from './file-safety.js';
 import {GCLOUD_LOGIN, ROLES, START_DOCKER, configureDockerCommand} from './fixes.js';
 import {openLogFile} from './log-folder.js';
-import {isKnownGoogleRegistry} from './gcloud.js';
-import {executable, type Platform} from './platform.js';
+import {executable} from './platform.js';
 import {imageExists, registryHostOfImage} from './registry-manifest.js';
 import {computeTag, effectivePlatform, imageUri, type ImageSpec} from './imagespec.js';
 import {
@@ -93,11 +93,6 @@ export const hasBuildx = async (ctx: ServiceContext): Promise<boolean> => {
 		return false;
 	}
 };
-
-/** docker runs docker-credential-gcloud from PATH; returns where it is, or undefined. */
-export const credentialHelperOnPath = async (platform: Platform): Promise<string | undefined> =>
-	// Bare name: on Windows docker finds it through PATHEXT, as we do.
-	findExecutable(platform, 'docker-credential-gcloud');
 
 export {imageExists} from './registry-manifest.js';
 
@@ -478,44 +473,4 @@ export const buildAndPush = async (ctx: ServiceContext, options: BuildOptions, o
 	} finally {
 		await log.close();
 	}
-};
-
-export type HelperAnswer = {answers: true} | {answers: false; why: string};
-
-/**
- * Asks docker-credential-gcloud for host's credentials exactly as docker does (`get`, the host on
- * stdin) and checks that a token comes back. The token itself is never kept or shown.
- */
-export const credentialHelperAnswers = async (ctx: ServiceContext, host: string): Promise<HelperAnswer> => {
-	let result;
-	try {
-		result = await runTool(ctx, executable(ctx.platform, 'docker-credential-gcloud'), ['get'], {
-			input: `${host}\n`,
-			// gcloud's Python start-up: ~1.5 s on a quiet machine, far more on a loaded one.
-			timeout: 60_000,
-			// As configure-docker needs it for a host gcloud does not know (a private or test registry).
-			env: isKnownGoogleRegistry(host) ? undefined : {CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY: 'true'},
-		});
-	} catch (error) {
-		if (error instanceof StepError) return {answers: false, why: error.message};
-		throw error;
-	}
-
-	let secret: unknown;
-	let json = false;
-	try {
-		secret = (JSON.parse(result.stdout) as {Secret?: unknown}).Secret;
-		json = true;
-	} catch {
-		// Not JSON: docker's helper protocol puts the error message on stdout.
-	}
-
-	if (result.exitCode === 0 && typeof secret === 'string' && secret !== '') return {answers: true};
-	// What it said, never its JSON (which may hold a token).
-	const said = `${json ? '' : result.stdout}\n${result.stderr}`;
-	const why = said
-		.split('\n')
-		.findLast(line => line.trim() !== '')
-		?.trim();
-	return {answers: false, why: why || `it exited with ${result.exitCode} and no token`};
 };

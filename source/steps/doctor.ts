@@ -2,6 +2,7 @@ import path from 'node:path';
 import type {Flags} from '../flags.js';
 import {DEFAULT_FLYTE_MODULE, DEFAULT_MODULE, answer, moduleFileOf} from '../flow/answers.js';
 import {plannedChecks, runChecks, type Check, type CheckOptions} from '../services/checks.js';
+import type {StartedCredentialHelper} from '../services/credential-helper.js';
 import {FLYTE_CHECKS, runFlyteChecks, type FlyteCheckOptions} from '../services/flyte-checks.js';
 import {composeRegistry, registryHostOfLocation} from '../services/imagespec.js';
 import {detectSdk} from '../services/sdk.js';
@@ -25,6 +26,8 @@ export type DoctorOptions = {
 	ink: boolean;
 	stdout: (text: string) => void;
 	stderr: (text: string) => void;
+	/** Started at launch (cli.tsx), before this folder's repository, the host it is asked about, is known. */
+	credentialHelper?: StartedCredentialHelper;
 };
 
 /**
@@ -68,7 +71,13 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
 }
 
 /** What to check: flags first, then saved answers, then the team's module. */
-async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Promise<{checkOptions: CheckOptions; note?: string; flyte?: FlyteCheckOptions}> {
+async function doctorOptions({
+	flags,
+	cwd,
+	platform,
+	signal,
+	credentialHelper,
+}: DoctorOptions): Promise<{checkOptions: CheckOptions; note?: string; flyte?: FlyteCheckOptions}> {
 	const folder = projectFolder(cwd);
 	const store = await openStore({folder, platform});
 	const stored = store.problem ? {} : store.load();
@@ -110,6 +119,7 @@ async function doctorOptions({flags, cwd, platform, signal}: DoctorOptions): Pro
 			needAdc: !env.IMAGESPEC_GAR_API_ENDPOINT,
 			repository,
 			mode: 'doctor',
+			credentialHelper,
 			dockerAuthSaved: saved.dockerAuth,
 			dataPlaneServiceAccount: dataPlane?.sameProject === false ? dataPlane.serviceAccount : undefined,
 			...(remote

@@ -1,5 +1,5 @@
 import {execFile, spawn} from 'node:child_process';
-import {realpath, rm, writeFile} from 'node:fs/promises';
+import {readFile, realpath, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
@@ -10,7 +10,7 @@ import {openStore} from '../../source/services/store.js';
 import {dockerEngine, requireDocker} from '../support/docker.js';
 import {makeSandbox, pathHiding, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
-import {DEFAULT_ACCOUNT, loginOffline, recordGcloudCalls, writeAdc} from '../support/gcloud.js';
+import {DEFAULT_ACCOUNT, loginOffline, recordGcloudCalls, shimTool, writeAdc} from '../support/gcloud.js';
 import {spawnCli} from '../support/pty.js';
 import {schemaErrors} from '../support/schema.js';
 
@@ -143,6 +143,36 @@ describe('imagespec-gar doctor on a fresh machine', () => {
 			expect(await calls()).toEqual([]);
 			expect(run.stderr).not.toContain('ExperimentalWarning');
 			expect(run.stderr).toBe('');
+		} finally {
+			await box.cleanup();
+		}
+	});
+
+	it('starts the credential helper (a gcloud start, its slowest check) before its other processes, and gives it the host', async () => {
+		const box = await makeSandbox({ci: 'true', env: {DOCKER_HOST: 'unix:///nonexistent.sock'}});
+		try {
+			await loginOffline(box);
+			// The real tools, each behind a shim that logs when it starts (the helper's also the host docker's protocol gives it).
+			const log = path.join(box.root, 'starts.log');
+			const real = async (name: string) => (await execa('sh', ['-c', `command -v ${name}`], {env: box.env})).stdout.trim();
+			const [helper, docker, python] = await Promise.all([real('docker-credential-gcloud'), real('docker'), real('python3')]);
+			const started = (name: string) => `echo "${name} $(date +%s%N)" >> '${log}'`;
+			await shimTool(box, 'docker-credential-gcloud', `${started('helper')}\nread host\necho "host $host" >> '${log}'\necho "$host" | exec '${helper}' "$@"`);
+			await shimTool(box, 'docker', `${started('docker')}\nexec '${docker}' "$@"`);
+			await shimTool(box, 'python3', `${started('python')}\nexec '${python}' "$@"`);
+
+			const run = await doctor(['--json'], box);
+			expect(json(run).byId['credential-helper']).toMatchObject({
+				status: 'ok',
+				detail: expect.stringMatching(/ gives docker a token for us-docker\.pkg\.dev$/),
+			});
+			const lines = (await readFile(log, 'utf8')).trim().split('\n');
+			const at = (name: string) => BigInt(lines.find(line => line.startsWith(`${name} `))!.split(' ')[1]!);
+			// Before main's modules load, so before any other check's process: one helper, asked about the host once known.
+			expect(at('helper')).toBeLessThan(at('docker'));
+			expect(at('helper')).toBeLessThan(at('python'));
+			expect(lines.filter(line => line.startsWith('helper '))).toHaveLength(1);
+			expect(lines).toContain('host us-docker.pkg.dev');
 		} finally {
 			await box.cleanup();
 		}

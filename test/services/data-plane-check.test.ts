@@ -97,6 +97,42 @@ describe('doctor: may the saved data plane account pull from the repository?', (
 		}
 	});
 
+	it("a Reader role on the whole project counts for the data plane's worker too; both rows read the project's policy once", async () => {
+		const elsewhere = {...where, repository: 'no-grants'};
+		fake.addRepository(elsewhere.project, elsewhere.location, elsewhere.repository);
+		const iam = await startFakeIam(
+			{},
+			{
+				'acme-ml': [
+					{role: 'roles/artifactregistry.reader', members: [`serviceAccount:${WORKER}`, `serviceAccount:${PROXY}`]},
+					{role: WRITER, members: [`serviceAccount:${BUILDER}`]},
+				],
+			},
+		);
+		const box = await makeSandbox({env: {IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint}});
+		try {
+			await loginOffline(box);
+			box.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER = iam.endpoint;
+			const {checks} = await runChecks(box.context(), {
+				needDocker: false,
+				needAdc: false,
+				repository: elsewhere,
+				python: false,
+				dataPlaneServiceAccount: WORKER,
+				remoteBuilder: {sameProject: false, builderServiceAccount: BUILDER, operatorProxyServiceAccount: PROXY},
+			});
+			expect(checks.find(check => check.id === 'data-plane')).toMatchObject({
+				status: 'ok',
+				detail: `${WORKER} may pull from no-grants (roles/artifactregistry.reader on project acme-ml)`,
+			});
+			expect(checks.find(check => check.id === 'remote-builder')).toMatchObject({status: 'ok'});
+			expect(iam.policiesRead).toEqual(['acme-ml']);
+		} finally {
+			await iam.stop();
+			await box.cleanup();
+		}
+	});
+
 	it("the remote builder in the data plane's own project needs nothing; not knowing where the data plane runs is said, with the flags", async () => {
 		expect(await remoteBuilderCheck({sameProject: true})).toMatchObject({
 			status: 'ok',

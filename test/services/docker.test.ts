@@ -6,7 +6,6 @@ import {execa} from 'execa';
 import {afterAll, beforeAll, describe, expect, it, type TestContext} from 'vitest';
 import {
 	buildAndPush,
-	credentialHelperOnPath,
 	dockerInfo,
 	imageExists,
 	hasBuildx,
@@ -16,6 +15,7 @@ import {
 	renderDockerfile,
 	type BuildEvent,
 } from '../../source/services/docker.js';
+import {credentialHelperOnPath} from '../../source/services/credential-helper.js';
 import {CancelledError, StepError} from '../../source/services/errors.js';
 import {configureDocker} from '../../source/services/gcloud.js';
 import {computeTag, imageUri, type ImageSpec} from '../../source/services/imagespec.js';
