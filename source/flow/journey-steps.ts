@@ -2,6 +2,7 @@ import path from 'node:path';
 import type {Flags} from '../flags.js';
 import type {RepositoryRef} from '../services/artifact-registry.js';
 import type {ChecksOutcome} from '../services/checks.js';
+import {hasBuildx} from '../services/docker.js';
 import {configureDocker} from '../services/gcloud.js';
 import {DEFAULT_PLATFORM, registryHostOfLocation} from '../services/imagespec.js';
 import type {RegistryHandle} from '../services/registry-handle.js';
@@ -37,6 +38,8 @@ export type JourneyDeps = {
 export type Found = {
 	gcloud?: ChecksOutcome['gcloud'];
 	docker?: ChecksOutcome['docker'];
+	/** Whether docker has buildx, asked beside the checks when a local build is certain. */
+	buildkit?: Promise<boolean>;
 	/** The repository the checks found you may push to (testIamPermissions): the build step does not ask again. */
 	pushChecked?: RepositoryRef;
 	project?: string;
@@ -117,6 +120,8 @@ export const JOURNEY_STEPS: readonly JourneyStep[] = [
 		saves: [],
 		adds: ['checks'],
 		async run(c, {registry}) {
+			// A build certain to be local asks docker for buildx now, beside the checks, not just before the build.
+			const buildkit = localBuildCertain(c) ? hasBuildx(c.ctx).catch(() => false) : undefined;
 			const {checks, gcloud, docker} = await checkPrerequisites(c, {
 				docker: localBuildCertain(c),
 				adc: !c.ctx.platform.env.IMAGESPEC_GAR_API_ENDPOINT,
@@ -125,7 +130,7 @@ export const JOURNEY_STEPS: readonly JourneyStep[] = [
 			const ok = checks.filter(check => check.status === 'ok').length;
 			// The repository check is ok only when the repository exists and you may push to it.
 			const pushChecked = checks.some(check => check.id === 'repository' && check.status === 'ok') ? knownRepository(c) : undefined;
-			return {status: 'done', detail: `${ok} of ${checks.length} ok`, found: {gcloud, docker, pushChecked}, result: {checks}};
+			return {status: 'done', detail: `${ok} of ${checks.length} ok`, found: {gcloud, docker, buildkit, pushChecked}, result: {checks}};
 		},
 	},
 	{
@@ -319,7 +324,7 @@ async function buildStep(c: StepContext, deps: JourneyDeps, found: Found): Promi
 	// Before any build: a push that cannot succeed is said now, not after minutes of building (once:
 	// the checks asked already when they knew this repository).
 	if (!isSameRepository(found.pushChecked, where)) await checkPushPermission(c, await deps.registry.open(), {...where, account, imageUri: authored.uri});
-	const built = await buildImage(c, authored, where, deps.registry);
+	const built = await buildImage(c, authored, where, deps.registry, {buildkit: found.buildkit});
 	return {
 		status: built.skipped ? 'skipped' : 'done',
 		detail: built.skipped ? `${authored.uri} is ${built.skipped}` : `pushed ${built.digest ?? ''}`.trim(),

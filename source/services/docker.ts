@@ -122,6 +122,8 @@ export type BuildOptions = {
 	redact?: (line: string) => string;
 	/** The flytekit version importable here: flytekit pins the flytekit it appends to it. */
 	localFlytekit?: string;
+	/** Whether this docker has buildx, when asked earlier (a first run asks beside its checks); else asked before the build. */
+	buildkit?: Promise<boolean>;
 };
 
 export type BuildResult = {imageRef: string; digest: string; size?: number};
@@ -383,7 +385,7 @@ const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEven
 		const docker = executable(ctx.platform, 'docker');
 		// BuildKit when this docker has buildx; else the classic builder, said explicitly (a docker
 		// 23+ CLI without buildx otherwise prints a deprecation notice first).
-		const buildkit = await hasBuildx(ctx);
+		const buildkit = await (options.buildkit ?? hasBuildx(ctx));
 		const env = {BUILDKIT_PROGRESS: 'plain', DOCKER_BUILDKIT: buildkit ? '1' : '0'};
 
 		// A base image pulled from the host being configured waits for its credentials; any other build starts at once.

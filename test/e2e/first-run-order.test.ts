@@ -22,7 +22,7 @@ requirePythonBase(requireDocker(describe, engine))('a first run: docker authenti
 	let log: string;
 	let dockerConfig: string;
 
-	/** Each logged command's first start and end (ms), by name: configure-docker, build, run, push. */
+	/** Each logged command's first start and end (ms), by name: configure-docker, buildx, build, run, push. */
 	const spans = async (): Promise<Record<string, Span>> => {
 		const found: Record<string, Span> = {};
 		for (const line of (await readFile(log, 'utf8').catch(() => '')).trim().split('\n')) {
@@ -79,7 +79,15 @@ requirePythonBase(requireDocker(describe, engine))('a first run: docker authenti
 		await shimTool(
 			world.sandbox,
 			'docker',
-			['case "$1" in build|run|push)', stamp('start $1'), `'${docker}' "$@"; rc=$?`, stamp('end $1'), 'exit $rc;;', 'esac', `exec '${docker}' "$@"`].join('\n'),
+			[
+				'case "$1" in build|run|push|buildx)',
+				stamp('start $1'),
+				`'${docker}' "$@"; rc=$?`,
+				stamp('end $1'),
+				'exit $rc;;',
+				'esac',
+				`exec '${docker}' "$@"`,
+			].join('\n'),
 		);
 	});
 
@@ -98,8 +106,10 @@ requirePythonBase(requireDocker(describe, engine))('a first run: docker authenti
 		const result = await run('beside');
 		expect(result.code, result.stderr).toBe(0);
 		expect(JSON.parse(result.stdout)).toMatchObject({ok: true, pushed: true});
-		const {'configure-docker': configure, build, run: check, push} = await spans();
+		const {'configure-docker': configure, buildx, build, run: check, push} = await spans();
 		expect(configure?.end, result.stderr).toBeDefined();
+		// docker's buildx is asked beside the checks (configure-docker starts once they pass), not just before the build.
+		expect(buildx!.start).toBeLessThan(configure!.start);
 		expect(build!.start).toBeLessThan(configure!.end!);
 		expect(check!.start).toBeGreaterThanOrEqual(build!.end!);
 		expect(push!.start).toBeGreaterThanOrEqual(Math.max(configure!.end!, check!.end!));
