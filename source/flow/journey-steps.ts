@@ -3,6 +3,7 @@ import type {Flags} from '../flags.js';
 import type {RepositoryRef} from '../services/artifact-registry.js';
 import type {ChecksOutcome} from '../services/checks.js';
 import {hasBuildx} from '../services/docker.js';
+import {dockerAuthDone} from '../services/docker-config.js';
 import {configureDocker} from '../services/gcloud.js';
 import {DEFAULT_PLATFORM, registryHostOfLocation} from '../services/imagespec.js';
 import type {RegistryHandle} from '../services/registry-handle.js';
@@ -297,6 +298,24 @@ const keepBuilderAccounts = (previous: SavedDataPlane | undefined, now: SavedDat
 		? {...now, builderServiceAccount: previous.builderServiceAccount, operatorProxyServiceAccount: previous.operatorProxyServiceAccount}
 		: now;
 
+/**
+ * Work beside a docker authentication still running (ServiceContext.dockerAuth), stopped as soon
+ * as it fails: a build is not run to its end for a push that cannot happen. Its error stands then.
+ */
+async function stopWhenDockerAuthFails<T>(c: StepContext, work: (c: StepContext) => Promise<T>): Promise<T> {
+	const pending = c.ctx.dockerAuth;
+	if (!pending) return work(c);
+	const failed = new AbortController();
+	pending.done.catch(() => failed.abort());
+	try {
+		return await work({...c, ctx: {...c.ctx, signal: AbortSignal.any([c.ctx.signal, failed.signal])}});
+	} catch (error) {
+		// dockerAuthDone throws docker authentication's failure (the journey reports this step skipped).
+		if (failed.signal.aborted && !c.ctx.signal.aborted) await dockerAuthDone(c.ctx, pending.host);
+		throw error;
+	}
+}
+
 const isSameRepository = (a: RepositoryRef | undefined, b: RepositoryRef): boolean =>
 	a !== undefined && a.project === b.project && a.location === b.location && a.repository === b.repository;
 
@@ -324,7 +343,7 @@ async function buildStep(c: StepContext, deps: JourneyDeps, found: Found): Promi
 	// Before any build: a push that cannot succeed is said now, not after minutes of building (once:
 	// the checks asked already when they knew this repository).
 	if (!isSameRepository(found.pushChecked, where)) await checkPushPermission(c, await deps.registry.open(), {...where, account, imageUri: authored.uri});
-	const built = await buildImage(c, authored, where, deps.registry, {buildkit: found.buildkit});
+	const built = await stopWhenDockerAuthFails(c, async building => buildImage(building, authored, where, deps.registry, {buildkit: found.buildkit}));
 	return {
 		status: built.skipped ? 'skipped' : 'done',
 		detail: built.skipped ? `${authored.uri} is ${built.skipped}` : `pushed ${built.digest ?? ''}`.trim(),

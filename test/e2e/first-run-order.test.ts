@@ -33,22 +33,15 @@ requirePythonBase(requireDocker(describe, engine))('a first run: docker authenti
 		return found;
 	};
 
-	const run = async (image: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) =>
-		imagespecGar(
-			[
-				...whereFlags(),
-				'--image',
-				image,
-				'--base-image',
-				extra[0] ?? world.baseImage,
-				'--python-version',
-				'3.11',
-				'--commands',
-				`echo ${image} > /built`,
-				'--json',
-			],
-			{cwd: world.sandbox.project, env: {...world.env, DOCKER_CONFIG: dockerConfig, ...env}, timeout: 240_000},
-		);
+	const run = async (
+		image: string,
+		{base = world.baseImage, commands = `echo ${image} > /built`, env = {}}: {base?: string; commands?: string; env?: NodeJS.ProcessEnv} = {},
+	) =>
+		imagespecGar([...whereFlags(), '--image', image, '--base-image', base, '--python-version', '3.11', '--commands', commands, '--json'], {
+			cwd: world.sandbox.project,
+			env: {...world.env, DOCKER_CONFIG: dockerConfig, ...env},
+			timeout: 240_000,
+		});
 
 	beforeAll(async () => {
 		world = await startBuildWorld(engine!, flytekitBaseImage);
@@ -82,7 +75,11 @@ requirePythonBase(requireDocker(describe, engine))('a first run: docker authenti
 			[
 				'case "$1" in build|run|push|buildx)',
 				stamp('start $1'),
-				`'${docker}' "$@"; rc=$?`,
+				// A stop (SIGTERM) reaches docker itself, as when the CLI runs it without this wrapper.
+				`'${docker}' "$@" & child=$!`,
+				"trap 'kill -TERM $child 2>/dev/null' TERM INT",
+				'wait $child; rc=$?',
+				'if [ $rc -gt 128 ]; then wait $child; rc=$?; fi',
 				stamp('end $1'),
 				'exit $rc;;',
 				'esac',
@@ -124,14 +121,15 @@ requirePythonBase(requireDocker(describe, engine))('a first run: docker authenti
 	it('a base image on the host being configured: the build waits for its credentials', async () => {
 		const base = `${world.registry.host}/base/own-base:1`;
 		await execa('docker', ['tag', world.baseImage, base], {env: {...process.env, DOCKER_HOST: engine!.dockerHost}});
-		const result = await run('own-base', [base]);
+		const result = await run('own-base', {base});
 		expect(result.code, result.stderr).toBe(0);
 		const {'configure-docker': configure, build} = await spans();
 		expect(build!.start).toBeGreaterThanOrEqual(configure!.end!);
 	});
 
-	it('configure-docker fails: the build stops before the push, the run fails with its fix, and nothing is pushed', async () => {
-		const result = await run('refused', [], {FAIL_CONFIGURE: '1'});
+	it('configure-docker fails: the build is stopped, the run fails with its fix, and nothing is pushed', async () => {
+		// A build step that would take 20 s (new each run: never a cached layer), stopped when configure-docker fails.
+		const result = await run('refused', {commands: `sleep 20 && echo ${Date.now()}`, env: {FAIL_CONFIGURE: '1'}});
 		expect(result.code, result.stderr).toBe(1);
 		expect(result.stderr).toMatch(/Docker authentication: FAILED — gcloud auth configure-docker .* failed \(exit 1\)/);
 		expect(result.stderr).toMatch(/Build and push: skipped — docker cannot use \S+: its docker authentication .* failed/);
@@ -140,6 +138,11 @@ requirePythonBase(requireDocker(describe, engine))('a first run: docker authenti
 		expect(JSON.parse(result.stdout).error.fix).toContain('gcloud auth configure-docker');
 		const logged = await spans();
 		expect(logged.push).toBeUndefined();
+		// The Dockerfile's steps after the commands never ran.
+		expect(result.stderr).not.toMatch(/Step \d+\/\d+ : SHELL/);
+		expect(logged.build?.end).toBeDefined();
+		const running = await execa('docker', ['ps', '--format', '{{.Command}}'], {env: {...process.env, DOCKER_HOST: engine!.dockerHost}});
+		expect(running.stdout).not.toContain('sleep 20');
 		expect(logged['configure-docker']?.end).toBeDefined();
 		await expect(readFile(path.join(dockerConfig, 'config.json'), 'utf8')).rejects.toThrow();
 	});
