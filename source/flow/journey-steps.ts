@@ -2,6 +2,8 @@ import path from 'node:path';
 import type {Flags} from '../flags.js';
 import type {RepositoryRef} from '../services/artifact-registry.js';
 import type {ChecksOutcome} from '../services/checks.js';
+import {hasBuildx} from '../services/docker.js';
+import {dockerAuthDone} from '../services/docker-config.js';
 import {configureDocker} from '../services/gcloud.js';
 import {DEFAULT_PLATFORM, registryHostOfLocation} from '../services/imagespec.js';
 import type {RegistryHandle} from '../services/registry-handle.js';
@@ -15,7 +17,7 @@ import type {AuthoredFlyte} from '../steps/flyte-image.js';
 import {flyteBuildStep, flyteImageStep} from '../steps/flyte-journey.js';
 import {authorImageSpec, type AuthoredSpec} from '../steps/imagespec.js';
 import {missingImages} from '../steps/images.js';
-import {checkPrerequisites} from '../steps/prerequisites.js';
+import {checkPrerequisites, knownRepository} from '../steps/prerequisites.js';
 import {chooseProjectAndLocation} from '../steps/project.js';
 import {checkPushPermission, chooseRepository} from '../steps/repository.js';
 import {chooseRerunAction, planRerun, toSavedImage, type KnownSetup} from '../steps/setup.js';
@@ -37,6 +39,10 @@ export type JourneyDeps = {
 export type Found = {
 	gcloud?: ChecksOutcome['gcloud'];
 	docker?: ChecksOutcome['docker'];
+	/** Whether docker has buildx, asked beside the checks when a local build is certain. */
+	buildkit?: Promise<boolean>;
+	/** The repository the checks found you may push to (testIamPermissions): the build step does not ask again. */
+	pushChecked?: RepositoryRef;
 	project?: string;
 	location?: string;
 	repository?: string;
@@ -47,6 +53,13 @@ export type Found = {
 	/** What the summary says to do next, once every step has succeeded. */
 	next?: Pick<JourneyResult, 'nextCommand' | 'usage'>;
 };
+
+/**
+ * A step that goes on beside the later ones (configure-docker beside the build): `next` now, its
+ * outcome when `later` settles. Whatever needs its work waits for it (ServiceContext.dockerAuth);
+ * the run ends only once it has settled.
+ */
+export type LaterOutcome = {later: Promise<StepOutcome>; next: StepContext};
 
 export type StepOutcome = {
 	status: 'done' | 'skipped';
@@ -71,7 +84,7 @@ export type JourneyStep = {
 	reads: ReadonlyArray<keyof Flags>;
 	saves: ReadonlyArray<keyof ProjectAnswers>;
 	adds: ReadonlyArray<keyof JourneyResult>;
-	run(c: StepContext, deps: JourneyDeps, found: Found): Promise<StepOutcome>;
+	run(c: StepContext, deps: JourneyDeps, found: Found): Promise<StepOutcome | LaterOutcome>;
 };
 
 /** What a step needs from an earlier one; missing means the table is in the wrong order (a bug). */
@@ -108,13 +121,17 @@ export const JOURNEY_STEPS: readonly JourneyStep[] = [
 		saves: [],
 		adds: ['checks'],
 		async run(c, {registry}) {
+			// A build certain to be local asks docker for buildx now, beside the checks, not just before the build.
+			const buildkit = localBuildCertain(c) ? hasBuildx(c.ctx).catch(() => false) : undefined;
 			const {checks, gcloud, docker} = await checkPrerequisites(c, {
 				docker: localBuildCertain(c),
 				adc: !c.ctx.platform.env.IMAGESPEC_GAR_API_ENDPOINT,
 				registry,
 			});
 			const ok = checks.filter(check => check.status === 'ok').length;
-			return {status: 'done', detail: `${ok} of ${checks.length} ok`, found: {gcloud, docker}, result: {checks}};
+			// The repository check is ok only when the repository exists and you may push to it.
+			const pushChecked = checks.some(check => check.id === 'repository' && check.status === 'ok') ? knownRepository(c) : undefined;
+			return {status: 'done', detail: `${ok} of ${checks.length} ok`, found: {gcloud, docker, buildkit, pushChecked}, result: {checks}};
 		},
 	},
 	{
@@ -206,9 +223,13 @@ export const JOURNEY_STEPS: readonly JourneyStep[] = [
 				return {status: 'skipped', detail: `--dry-run: ${host} not configured`};
 			}
 
-			const {changed} = await configureDocker(c.ctx, host);
+			// Beside the ImageSpec step and the build (nothing they do before the push needs it): the
+			// push, and a pull from this host, wait for it (services/docker-config.ts, dockerAuthDone).
 			const save = (saved: ProjectAnswers) => ({...saved, dockerAuth: host});
-			return changed ? {status: 'done', detail: `${host} → gcloud credential helper`, save} : {...already, save};
+			const later = configureDocker(c.ctx, host).then(
+				({changed}): StepOutcome => (changed ? {status: 'done', detail: `${host} → gcloud credential helper`, save} : {...already, save}),
+			);
+			return {later, next: {...c, ctx: {...c.ctx, dockerAuth: {host, done: later}}}};
 		},
 	},
 	{
@@ -277,6 +298,27 @@ const keepBuilderAccounts = (previous: SavedDataPlane | undefined, now: SavedDat
 		? {...now, builderServiceAccount: previous.builderServiceAccount, operatorProxyServiceAccount: previous.operatorProxyServiceAccount}
 		: now;
 
+/**
+ * Work beside a docker authentication still running (ServiceContext.dockerAuth), stopped as soon
+ * as it fails: a build is not run to its end for a push that cannot happen. Its error stands then.
+ */
+async function stopWhenDockerAuthFails<T>(c: StepContext, work: (c: StepContext) => Promise<T>): Promise<T> {
+	const pending = c.ctx.dockerAuth;
+	if (!pending) return work(c);
+	const failed = new AbortController();
+	pending.done.catch(() => failed.abort());
+	try {
+		return await work({...c, ctx: {...c.ctx, signal: AbortSignal.any([c.ctx.signal, failed.signal])}});
+	} catch (error) {
+		// dockerAuthDone throws docker authentication's failure (the journey reports this step skipped).
+		if (failed.signal.aborted && !c.ctx.signal.aborted) await dockerAuthDone(c.ctx, pending.host);
+		throw error;
+	}
+}
+
+const isSameRepository = (a: RepositoryRef | undefined, b: RepositoryRef): boolean =>
+	a !== undefined && a.project === b.project && a.location === b.location && a.repository === b.repository;
+
 /** Build and push, then the proof that the repository lists the tag. */
 async function buildStep(c: StepContext, deps: JourneyDeps, found: Found): Promise<StepOutcome> {
 	const {project, location, repository, image} = need(found, 'project', 'location', 'repository', 'image');
@@ -298,9 +340,10 @@ async function buildStep(c: StepContext, deps: JourneyDeps, found: Found): Promi
 	}
 
 	if (c.flags.dryRun) return planBuild(c, authored, {...where, account}, deps.registry);
-	// Before any build: a push that cannot succeed is said now, not after minutes of building.
-	await checkPushPermission(c, await deps.registry.open(), {...where, account, imageUri: authored.uri});
-	const built = await buildImage(c, authored, where, deps.registry);
+	// Before any build: a push that cannot succeed is said now, not after minutes of building (once:
+	// the checks asked already when they knew this repository).
+	if (!isSameRepository(found.pushChecked, where)) await checkPushPermission(c, await deps.registry.open(), {...where, account, imageUri: authored.uri});
+	const built = await stopWhenDockerAuthFails(c, async building => buildImage(building, authored, where, deps.registry, {buildkit: found.buildkit}));
 	return {
 		status: built.skipped ? 'skipped' : 'done',
 		detail: built.skipped ? `${authored.uri} is ${built.skipped}` : `pushed ${built.digest ?? ''}`.trim(),

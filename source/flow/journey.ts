@@ -12,7 +12,7 @@ import type {ServiceContext} from '../services/context.js';
 import type {Asker} from './ask.js';
 import type {JourneyResult, Reporter, StepId} from './events.js';
 import {validateFlags} from './flag-rules.js';
-import {JOURNEY_STEPS, type Found, type JourneyStep, type StepOutcome} from './journey-steps.js';
+import {JOURNEY_STEPS, type Found, type JourneyStep, type LaterOutcome, type StepOutcome} from './journey-steps.js';
 import {dryRunRegistry, plan, type PlannedChange} from './plan.js';
 
 export type JourneyOptions = {
@@ -47,6 +47,8 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 	// run and after the view's first frame, not once a question is up (keys typed meanwhile arrive
 	// as one chunk, and Enter is lost as a paste).
 	const registry = registryHandle(ctx, {after: options.viewReady, wrap: flags.dryRun ? client => dryRunRegistry(client, report) : undefined});
+	// Steps still going on beside the later ones (LaterOutcome).
+	const background: Array<Promise<void>> = [];
 	try {
 		// Before anything reads them (a FIFO would block the run, a path outside the project leak).
 		await checkFlagFiles({flags, ...where});
@@ -76,6 +78,15 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 		}
 
 		let found: Found = {};
+		const finish = (step: JourneyStep, outcome: StepOutcome) => {
+			found = {...found, ...outcome.found};
+			Object.assign(result, declared(step, 'adds', outcome.result ?? {}));
+			const save = outcome.save;
+			if (save) store.save(answers => declared(step, 'saves', save(answers), answers));
+			report({type: 'known', result: {...result}});
+			report({type: 'step', step: step.id, status: outcome.status, detail: outcome.detail});
+		};
+
 		let stopped: string | undefined;
 		for (const step of JOURNEY_STEPS) {
 			if (stopped) {
@@ -86,15 +97,24 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 			const deps = {registry, planned, known};
 			const outcome = await runStep(step.id, c, report, async () => step.run(c, deps, found));
 			c = outcome.next ?? c;
-			found = {...found, ...outcome.found};
-			Object.assign(result, declared(step, 'adds', outcome.result ?? {}));
-			const save = outcome.save;
-			if (save) store.save(answers => declared(step, 'saves', save(answers), answers));
-			report({type: 'known', result: {...result}});
-			report({type: 'step', step: step.id, status: outcome.status, detail: outcome.detail});
+			if ('later' in outcome) {
+				const settled = outcome.later.then(
+					done => finish(step, done),
+					(error: unknown) => {
+						throw stepFailed(step.id, c, report, error);
+					},
+				);
+				// Handled here (a failure is reported as it happens); the run's end awaits it again.
+				settled.catch(() => undefined);
+				background.push(settled);
+				continue;
+			}
+
+			finish(step, outcome);
 			stopped = outcome.stop;
 		}
 
+		await Promise.all(background);
 		if (stopped) return {...result, ok: true};
 		if (flags.dryRun) {
 			const {project, location, repository} = result;
@@ -111,13 +131,15 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
 		return {...result, ok: true, ...found.next};
 	} finally {
+		// A step still going on beside a failed one ends first: docker's config is left whole, as when it ran alone.
+		await Promise.allSettled(background);
 		endReadAhead({ctx});
 		await registry.close();
 	}
 }
 
 /** One step's run: its statuses on screen, and a Ctrl-C during it ends it as cancelled. */
-async function runStep(id: StepId, c: StepContext, report: Reporter, work: () => Promise<StepOutcome>): Promise<StepOutcome> {
+async function runStep<T extends StepOutcome | LaterOutcome>(id: StepId, c: StepContext, report: Reporter, work: () => Promise<T>): Promise<T> {
 	const {signal} = c.ctx;
 	if (signal.aborted) throw new CancelledError();
 	report({type: 'step', step: id, status: 'running'});
@@ -127,21 +149,32 @@ async function runStep(id: StepId, c: StepContext, report: Reporter, work: () =>
 		if (signal.aborted) throw new CancelledError();
 		return outcome;
 	} catch (error) {
-		// The step ends on screen as cancelled, not as a spinner left turning above the resume line.
-		if (signal.aborted || error instanceof CancelledError) {
-			report({type: 'step', step: id, status: 'cancelled'});
-			throw new CancelledError();
-		}
-
-		report({
-			type: 'step',
-			step: id,
-			status: 'failed',
-			detail: error instanceof Error ? error.message : String(error),
-			fix: error instanceof StepError ? error.fix : undefined,
-		});
-		throw error;
+		throw stepFailed(id, c, report, error);
 	}
+}
+
+/** A step's failure on screen (cancelled, not a spinner left turning above the resume line); returns what to throw. */
+function stepFailed(id: StepId, c: StepContext, report: Reporter, error: unknown): unknown {
+	if (c.ctx.signal.aborted || error instanceof CancelledError) {
+		report({type: 'step', step: id, status: 'cancelled'});
+		return new CancelledError();
+	}
+
+	// Stopped by the docker authentication beside it (its push waited for it): skipped, and the run
+	// fails with that step's own error, as when it ran alone (it is on screen already).
+	if (error instanceof StepError && error.reason === 'DOCKER_AUTH_FAILED') {
+		report({type: 'step', step: id, status: 'skipped', detail: error.message});
+		return error.cause ?? error;
+	}
+
+	report({
+		type: 'step',
+		step: id,
+		status: 'failed',
+		detail: error instanceof Error ? error.message : String(error),
+		fix: error instanceof StepError ? error.fix : undefined,
+	});
+	return error;
 }
 
 /**

@@ -39,7 +39,8 @@ export const isPending = (check: Check | PendingCheck): check is PendingCheck =>
 export const isFinished = (status: StepStatus) => status !== 'pending' && status !== 'running';
 /** Finished and its work stands: what a cancel line lists as completed. */
 export const isCompleted = (status: StepStatus) => status === 'done' || status === 'skipped';
-export const currentStep = (state: FlowState): StepState | undefined => state.steps.find(step => step.status === 'running');
+/** The step in the foreground: the latest one running (docker authentication may still run behind the build). */
+export const currentStep = (state: FlowState): StepState | undefined => state.steps.findLast(step => step.status === 'running');
 
 export const reduce = (state: FlowState, event: JourneyEvent): FlowState => {
 	switch (event.type) {

@@ -1,5 +1,6 @@
 import {readFile} from 'node:fs/promises';
-import {StepError} from './errors.js';
+import type {ServiceContext} from './context.js';
+import {CancelledError, StepError, isAbort} from './errors.js';
 import {dockerConfigPath, type Platform} from './platform.js';
 
 /** The parts of docker's config.json we read; every other key is kept as is by gcloud. */
@@ -116,4 +117,23 @@ const findKey = <T>(record: Record<string, T> | undefined, host: string): T | un
 		if (normalizeHost(key) === host) return value;
 	}
 	return undefined;
+};
+
+/**
+ * Waits for a `gcloud auth configure-docker` of host still running (ServiceContext.dockerAuth)
+ * before docker uses that host's credentials (a push, a pull, a manifest read); other hosts go on.
+ */
+export const dockerAuthDone = async (ctx: ServiceContext, host: string): Promise<void> => {
+	const pending = ctx.dockerAuth;
+	if (pending?.host !== host) return;
+	try {
+		await pending.done;
+	} catch (error) {
+		if (isAbort(error) || error instanceof CancelledError || ctx.signal?.aborted) throw new CancelledError();
+		throw new StepError(`docker cannot use ${host}: its docker authentication (gcloud auth configure-docker) failed.`, {
+			fix: error instanceof StepError ? error.fix : undefined,
+			reason: 'DOCKER_AUTH_FAILED',
+			cause: error,
+		});
+	}
 };

@@ -2,7 +2,7 @@ import {cp, mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type {ServiceContext} from './context.js';
-import {isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
+import {dockerAuthDone, isGcloudHelperRegistered, readDockerConfig} from './docker-config.js';
 import {StepError, isAbort} from './errors.js';
 import {credentialHelperOnPath} from './credential-helper.js';
 import {runTool, streamTool} from './exec.js';
@@ -122,6 +122,8 @@ export type BuildOptions = {
 	redact?: (line: string) => string;
 	/** The flytekit version importable here: flytekit pins the flytekit it appends to it. */
 	localFlytekit?: string;
+	/** Whether this docker has buildx, when asked earlier (a first run asks beside its checks); else asked before the build. */
+	buildkit?: Promise<boolean>;
 };
 
 export type BuildResult = {imageRef: string; digest: string; size?: number};
@@ -383,9 +385,11 @@ const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEven
 		const docker = executable(ctx.platform, 'docker');
 		// BuildKit when this docker has buildx; else the classic builder, said explicitly (a docker
 		// 23+ CLI without buildx otherwise prints a deprecation notice first).
-		const buildkit = await hasBuildx(ctx);
+		const buildkit = await (options.buildkit ?? hasBuildx(ctx));
 		const env = {BUILDKIT_PROGRESS: 'plain', DOCKER_BUILDKIT: buildkit ? '1' : '0'};
 
+		// A base image pulled from the host being configured waits for its credentials; any other build starts at once.
+		await dockerAuthDone(ctx, registryHostOfImage(plan.from));
 		onEvent({type: 'phase', phase: 'build'});
 		let currentStep: string | undefined;
 		// --force-rm: a failed or cancelled step leaves no stopped container behind. The host
@@ -414,6 +418,7 @@ const buildCheckPush = async (ctx: ServiceContext, options: BuildOptions, onEven
 		await checkCanRunTasks(ctx, imageRef, platform, plan, out);
 		if (!push) return {imageRef, digest: ''};
 
+		await dockerAuthDone(ctx, registryHostOfImage(imageRef));
 		onEvent({type: 'phase', phase: 'push'});
 		out.record(`$ docker push ${imageRef}`);
 		let digest: string | undefined;

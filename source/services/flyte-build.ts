@@ -3,7 +3,9 @@ import type {ServiceContext} from './context.js';
 import {type BuildEvent, buildOutputHandler, mapDockerFailure} from './docker.js';
 import {StepError, isAbort} from './errors.js';
 import {findExecutable, streamTool} from './exec.js';
+import {dockerAuthDone} from './docker-config.js';
 import {openLogFile} from './log-folder.js';
+import {registryHostOfImage} from './registry-manifest.js';
 
 /** flyte's image builders (`image.builder` in its config, `--image-builder` on its CLI). */
 export type FlyteBuilder = 'local' | 'remote';
@@ -38,6 +40,8 @@ export const flyteBuildArgs = (options: Pick<FlyteBuildOptions, 'builder' | 'mod
  * would build. The local builder's docker output streams as a build does (steps, layers, log).
  */
 export const buildWithFlyte = async (ctx: ServiceContext, options: FlyteBuildOptions, onEvent: (event: BuildEvent) => void): Promise<void> => {
+	// Its builder pulls and pushes with docker's credentials: a configure-docker still running comes first.
+	await dockerAuthDone(ctx, registryHostOfImage(options.imageUri));
 	const log = await openLogFile(options.logFile, options.redact);
 	const lines = buildOutputHandler(onEvent);
 	const args = flyteBuildArgs(options);

@@ -3,7 +3,9 @@ import type {ServiceContext} from './context.js';
 import {type BuildEvent, buildOutputHandler, mapDockerFailure} from './docker.js';
 import {StepError, isAbort} from './errors.js';
 import {streamTool} from './exec.js';
+import {dockerAuthDone} from './docker-config.js';
 import {openLogFile} from './log-folder.js';
+import {registryHostOfImage} from './registry-manifest.js';
 
 export type FlytekitBuildOptions = {
 	/** The Python that imports flytekit (PythonInfo.executable). */
@@ -47,6 +49,8 @@ ImageBuildEngine.build(spec)
  * `union register` would build. Streams docker's steps and layers like buildAndPush.
  */
 export const buildWithFlytekit = async (ctx: ServiceContext, options: FlytekitBuildOptions, onEvent: (event: BuildEvent) => void): Promise<void> => {
+	// Its builder pulls and pushes with docker's credentials: a configure-docker still running comes first.
+	await dockerAuthDone(ctx, registryHostOfImage(options.imageUri));
 	const log = await openLogFile(options.logFile, options.redact);
 	let announced: string | undefined;
 	const lines = buildOutputHandler(onEvent);

@@ -184,6 +184,8 @@ export const isLoopbackUrl = (url: string): boolean => {
 
 export type LocalBuildPlan = {
 	dockerfile: string;
+	/** The image the Dockerfile starts FROM. */
+	from: string;
 	/** requirements_uv.txt's content. */
 	requirements: string;
 	/** copy entries to place in the build context at the same relative path. */
@@ -236,8 +238,8 @@ export const planLocalBuild = (spec: ImageSpec, options: PlanOptions = {}, isDir
 	for (const [key] of env) {
 		if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new StepError(`"${key}" is not a valid environment variable name.`, {reason: 'BAD_SPEC'});
 	}
-	const base = typeof spec.base_image === 'object' ? options.baseImage : spec.base_image;
-	const lines = [`FROM ${base ?? defaultBase(spec)}`, 'WORKDIR /', 'USER root'];
+	const from = (typeof spec.base_image === 'object' ? options.baseImage : spec.base_image) ?? defaultBase(spec);
+	const lines = [`FROM ${from}`, 'WORKDIR /', 'USER root'];
 	const apt = spec.apt_packages ?? [];
 	if (apt.length > 0) {
 		const install = `DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${apt.map(shellQuote).join(' ')}`;
@@ -290,6 +292,7 @@ export const planLocalBuild = (spec: ImageSpec, options: PlanOptions = {}, isDir
 	lines.push(`ENV _F_IMG_ID=${imageSpecId(spec, options.baseImage, options.arch)}`);
 	return {
 		dockerfile: `${lines.join('\n')}\n`,
+		from,
 		requirements: `${requirementLines(spec, options.requirementsText, options.localFlytekit).join('\n')}\n`,
 		copy,
 		python,

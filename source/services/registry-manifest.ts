@@ -6,7 +6,7 @@
  * start, ~0.5-1 s) about six times for one tag.
  */
 import type {ServiceContext} from './context.js';
-import {credentialSourceFor, readDockerConfig} from './docker-config.js';
+import {credentialSourceFor, dockerAuthDone, readDockerConfig} from './docker-config.js';
 import {CancelledError, StepError} from './errors.js';
 import {runTool} from './exec.js';
 import {cachedAccessToken, isKnownGoogleRegistry} from './gcloud.js';
@@ -59,6 +59,7 @@ type Credentials = {username: string; secret: string; cached?: boolean};
  * fromCache, gcloud's helper is not run and its cached token stands in (undefined when there is none).
  */
 const credentialsFor = async (ctx: ServiceContext, host: string, fromCache: boolean): Promise<Credentials | undefined> => {
+	await dockerAuthDone(ctx, host);
 	const config = await readDockerConfig(ctx.platform).catch(() => undefined);
 	const serverUrl = host === 'docker.io' ? 'https://index.docker.io/v1/' : host;
 	const source = credentialSourceFor(config, host === 'docker.io' ? 'index.docker.io' : host);

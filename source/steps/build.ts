@@ -1,5 +1,5 @@
 import type {Choice} from '../flow/ask.js';
-import {EMULATION_COST, buildAndPush, dockerInfo, imageExists, isEmulated, type BuildEvent, type DockerInfo} from '../services/docker.js';
+import {EMULATION_COST, buildAndPush, dockerInfo, imageExists, isEmulated, type BuildEvent, type BuildOptions, type DockerInfo} from '../services/docker.js';
 import type {RepositoryRef} from '../services/artifact-registry.js';
 import {registryHandle, type RegistryHandle} from '../services/registry-handle.js';
 import {CancelledError, StepError, isAbort} from '../services/errors.js';
@@ -181,7 +181,13 @@ export async function skipWhenThere(
  * The build step: skip when the tag is already there (unless --force); else build and push (docker, or
  * flytekit's own engine when the person picks it), then prove the repository lists the tag.
  */
-export async function buildImage(c: StepContext, authored: AuthoredSpec, where?: RepositoryRef, registry?: RegistryHandle): Promise<BuildOutcome> {
+export async function buildImage(
+	c: StepContext,
+	authored: AuthoredSpec,
+	where?: RepositoryRef,
+	registry?: RegistryHandle,
+	{buildkit}: Pick<BuildOptions, 'buildkit'> = {},
+): Promise<BuildOutcome> {
 	const {ctx, report} = c;
 	const progress = (detail: string) => report({type: 'step', step: 'build', status: 'running', detail});
 	const tagged = `${authored.spec.name}:${authored.tag}`;
@@ -220,6 +226,7 @@ export async function buildImage(c: StepContext, authored: AuthoredSpec, where?:
 				logFile,
 				redact,
 				localFlytekit,
+				buildkit,
 			},
 			onEvent,
 		);

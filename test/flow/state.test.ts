@@ -51,6 +51,19 @@ describe('flow state', () => {
 		expect(item?.kind === 'step' ? item.checks?.map(check => check.id) : undefined).toEqual(['gcloud']);
 	});
 
+	it('shows the latest running step: docker authentication still running behind the build leaves the build in front', () => {
+		const state = run(
+			{type: 'step', step: 'docker-auth', status: 'running'},
+			{type: 'step', step: 'imagespec', status: 'running'},
+			{type: 'step', step: 'imagespec', status: 'done', detail: 'uri'},
+			{type: 'step', step: 'build', status: 'running', detail: 'building'},
+		);
+		expect(currentStep(state)?.id).toBe('build');
+		const authenticated = reduce(state, {type: 'step', step: 'docker-auth', status: 'done', detail: 'host → gcloud credential helper'});
+		expect(currentStep(authenticated)?.id).toBe('build');
+		expect(authenticated.transcript.map(item => (item.kind === 'step' ? item.step.id : item.kind))).toEqual(['imagespec', 'docker-auth']);
+	});
+
 	it('keeps notes and code in the order they happened', () => {
 		const state = run(
 			{type: 'note', level: 'info', text: 'first'},
