@@ -1,5 +1,5 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {runChecks, type RemoteBuilderAccounts} from '../../source/services/checks.js';
+import {runChecks, type CheckOptions, type RemoteBuilderAccounts} from '../../source/services/checks.js';
 import {BUILDER, PROXY, WRITER} from '../fixtures/union-accounts.js';
 import {makeSandbox, type Sandbox} from '../support/environment.js';
 import {startFakeArtifactRegistry, type FakeArtifactRegistry} from '../support/fake-artifact-registry.js';
@@ -73,64 +73,51 @@ describe('doctor: may the saved data plane account pull from the repository?', (
 		expect(missing?.detail).toContain("project acme-ml's own grants could not be read");
 	});
 
-	it("a Writer role on the whole project counts (the real gcloud reads the project's policy)", async () => {
-		const iam = await startFakeIam({}, {'acme-ml': [{role: WRITER, members: [`serviceAccount:${BUILDER}`]}]});
+	/** The checks with a project policy the real gcloud reads (`gcloud projects get-iam-policy`, from the IAM fake). */
+	const checksWithProjectPolicy = async (
+		bindings: Array<{role: string; members: string[]}>,
+		options: Omit<CheckOptions, 'needDocker' | 'needAdc' | 'python'>,
+	) => {
+		const iam = await startFakeIam({}, {'acme-ml': bindings});
 		const box = await makeSandbox({env: {IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint}});
 		try {
 			await loginOffline(box);
 			box.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER = iam.endpoint;
-			const {checks} = await runChecks(box.context(), {
-				needDocker: false,
-				needAdc: false,
-				repository: where,
-				python: false,
-				remoteBuilder: {sameProject: false, builderServiceAccount: BUILDER, operatorProxyServiceAccount: PROXY},
-			});
-			expect(checks.find(check => check.id === 'remote-builder')).toMatchObject({
-				status: 'ok',
-				detail: `${BUILDER} may push to union-images (${WRITER} on project acme-ml); ${PROXY} may pull from union-images (roles/artifactregistry.reader)`,
-			});
-			expect(iam.policiesRead).toEqual(['acme-ml']);
+			const {checks} = await runChecks(box.context(), {needDocker: false, needAdc: false, python: false, ...options});
+			return {checks, policiesRead: iam.policiesRead};
 		} finally {
 			await iam.stop();
 			await box.cleanup();
 		}
+	};
+
+	const remoteBuilder = {sameProject: false, builderServiceAccount: BUILDER, operatorProxyServiceAccount: PROXY};
+
+	it("a Writer role on the whole project counts (the real gcloud reads the project's policy)", async () => {
+		const {checks, policiesRead} = await checksWithProjectPolicy([{role: WRITER, members: [`serviceAccount:${BUILDER}`]}], {repository: where, remoteBuilder});
+		expect(checks.find(check => check.id === 'remote-builder')).toMatchObject({
+			status: 'ok',
+			detail: `${BUILDER} may push to union-images (${WRITER} on project acme-ml); ${PROXY} may pull from union-images (roles/artifactregistry.reader)`,
+		});
+		expect(policiesRead).toEqual(['acme-ml']);
 	});
 
 	it("a Reader role on the whole project counts for the data plane's worker too; both rows read the project's policy once", async () => {
 		const elsewhere = {...where, repository: 'no-grants'};
 		fake.addRepository(elsewhere.project, elsewhere.location, elsewhere.repository);
-		const iam = await startFakeIam(
-			{},
-			{
-				'acme-ml': [
-					{role: 'roles/artifactregistry.reader', members: [`serviceAccount:${WORKER}`, `serviceAccount:${PROXY}`]},
-					{role: WRITER, members: [`serviceAccount:${BUILDER}`]},
-				],
-			},
+		const {checks, policiesRead} = await checksWithProjectPolicy(
+			[
+				{role: 'roles/artifactregistry.reader', members: [`serviceAccount:${WORKER}`, `serviceAccount:${PROXY}`]},
+				{role: WRITER, members: [`serviceAccount:${BUILDER}`]},
+			],
+			{repository: elsewhere, dataPlaneServiceAccount: WORKER, remoteBuilder},
 		);
-		const box = await makeSandbox({env: {IMAGESPEC_GAR_API_ENDPOINT: fake.endpoint}});
-		try {
-			await loginOffline(box);
-			box.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER = iam.endpoint;
-			const {checks} = await runChecks(box.context(), {
-				needDocker: false,
-				needAdc: false,
-				repository: elsewhere,
-				python: false,
-				dataPlaneServiceAccount: WORKER,
-				remoteBuilder: {sameProject: false, builderServiceAccount: BUILDER, operatorProxyServiceAccount: PROXY},
-			});
-			expect(checks.find(check => check.id === 'data-plane')).toMatchObject({
-				status: 'ok',
-				detail: `${WORKER} may pull from no-grants (roles/artifactregistry.reader on project acme-ml)`,
-			});
-			expect(checks.find(check => check.id === 'remote-builder')).toMatchObject({status: 'ok'});
-			expect(iam.policiesRead).toEqual(['acme-ml']);
-		} finally {
-			await iam.stop();
-			await box.cleanup();
-		}
+		expect(checks.find(check => check.id === 'data-plane')).toMatchObject({
+			status: 'ok',
+			detail: `${WORKER} may pull from no-grants (roles/artifactregistry.reader on project acme-ml)`,
+		});
+		expect(checks.find(check => check.id === 'remote-builder')).toMatchObject({status: 'ok'});
+		expect(policiesRead).toEqual(['acme-ml']);
 	});
 
 	it("the remote builder in the data plane's own project needs nothing; not knowing where the data plane runs is said, with the flags", async () => {
