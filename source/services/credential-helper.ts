@@ -1,7 +1,7 @@
 import type {ServiceContext} from './context.js';
 import {StepError} from './errors.js';
 import {findExecutable, runTool, type ToolResult} from './exec.js';
-import {isKnownGoogleRegistry} from './gcloud.js';
+import {ALLOW_UNRECOGNIZED_REGISTRY, gcloudEnvForHost} from './gcloud.js';
 import {executable, type Platform} from './platform.js';
 
 /** docker runs docker-credential-gcloud from PATH; returns where it is, or undefined. */
@@ -10,11 +10,6 @@ export const credentialHelperOnPath = async (platform: Platform): Promise<string
 	findExecutable(platform, 'docker-credential-gcloud');
 
 export type HelperAnswer = {answers: true} | {answers: false; why: string};
-
-const ALLOW_UNRECOGNIZED = 'CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY';
-
-/** As configure-docker needs it for a host gcloud does not know (a private or test registry). */
-const envFor = (host: string) => (isKnownGoogleRegistry(host) ? undefined : {[ALLOW_UNRECOGNIZED]: 'true'});
 
 /** `get`, the host on stdin (now, or once it is known), exactly as docker asks. */
 const ask = async (ctx: ServiceContext, host: string | Promise<string>, env: Record<string, string> | undefined): Promise<HelperAnswer> => {
@@ -54,7 +49,7 @@ const ask = async (ctx: ServiceContext, host: string | Promise<string>, env: Rec
  * Asks docker-credential-gcloud for host's credentials exactly as docker does (`get`, the host on
  * stdin) and checks that a token comes back. The token itself is never kept or shown.
  */
-export const credentialHelperAnswers = async (ctx: ServiceContext, host: string): Promise<HelperAnswer> => ask(ctx, host, envFor(host));
+export const credentialHelperAnswers = async (ctx: ServiceContext, host: string): Promise<HelperAnswer> => ask(ctx, host, gcloudEnvForHost(host));
 
 /** docker-credential-gcloud, started before the host it is asked about is known. */
 export type StartedCredentialHelper = {
@@ -83,7 +78,7 @@ export const startCredentialHelper = async (ctx: ServiceContext): Promise<Starte
 		give = resolve;
 	});
 	// The env it starts with: enough for a host gcloud does not know only when it allows such hosts already.
-	const allowsAny = ctx.platform.env[ALLOW_UNRECOGNIZED] === 'true';
+	const allowsAny = ctx.platform.env[ALLOW_UNRECOGNIZED_REGISTRY] === 'true';
 	const started = ask({...ctx, signal: ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal}, host, undefined);
 	// A discarded one's end (cancelled) is nobody's business.
 	started.catch(() => undefined);
@@ -92,7 +87,7 @@ export const startCredentialHelper = async (ctx: ServiceContext): Promise<Starte
 		helper,
 		async answers(askCtx, known) {
 			asked = true;
-			if (envFor(known) && !allowsAny) {
+			if (gcloudEnvForHost(known) && !allowsAny) {
 				stop.abort();
 				return credentialHelperAnswers(askCtx, known);
 			}

@@ -328,6 +328,13 @@ export const hasApplicationDefaultCredentials = async (ctx: ServiceContext): Pro
 /** Hosts gcloud's configure-docker knows; any other needs artifacts/allow_unrecognized_registry. */
 export const isKnownGoogleRegistry = (host: string): boolean => /^[a-z0-9-]+-docker\.pkg\.dev$/.test(host) || /^([a-z]+\.)?gcr\.io$/.test(host);
 
+/** The setting gcloud needs (configure-docker and its credential helper alike) to accept a registry host it does not know. */
+export const ALLOW_UNRECOGNIZED_REGISTRY = 'CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY';
+
+/** gcloud's env for host: none for Google's own registries, else the setting above (a private or test registry). */
+export const gcloudEnvForHost = (host: string): Record<string, string> | undefined =>
+	isKnownGoogleRegistry(host) ? undefined : {[ALLOW_UNRECOGNIZED_REGISTRY]: 'true'};
+
 export type ConfigureDockerResult = {changed: boolean; configPath: string};
 
 /**
@@ -341,7 +348,7 @@ export const configureDocker = async (ctx: ServiceContext, host: string): Promis
 	if (isGcloudHelperRegistered(await readDockerConfig(ctx.platform), host)) return {changed: false, configPath};
 	const command = configureDockerCommand(host);
 	const result = await runTool(ctx, executable(ctx.platform, 'gcloud'), ['auth', 'configure-docker', host, '--quiet'], {
-		env: isKnownGoogleRegistry(host) ? undefined : {CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY: 'true'},
+		env: gcloudEnvForHost(host),
 	});
 	if (result.exitCode !== 0) {
 		throw new StepError(`${command} failed (exit ${result.exitCode}): ${lastLines(result.stderr)}`, {

@@ -9,7 +9,7 @@ import type {ServiceContext} from './context.js';
 import {credentialSourceFor, dockerAuthDone, readDockerConfig} from './docker-config.js';
 import {CancelledError, StepError} from './errors.js';
 import {runTool} from './exec.js';
-import {cachedAccessToken, isKnownGoogleRegistry} from './gcloud.js';
+import {cachedAccessToken, gcloudEnvForHost} from './gcloud.js';
 import {executable} from './platform.js';
 
 export type ImageExistence = {state: 'present' | 'absent' | 'unknown'; digest?: string; detail?: string};
@@ -89,7 +89,7 @@ const credentialsFor = async (ctx: ServiceContext, host: string, fromCache: bool
 			input: `${serverUrl}\n`,
 			timeout: 60_000,
 			// As for configure-docker and docker's own push: gcloud's helper refuses a host it does not know.
-			env: source.helper === 'gcloud' && !isKnownGoogleRegistry(host) ? {CLOUDSDK_ARTIFACTS_ALLOW_UNRECOGNIZED_REGISTRY: 'true'} : undefined,
+			env: source.helper === 'gcloud' ? gcloudEnvForHost(host) : undefined,
 		},
 	);
 	if (result.exitCode !== 0) return undefined;
