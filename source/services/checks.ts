@@ -487,9 +487,10 @@ const repositoryCheck = async (ctx: ServiceContext, options: CheckOptions, gclou
 	}
 };
 
-/** Reads the repository's policy, then the project's: does a reading role hold the data plane's worker account? Warns only. */
+/** The project's IAM bindings, read once per run and only when asked (undefined: they could not be read). */
 type ProjectBindings = () => Promise<IamBinding[] | undefined>;
 
+/** Reads the repository's policy, then the project's: does a reading role hold the data plane's worker account? Warns only. */
 const dataPlaneCheck = async (
 	ctx: ServiceContext,
 	where: RepositoryRef,
