@@ -121,10 +121,11 @@ export const JOURNEY_STEPS: readonly JourneyStep[] = [
 		saves: [],
 		adds: ['checks'],
 		async run(c, {registry}) {
+			const local = localBuildCertain(c);
 			// A build certain to be local asks docker for buildx now, beside the checks, not just before the build.
-			const buildkit = localBuildCertain(c) ? hasBuildx(c.ctx).catch(() => false) : undefined;
+			const buildkit = local ? hasBuildx(c.ctx).catch(() => false) : undefined;
 			const {checks, gcloud, docker} = await checkPrerequisites(c, {
-				docker: localBuildCertain(c),
+				docker: local,
 				adc: !c.ctx.platform.env.IMAGESPEC_GAR_API_ENDPOINT,
 				registry,
 			});
